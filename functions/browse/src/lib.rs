@@ -1,0 +1,305 @@
+//! `browse`: the catalog as shoppers see it. Every answer comes from key lookups and queries,
+//! never a table scan.
+//!
+//! Routes: `GET /v1/categories`, `GET /v1/products`, `GET /v1/products/{id}`,
+//! `GET /v1/recommendations`.
+
+use serde::{Deserialize, Serialize};
+use shared::api::{ApiError, ApiRequest, ApiResponse, Caching, RequestExt, cached_json};
+use shared::auth::TokenService;
+use shared::catalog::{self, ProductSummary, category_tree};
+use shared::clock::now_epoch_seconds;
+use shared::config::{ConfigError, Settings};
+use shared::cursor::CursorSealer;
+use shared::ids::{CategoryId, ProductId, UserId};
+use shared::runtime::{Background, HttpFunction, respond};
+use shared::search::{self, MAX_QUERY_CHARS};
+use shared::store::StoreError;
+use shared::store::catalog::{CatalogStore, ListPosition};
+use shared::store::users::UserStore;
+use std::collections::HashSet;
+
+const DEFAULT_PAGE: usize = 20;
+const MAX_PAGE: usize = 50;
+const RECOMMENDATIONS: usize = 10;
+/// Categories a personal recommendation draws from.
+const INTEREST_CATEGORIES: usize = 3;
+
+pub struct Browse {
+    catalog: CatalogStore,
+    users: UserStore,
+    tokens: TokenService,
+    cursors: CursorSealer,
+    background: Background,
+}
+
+fn store_failure(err: StoreError) -> ApiError {
+    ApiError::unexpected(&err)
+}
+
+/// What `GET /v1/products` was asked for, parsed from the query string.
+struct ListingQuery {
+    category: Option<CategoryId>,
+    keywords: Option<String>,
+    cursor: Option<String>,
+    limit: usize,
+}
+
+impl ListingQuery {
+    fn parse(req: &ApiRequest) -> Result<Self, ApiError> {
+        let category = req
+            .query_param("category")
+            .filter(|c| !c.is_empty())
+            .map(|c| CategoryId::parse(c).map_err(|e| ApiError::invalid_field("category", e)))
+            .transpose()?;
+        let keywords = req.query_param("q").map(str::trim).filter(|q| !q.is_empty()).map(str::to_string);
+        if keywords.as_ref().is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS) {
+            return Err(ApiError::invalid_field("q", format!("must be at most {MAX_QUERY_CHARS} characters")));
+        }
+        let limit = match req.query_param("limit").filter(|l| !l.is_empty()) {
+            None => DEFAULT_PAGE,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|l| (1..=MAX_PAGE).contains(l))
+                .ok_or_else(|| ApiError::invalid_field("limit", format!("must be a whole number from 1 to {MAX_PAGE}")))?,
+        };
+        let cursor = req.query_param("cursor").filter(|c| !c.is_empty()).map(str::to_string);
+        Ok(Self { category, keywords, cursor, limit })
+    }
+
+    /// Binds a cursor to this exact listing: a cursor from another category or search is refused.
+    fn scope(&self) -> String {
+        format!(
+            "products|{}|{}|{}",
+            self.category.as_ref().map_or("", CategoryId::as_str),
+            self.keywords.as_deref().unwrap_or(""),
+            self.limit
+        )
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Listing {
+    items: Vec<ProductSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Recommendations {
+    items: Vec<ProductSummary>,
+    personalized: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SearchPosition {
+    offset: usize,
+}
+
+impl Browse {
+    pub fn new(settings: &Settings, dynamodb: aws_sdk_dynamodb::Client) -> Result<Self, ConfigError> {
+        let jwt_secret = settings.secret("JWT_SECRET")?;
+        Ok(Self {
+            catalog: CatalogStore::new(dynamodb.clone(), settings.required("CATALOG_TABLE")?),
+            users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
+            tokens: TokenService::new(&jwt_secret)?,
+            cursors: CursorSealer::derive(&jwt_secret),
+            background: Background::default(),
+        })
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::new(&Settings::from_process_env(), shared::store::dynamodb_client().await)
+    }
+
+    /// Waits for best-effort work started by earlier requests (view records).
+    pub async fn settle(&self) {
+        self.background.settle().await;
+    }
+
+    async fn categories(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let all = self.catalog.categories().await.map_err(store_failure)?;
+        #[derive(Serialize)]
+        struct Answer {
+            categories: Vec<catalog::CategoryNode>,
+        }
+        Ok(cached_json(req, Caching::Public { max_age: 300 }, &Answer { categories: category_tree(all) }))
+    }
+
+    async fn products(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let query = ListingQuery::parse(req)?;
+        let scope = query.scope();
+        let listing = match &query.keywords {
+            Some(keywords) => {
+                let offset = match &query.cursor {
+                    Some(c) => self.cursors.open::<SearchPosition>(&scope, c)?.offset,
+                    None => 0,
+                };
+                let terms = search::query_terms(keywords);
+                let hits = if terms.is_empty() {
+                    Vec::new()
+                } else {
+                    self.catalog.search(&terms, query.category.as_ref()).await.map_err(store_failure)?
+                };
+                let page: Vec<ProductId> = hits.iter().skip(offset).take(query.limit).cloned().collect();
+                let next = offset + page.len();
+                let next_cursor = (next < hits.len()).then(|| self.cursors.seal(&scope, &SearchPosition { offset: next }));
+                Listing { items: self.catalog.summaries(&page).await.map_err(store_failure)?, next_cursor }
+            }
+            None => {
+                let after = query.cursor.as_deref().map(|c| self.cursors.open::<ListPosition>(&scope, c)).transpose()?;
+                let page = self.catalog.list(query.category.as_ref(), after, query.limit).await.map_err(store_failure)?;
+                Listing { items: page.items, next_cursor: page.next.map(|p| self.cursors.seal(&scope, &p)) }
+            }
+        };
+        Ok(cached_json(req, Caching::Public { max_age: 60 }, &listing))
+    }
+
+    async fn product(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let id = ProductId::parse(req.path_param("id")?).map_err(|e| ApiError::invalid_field("id", e))?;
+        let viewer = self.tokens.optional_user(req)?;
+        let (product, skus) = self
+            .catalog
+            .product(&id)
+            .await
+            .map_err(store_failure)?
+            .ok_or_else(|| ApiError::new(404, "product_not_found", format!("no product {id}")))?;
+        if let Some(viewer) = viewer {
+            // Best effort and off the answer's path: a lost view only dulls recommendations.
+            let users = self.users.clone();
+            let category = product.category_id.clone();
+            self.background.spawn(async move {
+                if let Err(err) = users.record_view(&viewer, &category).await {
+                    tracing::warn!(error = %err, "view not recorded");
+                }
+            });
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer {
+            #[serde(flatten)]
+            detail: catalog::ProductDetail,
+            on_shelf: bool,
+        }
+        let answer = Answer { detail: catalog::detail(&product, &skus, now_epoch_seconds()), on_shelf: product.on_shelf };
+        Ok(cached_json(req, Caching::Public { max_age: 30 }, &answer))
+    }
+
+    async fn recommendations(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        match self.tokens.optional_user(req)? {
+            None => {
+                let popular = self.catalog.list(None, None, RECOMMENDATIONS).await.map_err(store_failure)?.items;
+                Ok(cached_json(req, Caching::Public { max_age: 60 }, &Recommendations { items: popular, personalized: false }))
+            }
+            Some(user) => {
+                let answer = self.personal_recommendations(&user).await.map_err(store_failure)?;
+                Ok(cached_json(req, Caching::Private, &answer))
+            }
+        }
+    }
+
+    /// Best sellers from the shopper's favourite categories, taken in turn, without what they
+    /// already bought; topped up with shop-wide best sellers.
+    async fn personal_recommendations(&self, user: &UserId) -> Result<Recommendations, StoreError> {
+        let prefs = self.users.preferences(user).await?;
+        let interests = prefs.top_categories(INTEREST_CATEGORIES);
+        let per_category = futures::future::try_join_all(
+            interests.iter().map(|c| self.catalog.list(Some(c), None, RECOMMENDATIONS + prefs.bought_products.len().min(20))),
+        )
+        .await?;
+        let mut seen: HashSet<ProductId> = prefs.bought_products.iter().cloned().collect();
+        let mut picked = Vec::new();
+        let mut lists: Vec<_> = per_category.into_iter().map(|p| p.items.into_iter()).collect();
+        while picked.len() < RECOMMENDATIONS && !lists.is_empty() {
+            lists.retain_mut(|list| {
+                for item in list.by_ref() {
+                    if seen.insert(item.id.clone()) {
+                        picked.push(item);
+                        return true;
+                    }
+                }
+                false
+            });
+        }
+        picked.truncate(RECOMMENDATIONS);
+        let personalized = !picked.is_empty();
+        if picked.len() < RECOMMENDATIONS {
+            let popular = self.catalog.list(None, None, RECOMMENDATIONS + seen.len().min(30)).await?;
+            for item in popular.items {
+                if picked.len() == RECOMMENDATIONS {
+                    break;
+                }
+                if seen.insert(item.id.clone()) {
+                    picked.push(item);
+                }
+            }
+        }
+        Ok(Recommendations { items: picked, personalized })
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpFunction for Browse {
+    async fn handle(&self, req: ApiRequest) -> ApiResponse {
+        respond(&req, async {
+            match req.route() {
+                "GET /v1/categories" => self.categories(&req).await,
+                "GET /v1/products" => self.products(&req).await,
+                "GET /v1/products/{id}" => self.product(&req).await,
+                "GET /v1/recommendations" => self.recommendations(&req).await,
+                other => Err(ApiError::new(404, "route_not_found", format!("no route {other}"))),
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(query: &[(&str, &str)]) -> ApiRequest {
+        let raw = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "GET /v1/products",
+            "rawPath": "/v1/products",
+            "rawQueryString": raw,
+            "queryStringParameters": query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<std::collections::HashMap<_, _>>(),
+            "requestContext": {"http": {"method": "GET", "path": "/v1/products"}, "requestId": "t"},
+            "isBase64Encoded": false
+        });
+        serde_json::from_value(event).unwrap()
+    }
+
+    #[test]
+    fn limit_defaults_to_20_and_must_be_1_to_50() {
+        assert_eq!(ListingQuery::parse(&request(&[])).unwrap().limit, 20);
+        assert_eq!(ListingQuery::parse(&request(&[("limit", "50")])).unwrap().limit, 50);
+        for bad in ["0", "51", "-1", "ten", "2.5"] {
+            let err = ListingQuery::parse(&request(&[("limit", bad)])).err().unwrap();
+            assert_eq!(err.field.as_deref(), Some("limit"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_category_and_overlong_query_name_their_field() {
+        let err = ListingQuery::parse(&request(&[("category", "a#b")])).err().unwrap();
+        assert_eq!(err.field.as_deref(), Some("category"));
+        let long = "茶".repeat(41);
+        let err = ListingQuery::parse(&request(&[("q", &long)])).err().unwrap();
+        assert_eq!(err.field.as_deref(), Some("q"));
+    }
+
+    #[test]
+    fn cursor_scope_differs_by_category_query_and_page_size() {
+        let a = ListingQuery::parse(&request(&[("category", "tea")])).unwrap().scope();
+        let b = ListingQuery::parse(&request(&[("category", "snack")])).unwrap().scope();
+        let c = ListingQuery::parse(&request(&[("category", "tea"), ("limit", "5")])).unwrap().scope();
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+    }
+}

@@ -1,0 +1,230 @@
+//! `login`: turns a wx.login code into the shop's own token, and binds a phone number.
+//!
+//! Routes: `POST /v1/auth/login`, `POST /v1/auth/phone`.
+
+use serde::{Deserialize, Serialize};
+use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
+use shared::auth::TokenService;
+use shared::clock::now_epoch_seconds;
+use shared::config::{ConfigError, Settings};
+use shared::phone::{PhoneHashKey, PhoneNumber};
+use shared::runtime::{HttpFunction, respond};
+use shared::store::StoreError;
+use shared::store::users::UserStore;
+use shared::wechat::{self, WeChatApi, WeChatError};
+
+pub struct Login {
+    users: UserStore,
+    wechat: WeChatApi,
+    tokens: TokenService,
+    phone_key: PhoneHashKey,
+}
+
+/// A one-time code from wx.login() or the getPhoneNumber button.
+struct WeChatCode(String);
+
+impl WeChatCode {
+    fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(ApiError::invalid_field(field, "must not be empty"));
+        }
+        if raw.len() > 128 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::invalid_field(field, "must be at most 128 printable ASCII characters"));
+        }
+        Ok(Self(raw.to_string()))
+    }
+}
+
+/// The share code a new shopper arrived through (share-reward attributes it later).
+fn parse_invite_code(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
+    if raw.len() > 32 || !raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(ApiError::invalid_field("inviteCode", "must be at most 32 letters, digits, '-' or '_'"));
+    }
+    Ok(Some(raw.to_string()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginBody {
+    code: String,
+    invite_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PhoneBody {
+    code: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginAnswer {
+    token: String,
+    expires_in: i64,
+    user: UserAnswer,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserAnswer {
+    id: String,
+    is_new: bool,
+    phone_bound: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PhoneAnswer {
+    phone: String,
+    phone_bound: bool,
+}
+
+/// Why a login or a phone binding did not succeed.
+#[derive(Debug, thiserror::Error)]
+enum LoginError {
+    #[error(transparent)]
+    WeChat(#[from] WeChatError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the account behind this token no longer exists")]
+    UnknownUser,
+    #[error("WeChat returned a phone number we cannot read")]
+    UnreadablePhone,
+}
+
+impl From<LoginError> for ApiError {
+    fn from(err: LoginError) -> Self {
+        match &err {
+            LoginError::WeChat(WeChatError::InvalidCode(_)) => {
+                ApiError::new(401, "wechat_code_invalid", "the WeChat code is invalid, expired or already used; call wx.login() again")
+            }
+            LoginError::WeChat(WeChatError::RateLimited) => {
+                ApiError::new(429, "rate_limited", "too many logins for this user; retry in a minute")
+            }
+            LoginError::WeChat(WeChatError::HighRisk) => {
+                ApiError::new(403, "wechat_high_risk", "WeChat has restricted this account")
+            }
+            LoginError::WeChat(WeChatError::Store(_)) | LoginError::Store(_) => ApiError::unexpected(&err),
+            LoginError::WeChat(_) | LoginError::UnreadablePhone => {
+                ApiError::new(502, "wechat_unavailable", "WeChat did not answer as expected; please retry").with_cause(&err)
+            }
+            LoginError::UnknownUser => ApiError::unauthorized("the account behind this token no longer exists; log in again"),
+        }
+    }
+}
+
+impl Login {
+    pub fn new(settings: &Settings, dynamodb: aws_sdk_dynamodb::Client, http: reqwest::Client) -> Result<Self, ConfigError> {
+        let jwt_secret = settings.secret("JWT_SECRET")?;
+        Ok(Self {
+            users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
+            wechat: WeChatApi::new(settings, http)?,
+            tokens: TokenService::new(&jwt_secret)?,
+            phone_key: PhoneHashKey::derive(&jwt_secret),
+        })
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let dynamodb = shared::store::dynamodb_client().await;
+        Self::new(&Settings::from_process_env(), dynamodb, wechat::http_client())
+    }
+
+    async fn login(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let body: LoginBody = req.json_body()?;
+        let code = WeChatCode::parse("code", &body.code)?;
+        let invite_code = parse_invite_code(body.invite_code.as_deref())?;
+        let session = self.wechat.code_to_session(&code.0).await.map_err(LoginError::from)?;
+        let now = now_epoch_seconds();
+        let signed_in = self.users.sign_in(&session.openid, invite_code.as_deref(), now).await.map_err(LoginError::from)?;
+        let issued = self.tokens.issue(&signed_in.user.id, now);
+        tracing::info!(user_id = %signed_in.user.id, is_new = signed_in.is_new, "logged in");
+        Ok(api::json(
+            200,
+            &LoginAnswer {
+                token: issued.token,
+                expires_in: issued.expires_in,
+                user: UserAnswer {
+                    id: signed_in.user.id.to_string(),
+                    is_new: signed_in.is_new,
+                    phone_bound: signed_in.user.phone_bound(),
+                },
+            },
+        ))
+    }
+
+    async fn bind_phone(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        let body: PhoneBody = req.json_body()?;
+        let code = WeChatCode::parse("code", &body.code)?;
+        let openid = self.users.openid_of(&user).await.map_err(LoginError::from)?.ok_or(LoginError::UnknownUser)?;
+        let now = now_epoch_seconds();
+        let token = wechat::access_token(&self.wechat, &self.users, now).await.map_err(LoginError::from)?;
+        let phone = match self.wechat.phone_number(&token, &code.0, &openid).await {
+            // Another instance may have replaced the token WeChat knows: drop ours and take a fresh one, once.
+            Err(WeChatError::InvalidAccessToken(_)) => {
+                self.users.forget_access_token().await.map_err(LoginError::from)?;
+                let token = wechat::access_token(&self.wechat, &self.users, now).await.map_err(LoginError::from)?;
+                self.wechat.phone_number(&token, &code.0, &openid).await
+            }
+            other => other,
+        }
+        .map_err(LoginError::from)?;
+        let phone = PhoneNumber::from_wechat(phone.country_code, &phone.pure_phone_number).map_err(|_| LoginError::UnreadablePhone)?;
+        let masked = phone.masked();
+        if !self.users.bind_phone(&user, &phone.keyed_hash(&self.phone_key), &masked, now).await.map_err(LoginError::from)? {
+            return Err(LoginError::UnknownUser.into());
+        }
+        tracing::info!(user_id = %user, "phone bound");
+        Ok(api::json(200, &PhoneAnswer { phone: masked, phone_bound: true }))
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpFunction for Login {
+    async fn handle(&self, req: ApiRequest) -> ApiResponse {
+        respond(&req, async {
+            match req.route() {
+                "POST /v1/auth/login" => self.login(&req).await,
+                "POST /v1/auth/phone" => self.bind_phone(&req).await,
+                other => Err(ApiError::new(404, "route_not_found", format!("no route {other}"))),
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_must_be_short_printable_and_present() {
+        assert!(WeChatCode::parse("code", "0a1b2c").is_ok());
+        for bad in ["", "   ", "有中文", &"x".repeat(129), "a b"] {
+            let err = WeChatCode::parse("code", bad).err().unwrap();
+            assert_eq!(err.field.as_deref(), Some("code"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn invite_codes_are_optional_but_well_formed() {
+        assert_eq!(parse_invite_code(None).unwrap(), None);
+        assert_eq!(parse_invite_code(Some(" ")).unwrap(), None);
+        assert_eq!(parse_invite_code(Some("s_AbC9")).unwrap().as_deref(), Some("s_AbC9"));
+        assert_eq!(parse_invite_code(Some("a/b")).unwrap_err().field.as_deref(), Some("inviteCode"));
+    }
+
+    #[test]
+    fn wechat_failures_map_to_the_documented_answers() {
+        let status = |e: WeChatError| {
+            let api: ApiError = LoginError::WeChat(e).into();
+            (api.status, api.code)
+        };
+        assert_eq!(status(WeChatError::InvalidCode(40029)), (401, "wechat_code_invalid"));
+        assert_eq!(status(WeChatError::InvalidCode(40163)), (401, "wechat_code_invalid"));
+        assert_eq!(status(WeChatError::RateLimited), (429, "rate_limited"));
+        assert_eq!(status(WeChatError::HighRisk), (403, "wechat_high_risk"));
+        assert_eq!(status(WeChatError::Unavailable("down".into())), (502, "wechat_unavailable"));
+    }
+}

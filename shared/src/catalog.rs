@@ -1,0 +1,320 @@
+//! The catalog as shoppers see it: categories, products, SKUs and what each may show.
+
+use crate::ids::{CategoryId, ProductId, SkuId};
+use crate::money::Fen;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// At or below this many units a SKU shows as "low" rather than its exact count.
+pub const LOW_STOCK_THRESHOLD: u32 = 10;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Category {
+    pub id: CategoryId,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<CategoryId>,
+    pub sort: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
+}
+
+/// A category with its children, as `GET /v1/categories` answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryNode {
+    #[serde(flatten)]
+    pub category: Category,
+    pub children: Vec<CategoryNode>,
+}
+
+/// Builds the tree from a flat list; an orphan (parent missing) shows at the top level.
+pub fn category_tree(mut all: Vec<Category>) -> Vec<CategoryNode> {
+    all.sort_by(|a, b| (a.sort, &a.id).cmp(&(b.sort, &b.id)));
+    let known: std::collections::BTreeSet<CategoryId> = all.iter().map(|c| c.id.clone()).collect();
+    fn children_of(parent: Option<&CategoryId>, all: &[Category], known: &std::collections::BTreeSet<CategoryId>, depth: u8) -> Vec<CategoryNode> {
+        if depth > 8 {
+            return Vec::new();
+        }
+        all.iter()
+            .filter(|c| match (parent, &c.parent_id) {
+                (None, None) => true,
+                (None, Some(p)) => !known.contains(p),
+                (Some(p), Some(q)) => p == q,
+                (Some(_), None) => false,
+            })
+            .map(|c| CategoryNode { category: c.clone(), children: children_of(Some(&c.id), all, known, depth + 1) })
+            .collect()
+    }
+    children_of(None, &all, &known, 0)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StockState {
+    InStock,
+    Low,
+    SoldOut,
+}
+
+impl StockState {
+    pub fn of(stock: u64) -> Self {
+        match stock {
+            0 => StockState::SoldOut,
+            n if n <= u64::from(LOW_STOCK_THRESHOLD) => StockState::Low,
+            _ => StockState::InStock,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    pub id: ProductId,
+    pub title: String,
+    #[serde(default)]
+    pub subtitle: String,
+    pub category_id: CategoryId,
+    pub images: Vec<String>,
+    #[serde(default)]
+    pub description: String,
+    pub on_shelf: bool,
+    /// Units sold; drives "popular" ordering.
+    #[serde(default)]
+    pub sales: u64,
+}
+
+/// A flash sale (秒杀) on one SKU: its own price and quota inside a time window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlashSale {
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub price: Fen,
+    pub quota: u64,
+    #[serde(default)]
+    pub sold: u64,
+    pub per_user_limit: u32,
+}
+
+/// A group-buy (拼团) offer on one SKU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupBuyOffer {
+    pub group_size: u8,
+    pub price: Fen,
+    pub time_limit_hours: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sku {
+    pub id: SkuId,
+    pub product_id: ProductId,
+    /// Spec name to value, for example 颜色 -> 红色.
+    pub specs: BTreeMap<String, String>,
+    pub price: Fen,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_price: Option<Fen>,
+    pub stock: u64,
+    /// Price per member level, where the shop set one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub member_prices: BTreeMap<String, Fen>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flash_sale: Option<FlashSale>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_buy: Option<GroupBuyOffer>,
+}
+
+/// One line of a listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductSummary {
+    pub id: ProductId,
+    pub title: String,
+    pub subtitle: String,
+    pub category_id: CategoryId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The lowest SKU price.
+    pub price_from: Fen,
+    pub stock_state: StockState,
+    pub sales: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlashSaleView {
+    pub starts_at: String,
+    pub ends_at: String,
+    pub price: Fen,
+    pub quota_left: bool,
+    pub per_user_limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkuView {
+    pub id: SkuId,
+    pub specs: BTreeMap<String, String>,
+    pub price: Fen,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_price: Option<Fen>,
+    pub stock_state: StockState,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub member_prices: BTreeMap<String, Fen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flash_sale: Option<FlashSaleView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_buy: Option<GroupBuyOffer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductDetail {
+    pub id: ProductId,
+    pub title: String,
+    pub subtitle: String,
+    pub category_id: CategoryId,
+    pub images: Vec<String>,
+    pub description: String,
+    pub price_from: Fen,
+    pub stock_state: StockState,
+    pub sales: u64,
+    pub skus: Vec<SkuView>,
+}
+
+impl Sku {
+    pub fn view(&self, now: i64) -> SkuView {
+        // An ended sale is history, not an offer; an upcoming one is shown so the page can count down.
+        let flash_sale = self.flash_sale.as_ref().filter(|f| f.ends_at > now).map(|f| FlashSaleView {
+            starts_at: crate::clock::rfc3339(f.starts_at),
+            ends_at: crate::clock::rfc3339(f.ends_at),
+            price: f.price,
+            quota_left: f.sold < f.quota,
+            per_user_limit: f.per_user_limit,
+        });
+        SkuView {
+            id: self.id.clone(),
+            specs: self.specs.clone(),
+            price: self.price,
+            original_price: self.original_price,
+            stock_state: StockState::of(self.stock),
+            member_prices: self.member_prices.clone(),
+            flash_sale,
+            group_buy: self.group_buy.clone(),
+        }
+    }
+}
+
+/// What a product's listing line shows, from its SKUs.
+pub fn summarize(product: &Product, skus: &[Sku]) -> ProductSummary {
+    ProductSummary {
+        id: product.id.clone(),
+        title: product.title.clone(),
+        subtitle: product.subtitle.clone(),
+        category_id: product.category_id.clone(),
+        image: product.images.first().cloned(),
+        price_from: skus.iter().map(|s| s.price).min().unwrap_or(Fen::ZERO),
+        stock_state: StockState::of(skus.iter().map(|s| s.stock).sum()),
+        sales: product.sales,
+    }
+}
+
+pub fn detail(product: &Product, skus: &[Sku], now: i64) -> ProductDetail {
+    let summary = summarize(product, skus);
+    ProductDetail {
+        id: product.id.clone(),
+        title: product.title.clone(),
+        subtitle: product.subtitle.clone(),
+        category_id: product.category_id.clone(),
+        images: product.images.clone(),
+        description: product.description.clone(),
+        price_from: summary.price_from,
+        stock_state: summary.stock_state,
+        sales: product.sales,
+        skus: skus.iter().map(|s| s.view(now)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sku(id: &str, price: u64, stock: u64) -> Sku {
+        Sku {
+            id: SkuId::parse(id).unwrap(),
+            product_id: ProductId::parse("p1").unwrap(),
+            specs: BTreeMap::new(),
+            price: Fen::new(price),
+            original_price: None,
+            stock,
+            member_prices: BTreeMap::new(),
+            flash_sale: None,
+            group_buy: None,
+        }
+    }
+
+    fn product() -> Product {
+        Product {
+            id: ProductId::parse("p1").unwrap(),
+            title: "普洱".into(),
+            subtitle: String::new(),
+            category_id: CategoryId::parse("tea").unwrap(),
+            images: vec!["https://img.example/1.jpg".into()],
+            description: String::new(),
+            on_shelf: true,
+            sales: 3,
+        }
+    }
+
+    #[test]
+    fn stock_state_hides_exact_counts() {
+        assert_eq!(StockState::of(0), StockState::SoldOut);
+        assert_eq!(StockState::of(1), StockState::Low);
+        assert_eq!(StockState::of(10), StockState::Low);
+        assert_eq!(StockState::of(11), StockState::InStock);
+    }
+
+    #[test]
+    fn summary_shows_lowest_price_and_total_stock_state() {
+        let s = summarize(&product(), &[sku("a", 1990, 0), sku("b", 990, 0)]);
+        assert_eq!(s.price_from, Fen::new(990));
+        assert_eq!(s.stock_state, StockState::SoldOut);
+    }
+
+    #[test]
+    fn unset_promotions_are_absent_from_the_detail_json() {
+        let d = detail(&product(), &[sku("a", 100, 50)], 0);
+        let v = serde_json::to_value(&d).unwrap();
+        let sku = &v["skus"][0];
+        assert_eq!(sku["stockState"], "in_stock");
+        for absent in ["memberPrices", "flashSale", "groupBuy", "originalPrice", "stock"] {
+            assert!(sku.get(absent).is_none(), "{absent} should be absent");
+        }
+    }
+
+    #[test]
+    fn ended_flash_sale_is_not_shown() {
+        let mut s = sku("a", 100, 5);
+        s.flash_sale = Some(FlashSale { starts_at: 0, ends_at: 100, price: Fen::new(50), quota: 10, sold: 10, per_user_limit: 1 });
+        assert!(s.view(50).flash_sale.is_some_and(|f| !f.quota_left));
+        assert!(s.view(100).flash_sale.is_none());
+    }
+
+    #[test]
+    fn category_tree_nests_children_and_keeps_orphans() {
+        let c = |id: &str, parent: Option<&str>, sort| Category {
+            id: CategoryId::parse(id).unwrap(),
+            name: id.into(),
+            parent_id: parent.map(|p| CategoryId::parse(p).unwrap()),
+            sort,
+            icon: None,
+        };
+        let tree = category_tree(vec![c("b", None, 2), c("a", None, 1), c("a1", Some("a"), 1), c("x", Some("gone"), 3)]);
+        let top: Vec<_> = tree.iter().map(|n| n.category.id.as_str()).collect();
+        assert_eq!(top, ["a", "b", "x"]);
+        assert_eq!(tree[0].children[0].category.id.as_str(), "a1");
+    }
+}

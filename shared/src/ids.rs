@@ -1,0 +1,130 @@
+//! Identifiers. Each is a type that can only hold a well-formed value, so handlers and stores
+//! never see an empty, overlong or key-breaking id.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Lowercase letters and digits without look-alikes (no i, l, o, u), as in Crockford base32.
+const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// A random string over [`ALPHABET`]; 16 characters carry 80 bits, far beyond guessing.
+pub fn random_token(len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be 1 to {max} characters of letters, digits, '-' or '_'")]
+pub struct InvalidId {
+    pub max: usize,
+}
+
+fn check_id(raw: &str, max: usize) -> Result<(), InvalidId> {
+    let ok = !raw.is_empty()
+        && raw.len() <= max
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok { Ok(()) } else { Err(InvalidId { max }) }
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+                check_id(raw, $max).map(|()| Self(raw.to_string()))
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+            fn try_from(raw: String) -> Result<Self, InvalidId> {
+                check_id(&raw, $max).map(|()| Self(raw))
+            }
+        }
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Our own id for a shopper; the only user identifier that leaves the backend.
+    UserId, 40
+);
+id_type!(ProductId, 40);
+id_type!(SkuId, 40);
+id_type!(CategoryId, 40);
+
+impl UserId {
+    pub fn generate() -> Self {
+        Self(format!("u{}", random_token(19)))
+    }
+}
+
+/// A WeChat openid. It identifies the shopper to WeChat, so it never appears in a response or
+/// a log line: `Debug` and `Display` are deliberately redacted.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct OpenId(String);
+
+impl OpenId {
+    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+        let ok = !raw.is_empty() && raw.len() <= 128 && raw.bytes().all(|b| b.is_ascii_graphic());
+        if ok { Ok(Self(raw.to_string())) } else { Err(InvalidId { max: 128 }) }
+    }
+    /// The raw value, for the store and the WeChat API only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for OpenId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpenId(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_refuse_empty_overlong_and_key_breaking_values() {
+        assert!(ProductId::parse("p-001").is_ok());
+        for bad in ["", "a#b", "has space", "中文", &"x".repeat(41)] {
+            assert!(ProductId::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn generated_user_ids_are_valid_and_distinct() {
+        let a = UserId::generate();
+        let b = UserId::generate();
+        assert_ne!(a, b);
+        assert!(UserId::parse(a.as_str()).is_ok());
+    }
+
+    #[test]
+    fn openid_never_prints() {
+        let id = OpenId::parse("oAbc123").unwrap();
+        assert!(!format!("{id:?}").contains("oAbc123"));
+    }
+
+    #[test]
+    fn ids_deserialize_through_parse() {
+        assert!(serde_json::from_str::<SkuId>("\"s-1\"").is_ok());
+        assert!(serde_json::from_str::<SkuId>("\"s#1\"").is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! The shop's domain and the plumbing every function shares: money, ids, the catalog model,
+//! JWT auth, DynamoDB storage, the WeChat client and the one way errors become HTTP answers.
+
+pub mod api;
+pub mod auth;
+pub mod catalog;
+pub mod clock;
+pub mod config;
+pub mod cursor;
+pub mod ids;
+pub mod money;
+pub mod phone;
+pub mod runtime;
+pub mod search;
+pub mod store;
+pub mod telemetry;
+pub mod wechat;

@@ -1,0 +1,80 @@
+//! Running a function: on Lambda through the Runtime API, and in-process for the local gateway
+//! and tests, both through the same [`HttpFunction::handle`].
+
+use crate::api::{ApiError, ApiRequest, ApiResponse, RequestExt};
+use crate::config::ConfigError;
+use lambda_runtime::{LambdaEvent, service_fn};
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::Instant;
+use tracing::Instrument;
+
+/// A Lambda behind API Gateway HTTP API routes. Every outcome, errors included, is an answer.
+#[async_trait::async_trait]
+pub trait HttpFunction: Send + Sync {
+    async fn handle(&self, req: ApiRequest) -> ApiResponse;
+}
+
+/// The one place a request gets its log span (request id, route), its access log line and its
+/// error mapping: errors become their JSON answer, and a 5xx logs its cause chain.
+pub async fn respond<Fut>(req: &ApiRequest, work: Fut) -> ApiResponse
+where
+    Fut: Future<Output = Result<ApiResponse, ApiError>>,
+{
+    let span = tracing::info_span!("request", request_id = %req.request_id(), route = %req.route());
+    async move {
+        let started = Instant::now();
+        let response = match work.await {
+            Ok(response) => response,
+            Err(err) => {
+                let cause = err.cause.as_deref().unwrap_or("");
+                if err.status >= 500 {
+                    tracing::error!(code = err.code, cause, "request failed");
+                } else if !cause.is_empty() {
+                    tracing::warn!(code = err.code, cause, "request refused");
+                }
+                err.into_response()
+            }
+        };
+        tracing::info!(status = response.status_code, latency_us = started.elapsed().as_micros() as u64, "answered");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+/// A function's whole `main`: logging, its cold-start setup (config and clients, once), then
+/// the Lambda Runtime API loop. A bad setting stops the cold start with a log line naming it.
+pub async fn run_http<F, Init>(init: Init) -> Result<(), lambda_runtime::Error>
+where
+    F: HttpFunction,
+    Init: Future<Output = Result<F, ConfigError>>,
+{
+    crate::telemetry::init();
+    let function = init.await.inspect_err(|err| tracing::error!(error = %err, "cold start failed"))?;
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiRequest>| async move {
+        Ok::<_, Infallible>(function.handle(event.payload).await)
+    }))
+    .await
+}
+
+/// Work a request starts but does not wait for (recording a view). On Lambda it finishes while
+/// the runtime waits for the next event; tests call [`Background::settle`] to wait for it.
+#[derive(Default)]
+pub struct Background {
+    tasks: std::sync::Mutex<tokio::task::JoinSet<()>>,
+}
+
+impl Background {
+    pub fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(work);
+    }
+
+    pub async fn settle(&self) {
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        while tasks.join_next().await.is_some() {}
+    }
+}

@@ -1,0 +1,421 @@
+//! The catalog table (keys `pk`, `sk`):
+//! - `CATEGORY` / `<categoryId>`: a category
+//! - `PRODUCT#<productId>` / `META`: a product, with `skuIds` and its search `terms`; while on
+//!   the shelf it also carries `gsi1pk = CATEGORY#<id>` (index `ByCategory`) and `gsi2pk = SHELF`
+//!   (index `Shelf`), both sorted by `rank` (best sellers first), so off-shelf products drop out
+//!   of every listing without a filter
+//! - `SKU#<skuId>` / `SKU`: a SKU with its stock, keyed on its own so checkout can take stock by
+//!   SKU id alone with a conditional write
+//! - `TERM#<term>` / `<productId>`: the search posting lists, with `categoryId` and `rank`
+//! - `CONFIG` / `<name>`: shop settings (for example shipping rules)
+
+use super::{Item, StoreError, from_item, get_s, s, to_item};
+use crate::catalog::{Category, Product, ProductSummary, Sku, summarize};
+use crate::ids::{CategoryId, ProductId, SkuId};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The most postings read for one search term: a shop's catalog, not the web.
+const MAX_POSTINGS_PER_TERM: usize = 2000;
+const BATCH_GET_MAX: usize = 100;
+const BATCH_WRITE_MAX: usize = 25;
+
+pub const INDEX_BY_CATEGORY: &str = "ByCategory";
+pub const INDEX_SHELF: &str = "Shelf";
+
+/// Where a listing page stopped: the key attributes of its last item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListPosition(BTreeMap<String, String>);
+
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<ListPosition>,
+}
+
+/// Best sellers sort first under an ascending sort key; ties by product id.
+pub fn rank_key(sales: u64, id: &ProductId) -> String {
+    format!("{:013}#{id}", 9_999_999_999_999u64.saturating_sub(sales.min(9_999_999_999_999)))
+}
+
+fn meta_key(id: &ProductId) -> [(&'static str, AttributeValue); 2] {
+    [("pk", s(format!("PRODUCT#{id}"))), ("sk", s("META"))]
+}
+
+fn sku_key(id: &SkuId) -> [(&'static str, AttributeValue); 2] {
+    [("pk", s(format!("SKU#{id}"))), ("sk", s("SKU"))]
+}
+
+fn key_item(key: [(&'static str, AttributeValue); 2]) -> Item {
+    key.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+#[derive(Clone)]
+pub struct CatalogStore {
+    client: Client,
+    table: String,
+}
+
+/// A product as stored: the product, the ids of its SKUs and its indexed terms.
+struct StoredProduct {
+    product: Product,
+    sku_ids: Vec<SkuId>,
+    terms: BTreeSet<String>,
+}
+
+fn stored_product(item: &Item) -> Result<StoredProduct, StoreError> {
+    let product: Product = from_item(item)?;
+    let list = |name: &str| -> Vec<String> {
+        match item.get(name) {
+            Some(AttributeValue::L(values)) => values.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+            Some(AttributeValue::Ss(values)) => values.clone(),
+            _ => Vec::new(),
+        }
+    };
+    Ok(StoredProduct {
+        sku_ids: list("skuIds").iter().filter_map(|s| SkuId::parse(s).ok()).collect(),
+        terms: list("terms").into_iter().collect(),
+        product,
+    })
+}
+
+impl CatalogStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub async fn categories(&self) -> Result<Vec<Category>, StoreError> {
+        let mut categories = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s("CATEGORY"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query categories", e))?;
+            for item in out.items() {
+                categories.push(from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(categories);
+            }
+        }
+    }
+
+    /// A product and its SKUs (in the order the product lists them), on or off the shelf.
+    pub async fn product(&self, id: &ProductId) -> Result<Option<(Product, Vec<Sku>)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(meta_key(id))))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem product", e))?;
+        let Some(item) = out.item else { return Ok(None) };
+        let stored = stored_product(&item)?;
+        let mut skus = self.skus(&stored.sku_ids).await?;
+        let order: HashMap<&SkuId, usize> = stored.sku_ids.iter().enumerate().map(|(i, s)| (s, i)).collect();
+        skus.sort_by_key(|s| order.get(&s.id).copied().unwrap_or(usize::MAX));
+        Ok(Some((stored.product, skus)))
+    }
+
+    pub async fn skus(&self, ids: &[SkuId]) -> Result<Vec<Sku>, StoreError> {
+        let keys: Vec<Item> = ids.iter().map(|id| key_item(sku_key(id))).collect();
+        self.batch_get(keys).await?.iter().map(from_item).collect()
+    }
+
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        let unique: Vec<Item> = {
+            let mut seen = BTreeSet::new();
+            keys.into_iter()
+                .filter(|k| seen.insert((get_s(k, "pk").unwrap_or("").to_string(), get_s(k, "sk").unwrap_or("").to_string())))
+                .collect()
+        };
+        for chunk in unique.chunks(BATCH_GET_MAX) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0..6 {
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .build()
+                    .map_err(|e| StoreError::dynamo("build BatchGetItem", e))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
+                if let Some(mut responses) = out.responses {
+                    found.extend(responses.remove(&self.table).unwrap_or_default());
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Corrupt { key: "BatchGetItem".into(), problem: "keys left unprocessed after retries".into() });
+            }
+        }
+        Ok(found)
+    }
+
+    /// Listing lines for these products, in the given order; unknown and off-shelf ones are left out.
+    pub async fn summaries(&self, ids: &[ProductId]) -> Result<Vec<ProductSummary>, StoreError> {
+        let metas = self.batch_get(ids.iter().map(|id| key_item(meta_key(id))).collect()).await?;
+        self.summaries_of(metas, ids).await
+    }
+
+    async fn summaries_of(&self, metas: Vec<Item>, order: &[ProductId]) -> Result<Vec<ProductSummary>, StoreError> {
+        let stored: Vec<StoredProduct> =
+            metas.iter().map(stored_product).collect::<Result<Vec<_>, _>>()?.into_iter().filter(|p| p.product.on_shelf).collect();
+        let all_skus: Vec<SkuId> = stored.iter().flat_map(|p| p.sku_ids.iter().cloned()).collect();
+        let skus = self.skus(&all_skus).await?;
+        let mut by_product: HashMap<&ProductId, Vec<Sku>> = HashMap::new();
+        for sku in &skus {
+            by_product.entry(&sku.product_id).or_default().push(sku.clone());
+        }
+        let mut lines: HashMap<ProductId, ProductSummary> = stored
+            .iter()
+            .map(|p| (p.product.id.clone(), summarize(&p.product, by_product.get(&p.product.id).map(Vec::as_slice).unwrap_or(&[]))))
+            .collect();
+        Ok(order.iter().filter_map(|id| lines.remove(id)).collect())
+    }
+
+    /// One page of on-shelf products, best sellers first, optionally in one category.
+    pub async fn list(&self, category: Option<&CategoryId>, after: Option<ListPosition>, limit: usize) -> Result<Page<ProductSummary>, StoreError> {
+        let (index, pk_name, pk_value, sk_name) = match category {
+            Some(c) => (INDEX_BY_CATEGORY, "gsi1pk", format!("CATEGORY#{c}"), "gsi1sk"),
+            None => (INDEX_SHELF, "gsi2pk", "SHELF".to_string(), "gsi2sk"),
+        };
+        let start = after.map(|p| p.0.into_iter().map(|(k, v)| (k, s(v))).collect::<Item>());
+        // One more than the page tells whether another page exists, without an empty last page.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(pk_value))
+            .set_exclusive_start_key(start)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query listing", e))?;
+        let mut metas = out.items.unwrap_or_default();
+        let next = if metas.len() > limit {
+            metas.truncate(limit);
+            metas.last().map(|last| {
+                ListPosition(
+                    ["pk", "sk", pk_name, sk_name]
+                        .iter()
+                        .filter_map(|k| get_s(last, k).map(|v| (k.to_string(), v.to_string())))
+                        .collect(),
+                )
+            })
+        } else {
+            None
+        };
+        let order: Vec<ProductId> =
+            metas.iter().filter_map(|m| get_s(m, "id")).filter_map(|id| ProductId::parse(id).ok()).collect();
+        Ok(Page { items: self.summaries_of(metas, &order).await?, next })
+    }
+
+    /// Products carrying every term, best sellers first, optionally in one category.
+    pub async fn search(&self, terms: &[String], category: Option<&CategoryId>) -> Result<Vec<ProductId>, StoreError> {
+        let lists = futures::future::try_join_all(terms.iter().map(|t| self.postings(t))).await?;
+        let mut lists = lists.into_iter();
+        let Some(mut matches) = lists.next() else { return Ok(Vec::new()) };
+        for list in lists {
+            matches.retain(|id, _| list.contains_key(id));
+        }
+        let mut hits: Vec<(String, ProductId)> = matches
+            .into_iter()
+            .filter(|(_, (cat, _))| category.is_none_or(|c| c.as_str() == cat))
+            .map(|(id, (_, rank))| (rank, id))
+            .collect();
+        hits.sort();
+        Ok(hits.into_iter().map(|(_, id)| id).collect())
+    }
+
+    async fn postings(&self, term: &str) -> Result<HashMap<ProductId, (String, String)>, StoreError> {
+        let mut found = HashMap::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("TERM#{term}")))
+                .projection_expression("sk, categoryId, #r")
+                .expression_attribute_names("#r", "rank")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query postings", e))?;
+            for item in out.items() {
+                if let (Some(id), Some(cat), Some(rank)) = (get_s(item, "sk"), get_s(item, "categoryId"), get_s(item, "rank")) {
+                    if let Ok(id) = ProductId::parse(id) {
+                        found.insert(id, (cat.to_string(), rank.to_string()));
+                    }
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || found.len() >= MAX_POSTINGS_PER_TERM {
+                return Ok(found);
+            }
+        }
+    }
+
+    pub async fn put_category(&self, category: &Category) -> Result<(), StoreError> {
+        let mut item = to_item(category);
+        item.insert("pk".into(), s("CATEGORY"));
+        item.insert("sk".into(), s(category.id.as_str()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem category", e))?;
+        Ok(())
+    }
+
+    /// Creates or refreshes a product with its SKUs and search terms. Stock and sales already
+    /// recorded are kept: editing a product's text or price never resets what orders did.
+    pub async fn put_product(&self, product: &Product, skus: &[Sku]) -> Result<(), StoreError> {
+        let previous = self.client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(meta_key(&product.id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem product", e))?
+            .item
+            .map(|i| stored_product(&i))
+            .transpose()?;
+        let sales = previous.as_ref().map_or(product.sales, |p| p.product.sales.max(product.sales));
+        let rank = rank_key(sales, &product.id);
+        let terms = if product.on_shelf {
+            crate::search::index_terms(&format!("{} {}", product.title, product.subtitle))
+        } else {
+            BTreeSet::new()
+        };
+
+        for sku in skus {
+            self.upsert_keeping(key_item(sku_key(&sku.id)), to_item(sku), &["stock"]).await?;
+        }
+        let mut meta = to_item(&Product { sales, ..product.clone() });
+        meta.insert("skuIds".into(), AttributeValue::L(skus.iter().map(|k| s(k.id.as_str())).collect()));
+        meta.insert("terms".into(), AttributeValue::L(terms.iter().map(s).collect()));
+        meta.insert("rank".into(), s(&rank));
+        let mut remove = Vec::new();
+        if product.on_shelf {
+            meta.insert("gsi1pk".into(), s(format!("CATEGORY#{}", product.category_id)));
+            meta.insert("gsi1sk".into(), s(&rank));
+            meta.insert("gsi2pk".into(), s("SHELF"));
+            meta.insert("gsi2sk".into(), s(&rank));
+        } else {
+            remove.extend(["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"]);
+        }
+        let mut full = key_item(meta_key(&product.id));
+        full.extend(meta);
+        let mut writes: Vec<WriteRequest> = Vec::new();
+        let put = |item: Item| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().expect("item set")).build();
+        writes.push(put(full));
+        for term in &terms {
+            let mut posting = Item::new();
+            posting.insert("pk".into(), s(format!("TERM#{term}")));
+            posting.insert("sk".into(), s(product.id.as_str()));
+            posting.insert("categoryId".into(), s(product.category_id.as_str()));
+            posting.insert("rank".into(), s(&rank));
+            writes.push(put(posting));
+        }
+        for stale in previous.iter().flat_map(|p| p.terms.difference(&terms)) {
+            let mut key = Item::new();
+            key.insert("pk".into(), s(format!("TERM#{stale}")));
+            key.insert("sk".into(), s(product.id.as_str()));
+            writes.push(WriteRequest::builder().delete_request(DeleteRequest::builder().set_key(Some(key)).build().expect("key set")).build());
+        }
+        self.batch_write(writes).await
+    }
+
+    /// Sets every attribute of `item` except `keep`, which only takes the new value when absent.
+    async fn upsert_keeping(&self, key: Item, item: Item, keep: &[&str]) -> Result<(), StoreError> {
+        let mut update = self.client.update_item().table_name(&self.table).set_key(Some(key));
+        let mut sets = Vec::new();
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            let (n, v) = (format!("#a{i}"), format!(":v{i}"));
+            if keep.contains(&name.as_str()) {
+                sets.push(format!("{n} = if_not_exists({n}, {v})"));
+            } else {
+                sets.push(format!("{n} = {v}"));
+            }
+            update = update.expression_attribute_names(n, name).expression_attribute_values(v, value);
+        }
+        update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("UpdateItem upsert", e))?;
+        Ok(())
+    }
+
+    async fn batch_write(&self, writes: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in writes.chunks(BATCH_WRITE_MAX) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0..6 {
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
+                pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Corrupt { key: "BatchWriteItem".into(), problem: "writes left unprocessed after retries".into() });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rank_sorts_best_sellers_first() {
+        let p = ProductId::parse("p").unwrap();
+        let mut keys = vec![rank_key(3, &p), rank_key(300, &p), rank_key(0, &p), rank_key(u64::MAX, &p)];
+        keys.sort();
+        assert_eq!(keys, vec![rank_key(u64::MAX, &p), rank_key(300, &p), rank_key(3, &p), rank_key(0, &p)]);
+    }
+}

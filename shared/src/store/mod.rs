@@ -1,0 +1,165 @@
+//! DynamoDB storage. Domain types go in and out through serde, so an item's attributes are the
+//! type's camelCase fields plus the key attributes the access patterns need.
+
+pub mod catalog;
+pub mod users;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Number, Value};
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("dynamodb {operation} failed")]
+    Dynamo {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("stored item {key} does not match its type: {problem}")]
+    Corrupt { key: String, problem: String },
+}
+
+impl StoreError {
+    pub fn dynamo<E>(operation: &'static str, err: E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        // The SDK's Display for a service error is just "service error"; the debug form names it.
+        let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
+        StoreError::Dynamo { operation, source: detail.into() }
+    }
+}
+
+/// A DynamoDB client for the configured endpoint (`AWS_ENDPOINT_URL` points it at the emulator).
+/// Built once per cold start.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub fn to_attribute(value: &Value) -> AttributeValue {
+    match value {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Number(num) => AttributeValue::N(num.to_string()),
+        Value::String(text) => AttributeValue::S(text.clone()),
+        Value::Array(items) => AttributeValue::L(items.iter().map(to_attribute).collect()),
+        Value::Object(map) => AttributeValue::M(map.iter().map(|(k, v)| (k.clone(), to_attribute(v))).collect()),
+    }
+}
+
+pub fn from_attribute(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(text) => Value::String(text.clone()),
+        AttributeValue::N(num) => num
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| num.parse::<u64>().map(Value::from))
+            .ok()
+            .or_else(|| num.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number))
+            .unwrap_or(Value::Null),
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::L(items) => Value::Array(items.iter().map(from_attribute).collect()),
+        AttributeValue::M(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), from_attribute(v))).collect()),
+        AttributeValue::Ss(items) => Value::Array(items.iter().cloned().map(Value::String).collect()),
+        AttributeValue::Ns(items) => Value::Array(
+            items.iter().filter_map(|n| n.parse::<i64>().ok()).map(Value::from).collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+/// The attributes of a domain value. Absent options stay absent rather than becoming NULL.
+pub fn to_item<T: Serialize>(value: &T) -> Item {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => {
+            map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), to_attribute(v))).collect()
+        }
+        _ => Item::new(),
+    }
+}
+
+pub fn from_item<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    let map: Map<String, Value> = item.iter().map(|(k, v)| (k.clone(), from_attribute(v))).collect();
+    serde_json::from_value(Value::Object(map)).map_err(|e| StoreError::Corrupt {
+        key: item_key(item),
+        problem: e.to_string(),
+    })
+}
+
+fn item_key(item: &Item) -> String {
+    let part = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(v)) => v.clone(),
+        _ => String::new(),
+    };
+    format!("{}/{}", part("pk"), part("sk"))
+}
+
+pub fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v),
+        _ => None,
+    }
+}
+
+pub fn get_i64(item: &Item, name: &str) -> Option<i64> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Sample {
+        title: String,
+        price: u64,
+        tags: Vec<String>,
+        specs: std::collections::BTreeMap<String, String>,
+        note: Option<String>,
+        on_shelf: bool,
+    }
+
+    #[test]
+    fn domain_values_round_trip_through_items() {
+        let sample = Sample {
+            title: "龙井".into(),
+            price: 12_800,
+            tags: vec!["绿茶".into()],
+            specs: [("规格".to_string(), "250g".to_string())].into(),
+            note: None,
+            on_shelf: true,
+        };
+        let item = to_item(&sample);
+        assert!(matches!(item.get("price"), Some(AttributeValue::N(n)) if n == "12800"));
+        assert!(!item.contains_key("note"));
+        assert_eq!(from_item::<Sample>(&item).unwrap(), sample);
+    }
+
+    #[test]
+    fn a_mistyped_item_is_reported_not_panicked() {
+        let mut item = Item::new();
+        item.insert("pk".into(), s("PRODUCT#1"));
+        item.insert("title".into(), n(5));
+        let err = from_item::<Sample>(&item).unwrap_err();
+        assert!(err.to_string().contains("PRODUCT#1"));
+    }
+}

@@ -1,0 +1,331 @@
+//! Shoppers, keyed by our own user id, with a uniqueness record per WeChat openid; what they
+//! viewed and bought (for recommendations); and the cached WeChat access_token.
+//!
+//! Items in the users table (key `pk`):
+//! - `USER#<userId>`: the account
+//! - `OPENID#<openid>`: which account an openid belongs to; created with the account in one
+//!   transaction, conditional on not existing, so two racing first logins make one user
+//! - `PREFS#<userId>`: counters `v_<categoryId>` (views) and `b_<categoryId>` (purchases), and
+//!   the set `boughtProducts`
+//! - `WECHAT#access_token`: the stable access_token and its expiry, shared by every cold start
+
+use super::{Item, StoreError, get_i64, get_s, n, s};
+use crate::ids::{CategoryId, OpenId, ProductId, UserId};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: UserId,
+    pub created_at: i64,
+    /// The share code a new user arrived with, for invite rewards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_masked: Option<String>,
+}
+
+impl User {
+    pub fn phone_bound(&self) -> bool {
+        self.phone_hash.is_some()
+    }
+}
+
+pub struct SignIn {
+    pub user: User,
+    pub is_new: bool,
+}
+
+/// What a shopper looked at and bought, by category.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Preferences {
+    pub viewed: BTreeMap<CategoryId, u64>,
+    pub bought: BTreeMap<CategoryId, u64>,
+    pub bought_products: BTreeSet<ProductId>,
+}
+
+impl Preferences {
+    /// Categories by interest, strongest first: a purchase weighs as much as three views.
+    pub fn top_categories(&self, how_many: usize) -> Vec<CategoryId> {
+        let mut score: BTreeMap<&CategoryId, u64> = BTreeMap::new();
+        for (c, v) in &self.viewed {
+            *score.entry(c).or_default() += v;
+        }
+        for (c, b) in &self.bought {
+            *score.entry(c).or_default() += b * 3;
+        }
+        let mut ranked: Vec<_> = score.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        ranked.into_iter().take(how_many).map(|(c, _)| c.clone()).collect()
+    }
+}
+
+#[derive(Clone)]
+pub struct UserStore {
+    client: Client,
+    table: String,
+}
+
+fn user_key(id: &UserId) -> AttributeValue {
+    s(format!("USER#{id}"))
+}
+
+const ACCESS_TOKEN_KEY: &str = "WECHAT#access_token";
+
+impl UserStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub async fn get(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", user_key(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem user", e))?;
+        out.item.as_ref().map(super::from_item).transpose()
+    }
+
+    async fn user_id_for(&self, openid: &OpenId) -> Result<Option<UserId>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("OPENID#{}", openid.expose())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem openid", e))?;
+        Ok(out.item.as_ref().and_then(|i| get_s(i, "userId")).and_then(|id| UserId::parse(id).ok()))
+    }
+
+    /// The account for this openid, created on first sight. Exactly one account exists per
+    /// openid however many first logins race.
+    pub async fn sign_in(&self, openid: &OpenId, invite_code: Option<&str>, now: i64) -> Result<SignIn, StoreError> {
+        for _ in 0..3 {
+            if let Some(id) = self.user_id_for(openid).await? {
+                let user = self.get(&id).await?.ok_or_else(|| StoreError::Corrupt {
+                    key: format!("USER#{id}"),
+                    problem: "openid record points at a missing user".into(),
+                })?;
+                return Ok(SignIn { user, is_new: false });
+            }
+            let user = User {
+                id: UserId::generate(),
+                created_at: now,
+                invite_code: invite_code.map(str::to_string),
+                member_level: None,
+                phone_hash: None,
+                phone_masked: None,
+            };
+            let mut user_item: Item = super::to_item(&user);
+            user_item.insert("pk".into(), user_key(&user.id));
+            // The openid stays in the table for payments and notices; it never leaves the backend.
+            user_item.insert("openid".into(), s(openid.expose()));
+            let mut openid_item = Item::new();
+            openid_item.insert("pk".into(), s(format!("OPENID#{}", openid.expose())));
+            openid_item.insert("userId".into(), s(user.id.as_str()));
+            openid_item.insert("createdAt".into(), n(now));
+            let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .map_err(|e| StoreError::dynamo("build Put", e))?;
+                Ok(TransactWriteItem::builder().put(put).build())
+            };
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(put(openid_item)?)
+                .transact_items(put(user_item)?)
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(SignIn { user, is_new: true }),
+                Err(err) if is_condition_failure(&err) => continue,
+                Err(err) => return Err(StoreError::dynamo("TransactWriteItems sign-in", err)),
+            }
+        }
+        Err(StoreError::Corrupt { key: "OPENID#<redacted>".into(), problem: "sign-in kept conflicting".into() })
+    }
+
+    pub async fn openid_of(&self, id: &UserId) -> Result<Option<OpenId>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", user_key(id))
+            .projection_expression("openid")
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem openid of user", e))?;
+        Ok(out.item.as_ref().and_then(|i| get_s(i, "openid")).and_then(|o| OpenId::parse(o).ok()))
+    }
+
+    /// Records the phone's keyed hash and masked form; false when the user does not exist.
+    pub async fn bind_phone(&self, id: &UserId, hash: &str, masked: &str, now: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", user_key(id))
+            .update_expression("SET phoneHash = :h, phoneMasked = :m, phoneBoundAt = :t")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":h", s(hash))
+            .expression_attribute_values(":m", s(masked))
+            .expression_attribute_values(":t", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(StoreError::dynamo("UpdateItem bind phone", err)),
+        }
+    }
+
+    pub async fn record_view(&self, id: &UserId, category: &CategoryId) -> Result<(), StoreError> {
+        self.bump(id, &format!("v_{category}"), None).await
+    }
+
+    /// Counts a purchase for recommendations (called when an order is paid).
+    pub async fn record_purchase(&self, id: &UserId, category: &CategoryId, product: &ProductId) -> Result<(), StoreError> {
+        self.bump(id, &format!("b_{category}"), Some(product)).await
+    }
+
+    async fn bump(&self, id: &UserId, counter: &str, product: Option<&ProductId>) -> Result<(), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("PREFS#{id}")))
+            .expression_attribute_names("#c", counter)
+            .expression_attribute_values(":one", n(1));
+        update = match product {
+            Some(p) => update
+                .update_expression("ADD #c :one, boughtProducts :p")
+                .expression_attribute_values(":p", AttributeValue::Ss(vec![p.to_string()])),
+            None => update.update_expression("ADD #c :one"),
+        };
+        update.send().await.map_err(|e| StoreError::dynamo("UpdateItem preferences", e))?;
+        Ok(())
+    }
+
+    pub async fn preferences(&self, id: &UserId) -> Result<Preferences, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("PREFS#{id}")))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem preferences", e))?;
+        let mut prefs = Preferences::default();
+        let Some(item) = out.item else { return Ok(prefs) };
+        for (name, value) in &item {
+            let count = match value {
+                AttributeValue::N(v) => v.parse::<u64>().unwrap_or(0),
+                AttributeValue::Ss(products) if name == "boughtProducts" => {
+                    prefs.bought_products = products.iter().filter_map(|p| ProductId::parse(p).ok()).collect();
+                    continue;
+                }
+                _ => continue,
+            };
+            let (target, category) = if let Some(c) = name.strip_prefix("v_") {
+                (&mut prefs.viewed, c)
+            } else if let Some(c) = name.strip_prefix("b_") {
+                (&mut prefs.bought, c)
+            } else {
+                continue;
+            };
+            if let Ok(category) = CategoryId::parse(category) {
+                target.insert(category, count);
+            }
+        }
+        Ok(prefs)
+    }
+
+    /// The cached WeChat access_token and when it expires (epoch seconds).
+    pub async fn cached_access_token(&self) -> Result<Option<(SecretString, i64)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(ACCESS_TOKEN_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem access token", e))?;
+        Ok(out.item.and_then(|item| {
+            let token = get_s(&item, "token")?.to_string();
+            let expires_at = get_i64(&item, "expiresAt")?;
+            Some((SecretString::from(token), expires_at))
+        }))
+    }
+
+    pub async fn store_access_token(&self, token: &SecretString, expires_at: i64) -> Result<(), StoreError> {
+        use secrecy::ExposeSecret;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(ACCESS_TOKEN_KEY))
+            .item("token", s(token.expose_secret()))
+            .item("expiresAt", n(expires_at))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem access token", e))?;
+        Ok(())
+    }
+
+    pub async fn forget_access_token(&self) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(ACCESS_TOKEN_KEY))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("DeleteItem access token", e))?;
+        Ok(())
+    }
+}
+
+fn is_condition_failure<R>(err: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>) -> bool {
+    err.as_service_error()
+        .and_then(|e| match e {
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                Some(c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")))
+            }
+            _ => None,
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purchases_outweigh_views_when_ranking_interests() {
+        let cat = |c: &str| CategoryId::parse(c).unwrap();
+        let prefs = Preferences {
+            viewed: [(cat("tea"), 5), (cat("snack"), 2)].into(),
+            bought: [(cat("snack"), 2)].into(),
+            bought_products: BTreeSet::new(),
+        };
+        assert_eq!(prefs.top_categories(2), vec![cat("snack"), cat("tea")]);
+        assert_eq!(prefs.top_categories(1).len(), 1);
+    }
+}
