@@ -1,0 +1,100 @@
+//! `devstack dev`: the whole shop on this machine. Starts the moto emulator (unless
+//! `AWS_ENDPOINT_URL` points at one already), creates the template's tables and queues, seeds
+//! the demo shop, starts the WeChat sandbox and serves the API; Ctrl-C stops all of it.
+//!
+//! Ports: `PORT` (API, 3000), `SANDBOX_PORT` (3001), `MOTO_PORT` (5000). `MOTO_SERVER` names the
+//! moto_server executable (the Makefile installs one into .local/).
+
+use anyhow::{Context, bail};
+use devstack::{LocalStack, provider_overrides_from_env, seed};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+fn port(name: &str, default: u16) -> anyhow::Result<u16> {
+    match std::env::var(name) {
+        Ok(v) => v.parse().with_context(|| format!("{name} must be a port number")),
+        Err(_) => Ok(default),
+    }
+}
+
+async fn start_moto(port: u16) -> anyhow::Result<Child> {
+    let exe = std::env::var("MOTO_SERVER").unwrap_or_else(|_| devstack::project_root().join(".local/venv/bin/moto_server").display().to_string());
+    let child = Command::new(&exe)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {exe} (run `make dev`, which installs it)"))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        if Instant::now() > deadline {
+            bail!("moto_server did not listen on 127.0.0.1:{port} within 30 s (is the port taken?)");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(child)
+}
+
+async fn dev() -> anyhow::Result<()> {
+    let api_port = port("PORT", 3000)?;
+    let sandbox_port = port("SANDBOX_PORT", 3001)?;
+    let mut moto = None;
+    let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) => url,
+        Err(_) => {
+            let moto_port = port("MOTO_PORT", 5000)?;
+            moto = Some(start_moto(moto_port).await?);
+            format!("http://127.0.0.1:{moto_port}")
+        }
+    };
+    let stack = LocalStack::start(&endpoint, "shop-", SocketAddr::from(([127, 0, 0, 1], sandbox_port)), provider_overrides_from_env()).await?;
+    let (categories, products) = seed::seed(&stack.catalog_store()).await.context("seeding the demo shop")?;
+    let api = stack.serve_gateway(SocketAddr::from(([127, 0, 0, 1], api_port))).await?;
+
+    let base = format!("http://{api}");
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "\nThe shop is up: {base}")?;
+    writeln!(out, "  emulator (DynamoDB + SQS): {endpoint}   WeChat sandbox: {}", stack.wechat_url)?;
+    writeln!(out, "  demo shop: {categories} categories, {products} products; routes: {}", stack.gateway.route_keys().len())?;
+    writeln!(out, "\nTry:")?;
+    writeln!(out, "  curl -s {base}/v1/categories")?;
+    writeln!(out, "  curl -s '{base}/v1/products?q=%E6%99%AE%E6%B4%B1&limit=5'        # search 普洱")?;
+    writeln!(out, "  curl -s -X POST {base}/v1/auth/login -H 'content-type: application/json' -d '{{\"code\":\"alice.1\"}}'")?;
+    writeln!(out, "\nCtrl-C stops everything.")?;
+    drop(out);
+
+    wait_for_stop().await;
+    if let Some(mut moto) = moto {
+        let _ = moto.kill().await;
+    }
+    Ok(())
+}
+
+async fn wait_for_stop() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match terminate.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    shared::telemetry::init();
+    let command = std::env::args().nth(1).unwrap_or_else(|| "dev".into());
+    let result = match command.as_str() {
+        "dev" => dev().await,
+        other => Err(anyhow::anyhow!("unknown command {other:?}; usage: devstack dev")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "devstack failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The local API Gateway: routes from template.yaml, each request turned into the HTTP API
+//! payload 2.0 event API Gateway would send, handed to the function's handler in-process, and
+//! its answer written back.
+
+use crate::server::{Incoming, Outgoing, Serve, form_pairs};
+use crate::template::{Route, Template};
+use anyhow::bail;
+use aws_lambda_events::encodings::Body;
+use base64::Engine;
+use serde_json::{Map, Value, json};
+use shared::api::ApiRequest;
+use shared::runtime::HttpFunction;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+pub struct Gateway {
+    /// Most specific first, so `/v1/orders/mine` would win over `/v1/orders/{id}`.
+    routes: Vec<(Route, Arc<dyn HttpFunction>)>,
+}
+
+/// Content types API Gateway passes as text; any other body arrives base64-encoded.
+fn is_text(content_type: &str) -> bool {
+    let ct = content_type.to_ascii_lowercase();
+    ct.starts_with("text/") || ct.contains("json") || ct.contains("xml") || ct.contains("javascript")
+}
+
+impl Gateway {
+    /// Every route in the template must have its function here: a route with nothing behind it
+    /// is a wiring mistake, caught at start-up rather than by a shopper.
+    pub fn new(template: &Template, functions: &HashMap<String, Arc<dyn HttpFunction>>) -> anyhow::Result<Self> {
+        let mut routes = Vec::new();
+        for (spec, route) in template.routes() {
+            let Some(function) = functions.get(&spec.logical_id) else {
+                bail!("{} serves {} but no local handler is registered for it", spec.logical_id, route.key());
+            };
+            routes.push((route.clone(), function.clone()));
+        }
+        routes.sort_by_key(|(r, _)| std::cmp::Reverse(r.specificity()));
+        Ok(Self { routes })
+    }
+
+    pub fn route_keys(&self) -> Vec<String> {
+        self.routes.iter().map(|(r, _)| r.key()).collect()
+    }
+
+    /// The event API Gateway would send for this request, and the function it goes to.
+    pub fn event_for(&self, req: &Incoming) -> Option<(ApiRequest, Arc<dyn HttpFunction>)> {
+        let (route, params, function) =
+            self.routes.iter().find_map(|(route, f)| route.matches(req.method.as_str(), &req.path).map(|p| (route, p, f.clone())))?;
+        let event = build_event(req, &route.key(), &params);
+        let event: ApiRequest = serde_json::from_value(event).ok()?;
+        Some((event, function))
+    }
+}
+
+fn build_event(req: &Incoming, route_key: &str, params: &BTreeMap<String, String>) -> Value {
+    let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut cookies = Vec::new();
+    for (name, value) in &req.headers {
+        let Ok(value) = value.to_str() else { continue };
+        if name.as_str() == "cookie" {
+            cookies.extend(value.split(';').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()));
+            continue;
+        }
+        headers.entry(name.as_str().to_string()).or_default().push(value.to_string());
+    }
+    // HTTP API joins repeated headers and query parameters with commas.
+    let headers: Map<String, Value> = headers.into_iter().map(|(k, v)| (k, Value::String(v.join(",")))).collect();
+    let mut query: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in form_pairs(&req.query) {
+        query.entry(k).or_default().push(v);
+    }
+    let query: Map<String, Value> = query.into_iter().map(|(k, v)| (k, Value::String(v.join(",")))).collect();
+    let content_type = req.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let (body, base64) = if req.body.is_empty() {
+        (Value::Null, false)
+    } else if is_text(content_type) && std::str::from_utf8(&req.body).is_ok() {
+        (Value::String(String::from_utf8_lossy(&req.body).into_owned()), false)
+    } else {
+        (Value::String(base64::engine::general_purpose::STANDARD.encode(&req.body)), true)
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let request_id = format!("local-{}", shared::ids::random_token(16));
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": req.path,
+        "rawQueryString": req.query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": req.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1"),
+            "domainPrefix": "local",
+            "http": {
+                "method": req.method.as_str(),
+                "path": req.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": req.peer.ip().to_string(),
+                "userAgent": req.headers.get("user-agent").and_then(|h| h.to_str().ok()).unwrap_or(""),
+            },
+            "requestId": request_id,
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.format(&time::format_description::well_known::Rfc2822).unwrap_or_default(),
+            "timeEpoch": now.unix_timestamp() * 1000 + i64::from(now.millisecond()),
+        },
+        "isBase64Encoded": base64,
+    });
+    if !query.is_empty() {
+        event["queryStringParameters"] = Value::Object(query);
+    }
+    if !params.is_empty() {
+        event["pathParameters"] = json!(params);
+    }
+    if !cookies.is_empty() {
+        event["cookies"] = json!(cookies);
+    }
+    if !body.is_null() {
+        event["body"] = body;
+    }
+    event
+}
+
+#[async_trait::async_trait]
+impl Serve for Gateway {
+    async fn serve(&self, req: Incoming) -> Outgoing {
+        let Some((event, function)) = self.event_for(&req) else {
+            return Outgoing::json(
+                404,
+                &json!({"error": {"code": "route_not_found", "message": format!("no route for {} {}", req.method, req.path)}}),
+            );
+        };
+        let response = function.handle(event).await;
+        let mut headers: Vec<(String, String)> =
+            response.headers.iter().filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))).collect();
+        headers.extend(response.cookies.iter().map(|c| ("set-cookie".to_string(), c.clone())));
+        let body = match response.body {
+            None | Some(Body::Empty) => Vec::new(),
+            Some(Body::Text(text)) if response.is_base64_encoded => {
+                base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default()
+            }
+            Some(Body::Text(text)) => text.into_bytes(),
+            Some(Body::Binary(bytes)) => bytes,
+            Some(_) => Vec::new(),
+        };
+        let status = u16::try_from(response.status_code).unwrap_or(502);
+        Outgoing { status, headers, body }
+    }
+}

@@ -1,0 +1,225 @@
+//! Creating the template's tables and queues in the emulator, and the settings each function
+//! gets from them. Re-running keeps what exists.
+
+use crate::template::{EnvValue, FunctionSpec, Resource, Template};
+use anyhow::{Context, bail};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_yaml::Value;
+use std::collections::{BTreeMap, HashMap};
+
+/// Local names of the template's resources: table name or queue URL (and ARN) by logical id.
+#[derive(Debug, Clone, Default)]
+pub struct LocalResources {
+    pub tables: BTreeMap<String, String>,
+    pub queue_urls: BTreeMap<String, String>,
+    pub queue_arns: BTreeMap<String, String>,
+}
+
+/// An SDK error with its service message (the plain Display says only "service error").
+fn aws_error<E: std::error::Error>(err: E) -> anyhow::Error {
+    anyhow::anyhow!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(err))
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn key_schema(node: Option<&Value>) -> anyhow::Result<Vec<KeySchemaElement>> {
+    let mut keys = Vec::new();
+    for k in node.and_then(Value::as_sequence).context("KeySchema missing")? {
+        let kind = match text(k.get("KeyType")).as_deref() {
+            Some("HASH") => KeyType::Hash,
+            Some("RANGE") => KeyType::Range,
+            other => bail!("unknown KeyType {other:?}"),
+        };
+        keys.push(KeySchemaElement::builder().attribute_name(text(k.get("AttributeName")).context("AttributeName")?).key_type(kind).build()?);
+    }
+    Ok(keys)
+}
+
+async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str, table: &Resource) -> anyhow::Result<()> {
+    let p = &table.properties;
+    let mut request = dynamodb.create_table().table_name(name).billing_mode(BillingMode::PayPerRequest);
+    for a in p.get("AttributeDefinitions").and_then(Value::as_sequence).context("AttributeDefinitions missing")? {
+        let kind = match text(a.get("AttributeType")).as_deref() {
+            Some("S") => ScalarAttributeType::S,
+            Some("N") => ScalarAttributeType::N,
+            Some("B") => ScalarAttributeType::B,
+            other => bail!("unknown AttributeType {other:?}"),
+        };
+        request = request.attribute_definitions(
+            AttributeDefinition::builder().attribute_name(text(a.get("AttributeName")).context("AttributeName")?).attribute_type(kind).build()?,
+        );
+    }
+    request = request.set_key_schema(Some(key_schema(p.get("KeySchema"))?));
+    for index in p.get("GlobalSecondaryIndexes").and_then(Value::as_sequence).into_iter().flatten() {
+        let projection = index.get("Projection");
+        let kind = match text(projection.and_then(|p| p.get("ProjectionType"))).as_deref() {
+            Some("KEYS_ONLY") => ProjectionType::KeysOnly,
+            Some("INCLUDE") => ProjectionType::Include,
+            _ => ProjectionType::All,
+        };
+        let non_key: Option<Vec<String>> = projection
+            .and_then(|p| p.get("NonKeyAttributes"))
+            .and_then(Value::as_sequence)
+            .map(|s| s.iter().filter_map(|v| text(Some(v))).collect());
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(text(index.get("IndexName")).context("IndexName")?)
+                .set_key_schema(Some(key_schema(index.get("KeySchema"))?))
+                .projection(Projection::builder().projection_type(kind).set_non_key_attributes(non_key).build())
+                .build()?,
+        );
+    }
+    match request.send().await {
+        Ok(_) => {}
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => return Ok(()),
+        Err(err) => return Err(aws_error(err)).context(format!("creating table {name}")),
+    }
+    if let Some(ttl) = p.get("TimeToLiveSpecification") {
+        if text(ttl.get("Enabled")).as_deref() == Some("true") {
+            dynamodb
+                .update_time_to_live()
+                .table_name(name)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder().attribute_name(text(ttl.get("AttributeName")).context("TTL AttributeName")?).enabled(true).build()?,
+                )
+                .send()
+                .await
+                .map_err(aws_error)
+                .with_context(|| format!("enabling TTL on {name}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The logical id a `!GetAtt X.Arn` (or a `Ref`) inside a queue property points at.
+fn referenced_id(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::Tagged(t) => text(Some(&t.value)).map(|s| s.split('.').next().unwrap_or("").to_string()),
+        _ => None,
+    }
+}
+
+async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, queue: &Resource, arns: &BTreeMap<String, String>) -> anyhow::Result<String> {
+    let p = &queue.properties;
+    let mut attributes = HashMap::new();
+    for (property, attribute) in [
+        ("VisibilityTimeout", QueueAttributeName::VisibilityTimeout),
+        ("MessageRetentionPeriod", QueueAttributeName::MessageRetentionPeriod),
+        ("DelaySeconds", QueueAttributeName::DelaySeconds),
+        ("ReceiveMessageWaitTimeSeconds", QueueAttributeName::ReceiveMessageWaitTimeSeconds),
+        ("FifoQueue", QueueAttributeName::FifoQueue),
+        ("ContentBasedDeduplication", QueueAttributeName::ContentBasedDeduplication),
+    ] {
+        if let Some(v) = text(p.get(property)) {
+            attributes.insert(attribute, v);
+        }
+    }
+    if let Some(redrive) = p.get("RedrivePolicy") {
+        let dlq = referenced_id(redrive.get("deadLetterTargetArn")).context("RedrivePolicy.deadLetterTargetArn must be !GetAtt Queue.Arn")?;
+        let arn = arns.get(&dlq).with_context(|| format!("dead-letter queue {dlq} is not declared before use"))?;
+        let max = text(redrive.get("maxReceiveCount")).unwrap_or_else(|| "5".into());
+        attributes.insert(
+            QueueAttributeName::RedrivePolicy,
+            serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": max}).to_string(),
+        );
+    }
+    let out = sqs
+        .create_queue()
+        .queue_name(name)
+        .set_attributes(Some(attributes))
+        .send()
+        .await
+        .map_err(aws_error)
+        .with_context(|| format!("creating queue {name}"))?;
+    out.queue_url.context("CreateQueue gave no URL")
+}
+
+impl LocalResources {
+    /// Creates every table and queue of the template, named `<prefix><LogicalId>`.
+    pub async fn provision(template: &Template, prefix: &str, dynamodb: &aws_sdk_dynamodb::Client, sqs: &aws_sdk_sqs::Client) -> anyhow::Result<Self> {
+        let mut local = LocalResources::default();
+        for table in &template.tables {
+            let name = format!("{prefix}{}", table.logical_id);
+            create_table(dynamodb, &name, table).await?;
+            local.tables.insert(table.logical_id.clone(), name);
+        }
+        // Dead-letter queues first: their ARNs go into the redrive policies of the others.
+        let mut pending: Vec<&Resource> = template.queues.iter().collect();
+        while !pending.is_empty() {
+            let before = pending.len();
+            let mut waiting = Vec::new();
+            for queue in pending {
+                let dlq = queue.properties.get("RedrivePolicy").and_then(|r| referenced_id(r.get("deadLetterTargetArn")));
+                if dlq.as_ref().is_some_and(|d| !local.queue_arns.contains_key(d)) {
+                    waiting.push(queue);
+                    continue;
+                }
+                let fifo = text(queue.properties.get("FifoQueue")).as_deref() == Some("true");
+                let name = format!("{prefix}{}{}", queue.logical_id, if fifo { ".fifo" } else { "" });
+                let url = create_queue(sqs, &name, queue, &local.queue_arns).await?;
+                let arns = sqs
+                    .get_queue_attributes()
+                    .queue_url(&url)
+                    .attribute_names(QueueAttributeName::QueueArn)
+                    .send()
+                    .await
+                    .map_err(aws_error)?;
+                let arn = arns.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().context("queue has no ARN")?;
+                local.queue_urls.insert(queue.logical_id.clone(), url);
+                local.queue_arns.insert(queue.logical_id.clone(), arn);
+            }
+            if waiting.len() == before {
+                bail!("queues {:?} wait on dead-letter queues that never appear", waiting.iter().map(|q| &q.logical_id).collect::<Vec<_>>());
+            }
+            pending = waiting;
+        }
+        Ok(local)
+    }
+
+    /// A function's settings as Lambda would see them, with `overrides` (local secrets, sandbox
+    /// URLs, whatever the developer exported) taking precedence.
+    pub fn settings_for(&self, template: &Template, function: &FunctionSpec, overrides: &HashMap<String, String>) -> anyhow::Result<HashMap<String, String>> {
+        let mut settings = HashMap::new();
+        for (name, value) in &function.environment {
+            let resolved = if let Some(v) = overrides.get(name) {
+                v.clone()
+            } else {
+                match value {
+                    EnvValue::Literal(v) => v.clone(),
+                    EnvValue::Ref(id) => {
+                        if let Some(t) = self.tables.get(id) {
+                            t.clone()
+                        } else if let Some(u) = self.queue_urls.get(id) {
+                            u.clone()
+                        } else if let Some(default) = template.parameters.get(id) {
+                            default.clone().with_context(|| format!("{name}: parameter {id} has no default; set {name}"))?
+                        } else {
+                            bail!("{name}: !Ref {id} names nothing local")
+                        }
+                    }
+                    EnvValue::GetAtt(id, attr) => match attr.as_str() {
+                        "QueueUrl" => self.queue_urls.get(id).cloned(),
+                        "Arn" => self.queue_arns.get(id).cloned(),
+                        "QueueName" => self.queue_urls.get(id).and_then(|u| u.rsplit('/').next().map(str::to_string)),
+                        _ => None,
+                    }
+                    .with_context(|| format!("{name}: !GetAtt {id}.{attr} names nothing local"))?,
+                    EnvValue::Sub(_) => bail!("{name} is a deploy-time secret: set it in the environment"),
+                }
+            };
+            settings.insert(name.clone(), resolved);
+        }
+        Ok(settings)
+    }
+}

@@ -1,0 +1,179 @@
+//! A local stand-in for WeChat's server API, speaking its URLs, JSON and errcodes, so login and
+//! phone binding run offline through the real client code (`WECHAT_API_BASE` points here).
+//!
+//! Codes a developer or test can send as the wx.login() code:
+//! - `<name>` or `<name>.<anything>`: a shopper called `<name>`; each code works once (reuse: 40163)
+//! - `invalid…`: 40029; `ratelimited…`: 45011; `highrisk…`: 40226
+//! - `busy…`: errcode -1 the first time (WeChat busy), then success
+//!
+//! Phone codes: `phone-<11 digits>` gives that number; any other code a fixed one per code.
+
+use crate::server::{Incoming, Outgoing, Serve, form_pairs};
+use base64::Engine;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+const TOKEN_SECONDS: i64 = 7200;
+
+pub struct WeChatSandbox {
+    appid: String,
+    secret: String,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    used_login_codes: HashSet<String>,
+    busy_seen: HashSet<String>,
+    used_phone_codes: HashSet<String>,
+    token: Option<(String, i64)>,
+    stable_token_calls: u64,
+    code2session_calls: u64,
+}
+
+fn err(code: i64, msg: &str) -> Outgoing {
+    Outgoing::json(200, &json!({"errcode": code, "errmsg": msg}))
+}
+
+/// The openid WeChat would give the shopper `name` in this app.
+pub fn openid_for(appid: &str, name: &str) -> String {
+    let digest = Sha256::digest(format!("{appid}/{name}").as_bytes());
+    format!("o{}", &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)[..27])
+}
+
+impl WeChatSandbox {
+    pub fn new(appid: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self { appid: appid.into(), secret: secret.into(), state: Mutex::new(State::default()) }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn credentials_error(&self, appid: Option<&str>, secret: Option<&str>) -> Option<Outgoing> {
+        if appid != Some(self.appid.as_str()) {
+            return Some(err(40013, "invalid appid"));
+        }
+        if secret != Some(self.secret.as_str()) {
+            return Some(err(40125, "invalid appsecret"));
+        }
+        None
+    }
+
+    fn code2session(&self, query: &str) -> Outgoing {
+        let params: std::collections::HashMap<String, String> = form_pairs(query).into_iter().collect();
+        if let Some(e) = self.credentials_error(params.get("appid").map(String::as_str), params.get("secret").map(String::as_str)) {
+            return e;
+        }
+        if params.get("grant_type").map(String::as_str) != Some("authorization_code") {
+            return err(40002, "invalid grant_type");
+        }
+        let code = params.get("js_code").cloned().unwrap_or_default();
+        let mut state = self.state();
+        state.code2session_calls += 1;
+        if code.is_empty() || code.starts_with("invalid") {
+            return err(40029, "invalid code");
+        }
+        if code.starts_with("ratelimited") {
+            return err(45011, "api minute-quota reach limit  mustslower  retry next minute");
+        }
+        if code.starts_with("highrisk") {
+            return err(40226, "invalid user, high risk");
+        }
+        if code.starts_with("busy") && state.busy_seen.insert(code.clone()) {
+            return err(-1, "system error");
+        }
+        if !state.used_login_codes.insert(code.clone()) {
+            return err(40163, "code been used");
+        }
+        let name = code.split('.').next().unwrap_or(&code);
+        json_ok(json!({
+            "openid": openid_for(&self.appid, name),
+            "session_key": base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 16]>()),
+        }))
+    }
+
+    fn stable_token(&self, body: &[u8]) -> Outgoing {
+        let Ok(body) = serde_json::from_slice::<Value>(body) else { return err(47001, "data format error") };
+        if let Some(e) = self.credentials_error(body["appid"].as_str(), body["secret"].as_str()) {
+            return e;
+        }
+        if body["grant_type"] != "client_credential" {
+            return err(40002, "invalid grant_type");
+        }
+        let now = shared::clock::now_epoch_seconds();
+        let mut state = self.state();
+        state.stable_token_calls += 1;
+        let force = body["force_refresh"].as_bool().unwrap_or(false);
+        let token = match &state.token {
+            Some((token, expires_at)) if !force && *expires_at > now => (token.clone(), *expires_at),
+            _ => (format!("sandbox_at_{}", shared::ids::random_token(40)), now + TOKEN_SECONDS),
+        };
+        state.token = Some(token.clone());
+        json_ok(json!({"access_token": token.0, "expires_in": token.1 - now}))
+    }
+
+    fn phone_number(&self, query: &str, body: &[u8]) -> Outgoing {
+        let params: std::collections::HashMap<String, String> = form_pairs(query).into_iter().collect();
+        let now = shared::clock::now_epoch_seconds();
+        let mut state = self.state();
+        let valid_token = matches!(&state.token, Some((t, exp)) if Some(t) == params.get("access_token") && *exp > now);
+        if !valid_token {
+            return err(40001, "invalid credential, access_token is invalid or not latest");
+        }
+        let Ok(body) = serde_json::from_slice::<Value>(body) else { return err(47001, "data format error") };
+        let code = body["code"].as_str().unwrap_or("").to_string();
+        if code.is_empty() || code.starts_with("invalid") || !state.used_phone_codes.insert(code.clone()) {
+            return err(40029, "invalid code");
+        }
+        let pure = match code.strip_prefix("phone-") {
+            Some(digits) if digits.len() == 11 && digits.bytes().all(|b| b.is_ascii_digit()) => digits.to_string(),
+            _ => {
+                let d = Sha256::digest(code.as_bytes());
+                format!("139{:08}", u64::from_be_bytes(d[..8].try_into().unwrap_or_default()) % 100_000_000)
+            }
+        };
+        json_ok(json!({
+            "phone_info": {
+                "phoneNumber": pure,
+                "purePhoneNumber": pure,
+                "countryCode": 86,
+                "watermark": {"timestamp": now, "appid": self.appid}
+            }
+        }))
+    }
+
+    /// How often each API was called, for tests of caching.
+    pub fn stable_token_calls(&self) -> u64 {
+        self.state().stable_token_calls
+    }
+
+    /// WeChat replaced the token (another server force-refreshed): the cached one stops working.
+    pub fn revoke_access_token(&self) {
+        self.state().token = None;
+    }
+}
+
+fn json_ok(mut value: Value) -> Outgoing {
+    value["errcode"] = json!(0);
+    value["errmsg"] = json!("ok");
+    Outgoing::json(200, &value)
+}
+
+#[async_trait::async_trait]
+impl Serve for WeChatSandbox {
+    async fn serve(&self, req: Incoming) -> Outgoing {
+        match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/sns/jscode2session") => self.code2session(&req.query),
+            ("POST", "/cgi-bin/stable_token") => self.stable_token(&req.body),
+            ("POST", "/wxa/business/getuserphonenumber") => self.phone_number(&req.query, &req.body),
+            ("GET", "/__sandbox/stats") => {
+                let s = self.state();
+                Outgoing::json(200, &json!({"stableTokenCalls": s.stable_token_calls, "code2sessionCalls": s.code2session_calls}))
+            }
+            _ => Outgoing::json(404, &json!({"errcode": 404, "errmsg": "not found in the WeChat sandbox"})),
+        }
+    }
+}
