@@ -1,0 +1,45 @@
+# Two commands matter: `make dev` (the shop on this machine) and `make test` (every test).
+# Python tools live in project-local virtualenvs under .local/, created on first use.
+
+SHELL := bash
+PYTHON ?= python3
+VENV := .local/venv
+LINT_VENV := .local/lint-venv
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: dev test lint template-check bench deploy-build clean
+
+$(VENV)/.installed: infra/requirements-emulator.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+$(LINT_VENV)/.installed: infra/requirements-lint.txt
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+## The shop on http://127.0.0.1:3000 with the emulator, the WeChat sandbox and a demo catalog.
+dev: $(VENV)/.installed
+	cargo build --locked -p devstack --bin devstack
+	MOTO_SERVER=$(VENV)/bin/moto_server ./target/debug/devstack dev
+
+## Every test: template checks, unit tests and integration tests against a fresh emulator.
+test: $(VENV)/.installed template-check
+	infra/scripts/test.sh
+
+template-check: $(LINT_VENV)/.installed
+	$(LINT_VENV)/bin/cfn-lint template.yaml
+	$(LINT_VENV)/bin/sam validate --lint --template template.yaml
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --locked --workspace --all-targets -- -D warnings
+
+## Cold start, latency, memory and size of each function's release binary.
+bench: $(VENV)/.installed
+	infra/scripts/bench.sh
+
+clean:
+	rm -rf .local target .aws-sam

@@ -1,0 +1,10 @@
+//! Black-box tests of the whole stack: each test gets its own tables (a unique prefix) in the
+//! moto emulator, its own WeChat sandbox and gateway, and talks HTTP to it like a mini-program.
+//! Run through `make test`, which starts the emulator.
+
+mod browse;
+mod events;
+mod login;
+mod provisioning;
+mod support;
+mod template_shape;
