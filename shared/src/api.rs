@@ -30,7 +30,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None, cause: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            cause: None,
+        }
     }
 
     /// 400 for one bad field of the request, named so a developer can fix the call.
@@ -55,7 +61,11 @@ impl ApiError {
 
     /// 500 with a fixed message: the cause goes to the log, never to the client.
     pub fn internal() -> Self {
-        Self::new(500, "internal_error", "something went wrong on our side; please retry")
+        Self::new(
+            500,
+            "internal_error",
+            "something went wrong on our side; please retry",
+        )
     }
 
     /// 500 for a failure of ours (storage, a bug); the cause chain is kept for the log.
@@ -91,7 +101,11 @@ impl ApiError {
         json(
             self.status,
             &Envelope {
-                error: Detail { code: self.code, message: &self.message, field: self.field.as_deref() },
+                error: Detail {
+                    code: self.code,
+                    message: &self.message,
+                    field: self.field.as_deref(),
+                },
             },
         )
     }
@@ -111,9 +125,10 @@ pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> ApiResponse {
     let body = serde_json::to_string(value).unwrap_or_else(|_| String::from("{}"));
     let mut response = ApiResponse::default();
     response.status_code = i64::from(status);
-    response
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    response.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     response.body = Some(Body::Text(body));
     response
 }
@@ -128,7 +143,11 @@ pub enum Caching {
 }
 
 /// A JSON answer with an ETag and Cache-Control; a matching `If-None-Match` gets 304 and no body.
-pub fn cached_json<T: Serialize + ?Sized>(req: &ApiRequest, caching: Caching, value: &T) -> ApiResponse {
+pub fn cached_json<T: Serialize + ?Sized>(
+    req: &ApiRequest,
+    caching: Caching,
+    value: &T,
+) -> ApiResponse {
     let mut response = json(200, value);
     let cache_control = match caching {
         Caching::Public { max_age } => format!("public, max-age={max_age}"),
@@ -140,14 +159,19 @@ pub fn cached_json<T: Serialize + ?Sized>(req: &ApiRequest, caching: Caching, va
     if let Caching::Private = caching {
         return response;
     }
-    let Some(Body::Text(body)) = &response.body else { return response };
+    let Some(Body::Text(body)) = &response.body else {
+        return response;
+    };
     let digest = Sha256::digest(body.as_bytes());
     let etag = format!("\"{}\"", hex::encode(&digest[..12]));
     let matches = req
         .headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*"));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")
+        });
     if let Ok(v) = HeaderValue::from_str(&etag) {
         response.headers.insert(header::ETAG, v);
     }
@@ -177,7 +201,10 @@ impl RequestExt for ApiRequest {
     }
 
     fn route(&self) -> &str {
-        self.route_key.as_deref().or(self.request_context.route_key.as_deref()).unwrap_or("")
+        self.route_key
+            .as_deref()
+            .or(self.request_context.route_key.as_deref())
+            .unwrap_or("")
     }
 
     fn header_str(&self, name: &str) -> Option<&str> {
@@ -205,7 +232,11 @@ impl RequestExt for ApiRequest {
             raw.as_bytes().to_vec()
         };
         if bytes.len() > MAX_BODY_BYTES {
-            return Err(ApiError::new(413, "body_too_large", "request body is larger than 64 KiB"));
+            return Err(ApiError::new(
+                413,
+                "body_too_large",
+                "request body is larger than 64 KiB",
+            ));
         }
         Ok(bytes)
     }
@@ -227,15 +258,30 @@ impl RequestExt for ApiRequest {
 fn field_error(path: &str, err: &serde_json::Error) -> ApiError {
     let text = err.to_string();
     // serde reports a missing field at its parent's path, naming the field in backticks.
-    if let Some(name) = text.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
-        let field = if path == "." || path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+    if let Some(name) = text
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+    {
+        let field = if path == "." || path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        };
         return ApiError::invalid_field(field, "is required");
     }
     if err.is_syntax() || err.is_eof() {
         return ApiError::invalid_field("body", "is not valid JSON");
     }
-    let problem = text.split(" at line ").next().unwrap_or("is invalid").to_string();
-    let field = if path == "." || path.is_empty() { "body".to_string() } else { path.to_string() };
+    let problem = text
+        .split(" at line ")
+        .next()
+        .unwrap_or("is invalid")
+        .to_string();
+    let field = if path == "." || path.is_empty() {
+        "body".to_string()
+    } else {
+        path.to_string()
+    };
     ApiError::invalid_field(field, problem)
 }
 
@@ -276,7 +322,9 @@ mod tests {
 
     #[test]
     fn mistyped_nested_field_is_named_by_path() {
-        let err = request_with_body(r#"{"code":"x","nested":{"level":"high"}}"#).json_body::<Login>().unwrap_err();
+        let err = request_with_body(r#"{"code":"x","nested":{"level":"high"}}"#)
+            .json_body::<Login>()
+            .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("nested.level"));
     }
 
@@ -300,7 +348,9 @@ mod tests {
     fn error_body_has_code_message_and_field() {
         let resp = ApiError::invalid_field("code", "is required").into_response();
         assert_eq!(resp.status_code, 400);
-        let Some(Body::Text(body)) = resp.body else { panic!("text body expected") };
+        let Some(Body::Text(body)) = resp.body else {
+            panic!("text body expected")
+        };
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["error"]["code"], "invalid_request");
         assert_eq!(v["error"]["field"], "code");
@@ -308,7 +358,11 @@ mod tests {
 
     #[test]
     fn matching_etag_gives_304_without_body() {
-        let first = cached_json(&ApiRequest::default(), Caching::Public { max_age: 60 }, &[1, 2, 3]);
+        let first = cached_json(
+            &ApiRequest::default(),
+            Caching::Public { max_age: 60 },
+            &[1, 2, 3],
+        );
         let etag = first.headers.get(header::ETAG).unwrap().clone();
         let mut again = ApiRequest::default();
         again.headers.insert(header::IF_NONE_MATCH, etag);

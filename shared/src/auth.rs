@@ -54,14 +54,21 @@ impl TokenService {
     pub fn new(secret: &SecretString) -> Result<Self, ConfigError> {
         let key = secret.expose_secret().as_bytes();
         if key.len() < MIN_SECRET_BYTES {
-            return Err(ConfigError::new("JWT_SECRET", format!("must be at least {MIN_SECRET_BYTES} bytes")));
+            return Err(ConfigError::new(
+                "JWT_SECRET",
+                format!("must be at least {MIN_SECRET_BYTES} bytes"),
+            ));
         }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 30;
-        Ok(Self { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key), validation })
+        Ok(Self {
+            encoding: EncodingKey::from_secret(key),
+            decoding: DecodingKey::from_secret(key),
+            validation,
+        })
     }
 
     pub fn issue(&self, user: &UserId, now: i64) -> IssuedToken {
@@ -75,7 +82,10 @@ impl TokenService {
         // HS256 over a serializable struct with a valid key does not fail.
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing with a valid key");
-        IssuedToken { token, expires_in: TOKEN_TTL_SECONDS }
+        IssuedToken {
+            token,
+            expires_in: TOKEN_TTL_SECONDS,
+        }
     }
 
     pub fn verify(&self, token: &str) -> Result<UserId, AuthError> {
@@ -86,13 +96,16 @@ impl TokenService {
 
     /// The caller of a route that requires a login.
     pub fn require_user(&self, req: &ApiRequest) -> Result<UserId, ApiError> {
-        self.optional_user(req)?.ok_or_else(|| AuthError::MissingBearer.into())
+        self.optional_user(req)?
+            .ok_or_else(|| AuthError::MissingBearer.into())
     }
 
     /// The caller of a route that also serves guests. A token that is present but bad is still
     /// 401, so the mini-program knows to log in again instead of silently losing personalisation.
     pub fn optional_user(&self, req: &ApiRequest) -> Result<Option<UserId>, ApiError> {
-        let Some(value) = req.header_str("authorization") else { return Ok(None) };
+        let Some(value) = req.header_str("authorization") else {
+            return Ok(None);
+        };
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
@@ -109,7 +122,10 @@ mod tests {
     use base64::Engine;
 
     fn service() -> TokenService {
-        TokenService::new(&SecretString::from("test-secret-that-is-long-enough-0123456789")).unwrap()
+        TokenService::new(&SecretString::from(
+            "test-secret-that-is-long-enough-0123456789",
+        ))
+        .unwrap()
     }
 
     fn now() -> i64 {
@@ -126,7 +142,9 @@ mod tests {
 
     #[test]
     fn short_secret_is_refused_at_cold_start() {
-        let err = TokenService::new(&SecretString::from("short")).err().unwrap();
+        let err = TokenService::new(&SecretString::from("short"))
+            .err()
+            .unwrap();
         assert_eq!(err.name, "JWT_SECRET");
     }
 
@@ -134,14 +152,23 @@ mod tests {
     fn expired_token_is_refused() {
         let user = UserId::parse("u123").unwrap();
         let issued = service().issue(&user, now() - TOKEN_TTL_SECONDS - 120);
-        assert_eq!(service().verify(&issued.token), Err(AuthError::InvalidToken));
+        assert_eq!(
+            service().verify(&issued.token),
+            Err(AuthError::InvalidToken)
+        );
     }
 
     #[test]
     fn token_from_another_secret_is_refused() {
-        let other = TokenService::new(&SecretString::from("another-secret-that-is-long-enough-xyz")).unwrap();
+        let other = TokenService::new(&SecretString::from(
+            "another-secret-that-is-long-enough-xyz",
+        ))
+        .unwrap();
         let issued = other.issue(&UserId::parse("u1").unwrap(), now());
-        assert_eq!(service().verify(&issued.token), Err(AuthError::InvalidToken));
+        assert_eq!(
+            service().verify(&issued.token),
+            Err(AuthError::InvalidToken)
+        );
     }
 
     #[test]
@@ -152,12 +179,21 @@ mod tests {
             r#"{{"sub":"u1","iss":"{ISSUER}","aud":"{AUDIENCE}","iat":0,"exp":{}}}"#,
             now() + 600
         ));
-        assert_eq!(service().verify(&format!("{header}.{claims}.")), Err(AuthError::InvalidToken));
+        assert_eq!(
+            service().verify(&format!("{header}.{claims}.")),
+            Err(AuthError::InvalidToken)
+        );
     }
 
     #[test]
     fn wrong_audience_is_refused() {
-        let claims = Claims { sub: "u1".into(), iss: ISSUER.into(), aud: "someone-else".into(), iat: now(), exp: now() + 600 };
+        let claims = Claims {
+            sub: "u1".into(),
+            iss: ISSUER.into(),
+            aud: "someone-else".into(),
+            iat: now(),
+            exp: now() + 600,
+        };
         let key = EncodingKey::from_secret(b"test-secret-that-is-long-enough-0123456789");
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap();
         assert_eq!(service().verify(&token), Err(AuthError::InvalidToken));
@@ -168,7 +204,8 @@ mod tests {
         let req = ApiRequest::default();
         assert_eq!(service().require_user(&req).unwrap_err().status, 401);
         let mut req = ApiRequest::default();
-        req.headers.insert("authorization", "Basic abc".parse().unwrap());
+        req.headers
+            .insert("authorization", "Basic abc".parse().unwrap());
         assert_eq!(service().optional_user(&req).unwrap_err().status, 401);
     }
 }

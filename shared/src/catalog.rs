@@ -33,7 +33,12 @@ pub struct CategoryNode {
 pub fn category_tree(mut all: Vec<Category>) -> Vec<CategoryNode> {
     all.sort_by(|a, b| (a.sort, &a.id).cmp(&(b.sort, &b.id)));
     let known: std::collections::BTreeSet<CategoryId> = all.iter().map(|c| c.id.clone()).collect();
-    fn children_of(parent: Option<&CategoryId>, all: &[Category], known: &std::collections::BTreeSet<CategoryId>, depth: u8) -> Vec<CategoryNode> {
+    fn children_of(
+        parent: Option<&CategoryId>,
+        all: &[Category],
+        known: &std::collections::BTreeSet<CategoryId>,
+        depth: u8,
+    ) -> Vec<CategoryNode> {
         if depth > 8 {
             return Vec::new();
         }
@@ -44,7 +49,10 @@ pub fn category_tree(mut all: Vec<Category>) -> Vec<CategoryNode> {
                 (Some(p), Some(q)) => p == q,
                 (Some(_), None) => false,
             })
-            .map(|c| CategoryNode { category: c.clone(), children: children_of(Some(&c.id), all, known, depth + 1) })
+            .map(|c| CategoryNode {
+                category: c.clone(),
+                children: children_of(Some(&c.id), all, known, depth + 1),
+            })
             .collect()
     }
     children_of(None, &all, &known, 0)
@@ -188,13 +196,17 @@ pub struct ProductDetail {
 impl Sku {
     pub fn view(&self, now: i64) -> SkuView {
         // An ended sale is history, not an offer; an upcoming one is shown so the page can count down.
-        let flash_sale = self.flash_sale.as_ref().filter(|f| f.ends_at > now).map(|f| FlashSaleView {
-            starts_at: crate::clock::rfc3339(f.starts_at),
-            ends_at: crate::clock::rfc3339(f.ends_at),
-            price: f.price,
-            quota_left: f.sold < f.quota,
-            per_user_limit: f.per_user_limit,
-        });
+        let flash_sale = self
+            .flash_sale
+            .as_ref()
+            .filter(|f| f.ends_at > now)
+            .map(|f| FlashSaleView {
+                starts_at: crate::clock::rfc3339(f.starts_at),
+                ends_at: crate::clock::rfc3339(f.ends_at),
+                price: f.price,
+                quota_left: f.sold < f.quota,
+                per_user_limit: f.per_user_limit,
+            });
         SkuView {
             id: self.id.clone(),
             specs: self.specs.clone(),
@@ -290,7 +302,13 @@ mod tests {
         let v = serde_json::to_value(&d).unwrap();
         let sku = &v["skus"][0];
         assert_eq!(sku["stockState"], "in_stock");
-        for absent in ["memberPrices", "flashSale", "groupBuy", "originalPrice", "stock"] {
+        for absent in [
+            "memberPrices",
+            "flashSale",
+            "groupBuy",
+            "originalPrice",
+            "stock",
+        ] {
             assert!(sku.get(absent).is_none(), "{absent} should be absent");
         }
     }
@@ -298,7 +316,14 @@ mod tests {
     #[test]
     fn ended_flash_sale_is_not_shown() {
         let mut s = sku("a", 100, 5);
-        s.flash_sale = Some(FlashSale { starts_at: 0, ends_at: 100, price: Fen::new(50), quota: 10, sold: 10, per_user_limit: 1 });
+        s.flash_sale = Some(FlashSale {
+            starts_at: 0,
+            ends_at: 100,
+            price: Fen::new(50),
+            quota: 10,
+            sold: 10,
+            per_user_limit: 1,
+        });
         assert!(s.view(50).flash_sale.is_some_and(|f| !f.quota_left));
         assert!(s.view(100).flash_sale.is_none());
     }
@@ -312,7 +337,12 @@ mod tests {
             sort,
             icon: None,
         };
-        let tree = category_tree(vec![c("b", None, 2), c("a", None, 1), c("a1", Some("a"), 1), c("x", Some("gone"), 3)]);
+        let tree = category_tree(vec![
+            c("b", None, 2),
+            c("a", None, 1),
+            c("a1", Some("a"), 1),
+            c("x", Some("gone"), 3),
+        ]);
         let top: Vec<_> = tree.iter().map(|n| n.category.id.as_str()).collect();
         assert_eq!(top, ["a", "b", "x"]);
         assert_eq!(tree[0].children[0].category.id.as_str(), "a1");

@@ -14,7 +14,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(name: &str, problem: impl Into<String>) -> Self {
-        Self { name: name.to_string(), problem: problem.into() }
+        Self {
+            name: name.to_string(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -30,7 +33,9 @@ impl Settings {
     }
 
     pub fn from_map(values: HashMap<String, String>) -> Self {
-        Self { values: Some(values) }
+        Self {
+            values: Some(values),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<String> {
@@ -42,7 +47,8 @@ impl Settings {
     }
 
     pub fn required(&self, name: &str) -> Result<String, ConfigError> {
-        self.get(name).ok_or_else(|| ConfigError::new(name, "is not set (or empty)"))
+        self.get(name)
+            .ok_or_else(|| ConfigError::new(name, "is not set (or empty)"))
     }
 
     pub fn secret(&self, name: &str) -> Result<SecretString, ConfigError> {
@@ -72,7 +78,13 @@ mod tests {
 
     #[test]
     fn base_urls_must_be_http_and_lose_trailing_slashes() {
-        let s = Settings::from_map([("A".to_string(), "http://127.0.0.1:9/".to_string()), ("B".to_string(), "ftp://x".to_string())].into());
+        let s = Settings::from_map(
+            [
+                ("A".to_string(), "http://127.0.0.1:9/".to_string()),
+                ("B".to_string(), "ftp://x".to_string()),
+            ]
+            .into(),
+        );
         assert_eq!(s.base_url("A", "https://d").unwrap(), "http://127.0.0.1:9");
         assert_eq!(s.base_url("NONE", "https://d").unwrap(), "https://d");
         assert!(s.base_url("B", "https://d").is_err());

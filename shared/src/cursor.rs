@@ -19,9 +19,12 @@ pub struct CursorSealer {
 
 impl CursorSealer {
     pub fn derive(secret: &SecretString) -> Self {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes()).expect("any key length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
+            .expect("any key length");
         mac.update(b"wechat-shop cursor v1");
-        Self { key: mac.finalize().into_bytes().into() }
+        Self {
+            key: mac.finalize().into_bytes().into(),
+        }
     }
 
     fn tag(&self, scope: &str, payload: &[u8]) -> Hmac<Sha256> {
@@ -36,7 +39,11 @@ impl CursorSealer {
     pub fn seal<T: Serialize>(&self, scope: &str, position: &T) -> String {
         let payload = serde_json::to_vec(position).unwrap_or_default();
         let tag = self.tag(scope, &payload).finalize().into_bytes();
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES]))
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&payload),
+            URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES])
+        )
     }
 
     pub fn open<T: DeserializeOwned>(&self, scope: &str, cursor: &str) -> Result<T, ApiError> {
@@ -50,7 +57,9 @@ impl CursorSealer {
         if tag.len() != TAG_BYTES {
             return Err(invalid());
         }
-        self.tag(scope, &payload).verify_truncated_left(&tag).map_err(|_| invalid())?;
+        self.tag(scope, &payload)
+            .verify_truncated_left(&tag)
+            .map_err(|_| invalid())?;
         serde_json::from_slice(&payload).map_err(|_| invalid())
     }
 }
@@ -83,9 +92,20 @@ mod tests {
         let c = sealer().seal("a", &7u32);
         let (_, tag) = c.split_once('.').unwrap();
         let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(b"8"));
-        for bad in [forged.as_str(), "", ".", "abc", "!!!.???", &c[..c.len() - 2]] {
+        for bad in [
+            forged.as_str(),
+            "",
+            ".",
+            "abc",
+            "!!!.???",
+            &c[..c.len() - 2],
+        ] {
             let err = sealer().open::<u32>("a", bad).unwrap_err();
-            assert_eq!((err.status, err.field.as_deref()), (400, Some("cursor")), "{bad:?}");
+            assert_eq!(
+                (err.status, err.field.as_deref()),
+                (400, Some("cursor")),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -10,7 +10,9 @@ const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
 /// A random string over [`ALPHABET`]; 16 characters carry 80 bits, far beyond guessing.
 pub fn random_token(len: usize) -> String {
     let mut rng = rand::rng();
-    (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..len)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,7 +24,9 @@ pub struct InvalidId {
 fn check_id(raw: &str, max: usize) -> Result<(), InvalidId> {
     let ok = !raw.is_empty()
         && raw.len() <= max
-        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok { Ok(()) } else { Err(InvalidId { max }) }
 }
 
@@ -82,7 +86,11 @@ pub struct OpenId(String);
 impl OpenId {
     pub fn parse(raw: &str) -> Result<Self, InvalidId> {
         let ok = !raw.is_empty() && raw.len() <= 128 && raw.bytes().all(|b| b.is_ascii_graphic());
-        if ok { Ok(Self(raw.to_string())) } else { Err(InvalidId { max: 128 }) }
+        if ok {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(InvalidId { max: 128 })
+        }
     }
     /// The raw value, for the store and the WeChat API only.
     pub fn expose(&self) -> &str {

@@ -36,7 +36,11 @@ where
                 err.into_response()
             }
         };
-        tracing::info!(status = response.status_code, latency_us = started.elapsed().as_micros() as u64, "answered");
+        tracing::info!(
+            status = response.status_code,
+            latency_us = started.elapsed().as_micros() as u64,
+            "answered"
+        );
         response
     }
     .instrument(span)
@@ -51,11 +55,15 @@ where
     Init: Future<Output = Result<F, ConfigError>>,
 {
     crate::telemetry::init();
-    let function = init.await.inspect_err(|err| tracing::error!(error = %err, "cold start failed"))?;
+    let function = init
+        .await
+        .inspect_err(|err| tracing::error!(error = %err, "cold start failed"))?;
     let function = &function;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiRequest>| async move {
-        Ok::<_, Infallible>(function.handle(event.payload).await)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiRequest>| async move {
+            Ok::<_, Infallible>(function.handle(event.payload).await)
+        },
+    ))
     .await
 }
 
@@ -68,13 +76,21 @@ pub struct Background {
 
 impl Background {
     pub fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
-        let mut tasks = self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut tasks = self
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         while tasks.try_join_next().is_some() {}
         tasks.spawn(work);
     }
 
     pub async fn settle(&self) {
-        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let mut tasks = std::mem::take(
+            &mut *self
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         while tasks.join_next().await.is_some() {}
     }
 }

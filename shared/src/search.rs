@@ -109,8 +109,14 @@ mod tests {
         let title = "云南普洱熟茶 357克茶饼";
         assert!(finds(title, "普洱"));
         assert!(finds(title, "茶"));
-        assert!(finds(title, "普洱 茶饼"), "words may come from different places in the title");
-        assert!(!finds(title, "洱茶"), "characters must be adjacent within a word");
+        assert!(
+            finds(title, "普洱 茶饼"),
+            "words may come from different places in the title"
+        );
+        assert!(
+            !finds(title, "洱茶"),
+            "characters must be adjacent within a word"
+        );
         assert!(finds(title, "熟茶"));
         assert!(!finds(title, "绿茶"));
     }

@@ -85,16 +85,30 @@ impl WeChatApi {
 
     /// Sends one call, retrying once when WeChat says it is busy (errcode -1) and never otherwise:
     /// a login code is single-use, so any other retry could burn it.
-    async fn call<T: DeserializeOwned>(&self, request: impl Fn() -> reqwest::RequestBuilder) -> Result<T, WeChatError> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<T, WeChatError> {
         let mut busy_retries = 1;
         loop {
-            let response = request().send().await.map_err(|e| WeChatError::Unavailable(Box::new(e.without_url())))?;
+            let response = request()
+                .send()
+                .await
+                .map_err(|e| WeChatError::Unavailable(Box::new(e.without_url())))?;
             if !response.status().is_success() {
-                return Err(WeChatError::Unavailable(format!("HTTP {}", response.status()).into()));
+                return Err(WeChatError::Unavailable(
+                    format!("HTTP {}", response.status()).into(),
+                ));
             }
-            let value: Value = response.json().await.map_err(|e| WeChatError::Unavailable(Box::new(e.without_url())))?;
+            let value: Value = response
+                .json()
+                .await
+                .map_err(|e| WeChatError::Unavailable(Box::new(e.without_url())))?;
             match errcode_of(&value) {
-                0 => return serde_json::from_value(value).map_err(|e| WeChatError::Unavailable(Box::new(e))),
+                0 => {
+                    return serde_json::from_value(value)
+                        .map_err(|e| WeChatError::Unavailable(Box::new(e)));
+                }
                 -1 if busy_retries > 0 => {
                     busy_retries -= 1;
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -103,9 +117,17 @@ impl WeChatApi {
                 40029 | 40163 => return Err(WeChatError::InvalidCode(errcode_of(&value))),
                 45011 => return Err(WeChatError::RateLimited),
                 40226 => return Err(WeChatError::HighRisk),
-                code @ (40001 | 42001 | 40014) => return Err(WeChatError::InvalidAccessToken(code)),
+                code @ (40001 | 42001 | 40014) => {
+                    return Err(WeChatError::InvalidAccessToken(code));
+                }
                 errcode => {
-                    let errmsg = value.get("errmsg").and_then(Value::as_str).unwrap_or("").chars().take(200).collect();
+                    let errmsg = value
+                        .get("errmsg")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .chars()
+                        .take(200)
+                        .collect();
                     return Err(WeChatError::Refused { errcode, errmsg });
                 }
             }
@@ -129,8 +151,12 @@ impl WeChatApi {
                 ])
             })
             .await?;
-        let openid = OpenId::parse(&answer.openid).map_err(|e| WeChatError::Unavailable(Box::new(e)))?;
-        Ok(WeChatSession { openid, unionid: answer.unionid })
+        let openid =
+            OpenId::parse(&answer.openid).map_err(|e| WeChatError::Unavailable(Box::new(e)))?;
+        Ok(WeChatSession {
+            openid,
+            unionid: answer.unionid,
+        })
     }
 
     /// A fresh stable access_token and how many seconds it lives.
@@ -151,7 +177,12 @@ impl WeChatApi {
         Ok((SecretString::from(answer.access_token), answer.expires_in))
     }
 
-    pub async fn phone_number(&self, access_token: &SecretString, code: &str, openid: &OpenId) -> Result<WeChatPhone, WeChatError> {
+    pub async fn phone_number(
+        &self,
+        access_token: &SecretString,
+        code: &str,
+        openid: &OpenId,
+    ) -> Result<WeChatPhone, WeChatError> {
         #[derive(Deserialize)]
         struct Answer {
             phone_info: PhoneInfo,
@@ -171,7 +202,12 @@ impl WeChatApi {
         let url = format!("{}/wxa/business/getuserphonenumber", self.base);
         let body = serde_json::json!({ "code": code, "openid": openid.expose() });
         let answer: Answer = self
-            .call(|| self.http.post(&url).query(&[("access_token", access_token.expose_secret())]).json(&body))
+            .call(|| {
+                self.http
+                    .post(&url)
+                    .query(&[("access_token", access_token.expose_secret())])
+                    .json(&body)
+            })
             .await?;
         let info = answer.phone_info;
         if info.watermark.appid != self.appid {
@@ -184,17 +220,24 @@ impl WeChatApi {
         }
         .and_then(|c| u16::try_from(c).ok())
         .ok_or_else(|| WeChatError::Unavailable("phone_info.countryCode is not a number".into()))?;
-        Ok(WeChatPhone { country_code, pure_phone_number: info.pure_phone_number })
+        Ok(WeChatPhone {
+            country_code,
+            pure_phone_number: info.pure_phone_number,
+        })
     }
 }
 
 /// The access_token, cached in the users table across cold starts and refreshed five minutes
 /// before it expires, so a fleet of cold starts does not exhaust WeChat's daily quota.
-pub async fn access_token(api: &WeChatApi, users: &UserStore, now: i64) -> Result<SecretString, WeChatError> {
-    if let Some((token, expires_at)) = users.cached_access_token().await? {
-        if now < expires_at - REFRESH_EARLY_SECONDS {
-            return Ok(token);
-        }
+pub async fn access_token(
+    api: &WeChatApi,
+    users: &UserStore,
+    now: i64,
+) -> Result<SecretString, WeChatError> {
+    if let Some((token, expires_at)) = users.cached_access_token().await?
+        && now < expires_at - REFRESH_EARLY_SECONDS
+    {
+        return Ok(token);
     }
     let (token, expires_in) = api.stable_token().await?;
     users.store_access_token(&token, now + expires_in).await?;

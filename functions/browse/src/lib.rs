@@ -52,9 +52,19 @@ impl ListingQuery {
             .filter(|c| !c.is_empty())
             .map(|c| CategoryId::parse(c).map_err(|e| ApiError::invalid_field("category", e)))
             .transpose()?;
-        let keywords = req.query_param("q").map(str::trim).filter(|q| !q.is_empty()).map(str::to_string);
-        if keywords.as_ref().is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS) {
-            return Err(ApiError::invalid_field("q", format!("must be at most {MAX_QUERY_CHARS} characters")));
+        let keywords = req
+            .query_param("q")
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_string);
+        if keywords
+            .as_ref()
+            .is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS)
+        {
+            return Err(ApiError::invalid_field(
+                "q",
+                format!("must be at most {MAX_QUERY_CHARS} characters"),
+            ));
         }
         let limit = match req.query_param("limit").filter(|l| !l.is_empty()) {
             None => DEFAULT_PAGE,
@@ -62,10 +72,23 @@ impl ListingQuery {
                 .parse::<usize>()
                 .ok()
                 .filter(|l| (1..=MAX_PAGE).contains(l))
-                .ok_or_else(|| ApiError::invalid_field("limit", format!("must be a whole number from 1 to {MAX_PAGE}")))?,
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "limit",
+                        format!("must be a whole number from 1 to {MAX_PAGE}"),
+                    )
+                })?,
         };
-        let cursor = req.query_param("cursor").filter(|c| !c.is_empty()).map(str::to_string);
-        Ok(Self { category, keywords, cursor, limit })
+        let cursor = req
+            .query_param("cursor")
+            .filter(|c| !c.is_empty())
+            .map(str::to_string);
+        Ok(Self {
+            category,
+            keywords,
+            cursor,
+            limit,
+        })
     }
 
     /// Binds a cursor to this exact listing: a cursor from another category or search is refused.
@@ -100,7 +123,10 @@ struct SearchPosition {
 }
 
 impl Browse {
-    pub fn new(settings: &Settings, dynamodb: aws_sdk_dynamodb::Client) -> Result<Self, ConfigError> {
+    pub fn new(
+        settings: &Settings,
+        dynamodb: aws_sdk_dynamodb::Client,
+    ) -> Result<Self, ConfigError> {
         let jwt_secret = settings.secret("JWT_SECRET")?;
         Ok(Self {
             catalog: CatalogStore::new(dynamodb.clone(), settings.required("CATALOG_TABLE")?),
@@ -112,7 +138,10 @@ impl Browse {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::new(&Settings::from_process_env(), shared::store::dynamodb_client().await)
+        Self::new(
+            &Settings::from_process_env(),
+            shared::store::dynamodb_client().await,
+        )
     }
 
     /// Waits for best-effort work started by earlier requests (view records).
@@ -126,7 +155,13 @@ impl Browse {
         struct Answer {
             categories: Vec<catalog::CategoryNode>,
         }
-        Ok(cached_json(req, Caching::Public { max_age: 300 }, &Answer { categories: category_tree(all) }))
+        Ok(cached_json(
+            req,
+            Caching::Public { max_age: 300 },
+            &Answer {
+                categories: category_tree(all),
+            },
+        ))
     }
 
     async fn products(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -142,24 +177,48 @@ impl Browse {
                 let hits = if terms.is_empty() {
                     Vec::new()
                 } else {
-                    self.catalog.search(&terms, query.category.as_ref()).await.map_err(store_failure)?
+                    self.catalog
+                        .search(&terms, query.category.as_ref())
+                        .await
+                        .map_err(store_failure)?
                 };
-                let page: Vec<ProductId> = hits.iter().skip(offset).take(query.limit).cloned().collect();
+                let page: Vec<ProductId> = hits
+                    .iter()
+                    .skip(offset)
+                    .take(query.limit)
+                    .cloned()
+                    .collect();
                 let next = offset + page.len();
-                let next_cursor = (next < hits.len()).then(|| self.cursors.seal(&scope, &SearchPosition { offset: next }));
-                Listing { items: self.catalog.summaries(&page).await.map_err(store_failure)?, next_cursor }
+                let next_cursor = (next < hits.len())
+                    .then(|| self.cursors.seal(&scope, &SearchPosition { offset: next }));
+                Listing {
+                    items: self.catalog.summaries(&page).await.map_err(store_failure)?,
+                    next_cursor,
+                }
             }
             None => {
-                let after = query.cursor.as_deref().map(|c| self.cursors.open::<ListPosition>(&scope, c)).transpose()?;
-                let page = self.catalog.list(query.category.as_ref(), after, query.limit).await.map_err(store_failure)?;
-                Listing { items: page.items, next_cursor: page.next.map(|p| self.cursors.seal(&scope, &p)) }
+                let after = query
+                    .cursor
+                    .as_deref()
+                    .map(|c| self.cursors.open::<ListPosition>(&scope, c))
+                    .transpose()?;
+                let page = self
+                    .catalog
+                    .list(query.category.as_ref(), after, query.limit)
+                    .await
+                    .map_err(store_failure)?;
+                Listing {
+                    items: page.items,
+                    next_cursor: page.next.map(|p| self.cursors.seal(&scope, &p)),
+                }
             }
         };
         Ok(cached_json(req, Caching::Public { max_age: 60 }, &listing))
     }
 
     async fn product(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let id = ProductId::parse(req.path_param("id")?).map_err(|e| ApiError::invalid_field("id", e))?;
+        let id = ProductId::parse(req.path_param("id")?)
+            .map_err(|e| ApiError::invalid_field("id", e))?;
         let viewer = self.tokens.optional_user(req)?;
         let (product, skus) = self
             .catalog
@@ -184,18 +243,36 @@ impl Browse {
             detail: catalog::ProductDetail,
             on_shelf: bool,
         }
-        let answer = Answer { detail: catalog::detail(&product, &skus, now_epoch_seconds()), on_shelf: product.on_shelf };
+        let answer = Answer {
+            detail: catalog::detail(&product, &skus, now_epoch_seconds()),
+            on_shelf: product.on_shelf,
+        };
         Ok(cached_json(req, Caching::Public { max_age: 30 }, &answer))
     }
 
     async fn recommendations(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         match self.tokens.optional_user(req)? {
             None => {
-                let popular = self.catalog.list(None, None, RECOMMENDATIONS).await.map_err(store_failure)?.items;
-                Ok(cached_json(req, Caching::Public { max_age: 60 }, &Recommendations { items: popular, personalized: false }))
+                let popular = self
+                    .catalog
+                    .list(None, None, RECOMMENDATIONS)
+                    .await
+                    .map_err(store_failure)?
+                    .items;
+                Ok(cached_json(
+                    req,
+                    Caching::Public { max_age: 60 },
+                    &Recommendations {
+                        items: popular,
+                        personalized: false,
+                    },
+                ))
             }
             Some(user) => {
-                let answer = self.personal_recommendations(&user).await.map_err(store_failure)?;
+                let answer = self
+                    .personal_recommendations(&user)
+                    .await
+                    .map_err(store_failure)?;
                 Ok(cached_json(req, Caching::Private, &answer))
             }
         }
@@ -206,13 +283,20 @@ impl Browse {
     async fn personal_recommendations(&self, user: &UserId) -> Result<Recommendations, StoreError> {
         let prefs = self.users.preferences(user).await?;
         let interests = prefs.top_categories(INTEREST_CATEGORIES);
-        let per_category = futures::future::try_join_all(
-            interests.iter().map(|c| self.catalog.list(Some(c), None, RECOMMENDATIONS + prefs.bought_products.len().min(20))),
-        )
+        let per_category = futures::future::try_join_all(interests.iter().map(|c| {
+            self.catalog.list(
+                Some(c),
+                None,
+                RECOMMENDATIONS + prefs.bought_products.len().min(20),
+            )
+        }))
         .await?;
         let mut seen: HashSet<ProductId> = prefs.bought_products.iter().cloned().collect();
         let mut picked = Vec::new();
-        let mut lists: Vec<_> = per_category.into_iter().map(|p| p.items.into_iter()).collect();
+        let mut lists: Vec<_> = per_category
+            .into_iter()
+            .map(|p| p.items.into_iter())
+            .collect();
         while picked.len() < RECOMMENDATIONS && !lists.is_empty() {
             lists.retain_mut(|list| {
                 for item in list.by_ref() {
@@ -227,7 +311,10 @@ impl Browse {
         picked.truncate(RECOMMENDATIONS);
         let personalized = !picked.is_empty();
         if picked.len() < RECOMMENDATIONS {
-            let popular = self.catalog.list(None, None, RECOMMENDATIONS + seen.len().min(30)).await?;
+            let popular = self
+                .catalog
+                .list(None, None, RECOMMENDATIONS + seen.len().min(30))
+                .await?;
             for item in popular.items {
                 if picked.len() == RECOMMENDATIONS {
                     break;
@@ -237,7 +324,10 @@ impl Browse {
                 }
             }
         }
-        Ok(Recommendations { items: picked, personalized })
+        Ok(Recommendations {
+            items: picked,
+            personalized,
+        })
     }
 }
 
@@ -250,7 +340,11 @@ impl HttpFunction for Browse {
                 "GET /v1/products" => self.products(&req).await,
                 "GET /v1/products/{id}" => self.product(&req).await,
                 "GET /v1/recommendations" => self.recommendations(&req).await,
-                other => Err(ApiError::new(404, "route_not_found", format!("no route {other}"))),
+                other => Err(ApiError::new(
+                    404,
+                    "route_not_found",
+                    format!("no route {other}"),
+                )),
             }
         })
         .await
@@ -262,7 +356,11 @@ mod tests {
     use super::*;
 
     fn request(query: &[(&str, &str)]) -> ApiRequest {
-        let raw = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+        let raw = query
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
         let event = serde_json::json!({
             "version": "2.0",
             "routeKey": "GET /v1/products",
@@ -278,27 +376,44 @@ mod tests {
     #[test]
     fn limit_defaults_to_20_and_must_be_1_to_50() {
         assert_eq!(ListingQuery::parse(&request(&[])).unwrap().limit, 20);
-        assert_eq!(ListingQuery::parse(&request(&[("limit", "50")])).unwrap().limit, 50);
+        assert_eq!(
+            ListingQuery::parse(&request(&[("limit", "50")]))
+                .unwrap()
+                .limit,
+            50
+        );
         for bad in ["0", "51", "-1", "ten", "2.5"] {
-            let err = ListingQuery::parse(&request(&[("limit", bad)])).err().unwrap();
+            let err = ListingQuery::parse(&request(&[("limit", bad)]))
+                .err()
+                .unwrap();
             assert_eq!(err.field.as_deref(), Some("limit"), "{bad}");
         }
     }
 
     #[test]
     fn bad_category_and_overlong_query_name_their_field() {
-        let err = ListingQuery::parse(&request(&[("category", "a#b")])).err().unwrap();
+        let err = ListingQuery::parse(&request(&[("category", "a#b")]))
+            .err()
+            .unwrap();
         assert_eq!(err.field.as_deref(), Some("category"));
         let long = "茶".repeat(41);
-        let err = ListingQuery::parse(&request(&[("q", &long)])).err().unwrap();
+        let err = ListingQuery::parse(&request(&[("q", &long)]))
+            .err()
+            .unwrap();
         assert_eq!(err.field.as_deref(), Some("q"));
     }
 
     #[test]
     fn cursor_scope_differs_by_category_query_and_page_size() {
-        let a = ListingQuery::parse(&request(&[("category", "tea")])).unwrap().scope();
-        let b = ListingQuery::parse(&request(&[("category", "snack")])).unwrap().scope();
-        let c = ListingQuery::parse(&request(&[("category", "tea"), ("limit", "5")])).unwrap().scope();
+        let a = ListingQuery::parse(&request(&[("category", "tea")]))
+            .unwrap()
+            .scope();
+        let b = ListingQuery::parse(&request(&[("category", "snack")]))
+            .unwrap()
+            .scope();
+        let c = ListingQuery::parse(&request(&[("category", "tea"), ("limit", "5")]))
+            .unwrap()
+            .scope();
         assert_ne!(a, b);
         assert_ne!(a, c);
     }

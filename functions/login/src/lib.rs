@@ -30,7 +30,10 @@ impl WeChatCode {
             return Err(ApiError::invalid_field(field, "must not be empty"));
         }
         if raw.len() > 128 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ApiError::invalid_field(field, "must be at most 128 printable ASCII characters"));
+            return Err(ApiError::invalid_field(
+                field,
+                "must be at most 128 printable ASCII characters",
+            ));
         }
         Ok(Self(raw.to_string()))
     }
@@ -38,9 +41,18 @@ impl WeChatCode {
 
 /// The share code a new shopper arrived through (share-reward attributes it later).
 fn parse_invite_code(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
-    if raw.len() > 32 || !raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(ApiError::invalid_field("inviteCode", "must be at most 32 letters, digits, '-' or '_'"));
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    if raw.len() > 32
+        || !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ApiError::invalid_field(
+            "inviteCode",
+            "must be at most 32 letters, digits, '-' or '_'",
+        ));
     }
     Ok(Some(raw.to_string()))
 }
@@ -96,26 +108,43 @@ enum LoginError {
 impl From<LoginError> for ApiError {
     fn from(err: LoginError) -> Self {
         match &err {
-            LoginError::WeChat(WeChatError::InvalidCode(_)) => {
-                ApiError::new(401, "wechat_code_invalid", "the WeChat code is invalid, expired or already used; call wx.login() again")
+            LoginError::WeChat(WeChatError::InvalidCode(_)) => ApiError::new(
+                401,
+                "wechat_code_invalid",
+                "the WeChat code is invalid, expired or already used; call wx.login() again",
+            ),
+            LoginError::WeChat(WeChatError::RateLimited) => ApiError::new(
+                429,
+                "rate_limited",
+                "too many logins for this user; retry in a minute",
+            ),
+            LoginError::WeChat(WeChatError::HighRisk) => ApiError::new(
+                403,
+                "wechat_high_risk",
+                "WeChat has restricted this account",
+            ),
+            LoginError::WeChat(WeChatError::Store(_)) | LoginError::Store(_) => {
+                ApiError::unexpected(&err)
             }
-            LoginError::WeChat(WeChatError::RateLimited) => {
-                ApiError::new(429, "rate_limited", "too many logins for this user; retry in a minute")
-            }
-            LoginError::WeChat(WeChatError::HighRisk) => {
-                ApiError::new(403, "wechat_high_risk", "WeChat has restricted this account")
-            }
-            LoginError::WeChat(WeChatError::Store(_)) | LoginError::Store(_) => ApiError::unexpected(&err),
-            LoginError::WeChat(_) | LoginError::UnreadablePhone => {
-                ApiError::new(502, "wechat_unavailable", "WeChat did not answer as expected; please retry").with_cause(&err)
-            }
-            LoginError::UnknownUser => ApiError::unauthorized("the account behind this token no longer exists; log in again"),
+            LoginError::WeChat(_) | LoginError::UnreadablePhone => ApiError::new(
+                502,
+                "wechat_unavailable",
+                "WeChat did not answer as expected; please retry",
+            )
+            .with_cause(&err),
+            LoginError::UnknownUser => ApiError::unauthorized(
+                "the account behind this token no longer exists; log in again",
+            ),
         }
     }
 }
 
 impl Login {
-    pub fn new(settings: &Settings, dynamodb: aws_sdk_dynamodb::Client, http: reqwest::Client) -> Result<Self, ConfigError> {
+    pub fn new(
+        settings: &Settings,
+        dynamodb: aws_sdk_dynamodb::Client,
+        http: reqwest::Client,
+    ) -> Result<Self, ConfigError> {
         let jwt_secret = settings.secret("JWT_SECRET")?;
         Ok(Self {
             users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
@@ -127,16 +156,28 @@ impl Login {
 
     pub async fn from_env() -> Result<Self, ConfigError> {
         let dynamodb = shared::store::dynamodb_client().await;
-        Self::new(&Settings::from_process_env(), dynamodb, wechat::http_client())
+        Self::new(
+            &Settings::from_process_env(),
+            dynamodb,
+            wechat::http_client(),
+        )
     }
 
     async fn login(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let body: LoginBody = req.json_body()?;
         let code = WeChatCode::parse("code", &body.code)?;
         let invite_code = parse_invite_code(body.invite_code.as_deref())?;
-        let session = self.wechat.code_to_session(&code.0).await.map_err(LoginError::from)?;
+        let session = self
+            .wechat
+            .code_to_session(&code.0)
+            .await
+            .map_err(LoginError::from)?;
         let now = now_epoch_seconds();
-        let signed_in = self.users.sign_in(&session.openid, invite_code.as_deref(), now).await.map_err(LoginError::from)?;
+        let signed_in = self
+            .users
+            .sign_in(&session.openid, invite_code.as_deref(), now)
+            .await
+            .map_err(LoginError::from)?;
         let issued = self.tokens.issue(&signed_in.user.id, now);
         tracing::info!(user_id = %signed_in.user.id, is_new = signed_in.is_new, "logged in");
         Ok(api::json(
@@ -157,26 +198,50 @@ impl Login {
         let user = self.tokens.require_user(req)?;
         let body: PhoneBody = req.json_body()?;
         let code = WeChatCode::parse("code", &body.code)?;
-        let openid = self.users.openid_of(&user).await.map_err(LoginError::from)?.ok_or(LoginError::UnknownUser)?;
+        let openid = self
+            .users
+            .openid_of(&user)
+            .await
+            .map_err(LoginError::from)?
+            .ok_or(LoginError::UnknownUser)?;
         let now = now_epoch_seconds();
-        let token = wechat::access_token(&self.wechat, &self.users, now).await.map_err(LoginError::from)?;
+        let token = wechat::access_token(&self.wechat, &self.users, now)
+            .await
+            .map_err(LoginError::from)?;
         let phone = match self.wechat.phone_number(&token, &code.0, &openid).await {
             // Another instance may have replaced the token WeChat knows: drop ours and take a fresh one, once.
             Err(WeChatError::InvalidAccessToken(_)) => {
-                self.users.forget_access_token().await.map_err(LoginError::from)?;
-                let token = wechat::access_token(&self.wechat, &self.users, now).await.map_err(LoginError::from)?;
+                self.users
+                    .forget_access_token()
+                    .await
+                    .map_err(LoginError::from)?;
+                let token = wechat::access_token(&self.wechat, &self.users, now)
+                    .await
+                    .map_err(LoginError::from)?;
                 self.wechat.phone_number(&token, &code.0, &openid).await
             }
             other => other,
         }
         .map_err(LoginError::from)?;
-        let phone = PhoneNumber::from_wechat(phone.country_code, &phone.pure_phone_number).map_err(|_| LoginError::UnreadablePhone)?;
+        let phone = PhoneNumber::from_wechat(phone.country_code, &phone.pure_phone_number)
+            .map_err(|_| LoginError::UnreadablePhone)?;
         let masked = phone.masked();
-        if !self.users.bind_phone(&user, &phone.keyed_hash(&self.phone_key), &masked, now).await.map_err(LoginError::from)? {
+        if !self
+            .users
+            .bind_phone(&user, &phone.keyed_hash(&self.phone_key), &masked, now)
+            .await
+            .map_err(LoginError::from)?
+        {
             return Err(LoginError::UnknownUser.into());
         }
         tracing::info!(user_id = %user, "phone bound");
-        Ok(api::json(200, &PhoneAnswer { phone: masked, phone_bound: true }))
+        Ok(api::json(
+            200,
+            &PhoneAnswer {
+                phone: masked,
+                phone_bound: true,
+            },
+        ))
     }
 }
 
@@ -187,7 +252,11 @@ impl HttpFunction for Login {
             match req.route() {
                 "POST /v1/auth/login" => self.login(&req).await,
                 "POST /v1/auth/phone" => self.bind_phone(&req).await,
-                other => Err(ApiError::new(404, "route_not_found", format!("no route {other}"))),
+                other => Err(ApiError::new(
+                    404,
+                    "route_not_found",
+                    format!("no route {other}"),
+                )),
             }
         })
         .await
@@ -211,8 +280,14 @@ mod tests {
     fn invite_codes_are_optional_but_well_formed() {
         assert_eq!(parse_invite_code(None).unwrap(), None);
         assert_eq!(parse_invite_code(Some(" ")).unwrap(), None);
-        assert_eq!(parse_invite_code(Some("s_AbC9")).unwrap().as_deref(), Some("s_AbC9"));
-        assert_eq!(parse_invite_code(Some("a/b")).unwrap_err().field.as_deref(), Some("inviteCode"));
+        assert_eq!(
+            parse_invite_code(Some("s_AbC9")).unwrap().as_deref(),
+            Some("s_AbC9")
+        );
+        assert_eq!(
+            parse_invite_code(Some("a/b")).unwrap_err().field.as_deref(),
+            Some("inviteCode")
+        );
     }
 
     #[test]
@@ -221,10 +296,19 @@ mod tests {
             let api: ApiError = LoginError::WeChat(e).into();
             (api.status, api.code)
         };
-        assert_eq!(status(WeChatError::InvalidCode(40029)), (401, "wechat_code_invalid"));
-        assert_eq!(status(WeChatError::InvalidCode(40163)), (401, "wechat_code_invalid"));
+        assert_eq!(
+            status(WeChatError::InvalidCode(40029)),
+            (401, "wechat_code_invalid")
+        );
+        assert_eq!(
+            status(WeChatError::InvalidCode(40163)),
+            (401, "wechat_code_invalid")
+        );
         assert_eq!(status(WeChatError::RateLimited), (429, "rate_limited"));
         assert_eq!(status(WeChatError::HighRisk), (403, "wechat_high_risk"));
-        assert_eq!(status(WeChatError::Unavailable("down".into())), (502, "wechat_unavailable"));
+        assert_eq!(
+            status(WeChatError::Unavailable("down".into())),
+            (502, "wechat_unavailable")
+        );
     }
 }

@@ -21,17 +21,27 @@ pub struct Gateway {
 /// Content types API Gateway passes as text; any other body arrives base64-encoded.
 fn is_text(content_type: &str) -> bool {
     let ct = content_type.to_ascii_lowercase();
-    ct.starts_with("text/") || ct.contains("json") || ct.contains("xml") || ct.contains("javascript")
+    ct.starts_with("text/")
+        || ct.contains("json")
+        || ct.contains("xml")
+        || ct.contains("javascript")
 }
 
 impl Gateway {
     /// Every route in the template must have its function here: a route with nothing behind it
     /// is a wiring mistake, caught at start-up rather than by a shopper.
-    pub fn new(template: &Template, functions: &HashMap<String, Arc<dyn HttpFunction>>) -> anyhow::Result<Self> {
+    pub fn new(
+        template: &Template,
+        functions: &HashMap<String, Arc<dyn HttpFunction>>,
+    ) -> anyhow::Result<Self> {
         let mut routes = Vec::new();
         for (spec, route) in template.routes() {
             let Some(function) = functions.get(&spec.logical_id) else {
-                bail!("{} serves {} but no local handler is registered for it", spec.logical_id, route.key());
+                bail!(
+                    "{} serves {} but no local handler is registered for it",
+                    spec.logical_id,
+                    route.key()
+                );
             };
             routes.push((route.clone(), function.clone()));
         }
@@ -45,8 +55,11 @@ impl Gateway {
 
     /// The event API Gateway would send for this request, and the function it goes to.
     pub fn event_for(&self, req: &Incoming) -> Option<(ApiRequest, Arc<dyn HttpFunction>)> {
-        let (route, params, function) =
-            self.routes.iter().find_map(|(route, f)| route.matches(req.method.as_str(), &req.path).map(|p| (route, p, f.clone())))?;
+        let (route, params, function) = self.routes.iter().find_map(|(route, f)| {
+            route
+                .matches(req.method.as_str(), &req.path)
+                .map(|p| (route, p, f.clone()))
+        })?;
         let event = build_event(req, &route.key(), &params);
         let event: ApiRequest = serde_json::from_value(event).ok()?;
         Some((event, function))
@@ -59,25 +72,49 @@ fn build_event(req: &Incoming, route_key: &str, params: &BTreeMap<String, String
     for (name, value) in &req.headers {
         let Ok(value) = value.to_str() else { continue };
         if name.as_str() == "cookie" {
-            cookies.extend(value.split(';').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()));
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty()),
+            );
             continue;
         }
-        headers.entry(name.as_str().to_string()).or_default().push(value.to_string());
+        headers
+            .entry(name.as_str().to_string())
+            .or_default()
+            .push(value.to_string());
     }
     // HTTP API joins repeated headers and query parameters with commas.
-    let headers: Map<String, Value> = headers.into_iter().map(|(k, v)| (k, Value::String(v.join(",")))).collect();
+    let headers: Map<String, Value> = headers
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v.join(","))))
+        .collect();
     let mut query: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (k, v) in form_pairs(&req.query) {
         query.entry(k).or_default().push(v);
     }
-    let query: Map<String, Value> = query.into_iter().map(|(k, v)| (k, Value::String(v.join(",")))).collect();
-    let content_type = req.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let query: Map<String, Value> = query
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v.join(","))))
+        .collect();
+    let content_type = req
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let (body, base64) = if req.body.is_empty() {
         (Value::Null, false)
     } else if is_text(content_type) && std::str::from_utf8(&req.body).is_ok() {
-        (Value::String(String::from_utf8_lossy(&req.body).into_owned()), false)
+        (
+            Value::String(String::from_utf8_lossy(&req.body).into_owned()),
+            false,
+        )
     } else {
-        (Value::String(base64::engine::general_purpose::STANDARD.encode(&req.body)), true)
+        (
+            Value::String(base64::engine::general_purpose::STANDARD.encode(&req.body)),
+            true,
+        )
     };
     let now = time::OffsetDateTime::now_utc();
     let request_id = format!("local-{}", shared::ids::random_token(16));
@@ -132,19 +169,33 @@ impl Serve for Gateway {
             );
         };
         let response = function.handle(event).await;
-        let mut headers: Vec<(String, String)> =
-            response.headers.iter().filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))).collect();
-        headers.extend(response.cookies.iter().map(|c| ("set-cookie".to_string(), c.clone())));
+        let mut headers: Vec<(String, String)> = response
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        headers.extend(
+            response
+                .cookies
+                .iter()
+                .map(|c| ("set-cookie".to_string(), c.clone())),
+        );
         let body = match response.body {
             None | Some(Body::Empty) => Vec::new(),
             Some(Body::Text(text)) if response.is_base64_encoded => {
-                base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default()
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .unwrap_or_default()
             }
             Some(Body::Text(text)) => text.into_bytes(),
             Some(Body::Binary(bytes)) => bytes,
             Some(_) => Vec::new(),
         };
         let status = u16::try_from(response.status_code).unwrap_or(502);
-        Outgoing { status, headers, body }
+        Outgoing {
+            status,
+            headers,
+            body,
+        }
     }
 }

@@ -47,20 +47,31 @@ pub const PROVIDER_SETTINGS: &[&str] = &[
 pub const SANDBOX_APPID: &str = "wx5a0d0c0ffee0d00d";
 
 pub fn project_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("."))
 }
 
 /// AWS clients for the emulator at `AWS_ENDPOINT_URL`, with throwaway credentials when none are set.
-pub async fn aws_clients(endpoint: &str) -> anyhow::Result<(aws_sdk_dynamodb::Client, aws_sdk_sqs::Client)> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint);
+pub async fn aws_clients(
+    endpoint: &str,
+) -> anyhow::Result<(aws_sdk_dynamodb::Client, aws_sdk_sqs::Client)> {
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint);
     if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "devstack"));
+        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "devstack",
+        ));
     }
     if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
         loader = loader.region(aws_sdk_dynamodb::config::Region::new("us-east-1"));
     }
     let config = loader.load().await;
-    Ok((aws_sdk_dynamodb::Client::new(&config), aws_sdk_sqs::Client::new(&config)))
+    Ok((
+        aws_sdk_dynamodb::Client::new(&config),
+        aws_sdk_sqs::Client::new(&config),
+    ))
 }
 
 /// A stack's running parts.
@@ -88,18 +99,28 @@ pub fn local_secrets() -> HashMap<String, String> {
 impl LocalStack {
     /// Provisions the template's resources under `prefix`, starts the sandboxes and builds every
     /// function. `extra` settings win over the sandbox defaults (tests point providers elsewhere).
-    pub async fn start(endpoint: &str, prefix: &str, sandbox_addr: SocketAddr, extra: HashMap<String, String>) -> anyhow::Result<Self> {
+    pub async fn start(
+        endpoint: &str,
+        prefix: &str,
+        sandbox_addr: SocketAddr,
+        extra: HashMap<String, String>,
+    ) -> anyhow::Result<Self> {
         let template = Template::project()?;
         let (dynamodb, sqs) = aws_clients(endpoint).await?;
         let resources = LocalResources::provision(&template, prefix, &dynamodb, &sqs).await?;
 
-        let listener = TcpListener::bind(sandbox_addr).await.with_context(|| format!("binding the WeChat sandbox to {sandbox_addr}"))?;
+        let listener = TcpListener::bind(sandbox_addr)
+            .await
+            .with_context(|| format!("binding the WeChat sandbox to {sandbox_addr}"))?;
         let wechat_url = format!("http://{}", listener.local_addr()?);
         let mut overrides = local_secrets();
         overrides.insert("WECHAT_APPID".into(), SANDBOX_APPID.into());
         overrides.insert("WECHAT_API_BASE".into(), wechat_url.clone());
         overrides.extend(extra);
-        let wechat = Arc::new(wechat_sandbox::WeChatSandbox::new(&overrides["WECHAT_APPID"], &overrides["WECHAT_SECRET"]));
+        let wechat = Arc::new(wechat_sandbox::WeChatSandbox::new(
+            &overrides["WECHAT_APPID"],
+            &overrides["WECHAT_SECRET"],
+        ));
         server::spawn(listener, wechat.clone());
 
         let http = shared::wechat::http_client();
@@ -113,7 +134,11 @@ impl LocalStack {
             let settings = Settings::from_map(settings);
             match spec.logical_id.as_str() {
                 "LoginFunction" => {
-                    let f = Arc::new(login::Login::new(&settings, dynamodb.clone(), http.clone())?);
+                    let f = Arc::new(login::Login::new(
+                        &settings,
+                        dynamodb.clone(),
+                        http.clone(),
+                    )?);
                     functions.insert(spec.logical_id.clone(), f.clone());
                     login = Some(f);
                 }
@@ -122,7 +147,9 @@ impl LocalStack {
                     functions.insert(spec.logical_id.clone(), f.clone());
                     browse = Some(f);
                 }
-                other => anyhow::bail!("template function {other} has no local handler: register it in devstack"),
+                other => anyhow::bail!(
+                    "template function {other} has no local handler: register it in devstack"
+                ),
             }
         }
         let gateway = Arc::new(gateway::Gateway::new(&template, &functions)?);
@@ -141,16 +168,24 @@ impl LocalStack {
     }
 
     pub fn catalog_store(&self) -> shared::store::catalog::CatalogStore {
-        shared::store::catalog::CatalogStore::new(self.dynamodb.clone(), self.resources.tables["CatalogTable"].clone())
+        shared::store::catalog::CatalogStore::new(
+            self.dynamodb.clone(),
+            self.resources.tables["CatalogTable"].clone(),
+        )
     }
 
     pub fn user_store(&self) -> shared::store::users::UserStore {
-        shared::store::users::UserStore::new(self.dynamodb.clone(), self.resources.tables["UsersTable"].clone())
+        shared::store::users::UserStore::new(
+            self.dynamodb.clone(),
+            self.resources.tables["UsersTable"].clone(),
+        )
     }
 
     /// Serves the gateway on `addr`; returns the bound address.
     pub async fn serve_gateway(&self, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("binding the API gateway to {addr}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the API gateway to {addr}"))?;
         let bound = listener.local_addr()?;
         server::spawn(listener, self.gateway.clone());
         Ok(bound)
@@ -161,6 +196,11 @@ impl LocalStack {
 pub fn provider_overrides_from_env() -> HashMap<String, String> {
     PROVIDER_SETTINGS
         .iter()
-        .filter_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()).map(|v| (name.to_string(), v)))
+        .filter_map(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (name.to_string(), v))
+        })
         .collect()
 }

@@ -4,8 +4,8 @@
 use crate::template::{EnvValue, FunctionSpec, Resource, Template};
 use anyhow::{Context, bail};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_yaml::Value;
@@ -35,21 +35,40 @@ fn text(v: Option<&Value>) -> Option<String> {
 
 fn key_schema(node: Option<&Value>) -> anyhow::Result<Vec<KeySchemaElement>> {
     let mut keys = Vec::new();
-    for k in node.and_then(Value::as_sequence).context("KeySchema missing")? {
+    for k in node
+        .and_then(Value::as_sequence)
+        .context("KeySchema missing")?
+    {
         let kind = match text(k.get("KeyType")).as_deref() {
             Some("HASH") => KeyType::Hash,
             Some("RANGE") => KeyType::Range,
             other => bail!("unknown KeyType {other:?}"),
         };
-        keys.push(KeySchemaElement::builder().attribute_name(text(k.get("AttributeName")).context("AttributeName")?).key_type(kind).build()?);
+        keys.push(
+            KeySchemaElement::builder()
+                .attribute_name(text(k.get("AttributeName")).context("AttributeName")?)
+                .key_type(kind)
+                .build()?,
+        );
     }
     Ok(keys)
 }
 
-async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str, table: &Resource) -> anyhow::Result<()> {
+async fn create_table(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    name: &str,
+    table: &Resource,
+) -> anyhow::Result<()> {
     let p = &table.properties;
-    let mut request = dynamodb.create_table().table_name(name).billing_mode(BillingMode::PayPerRequest);
-    for a in p.get("AttributeDefinitions").and_then(Value::as_sequence).context("AttributeDefinitions missing")? {
+    let mut request = dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest);
+    for a in p
+        .get("AttributeDefinitions")
+        .and_then(Value::as_sequence)
+        .context("AttributeDefinitions missing")?
+    {
         let kind = match text(a.get("AttributeType")).as_deref() {
             Some("S") => ScalarAttributeType::S,
             Some("N") => ScalarAttributeType::N,
@@ -57,11 +76,19 @@ async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str, table: &R
             other => bail!("unknown AttributeType {other:?}"),
         };
         request = request.attribute_definitions(
-            AttributeDefinition::builder().attribute_name(text(a.get("AttributeName")).context("AttributeName")?).attribute_type(kind).build()?,
+            AttributeDefinition::builder()
+                .attribute_name(text(a.get("AttributeName")).context("AttributeName")?)
+                .attribute_type(kind)
+                .build()?,
         );
     }
     request = request.set_key_schema(Some(key_schema(p.get("KeySchema"))?));
-    for index in p.get("GlobalSecondaryIndexes").and_then(Value::as_sequence).into_iter().flatten() {
+    for index in p
+        .get("GlobalSecondaryIndexes")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
         let projection = index.get("Projection");
         let kind = match text(projection.and_then(|p| p.get("ProjectionType"))).as_deref() {
             Some("KEYS_ONLY") => ProjectionType::KeysOnly,
@@ -76,28 +103,42 @@ async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str, table: &R
             GlobalSecondaryIndex::builder()
                 .index_name(text(index.get("IndexName")).context("IndexName")?)
                 .set_key_schema(Some(key_schema(index.get("KeySchema"))?))
-                .projection(Projection::builder().projection_type(kind).set_non_key_attributes(non_key).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(kind)
+                        .set_non_key_attributes(non_key)
+                        .build(),
+                )
                 .build()?,
         );
     }
     match request.send().await {
         Ok(_) => {}
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => return Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            return Ok(());
+        }
         Err(err) => return Err(aws_error(err)).context(format!("creating table {name}")),
     }
-    if let Some(ttl) = p.get("TimeToLiveSpecification") {
-        if text(ttl.get("Enabled")).as_deref() == Some("true") {
-            dynamodb
-                .update_time_to_live()
-                .table_name(name)
-                .time_to_live_specification(
-                    TimeToLiveSpecification::builder().attribute_name(text(ttl.get("AttributeName")).context("TTL AttributeName")?).enabled(true).build()?,
-                )
-                .send()
-                .await
-                .map_err(aws_error)
-                .with_context(|| format!("enabling TTL on {name}"))?;
-        }
+    if let Some(ttl) = p.get("TimeToLiveSpecification")
+        && text(ttl.get("Enabled")).as_deref() == Some("true")
+    {
+        dynamodb
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(text(ttl.get("AttributeName")).context("TTL AttributeName")?)
+                    .enabled(true)
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(aws_error)
+            .with_context(|| format!("enabling TTL on {name}"))?;
     }
     Ok(())
 }
@@ -105,29 +146,48 @@ async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str, table: &R
 /// The logical id a `!GetAtt X.Arn` (or a `Ref`) inside a queue property points at.
 fn referenced_id(value: Option<&Value>) -> Option<String> {
     match value? {
-        Value::Tagged(t) => text(Some(&t.value)).map(|s| s.split('.').next().unwrap_or("").to_string()),
+        Value::Tagged(t) => {
+            text(Some(&t.value)).map(|s| s.split('.').next().unwrap_or("").to_string())
+        }
         _ => None,
     }
 }
 
-async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, queue: &Resource, arns: &BTreeMap<String, String>) -> anyhow::Result<String> {
+async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    queue: &Resource,
+    arns: &BTreeMap<String, String>,
+) -> anyhow::Result<String> {
     let p = &queue.properties;
     let mut attributes = HashMap::new();
     for (property, attribute) in [
         ("VisibilityTimeout", QueueAttributeName::VisibilityTimeout),
-        ("MessageRetentionPeriod", QueueAttributeName::MessageRetentionPeriod),
+        (
+            "MessageRetentionPeriod",
+            QueueAttributeName::MessageRetentionPeriod,
+        ),
         ("DelaySeconds", QueueAttributeName::DelaySeconds),
-        ("ReceiveMessageWaitTimeSeconds", QueueAttributeName::ReceiveMessageWaitTimeSeconds),
+        (
+            "ReceiveMessageWaitTimeSeconds",
+            QueueAttributeName::ReceiveMessageWaitTimeSeconds,
+        ),
         ("FifoQueue", QueueAttributeName::FifoQueue),
-        ("ContentBasedDeduplication", QueueAttributeName::ContentBasedDeduplication),
+        (
+            "ContentBasedDeduplication",
+            QueueAttributeName::ContentBasedDeduplication,
+        ),
     ] {
         if let Some(v) = text(p.get(property)) {
             attributes.insert(attribute, v);
         }
     }
     if let Some(redrive) = p.get("RedrivePolicy") {
-        let dlq = referenced_id(redrive.get("deadLetterTargetArn")).context("RedrivePolicy.deadLetterTargetArn must be !GetAtt Queue.Arn")?;
-        let arn = arns.get(&dlq).with_context(|| format!("dead-letter queue {dlq} is not declared before use"))?;
+        let dlq = referenced_id(redrive.get("deadLetterTargetArn"))
+            .context("RedrivePolicy.deadLetterTargetArn must be !GetAtt Queue.Arn")?;
+        let arn = arns
+            .get(&dlq)
+            .with_context(|| format!("dead-letter queue {dlq} is not declared before use"))?;
         let max = text(redrive.get("maxReceiveCount")).unwrap_or_else(|| "5".into());
         attributes.insert(
             QueueAttributeName::RedrivePolicy,
@@ -147,7 +207,12 @@ async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, queue: &Resource, a
 
 impl LocalResources {
     /// Creates every table and queue of the template, named `<prefix><LogicalId>`.
-    pub async fn provision(template: &Template, prefix: &str, dynamodb: &aws_sdk_dynamodb::Client, sqs: &aws_sdk_sqs::Client) -> anyhow::Result<Self> {
+    pub async fn provision(
+        template: &Template,
+        prefix: &str,
+        dynamodb: &aws_sdk_dynamodb::Client,
+        sqs: &aws_sdk_sqs::Client,
+    ) -> anyhow::Result<Self> {
         let mut local = LocalResources::default();
         for table in &template.tables {
             let name = format!("{prefix}{}", table.logical_id);
@@ -160,13 +225,23 @@ impl LocalResources {
             let before = pending.len();
             let mut waiting = Vec::new();
             for queue in pending {
-                let dlq = queue.properties.get("RedrivePolicy").and_then(|r| referenced_id(r.get("deadLetterTargetArn")));
-                if dlq.as_ref().is_some_and(|d| !local.queue_arns.contains_key(d)) {
+                let dlq = queue
+                    .properties
+                    .get("RedrivePolicy")
+                    .and_then(|r| referenced_id(r.get("deadLetterTargetArn")));
+                if dlq
+                    .as_ref()
+                    .is_some_and(|d| !local.queue_arns.contains_key(d))
+                {
                     waiting.push(queue);
                     continue;
                 }
                 let fifo = text(queue.properties.get("FifoQueue")).as_deref() == Some("true");
-                let name = format!("{prefix}{}{}", queue.logical_id, if fifo { ".fifo" } else { "" });
+                let name = format!(
+                    "{prefix}{}{}",
+                    queue.logical_id,
+                    if fifo { ".fifo" } else { "" }
+                );
                 let url = create_queue(sqs, &name, queue, &local.queue_arns).await?;
                 let arns = sqs
                     .get_queue_attributes()
@@ -175,12 +250,19 @@ impl LocalResources {
                     .send()
                     .await
                     .map_err(aws_error)?;
-                let arn = arns.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().context("queue has no ARN")?;
+                let arn = arns
+                    .attributes()
+                    .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+                    .cloned()
+                    .context("queue has no ARN")?;
                 local.queue_urls.insert(queue.logical_id.clone(), url);
                 local.queue_arns.insert(queue.logical_id.clone(), arn);
             }
             if waiting.len() == before {
-                bail!("queues {:?} wait on dead-letter queues that never appear", waiting.iter().map(|q| &q.logical_id).collect::<Vec<_>>());
+                bail!(
+                    "queues {:?} wait on dead-letter queues that never appear",
+                    waiting.iter().map(|q| &q.logical_id).collect::<Vec<_>>()
+                );
             }
             pending = waiting;
         }
@@ -189,7 +271,12 @@ impl LocalResources {
 
     /// A function's settings as Lambda would see them, with `overrides` (local secrets, sandbox
     /// URLs, whatever the developer exported) taking precedence.
-    pub fn settings_for(&self, template: &Template, function: &FunctionSpec, overrides: &HashMap<String, String>) -> anyhow::Result<HashMap<String, String>> {
+    pub fn settings_for(
+        &self,
+        template: &Template,
+        function: &FunctionSpec,
+        overrides: &HashMap<String, String>,
+    ) -> anyhow::Result<HashMap<String, String>> {
         let mut settings = HashMap::new();
         for (name, value) in &function.environment {
             let resolved = if let Some(v) = overrides.get(name) {
@@ -203,7 +290,9 @@ impl LocalResources {
                         } else if let Some(u) = self.queue_urls.get(id) {
                             u.clone()
                         } else if let Some(default) = template.parameters.get(id) {
-                            default.clone().with_context(|| format!("{name}: parameter {id} has no default; set {name}"))?
+                            default.clone().with_context(|| {
+                                format!("{name}: parameter {id} has no default; set {name}")
+                            })?
                         } else {
                             bail!("{name}: !Ref {id} names nothing local")
                         }
@@ -211,11 +300,16 @@ impl LocalResources {
                     EnvValue::GetAtt(id, attr) => match attr.as_str() {
                         "QueueUrl" => self.queue_urls.get(id).cloned(),
                         "Arn" => self.queue_arns.get(id).cloned(),
-                        "QueueName" => self.queue_urls.get(id).and_then(|u| u.rsplit('/').next().map(str::to_string)),
+                        "QueueName" => self
+                            .queue_urls
+                            .get(id)
+                            .and_then(|u| u.rsplit('/').next().map(str::to_string)),
                         _ => None,
                     }
                     .with_context(|| format!("{name}: !GetAtt {id}.{attr} names nothing local"))?,
-                    EnvValue::Sub(_) => bail!("{name} is a deploy-time secret: set it in the environment"),
+                    EnvValue::Sub(_) => {
+                        bail!("{name} is a deploy-time secret: set it in the environment")
+                    }
                 }
             };
             settings.insert(name.clone(), resolved);

@@ -31,7 +31,14 @@ pub struct Outgoing {
 
 impl Outgoing {
     pub fn json(status: u16, value: &serde_json::Value) -> Self {
-        Self { status, headers: vec![("content-type".into(), "application/json; charset=utf-8".into())], body: value.to_string().into_bytes() }
+        Self {
+            status,
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
+            body: value.to_string().into_bytes(),
+        }
     }
 }
 
@@ -44,7 +51,9 @@ pub trait Serve: Send + Sync + 'static {
 pub fn spawn(listener: TcpListener, app: Arc<dyn Serve>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let Ok((stream, peer)) = listener.accept().await else { continue };
+            let Ok((stream, peer)) = listener.accept().await else {
+                continue;
+            };
             let app = app.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -68,7 +77,10 @@ pub fn spawn(listener: TcpListener, app: Arc<dyn Serve>) -> tokio::task::JoinHan
                                 &serde_json::json!({"error": {"code": "body_too_large", "message": "request body is larger than 6 MB"}}),
                             ),
                         };
-                        let mut builder = hyper::Response::builder().status(StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_GATEWAY));
+                        let mut builder = hyper::Response::builder().status(
+                            StatusCode::from_u16(response.status)
+                                .unwrap_or(StatusCode::BAD_GATEWAY),
+                        );
                         for (name, value) in &response.headers {
                             builder = builder.header(name, value);
                         }
@@ -78,7 +90,9 @@ pub fn spawn(listener: TcpListener, app: Arc<dyn Serve>) -> tokio::task::JoinHan
                         Ok::<_, Infallible>(reply)
                     }
                 });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     })
@@ -90,19 +104,20 @@ pub fn form_pairs(raw: &str) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode_component(k), decode_component(v))
+            (percent_decode(k, true), percent_decode(v, true))
         })
         .collect()
 }
 
-pub fn decode_component(raw: &str) -> String {
+/// Percent-decoding; in query strings and form bodies (`plus_as_space`) '+' is a space too.
+pub fn percent_decode(raw: &str, plus_as_space: bool) -> String {
     let bytes = raw.as_bytes();
     let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_as_space => out.push(b' '),
             b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
                 (Some(h), Some(l)) => {
                     out.push(h * 16 + l);

@@ -62,7 +62,10 @@ impl Route {
                     return Some(params);
                 }
                 (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') && !g.is_empty() => {
-                    params.insert(w[1..w.len() - 1].to_string(), percent_decode(g));
+                    params.insert(
+                        w[1..w.len() - 1].to_string(),
+                        crate::server::percent_decode(g, false),
+                    );
                 }
                 (Some(w), Some(g)) if w == g => {}
                 _ => return None,
@@ -74,25 +77,6 @@ impl Route {
     pub fn specificity(&self) -> usize {
         self.path.split('/').filter(|s| !s.starts_with('{')).count()
     }
-}
-
-fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push(hi * 16 + lo);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An environment variable's value as written in the template.
@@ -107,7 +91,10 @@ pub enum EnvValue {
 
 fn tagged(value: &Value) -> Option<(String, &Value)> {
     match value {
-        Value::Tagged(t) => Some((t.tag.to_string().trim_start_matches('!').to_string(), &t.value)),
+        Value::Tagged(t) => Some((
+            t.tag.to_string().trim_start_matches('!').to_string(),
+            &t.value,
+        )),
         _ => None,
     }
 }
@@ -117,17 +104,19 @@ fn env_value(value: &Value) -> anyhow::Result<EnvValue> {
         return Ok(match (tag.as_str(), inner) {
             ("Ref", Value::String(s)) => EnvValue::Ref(s.clone()),
             ("GetAtt", Value::String(s)) => {
-                let (id, attr) = s.split_once('.').context("!GetAtt needs Resource.Attribute")?;
+                let (id, attr) = s
+                    .split_once('.')
+                    .context("!GetAtt needs Resource.Attribute")?;
                 EnvValue::GetAtt(id.into(), attr.into())
             }
             ("Sub", Value::String(s)) => EnvValue::Sub(s.clone()),
             (other, _) => bail!("unsupported intrinsic !{other} in an environment variable"),
         });
     }
-    if let Value::Mapping(m) = value {
-        if let Some(Value::String(s)) = m.get("Ref") {
-            return Ok(EnvValue::Ref(s.clone()));
-        }
+    if let Value::Mapping(m) = value
+        && let Some(Value::String(s)) = m.get("Ref")
+    {
+        return Ok(EnvValue::Ref(s.clone()));
     }
     match value {
         Value::String(s) => Ok(EnvValue::Literal(s.clone())),
@@ -141,8 +130,13 @@ fn environment_of(node: Option<&Value>) -> anyhow::Result<BTreeMap<String, EnvVa
     let mut env = BTreeMap::new();
     if let Some(Value::Mapping(vars)) = node.and_then(|e| e.get("Variables")) {
         for (k, v) in vars {
-            let name = k.as_str().context("environment variable names are strings")?;
-            env.insert(name.to_string(), env_value(v).with_context(|| format!("environment variable {name}"))?);
+            let name = k
+                .as_str()
+                .context("environment variable names are strings")?;
+            env.insert(
+                name.to_string(),
+                env_value(v).with_context(|| format!("environment variable {name}"))?,
+            );
         }
     }
     Ok(env)
@@ -159,7 +153,8 @@ fn scalar(value: &Value) -> Option<String> {
 
 impl Template {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         Self::parse(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
@@ -170,25 +165,45 @@ impl Template {
 
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let doc: Value = serde_yaml::from_str(text)?;
-        let resources = doc.get("Resources").and_then(Value::as_mapping).context("template has no Resources")?;
-        let global_env = environment_of(doc.get("Globals").and_then(|g| g.get("Function")).and_then(|f| f.get("Environment")))?;
+        let resources = doc
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .context("template has no Resources")?;
+        let global_env = environment_of(
+            doc.get("Globals")
+                .and_then(|g| g.get("Function"))
+                .and_then(|f| f.get("Environment")),
+        )?;
         let parameters = doc
             .get("Parameters")
             .and_then(Value::as_mapping)
             .map(|m| {
                 m.iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.get("Default").and_then(scalar))))
+                    .filter_map(|(k, v)| {
+                        Some((k.as_str()?.to_string(), v.get("Default").and_then(scalar)))
+                    })
                     .collect()
             })
             .unwrap_or_default();
-        let mut template = Template { tables: Vec::new(), queues: Vec::new(), functions: Vec::new(), parameters };
+        let mut template = Template {
+            tables: Vec::new(),
+            queues: Vec::new(),
+            functions: Vec::new(),
+            parameters,
+        };
         for (id, resource) in resources {
             let id = id.as_str().context("resource ids are strings")?.to_string();
             let kind = resource.get("Type").and_then(Value::as_str).unwrap_or("");
             let properties = resource.get("Properties").cloned().unwrap_or(Value::Null);
             match kind {
-                "AWS::DynamoDB::Table" => template.tables.push(Resource { logical_id: id, properties }),
-                "AWS::SQS::Queue" => template.queues.push(Resource { logical_id: id, properties }),
+                "AWS::DynamoDB::Table" => template.tables.push(Resource {
+                    logical_id: id,
+                    properties,
+                }),
+                "AWS::SQS::Queue" => template.queues.push(Resource {
+                    logical_id: id,
+                    properties,
+                }),
                 "AWS::Serverless::Function" => {
                     let binary = resource
                         .get("Metadata")
@@ -196,7 +211,10 @@ impl Template {
                         .and_then(|b| b.get("Binary"))
                         .and_then(scalar);
                     let mut environment = global_env.clone();
-                    environment.extend(environment_of(properties.get("Environment")).with_context(|| id.clone())?);
+                    environment.extend(
+                        environment_of(properties.get("Environment"))
+                            .with_context(|| id.clone())?,
+                    );
                     let mut routes = Vec::new();
                     let mut queues = Vec::new();
                     if let Some(Value::Mapping(events)) = properties.get("Events") {
@@ -204,14 +222,27 @@ impl Template {
                             let props = event.get("Properties");
                             match event.get("Type").and_then(Value::as_str) {
                                 Some("HttpApi") => {
-                                    let method = props.and_then(|p| p.get("Method")).and_then(scalar).context("HttpApi event needs Method")?;
-                                    let path = props.and_then(|p| p.get("Path")).and_then(scalar).context("HttpApi event needs Path")?;
-                                    routes.push(Route { method: method.to_uppercase(), path });
+                                    let method = props
+                                        .and_then(|p| p.get("Method"))
+                                        .and_then(scalar)
+                                        .context("HttpApi event needs Method")?;
+                                    let path = props
+                                        .and_then(|p| p.get("Path"))
+                                        .and_then(scalar)
+                                        .context("HttpApi event needs Path")?;
+                                    routes.push(Route {
+                                        method: method.to_uppercase(),
+                                        path,
+                                    });
                                 }
                                 Some("SQS") => {
-                                    let queue = props.and_then(|p| p.get("Queue")).context("SQS event needs Queue")?;
+                                    let queue = props
+                                        .and_then(|p| p.get("Queue"))
+                                        .context("SQS event needs Queue")?;
                                     let id = match tagged(queue) {
-                                        Some((tag, Value::String(s))) if tag == "GetAtt" || tag == "Ref" => {
+                                        Some((tag, Value::String(s)))
+                                            if tag == "GetAtt" || tag == "Ref" =>
+                                        {
                                             s.split('.').next().unwrap_or("").to_string()
                                         }
                                         _ => bail!("SQS event Queue must be !GetAtt Queue.Arn"),
@@ -222,7 +253,13 @@ impl Template {
                             }
                         }
                     }
-                    template.functions.push(FunctionSpec { logical_id: id, binary, routes, queues, environment });
+                    template.functions.push(FunctionSpec {
+                        logical_id: id,
+                        binary,
+                        routes,
+                        queues,
+                        environment,
+                    });
                 }
                 _ => {}
             }
@@ -231,7 +268,9 @@ impl Template {
     }
 
     pub fn routes(&self) -> impl Iterator<Item = (&FunctionSpec, &Route)> {
-        self.functions.iter().flat_map(|f| f.routes.iter().map(move |r| (f, r)))
+        self.functions
+            .iter()
+            .flat_map(|f| f.routes.iter().map(move |r| (f, r)))
     }
 }
 
@@ -241,9 +280,15 @@ mod tests {
 
     #[test]
     fn routes_match_with_parameters() {
-        let r = Route { method: "GET".into(), path: "/v1/products/{id}".into() };
+        let r = Route {
+            method: "GET".into(),
+            path: "/v1/products/{id}".into(),
+        };
         assert_eq!(r.matches("GET", "/v1/products/p1").unwrap()["id"], "p1");
-        assert_eq!(r.matches("GET", "/v1/products/%E8%8C%B6").unwrap()["id"], "茶");
+        assert_eq!(
+            r.matches("GET", "/v1/products/%E8%8C%B6").unwrap()["id"],
+            "茶"
+        );
         assert!(r.matches("POST", "/v1/products/p1").is_none());
         assert!(r.matches("GET", "/v1/products").is_none());
         assert!(r.matches("GET", "/v1/products/p1/x").is_none());
@@ -285,7 +330,10 @@ Resources:
         assert_eq!(f.queues, vec!["Jobs".to_string()]);
         assert_eq!(f.environment["TABLE"], EnvValue::Ref("T".into()));
         assert_eq!(f.environment["APPID"], EnvValue::Ref("AppId".into()));
-        assert_eq!(f.environment["QUEUE_URL"], EnvValue::GetAtt("Jobs".into(), "QueueUrl".into()));
+        assert_eq!(
+            f.environment["QUEUE_URL"],
+            EnvValue::GetAtt("Jobs".into(), "QueueUrl".into())
+        );
         assert!(matches!(f.environment["SECRET"], EnvValue::Sub(_)));
         assert_eq!(t.parameters["AppId"].as_deref(), Some("wx1"));
         assert_eq!((t.tables.len(), t.queues.len()), (1, 1));

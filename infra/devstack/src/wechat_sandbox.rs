@@ -40,16 +40,25 @@ fn err(code: i64, msg: &str) -> Outgoing {
 /// The openid WeChat would give the shopper `name` in this app.
 pub fn openid_for(appid: &str, name: &str) -> String {
     let digest = Sha256::digest(format!("{appid}/{name}").as_bytes());
-    format!("o{}", &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)[..27])
+    format!(
+        "o{}",
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)[..27]
+    )
 }
 
 impl WeChatSandbox {
     pub fn new(appid: impl Into<String>, secret: impl Into<String>) -> Self {
-        Self { appid: appid.into(), secret: secret.into(), state: Mutex::new(State::default()) }
+        Self {
+            appid: appid.into(),
+            secret: secret.into(),
+            state: Mutex::new(State::default()),
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn credentials_error(&self, appid: Option<&str>, secret: Option<&str>) -> Option<Outgoing> {
@@ -63,8 +72,12 @@ impl WeChatSandbox {
     }
 
     fn code2session(&self, query: &str) -> Outgoing {
-        let params: std::collections::HashMap<String, String> = form_pairs(query).into_iter().collect();
-        if let Some(e) = self.credentials_error(params.get("appid").map(String::as_str), params.get("secret").map(String::as_str)) {
+        let params: std::collections::HashMap<String, String> =
+            form_pairs(query).into_iter().collect();
+        if let Some(e) = self.credentials_error(
+            params.get("appid").map(String::as_str),
+            params.get("secret").map(String::as_str),
+        ) {
             return e;
         }
         if params.get("grant_type").map(String::as_str) != Some("authorization_code") {
@@ -77,7 +90,10 @@ impl WeChatSandbox {
             return err(40029, "invalid code");
         }
         if code.starts_with("ratelimited") {
-            return err(45011, "api minute-quota reach limit  mustslower  retry next minute");
+            return err(
+                45011,
+                "api minute-quota reach limit  mustslower  retry next minute",
+            );
         }
         if code.starts_with("highrisk") {
             return err(40226, "invalid user, high risk");
@@ -96,7 +112,9 @@ impl WeChatSandbox {
     }
 
     fn stable_token(&self, body: &[u8]) -> Outgoing {
-        let Ok(body) = serde_json::from_slice::<Value>(body) else { return err(47001, "data format error") };
+        let Ok(body) = serde_json::from_slice::<Value>(body) else {
+            return err(47001, "data format error");
+        };
         if let Some(e) = self.credentials_error(body["appid"].as_str(), body["secret"].as_str()) {
             return e;
         }
@@ -108,31 +126,50 @@ impl WeChatSandbox {
         state.stable_token_calls += 1;
         let force = body["force_refresh"].as_bool().unwrap_or(false);
         let token = match &state.token {
-            Some((token, expires_at)) if !force && *expires_at > now => (token.clone(), *expires_at),
-            _ => (format!("sandbox_at_{}", shared::ids::random_token(40)), now + TOKEN_SECONDS),
+            Some((token, expires_at)) if !force && *expires_at > now => {
+                (token.clone(), *expires_at)
+            }
+            _ => (
+                format!("sandbox_at_{}", shared::ids::random_token(40)),
+                now + TOKEN_SECONDS,
+            ),
         };
         state.token = Some(token.clone());
         json_ok(json!({"access_token": token.0, "expires_in": token.1 - now}))
     }
 
     fn phone_number(&self, query: &str, body: &[u8]) -> Outgoing {
-        let params: std::collections::HashMap<String, String> = form_pairs(query).into_iter().collect();
+        let params: std::collections::HashMap<String, String> =
+            form_pairs(query).into_iter().collect();
         let now = shared::clock::now_epoch_seconds();
         let mut state = self.state();
         let valid_token = matches!(&state.token, Some((t, exp)) if Some(t) == params.get("access_token") && *exp > now);
         if !valid_token {
-            return err(40001, "invalid credential, access_token is invalid or not latest");
+            return err(
+                40001,
+                "invalid credential, access_token is invalid or not latest",
+            );
         }
-        let Ok(body) = serde_json::from_slice::<Value>(body) else { return err(47001, "data format error") };
+        let Ok(body) = serde_json::from_slice::<Value>(body) else {
+            return err(47001, "data format error");
+        };
         let code = body["code"].as_str().unwrap_or("").to_string();
-        if code.is_empty() || code.starts_with("invalid") || !state.used_phone_codes.insert(code.clone()) {
+        if code.is_empty()
+            || code.starts_with("invalid")
+            || !state.used_phone_codes.insert(code.clone())
+        {
             return err(40029, "invalid code");
         }
         let pure = match code.strip_prefix("phone-") {
-            Some(digits) if digits.len() == 11 && digits.bytes().all(|b| b.is_ascii_digit()) => digits.to_string(),
+            Some(digits) if digits.len() == 11 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                digits.to_string()
+            }
             _ => {
                 let d = Sha256::digest(code.as_bytes());
-                format!("139{:08}", u64::from_be_bytes(d[..8].try_into().unwrap_or_default()) % 100_000_000)
+                format!(
+                    "139{:08}",
+                    u64::from_be_bytes(d[..8].try_into().unwrap_or_default()) % 100_000_000
+                )
             }
         };
         json_ok(json!({
@@ -168,12 +205,20 @@ impl Serve for WeChatSandbox {
         match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/sns/jscode2session") => self.code2session(&req.query),
             ("POST", "/cgi-bin/stable_token") => self.stable_token(&req.body),
-            ("POST", "/wxa/business/getuserphonenumber") => self.phone_number(&req.query, &req.body),
+            ("POST", "/wxa/business/getuserphonenumber") => {
+                self.phone_number(&req.query, &req.body)
+            }
             ("GET", "/__sandbox/stats") => {
                 let s = self.state();
-                Outgoing::json(200, &json!({"stableTokenCalls": s.stable_token_calls, "code2sessionCalls": s.code2session_calls}))
+                Outgoing::json(
+                    200,
+                    &json!({"stableTokenCalls": s.stable_token_calls, "code2sessionCalls": s.code2session_calls}),
+                )
             }
-            _ => Outgoing::json(404, &json!({"errcode": 404, "errmsg": "not found in the WeChat sandbox"})),
+            _ => Outgoing::json(
+                404,
+                &json!({"errcode": 404, "errmsg": "not found in the WeChat sandbox"}),
+            ),
         }
     }
 }

@@ -13,7 +13,9 @@ use super::{Item, StoreError, from_item, get_s, s, to_item};
 use crate::catalog::{Category, Product, ProductSummary, Sku, summarize};
 use crate::ids::{CategoryId, ProductId, SkuId};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -36,7 +38,10 @@ pub struct Page<T> {
 
 /// Best sellers sort first under an ascending sort key; ties by product id.
 pub fn rank_key(sales: u64, id: &ProductId) -> String {
-    format!("{:013}#{id}", 9_999_999_999_999u64.saturating_sub(sales.min(9_999_999_999_999)))
+    format!(
+        "{:013}#{id}",
+        9_999_999_999_999u64.saturating_sub(sales.min(9_999_999_999_999))
+    )
 }
 
 fn meta_key(id: &ProductId) -> [(&'static str, AttributeValue); 2] {
@@ -68,13 +73,19 @@ fn stored_product(item: &Item) -> Result<StoredProduct, StoreError> {
     let product: Product = from_item(item)?;
     let list = |name: &str| -> Vec<String> {
         match item.get(name) {
-            Some(AttributeValue::L(values)) => values.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+            Some(AttributeValue::L(values)) => values
+                .iter()
+                .filter_map(|v| v.as_s().ok().cloned())
+                .collect(),
             Some(AttributeValue::Ss(values)) => values.clone(),
             _ => Vec::new(),
         }
     };
     Ok(StoredProduct {
-        sku_ids: list("skuIds").iter().filter_map(|s| SkuId::parse(s).ok()).collect(),
+        sku_ids: list("skuIds")
+            .iter()
+            .filter_map(|s| SkuId::parse(s).ok())
+            .collect(),
         terms: list("terms").into_iter().collect(),
         product,
     })
@@ -82,7 +93,10 @@ fn stored_product(item: &Item) -> Result<StoredProduct, StoreError> {
 
 impl CatalogStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     pub async fn categories(&self) -> Result<Vec<Category>, StoreError> {
@@ -119,10 +133,17 @@ impl CatalogStore {
             .send()
             .await
             .map_err(|e| StoreError::dynamo("GetItem product", e))?;
-        let Some(item) = out.item else { return Ok(None) };
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
         let stored = stored_product(&item)?;
         let mut skus = self.skus(&stored.sku_ids).await?;
-        let order: HashMap<&SkuId, usize> = stored.sku_ids.iter().enumerate().map(|(i, s)| (s, i)).collect();
+        let order: HashMap<&SkuId, usize> = stored
+            .sku_ids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s, i))
+            .collect();
         skus.sort_by_key(|s| order.get(&s.id).copied().unwrap_or(usize::MAX));
         Ok(Some((stored.product, skus)))
     }
@@ -137,7 +158,12 @@ impl CatalogStore {
         let unique: Vec<Item> = {
             let mut seen = BTreeSet::new();
             keys.into_iter()
-                .filter(|k| seen.insert((get_s(k, "pk").unwrap_or("").to_string(), get_s(k, "sk").unwrap_or("").to_string())))
+                .filter(|k| {
+                    seen.insert((
+                        get_s(k, "pk").unwrap_or("").to_string(),
+                        get_s(k, "sk").unwrap_or("").to_string(),
+                    ))
+                })
                 .collect()
         };
         for chunk in unique.chunks(BATCH_GET_MAX) {
@@ -170,7 +196,10 @@ impl CatalogStore {
                     .unwrap_or_default();
             }
             if !pending.is_empty() {
-                return Err(StoreError::Corrupt { key: "BatchGetItem".into(), problem: "keys left unprocessed after retries".into() });
+                return Err(StoreError::Corrupt {
+                    key: "BatchGetItem".into(),
+                    problem: "keys left unprocessed after retries".into(),
+                });
             }
         }
         Ok(found)
@@ -178,30 +207,68 @@ impl CatalogStore {
 
     /// Listing lines for these products, in the given order; unknown and off-shelf ones are left out.
     pub async fn summaries(&self, ids: &[ProductId]) -> Result<Vec<ProductSummary>, StoreError> {
-        let metas = self.batch_get(ids.iter().map(|id| key_item(meta_key(id))).collect()).await?;
+        let metas = self
+            .batch_get(ids.iter().map(|id| key_item(meta_key(id))).collect())
+            .await?;
         self.summaries_of(metas, ids).await
     }
 
-    async fn summaries_of(&self, metas: Vec<Item>, order: &[ProductId]) -> Result<Vec<ProductSummary>, StoreError> {
-        let stored: Vec<StoredProduct> =
-            metas.iter().map(stored_product).collect::<Result<Vec<_>, _>>()?.into_iter().filter(|p| p.product.on_shelf).collect();
-        let all_skus: Vec<SkuId> = stored.iter().flat_map(|p| p.sku_ids.iter().cloned()).collect();
+    async fn summaries_of(
+        &self,
+        metas: Vec<Item>,
+        order: &[ProductId],
+    ) -> Result<Vec<ProductSummary>, StoreError> {
+        let stored: Vec<StoredProduct> = metas
+            .iter()
+            .map(stored_product)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|p| p.product.on_shelf)
+            .collect();
+        let all_skus: Vec<SkuId> = stored
+            .iter()
+            .flat_map(|p| p.sku_ids.iter().cloned())
+            .collect();
         let skus = self.skus(&all_skus).await?;
         let mut by_product: HashMap<&ProductId, Vec<Sku>> = HashMap::new();
         for sku in &skus {
-            by_product.entry(&sku.product_id).or_default().push(sku.clone());
+            by_product
+                .entry(&sku.product_id)
+                .or_default()
+                .push(sku.clone());
         }
         let mut lines: HashMap<ProductId, ProductSummary> = stored
             .iter()
-            .map(|p| (p.product.id.clone(), summarize(&p.product, by_product.get(&p.product.id).map(Vec::as_slice).unwrap_or(&[]))))
+            .map(|p| {
+                (
+                    p.product.id.clone(),
+                    summarize(
+                        &p.product,
+                        by_product
+                            .get(&p.product.id)
+                            .map(Vec::as_slice)
+                            .unwrap_or(&[]),
+                    ),
+                )
+            })
             .collect();
         Ok(order.iter().filter_map(|id| lines.remove(id)).collect())
     }
 
     /// One page of on-shelf products, best sellers first, optionally in one category.
-    pub async fn list(&self, category: Option<&CategoryId>, after: Option<ListPosition>, limit: usize) -> Result<Page<ProductSummary>, StoreError> {
+    pub async fn list(
+        &self,
+        category: Option<&CategoryId>,
+        after: Option<ListPosition>,
+        limit: usize,
+    ) -> Result<Page<ProductSummary>, StoreError> {
         let (index, pk_name, pk_value, sk_name) = match category {
-            Some(c) => (INDEX_BY_CATEGORY, "gsi1pk", format!("CATEGORY#{c}"), "gsi1sk"),
+            Some(c) => (
+                INDEX_BY_CATEGORY,
+                "gsi1pk",
+                format!("CATEGORY#{c}"),
+                "gsi1sk",
+            ),
             None => (INDEX_SHELF, "gsi2pk", "SHELF".to_string(), "gsi2sk"),
         };
         let start = after.map(|p| p.0.into_iter().map(|(k, v)| (k, s(v))).collect::<Item>());
@@ -233,16 +300,28 @@ impl CatalogStore {
         } else {
             None
         };
-        let order: Vec<ProductId> =
-            metas.iter().filter_map(|m| get_s(m, "id")).filter_map(|id| ProductId::parse(id).ok()).collect();
-        Ok(Page { items: self.summaries_of(metas, &order).await?, next })
+        let order: Vec<ProductId> = metas
+            .iter()
+            .filter_map(|m| get_s(m, "id"))
+            .filter_map(|id| ProductId::parse(id).ok())
+            .collect();
+        Ok(Page {
+            items: self.summaries_of(metas, &order).await?,
+            next,
+        })
     }
 
     /// Products carrying every term, best sellers first, optionally in one category.
-    pub async fn search(&self, terms: &[String], category: Option<&CategoryId>) -> Result<Vec<ProductId>, StoreError> {
+    pub async fn search(
+        &self,
+        terms: &[String],
+        category: Option<&CategoryId>,
+    ) -> Result<Vec<ProductId>, StoreError> {
         let lists = futures::future::try_join_all(terms.iter().map(|t| self.postings(t))).await?;
         let mut lists = lists.into_iter();
-        let Some(mut matches) = lists.next() else { return Ok(Vec::new()) };
+        let Some(mut matches) = lists.next() else {
+            return Ok(Vec::new());
+        };
         for list in lists {
             matches.retain(|id, _| list.contains_key(id));
         }
@@ -255,7 +334,10 @@ impl CatalogStore {
         Ok(hits.into_iter().map(|(_, id)| id).collect())
     }
 
-    async fn postings(&self, term: &str) -> Result<HashMap<ProductId, (String, String)>, StoreError> {
+    async fn postings(
+        &self,
+        term: &str,
+    ) -> Result<HashMap<ProductId, (String, String)>, StoreError> {
         let mut found = HashMap::new();
         let mut start: Option<Item> = None;
         loop {
@@ -272,10 +354,11 @@ impl CatalogStore {
                 .await
                 .map_err(|e| StoreError::dynamo("Query postings", e))?;
             for item in out.items() {
-                if let (Some(id), Some(cat), Some(rank)) = (get_s(item, "sk"), get_s(item, "categoryId"), get_s(item, "rank")) {
-                    if let Ok(id) = ProductId::parse(id) {
-                        found.insert(id, (cat.to_string(), rank.to_string()));
-                    }
+                let id = get_s(item, "sk").and_then(|id| ProductId::parse(id).ok());
+                if let (Some(id), Some(cat), Some(rank)) =
+                    (id, get_s(item, "categoryId"), get_s(item, "rank"))
+                {
+                    found.insert(id, (cat.to_string(), rank.to_string()));
                 }
             }
             start = out.last_evaluated_key;
@@ -302,7 +385,8 @@ impl CatalogStore {
     /// Creates or refreshes a product with its SKUs and search terms. Stock and sales already
     /// recorded are kept: editing a product's text or price never resets what orders did.
     pub async fn put_product(&self, product: &Product, skus: &[Sku]) -> Result<(), StoreError> {
-        let previous = self.client
+        let previous = self
+            .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key_item(meta_key(&product.id))))
@@ -313,7 +397,9 @@ impl CatalogStore {
             .item
             .map(|i| stored_product(&i))
             .transpose()?;
-        let sales = previous.as_ref().map_or(product.sales, |p| p.product.sales.max(product.sales));
+        let sales = previous
+            .as_ref()
+            .map_or(product.sales, |p| p.product.sales.max(product.sales));
         let rank = rank_key(sales, &product.id);
         let terms = if product.on_shelf {
             crate::search::index_terms(&format!("{} {}", product.title, product.subtitle))
@@ -322,15 +408,28 @@ impl CatalogStore {
         };
 
         for sku in skus {
-            self.upsert_keeping(key_item(sku_key(&sku.id)), to_item(sku), &["stock"]).await?;
+            self.upsert_keeping(key_item(sku_key(&sku.id)), to_item(sku), &["stock"])
+                .await?;
         }
-        let mut meta = to_item(&Product { sales, ..product.clone() });
-        meta.insert("skuIds".into(), AttributeValue::L(skus.iter().map(|k| s(k.id.as_str())).collect()));
-        meta.insert("terms".into(), AttributeValue::L(terms.iter().map(s).collect()));
+        let mut meta = to_item(&Product {
+            sales,
+            ..product.clone()
+        });
+        meta.insert(
+            "skuIds".into(),
+            AttributeValue::L(skus.iter().map(|k| s(k.id.as_str())).collect()),
+        );
+        meta.insert(
+            "terms".into(),
+            AttributeValue::L(terms.iter().map(s).collect()),
+        );
         meta.insert("rank".into(), s(&rank));
         let mut remove = Vec::new();
         if product.on_shelf {
-            meta.insert("gsi1pk".into(), s(format!("CATEGORY#{}", product.category_id)));
+            meta.insert(
+                "gsi1pk".into(),
+                s(format!("CATEGORY#{}", product.category_id)),
+            );
             meta.insert("gsi1sk".into(), s(&rank));
             meta.insert("gsi2pk".into(), s("SHELF"));
             meta.insert("gsi2sk".into(), s(&rank));
@@ -340,7 +439,16 @@ impl CatalogStore {
         let mut full = key_item(meta_key(&product.id));
         full.extend(meta);
         let mut writes: Vec<WriteRequest> = Vec::new();
-        let put = |item: Item| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().expect("item set")).build();
+        let put = |item: Item| {
+            WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .expect("item set"),
+                )
+                .build()
+        };
         writes.push(put(full));
         for term in &terms {
             let mut posting = Item::new();
@@ -354,14 +462,27 @@ impl CatalogStore {
             let mut key = Item::new();
             key.insert("pk".into(), s(format!("TERM#{stale}")));
             key.insert("sk".into(), s(product.id.as_str()));
-            writes.push(WriteRequest::builder().delete_request(DeleteRequest::builder().set_key(Some(key)).build().expect("key set")).build());
+            writes.push(
+                WriteRequest::builder()
+                    .delete_request(
+                        DeleteRequest::builder()
+                            .set_key(Some(key))
+                            .build()
+                            .expect("key set"),
+                    )
+                    .build(),
+            );
         }
         self.batch_write(writes).await
     }
 
     /// Sets every attribute of `item` except `keep`, which only takes the new value when absent.
     async fn upsert_keeping(&self, key: Item, item: Item, keep: &[&str]) -> Result<(), StoreError> {
-        let mut update = self.client.update_item().table_name(&self.table).set_key(Some(key));
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key));
         let mut sets = Vec::new();
         for (i, (name, value)) in item.into_iter().enumerate() {
             let (n, v) = (format!("#a{i}"), format!(":v{i}"));
@@ -370,7 +491,9 @@ impl CatalogStore {
             } else {
                 sets.push(format!("{n} = {v}"));
             }
-            update = update.expression_attribute_names(n, name).expression_attribute_values(v, value);
+            update = update
+                .expression_attribute_names(n, name)
+                .expression_attribute_values(v, value);
         }
         update
             .update_expression(format!("SET {}", sets.join(", ")))
@@ -397,10 +520,16 @@ impl CatalogStore {
                     .send()
                     .await
                     .map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
-                pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
             }
             if !pending.is_empty() {
-                return Err(StoreError::Corrupt { key: "BatchWriteItem".into(), problem: "writes left unprocessed after retries".into() });
+                return Err(StoreError::Corrupt {
+                    key: "BatchWriteItem".into(),
+                    problem: "writes left unprocessed after retries".into(),
+                });
             }
         }
         Ok(())
@@ -414,8 +543,21 @@ mod tests {
     #[test]
     fn rank_sorts_best_sellers_first() {
         let p = ProductId::parse("p").unwrap();
-        let mut keys = vec![rank_key(3, &p), rank_key(300, &p), rank_key(0, &p), rank_key(u64::MAX, &p)];
+        let mut keys = vec![
+            rank_key(3, &p),
+            rank_key(300, &p),
+            rank_key(0, &p),
+            rank_key(u64::MAX, &p),
+        ];
         keys.sort();
-        assert_eq!(keys, vec![rank_key(u64::MAX, &p), rank_key(300, &p), rank_key(3, &p), rank_key(0, &p)]);
+        assert_eq!(
+            keys,
+            vec![
+                rank_key(u64::MAX, &p),
+                rank_key(300, &p),
+                rank_key(3, &p),
+                rank_key(0, &p)
+            ]
+        );
     }
 }

@@ -31,7 +31,10 @@ impl StoreError {
     {
         // The SDK's Display for a service error is just "service error"; the debug form names it.
         let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
-        StoreError::Dynamo { operation, source: detail.into() }
+        StoreError::Dynamo {
+            operation,
+            source: detail.into(),
+        }
     }
 }
 
@@ -57,7 +60,11 @@ pub fn to_attribute(value: &Value) -> AttributeValue {
         Value::Number(num) => AttributeValue::N(num.to_string()),
         Value::String(text) => AttributeValue::S(text.clone()),
         Value::Array(items) => AttributeValue::L(items.iter().map(to_attribute).collect()),
-        Value::Object(map) => AttributeValue::M(map.iter().map(|(k, v)| (k.clone(), to_attribute(v))).collect()),
+        Value::Object(map) => AttributeValue::M(
+            map.iter()
+                .map(|(k, v)| (k.clone(), to_attribute(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -69,14 +76,29 @@ pub fn from_attribute(value: &AttributeValue) -> Value {
             .map(Value::from)
             .or_else(|_| num.parse::<u64>().map(Value::from))
             .ok()
-            .or_else(|| num.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number))
+            .or_else(|| {
+                num.parse::<f64>()
+                    .ok()
+                    .and_then(Number::from_f64)
+                    .map(Value::Number)
+            })
             .unwrap_or(Value::Null),
         AttributeValue::Bool(b) => Value::Bool(*b),
         AttributeValue::L(items) => Value::Array(items.iter().map(from_attribute).collect()),
-        AttributeValue::M(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), from_attribute(v))).collect()),
-        AttributeValue::Ss(items) => Value::Array(items.iter().cloned().map(Value::String).collect()),
+        AttributeValue::M(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), from_attribute(v)))
+                .collect(),
+        ),
+        AttributeValue::Ss(items) => {
+            Value::Array(items.iter().cloned().map(Value::String).collect())
+        }
         AttributeValue::Ns(items) => Value::Array(
-            items.iter().filter_map(|n| n.parse::<i64>().ok()).map(Value::from).collect(),
+            items
+                .iter()
+                .filter_map(|n| n.parse::<i64>().ok())
+                .map(Value::from)
+                .collect(),
         ),
         _ => Value::Null,
     }
@@ -85,15 +107,20 @@ pub fn from_attribute(value: &AttributeValue) -> Value {
 /// The attributes of a domain value. Absent options stay absent rather than becoming NULL.
 pub fn to_item<T: Serialize>(value: &T) -> Item {
     match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => {
-            map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), to_attribute(v))).collect()
-        }
+        Ok(Value::Object(map)) => map
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.clone(), to_attribute(v)))
+            .collect(),
         _ => Item::new(),
     }
 }
 
 pub fn from_item<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
-    let map: Map<String, Value> = item.iter().map(|(k, v)| (k.clone(), from_attribute(v))).collect();
+    let map: Map<String, Value> = item
+        .iter()
+        .map(|(k, v)| (k.clone(), from_attribute(v)))
+        .collect();
     serde_json::from_value(Value::Object(map)).map_err(|e| StoreError::Corrupt {
         key: item_key(item),
         problem: e.to_string(),

@@ -64,7 +64,11 @@ impl Preferences {
         }
         let mut ranked: Vec<_> = score.into_iter().collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        ranked.into_iter().take(how_many).map(|(c, _)| c.clone()).collect()
+        ranked
+            .into_iter()
+            .take(how_many)
+            .map(|(c, _)| c.clone())
+            .collect()
     }
 }
 
@@ -82,7 +86,10 @@ const ACCESS_TOKEN_KEY: &str = "WECHAT#access_token";
 
 impl UserStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     pub async fn get(&self, id: &UserId) -> Result<Option<User>, StoreError> {
@@ -108,19 +115,31 @@ impl UserStore {
             .send()
             .await
             .map_err(|e| StoreError::dynamo("GetItem openid", e))?;
-        Ok(out.item.as_ref().and_then(|i| get_s(i, "userId")).and_then(|id| UserId::parse(id).ok()))
+        Ok(out
+            .item
+            .as_ref()
+            .and_then(|i| get_s(i, "userId"))
+            .and_then(|id| UserId::parse(id).ok()))
     }
 
     /// The account for this openid, created on first sight. Exactly one account exists per
     /// openid however many first logins race.
-    pub async fn sign_in(&self, openid: &OpenId, invite_code: Option<&str>, now: i64) -> Result<SignIn, StoreError> {
+    pub async fn sign_in(
+        &self,
+        openid: &OpenId,
+        invite_code: Option<&str>,
+        now: i64,
+    ) -> Result<SignIn, StoreError> {
         for _ in 0..3 {
             if let Some(id) = self.user_id_for(openid).await? {
                 let user = self.get(&id).await?.ok_or_else(|| StoreError::Corrupt {
                     key: format!("USER#{id}"),
                     problem: "openid record points at a missing user".into(),
                 })?;
-                return Ok(SignIn { user, is_new: false });
+                return Ok(SignIn {
+                    user,
+                    is_new: false,
+                });
             }
             let user = User {
                 id: UserId::generate(),
@@ -160,7 +179,10 @@ impl UserStore {
                 Err(err) => return Err(StoreError::dynamo("TransactWriteItems sign-in", err)),
             }
         }
-        Err(StoreError::Corrupt { key: "OPENID#<redacted>".into(), problem: "sign-in kept conflicting".into() })
+        Err(StoreError::Corrupt {
+            key: "OPENID#<redacted>".into(),
+            problem: "sign-in kept conflicting".into(),
+        })
     }
 
     pub async fn openid_of(&self, id: &UserId) -> Result<Option<OpenId>, StoreError> {
@@ -173,11 +195,21 @@ impl UserStore {
             .send()
             .await
             .map_err(|e| StoreError::dynamo("GetItem openid of user", e))?;
-        Ok(out.item.as_ref().and_then(|i| get_s(i, "openid")).and_then(|o| OpenId::parse(o).ok()))
+        Ok(out
+            .item
+            .as_ref()
+            .and_then(|i| get_s(i, "openid"))
+            .and_then(|o| OpenId::parse(o).ok()))
     }
 
     /// Records the phone's keyed hash and masked form; false when the user does not exist.
-    pub async fn bind_phone(&self, id: &UserId, hash: &str, masked: &str, now: i64) -> Result<bool, StoreError> {
+    pub async fn bind_phone(
+        &self,
+        id: &UserId,
+        hash: &str,
+        masked: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -192,7 +224,13 @@ impl UserStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(err) => Err(StoreError::dynamo("UpdateItem bind phone", err)),
         }
     }
@@ -202,11 +240,21 @@ impl UserStore {
     }
 
     /// Counts a purchase for recommendations (called when an order is paid).
-    pub async fn record_purchase(&self, id: &UserId, category: &CategoryId, product: &ProductId) -> Result<(), StoreError> {
+    pub async fn record_purchase(
+        &self,
+        id: &UserId,
+        category: &CategoryId,
+        product: &ProductId,
+    ) -> Result<(), StoreError> {
         self.bump(id, &format!("b_{category}"), Some(product)).await
     }
 
-    async fn bump(&self, id: &UserId, counter: &str, product: Option<&ProductId>) -> Result<(), StoreError> {
+    async fn bump(
+        &self,
+        id: &UserId,
+        counter: &str,
+        product: Option<&ProductId>,
+    ) -> Result<(), StoreError> {
         let mut update = self
             .client
             .update_item()
@@ -220,7 +268,10 @@ impl UserStore {
                 .expression_attribute_values(":p", AttributeValue::Ss(vec![p.to_string()])),
             None => update.update_expression("ADD #c :one"),
         };
-        update.send().await.map_err(|e| StoreError::dynamo("UpdateItem preferences", e))?;
+        update
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("UpdateItem preferences", e))?;
         Ok(())
     }
 
@@ -234,12 +285,17 @@ impl UserStore {
             .await
             .map_err(|e| StoreError::dynamo("GetItem preferences", e))?;
         let mut prefs = Preferences::default();
-        let Some(item) = out.item else { return Ok(prefs) };
+        let Some(item) = out.item else {
+            return Ok(prefs);
+        };
         for (name, value) in &item {
             let count = match value {
                 AttributeValue::N(v) => v.parse::<u64>().unwrap_or(0),
                 AttributeValue::Ss(products) if name == "boughtProducts" => {
-                    prefs.bought_products = products.iter().filter_map(|p| ProductId::parse(p).ok()).collect();
+                    prefs.bought_products = products
+                        .iter()
+                        .filter_map(|p| ProductId::parse(p).ok())
+                        .collect();
                     continue;
                 }
                 _ => continue,
@@ -276,7 +332,11 @@ impl UserStore {
         }))
     }
 
-    pub async fn store_access_token(&self, token: &SecretString, expires_at: i64) -> Result<(), StoreError> {
+    pub async fn store_access_token(
+        &self,
+        token: &SecretString,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         use secrecy::ExposeSecret;
         self.client
             .put_item()
@@ -302,7 +362,12 @@ impl UserStore {
     }
 }
 
-fn is_condition_failure<R>(err: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>) -> bool {
+fn is_condition_failure<R>(
+    err: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+) -> bool {
     err.as_service_error()
         .and_then(|e| match e {
             aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {

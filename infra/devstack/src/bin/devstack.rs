@@ -15,13 +15,20 @@ use tokio::process::{Child, Command};
 
 fn port(name: &str, default: u16) -> anyhow::Result<u16> {
     match std::env::var(name) {
-        Ok(v) => v.parse().with_context(|| format!("{name} must be a port number")),
+        Ok(v) => v
+            .parse()
+            .with_context(|| format!("{name} must be a port number")),
         Err(_) => Ok(default),
     }
 }
 
 async fn start_moto(port: u16) -> anyhow::Result<Child> {
-    let exe = std::env::var("MOTO_SERVER").unwrap_or_else(|_| devstack::project_root().join(".local/venv/bin/moto_server").display().to_string());
+    let exe = std::env::var("MOTO_SERVER").unwrap_or_else(|_| {
+        devstack::project_root()
+            .join(".local/venv/bin/moto_server")
+            .display()
+            .to_string()
+    });
     let child = Command::new(&exe)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(std::process::Stdio::null())
@@ -30,9 +37,14 @@ async fn start_moto(port: u16) -> anyhow::Result<Child> {
         .spawn()
         .with_context(|| format!("starting {exe} (run `make dev`, which installs it)"))?;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
         if Instant::now() > deadline {
-            bail!("moto_server did not listen on 127.0.0.1:{port} within 30 s (is the port taken?)");
+            bail!(
+                "moto_server did not listen on 127.0.0.1:{port} within 30 s (is the port taken?)"
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -51,19 +63,43 @@ async fn dev() -> anyhow::Result<()> {
             format!("http://127.0.0.1:{moto_port}")
         }
     };
-    let stack = LocalStack::start(&endpoint, "shop-", SocketAddr::from(([127, 0, 0, 1], sandbox_port)), provider_overrides_from_env()).await?;
-    let (categories, products) = seed::seed(&stack.catalog_store()).await.context("seeding the demo shop")?;
-    let api = stack.serve_gateway(SocketAddr::from(([127, 0, 0, 1], api_port))).await?;
+    let stack = LocalStack::start(
+        &endpoint,
+        "shop-",
+        SocketAddr::from(([127, 0, 0, 1], sandbox_port)),
+        provider_overrides_from_env(),
+    )
+    .await?;
+    let (categories, products) = seed::seed(&stack.catalog_store())
+        .await
+        .context("seeding the demo shop")?;
+    let api = stack
+        .serve_gateway(SocketAddr::from(([127, 0, 0, 1], api_port)))
+        .await?;
 
     let base = format!("http://{api}");
     let mut out = std::io::stdout().lock();
     writeln!(out, "\nThe shop is up: {base}")?;
-    writeln!(out, "  emulator (DynamoDB + SQS): {endpoint}   WeChat sandbox: {}", stack.wechat_url)?;
-    writeln!(out, "  demo shop: {categories} categories, {products} products; routes: {}", stack.gateway.route_keys().len())?;
+    writeln!(
+        out,
+        "  emulator (DynamoDB + SQS): {endpoint}   WeChat sandbox: {}",
+        stack.wechat_url
+    )?;
+    writeln!(
+        out,
+        "  demo shop: {categories} categories, {products} products; routes: {}",
+        stack.gateway.route_keys().len()
+    )?;
     writeln!(out, "\nTry:")?;
     writeln!(out, "  curl -s {base}/v1/categories")?;
-    writeln!(out, "  curl -s '{base}/v1/products?q=%E6%99%AE%E6%B4%B1&limit=5'        # search 普洱")?;
-    writeln!(out, "  curl -s -X POST {base}/v1/auth/login -H 'content-type: application/json' -d '{{\"code\":\"alice.1\"}}'")?;
+    writeln!(
+        out,
+        "  curl -s '{base}/v1/products?q=%E6%99%AE%E6%B4%B1&limit=5'        # search 普洱"
+    )?;
+    writeln!(
+        out,
+        "  curl -s -X POST {base}/v1/auth/login -H 'content-type: application/json' -d '{{\"code\":\"alice.1\"}}'"
+    )?;
     writeln!(out, "\nCtrl-C stops everything.")?;
     drop(out);
 
@@ -75,7 +111,8 @@ async fn dev() -> anyhow::Result<()> {
 }
 
 async fn wait_for_stop() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = async { match terminate.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
@@ -88,7 +125,9 @@ async fn main() -> ExitCode {
     let command = std::env::args().nth(1).unwrap_or_else(|| "dev".into());
     let result = match command.as_str() {
         "dev" => dev().await,
-        other => Err(anyhow::anyhow!("unknown command {other:?}; usage: devstack dev")),
+        other => Err(anyhow::anyhow!(
+            "unknown command {other:?}; usage: devstack dev"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,12 @@ use serde_json::Value;
 use shared::ids::{CategoryId, ProductId, UserId};
 
 fn ids(answer: &Value) -> Vec<String> {
-    answer["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect()
+    answer["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// Follows `nextCursor` from `first` to the end, returning every id in order.
@@ -32,12 +37,24 @@ async fn categories_come_as_a_cacheable_tree() {
 
     assert_eq!(answer.status, 200);
     let top = answer.body["categories"].as_array().unwrap();
-    assert_eq!(top.iter().map(|c| c["name"].as_str().unwrap()).collect::<Vec<_>>(), ["茶叶", "零食坚果", "新鲜水果", "家居日用"]);
+    assert_eq!(
+        top.iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["茶叶", "零食坚果", "新鲜水果", "家居日用"]
+    );
     assert_eq!(top[0]["children"].as_array().unwrap().len(), 3);
-    assert!(answer.header("cache-control").unwrap().starts_with("public"));
+    assert!(
+        answer
+            .header("cache-control")
+            .unwrap()
+            .starts_with("public")
+    );
     let etag = answer.header("etag").unwrap().to_string();
 
-    let again = shop.get_with("/v1/categories", ("if-none-match", &etag)).await;
+    let again = shop
+        .get_with("/v1/categories", ("if-none-match", &etag))
+        .await;
     assert_eq!(again.status, 304);
     assert!(again.text.is_empty());
 }
@@ -48,11 +65,17 @@ async fn paging_lists_every_product_on_the_shelf_once_best_sellers_first() {
 
     let listed = all_pages(&shop, "/v1/products?limit=4").await;
 
-    let on_shelf: Vec<_> = seed::demo_products().into_iter().filter(|(p, _)| p.on_shelf).collect();
+    let on_shelf: Vec<_> = seed::demo_products()
+        .into_iter()
+        .filter(|(p, _)| p.on_shelf)
+        .collect();
     assert_eq!(listed.len(), on_shelf.len());
     let unique: std::collections::HashSet<_> = listed.iter().collect();
     assert_eq!(unique.len(), listed.len(), "no product twice");
-    assert!(!listed.contains(&"mooncake".to_string()), "off-shelf products are not listed");
+    assert!(
+        !listed.contains(&"mooncake".to_string()),
+        "off-shelf products are not listed"
+    );
     assert_eq!(listed[0], "daily-nuts", "the best seller comes first");
 }
 
@@ -62,8 +85,11 @@ async fn a_category_lists_only_its_products() {
 
     let fruit = all_pages(&shop, "/v1/products?category=fruit&limit=2").await;
 
-    let expected: Vec<_> =
-        seed::demo_products().into_iter().filter(|(p, _)| p.category_id.as_str() == "fruit" && p.on_shelf).map(|(p, _)| p.id.to_string()).collect();
+    let expected: Vec<_> = seed::demo_products()
+        .into_iter()
+        .filter(|(p, _)| p.category_id.as_str() == "fruit" && p.on_shelf)
+        .map(|(p, _)| p.id.to_string())
+        .collect();
     assert_eq!(fruit.len(), expected.len());
     assert!(fruit.iter().all(|id| expected.contains(id)));
 }
@@ -82,8 +108,14 @@ async fn chinese_keywords_find_products_by_title() {
     assert_eq!(ids(&longjing.body), ["longjing", "tea-gift"]);
     assert_eq!(green.len(), 3);
     assert!(ids(&nothing.body).is_empty());
-    assert!(ids(&off_shelf.body).is_empty(), "off-shelf products are not found");
-    assert_eq!(puer.body["items"][0]["priceFrom"], 12800, "listing lines show the lowest SKU price in fen");
+    assert!(
+        ids(&off_shelf.body).is_empty(),
+        "off-shelf products are not found"
+    );
+    assert_eq!(
+        puer.body["items"][0]["priceFrom"], 12800,
+        "listing lines show the lowest SKU price in fen"
+    );
 }
 
 #[tokio::test]
@@ -101,7 +133,12 @@ async fn forged_and_foreign_cursors_are_400s() {
         "/v1/products?q=茶&cursor=garbage".to_string(),
     ] {
         let answer = shop.get(&path).await;
-        assert_eq!((answer.status, answer.error_field()), (400, "cursor"), "{path}: {}", answer.text);
+        assert_eq!(
+            (answer.status, answer.error_field()),
+            (400, "cursor"),
+            "{path}: {}",
+            answer.text
+        );
     }
 }
 
@@ -116,7 +153,11 @@ async fn listing_parameters_are_checked() {
         ("/v1/products?category=a%23b", "category"),
     ] {
         let answer = shop.get(path).await;
-        assert_eq!((answer.status, answer.error_field()), (400, field), "{path}");
+        assert_eq!(
+            (answer.status, answer.error_field()),
+            (400, field),
+            "{path}"
+        );
     }
 }
 
@@ -150,9 +191,16 @@ async fn unknown_and_malformed_product_ids() {
     let malformed = shop.get("/v1/products/%E8%8C%B6").await;
     let off_shelf = shop.get("/v1/products/mooncake").await;
 
-    assert_eq!((missing.status, missing.error_code()), (404, "product_not_found"));
+    assert_eq!(
+        (missing.status, missing.error_code()),
+        (404, "product_not_found")
+    );
     assert_eq!((malformed.status, malformed.error_field()), (400, "id"));
-    assert_eq!((off_shelf.status, off_shelf.body["onShelf"].clone()), (200, Value::Bool(false)), "old links still open");
+    assert_eq!(
+        (off_shelf.status, off_shelf.body["onShelf"].clone()),
+        (200, Value::Bool(false)),
+        "old links still open"
+    );
 }
 
 #[tokio::test]
@@ -165,7 +213,12 @@ async fn guests_get_the_best_sellers() {
     assert_eq!(answer.body["personalized"], false);
     assert_eq!(ids(&answer.body).len(), 10);
     assert_eq!(ids(&answer.body)[0], "daily-nuts");
-    assert!(answer.header("cache-control").unwrap().starts_with("public"));
+    assert!(
+        answer
+            .header("cache-control")
+            .unwrap()
+            .starts_with("public")
+    );
 }
 
 #[tokio::test]
@@ -173,12 +226,21 @@ async fn shoppers_get_what_they_look_at_minus_what_they_bought() {
     let shop = TestShop::start().await;
     let (token, user) = shop.login("lily.1").await;
     for product in ["kiwi", "mango", "kiwi"] {
-        assert_eq!(shop.get_as(&token, &format!("/v1/products/{product}")).await.status, 200);
+        assert_eq!(
+            shop.get_as(&token, &format!("/v1/products/{product}"))
+                .await
+                .status,
+            200
+        );
     }
     shop.stack.browse.settle().await;
     shop.stack
         .user_store()
-        .record_purchase(&UserId::parse(&user).unwrap(), &CategoryId::parse("fruit").unwrap(), &ProductId::parse("navel-orange").unwrap())
+        .record_purchase(
+            &UserId::parse(&user).unwrap(),
+            &CategoryId::parse("fruit").unwrap(),
+            &ProductId::parse("navel-orange").unwrap(),
+        )
         .await
         .unwrap();
 
@@ -189,15 +251,25 @@ async fn shoppers_get_what_they_look_at_minus_what_they_bought() {
     let recommended = ids(&answer.body);
     assert_eq!(recommended.len(), 10);
     assert_eq!(answer.body["items"][0]["categoryId"], "fruit");
-    assert!(!recommended.contains(&"navel-orange".to_string()), "bought products are not recommended");
-    assert!(answer.header("cache-control").unwrap().starts_with("private"));
+    assert!(
+        !recommended.contains(&"navel-orange".to_string()),
+        "bought products are not recommended"
+    );
+    assert!(
+        answer
+            .header("cache-control")
+            .unwrap()
+            .starts_with("private")
+    );
 }
 
 #[tokio::test]
 async fn a_bad_token_on_a_guest_route_is_still_401() {
     let shop = TestShop::start().await;
 
-    let answer = shop.get_as("expired.or.forged", "/v1/recommendations").await;
+    let answer = shop
+        .get_as("expired.or.forged", "/v1/recommendations")
+        .await;
 
     assert_eq!(answer.status, 401);
 }
@@ -221,9 +293,18 @@ async fn seeding_again_keeps_stock_and_duplicates_nothing() {
     seed::seed(&shop.stack.catalog_store()).await.unwrap();
 
     let cherry = shop.get("/v1/products/cherry").await;
-    assert_eq!(cherry.body["stockState"], "sold_out", "orders' stock changes survive a re-seed");
+    assert_eq!(
+        cherry.body["stockState"], "sold_out",
+        "orders' stock changes survive a re-seed"
+    );
     let listed = all_pages(&shop, "/v1/products?limit=50").await;
-    assert_eq!(listed.len(), seed::demo_products().iter().filter(|(p, _)| p.on_shelf).count());
+    assert_eq!(
+        listed.len(),
+        seed::demo_products()
+            .iter()
+            .filter(|(p, _)| p.on_shelf)
+            .count()
+    );
     let puer = shop.get("/v1/products?q=普洱").await;
     assert_eq!(ids(&puer.body).len(), 2);
 }

@@ -11,14 +11,18 @@ const TOKEN_PLACEHOLDER: &str = "REPLACE_WITH_A_TOKEN_FROM_LOGIN";
 
 fn event_files() -> Vec<PathBuf> {
     let dir = devstack::project_root().join("events");
-    let mut files: Vec<PathBuf> =
-        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
     files.sort();
     files
 }
 
 fn route_of(file: &PathBuf) -> String {
-    let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     event["routeKey"].as_str().unwrap_or_default().to_string()
 }
 
@@ -30,8 +34,11 @@ async fn every_sample_event_succeeds_through_its_handler() {
     assert!(!files.is_empty());
 
     for file in files {
-        let text = std::fs::read_to_string(&file).unwrap().replace(TOKEN_PLACEHOLDER, &token);
-        let event: ApiRequest = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let text = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace(TOKEN_PLACEHOLDER, &token);
+        let event: ApiRequest =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let route = route_of(&file);
         let function = shop
             .stack
@@ -48,7 +55,13 @@ async fn every_sample_event_succeeds_through_its_handler() {
 
         let response = handler.handle(event).await;
 
-        assert!((200..300).contains(&response.status_code), "{}: {} {:?}", file.display(), response.status_code, response.body);
+        assert!(
+            (200..300).contains(&response.status_code),
+            "{}: {} {:?}",
+            file.display(),
+            response.status_code,
+            response.body
+        );
     }
 }
 
@@ -58,6 +71,10 @@ async fn every_route_in_the_template_has_a_sample_event() {
     let covered: Vec<String> = event_files().iter().map(route_of).collect();
 
     for (_, route) in template.routes() {
-        assert!(covered.contains(&route.key()), "events/ has no sample for {}", route.key());
+        assert!(
+            covered.contains(&route.key()),
+            "events/ has no sample for {}",
+            route.key()
+        );
     }
 }

@@ -9,15 +9,32 @@ async fn the_templates_tables_are_created_with_their_indexes_and_rerunning_keeps
     let (dynamodb, sqs) = devstack::aws_clients(&emulator()).await.unwrap();
     let prefix = format!("p{}-", shared::ids::random_token(8));
 
-    let first = LocalResources::provision(&template, &prefix, &dynamodb, &sqs).await.unwrap();
-    let second = LocalResources::provision(&template, &prefix, &dynamodb, &sqs).await.unwrap();
+    let first = LocalResources::provision(&template, &prefix, &dynamodb, &sqs)
+        .await
+        .unwrap();
+    let second = LocalResources::provision(&template, &prefix, &dynamodb, &sqs)
+        .await
+        .unwrap();
 
     assert_eq!(first.tables, second.tables);
     assert_eq!(first.tables.len(), template.tables.len());
-    let catalog = dynamodb.describe_table().table_name(&first.tables["CatalogTable"]).send().await.unwrap();
-    let indexes: Vec<_> =
-        catalog.table().unwrap().global_secondary_indexes().iter().filter_map(|i| i.index_name().map(str::to_string)).collect();
-    assert!(indexes.contains(&"ByCategory".to_string()) && indexes.contains(&"Shelf".to_string()), "{indexes:?}");
+    let catalog = dynamodb
+        .describe_table()
+        .table_name(&first.tables["CatalogTable"])
+        .send()
+        .await
+        .unwrap();
+    let indexes: Vec<_> = catalog
+        .table()
+        .unwrap()
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|i| i.index_name().map(str::to_string))
+        .collect();
+    assert!(
+        indexes.contains(&"ByCategory".to_string()) && indexes.contains(&"Shelf".to_string()),
+        "{indexes:?}"
+    );
 }
 
 #[tokio::test]
@@ -41,7 +58,9 @@ Resources:
     let (dynamodb, sqs) = devstack::aws_clients(&emulator()).await.unwrap();
     let prefix = format!("q{}-", shared::ids::random_token(8));
 
-    let local = LocalResources::provision(&template, &prefix, &dynamodb, &sqs).await.unwrap();
+    let local = LocalResources::provision(&template, &prefix, &dynamodb, &sqs)
+        .await
+        .unwrap();
 
     let attributes = sqs
         .get_queue_attributes()
@@ -50,20 +69,40 @@ Resources:
         .send()
         .await
         .unwrap();
-    let redrive = attributes.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy].clone();
+    let redrive = attributes.attributes().unwrap()
+        [&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy]
+        .clone();
     assert!(redrive.contains(&local.queue_arns["JobsDlq"]), "{redrive}");
-    let settings = local.settings_for(&template, &template.functions[0], &HashMap::new()).unwrap();
+    let settings = local
+        .settings_for(&template, &template.functions[0], &HashMap::new())
+        .unwrap();
     assert_eq!(settings["JOBS_QUEUE_URL"], local.queue_urls["Jobs"]);
 }
 
 #[tokio::test]
 async fn a_deploy_time_secret_must_be_given_locally() {
     let template = Template::project().unwrap();
-    let login = template.functions.iter().find(|f| f.logical_id == "LoginFunction").unwrap();
+    let login = template
+        .functions
+        .iter()
+        .find(|f| f.logical_id == "LoginFunction")
+        .unwrap();
     let (dynamodb, sqs) = devstack::aws_clients(&emulator()).await.unwrap();
-    let local = LocalResources::provision(&template, &format!("s{}-", shared::ids::random_token(8)), &dynamodb, &sqs).await.unwrap();
+    let local = LocalResources::provision(
+        &template,
+        &format!("s{}-", shared::ids::random_token(8)),
+        &dynamodb,
+        &sqs,
+    )
+    .await
+    .unwrap();
 
-    let err = local.settings_for(&template, login, &HashMap::new()).unwrap_err();
+    let err = local
+        .settings_for(&template, login, &HashMap::new())
+        .unwrap_err();
 
-    assert!(err.to_string().contains("JWT_SECRET") || err.to_string().contains("WECHAT_SECRET"), "{err}");
+    assert!(
+        err.to_string().contains("JWT_SECRET") || err.to_string().contains("WECHAT_SECRET"),
+        "{err}"
+    );
 }

@@ -31,7 +31,8 @@ impl Answer {
 }
 
 pub fn emulator() -> String {
-    std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL must point at the moto emulator: run the tests with `make test`")
+    std::env::var("AWS_ENDPOINT_URL")
+        .expect("AWS_ENDPOINT_URL must point at the moto emulator: run the tests with `make test`")
 }
 
 fn any_port() -> SocketAddr {
@@ -42,16 +43,27 @@ impl TestShop {
     /// A shop with the demo catalog.
     pub async fn start() -> Self {
         let shop = Self::with_settings(HashMap::new()).await;
-        seed::seed(&shop.stack.catalog_store()).await.expect("seeding the demo shop");
+        seed::seed(&shop.stack.catalog_store())
+            .await
+            .expect("seeding the demo shop");
         shop
     }
 
     /// A shop with an empty catalog and `settings` overriding the sandbox defaults.
     pub async fn with_settings(settings: HashMap<String, String>) -> Self {
         let prefix = format!("t{}-", shared::ids::random_token(10));
-        let stack = LocalStack::start(&emulator(), &prefix, any_port(), settings).await.expect("starting the local stack");
-        let addr = stack.serve_gateway(any_port()).await.expect("serving the gateway");
-        Self { stack, base: format!("http://{addr}"), http: reqwest::Client::new() }
+        let stack = LocalStack::start(&emulator(), &prefix, any_port(), settings)
+            .await
+            .expect("starting the local stack");
+        let addr = stack
+            .serve_gateway(any_port())
+            .await
+            .expect("serving the gateway");
+        Self {
+            stack,
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+        }
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
@@ -60,37 +72,71 @@ impl TestShop {
         let headers = response.headers().clone();
         let text = response.text().await.expect("a readable body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer { status, headers, text, body }
+        Answer {
+            status,
+            headers,
+            text,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Answer {
-        self.send(self.http.get(format!("{}{path}", self.base))).await
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
     }
 
     pub async fn get_as(&self, token: &str, path: &str) -> Answer {
-        self.send(self.http.get(format!("{}{path}", self.base)).bearer_auth(token)).await
+        self.send(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token),
+        )
+        .await
     }
 
     pub async fn get_with(&self, path: &str, header: (&str, &str)) -> Answer {
-        self.send(self.http.get(format!("{}{path}", self.base)).header(header.0, header.1)).await
+        self.send(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .header(header.0, header.1),
+        )
+        .await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Answer {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
     }
 
     pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> Answer {
-        self.send(self.http.post(format!("{}{path}", self.base)).bearer_auth(token).json(body)).await
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
     }
 
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Answer {
-        self.send(self.http.post(format!("{}{path}", self.base)).header("content-type", content_type).body(body.to_string())).await
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("content-type", content_type)
+                .body(body.to_string()),
+        )
+        .await
     }
 
     /// Logs in as the sandbox shopper `code` names; returns (token, user id).
     pub async fn login(&self, code: &str) -> (String, String) {
-        let answer = self.post("/v1/auth/login", &serde_json::json!({"code": code})).await;
+        let answer = self
+            .post("/v1/auth/login", &serde_json::json!({"code": code}))
+            .await;
         assert_eq!(answer.status, 200, "login {code}: {}", answer.text);
-        (answer.body["token"].as_str().unwrap().to_string(), answer.body["user"]["id"].as_str().unwrap().to_string())
+        (
+            answer.body["token"].as_str().unwrap().to_string(),
+            answer.body["user"]["id"].as_str().unwrap().to_string(),
+        )
     }
 }

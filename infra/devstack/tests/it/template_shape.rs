@@ -3,7 +3,10 @@
 use serde_yaml::Value;
 
 fn template() -> Value {
-    serde_yaml::from_str(&std::fs::read_to_string(devstack::project_root().join("template.yaml")).unwrap()).unwrap()
+    serde_yaml::from_str(
+        &std::fs::read_to_string(devstack::project_root().join("template.yaml")).unwrap(),
+    )
+    .unwrap()
 }
 
 fn resources_of(t: &Value, kind: &str) -> Vec<(String, Value)> {
@@ -28,12 +31,24 @@ fn every_function_is_an_arm64_rust_lambda_built_by_cargo_lambda() {
     let t = template();
     let globals = &t["Globals"]["Function"];
     for (id, f) in resources_of(&t, "AWS::Serverless::Function") {
-        let prop = |name: &str| if f["Properties"][name].is_null() { globals[name].clone() } else { f["Properties"][name].clone() };
+        let prop = |name: &str| {
+            if f["Properties"][name].is_null() {
+                globals[name].clone()
+            } else {
+                f["Properties"][name].clone()
+            }
+        };
         assert_eq!(prop("Runtime").as_str(), Some("provided.al2023"), "{id}");
         assert_eq!(prop("Handler").as_str(), Some("bootstrap"), "{id}");
         assert_eq!(prop("Architectures")[0].as_str(), Some("arm64"), "{id}");
-        assert_eq!(f["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{id}");
-        let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or_else(|| panic!("{id} names no Binary"));
+        assert_eq!(
+            f["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{id}"
+        );
+        let binary = f["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id} names no Binary"));
         let main = devstack::project_root().join(format!("functions/{binary}/src/main.rs"));
         assert!(main.exists(), "{id}: {} is missing", main.display());
     }
@@ -45,8 +60,17 @@ fn tables_are_on_demand_with_point_in_time_recovery() {
     let tables = resources_of(&t, "AWS::DynamoDB::Table");
     assert!(tables.len() >= 3);
     for (id, table) in tables {
-        assert_eq!(table["Properties"]["BillingMode"].as_str(), Some("PAY_PER_REQUEST"), "{id}");
-        assert_eq!(table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true), "{id}");
+        assert_eq!(
+            table["Properties"]["BillingMode"].as_str(),
+            Some("PAY_PER_REQUEST"),
+            "{id}"
+        );
+        assert_eq!(
+            table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+                .as_bool(),
+            Some(true),
+            "{id}"
+        );
     }
 }
 
@@ -54,12 +78,22 @@ fn tables_are_on_demand_with_point_in_time_recovery() {
 fn secrets_are_resolved_at_deploy_time_never_written_in() {
     let t = template();
     for (id, f) in resources_of(&t, "AWS::Serverless::Function") {
-        let vars = f["Properties"]["Environment"]["Variables"].as_mapping().cloned().unwrap_or_default();
+        let vars = f["Properties"]["Environment"]["Variables"]
+            .as_mapping()
+            .cloned()
+            .unwrap_or_default();
         for (name, value) in vars {
             let name = name.as_str().unwrap();
             if name.contains("SECRET") || name.contains("KEY") || name.contains("SALT") {
-                assert_eq!(tag(&value).as_deref(), Some("Sub"), "{id}.{name} must be a !Sub resolve reference");
-                assert!(value.as_str().is_some_and(|v| v.starts_with("{{resolve:")), "{id}.{name}");
+                assert_eq!(
+                    tag(&value).as_deref(),
+                    Some("Sub"),
+                    "{id}.{name} must be a !Sub resolve reference"
+                );
+                assert!(
+                    value.as_str().is_some_and(|v| v.starts_with("{{resolve:")),
+                    "{id}.{name}"
+                );
             }
         }
     }
@@ -69,11 +103,22 @@ fn secrets_are_resolved_at_deploy_time_never_written_in() {
 fn policies_name_their_resources() {
     let t = template();
     for (id, f) in resources_of(&t, "AWS::Serverless::Function") {
-        for policy in f["Properties"]["Policies"].as_sequence().cloned().unwrap_or_default() {
-            for statement in policy["Statement"].as_sequence().cloned().unwrap_or_default() {
+        for policy in f["Properties"]["Policies"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default()
+        {
+            for statement in policy["Statement"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default()
+            {
                 let text = format!("{:?}", statement["Resource"]);
                 assert!(!text.contains("\"*\""), "{id} has a wildcard resource");
-                assert!(!format!("{:?}", statement["Action"]).contains("dynamodb:*"), "{id} grants dynamodb:*");
+                assert!(
+                    !format!("{:?}", statement["Action"]).contains("dynamodb:*"),
+                    "{id} grants dynamodb:*"
+                );
             }
         }
     }
@@ -83,7 +128,11 @@ fn policies_name_their_resources() {
 fn every_sqs_event_source_reports_partial_batch_failures() {
     let t = template();
     for (id, f) in resources_of(&t, "AWS::Serverless::Function") {
-        for (_, event) in f["Properties"]["Events"].as_mapping().cloned().unwrap_or_default() {
+        for (_, event) in f["Properties"]["Events"]
+            .as_mapping()
+            .cloned()
+            .unwrap_or_default()
+        {
             if event["Type"].as_str() == Some("SQS") {
                 let types = format!("{:?}", event["Properties"]["FunctionResponseTypes"]);
                 assert!(types.contains("\"ReportBatchItemFailures\""), "{id}");
