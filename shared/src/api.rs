@@ -59,6 +59,11 @@ impl ApiError {
         Self::new(404, "not_found", format!("{what} not found"))
     }
 
+    /// The function was handed a route it does not serve: a wiring mistake, answered like API Gateway's 404.
+    pub fn route_not_found(route: &str) -> Self {
+        Self::new(404, "route_not_found", format!("no route {route}"))
+    }
+
     /// 500 with a fixed message: the cause goes to the log, never to the client.
     pub fn internal() -> Self {
         Self::new(

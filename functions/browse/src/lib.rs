@@ -340,11 +340,7 @@ impl HttpFunction for Browse {
                 "GET /v1/products" => self.products(&req).await,
                 "GET /v1/products/{id}" => self.product(&req).await,
                 "GET /v1/recommendations" => self.recommendations(&req).await,
-                other => Err(ApiError::new(
-                    404,
-                    "route_not_found",
-                    format!("no route {other}"),
-                )),
+                other => Err(ApiError::route_not_found(other)),
             }
         })
         .await

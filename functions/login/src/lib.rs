@@ -252,11 +252,7 @@ impl HttpFunction for Login {
             match req.route() {
                 "POST /v1/auth/login" => self.login(&req).await,
                 "POST /v1/auth/phone" => self.bind_phone(&req).await,
-                other => Err(ApiError::new(
-                    404,
-                    "route_not_found",
-                    format!("no route {other}"),
-                )),
+                other => Err(ApiError::route_not_found(other)),
             }
         })
         .await

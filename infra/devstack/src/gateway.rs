@@ -8,6 +8,7 @@ use anyhow::bail;
 use aws_lambda_events::encodings::Body;
 use base64::Engine;
 use serde_json::{Map, Value, json};
+
 use shared::api::ApiRequest;
 use shared::runtime::HttpFunction;
 use std::collections::{BTreeMap, HashMap};
@@ -162,13 +163,11 @@ fn build_event(req: &Incoming, route_key: &str, params: &BTreeMap<String, String
 #[async_trait::async_trait]
 impl Serve for Gateway {
     async fn serve(&self, req: Incoming) -> Outgoing {
-        let Some((event, function)) = self.event_for(&req) else {
-            return Outgoing::json(
-                404,
-                &json!({"error": {"code": "route_not_found", "message": format!("no route for {} {}", req.method, req.path)}}),
-            );
+        let response = match self.event_for(&req) {
+            Some((event, function)) => function.handle(event).await,
+            None => shared::api::ApiError::route_not_found(&format!("{} {}", req.method, req.path))
+                .into_response(),
         };
-        let response = function.handle(event).await;
         let mut headers: Vec<(String, String)> = response
             .headers
             .iter()

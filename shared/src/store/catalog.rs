@@ -99,28 +99,48 @@ impl CatalogStore {
         }
     }
 
-    pub async fn categories(&self) -> Result<Vec<Category>, StoreError> {
-        let mut categories = Vec::new();
+    /// Every item under one partition key, page by page, up to `cap` items.
+    async fn partition(
+        &self,
+        pk: String,
+        projection: Option<&str>,
+        cap: usize,
+        operation: &'static str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let out = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s("CATEGORY"))
-                .set_exclusive_start_key(start)
+                .expression_attribute_values(":pk", s(&pk))
+                .set_exclusive_start_key(start);
+            if let Some(projection) = projection {
+                // "rank" is a reserved word in DynamoDB expressions.
+                query = query
+                    .projection_expression(projection.replace("rank", "#r"))
+                    .expression_attribute_names("#r", "rank");
+            }
+            let out = query
                 .send()
                 .await
-                .map_err(|e| StoreError::dynamo("Query categories", e))?;
-            for item in out.items() {
-                categories.push(from_item(item)?);
-            }
+                .map_err(|e| StoreError::dynamo(operation, e))?;
+            items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(categories);
+            if start.is_none() || items.len() >= cap {
+                return Ok(items);
             }
         }
+    }
+
+    pub async fn categories(&self) -> Result<Vec<Category>, StoreError> {
+        self.partition("CATEGORY".into(), None, usize::MAX, "Query categories")
+            .await?
+            .iter()
+            .map(from_item)
+            .collect()
     }
 
     /// A product and its SKUs (in the order the product lists them), on or off the shelf.
@@ -338,34 +358,27 @@ impl CatalogStore {
         &self,
         term: &str,
     ) -> Result<HashMap<ProductId, (String, String)>, StoreError> {
-        let mut found = HashMap::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(format!("TERM#{term}")))
-                .projection_expression("sk, categoryId, #r")
-                .expression_attribute_names("#r", "rank")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo("Query postings", e))?;
-            for item in out.items() {
-                let id = get_s(item, "sk").and_then(|id| ProductId::parse(id).ok());
-                if let (Some(id), Some(cat), Some(rank)) =
-                    (id, get_s(item, "categoryId"), get_s(item, "rank"))
-                {
-                    found.insert(id, (cat.to_string(), rank.to_string()));
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() || found.len() >= MAX_POSTINGS_PER_TERM {
-                return Ok(found);
-            }
-        }
+        let items = self
+            .partition(
+                format!("TERM#{term}"),
+                Some("sk, categoryId, rank"),
+                MAX_POSTINGS_PER_TERM,
+                "Query postings",
+            )
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let id = ProductId::parse(get_s(item, "sk")?).ok()?;
+                Some((
+                    id,
+                    (
+                        get_s(item, "categoryId")?.to_string(),
+                        get_s(item, "rank")?.to_string(),
+                    ),
+                ))
+            })
+            .collect())
     }
 
     pub async fn put_category(&self, category: &Category) -> Result<(), StoreError> {
