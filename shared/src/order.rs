@@ -1,0 +1,354 @@
+//! Orders: their numbers, lines, delivery address and the life they move through.
+
+use crate::ids::{ProductId, SkuId, UserId};
+use crate::money::Fen;
+use crate::phone::PhoneNumber;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// An order number, also WeChat Pay's `out_trade_no`: the date, then 16 random characters, so
+/// numbers sort by day but cannot be guessed from one another.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OrderId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be 6 to 32 characters of letters, digits, '_', '-', '|' or '*'")]
+pub struct InvalidOrderId;
+
+impl OrderId {
+    pub fn generate(now: i64) -> Self {
+        let day = time::OffsetDateTime::from_unix_timestamp(now)
+            .map(|t| format!("{:04}{:02}{:02}", t.year(), u8::from(t.month()), t.day()))
+            .unwrap_or_else(|_| "00000000".into());
+        Self(format!("{day}{}", crate::ids::random_token(16)))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidOrderId> {
+        let ok = (6..=32).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b));
+        if ok {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(InvalidOrderId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for OrderId {
+    type Error = InvalidOrderId;
+    fn try_from(raw: String) -> Result<Self, InvalidOrderId> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<OrderId> for String {
+    fn from(id: OrderId) -> String {
+        id.0
+    }
+}
+
+impl std::fmt::Display for OrderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How many of one SKU a line takes: 1 to 999.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct Quantity(u32);
+
+pub const MAX_QUANTITY: u32 = 999;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be a whole number from 1 to {MAX_QUANTITY}")]
+pub struct InvalidQuantity;
+
+impl Quantity {
+    pub fn new(n: i64) -> Result<Self, InvalidQuantity> {
+        u32::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_QUANTITY).contains(n))
+            .map(Self)
+            .ok_or(InvalidQuantity)
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<u32> for Quantity {
+    type Error = InvalidQuantity;
+    fn try_from(n: u32) -> Result<Self, InvalidQuantity> {
+        Self::new(i64::from(n))
+    }
+}
+
+impl From<Quantity> for u32 {
+    fn from(q: Quantity) -> u32 {
+        q.0
+    }
+}
+
+/// Where the parcel goes, as the shopper entered it; kept on the order as it was at checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    pub name: String,
+    pub phone: String,
+    pub province: String,
+    pub city: String,
+    pub district: String,
+    pub detail: String,
+}
+
+/// The address fields as they arrive, before parsing.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AddressInput {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub province: Option<String>,
+    pub city: Option<String>,
+    pub district: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// A field of the request and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl Address {
+    /// Every field required, trimmed, of a sane length; the phone a mainland mobile number.
+    pub fn parse(input: &AddressInput, prefix: &str) -> Result<Self, FieldError> {
+        let text = |value: &Option<String>, name: &str, max: usize| -> Result<String, FieldError> {
+            let field = format!("{prefix}.{name}");
+            let v = value.as_deref().map(str::trim).unwrap_or("");
+            if v.is_empty() {
+                return Err(FieldError {
+                    field,
+                    problem: "is required".into(),
+                });
+            }
+            if v.chars().count() > max || v.chars().any(char::is_control) {
+                return Err(FieldError {
+                    field,
+                    problem: format!("must be at most {max} characters of text"),
+                });
+            }
+            Ok(v.to_string())
+        };
+        let phone_raw = text(&input.phone, "phone", 20)?;
+        let phone = PhoneNumber::parse_mainland(&phone_raw).map_err(|e| FieldError {
+            field: format!("{prefix}.phone"),
+            problem: e.to_string(),
+        })?;
+        Ok(Self {
+            name: text(&input.name, "name", 25)?,
+            phone: phone.expose().to_string(),
+            province: text(&input.province, "province", 20)?,
+            city: text(&input.city, "city", 20)?,
+            district: text(&input.district, "district", 20)?,
+            detail: text(&input.detail, "detail", 120)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    PendingPayment,
+    Paid,
+    WaitingGroup,
+    Shipped,
+    Delivered,
+    Completed,
+    Cancelled,
+    Refunding,
+    Refunded,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::PendingPayment => "PENDING_PAYMENT",
+            OrderStatus::Paid => "PAID",
+            OrderStatus::WaitingGroup => "WAITING_GROUP",
+            OrderStatus::Shipped => "SHIPPED",
+            OrderStatus::Delivered => "DELIVERED",
+            OrderStatus::Completed => "COMPLETED",
+            OrderStatus::Cancelled => "CANCELLED",
+            OrderStatus::Refunding => "REFUNDING",
+            OrderStatus::Refunded => "REFUNDED",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(raw.to_string())).ok()
+    }
+
+    /// The order life: forward only. Every transition is written conditional on the status it
+    /// leaves, so a duplicate or late event finds the order moved on and changes nothing.
+    pub fn can_become(self, next: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, next),
+            (PendingPayment, Paid | Cancelled)
+                | (Paid, WaitingGroup | Shipped | Refunding)
+                | (WaitingGroup, Shipped | Refunding)
+                | (Shipped, Delivered | Refunding)
+                | (Delivered, Completed | Refunding)
+                | (Refunding, Refunded)
+        )
+    }
+
+    /// Money has been received for the order (and not given back).
+    pub fn is_paid_or_beyond(self) -> bool {
+        !matches!(self, OrderStatus::PendingPayment | OrderStatus::Cancelled)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLine {
+    pub sku_id: SkuId,
+    pub product_id: ProductId,
+    pub title: String,
+    pub specs: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    pub unit_price: Fen,
+    pub quantity: Quantity,
+    pub line_total: Fen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Discount {
+    pub kind: String,
+    pub label: String,
+    pub amount: Fen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusChange {
+    pub status: OrderStatus,
+    pub at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub id: OrderId,
+    pub user_id: UserId,
+    pub status: OrderStatus,
+    pub lines: Vec<OrderLine>,
+    pub subtotal: Fen,
+    #[serde(default)]
+    pub discounts: Vec<Discount>,
+    pub shipping: Fen,
+    pub total: Fen,
+    pub address: Address,
+    pub created_at: i64,
+    /// Unpaid after this (epoch seconds), the order is cancelled and its stock released.
+    pub pay_deadline: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    #[serde(default)]
+    pub history: Vec<StatusChange>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_numbers_fit_wechat_pay_and_do_not_repeat() {
+        let a = OrderId::generate(1_795_521_600);
+        let b = OrderId::generate(1_795_521_600);
+        assert_ne!(a, b);
+        assert!(a.as_str().starts_with("20261124"));
+        assert_eq!(a.as_str().len(), 24);
+        assert!(OrderId::parse(a.as_str()).is_ok());
+        for bad in ["12345", &"1".repeat(33), "2026#1234"] {
+            assert!(OrderId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn quantities_are_1_to_999() {
+        assert!(Quantity::new(1).is_ok() && Quantity::new(999).is_ok());
+        for bad in [0, -1, 1000, i64::MAX] {
+            assert!(Quantity::new(bad).is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<Quantity>("0").is_err());
+    }
+
+    #[test]
+    fn the_order_life_only_moves_forward() {
+        use OrderStatus::*;
+        assert!(PendingPayment.can_become(Paid));
+        assert!(PendingPayment.can_become(Cancelled));
+        assert!(!Paid.can_become(PendingPayment));
+        assert!(
+            !Cancelled.can_become(Paid),
+            "a cancelled order is never revived"
+        );
+        assert!(!Refunded.can_become(Refunding));
+        assert!(Shipped.can_become(Delivered) && !Delivered.can_become(Shipped));
+        assert_eq!(OrderStatus::parse("PENDING_PAYMENT"), Some(PendingPayment));
+        assert_eq!(OrderStatus::parse("paid"), None);
+    }
+
+    #[test]
+    fn addresses_name_the_bad_field() {
+        let good = AddressInput {
+            name: Some("张三".into()),
+            phone: Some("13812345678".into()),
+            province: Some("浙江省".into()),
+            city: Some("杭州市".into()),
+            district: Some("西湖区".into()),
+            detail: Some("文三路 1 号".into()),
+        };
+        assert!(Address::parse(&good, "address").is_ok());
+        let no_city = AddressInput {
+            city: Some("  ".into()),
+            ..good.clone()
+        };
+        assert_eq!(
+            Address::parse(&no_city, "address").unwrap_err().field,
+            "address.city"
+        );
+        let bad_phone = AddressInput {
+            phone: Some("12345".into()),
+            ..good.clone()
+        };
+        assert_eq!(
+            Address::parse(&bad_phone, "address").unwrap_err().field,
+            "address.phone"
+        );
+        let long = AddressInput {
+            detail: Some("路".repeat(121)),
+            ..good
+        };
+        assert_eq!(
+            Address::parse(&long, "address").unwrap_err().field,
+            "address.detail"
+        );
+    }
+}
