@@ -18,4 +18,4 @@ done
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
-cargo test --locked --workspace "$@"
+cargo test --locked "${@:---workspace}"

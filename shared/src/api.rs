@@ -26,6 +26,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// What went wrong inside, for the log only; never written to the client.
     pub cause: Option<String>,
+    /// More for the client to act on (the order id of a failed prepay, the SKUs out of stock).
+    pub details: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
@@ -36,6 +38,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             cause: None,
+            details: Vec::new(),
         }
     }
 
@@ -48,6 +51,7 @@ impl ApiError {
             message: format!("{field}: {problem}"),
             field: Some(field),
             cause: None,
+            details: Vec::new(),
         }
     }
 
@@ -78,6 +82,11 @@ impl ApiError {
         Self::internal().with_cause(err)
     }
 
+    pub fn with_detail(mut self, key: &'static str, value: serde_json::Value) -> Self {
+        self.details.push((key, value));
+        self
+    }
+
     /// Keeps the full cause chain of `err` for the log line of this request.
     pub fn with_cause(mut self, err: &(dyn std::error::Error + 'static)) -> Self {
         let mut chain = err.to_string();
@@ -102,6 +111,8 @@ impl ApiError {
             message: &'a str,
             #[serde(skip_serializing_if = "Option::is_none")]
             field: Option<&'a str>,
+            #[serde(flatten)]
+            details: serde_json::Map<String, serde_json::Value>,
         }
         json(
             self.status,
@@ -110,6 +121,11 @@ impl ApiError {
                     code: self.code,
                     message: &self.message,
                     field: self.field.as_deref(),
+                    details: self
+                        .details
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.clone()))
+                        .collect(),
                 },
             },
         )

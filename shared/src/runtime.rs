@@ -94,3 +94,61 @@ impl Background {
         while tasks.join_next().await.is_some() {}
     }
 }
+
+/// A Lambda fed by an SQS event source with `ReportBatchItemFailures`: it answers which
+/// messages failed, so one bad message never makes SQS redeliver the whole batch.
+#[async_trait::async_trait]
+pub trait QueueFunction: Send + Sync {
+    async fn handle(
+        &self,
+        event: aws_lambda_events::sqs::SqsEvent,
+    ) -> aws_lambda_events::sqs::SqsBatchResponse;
+}
+
+/// A queue consumer's whole `main`, like [`run_http`].
+pub async fn run_sqs<F, Init>(init: Init) -> Result<(), lambda_runtime::Error>
+where
+    F: QueueFunction,
+    Init: Future<Output = Result<F, ConfigError>>,
+{
+    crate::telemetry::init();
+    let function = init
+        .await
+        .inspect_err(|err| tracing::error!(error = %err, "cold start failed"))?;
+    let function = &function;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| async move {
+            Ok::<_, Infallible>(function.handle(event.payload).await)
+        },
+    ))
+    .await
+}
+
+/// Runs `work` on every message of a batch, concurrently, and reports the ones that failed.
+/// A message that can never succeed (a poison message) should return `Err` too: after the
+/// queue's maxReceiveCount it moves to the dead-letter queue instead of blocking the batch.
+pub async fn each_message<'a, Fut>(
+    event: &'a aws_lambda_events::sqs::SqsEvent,
+    work: impl Fn(&'a aws_lambda_events::sqs::SqsMessage) -> Fut,
+) -> aws_lambda_events::sqs::SqsBatchResponse
+where
+    Fut: Future<Output = Result<(), String>>,
+{
+    let results = futures::future::join_all(event.records.iter().map(|m| {
+        let id = m.message_id.clone().unwrap_or_default();
+        let span = tracing::info_span!("message", message_id = %id);
+        let fut = work(m);
+        async move { (id, fut.await) }.instrument(span)
+    }))
+    .await;
+    let mut response = aws_lambda_events::sqs::SqsBatchResponse::default();
+    for (id, result) in results {
+        if let Err(problem) = result {
+            tracing::warn!(message_id = %id, problem, "message failed; SQS will redeliver it");
+            let mut failure = aws_lambda_events::sqs::BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}

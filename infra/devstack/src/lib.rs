@@ -8,11 +8,13 @@ pub mod seed;
 pub mod server;
 pub mod template;
 pub mod wechat_sandbox;
+pub mod wechatpay_sandbox;
 
 use anyhow::Context;
+use aws_lambda_events::sqs::SqsEvent;
 use resources::LocalResources;
 use shared::config::Settings;
-use shared::runtime::HttpFunction;
+use shared::runtime::{HttpFunction, QueueFunction};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -81,9 +83,16 @@ pub struct LocalStack {
     pub settings: HashMap<String, String>,
     pub login: Arc<login::Login>,
     pub browse: Arc<browse::Browse>,
+    pub checkout: Arc<checkout::Checkout>,
+    pub pay_notify: Arc<pay_notify::PayNotify>,
+    pub deadlines: Arc<deadlines::Deadlines>,
     pub gateway: Arc<gateway::Gateway>,
+    /// Queue consumers by the logical id of the queue they read.
+    pub consumers: Vec<(String, Arc<dyn QueueFunction>)>,
     pub wechat: Arc<wechat_sandbox::WeChatSandbox>,
-    pub wechat_url: String,
+    pub wechatpay: Arc<wechatpay_sandbox::WeChatPaySandbox>,
+    pub sandbox_url: String,
+    pub api_url: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
 }
@@ -96,72 +105,163 @@ pub fn local_secrets() -> HashMap<String, String> {
     ])
 }
 
-impl LocalStack {
-    /// Provisions the template's resources under `prefix`, starts the sandboxes and builds every
-    /// function. `extra` settings win over the sandbox defaults (tests point providers elsewhere).
-    pub async fn start(
-        endpoint: &str,
-        prefix: &str,
-        sandbox_addr: SocketAddr,
-        extra: HashMap<String, String>,
-    ) -> anyhow::Result<Self> {
-        let template = Template::project()?;
-        let (dynamodb, sqs) = aws_clients(endpoint).await?;
-        let resources = LocalResources::provision(&template, prefix, &dynamodb, &sqs).await?;
+/// Both provider sandboxes on one port, told apart by path as the real hosts are by name.
+struct Sandboxes {
+    wechat: Arc<wechat_sandbox::WeChatSandbox>,
+    wechatpay: Arc<wechatpay_sandbox::WeChatPaySandbox>,
+}
 
-        let listener = TcpListener::bind(sandbox_addr)
+#[async_trait::async_trait]
+impl server::Serve for Sandboxes {
+    async fn serve(&self, request: server::Incoming) -> server::Outgoing {
+        if request.path.starts_with("/v3/") || request.path.starts_with("/__sandbox/wechatpay") {
+            self.wechatpay.serve(request).await
+        } else {
+            self.wechat.serve(request).await
+        }
+    }
+}
+
+pub struct StackOptions {
+    pub endpoint: String,
+    pub prefix: String,
+    pub sandbox_addr: SocketAddr,
+    pub gateway_addr: SocketAddr,
+    /// Settings that win over the sandbox defaults (tests point providers elsewhere with them).
+    pub extra: HashMap<String, String>,
+    pub wechatpay_keys: wechatpay_sandbox::WeChatPayKeys,
+}
+
+impl LocalStack {
+    /// Provisions the template's resources under the prefix, starts the sandboxes and the
+    /// gateway, and builds every function of the template.
+    pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
+        let template = Template::project()?;
+        let (dynamodb, sqs) = aws_clients(&options.endpoint).await?;
+        let resources =
+            LocalResources::provision(&template, &options.prefix, &dynamodb, &sqs).await?;
+
+        let sandbox_listener = TcpListener::bind(options.sandbox_addr)
             .await
-            .with_context(|| format!("binding the WeChat sandbox to {sandbox_addr}"))?;
-        let wechat_url = format!("http://{}", listener.local_addr()?);
+            .with_context(|| format!("binding the sandboxes to {}", options.sandbox_addr))?;
+        let sandbox_url = format!("http://{}", sandbox_listener.local_addr()?);
+        let gateway_listener = TcpListener::bind(options.gateway_addr)
+            .await
+            .with_context(|| format!("binding the API gateway to {}", options.gateway_addr))?;
+        let api_url = format!("http://{}", gateway_listener.local_addr()?);
+
         let mut overrides = local_secrets();
         overrides.insert("WECHAT_APPID".into(), SANDBOX_APPID.into());
-        overrides.insert("WECHAT_API_BASE".into(), wechat_url.clone());
-        overrides.extend(extra);
+        overrides.insert("WECHAT_API_BASE".into(), sandbox_url.clone());
+        overrides.insert("WECHATPAY_API_BASE".into(), sandbox_url.clone());
+        overrides.insert(
+            "WECHATPAY_NOTIFY_URL".into(),
+            format!("{api_url}/v1/pay/wechat/notify"),
+        );
+        overrides.extend(options.wechatpay_keys.settings());
+        overrides.extend(options.extra);
         let wechat = Arc::new(wechat_sandbox::WeChatSandbox::new(
             &overrides["WECHAT_APPID"],
             &overrides["WECHAT_SECRET"],
         ));
-        server::spawn(listener, wechat.clone());
+        let wechatpay = Arc::new(wechatpay_sandbox::WeChatPaySandbox::new(
+            &options.wechatpay_keys,
+        ));
+        server::spawn(
+            sandbox_listener,
+            Arc::new(Sandboxes {
+                wechat: wechat.clone(),
+                wechatpay: wechatpay.clone(),
+            }),
+        );
 
         let http = shared::wechat::http_client();
         let mut functions: HashMap<String, Arc<dyn HttpFunction>> = HashMap::new();
-        let mut login = None;
-        let mut browse = None;
+        let mut consumers: Vec<(String, Arc<dyn QueueFunction>)> = Vec::new();
         let mut all_settings = HashMap::new();
+        let (mut login, mut browse, mut checkout, mut pay_notify, mut deadlines) =
+            (None, None, None, None, None);
         for spec in &template.functions {
             let settings = resources.settings_for(&template, spec, &overrides)?;
             all_settings.extend(settings.clone());
             let settings = Settings::from_map(settings);
-            match spec.logical_id.as_str() {
+            let context = || format!("building {}", spec.logical_id);
+            let http_function: Arc<dyn HttpFunction> = match spec.logical_id.as_str() {
                 "LoginFunction" => {
-                    let f = Arc::new(login::Login::new(
-                        &settings,
-                        dynamodb.clone(),
-                        http.clone(),
-                    )?);
-                    functions.insert(spec.logical_id.clone(), f.clone());
-                    login = Some(f);
+                    let f = Arc::new(
+                        login::Login::new(&settings, dynamodb.clone(), http.clone())
+                            .with_context(context)?,
+                    );
+                    login = Some(f.clone());
+                    f
                 }
                 "BrowseFunction" => {
-                    let f = Arc::new(browse::Browse::new(&settings, dynamodb.clone())?);
-                    functions.insert(spec.logical_id.clone(), f.clone());
-                    browse = Some(f);
+                    let f = Arc::new(
+                        browse::Browse::new(&settings, dynamodb.clone()).with_context(context)?,
+                    );
+                    browse = Some(f.clone());
+                    f
+                }
+                "CheckoutFunction" => {
+                    let f = Arc::new(
+                        checkout::Checkout::new(
+                            &settings,
+                            dynamodb.clone(),
+                            sqs.clone(),
+                            http.clone(),
+                        )
+                        .with_context(context)?,
+                    );
+                    checkout = Some(f.clone());
+                    f
+                }
+                "PayNotifyFunction" => {
+                    let f = Arc::new(
+                        pay_notify::PayNotify::new(&settings, dynamodb.clone(), sqs.clone())
+                            .with_context(context)?,
+                    );
+                    pay_notify = Some(f.clone());
+                    f
+                }
+                "DeadlinesFunction" => {
+                    let f = Arc::new(
+                        deadlines::Deadlines::new(
+                            &settings,
+                            dynamodb.clone(),
+                            sqs.clone(),
+                            http.clone(),
+                        )
+                        .with_context(context)?,
+                    );
+                    for queue in &spec.queues {
+                        consumers.push((queue.clone(), f.clone()));
+                    }
+                    deadlines = Some(f);
+                    continue;
                 }
                 other => anyhow::bail!(
                     "template function {other} has no local handler: register it in devstack"
                 ),
-            }
+            };
+            functions.insert(spec.logical_id.clone(), http_function);
         }
         let gateway = Arc::new(gateway::Gateway::new(&template, &functions)?);
+        server::spawn(gateway_listener, gateway.clone());
         Ok(Self {
             template,
             resources,
             settings: all_settings,
             login: login.context("template has no LoginFunction")?,
             browse: browse.context("template has no BrowseFunction")?,
+            checkout: checkout.context("template has no CheckoutFunction")?,
+            pay_notify: pay_notify.context("template has no PayNotifyFunction")?,
+            deadlines: deadlines.context("template has no DeadlinesFunction")?,
             gateway,
+            consumers,
             wechat,
-            wechat_url,
+            wechatpay,
+            sandbox_url,
+            api_url,
             dynamodb,
             sqs,
         })
@@ -181,14 +281,120 @@ impl LocalStack {
         )
     }
 
-    /// Serves the gateway on `addr`; returns the bound address.
-    pub async fn serve_gateway(&self, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
-        let listener = TcpListener::bind(addr)
+    pub fn order_store(&self) -> shared::store::orders::OrderStore {
+        shared::store::orders::OrderStore::new(
+            self.dynamodb.clone(),
+            self.resources.tables["OrdersTable"].clone(),
+            self.resources.tables["CatalogTable"].clone(),
+            self.resources.tables["IdempotencyTable"].clone(),
+        )
+    }
+
+    /// Feeds the visible messages of a queue to its consumer like Lambda's event source does,
+    /// deleting the ones it handled, until the queue shows none. Returns how many were handled.
+    pub async fn drain(&self, queue: &str) -> anyhow::Result<usize> {
+        let mut handled = 0;
+        while let Some(n) = self.poll_once(queue, 0).await? {
+            handled += n;
+        }
+        Ok(handled)
+    }
+
+    /// One receive-invoke-delete round; `None` when nothing was waiting.
+    async fn poll_once(&self, queue: &str, wait_seconds: i32) -> anyhow::Result<Option<usize>> {
+        let url = self
+            .resources
+            .queue_urls
+            .get(queue)
+            .with_context(|| format!("no queue {queue}"))?;
+        let arn = self
+            .resources
+            .queue_arns
+            .get(queue)
+            .cloned()
+            .unwrap_or_default();
+        let consumer = self
+            .consumers
+            .iter()
+            .find(|(q, _)| q == queue)
+            .map(|(_, f)| f.clone());
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
             .await
-            .with_context(|| format!("binding the API gateway to {addr}"))?;
-        let bound = listener.local_addr()?;
-        server::spawn(listener, self.gateway.clone());
-        Ok(bound)
+            .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(None);
+        }
+        let Some(consumer) = consumer else {
+            anyhow::bail!("queue {queue} has no consumer in the template")
+        };
+        let records: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|m| {
+                let attributes: serde_json::Map<String, serde_json::Value> = m
+                    .attributes()
+                    .map(|a| a.iter().map(|(k, v)| (k.as_str().to_string(), serde_json::Value::String(v.clone()))).collect())
+                    .unwrap_or_default();
+                serde_json::json!({
+                    "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                    "md5OfBody": m.md5_of_body(), "attributes": attributes, "messageAttributes": {},
+                    "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "us-east-1",
+                })
+            })
+            .collect();
+        let event: SqsEvent = serde_json::from_value(serde_json::json!({ "Records": records }))?;
+        let response = consumer.handle(event).await;
+        let failed: std::collections::HashSet<String> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        let mut handled = 0;
+        for m in &messages {
+            if failed.contains(m.message_id().unwrap_or_default()) {
+                continue;
+            }
+            if let Some(handle) = m.receipt_handle() {
+                self.sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("{}", aws_sdk_sqs::error::DisplayErrorContext(e))
+                    })?;
+                handled += 1;
+            }
+        }
+        Ok(Some(handled))
+    }
+
+    /// Polls every consumed queue forever, like Lambda's SQS event sources (for `make dev`).
+    pub fn spawn_pollers(self: &Arc<Self>) {
+        let queues: Vec<String> = self.consumers.iter().map(|(q, _)| q.clone()).collect();
+        for queue in queues {
+            let stack = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    match stack.poll_once(&queue, 1).await {
+                        Ok(Some(_)) => {}
+                        Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+                        Err(err) => {
+                            tracing::warn!(queue, error = %err, "polling failed");
+                            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                        }
+                    }
+                }
+            });
+        }
     }
 }
 

@@ -289,6 +289,9 @@ pub fn demo_products() -> Vec<(Product, Vec<Sku>)> {
 
 /// Writes the demo shop. Returns (categories, products) written.
 pub async fn seed(catalog: &CatalogStore) -> Result<(usize, usize), StoreError> {
+    catalog
+        .put_shipping_rule(&shared::pricing::ShippingRule::default())
+        .await?;
     let categories = demo_categories();
     for c in &categories {
         catalog.put_category(c).await?;

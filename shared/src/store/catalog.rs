@@ -16,8 +16,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest,
 };
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use std::collections::{BTreeSet, HashMap};
 
 /// The most postings read for one search term: a shop's catalog, not the web.
 const MAX_POSTINGS_PER_TERM: usize = 2000;
@@ -27,13 +27,16 @@ const BATCH_WRITE_MAX: usize = 25;
 pub const INDEX_BY_CATEGORY: &str = "ByCategory";
 pub const INDEX_SHELF: &str = "Shelf";
 
-/// Where a listing page stopped: the key attributes of its last item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ListPosition(BTreeMap<String, String>);
+pub use super::{ListPosition, Page};
+use crate::pricing::ShippingRule;
 
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next: Option<ListPosition>,
+/// A SKU as checkout sees it.
+#[derive(Debug, Clone)]
+pub struct SkuForSale {
+    pub sku: Sku,
+    pub title: String,
+    pub image: Option<String>,
+    pub on_shelf: bool,
 }
 
 /// Best sellers sort first under an ascending sort key; ties by product id.
@@ -225,6 +228,44 @@ impl CatalogStore {
         Ok(found)
     }
 
+    /// The SKUs an order asks for, with what a line shows of their products, and the shop's
+    /// shipping rule: one BatchGetItem. Unknown SKUs are simply absent.
+    pub async fn skus_for_sale(
+        &self,
+        ids: &[SkuId],
+    ) -> Result<(Vec<SkuForSale>, ShippingRule), StoreError> {
+        let mut keys: Vec<Item> = ids.iter().map(|id| key_item(sku_key(id))).collect();
+        keys.push(key_item([("pk", s("CONFIG")), ("sk", s("shipping"))]));
+        let mut shipping = ShippingRule::default();
+        let mut skus = Vec::with_capacity(ids.len());
+        for item in self.batch_get(keys).await? {
+            if get_s(&item, "pk") == Some("CONFIG") {
+                shipping = from_item(&item)?;
+                continue;
+            }
+            skus.push(SkuForSale {
+                sku: from_item(&item)?,
+                title: get_s(&item, "productTitle").unwrap_or_default().to_string(),
+                image: get_s(&item, "image").map(str::to_string),
+                on_shelf: matches!(item.get("onShelf"), Some(AttributeValue::Bool(true))),
+            });
+        }
+        Ok((skus, shipping))
+    }
+
+    pub async fn put_shipping_rule(&self, rule: &ShippingRule) -> Result<(), StoreError> {
+        let mut item = to_item(rule);
+        item.extend(key_item([("pk", s("CONFIG")), ("sk", s("shipping"))]));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem shipping rule", e))?;
+        Ok(())
+    }
+
     /// Listing lines for these products, in the given order; unknown and off-shelf ones are left out.
     pub async fn summaries(&self, ids: &[ProductId]) -> Result<Vec<ProductSummary>, StoreError> {
         let metas = self
@@ -291,7 +332,7 @@ impl CatalogStore {
             ),
             None => (INDEX_SHELF, "gsi2pk", "SHELF".to_string(), "gsi2sk"),
         };
-        let start = after.map(|p| p.0.into_iter().map(|(k, v)| (k, s(v))).collect::<Item>());
+        let start = after.map(ListPosition::into_key);
         // One more than the page tells whether another page exists, without an empty last page.
         let out = self
             .client
@@ -309,14 +350,9 @@ impl CatalogStore {
         let mut metas = out.items.unwrap_or_default();
         let next = if metas.len() > limit {
             metas.truncate(limit);
-            metas.last().map(|last| {
-                ListPosition(
-                    ["pk", "sk", pk_name, sk_name]
-                        .iter()
-                        .filter_map(|k| get_s(last, k).map(|v| (k.to_string(), v.to_string())))
-                        .collect(),
-                )
-            })
+            metas
+                .last()
+                .map(|last| ListPosition::of(last, &["pk", "sk", pk_name, sk_name]))
         } else {
             None
         };

@@ -2,6 +2,7 @@
 //! type's camelCase fields plus the key attributes the access patterns need.
 
 pub mod catalog;
+pub mod orders;
 pub mod users;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -29,13 +30,40 @@ impl StoreError {
     where
         E: std::error::Error + Send + Sync + 'static,
     {
-        // The SDK's Display for a service error is just "service error"; the debug form names it.
         let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
         StoreError::Dynamo {
             operation,
             source: detail.into(),
         }
     }
+}
+
+/// Where a listing page stopped: the key attributes of its last item (sealed into a cursor).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct ListPosition(pub std::collections::BTreeMap<String, String>);
+
+impl ListPosition {
+    pub fn of(item: &Item, keys: &[&str]) -> Self {
+        Self(
+            keys.iter()
+                .filter_map(|k| get_s(item, k).map(|v| (k.to_string(), v.to_string())))
+                .collect(),
+        )
+    }
+
+    pub fn into_key(self) -> Item {
+        self.0.into_iter().map(|(k, v)| (k, s(v))).collect()
+    }
+}
+
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<ListPosition>,
+}
+
+/// The AWS configuration (endpoint, region, credentials) for all clients. Loaded once per cold start.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
 /// A DynamoDB client for the configured endpoint (`AWS_ENDPOINT_URL` points it at the emulator).

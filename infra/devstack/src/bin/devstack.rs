@@ -6,10 +6,12 @@
 //! moto_server executable (the Makefile installs one into .local/).
 
 use anyhow::{Context, bail};
-use devstack::{LocalStack, provider_overrides_from_env, seed};
+use devstack::wechatpay_sandbox::WeChatPayKeys;
+use devstack::{LocalStack, StackOptions, provider_overrides_from_env, seed};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
@@ -63,27 +65,30 @@ async fn dev() -> anyhow::Result<()> {
             format!("http://127.0.0.1:{moto_port}")
         }
     };
-    let stack = LocalStack::start(
-        &endpoint,
-        "shop-",
-        SocketAddr::from(([127, 0, 0, 1], sandbox_port)),
-        provider_overrides_from_env(),
-    )
-    .await?;
+    let keys = WeChatPayKeys::load_or_create(&devstack::project_root().join(".local"))?;
+    let stack = Arc::new(
+        LocalStack::start(StackOptions {
+            endpoint: endpoint.clone(),
+            prefix: "shop-".into(),
+            sandbox_addr: SocketAddr::from(([127, 0, 0, 1], sandbox_port)),
+            gateway_addr: SocketAddr::from(([127, 0, 0, 1], api_port)),
+            extra: provider_overrides_from_env(),
+            wechatpay_keys: keys,
+        })
+        .await?,
+    );
     let (categories, products) = seed::seed(&stack.catalog_store())
         .await
         .context("seeding the demo shop")?;
-    let api = stack
-        .serve_gateway(SocketAddr::from(([127, 0, 0, 1], api_port)))
-        .await?;
+    stack.spawn_pollers();
 
-    let base = format!("http://{api}");
+    let base = stack.api_url.clone();
     let mut out = std::io::stdout().lock();
     writeln!(out, "\nThe shop is up: {base}")?;
     writeln!(
         out,
-        "  emulator (DynamoDB + SQS): {endpoint}   WeChat sandbox: {}",
-        stack.wechat_url
+        "  emulator (DynamoDB + SQS): {endpoint}   WeChat + WeChat Pay sandbox: {}",
+        stack.sandbox_url
     )?;
     writeln!(
         out,
@@ -99,6 +104,14 @@ async fn dev() -> anyhow::Result<()> {
     writeln!(
         out,
         "  curl -s -X POST {base}/v1/auth/login -H 'content-type: application/json' -d '{{\"code\":\"alice.1\"}}'"
+    )?;
+    writeln!(
+        out,
+        "  then order and pay: see README, \"Order, pay and watch it change\""
+    )?;
+    writeln!(
+        out,
+        "  then order and pay: README, \"Order, pay and watch it change\""
     )?;
     writeln!(out, "\nCtrl-C stops everything.")?;
     drop(out);

@@ -50,6 +50,8 @@ async fn every_sample_event_succeeds_through_its_handler() {
         let handler: Arc<dyn HttpFunction> = match function.as_str() {
             "LoginFunction" => shop.stack.login.clone(),
             "BrowseFunction" => shop.stack.browse.clone(),
+            "CheckoutFunction" => shop.stack.checkout.clone(),
+            "PayNotifyFunction" => shop.stack.pay_notify.clone(),
             other => panic!("no handler for {other}"),
         };
 

@@ -1,4 +1,5 @@
-use devstack::{LocalStack, seed};
+use devstack::wechatpay_sandbox::WeChatPayKeys;
+use devstack::{LocalStack, StackOptions, seed};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -51,17 +52,20 @@ impl TestShop {
 
     /// A shop with an empty catalog and `settings` overriding the sandbox defaults.
     pub async fn with_settings(settings: HashMap<String, String>) -> Self {
-        let prefix = format!("t{}-", shared::ids::random_token(10));
-        let stack = LocalStack::start(&emulator(), &prefix, any_port(), settings)
-            .await
-            .expect("starting the local stack");
-        let addr = stack
-            .serve_gateway(any_port())
-            .await
-            .expect("serving the gateway");
+        let stack = LocalStack::start(StackOptions {
+            endpoint: emulator(),
+            prefix: format!("t{}-", shared::ids::random_token(10)),
+            sandbox_addr: any_port(),
+            gateway_addr: any_port(),
+            extra: settings,
+            wechatpay_keys: WeChatPayKeys::generate(),
+        })
+        .await
+        .expect("starting the local stack");
+        let base = stack.api_url.clone();
         Self {
             stack,
-            base: format!("http://{addr}"),
+            base,
             http: reqwest::Client::new(),
         }
     }
@@ -116,6 +120,24 @@ impl TestShop {
                 .json(body),
         )
         .await
+    }
+
+    pub async fn post_with(
+        &self,
+        token: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> Answer {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        self.send(request).await
     }
 
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Answer {

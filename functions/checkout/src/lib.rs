@@ -1,0 +1,511 @@
+//! `checkout`: prices, places and pays for orders, lists them, and cancels unpaid ones.
+//!
+//! Routes: `POST /v1/checkout/quote`, `POST /v1/orders`, `GET /v1/orders`,
+//! `GET /v1/orders/{id}`, `POST /v1/orders/{id}/cancel`.
+
+mod request;
+
+use request::{CheckoutRequest, IdempotencyKey};
+use serde::Serialize;
+use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
+use shared::auth::TokenService;
+use shared::clock::now_epoch_seconds;
+use shared::config::{ConfigError, Settings};
+use shared::cursor::CursorSealer;
+use shared::ids::{OpenId, SkuId, UserId};
+use shared::money::Fen;
+use shared::order::{Order, OrderId, OrderLine, OrderStatus, StatusChange};
+use shared::payment::{Merchant, Payments};
+use shared::pricing::{self, Quote};
+use shared::queue::{DeadlineMessage, Queue};
+use shared::runtime::{HttpFunction, respond};
+use shared::store::ListPosition;
+use shared::store::StoreError;
+use shared::store::catalog::{CatalogStore, SkuForSale};
+use shared::store::orders::{Created, OrderStore, Transition};
+use shared::store::users::UserStore;
+use shared::wechatpay::{PayError, PaymentParams, Prepay, WeChatPay};
+
+/// Unpaid orders are cancelled and their stock released after this many minutes by default.
+const DEFAULT_PAYMENT_MINUTES: i64 = 15;
+const ORDERS_PAGE: usize = 20;
+
+pub struct Checkout {
+    catalog: CatalogStore,
+    orders: OrderStore,
+    users: UserStore,
+    tokens: TokenService,
+    cursors: CursorSealer,
+    pay: WeChatPay,
+    merchant: Merchant,
+    fulfillment: Queue,
+    deadlines: Queue,
+    payment_seconds: i64,
+}
+
+/// Why an order could not be placed, priced or changed.
+#[derive(Debug, thiserror::Error)]
+enum CheckoutError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Queue(#[from] shared::queue::QueueError),
+    #[error("SKU {sku} is unknown or off the shelf")]
+    Unavailable { index: usize, sku: SkuId },
+    #[error("out of stock")]
+    OutOfStock(Vec<SkuId>),
+    #[error("the Idempotency-Key was used for a different order")]
+    KeyReused,
+    #[error("the order total is too large")]
+    TooLarge,
+    #[error("WeChat Pay did not take the order")]
+    Prepay { order_id: OrderId, source: PayError },
+    #[error("WeChat Pay could not be reached")]
+    Provider(#[source] PayError),
+    #[error("the order is {0:?} and can no longer be cancelled")]
+    NotCancellable(OrderStatus),
+    #[error("the account behind this token no longer exists")]
+    UnknownUser,
+}
+
+impl From<CheckoutError> for ApiError {
+    fn from(err: CheckoutError) -> Self {
+        match &err {
+            CheckoutError::Store(_) | CheckoutError::Queue(_) => ApiError::unexpected(&err),
+            CheckoutError::Unavailable { index, sku } => {
+                let mut e = ApiError::new(422, "sku_unavailable", format!("SKU {sku} is unknown or no longer sold"));
+                e.field = Some(format!("items[{index}].skuId"));
+                e
+            }
+            CheckoutError::OutOfStock(skus) => {
+                let names: Vec<&str> = skus.iter().map(SkuId::as_str).collect();
+                ApiError::new(409, "out_of_stock", format!("not enough stock for: {}", names.join(", ")))
+                    .with_detail("skuIds", serde_json::json!(names))
+            }
+            CheckoutError::KeyReused => ApiError::new(
+                422,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different order; use a new key for a new order",
+            ),
+            CheckoutError::TooLarge => ApiError::new(422, "amount_too_large", "the order total is too large"),
+            CheckoutError::Prepay { order_id, source } => ApiError::new(
+                502,
+                "payment_unavailable",
+                "the order is reserved but WeChat Pay did not answer; retry with the same Idempotency-Key",
+            )
+            .with_detail("orderId", serde_json::json!(order_id.as_str()))
+            .with_cause(source),
+            CheckoutError::Provider(source) => {
+                ApiError::new(502, "payment_unavailable", "WeChat Pay did not answer; please retry").with_cause(source)
+            }
+            CheckoutError::NotCancellable(status) => {
+                ApiError::new(409, "order_not_cancellable", format!("the order is {} and can no longer be cancelled", status.as_str()))
+            }
+            CheckoutError::UnknownUser => ApiError::unauthorized("the account behind this token no longer exists; log in again"),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QuoteAnswer {
+    lines: Vec<QuoteLineView>,
+    subtotal: Fen,
+    discounts: Vec<shared::order::Discount>,
+    shipping: Fen,
+    total: Fen,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QuoteLineView {
+    sku_id: SkuId,
+    product_id: shared::ids::ProductId,
+    title: String,
+    specs: std::collections::BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
+    unit_price: Fen,
+    quantity: u32,
+    line_total: Fen,
+    in_stock: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderAnswer<'a> {
+    order: &'a Order,
+    payment: Option<PaymentParams>,
+}
+
+fn quote_answer(quote: &Quote, skus: &[SkuForSale]) -> QuoteAnswer {
+    let line = |l: &pricing::QuoteLine| {
+        let for_sale = skus.iter().find(|s| s.sku.id == l.sku.id);
+        QuoteLineView {
+            sku_id: l.sku.id.clone(),
+            product_id: l.sku.product_id.clone(),
+            title: for_sale.map(|s| s.title.clone()).unwrap_or_default(),
+            specs: l.sku.specs.clone(),
+            image: for_sale.and_then(|s| s.image.clone()),
+            unit_price: l.unit_price,
+            quantity: l.quantity.get(),
+            line_total: l.line_total,
+            in_stock: l.sku.stock >= u64::from(l.quantity.get()),
+        }
+    };
+    QuoteAnswer {
+        lines: quote.lines.iter().map(line).collect(),
+        subtotal: quote.subtotal,
+        discounts: quote.discounts.clone(),
+        shipping: quote.shipping,
+        total: quote.total,
+    }
+}
+
+impl Checkout {
+    pub fn new(
+        settings: &Settings,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        http: reqwest::Client,
+    ) -> Result<Self, ConfigError> {
+        let jwt_secret = settings.secret("JWT_SECRET")?;
+        let catalog_table = settings.required("CATALOG_TABLE")?;
+        let payment_minutes = match settings.get("PAYMENT_DEADLINE_MINUTES") {
+            Some(m) => m
+                .parse::<i64>()
+                .ok()
+                .filter(|m| (1..=24 * 60).contains(m))
+                .ok_or_else(|| ConfigError::new("PAYMENT_DEADLINE_MINUTES", "must be 1 to 1440"))?,
+            None => DEFAULT_PAYMENT_MINUTES,
+        };
+        Ok(Self {
+            catalog: CatalogStore::new(dynamodb.clone(), &catalog_table),
+            orders: OrderStore::new(
+                dynamodb.clone(),
+                settings.required("ORDERS_TABLE")?,
+                &catalog_table,
+                settings.required("IDEMPOTENCY_TABLE")?,
+            ),
+            users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
+            tokens: TokenService::new(&jwt_secret)?,
+            cursors: CursorSealer::derive(&jwt_secret),
+            pay: WeChatPay::new(settings, http)?,
+            merchant: Merchant {
+                mchid: settings.required("WECHATPAY_MCHID")?,
+                appid: settings.required("WECHAT_APPID")?,
+            },
+            fulfillment: Queue::new(sqs.clone(), settings.required("FULFILLMENT_QUEUE_URL")?),
+            deadlines: Queue::new(sqs, settings.required("DEADLINES_QUEUE_URL")?),
+            payment_seconds: payment_minutes * 60,
+        })
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = shared::store::aws_config().await;
+        Self::new(
+            &Settings::from_process_env(),
+            aws_sdk_dynamodb::Client::new(&config),
+            aws_sdk_sqs::Client::new(&config),
+            shared::wechat::http_client(),
+        )
+    }
+
+    /// The SKUs of a request, in its order, each known and on the shelf, and the shipping rule.
+    async fn priced(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<(Quote, Vec<SkuForSale>), CheckoutError> {
+        let ids: Vec<SkuId> = request.items.iter().map(|(id, _)| id.clone()).collect();
+        let (found, shipping) = self.catalog.skus_for_sale(&ids).await?;
+        let mut lines = Vec::with_capacity(ids.len());
+        for (index, (id, quantity)) in request.items.iter().enumerate() {
+            let sku = found
+                .iter()
+                .find(|s| &s.sku.id == id && s.on_shelf)
+                .ok_or_else(|| CheckoutError::Unavailable {
+                    index,
+                    sku: id.clone(),
+                })?;
+            lines.push((sku.sku.clone(), *quantity));
+        }
+        let quote = pricing::quote(&lines, shipping).map_err(|_| CheckoutError::TooLarge)?;
+        Ok((quote, found))
+    }
+
+    async fn quote(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        self.tokens.require_user(req)?;
+        let request = CheckoutRequest::parse_quote(req)?;
+        let (quote, skus) = self.priced(&request).await?;
+        Ok(api::json(200, &quote_answer(&quote, &skus)))
+    }
+
+    async fn place_order(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        let key = IdempotencyKey::from_request(req)?;
+        let request = CheckoutRequest::parse_order(req)?;
+        let hash = request.fingerprint();
+        let (priced, openid) = futures::join!(self.priced(&request), self.users.openid_of(&user));
+        let (quote, skus) = priced?;
+        let openid = openid
+            .map_err(CheckoutError::from)?
+            .ok_or(CheckoutError::UnknownUser)?;
+        let now = now_epoch_seconds();
+        let order = self.new_order(&user, &request, &quote, &skus, now);
+
+        // The deadline goes out before the reservation: if we crash after reserving, the stock
+        // still comes back; if the reservation fails, the deadline finds no order and stops.
+        let deadline = DeadlineMessage::OrderDeadline {
+            order_id: order.id.clone(),
+            due_at: order.pay_deadline,
+        };
+        self.deadlines
+            .send(&deadline, order.pay_deadline - now)
+            .await
+            .map_err(CheckoutError::from)?;
+
+        let order = match self
+            .orders
+            .create(&order, &openid, key.as_str(), &hash)
+            .await
+            .map_err(CheckoutError::from)?
+        {
+            Created::Created => {
+                tracing::info!(order_id = %order.id, total = order.total.get(), "order placed");
+                order
+            }
+            Created::OutOfStock(skus) => return Err(CheckoutError::OutOfStock(skus).into()),
+            Created::KeyTaken {
+                order_id,
+                request_hash,
+            } => {
+                if request_hash != hash {
+                    return Err(CheckoutError::KeyReused.into());
+                }
+                self.orders
+                    .get(&order_id)
+                    .await
+                    .map_err(CheckoutError::from)?
+                    .ok_or(CheckoutError::KeyReused)?
+                    .order
+            }
+        };
+        let payment = self.payment_for(&order, &openid, now).await?;
+        Ok(api::json(
+            201,
+            &OrderAnswer {
+                order: &order,
+                payment,
+            },
+        ))
+    }
+
+    fn new_order(
+        &self,
+        user: &UserId,
+        request: &CheckoutRequest,
+        quote: &Quote,
+        skus: &[SkuForSale],
+        now: i64,
+    ) -> Order {
+        let lines = quote
+            .lines
+            .iter()
+            .map(|l| {
+                let for_sale = skus.iter().find(|s| s.sku.id == l.sku.id);
+                OrderLine {
+                    sku_id: l.sku.id.clone(),
+                    product_id: l.sku.product_id.clone(),
+                    title: for_sale.map(|s| s.title.clone()).unwrap_or_default(),
+                    specs: l.sku.specs.clone(),
+                    image: for_sale.and_then(|s| s.image.clone()),
+                    unit_price: l.unit_price,
+                    quantity: l.quantity,
+                    line_total: l.line_total,
+                }
+            })
+            .collect();
+        Order {
+            id: OrderId::generate(now),
+            user_id: user.clone(),
+            status: OrderStatus::PendingPayment,
+            lines,
+            subtotal: quote.subtotal,
+            discounts: quote.discounts.clone(),
+            shipping: quote.shipping,
+            total: quote.total,
+            address: request
+                .address
+                .clone()
+                .expect("orders are parsed with an address"),
+            created_at: now,
+            pay_deadline: now + self.payment_seconds,
+            paid_at: None,
+            transaction_id: None,
+            history: vec![StatusChange {
+                status: OrderStatus::PendingPayment,
+                at: now,
+                reason: None,
+            }],
+        }
+    }
+
+    /// Payment parameters for an unpaid order: WeChat Pay answers the same prepay_id for the
+    /// same order, so a retry after a failed prepay completes it.
+    async fn payment_for(
+        &self,
+        order: &Order,
+        openid: &OpenId,
+        now: i64,
+    ) -> Result<Option<PaymentParams>, CheckoutError> {
+        if order.status != OrderStatus::PendingPayment {
+            return Ok(None);
+        }
+        let description = order
+            .lines
+            .first()
+            .map(|l| l.title.as_str())
+            .unwrap_or("订单");
+        let prepay = Prepay {
+            out_trade_no: &order.id,
+            description,
+            total: order.total,
+            payer_openid: openid.expose(),
+            time_expire: order.pay_deadline,
+        };
+        match self.pay.jsapi_prepay(&prepay).await {
+            Ok(prepay_id) => Ok(Some(self.pay.payment_params(&prepay_id, now))),
+            Err(source) => Err(CheckoutError::Prepay {
+                order_id: order.id.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// The caller's order, or 404 whether it is missing or someone else's.
+    async fn own_order(
+        &self,
+        req: &ApiRequest,
+        user: &UserId,
+    ) -> Result<shared::store::orders::StoredOrder, ApiError> {
+        let not_found = || ApiError::new(404, "order_not_found", "no such order");
+        let id = OrderId::parse(req.path_param("id")?).map_err(|_| not_found())?;
+        match self.orders.get(&id).await.map_err(CheckoutError::from)? {
+            Some(stored) if &stored.order.user_id == user => Ok(stored),
+            _ => Err(not_found()),
+        }
+    }
+
+    async fn get_order(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        let stored = self.own_order(req, &user).await?;
+        Ok(api::json(200, &stored.order))
+    }
+
+    async fn list_orders(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        let status = match req.query_param("status").filter(|s| !s.is_empty()) {
+            Some(raw) => Some(
+                OrderStatus::parse(raw)
+                    .ok_or_else(|| ApiError::invalid_field("status", "is not an order status"))?,
+            ),
+            None => None,
+        };
+        let scope = format!("orders|{user}|{}", status.map_or("", OrderStatus::as_str));
+        let after = req
+            .query_param("cursor")
+            .filter(|c| !c.is_empty())
+            .map(|c| self.cursors.open::<ListPosition>(&scope, c))
+            .transpose()?;
+        let page = self
+            .orders
+            .list_for_user(&user, status, after, ORDERS_PAGE)
+            .await
+            .map_err(CheckoutError::from)?;
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Listing {
+            items: Vec<Order>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            next_cursor: Option<String>,
+        }
+        Ok(api::json(
+            200,
+            &Listing {
+                items: page.items,
+                next_cursor: page.next.map(|p| self.cursors.seal(&scope, &p)),
+            },
+        ))
+    }
+
+    async fn cancel(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        let stored = self.own_order(req, &user).await?;
+        let order = &stored.order;
+        if order.status == OrderStatus::Cancelled {
+            return Ok(api::json(200, order));
+        }
+        if order.status != OrderStatus::PendingPayment {
+            return Err(CheckoutError::NotCancellable(order.status).into());
+        }
+        let now = now_epoch_seconds();
+        // Close at WeChat Pay first, so the order cannot be paid after we release its stock.
+        match self.pay.close(&order.id).await {
+            Ok(()) => {}
+            Err(err) if err.code() == Some("ORDER_NOT_EXIST") => {}
+            Err(err) if err.code() == Some("ORDERPAID") => {
+                let tx = self
+                    .pay
+                    .query(&order.id)
+                    .await
+                    .map_err(CheckoutError::Provider)?;
+                let payments = Payments {
+                    orders: &self.orders,
+                    fulfillment: &self.fulfillment,
+                    deadlines: &self.deadlines,
+                    merchant: &self.merchant,
+                };
+                let settled = payments
+                    .settle(&tx, now)
+                    .await
+                    .map_err(|e| ApiError::unexpected(&e))?;
+                tracing::info!(order_id = %order.id, ?settled, "cancel found the order paid");
+                return Err(CheckoutError::NotCancellable(OrderStatus::Paid).into());
+            }
+            Err(err) => return Err(CheckoutError::Provider(err).into()),
+        }
+        let transition = self
+            .orders
+            .cancel_and_release(order, "cancelled by shopper", now)
+            .await
+            .map_err(CheckoutError::from)?;
+        let current = self
+            .orders
+            .get(&order.id)
+            .await
+            .map_err(CheckoutError::from)?
+            .map(|s| s.order)
+            .unwrap_or_else(|| order.clone());
+        if transition == Transition::NotApplicable && current.status != OrderStatus::Cancelled {
+            return Err(CheckoutError::NotCancellable(current.status).into());
+        }
+        Ok(api::json(200, &current))
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpFunction for Checkout {
+    async fn handle(&self, req: ApiRequest) -> ApiResponse {
+        respond(&req, async {
+            match req.route() {
+                "POST /v1/checkout/quote" => self.quote(&req).await,
+                "POST /v1/orders" => self.place_order(&req).await,
+                "GET /v1/orders" => self.list_orders(&req).await,
+                "GET /v1/orders/{id}" => self.get_order(&req).await,
+                "POST /v1/orders/{id}/cancel" => self.cancel(&req).await,
+                other => Err(ApiError::route_not_found(other)),
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,242 @@
+//! What a checkout request says, parsed: every field that is wrong gets a 400 naming it.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use shared::api::{ApiError, ApiRequest, RequestExt};
+use shared::ids::SkuId;
+use shared::order::{Address, AddressInput, Quantity};
+
+const MAX_LINES: usize = 50;
+
+/// The `Idempotency-Key` header: 1 to 64 printable ASCII characters.
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn from_request(req: &ApiRequest) -> Result<Self, ApiError> {
+        let raw = req
+            .header_str("idempotency-key")
+            .map(str::trim)
+            .unwrap_or("");
+        if raw.is_empty() {
+            return Err(ApiError::invalid_field(
+                "Idempotency-Key",
+                "header is required: a unique key per order, reused when retrying it",
+            ));
+        }
+        if raw.len() > 64 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::invalid_field(
+                "Idempotency-Key",
+                "must be 1 to 64 printable ASCII characters",
+            ));
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+pub struct CheckoutRequest {
+    pub items: Vec<(SkuId, Quantity)>,
+    pub address: Option<Address>,
+}
+
+impl CheckoutRequest {
+    pub fn parse_quote(req: &ApiRequest) -> Result<Self, ApiError> {
+        let body: Value = req.json_body()?;
+        Ok(Self {
+            items: parse_items(&body)?,
+            address: None,
+        })
+    }
+
+    pub fn parse_order(req: &ApiRequest) -> Result<Self, ApiError> {
+        let body: Value = req.json_body()?;
+        let items = parse_items(&body)?;
+        let raw = body
+            .get("address")
+            .filter(|a| !a.is_null())
+            .ok_or_else(|| ApiError::invalid_field("address", "is required"))?;
+        let input: AddressInput = serde_json::from_value(raw.clone())
+            .map_err(|_| ApiError::invalid_field("address", "must be an object of text fields"))?;
+        let address = Address::parse(&input, "address")
+            .map_err(|e| ApiError::invalid_field(e.field, e.problem))?;
+        Ok(Self {
+            items,
+            address: Some(address),
+        })
+    }
+
+    /// A hash of what was asked for: the same Idempotency-Key with a different request is refused.
+    pub fn fingerprint(&self) -> String {
+        let canonical = serde_json::json!({
+            "items": self.items.iter().map(|(s, q)| (s.as_str(), q.get())).collect::<Vec<_>>(),
+            "address": self.address,
+        });
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+}
+
+fn parse_items(body: &Value) -> Result<Vec<(SkuId, Quantity)>, ApiError> {
+    let items = body
+        .get("items")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::invalid_field("items", "must be a list of {skuId, quantity}"))?;
+    if items.is_empty() || items.len() > MAX_LINES {
+        return Err(ApiError::invalid_field(
+            "items",
+            format!("must have 1 to {MAX_LINES} lines"),
+        ));
+    }
+    let mut parsed: Vec<(SkuId, Quantity)> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let sku = item
+            .get("skuId")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::invalid_field(format!("items[{i}].skuId"), "is required"))
+            .and_then(|s| {
+                SkuId::parse(s).map_err(|e| ApiError::invalid_field(format!("items[{i}].skuId"), e))
+            })?;
+        let quantity = item
+            .get("quantity")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| {
+                ApiError::invalid_field(format!("items[{i}].quantity"), "must be a whole number")
+            })
+            .and_then(|q| {
+                Quantity::new(q)
+                    .map_err(|e| ApiError::invalid_field(format!("items[{i}].quantity"), e))
+            })?;
+        // One line per SKU: a transaction touches each item once, and a shopper means one line.
+        if parsed.iter().any(|(s, _)| s == &sku) {
+            return Err(ApiError::invalid_field(
+                format!("items[{i}].skuId"),
+                "appears twice; put the total quantity on one line",
+            ));
+        }
+        parsed.push((sku, quantity));
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(body: Value) -> ApiRequest {
+        let mut req = ApiRequest::default();
+        req.body = Some(body.to_string());
+        req
+    }
+
+    fn address() -> Value {
+        json!({"name": "张三", "phone": "13812345678", "province": "浙江省", "city": "杭州市", "district": "西湖区", "detail": "文三路1号"})
+    }
+
+    #[test]
+    fn bad_lines_name_their_field() {
+        let cases = [
+            (json!({}), "items"),
+            (json!({"items": []}), "items"),
+            (json!({"items": [{"quantity": 1}]}), "items[0].skuId"),
+            (
+                json!({"items": [{"skuId": "a", "quantity": 0}]}),
+                "items[0].quantity",
+            ),
+            (
+                json!({"items": [{"skuId": "a", "quantity": 1000}]}),
+                "items[0].quantity",
+            ),
+            (
+                json!({"items": [{"skuId": "a", "quantity": "2"}]}),
+                "items[0].quantity",
+            ),
+            (
+                json!({"items": [{"skuId": "a", "quantity": 1}, {"skuId": "a", "quantity": 2}]}),
+                "items[1].skuId",
+            ),
+            (
+                json!({"items": [{"skuId": "a#1", "quantity": 1}]}),
+                "items[0].skuId",
+            ),
+        ];
+        for (body, field) in cases {
+            let err = CheckoutRequest::parse_quote(&request(body.clone()))
+                .err()
+                .unwrap();
+            assert_eq!(err.field.as_deref(), Some(field), "{body}");
+        }
+        let too_many: Vec<Value> = (0..51)
+            .map(|i| json!({"skuId": format!("s{i}"), "quantity": 1}))
+            .collect();
+        assert_eq!(
+            CheckoutRequest::parse_quote(&request(json!({"items": too_many})))
+                .err()
+                .unwrap()
+                .field
+                .as_deref(),
+            Some("items")
+        );
+    }
+
+    #[test]
+    fn orders_need_a_full_address() {
+        let items = json!([{"skuId": "a", "quantity": 1}]);
+        let none = CheckoutRequest::parse_order(&request(json!({"items": items})))
+            .err()
+            .unwrap();
+        assert_eq!(none.field.as_deref(), Some("address"));
+        let mut bad = address();
+        bad["phone"] = json!("1234");
+        let err = CheckoutRequest::parse_order(&request(json!({"items": items, "address": bad})))
+            .err()
+            .unwrap();
+        assert_eq!(err.field.as_deref(), Some("address.phone"));
+        assert!(
+            CheckoutRequest::parse_order(&request(json!({"items": items, "address": address()})))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_what_was_asked() {
+        let a = CheckoutRequest::parse_order(&request(
+            json!({"items": [{"skuId": "a", "quantity": 1}], "address": address()}),
+        ))
+        .unwrap();
+        let b = CheckoutRequest::parse_order(&request(
+            json!({"items": [{"skuId": "a", "quantity": 2}], "address": address()}),
+        ))
+        .unwrap();
+        let a2 = CheckoutRequest::parse_order(&request(
+            json!({"address": address(), "items": [{"skuId": "a", "quantity": 1}]}),
+        ))
+        .unwrap();
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint(), a2.fingerprint());
+    }
+
+    #[test]
+    fn the_idempotency_key_is_required_and_bounded() {
+        let mut req = ApiRequest::default();
+        assert_eq!(
+            IdempotencyKey::from_request(&req)
+                .err()
+                .unwrap()
+                .field
+                .as_deref(),
+            Some("Idempotency-Key")
+        );
+        req.headers
+            .insert("idempotency-key", "x".repeat(65).parse().unwrap());
+        assert!(IdempotencyKey::from_request(&req).is_err());
+        req.headers
+            .insert("idempotency-key", "order-1".parse().unwrap());
+        assert_eq!(
+            IdempotencyKey::from_request(&req).unwrap().as_str(),
+            "order-1"
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! Applying a WeChat Pay transaction to its order: the one place an order becomes PAID, used
+//! by the payment webhook and by the deadline's query alike.
+
+use crate::order::{OrderId, OrderStatus};
+use crate::queue::{DeadlineMessage, FulfillmentMessage, Queue, QueueError};
+use crate::store::StoreError;
+use crate::store::orders::{OrderStore, Transition};
+use crate::wechatpay::Transaction;
+use serde_json::json;
+
+/// Who we are to WeChat Pay: a transaction for anyone else is never our payment.
+#[derive(Debug, Clone)]
+pub struct Merchant {
+    pub mchid: String,
+    pub appid: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// The order moved to PAID now.
+    Paid,
+    /// It already was (a duplicate); `order.paid` was sent again for the consumer to dedupe.
+    AlreadyPaid,
+    /// The order had been cancelled: recorded for review, and a refund requested.
+    LatePayment,
+    /// Merchant, app or amount do not match the order: recorded for review, order untouched.
+    Mismatch,
+    /// No such order: recorded for review.
+    UnknownOrder,
+    /// The transaction is not a successful payment; nothing to do.
+    NotPaid,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+pub struct Payments<'a> {
+    pub orders: &'a OrderStore,
+    pub fulfillment: &'a Queue,
+    pub deadlines: &'a Queue,
+    pub merchant: &'a Merchant,
+}
+
+impl Payments<'_> {
+    /// Idempotency key: the order id. An order becomes PAID once, with one transaction id; a
+    /// repeat changes nothing and re-sends `order.paid` (its consumer dedupes), so a crash
+    /// between the write and the send loses nothing.
+    pub async fn settle(&self, tx: &Transaction, now: i64) -> Result<Settlement, SettleError> {
+        if tx.trade_state != "SUCCESS" {
+            return Ok(Settlement::NotPaid);
+        }
+        let transaction_id = tx.transaction_id.clone().unwrap_or_default();
+        let reference = if transaction_id.is_empty() {
+            tx.out_trade_no.clone()
+        } else {
+            transaction_id.clone()
+        };
+        let details = json!({
+            "outTradeNo": tx.out_trade_no, "transactionId": transaction_id, "mchid": tx.mchid, "appid": tx.appid,
+            "amount": tx.amount.as_ref().map(|a| a.total), "successTime": tx.success_time,
+        });
+        let Some(order_id) = OrderId::parse(&tx.out_trade_no).ok() else {
+            return self
+                .review("unknown_order", &reference, details, now)
+                .await
+                .map(|()| Settlement::UnknownOrder);
+        };
+        let Some(mut stored) = self.orders.get(&order_id).await? else {
+            return self
+                .review("unknown_order", &reference, details, now)
+                .await
+                .map(|()| Settlement::UnknownOrder);
+        };
+        let amount_matches = tx
+            .amount
+            .as_ref()
+            .is_some_and(|a| a.total == stored.order.total.get());
+        if tx.mchid != self.merchant.mchid
+            || tx.appid != self.merchant.appid
+            || !amount_matches
+            || transaction_id.is_empty()
+        {
+            let mut details = details;
+            details["orderTotal"] = json!(stored.order.total.get());
+            return self
+                .review("mismatch", &reference, details, now)
+                .await
+                .map(|()| Settlement::Mismatch);
+        }
+        let success_time = tx.success_time.clone().unwrap_or_default();
+        // Two rounds at most: a concurrent transition (a duplicate, the deadline) moves the
+        // order on between our read and our write, and the second read sees where it went.
+        for _ in 0..2 {
+            match stored.order.status {
+                OrderStatus::PendingPayment => {
+                    if self
+                        .orders
+                        .mark_paid(&order_id, &transaction_id, &success_time, now)
+                        .await?
+                        == Transition::Done
+                    {
+                        self.fulfillment
+                            .send(
+                                &FulfillmentMessage::order_paid(&order_id, &transaction_id),
+                                0,
+                            )
+                            .await?;
+                        tracing::info!(order_id = %order_id, "order paid");
+                        return Ok(Settlement::Paid);
+                    }
+                }
+                OrderStatus::Cancelled => {
+                    self.review("late_payment", order_id.as_str(), details, now)
+                        .await?;
+                    let refund = DeadlineMessage::LatePayment {
+                        order_id: order_id.clone(),
+                        transaction_id,
+                        total: stored.order.total.get(),
+                    };
+                    self.deadlines.send(&refund, 0).await?;
+                    return Ok(Settlement::LatePayment);
+                }
+                _ => {
+                    if stored.order.transaction_id.as_deref() != Some(transaction_id.as_str()) {
+                        self.review("second_payment", &reference, details, now)
+                            .await?;
+                        return Ok(Settlement::Mismatch);
+                    }
+                    self.fulfillment
+                        .send(
+                            &FulfillmentMessage::order_paid(&order_id, &transaction_id),
+                            0,
+                        )
+                        .await?;
+                    return Ok(Settlement::AlreadyPaid);
+                }
+            }
+            stored = match self.orders.get(&order_id).await? {
+                Some(s) => s,
+                None => break,
+            };
+        }
+        Err(SettleError::Store(StoreError::Corrupt {
+            key: format!("ORDER#{order_id}"),
+            problem: "status kept changing while settling".into(),
+        }))
+    }
+
+    async fn review(
+        &self,
+        kind: &str,
+        reference: &str,
+        details: serde_json::Value,
+        now: i64,
+    ) -> Result<(), SettleError> {
+        self.orders
+            .record_review(kind, reference, &details, now)
+            .await?;
+        // Alert-worthy: money arrived that does not fit an order. The details name no shopper.
+        tracing::error!(alert = true, kind, reference, "payment recorded for review");
+        Ok(())
+    }
+}

@@ -1,0 +1,116 @@
+//! SQS messages between functions. Consumers get them at least once, so every message names
+//! the key its consumer deduplicates on.
+
+use crate::order::OrderId;
+use serde::{Deserialize, Serialize};
+
+/// Longest delay SQS allows on one message; longer waits are re-enqueued.
+pub const MAX_DELAY_SECONDS: i64 = 900;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum FulfillmentMessage {
+    /// Dedupe key: `order.paid:<orderId>` (also in `dedupeKey`).
+    #[serde(rename = "order.paid", rename_all = "camelCase")]
+    OrderPaid {
+        order_id: OrderId,
+        transaction_id: String,
+        dedupe_key: String,
+    },
+}
+
+impl FulfillmentMessage {
+    pub fn order_paid(order_id: &OrderId, transaction_id: &str) -> Self {
+        FulfillmentMessage::OrderPaid {
+            order_id: order_id.clone(),
+            transaction_id: transaction_id.to_string(),
+            dedupe_key: format!("order.paid:{order_id}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum DeadlineMessage {
+    /// An order's payment deadline; idempotent because every step is conditional on the status.
+    #[serde(rename = "order.deadline", rename_all = "camelCase")]
+    OrderDeadline { order_id: OrderId, due_at: i64 },
+    /// Money arrived for an order already cancelled: give it back. Idempotent by `out_refund_no`.
+    #[serde(rename = "payment.late", rename_all = "camelCase")]
+    LatePayment {
+        order_id: OrderId,
+        transaction_id: String,
+        total: u64,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("SQS SendMessage failed")]
+pub struct QueueError(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+/// One queue to send to. Built once per cold start.
+#[derive(Clone)]
+pub struct Queue {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl Queue {
+    pub fn new(sqs: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        Self {
+            sqs,
+            url: url.into(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub async fn send<T: Serialize>(
+        &self,
+        message: &T,
+        delay_seconds: i64,
+    ) -> Result<(), QueueError> {
+        let body = serde_json::to_string(message).map_err(|e| QueueError(Box::new(e)))?;
+        self.sqs
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(i32::try_from(delay_seconds.clamp(0, MAX_DELAY_SECONDS)).unwrap_or(0))
+            .send()
+            .await
+            .map_err(|e| {
+                QueueError(
+                    aws_sdk_sqs::error::DisplayErrorContext(e)
+                        .to_string()
+                        .into(),
+                )
+            })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_their_type_and_dedupe_key() {
+        let id = OrderId::parse("20261124abcdefgh").unwrap();
+        let json = serde_json::to_value(FulfillmentMessage::order_paid(&id, "4200001")).unwrap();
+        assert_eq!(json["type"], "order.paid");
+        assert_eq!(json["dedupeKey"], "order.paid:20261124abcdefgh");
+        let back: DeadlineMessage = serde_json::from_str(
+            r#"{"type":"order.deadline","orderId":"20261124abcdefgh","dueAt":5}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            back,
+            DeadlineMessage::OrderDeadline {
+                order_id: id,
+                due_at: 5
+            }
+        );
+    }
+}

@@ -1,0 +1,436 @@
+//! Orders and the stock they hold.
+//!
+//! Orders table (keys `pk`, `sk`):
+//! - `ORDER#<orderId>` / `ORDER`: the order, its buyer's openid (for WeChat Pay, never shown),
+//!   and `gsi1pk = USER#<userId>`, `gsi1sk = <createdAt>#<orderId>` (index `ByUser`, newest first)
+//! - `REVIEW#<kind>#<reference>` / `REVIEW`: payments a person must look at (unknown order,
+//!   amount mismatch, late payment), keyed so a repeated notification writes the same record
+//!
+//! Idempotency table: `CHECKOUT#<userId>#<Idempotency-Key>` -> the order it created and the hash
+//! of the request, claimed in the same transaction that takes the stock.
+
+use super::{Item, ListPosition, Page, StoreError, from_item, get_s, n, s, to_item};
+use crate::ids::{OpenId, SkuId, UserId};
+use crate::order::{Order, OrderId, OrderStatus, StatusChange};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+
+pub const INDEX_BY_USER: &str = "ByUser";
+/// An Idempotency-Key answers the same order for a day.
+const IDEMPOTENCY_SECONDS: i64 = 24 * 60 * 60;
+
+#[derive(Clone)]
+pub struct OrderStore {
+    client: Client,
+    orders: String,
+    catalog: String,
+    idempotency: String,
+}
+
+/// An order as stored: the order and whose WeChat account pays for it.
+#[derive(Debug, Clone)]
+pub struct StoredOrder {
+    pub order: Order,
+    pub openid: Option<OpenId>,
+}
+
+pub enum Created {
+    Created,
+    /// The key was already used: this is what it created, and the hash of that request.
+    KeyTaken {
+        order_id: OrderId,
+        request_hash: String,
+    },
+    OutOfStock(Vec<SkuId>),
+}
+
+/// Whether a conditional transition happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Done,
+    /// The order was not in the state the transition leaves (duplicate or late event).
+    NotApplicable,
+}
+
+fn order_key(id: &OrderId) -> [(String, AttributeValue); 2] {
+    [
+        ("pk".to_string(), s(format!("ORDER#{id}"))),
+        ("sk".to_string(), s("ORDER")),
+    ]
+}
+
+fn sku_key(id: &SkuId) -> [(String, AttributeValue); 2] {
+    [
+        ("pk".to_string(), s(format!("SKU#{id}"))),
+        ("sk".to_string(), s("SKU")),
+    ]
+}
+
+fn history_entry(change: &StatusChange) -> AttributeValue {
+    AttributeValue::L(vec![AttributeValue::M(to_item(change))])
+}
+
+fn cancellation_codes(
+    err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, impl std::fmt::Debug>,
+) -> Option<Vec<Option<String>>> {
+    match err.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(c) => Some(
+            c.cancellation_reasons()
+                .iter()
+                .map(|r| r.code().map(str::to_string))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+impl OrderStore {
+    pub fn new(
+        client: Client,
+        orders: impl Into<String>,
+        catalog: impl Into<String>,
+        idempotency: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            orders: orders.into(),
+            catalog: catalog.into(),
+            idempotency: idempotency.into(),
+        }
+    }
+
+    fn idempotency_key(user: &UserId, key: &str) -> AttributeValue {
+        s(format!("CHECKOUT#{user}#{key}"))
+    }
+
+    /// In one transaction: takes every line's stock (never below zero), writes the order and
+    /// claims the Idempotency-Key. Either all of it happens or none.
+    pub async fn create(
+        &self,
+        order: &Order,
+        openid: &OpenId,
+        idempotency_key: &str,
+        request_hash: &str,
+    ) -> Result<Created, StoreError> {
+        let build = |e| StoreError::dynamo("build transaction", e);
+        let mut items = Vec::with_capacity(order.lines.len() + 2);
+        for line in &order.lines {
+            let update = Update::builder()
+                .table_name(&self.catalog)
+                .set_key(Some(sku_key(&line.sku_id).into_iter().collect()))
+                .update_expression("SET stock = stock - :q")
+                .condition_expression("stock >= :q")
+                .expression_attribute_values(":q", n(line.quantity.get()))
+                .build()
+                .map_err(build)?;
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        let mut order_item = to_item(order);
+        order_item.extend(order_key(&order.id));
+        order_item.insert("openid".into(), s(openid.expose()));
+        order_item.insert("gsi1pk".into(), s(format!("USER#{}", order.user_id)));
+        order_item.insert(
+            "gsi1sk".into(),
+            s(format!("{:012}#{}", order.created_at, order.id)),
+        );
+        let put_order = Put::builder()
+            .table_name(&self.orders)
+            .set_item(Some(order_item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build)?;
+        items.push(TransactWriteItem::builder().put(put_order).build());
+        let mut claim = Item::new();
+        claim.insert(
+            "pk".into(),
+            Self::idempotency_key(&order.user_id, idempotency_key),
+        );
+        claim.insert("orderId".into(), s(order.id.as_str()));
+        claim.insert("requestHash".into(), s(request_hash));
+        claim.insert(
+            "expiresAt".into(),
+            n(order.created_at + IDEMPOTENCY_SECONDS),
+        );
+        let put_claim = Put::builder()
+            .table_name(&self.idempotency)
+            .set_item(Some(claim))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build)?;
+        items.push(TransactWriteItem::builder().put(put_claim).build());
+
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Created::Created),
+            Err(err) => {
+                let Some(codes) = cancellation_codes(&err) else {
+                    return Err(StoreError::dynamo("TransactWriteItems create order", err));
+                };
+                let failed = |i: usize| {
+                    codes.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
+                };
+                if failed(order.lines.len() + 1) {
+                    if let Some((order_id, request_hash)) =
+                        self.claimed(&order.user_id, idempotency_key).await?
+                    {
+                        return Ok(Created::KeyTaken {
+                            order_id,
+                            request_hash,
+                        });
+                    }
+                }
+                let short: Vec<SkuId> = order
+                    .lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| failed(*i))
+                    .map(|(_, l)| l.sku_id.clone())
+                    .collect();
+                if short.is_empty() {
+                    return Err(StoreError::dynamo("TransactWriteItems create order", err));
+                }
+                Ok(Created::OutOfStock(short))
+            }
+        }
+    }
+
+    /// The order an Idempotency-Key created, and its request hash.
+    pub async fn claimed(
+        &self,
+        user: &UserId,
+        idempotency_key: &str,
+    ) -> Result<Option<(OrderId, String)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.idempotency)
+            .key("pk", Self::idempotency_key(user, idempotency_key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem idempotency", e))?;
+        Ok(out.item.and_then(|i| {
+            let id = OrderId::parse(get_s(&i, "orderId")?).ok()?;
+            Some((id, get_s(&i, "requestHash")?.to_string()))
+        }))
+    }
+
+    pub async fn get(&self, id: &OrderId) -> Result<Option<StoredOrder>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(id).into_iter().collect()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem order", e))?;
+        out.item
+            .map(|item| {
+                let openid = get_s(&item, "openid").and_then(|o| OpenId::parse(o).ok());
+                from_item(&item).map(|order| StoredOrder { order, openid })
+            })
+            .transpose()
+    }
+
+    /// A shopper's orders, newest first, optionally only those in one status.
+    pub async fn list_for_user(
+        &self,
+        user: &UserId,
+        status: Option<OrderStatus>,
+        after: Option<ListPosition>,
+        limit: usize,
+    ) -> Result<Page<Order>, StoreError> {
+        let mut orders: Vec<Item> = Vec::new();
+        let mut start = after.map(ListPosition::into_key);
+        // A status filter is applied after DynamoDB's limit, so keep reading until the page is full.
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.orders)
+                .index_name(INDEX_BY_USER)
+                .key_condition_expression("gsi1pk = :u")
+                .expression_attribute_values(":u", s(format!("USER#{user}")))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start.take())
+                .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+            if let Some(status) = status {
+                query = query
+                    .filter_expression("#s = :s")
+                    .expression_attribute_names("#s", "status")
+                    .expression_attribute_values(":s", s(status.as_str()));
+            }
+            let out = query
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query orders by user", e))?;
+            orders.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if orders.len() > limit || start.is_none() {
+                break;
+            }
+        }
+        let next = if orders.len() > limit {
+            orders.truncate(limit);
+            orders
+                .last()
+                .map(|last| ListPosition::of(last, &["pk", "sk", "gsi1pk", "gsi1sk"]))
+        } else {
+            None
+        };
+        Ok(Page {
+            items: orders.iter().map(from_item).collect::<Result<_, _>>()?,
+            next,
+        })
+    }
+
+    /// `PENDING_PAYMENT -> PAID`, recording the payment; nothing happens from any other state.
+    pub async fn mark_paid(
+        &self,
+        id: &OrderId,
+        transaction_id: &str,
+        success_time: &str,
+        now: i64,
+    ) -> Result<Transition, StoreError> {
+        let change = StatusChange {
+            status: OrderStatus::Paid,
+            at: now,
+            reason: None,
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(id).into_iter().collect()))
+            .update_expression("SET #s = :paid, transactionId = :t, paidAt = :pt, history = list_append(history, :h)")
+            .condition_expression("#s = :pending")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+            .expression_attribute_values(":pending", s(OrderStatus::PendingPayment.as_str()))
+            .expression_attribute_values(":t", s(transaction_id))
+            .expression_attribute_values(":pt", s(success_time))
+            .expression_attribute_values(":h", history_entry(&change))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Transition::Done),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Transition::NotApplicable)
+            }
+            Err(err) => Err(StoreError::dynamo("UpdateItem mark paid", err)),
+        }
+    }
+
+    /// `PENDING_PAYMENT -> CANCELLED` and every line's stock back, in one transaction: the
+    /// condition on the order's status makes the release happen exactly once.
+    pub async fn cancel_and_release(
+        &self,
+        order: &Order,
+        reason: &str,
+        now: i64,
+    ) -> Result<Transition, StoreError> {
+        let build = |e| StoreError::dynamo("build transaction", e);
+        let change = StatusChange {
+            status: OrderStatus::Cancelled,
+            at: now,
+            reason: Some(reason.to_string()),
+        };
+        let cancel = Update::builder()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(&order.id).into_iter().collect()))
+            .update_expression("SET #s = :cancelled, history = list_append(history, :h)")
+            .condition_expression("#s = :pending")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()))
+            .expression_attribute_values(":pending", s(OrderStatus::PendingPayment.as_str()))
+            .expression_attribute_values(":h", history_entry(&change))
+            .build()
+            .map_err(build)?;
+        let mut items = vec![TransactWriteItem::builder().update(cancel).build()];
+        for line in &order.lines {
+            let release = Update::builder()
+                .table_name(&self.catalog)
+                .set_key(Some(sku_key(&line.sku_id).into_iter().collect()))
+                .update_expression("ADD stock :q")
+                .expression_attribute_values(":q", n(line.quantity.get()))
+                .build()
+                .map_err(build)?;
+            items.push(TransactWriteItem::builder().update(release).build());
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Transition::Done),
+            Err(err) => match cancellation_codes(&err) {
+                Some(codes)
+                    if codes.first().and_then(Option::as_deref)
+                        == Some("ConditionalCheckFailed") =>
+                {
+                    Ok(Transition::NotApplicable)
+                }
+                _ => Err(StoreError::dynamo("TransactWriteItems cancel order", err)),
+            },
+        }
+    }
+
+    /// Records a payment a person must look at. The same kind and reference overwrite one record,
+    /// so a notification repeated 15 times is one item to review.
+    pub async fn record_review(
+        &self,
+        kind: &str,
+        reference: &str,
+        details: &serde_json::Value,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut item = Item::new();
+        item.insert("pk".into(), s(format!("REVIEW#{kind}#{reference}")));
+        item.insert("sk".into(), s("REVIEW"));
+        item.insert("kind".into(), s(kind));
+        item.insert("reference".into(), s(reference));
+        item.insert("details".into(), super::to_attribute(details));
+        item.insert("recordedAt".into(), n(now));
+        self.client
+            .put_item()
+            .table_name(&self.orders)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem review", e))?;
+        Ok(())
+    }
+
+    pub async fn review(
+        &self,
+        kind: &str,
+        reference: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.orders)
+            .key("pk", s(format!("REVIEW#{kind}#{reference}")))
+            .key("sk", s("REVIEW"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem review", e))?;
+        Ok(out
+            .item
+            .and_then(|i| i.get("details").map(super::from_attribute)))
+    }
+}
