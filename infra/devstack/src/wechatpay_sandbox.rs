@@ -119,6 +119,8 @@ pub struct WeChatPaySandbox {
     http: reqwest::Client,
     txns: Mutex<HashMap<String, Txn>>,
     refunds: Mutex<HashMap<String, Value>>,
+    /// While set, every API call answers 500 SYSTEM_ERROR, like an outage.
+    down: std::sync::atomic::AtomicBool,
 }
 
 /// A notification as WeChat Pay would post it: headers and the exact body.
@@ -144,6 +146,7 @@ impl WeChatPaySandbox {
             http: reqwest::Client::new(),
             txns: Mutex::new(HashMap::new()),
             refunds: Mutex::new(HashMap::new()),
+            down: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -408,6 +411,11 @@ impl WeChatPaySandbox {
         self.signed(200, &answer)
     }
 
+    /// Simulates (or ends) a WeChat Pay outage.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Refunds requested so far, by out_refund_no.
     pub fn refunds(&self) -> HashMap<String, Value> {
         self.refunds
@@ -534,6 +542,9 @@ impl Serve for WeChatPaySandbox {
     async fn serve(&self, req: Incoming) -> Outgoing {
         if req.path == "/__sandbox/wechatpay/pay" && req.method == http::Method::POST {
             return self.pay_control(&req).await;
+        }
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return error(500, "SYSTEM_ERROR", "系统错误");
         }
         if !self.authorized(&req) {
             return error(401, "SIGN_ERROR", "签名错误");

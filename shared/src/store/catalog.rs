@@ -457,7 +457,14 @@ impl CatalogStore {
         };
 
         for sku in skus {
-            self.upsert_keeping(key_item(sku_key(&sku.id)), to_item(sku), &["stock"])
+            // Checkout reads SKUs alone, so each carries what an order line shows of its product.
+            let mut item = to_item(sku);
+            item.insert("productTitle".into(), s(&product.title));
+            item.insert("onShelf".into(), AttributeValue::Bool(product.on_shelf));
+            if let Some(image) = product.images.first() {
+                item.insert("image".into(), s(image));
+            }
+            self.upsert_keeping(key_item(sku_key(&sku.id)), item, &["stock"])
                 .await?;
         }
         let mut meta = to_item(&Product {

@@ -175,15 +175,14 @@ impl OrderStore {
                 let failed = |i: usize| {
                     codes.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
                 };
-                if failed(order.lines.len() + 1) {
-                    if let Some((order_id, request_hash)) =
+                if failed(order.lines.len() + 1)
+                    && let Some((order_id, request_hash)) =
                         self.claimed(&order.user_id, idempotency_key).await?
-                    {
-                        return Ok(Created::KeyTaken {
-                            order_id,
-                            request_hash,
-                        });
-                    }
+                {
+                    return Ok(Created::KeyTaken {
+                        order_id,
+                        request_hash,
+                    });
                 }
                 let short: Vec<SkuId> = order
                     .lines

@@ -1,13 +1,14 @@
 //! Every sample event in events/ (the files `sam local invoke -e` takes) goes through its
-//! function's handler against the emulator and must succeed.
+//! function's handler against the emulator and must succeed. Placeholders in the files (a token,
+//! an order id, a notification's signature) are filled with real ones first.
 
-use crate::support::TestShop;
+use crate::support::{TestShop, address};
+use aws_lambda_events::sqs::SqsEvent;
+use serde_json::{Value, json};
 use shared::api::ApiRequest;
-use shared::runtime::HttpFunction;
+use shared::runtime::{HttpFunction, QueueFunction};
 use std::path::PathBuf;
 use std::sync::Arc;
-
-const TOKEN_PLACEHOLDER: &str = "REPLACE_WITH_A_TOKEN_FROM_LOGIN";
 
 fn event_files() -> Vec<PathBuf> {
     let dir = devstack::project_root().join("events");
@@ -20,25 +21,70 @@ fn event_files() -> Vec<PathBuf> {
     files
 }
 
+fn read(file: &PathBuf) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
 fn route_of(file: &PathBuf) -> String {
-    let event: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-    event["routeKey"].as_str().unwrap_or_default().to_string()
+    read(file)["routeKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn unpaid_order(shop: &TestShop, token: &str, key: &str) -> String {
+    let placed = shop
+        .post_with(
+            token,
+            "/v1/orders",
+            &[("idempotency-key", key)],
+            &json!({"items": [{"skuId": "walnut-1", "quantity": 1}], "address": address()}),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    placed.body["order"]["id"].as_str().unwrap().to_string()
 }
 
 #[tokio::test]
 async fn every_sample_event_succeeds_through_its_handler() {
     let shop = TestShop::start().await;
     let (token, _) = shop.login("events-setup.1").await;
+    let order = unpaid_order(&shop, &token, "events-a").await;
+    let to_pay = unpaid_order(&shop, &token, "events-b").await;
+    let to_expire = unpaid_order(&shop, &token, "events-c").await;
+    shop.stack.wechatpay.mark_paid(&to_pay).unwrap();
+    let notification = shop.stack.wechatpay.notification(&to_pay, |_| {}).unwrap();
     let files = event_files();
     assert!(!files.is_empty());
 
     for file in files {
         let text = std::fs::read_to_string(&file)
             .unwrap()
-            .replace(TOKEN_PLACEHOLDER, &token);
+            .replace("REPLACE_WITH_A_TOKEN_FROM_LOGIN", &token)
+            .replace("REPLACE_WITH_AN_UNPAID_ORDER_ID", &to_expire)
+            .replace("REPLACE_WITH_AN_ORDER_ID", &order);
+        let mut event: Value = serde_json::from_str(&text).unwrap();
+        if event.get("Records").is_some() {
+            let sqs: SqsEvent = serde_json::from_value(event).unwrap();
+            let consumer: Arc<dyn QueueFunction> = shop.stack.deadlines.clone();
+            let response = consumer.handle(sqs).await;
+            assert!(
+                response.batch_item_failures.is_empty(),
+                "{}: {:?}",
+                file.display(),
+                response.batch_item_failures
+            );
+            continue;
+        }
+        if event["routeKey"] == "POST /v1/pay/wechat/notify" {
+            // A notification is only valid signed by the sandbox's key a moment ago.
+            event["body"] = json!(notification.body);
+            for (k, v) in &notification.headers {
+                event["headers"][k] = json!(v);
+            }
+        }
         let event: ApiRequest =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            serde_json::from_value(event).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let route = route_of(&file);
         let function = shop
             .stack
@@ -65,12 +111,27 @@ async fn every_sample_event_succeeds_through_its_handler() {
             response.body
         );
     }
+    let paid = shop.get_as(&token, &format!("/v1/orders/{to_pay}")).await;
+    assert_eq!(paid.body["status"], "PAID");
+    let expired = shop
+        .get_as(&token, &format!("/v1/orders/{to_expire}"))
+        .await;
+    assert_eq!(expired.body["status"], "CANCELLED");
 }
 
 #[tokio::test]
-async fn every_route_in_the_template_has_a_sample_event() {
+async fn every_route_and_queue_consumer_in_the_template_has_a_sample_event() {
     let template = devstack::template::Template::project().unwrap();
-    let covered: Vec<String> = event_files().iter().map(route_of).collect();
+    let files = event_files();
+    let covered: Vec<String> = files.iter().map(route_of).collect();
+    let queue_samples: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            read(f)["Records"][0]["eventSourceARN"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
 
     for (_, route) in template.routes() {
         assert!(
@@ -78,5 +139,15 @@ async fn every_route_in_the_template_has_a_sample_event() {
             "events/ has no sample for {}",
             route.key()
         );
+    }
+    for function in &template.functions {
+        for queue in &function.queues {
+            assert!(
+                queue_samples
+                    .iter()
+                    .any(|arn| arn.ends_with(queue.as_str())),
+                "events/ has no sample for queue {queue}"
+            );
+        }
     }
 }

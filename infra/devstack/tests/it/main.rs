@@ -3,8 +3,10 @@
 //! Run through `make test`, which starts the emulator.
 
 mod browse;
+mod checkout;
 mod events;
 mod login;
+mod payments;
 mod provisioning;
 mod support;
 mod template_shape;

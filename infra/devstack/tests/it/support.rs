@@ -162,3 +162,8 @@ impl TestShop {
         )
     }
 }
+
+/// A delivery address that passes every check.
+pub fn address() -> Value {
+    serde_json::json!({"name": "张三", "phone": "13812345678", "province": "浙江省", "city": "杭州市", "district": "西湖区", "detail": "文三路 90 号"})
+}

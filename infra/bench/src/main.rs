@@ -1,0 +1,352 @@
+//! `shop-bench`: cold start, first-event and warm latency, peak memory and size of each
+//! function's release binary, run as Lambda would run it: a fresh process talking to a Runtime
+//! API (a local stand-in), with the tables in the moto emulator at `AWS_ENDPOINT_URL` and the
+//! WeChat sandbox. Prints a Markdown report; `make bench` is the way to run it.
+
+mod report;
+mod routes;
+mod runtime_api;
+
+use anyhow::{Context, bail};
+use report::{FunctionFigures, RouteRow, percentile};
+use routes::{Calls, Emulators, Route};
+use runtime_api::RuntimeApi;
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+const USAGE: &str = "usage: shop-bench [--cold-starts N] [--warm M] [--bin-dir DIR]
+  --cold-starts N  fresh processes per function (default 20)
+  --warm M         measured events per route in one warm process (default 200)
+  --bin-dir DIR    where the release binaries are (default $CARGO_TARGET_DIR/release or target/release)
+Needs AWS_ENDPOINT_URL pointing at a moto server: run it through `make bench`.";
+
+const FUNCTIONS: &[&str] = &["login", "browse"];
+/// Events per route before the warm measurement starts: lazy connection pools and caches fill
+/// during the first few, and those belong to the first-event figure, not the warm one.
+const WARM_UP: usize = 5;
+/// A healthy cold start takes milliseconds; this only stops a hung process from hanging the bench.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Options {
+    cold_starts: usize,
+    warm: usize,
+    bin_dir: PathBuf,
+}
+
+fn parse_args(args: &[String]) -> anyhow::Result<Options> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| devstack::project_root().join("target"));
+    let mut options = Options {
+        cold_starts: 20,
+        warm: 200,
+        bin_dir: target.join("release"),
+    };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .with_context(|| format!("{flag} needs a value\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "--cold-starts" => options.cold_starts = value()?.parse().context("--cold-starts")?,
+            "--warm" => options.warm = value()?.parse().context("--warm")?,
+            "--bin-dir" => options.bin_dir = PathBuf::from(value()?),
+            _ => bail!("unknown argument {flag}\n{USAGE}"),
+        }
+    }
+    if options.cold_starts == 0 || options.warm == 0 {
+        bail!("--cold-starts and --warm must be at least 1");
+    }
+    Ok(options)
+}
+
+/// One function process under a Runtime API of its own.
+struct FunctionProcess {
+    child: Child,
+    api: RuntimeApi,
+    /// Spawn to first poll for an event.
+    cold_start: Duration,
+}
+
+impl FunctionProcess {
+    async fn start(
+        binary: &Path,
+        name: &str,
+        env: &HashMap<String, String>,
+    ) -> anyhow::Result<Self> {
+        let api = RuntimeApi::start(name).await?;
+        let mut command = Command::new(binary);
+        // Lambda gives a function its own configuration and little else; so does the bench,
+        // which also keeps this machine's AWS profile files and proxies out of the timing.
+        command
+            .env_clear()
+            .envs(env)
+            .env("AWS_LAMBDA_RUNTIME_API", api.addr().to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .stdin(Stdio::null())
+            // Logs (warnings and up) go to the bench's stderr, keeping stdout for the report.
+            .stdout(std::io::stderr())
+            .stderr(std::io::stderr())
+            .kill_on_drop(true);
+        let spawned = Instant::now();
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let polled = tokio::select! {
+            polled = api.first_poll() => polled?,
+            exited = child.wait() => bail!(
+                "{name} exited before polling for an event ({}); init error: {}",
+                exited.map_or_else(|e| e.to_string(), |s| s.to_string()),
+                api.init_error().unwrap_or_else(|| "none posted".into())
+            ),
+            () = tokio::time::sleep(READY_TIMEOUT) => bail!("{name} did not poll for an event within {READY_TIMEOUT:?}"),
+        };
+        Ok(Self {
+            child,
+            api,
+            cold_start: polled.duration_since(spawned),
+        })
+    }
+
+    /// The process's peak resident set so far (`VmHWM`), in MB.
+    fn peak_rss_mb(&self) -> anyhow::Result<f64> {
+        let pid = self.child.id().context("the function process has exited")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("no VmHWM in /proc/<pid>/status")?;
+        Ok(kib / 1024.0)
+    }
+
+    async fn stop(mut self) {
+        // Killing is the expected end; an error only means it is gone already.
+        let _ = self.child.kill().await;
+    }
+}
+
+struct Bench {
+    options: Options,
+    env: HashMap<String, String>,
+    emulators: Emulators,
+    /// Numbers events and replays, so that every single-use WeChat code is fresh.
+    sequence: u64,
+}
+
+impl Bench {
+    fn next(&mut self) -> u64 {
+        self.sequence += 1;
+        self.sequence
+    }
+
+    async fn invoke(
+        &mut self,
+        process: &FunctionProcess,
+        route: &Route,
+    ) -> anyhow::Result<Duration> {
+        let event = route.event(self.next());
+        let (took, answer) = process.api.invoke(&event).await?;
+        route.check(&answer)?;
+        Ok(took)
+    }
+
+    async fn function(&mut self, name: &'static str) -> anyhow::Result<Vec<RouteRow>> {
+        let binary = self.options.bin_dir.join(name);
+        let size = std::fs::metadata(&binary)
+            .with_context(|| {
+                format!(
+                    "no {} (build it: cargo build --release -p {name})",
+                    binary.display()
+                )
+            })?
+            .len();
+        let routes = routes::routes(name);
+        let main = routes.first().context("a function without routes")?;
+
+        let mut cold = Vec::new();
+        let mut first = Vec::new();
+        for _ in 0..self.options.cold_starts {
+            let process = FunctionProcess::start(&binary, name, &self.env).await?;
+            cold.push(process.cold_start);
+            first.push(self.invoke(&process, main).await?);
+            process.stop().await;
+        }
+
+        let process = FunctionProcess::start(&binary, name, &self.env).await?;
+        let mut rows = Vec::new();
+        for route in &routes {
+            let mut warm = Vec::new();
+            let mut emulator = Vec::new();
+            for i in 0..WARM_UP + self.options.warm {
+                let took = self.invoke(&process, route).await?;
+                // Alternating with the function's own calls lets drift (tables growing, CPU
+                // clocks) hit both series alike.
+                let n = self.next();
+                let started = Instant::now();
+                self.emulators
+                    .replay(route.calls, n)
+                    .await
+                    .with_context(|| format!("replaying the calls of {}", route.name))?;
+                if i >= WARM_UP {
+                    warm.push(took);
+                    emulator.push(started.elapsed());
+                }
+            }
+            rows.push(RouteRow {
+                function: name,
+                route: route.name,
+                warm_p50: percentile(&warm, 50),
+                warm_p90: percentile(&warm, 90),
+                emulator_p50: (!matches!(route.calls, Calls::None))
+                    .then(|| percentile(&emulator, 50)),
+                figures: None,
+            });
+        }
+        let peak_rss_mb = process.peak_rss_mb()?;
+        process.stop().await;
+
+        if let Some(row) = rows.first_mut() {
+            row.figures = Some(FunctionFigures {
+                cold_p50: percentile(&cold, 50),
+                cold_p90: percentile(&cold, 90),
+                first_event_p50: percentile(&first, 50),
+                peak_rss_mb,
+                binary_mb: size as f64 / (1024.0 * 1024.0),
+                file: describe_file(&binary).await,
+            });
+        }
+        Ok(rows)
+    }
+}
+
+/// What `file` makes of a binary, to show it is stripped.
+async fn describe_file(binary: &Path) -> String {
+    match Command::new("file").arg("-b").arg(binary).output().await {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        _ => "(`file` unavailable)".to_string(),
+    }
+}
+
+async fn run(args: Vec<String>) -> anyhow::Result<String> {
+    let options = parse_args(&args[1.min(args.len())..])?;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .with_context(|| format!("AWS_ENDPOINT_URL must point at a moto server\n{USAGE}"))?;
+    let prefix = format!("bench{}-", shared::ids::random_token(8));
+    let stack = devstack::LocalStack::start(devstack::StackOptions {
+        endpoint: endpoint.clone(),
+        prefix,
+        sandbox_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        gateway_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        extra: HashMap::new(),
+        wechatpay_keys: devstack::wechatpay_sandbox::WeChatPayKeys::generate(),
+    })
+    .await?;
+    devstack::seed::seed(&stack.catalog_store())
+        .await
+        .context("seeding the demo catalog")?;
+
+    // The returning-user login needs the user to exist before the first measured event.
+    let routes = routes::routes("login");
+    let returning = routes.first().context("login has no routes")?;
+    let answer = shared::runtime::HttpFunction::handle(
+        stack.login.as_ref(),
+        serde_json::from_value(returning.event(0))?,
+    )
+    .await;
+    if answer.status_code != 200 {
+        bail!("creating the bench user failed: {answer:?}");
+    }
+
+    let settings = shared::config::Settings::from_map(stack.settings.clone());
+    let emulators = Emulators {
+        dynamodb: stack.dynamodb.clone(),
+        catalog_table: stack.resources.tables["CatalogTable"].clone(),
+        users_table: stack.resources.tables["UsersTable"].clone(),
+        wechat: shared::wechat::WeChatApi::new(&settings, shared::wechat::http_client())?,
+    };
+    let mut env = stack.settings.clone();
+    env.extend(
+        [
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "bench"),
+            ("AWS_SECRET_ACCESS_KEY", "bench"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("RUST_LOG", "warn"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let runs = format!(
+        "{} cold starts per function; {} warm events per route after {WARM_UP} warm-up events; \
+         {} CPU cores; binaries in {}",
+        options.cold_starts,
+        options.warm,
+        std::thread::available_parallelism().map_or(0, usize::from),
+        options.bin_dir.display()
+    );
+    let mut bench = Bench {
+        options,
+        env,
+        emulators,
+        sequence: 0,
+    };
+    let mut rows = Vec::new();
+    for name in FUNCTIONS {
+        rows.extend(bench.function(name).await?);
+    }
+    let date = shared::clock::rfc3339(shared::clock::now_epoch_seconds());
+    // bench.sh names itself, the command to repeat; the harness's own line shows what it ran.
+    let command = match std::env::var("BENCH_COMMAND") {
+        Ok(outer) => format!("`{outer}` (which ran `{}`)", args.join(" ")),
+        Err(_) => format!("`{}`", args.join(" ")),
+    };
+    Ok(report::render(&rows, &date, &command, &runs))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        let _ = writeln!(std::io::stdout(), "{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    match run(args).await {
+        Ok(report) => match std::io::stdout().write_all(report.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        },
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "bench failed: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(raw: &[&str]) -> Vec<String> {
+        raw.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_override_the_defaults() {
+        let options = parse_args(&args(&["--warm", "7", "--bin-dir", "/x"])).unwrap();
+        assert_eq!(
+            (options.cold_starts, options.warm, options.bin_dir),
+            (20, 7, PathBuf::from("/x"))
+        );
+        assert!(parse_args(&args(&["--warm"])).is_err());
+        assert!(parse_args(&args(&["--cold-starts", "0"])).is_err());
+        assert!(parse_args(&args(&["--fast"])).is_err());
+    }
+}

@@ -1,0 +1,341 @@
+use crate::support::{TestShop, address};
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use shared::crypto::VerifyingKey;
+
+pub async fn stock_of(shop: &TestShop, sku: &str) -> i64 {
+    let item = shop
+        .stack
+        .dynamodb
+        .get_item()
+        .table_name(&shop.stack.resources.tables["CatalogTable"])
+        .key("pk", AttributeValue::S(format!("SKU#{sku}")))
+        .key("sk", AttributeValue::S("SKU".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    item["stock"].as_n().unwrap().parse().unwrap()
+}
+
+pub async fn set_stock(shop: &TestShop, sku: &str, stock: u32) {
+    shop.stack
+        .dynamodb
+        .update_item()
+        .table_name(&shop.stack.resources.tables["CatalogTable"])
+        .key("pk", AttributeValue::S(format!("SKU#{sku}")))
+        .key("sk", AttributeValue::S("SKU".into()))
+        .update_expression("SET stock = :s")
+        .expression_attribute_values(":s", AttributeValue::N(stock.to_string()))
+        .send()
+        .await
+        .unwrap();
+}
+
+pub fn order_body(sku: &str, quantity: u32) -> Value {
+    json!({"items": [{"skuId": sku, "quantity": quantity}], "address": address()})
+}
+
+pub async fn place(
+    shop: &TestShop,
+    token: &str,
+    key: &str,
+    body: &Value,
+) -> crate::support::Answer {
+    shop.post_with(token, "/v1/orders", &[("idempotency-key", key)], body)
+        .await
+}
+
+#[tokio::test]
+async fn a_quote_prices_every_line_and_the_shipping() {
+    let shop = TestShop::start().await;
+    let (token, _) = shop.login("quin.1").await;
+
+    let small = shop
+        .post_as(
+            &token,
+            "/v1/checkout/quote",
+            &json!({"items": [{"skuId": "chopsticks-1", "quantity": 2}]}),
+        )
+        .await;
+    let large = shop
+        .post_as(&token, "/v1/checkout/quote", &json!({"items": [{"skuId": "longjing-1", "quantity": 1}, {"skuId": "walnut-1", "quantity": 3}]}))
+        .await;
+
+    assert_eq!(small.status, 200, "{}", small.text);
+    assert_eq!(
+        (
+            small.body["subtotal"].as_u64(),
+            small.body["shipping"].as_u64(),
+            small.body["total"].as_u64()
+        ),
+        (Some(3980), Some(1000), Some(4980))
+    );
+    assert_eq!(small.body["lines"][0]["title"], "天然竹筷子 10双装");
+    assert_eq!(large.body["lines"][1]["lineTotal"], 3 * 3990);
+    assert_eq!(large.body["shipping"], 0, "free shipping over 99 yuan");
+    assert_eq!(large.body["total"], 12800 + 3 * 3990);
+    assert_eq!(large.body["discounts"], json!([]));
+}
+
+#[tokio::test]
+async fn placing_an_order_reserves_stock_and_returns_signed_payment_parameters() {
+    let shop = TestShop::start().await;
+    let (token, _) = shop.login("rita.1").await;
+    let before = stock_of(&shop, "longjing-1").await;
+
+    let answer = place(&shop, &token, "key-1", &order_body("longjing-1", 2)).await;
+
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let order = &answer.body["order"];
+    assert_eq!(order["status"], "PENDING_PAYMENT");
+    assert_eq!(order["total"], 2 * 12800);
+    assert_eq!(order["address"]["phone"], "13812345678");
+    assert!(order.get("openid").is_none() && !answer.text.contains("openid"));
+    assert_eq!(stock_of(&shop, "longjing-1").await, before - 2);
+    let payment = &answer.body["payment"];
+    assert_eq!(payment["signType"], "RSA");
+    let package = payment["package"].as_str().unwrap();
+    assert!(package.starts_with("prepay_id=wx"));
+    let message = format!(
+        "{}\n{}\n{}\n{package}\n",
+        devstack::SANDBOX_APPID,
+        payment["timeStamp"].as_str().unwrap(),
+        payment["nonceStr"].as_str().unwrap()
+    );
+    let merchant: VerifyingKey =
+        shared::crypto::SigningKey::from_pem(&shop.stack.settings["WECHATPAY_PRIVATE_KEY"])
+            .unwrap()
+            .verifying_key();
+    assert!(
+        merchant.verify_base64(message.as_bytes(), payment["paySign"].as_str().unwrap()),
+        "paySign verifies"
+    );
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_answers_the_same_order_without_a_second_reservation() {
+    let shop = TestShop::start().await;
+    let (token, _) = shop.login("sam.1").await;
+    let before = stock_of(&shop, "kiwi-1").await;
+
+    let first = place(&shop, &token, "retry-me", &order_body("kiwi-1", 1)).await;
+    let again = place(&shop, &token, "retry-me", &order_body("kiwi-1", 1)).await;
+    let changed = place(&shop, &token, "retry-me", &order_body("kiwi-1", 2)).await;
+
+    assert_eq!(first.status, 201);
+    assert_eq!(again.status, 201);
+    assert_eq!(again.body["order"]["id"], first.body["order"]["id"]);
+    assert_eq!(
+        again.body["payment"]["package"], first.body["payment"]["package"],
+        "WeChat Pay keeps the prepay_id"
+    );
+    assert_eq!(
+        stock_of(&shop, "kiwi-1").await,
+        before - 1,
+        "one reservation"
+    );
+    assert_eq!(
+        (changed.status, changed.error_code()),
+        (422, "idempotency_key_reused")
+    );
+}
+
+#[tokio::test]
+async fn out_of_stock_is_a_409_naming_the_sku_and_writes_nothing() {
+    let shop = TestShop::start().await;
+    let (token, _) = shop.login("tina.1").await;
+    let walnut_before = stock_of(&shop, "walnut-1").await;
+
+    let answer = place(
+        &shop,
+        &token,
+        "k",
+        &json!({"items": [{"skuId": "walnut-1", "quantity": 1}, {"skuId": "cherry-1", "quantity": 7}], "address": address()}),
+    )
+    .await;
+
+    assert_eq!(
+        (answer.status, answer.error_code()),
+        (409, "out_of_stock"),
+        "{}",
+        answer.text
+    );
+    assert_eq!(answer.body["error"]["skuIds"], json!(["cherry-1"]));
+    assert_eq!(
+        stock_of(&shop, "walnut-1").await,
+        walnut_before,
+        "the other line's stock is untouched"
+    );
+    assert_eq!(stock_of(&shop, "cherry-1").await, 6);
+    let mine = shop.get_as(&token, "/v1/orders").await;
+    assert_eq!(mine.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn two_hundred_shoppers_racing_for_fifty_units_get_exactly_fifty_orders() {
+    let shop = TestShop::start().await;
+    set_stock(&shop, "mango-1", 50).await;
+    let (token, _) = shop.login("rush.1").await;
+    let body = order_body("mango-1", 1);
+    let keys: Vec<String> = (0..200).map(|i| format!("rush-{i}")).collect();
+
+    let statuses: Vec<u16> = futures::stream::iter(keys.iter())
+        .map(|key| async { place(&shop, &token, key, &body).await.status })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        50,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 150);
+    assert_eq!(
+        stock_of(&shop, "mango-1").await,
+        0,
+        "never negative, never left over"
+    );
+}
+
+#[tokio::test]
+async fn unknown_and_off_shelf_skus_are_refused_by_field() {
+    let shop = TestShop::start().await;
+    let (token, _) = shop.login("uma.1").await;
+
+    for sku in ["mooncake-1", "no-such-sku"] {
+        let answer = shop
+            .post_as(
+                &token,
+                "/v1/checkout/quote",
+                &json!({"items": [{"skuId": sku, "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(
+            (answer.status, answer.error_code(), answer.error_field()),
+            (422, "sku_unavailable", "items[0].skuId"),
+            "{sku}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_orders_are_400s_naming_the_field() {
+    let shop = TestShop::start().await;
+    let (token, _) = shop.login("vic.1").await;
+    let mut bad_phone = order_body("kiwi-1", 1);
+    bad_phone["address"]["phone"] = json!("110");
+
+    let no_key = shop
+        .post_as(&token, "/v1/orders", &order_body("kiwi-1", 1))
+        .await;
+    let phone = place(&shop, &token, "k1", &bad_phone).await;
+    let quantity = place(&shop, &token, "k2", &order_body("kiwi-1", 0)).await;
+    let anonymous = shop.post("/v1/orders", &order_body("kiwi-1", 1)).await;
+
+    assert_eq!(
+        (no_key.status, no_key.error_field()),
+        (400, "Idempotency-Key")
+    );
+    assert_eq!((phone.status, phone.error_field()), (400, "address.phone"));
+    assert_eq!(
+        (quantity.status, quantity.error_field()),
+        (400, "items[0].quantity")
+    );
+    assert_eq!(anonymous.status, 401);
+}
+
+#[tokio::test]
+async fn a_failed_prepay_keeps_the_reservation_and_a_retry_completes_it() {
+    let shop = TestShop::start().await;
+    let (token, _) = shop.login("walt.1").await;
+    let before = stock_of(&shop, "towel-1").await;
+    shop.stack.wechatpay.set_down(true);
+
+    let failed = place(&shop, &token, "flaky", &order_body("towel-1", 1)).await;
+    shop.stack.wechatpay.set_down(false);
+    let retried = place(&shop, &token, "flaky", &order_body("towel-1", 1)).await;
+
+    assert_eq!(
+        (failed.status, failed.error_code()),
+        (502, "payment_unavailable"),
+        "{}",
+        failed.text
+    );
+    let order_id = failed.body["error"]["orderId"].as_str().unwrap();
+    assert_eq!(retried.status, 201, "{}", retried.text);
+    assert_eq!(retried.body["order"]["id"], order_id);
+    assert!(retried.body["payment"]["paySign"].is_string());
+    assert_eq!(stock_of(&shop, "towel-1").await, before - 1);
+}
+
+#[tokio::test]
+async fn orders_are_private_and_listed_newest_first_by_status() {
+    let shop = TestShop::start().await;
+    let (alice, _) = shop.login("xena.1").await;
+    let (bob, _) = shop.login("yuri.1").await;
+    let first = place(&shop, &alice, "a1", &order_body("kiwi-1", 1)).await;
+    let second = place(&shop, &alice, "a2", &order_body("mango-1", 1)).await;
+    let id = first.body["order"]["id"].as_str().unwrap();
+
+    let mine = shop.get_as(&alice, &format!("/v1/orders/{id}")).await;
+    let theirs = shop.get_as(&bob, &format!("/v1/orders/{id}")).await;
+    let list = shop
+        .get_as(&alice, "/v1/orders?status=PENDING_PAYMENT")
+        .await;
+    let paid = shop.get_as(&alice, "/v1/orders?status=PAID").await;
+    let bad = shop.get_as(&alice, "/v1/orders?status=LOST").await;
+    let bobs = shop.get_as(&bob, "/v1/orders").await;
+
+    assert_eq!(mine.status, 200);
+    assert_eq!(
+        (theirs.status, theirs.error_code()),
+        (404, "order_not_found"),
+        "never 403: existence stays hidden"
+    );
+    let ids: Vec<&str> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&id) && ids.contains(&second.body["order"]["id"].as_str().unwrap()));
+    assert_eq!(paid.body["items"], json!([]));
+    assert_eq!((bad.status, bad.error_field()), (400, "status"));
+    assert_eq!(bobs.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn cancelling_an_unpaid_order_releases_its_stock_exactly_once() {
+    let shop = TestShop::start().await;
+    let (token, _) = shop.login("zoe.1").await;
+    let before = stock_of(&shop, "teacup-1").await;
+    let placed = place(&shop, &token, "c1", &order_body("teacup-1", 3)).await;
+    let id = placed.body["order"]["id"].as_str().unwrap();
+
+    let cancelled = shop
+        .post_as(&token, &format!("/v1/orders/{id}/cancel"), &json!({}))
+        .await;
+    let again = shop
+        .post_as(&token, &format!("/v1/orders/{id}/cancel"), &json!({}))
+        .await;
+
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    assert_eq!(cancelled.body["status"], "CANCELLED");
+    assert_eq!(again.body["status"], "CANCELLED");
+    assert_eq!(
+        stock_of(&shop, "teacup-1").await,
+        before,
+        "released once, not twice"
+    );
+    let (other, _) = shop.login("zack.1").await;
+    let stranger = shop
+        .post_as(&other, &format!("/v1/orders/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(stranger.status, 404);
+}
