@@ -535,6 +535,122 @@ mod tests {
         );
     }
 
+    /// DER: tag, length, content.
+    fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        match content.len() {
+            n if n < 0x80 => out.push(n as u8),
+            n if n < 0x100 => out.extend([0x81, n as u8]),
+            n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// A certificate with this serial and key, shaped like a WeChat Pay platform certificate.
+    /// Its own signature is not checked by anyone (the key is trusted by configuration).
+    fn certificate(serial: &[u8], key: &SigningKey) -> String {
+        let spki = crypto::pem_blocks(&key.public_pem(), "PUBLIC KEY").remove(0);
+        let sha256_rsa = der(
+            0x30,
+            &[
+                der(
+                    0x06,
+                    &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0B],
+                ),
+                der(0x05, &[]),
+            ]
+            .concat(),
+        );
+        let name = der(
+            0x30,
+            &der(
+                0x31,
+                &der(
+                    0x30,
+                    &[
+                        der(0x06, &[0x55, 0x04, 0x03]),
+                        der(0x0C, b"Tenpay.com Root CA"),
+                    ]
+                    .concat(),
+                ),
+            ),
+        );
+        let validity = der(
+            0x30,
+            &[der(0x17, b"260101000000Z"), der(0x17, b"310101000000Z")].concat(),
+        );
+        let tbs = der(
+            0x30,
+            &[
+                der(0xA0, &der(0x02, &[2])),
+                der(0x02, serial),
+                sha256_rsa.clone(),
+                name.clone(),
+                validity,
+                name,
+                spki,
+            ]
+            .concat(),
+        );
+        crypto::pem_encode(
+            "CERTIFICATE",
+            &der(0x30, &[tbs, sha256_rsa, der(0x03, &[0, 1, 2, 3])].concat()),
+        )
+    }
+
+    #[test]
+    fn public_key_and_platform_certificates_are_all_accepted_by_serial() {
+        let public_key = SigningKey::generate();
+        let (cert_a, cert_b) = (SigningKey::generate(), SigningKey::generate());
+        let bundle = format!(
+            "{}{}",
+            certificate(&[0x5F, 0xA1, 0x00, 0x3C], &cert_a),
+            certificate(&[0x00, 0x9E, 0x01], &cert_b)
+        );
+        let settings = Settings::from_map(
+            [
+                ("WECHATPAY_PUBLIC_KEY".to_string(), public_key.public_pem()),
+                (
+                    "WECHATPAY_PUBLIC_KEY_ID".to_string(),
+                    "PUB_KEY_ID_0001".to_string(),
+                ),
+                ("WECHATPAY_PLATFORM_CERTIFICATES".to_string(), bundle),
+            ]
+            .into(),
+        );
+        let keys = PlatformKeys::from_settings(&settings).unwrap();
+        let now = 1_800_000_000;
+        let body = b"{}";
+        for (key, serial) in [
+            (&public_key, "PUB_KEY_ID_0001"),
+            (&cert_a, "5FA1003C"),
+            (&cert_b, "9E01"),
+        ] {
+            assert_eq!(
+                keys.verify(&signed_headers(key, serial, now, body), body, now),
+                Ok(()),
+                "{serial}"
+            );
+        }
+        assert_eq!(
+            keys.verify(&signed_headers(&cert_a, "9E01", now, body), body, now),
+            Err(SignatureError::BadSignature),
+            "a key only for its own serial"
+        );
+    }
+
+    #[test]
+    fn no_wechat_pay_key_at_all_is_a_cold_start_error() {
+        assert_eq!(
+            PlatformKeys::from_settings(&Settings::from_map(Default::default()))
+                .err()
+                .unwrap()
+                .name,
+            "WECHATPAY_PUBLIC_KEY"
+        );
+    }
+
     #[test]
     fn apiv3_keys_must_be_32_characters() {
         let short =

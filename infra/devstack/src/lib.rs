@@ -22,9 +22,11 @@ use std::sync::Arc;
 use template::Template;
 use tokio::net::TcpListener;
 
-/// Settings a developer may export before `make dev` to use a real provider or another double
-/// instead of the sandboxes (design.md's configuration list).
+/// Settings a developer may export before `make dev`: a real provider or another double instead
+/// of the sandboxes (design.md's configuration list), and the shop's own tunables.
 pub const PROVIDER_SETTINGS: &[&str] = &[
+    "PAYMENT_DEADLINE_MINUTES",
+    "WECHATPAY_PLATFORM_CERTIFICATES",
     "JWT_SECRET",
     "WECHAT_API_BASE",
     "WECHAT_APPID",

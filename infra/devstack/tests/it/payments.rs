@@ -401,3 +401,46 @@ async fn cancelling_an_order_paid_at_wechat_is_refused_and_the_order_becomes_pai
     assert_eq!(order_of(&shop, &token, &id).await["status"], "PAID");
     assert!(OrderId::parse(&id).is_ok());
 }
+
+#[tokio::test]
+async fn a_poison_message_fails_alone_and_never_blocks_the_batch() {
+    let shop = TestShop::start().await;
+    let (token, id) = unpaid(&shop, "joy.1", "kiwi-1").await;
+    let url = shop.stack.resources.queue_urls["DeadlinesQueue"].clone();
+    // The order's own deadline is 15 minutes away (delayed); these two are due now.
+    for body in [
+        "{not json".to_string(),
+        json!({"type": "order.deadline", "orderId": id, "dueAt": 0}).to_string(),
+    ] {
+        shop.stack
+            .sqs
+            .send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let handled = shop.stack.drain("DeadlinesQueue").await.unwrap();
+
+    assert_eq!(handled, 1, "the good message was handled and deleted");
+    assert_eq!(order_of(&shop, &token, &id).await["status"], "CANCELLED");
+    let attributes = shop
+        .stack
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(
+            aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        )
+        .send()
+        .await
+        .unwrap();
+    let in_flight = &attributes.attributes().unwrap()
+        [&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible];
+    assert_eq!(
+        in_flight, "1",
+        "the poison message waits for redelivery, then the dead-letter queue"
+    );
+}

@@ -145,3 +145,45 @@ fn every_sqs_event_source_reports_partial_batch_failures() {
         }
     }
 }
+
+#[test]
+fn consumed_queues_outlast_their_consumers_six_times_and_have_dead_letter_queues() {
+    let t = template();
+    let globals_timeout = t["Globals"]["Function"]["Timeout"].as_u64().unwrap_or(3);
+    for (id, f) in resources_of(&t, "AWS::Serverless::Function") {
+        let timeout = f["Properties"]["Timeout"]
+            .as_u64()
+            .unwrap_or(globals_timeout);
+        for (_, event) in f["Properties"]["Events"]
+            .as_mapping()
+            .cloned()
+            .unwrap_or_default()
+        {
+            if event["Type"].as_str() != Some("SQS") {
+                continue;
+            }
+            let queue_id = match &event["Properties"]["Queue"] {
+                Value::Tagged(tagged) => tagged
+                    .value
+                    .as_str()
+                    .unwrap()
+                    .split('.')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+                other => panic!("{id}: queue must be !GetAtt Queue.Arn, got {other:?}"),
+            };
+            let queue = &t["Resources"][queue_id.as_str()]["Properties"];
+            let visibility = queue["VisibilityTimeout"].as_u64().unwrap_or(30);
+            assert!(
+                visibility >= 6 * timeout,
+                "{queue_id}: visibility {visibility}s < 6 x {id}'s {timeout}s"
+            );
+            assert_eq!(
+                queue["RedrivePolicy"]["maxReceiveCount"].as_u64(),
+                Some(5),
+                "{queue_id} needs a DLQ after 5 receives"
+            );
+        }
+    }
+}
