@@ -23,7 +23,7 @@ $(LINT_VENV)/.installed: infra/requirements-lint.txt
 ## The shop on http://127.0.0.1:3000 with the emulator, the WeChat sandbox and a demo catalog.
 dev: $(VENV)/.installed
 	cargo build --locked -p devstack --bin devstack
-	MOTO_SERVER=$(VENV)/bin/moto_server ./target/debug/devstack dev
+	MOTO_PYTHON=$(VENV)/bin/python ./target/debug/devstack dev
 
 ## Every test: template checks, unit tests and integration tests against a fresh emulator.
 test: $(VENV)/.installed template-check

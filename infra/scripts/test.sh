@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p .local
-.local/venv/bin/moto_server -H 127.0.0.1 -p "$port" > .local/moto-test.log 2>&1 &
+.local/venv/bin/python infra/scripts/emulator.py -H 127.0.0.1 -p "$port" > .local/moto-test.log 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
 

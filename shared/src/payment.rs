@@ -39,14 +39,37 @@ pub enum SettleError {
     Queue(#[from] QueueError),
 }
 
-pub struct Payments<'a> {
-    pub orders: &'a OrderStore,
-    pub fulfillment: &'a Queue,
-    pub deadlines: &'a Queue,
-    pub merchant: &'a Merchant,
+/// Everything that settles payments: the orders, who we are, and the queues a settlement feeds.
+/// Built once per cold start by each function that takes money in.
+pub struct PaymentDesk {
+    pub orders: OrderStore,
+    pub fulfillment: Queue,
+    pub deadlines: Queue,
+    pub merchant: Merchant,
 }
 
-impl Payments<'_> {
+impl PaymentDesk {
+    pub fn new(
+        settings: &crate::config::Settings,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+    ) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self {
+            orders: OrderStore::new(
+                dynamodb,
+                settings.required("ORDERS_TABLE")?,
+                settings.get("CATALOG_TABLE").unwrap_or_default(),
+                settings.get("IDEMPOTENCY_TABLE").unwrap_or_default(),
+            ),
+            fulfillment: Queue::new(sqs.clone(), settings.required("FULFILLMENT_QUEUE_URL")?),
+            deadlines: Queue::new(sqs, settings.required("DEADLINES_QUEUE_URL")?),
+            merchant: Merchant {
+                mchid: settings.required("WECHATPAY_MCHID")?,
+                appid: settings.required("WECHAT_APPID")?,
+            },
+        })
+    }
+
     /// Idempotency key: the order id. An order becomes PAID once, with one transaction id; a
     /// repeat changes nothing and re-sends `order.paid` (its consumer dedupes), so a crash
     /// between the write and the send loses nothing.

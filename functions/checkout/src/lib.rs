@@ -15,14 +15,14 @@ use shared::cursor::CursorSealer;
 use shared::ids::{OpenId, SkuId, UserId};
 use shared::money::Fen;
 use shared::order::{Order, OrderId, OrderLine, OrderStatus, StatusChange};
-use shared::payment::{Merchant, Payments};
+use shared::payment::PaymentDesk;
 use shared::pricing::{self, Quote};
-use shared::queue::{DeadlineMessage, Queue};
+use shared::queue::DeadlineMessage;
 use shared::runtime::{HttpFunction, respond};
 use shared::store::ListPosition;
 use shared::store::StoreError;
 use shared::store::catalog::{CatalogStore, SkuForSale};
-use shared::store::orders::{Created, OrderStore, Transition};
+use shared::store::orders::{Created, Transition};
 use shared::store::users::UserStore;
 use shared::wechatpay::{PayError, PaymentParams, Prepay, WeChatPay};
 
@@ -32,14 +32,11 @@ const ORDERS_PAGE: usize = 20;
 
 pub struct Checkout {
     catalog: CatalogStore,
-    orders: OrderStore,
     users: UserStore,
     tokens: TokenService,
     cursors: CursorSealer,
     pay: WeChatPay,
-    merchant: Merchant,
-    fulfillment: Queue,
-    deadlines: Queue,
+    payments: PaymentDesk,
     payment_seconds: i64,
 }
 
@@ -181,22 +178,12 @@ impl Checkout {
         };
         Ok(Self {
             catalog: CatalogStore::new(dynamodb.clone(), &catalog_table),
-            orders: OrderStore::new(
-                dynamodb.clone(),
-                settings.required("ORDERS_TABLE")?,
-                &catalog_table,
-                settings.required("IDEMPOTENCY_TABLE")?,
-            ),
-            users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
+            users: UserStore::new(dynamodb.clone(), settings.required("USERS_TABLE")?),
             tokens: TokenService::new(&jwt_secret)?,
             cursors: CursorSealer::derive(&jwt_secret),
             pay: WeChatPay::new(settings, http)?,
-            merchant: Merchant {
-                mchid: settings.required("WECHATPAY_MCHID")?,
-                appid: settings.required("WECHAT_APPID")?,
-            },
-            fulfillment: Queue::new(sqs.clone(), settings.required("FULFILLMENT_QUEUE_URL")?),
-            deadlines: Queue::new(sqs, settings.required("DEADLINES_QUEUE_URL")?),
+            // Its order store also carries the catalog and idempotency tables: checkout reserves.
+            payments: PaymentDesk::new(settings, dynamodb, sqs)?,
             payment_seconds: payment_minutes * 60,
         })
     }
@@ -259,12 +246,14 @@ impl Checkout {
             order_id: order.id.clone(),
             due_at: order.pay_deadline,
         };
-        self.deadlines
+        self.payments
+            .deadlines
             .send(&deadline, order.pay_deadline - now)
             .await
             .map_err(CheckoutError::from)?;
 
         let order = match self
+            .payments
             .orders
             .create(&order, &openid, key.as_str(), &hash)
             .await
@@ -282,7 +271,8 @@ impl Checkout {
                 if request_hash != hash {
                     return Err(CheckoutError::KeyReused.into());
                 }
-                self.orders
+                self.payments
+                    .orders
                     .get(&order_id)
                     .await
                     .map_err(CheckoutError::from)?
@@ -390,7 +380,13 @@ impl Checkout {
     ) -> Result<shared::store::orders::StoredOrder, ApiError> {
         let not_found = || ApiError::new(404, "order_not_found", "no such order");
         let id = OrderId::parse(req.path_param("id")?).map_err(|_| not_found())?;
-        match self.orders.get(&id).await.map_err(CheckoutError::from)? {
+        match self
+            .payments
+            .orders
+            .get(&id)
+            .await
+            .map_err(CheckoutError::from)?
+        {
             Some(stored) if &stored.order.user_id == user => Ok(stored),
             _ => Err(not_found()),
         }
@@ -418,6 +414,7 @@ impl Checkout {
             .map(|c| self.cursors.open::<ListPosition>(&scope, c))
             .transpose()?;
         let page = self
+            .payments
             .orders
             .list_for_user(&user, status, after, ORDERS_PAGE)
             .await
@@ -459,13 +456,8 @@ impl Checkout {
                     .query(&order.id)
                     .await
                     .map_err(CheckoutError::Provider)?;
-                let payments = Payments {
-                    orders: &self.orders,
-                    fulfillment: &self.fulfillment,
-                    deadlines: &self.deadlines,
-                    merchant: &self.merchant,
-                };
-                let settled = payments
+                let settled = self
+                    .payments
                     .settle(&tx, now)
                     .await
                     .map_err(|e| ApiError::unexpected(&e))?;
@@ -475,11 +467,13 @@ impl Checkout {
             Err(err) => return Err(CheckoutError::Provider(err).into()),
         }
         let transition = self
+            .payments
             .orders
             .cancel_and_release(order, "cancelled by shopper", now)
             .await
             .map_err(CheckoutError::from)?;
         let current = self
+            .payments
             .orders
             .get(&order.id)
             .await

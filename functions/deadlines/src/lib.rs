@@ -10,21 +10,17 @@ use shared::clock::now_epoch_seconds;
 use shared::config::{ConfigError, Settings};
 use shared::money::Fen;
 use shared::order::{OrderId, OrderStatus};
-use shared::payment::{Merchant, Payments};
-use shared::queue::{DeadlineMessage, MAX_DELAY_SECONDS, Queue};
+use shared::payment::PaymentDesk;
+use shared::queue::{DeadlineMessage, MAX_DELAY_SECONDS};
 use shared::runtime::{QueueFunction, each_message};
-use shared::store::orders::OrderStore;
 use shared::wechatpay::WeChatPay;
 
 /// A shopper in the middle of paying gets this long before we ask again.
 const USER_PAYING_RETRY_SECONDS: i64 = 60;
 
 pub struct Deadlines {
-    orders: OrderStore,
+    payments: PaymentDesk,
     pay: WeChatPay,
-    merchant: Merchant,
-    fulfillment: Queue,
-    deadlines: Queue,
 }
 
 impl Deadlines {
@@ -35,19 +31,8 @@ impl Deadlines {
         http: reqwest::Client,
     ) -> Result<Self, ConfigError> {
         Ok(Self {
-            orders: OrderStore::new(
-                dynamodb,
-                settings.required("ORDERS_TABLE")?,
-                settings.required("CATALOG_TABLE")?,
-                settings.get("IDEMPOTENCY_TABLE").unwrap_or_default(),
-            ),
+            payments: PaymentDesk::new(settings, dynamodb, sqs)?,
             pay: WeChatPay::new(settings, http)?,
-            merchant: Merchant {
-                mchid: settings.required("WECHATPAY_MCHID")?,
-                appid: settings.required("WECHAT_APPID")?,
-            },
-            fulfillment: Queue::new(sqs.clone(), settings.required("FULFILLMENT_QUEUE_URL")?),
-            deadlines: Queue::new(sqs, settings.required("DEADLINES_QUEUE_URL")?),
         })
     }
 
@@ -89,12 +74,19 @@ impl Deadlines {
                 due_at,
             };
             return self
+                .payments
                 .deadlines
                 .send(&again, (due_at - now).min(MAX_DELAY_SECONDS))
                 .await
                 .map_err(|e| e.to_string());
         }
-        let Some(stored) = self.orders.get(order_id).await.map_err(|e| e.to_string())? else {
+        let Some(stored) = self
+            .payments
+            .orders
+            .get(order_id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
             // The reservation this deadline was sent for never happened (out of stock, a retry).
             tracing::info!(order_id = %order_id, "deadline for an order that was never placed");
             return Ok(());
@@ -104,13 +96,11 @@ impl Deadlines {
         }
         match self.pay.query(order_id).await {
             Ok(tx) if tx.trade_state == "SUCCESS" => {
-                let payments = Payments {
-                    orders: &self.orders,
-                    fulfillment: &self.fulfillment,
-                    deadlines: &self.deadlines,
-                    merchant: &self.merchant,
-                };
-                let settled = payments.settle(&tx, now).await.map_err(|e| e.to_string())?;
+                let settled = self
+                    .payments
+                    .settle(&tx, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 tracing::warn!(order_id = %order_id, ?settled, "deadline found a payment whose notification never came");
                 return Ok(());
             }
@@ -120,6 +110,7 @@ impl Deadlines {
                     due_at: now + USER_PAYING_RETRY_SECONDS,
                 };
                 return self
+                    .payments
                     .deadlines
                     .send(&again, USER_PAYING_RETRY_SECONDS)
                     .await
@@ -136,6 +127,7 @@ impl Deadlines {
             Err(err) => return Err(format!("querying WeChat Pay: {err}")),
         }
         let transition = self
+            .payments
             .orders
             .cancel_and_release(&stored.order, "payment deadline passed", now)
             .await

@@ -8,21 +8,16 @@ use serde_json::json;
 use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
 use shared::clock::now_epoch_seconds;
 use shared::config::{ConfigError, Settings};
-use shared::payment::{Merchant, Payments};
-use shared::queue::Queue;
+use shared::payment::PaymentDesk;
 use shared::runtime::{HttpFunction, respond};
-use shared::store::orders::OrderStore;
 use shared::wechatpay::{
     ApiV3Key, NotificationError, PlatformKeys, Transaction, open_notification,
 };
 
 pub struct PayNotify {
-    orders: OrderStore,
+    payments: PaymentDesk,
     keys: PlatformKeys,
     apiv3: ApiV3Key,
-    merchant: Merchant,
-    fulfillment: Queue,
-    deadlines: Queue,
 }
 
 /// WeChat Pay reads only the status; the body is for people reading its logs.
@@ -43,20 +38,9 @@ impl PayNotify {
         sqs: aws_sdk_sqs::Client,
     ) -> Result<Self, ConfigError> {
         Ok(Self {
-            orders: OrderStore::new(
-                dynamodb,
-                settings.required("ORDERS_TABLE")?,
-                settings.get("CATALOG_TABLE").unwrap_or_default(),
-                settings.get("IDEMPOTENCY_TABLE").unwrap_or_default(),
-            ),
+            payments: PaymentDesk::new(settings, dynamodb, sqs)?,
             keys: PlatformKeys::from_settings(settings)?,
             apiv3: ApiV3Key::from_settings(settings)?,
-            merchant: Merchant {
-                mchid: settings.required("WECHATPAY_MCHID")?,
-                appid: settings.required("WECHAT_APPID")?,
-            },
-            fulfillment: Queue::new(sqs.clone(), settings.required("FULFILLMENT_QUEUE_URL")?),
-            deadlines: Queue::new(sqs, settings.required("DEADLINES_QUEUE_URL")?),
         })
     }
 
@@ -86,16 +70,11 @@ impl PayNotify {
                     return Ok(fail(status, &err.to_string()));
                 }
             };
-        let payments = Payments {
-            orders: &self.orders,
-            fulfillment: &self.fulfillment,
-            deadlines: &self.deadlines,
-            merchant: &self.merchant,
-        };
         match envelope.event_type.as_str() {
             "TRANSACTION.SUCCESS" => {
                 let Ok(tx) = serde_json::from_slice::<Transaction>(&plain) else {
-                    self.orders
+                    self.payments
+                        .orders
                         .record_review(
                             "unreadable_notification",
                             &envelope.id,
@@ -107,7 +86,7 @@ impl PayNotify {
                     tracing::error!(alert = true, notification_id = %envelope.id, "authentic notification with an unreadable transaction");
                     return Ok(accepted());
                 };
-                match payments.settle(&tx, now).await {
+                match self.payments.settle(&tx, now).await {
                     Ok(settlement) => {
                         tracing::info!(notification_id = %envelope.id, ?settlement, "payment notification handled");
                         Ok(accepted())
@@ -123,7 +102,8 @@ impl PayNotify {
                 // Refund results: kept for the merchant until after-sales handles them in full.
                 let summary: serde_json::Value = serde_json::from_slice(&plain).unwrap_or_default();
                 let details = json!({"eventType": other, "outTradeNo": summary["out_trade_no"], "outRefundNo": summary["out_refund_no"], "refundStatus": summary["refund_status"]});
-                self.orders
+                self.payments
+                    .orders
                     .record_review("provider_event", &envelope.id, &details, now)
                     .await
                     .map_err(|e| ApiError::unexpected(&e))?;

@@ -386,7 +386,8 @@ impl LocalStack {
             let stack = self.clone();
             tokio::spawn(async move {
                 loop {
-                    match stack.poll_once(&queue, 1).await {
+                    // Short polls: the emulator serves one request at a time, a long poll would hold it.
+                    match stack.poll_once(&queue, 0).await {
                         Ok(Some(_)) => {}
                         Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
                         Err(err) => {

@@ -2,8 +2,8 @@
 //! `AWS_ENDPOINT_URL` points at one already), creates the template's tables and queues, seeds
 //! the demo shop, starts the WeChat sandbox and serves the API; Ctrl-C stops all of it.
 //!
-//! Ports: `PORT` (API, 3000), `SANDBOX_PORT` (3001), `MOTO_PORT` (5000). `MOTO_SERVER` names the
-//! moto_server executable (the Makefile installs one into .local/).
+//! Ports: `PORT` (API, 3000), `SANDBOX_PORT` (3001), `MOTO_PORT` (5000). `MOTO_PYTHON` names a
+//! Python with moto installed (the Makefile makes one in .local/venv) to run infra/scripts/emulator.py.
 
 use anyhow::{Context, bail};
 use devstack::wechatpay_sandbox::WeChatPayKeys;
@@ -25,19 +25,19 @@ fn port(name: &str, default: u16) -> anyhow::Result<u16> {
 }
 
 async fn start_moto(port: u16) -> anyhow::Result<Child> {
-    let exe = std::env::var("MOTO_SERVER").unwrap_or_else(|_| {
-        devstack::project_root()
-            .join(".local/venv/bin/moto_server")
-            .display()
-            .to_string()
-    });
-    let child = Command::new(&exe)
+    let root = devstack::project_root();
+    let python = std::env::var("MOTO_PYTHON")
+        .unwrap_or_else(|_| root.join(".local/venv/bin/python").display().to_string());
+    let child = Command::new(&python)
+        .arg(root.join("infra/scripts/emulator.py"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("starting {exe} (run `make dev`, which installs it)"))?;
+        .with_context(|| {
+            format!("starting the emulator with {python} (run `make dev`, which installs moto)")
+        })?;
     let deadline = Instant::now() + Duration::from_secs(30);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -45,7 +45,7 @@ async fn start_moto(port: u16) -> anyhow::Result<Child> {
     {
         if Instant::now() > deadline {
             bail!(
-                "moto_server did not listen on 127.0.0.1:{port} within 30 s (is the port taken?)"
+                "the emulator did not listen on 127.0.0.1:{port} within 30 s (is the port taken?)"
             );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
