@@ -16,7 +16,7 @@ use shared::ids::{OpenId, SkuId, UserId};
 use shared::money::Fen;
 use shared::order::{Order, OrderId, OrderLine, OrderStatus, StatusChange};
 use shared::payment::PaymentDesk;
-use shared::pricing::{self, Quote};
+use shared::pricing::{self, CartLine, PriceRequest, PricedLine, PricingError, Quote};
 use shared::queue::DeadlineMessage;
 use shared::runtime::{HttpFunction, respond};
 use shared::store::ListPosition;
@@ -53,8 +53,8 @@ enum CheckoutError {
     OutOfStock(Vec<SkuId>),
     #[error("the Idempotency-Key was used for a different order")]
     KeyReused,
-    #[error("the order total is too large")]
-    TooLarge,
+    #[error("{0}")]
+    Pricing(PricingError),
     #[error("WeChat Pay did not take the order")]
     Prepay { order_id: OrderId, source: PayError },
     #[error("WeChat Pay could not be reached")]
@@ -84,7 +84,15 @@ impl From<CheckoutError> for ApiError {
                 "idempotency_key_reused",
                 "this Idempotency-Key was used for a different order; use a new key for a new order",
             ),
-            CheckoutError::TooLarge => ApiError::new(422, "amount_too_large", "the order total is too large"),
+            CheckoutError::Pricing(e) => {
+                let code = match e {
+                    PricingError::AmountOverflow => "amount_too_large",
+                    PricingError::CouponExpired => "coupon_expired",
+                    PricingError::CouponNotYetValid => "coupon_not_yet_valid",
+                    PricingError::CouponNotApplicable { .. } => "coupon_not_applicable",
+                };
+                ApiError::new(422, code, e.to_string())
+            }
             CheckoutError::Prepay { order_id, source } => ApiError::new(
                 502,
                 "payment_unavailable",
@@ -136,24 +144,24 @@ struct OrderAnswer<'a> {
 }
 
 fn quote_answer(quote: &Quote, skus: &[SkuForSale]) -> QuoteAnswer {
-    let line = |l: &pricing::QuoteLine| {
-        let for_sale = skus.iter().find(|s| s.sku.id == l.sku.id);
+    let line = |l: &PricedLine| {
+        let for_sale = skus.iter().find(|s| s.sku.id == l.sku_id);
         QuoteLineView {
-            sku_id: l.sku.id.clone(),
-            product_id: l.sku.product_id.clone(),
+            sku_id: l.sku_id.clone(),
+            product_id: l.product_id.clone(),
             title: for_sale.map(|s| s.title.clone()).unwrap_or_default(),
-            specs: l.sku.specs.clone(),
+            specs: for_sale.map(|s| s.sku.specs.clone()).unwrap_or_default(),
             image: for_sale.and_then(|s| s.image.clone()),
             unit_price: l.unit_price,
             quantity: l.quantity.get(),
-            line_total: l.line_total,
-            in_stock: l.sku.stock >= u64::from(l.quantity.get()),
+            line_total: l.payable,
+            in_stock: for_sale.is_some_and(|s| s.sku.stock >= u64::from(l.quantity.get())),
         }
     };
     QuoteAnswer {
         lines: quote.lines.iter().map(line).collect(),
         subtotal: quote.subtotal,
-        discounts: quote.discounts.clone(),
+        discounts: quote.discount_list(),
         shipping: quote.shipping,
         total: quote.total,
     }
@@ -214,9 +222,15 @@ impl Checkout {
                     index,
                     sku: id.clone(),
                 })?;
-            lines.push((sku.sku.clone(), *quantity));
+            lines.push(CartLine {
+                sku: sku.sku.clone(),
+                category_id: sku.category_id.clone(),
+                quantity: *quantity,
+                flash_bought: 0,
+            });
         }
-        let quote = pricing::quote(&lines, shipping).map_err(|_| CheckoutError::TooLarge)?;
+        let quote = pricing::price(&PriceRequest::plain(&lines, now_epoch_seconds(), shipping))
+            .map_err(CheckoutError::Pricing)?;
         Ok((quote, found))
     }
 
@@ -302,16 +316,16 @@ impl Checkout {
             .lines
             .iter()
             .map(|l| {
-                let for_sale = skus.iter().find(|s| s.sku.id == l.sku.id);
+                let for_sale = skus.iter().find(|s| s.sku.id == l.sku_id);
                 OrderLine {
-                    sku_id: l.sku.id.clone(),
-                    product_id: l.sku.product_id.clone(),
+                    sku_id: l.sku_id.clone(),
+                    product_id: l.product_id.clone(),
                     title: for_sale.map(|s| s.title.clone()).unwrap_or_default(),
-                    specs: l.sku.specs.clone(),
+                    specs: for_sale.map(|s| s.sku.specs.clone()).unwrap_or_default(),
                     image: for_sale.and_then(|s| s.image.clone()),
                     unit_price: l.unit_price,
                     quantity: l.quantity,
-                    line_total: l.line_total,
+                    line_total: l.payable,
                 }
             })
             .collect();
@@ -321,7 +335,7 @@ impl Checkout {
             status: OrderStatus::PendingPayment,
             lines,
             subtotal: quote.subtotal,
-            discounts: quote.discounts.clone(),
+            discounts: quote.discount_list(),
             shipping: quote.shipping,
             total: quote.total,
             address: request

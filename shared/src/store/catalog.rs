@@ -37,6 +37,7 @@ pub struct SkuForSale {
     pub title: String,
     pub image: Option<String>,
     pub on_shelf: bool,
+    pub category_id: CategoryId,
 }
 
 /// Best sellers sort first under an ascending sort key; ties by product id.
@@ -248,6 +249,10 @@ impl CatalogStore {
                 title: get_s(&item, "productTitle").unwrap_or_default().to_string(),
                 image: get_s(&item, "image").map(str::to_string),
                 on_shelf: matches!(item.get("onShelf"), Some(AttributeValue::Bool(true))),
+                // Written with every SKU; an item without one only misses category-scoped promotions.
+                category_id: get_s(&item, "categoryId")
+                    .and_then(|c| CategoryId::parse(c).ok())
+                    .unwrap_or_else(|| CategoryId::parse("uncategorized").expect("valid id")),
             });
         }
         Ok((skus, shipping))
@@ -461,6 +466,7 @@ impl CatalogStore {
             let mut item = to_item(sku);
             item.insert("productTitle".into(), s(&product.title));
             item.insert("onShelf".into(), AttributeValue::Bool(product.on_shelf));
+            item.insert("categoryId".into(), s(product.category_id.as_str()));
             if let Some(image) = product.images.first() {
                 item.insert("image".into(), s(image));
             }
