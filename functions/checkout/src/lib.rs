@@ -23,7 +23,7 @@ use shared::store::ListPosition;
 use shared::store::StoreError;
 use shared::store::catalog::{CatalogStore, SkuForSale};
 use shared::store::orders::{Created, Transition};
-use shared::store::users::UserStore;
+use shared::store::users::{Buyer, UserStore};
 use shared::wechatpay::{PayError, PaymentParams, Prepay, WeChatPay};
 
 /// Unpaid orders are cancelled and their stock released after this many minutes by default.
@@ -206,38 +206,50 @@ impl Checkout {
         )
     }
 
-    /// The SKUs of a request, in its order, each known and on the shelf, and the shipping rule.
+    /// Prices a request for this buyer: the SKUs it names (one BatchGetItem, with the shipping
+    /// rule) and the buyer (one GetItem) are read side by side, then the pure engine prices.
     async fn priced(
         &self,
+        user: &UserId,
         request: &CheckoutRequest,
-    ) -> Result<(Quote, Vec<SkuForSale>), CheckoutError> {
+    ) -> Result<(Quote, Vec<SkuForSale>, Buyer), CheckoutError> {
         let ids: Vec<SkuId> = request.items.iter().map(|(id, _)| id.clone()).collect();
-        let (found, shipping) = self.catalog.skus_for_sale(&ids).await?;
+        let (skus, buyer) =
+            futures::join!(self.catalog.skus_for_sale(&ids), self.users.buyer(user));
+        let (found, shipping) = skus?;
+        let buyer = buyer?.ok_or(CheckoutError::UnknownUser)?;
         let mut lines = Vec::with_capacity(ids.len());
         for (index, (id, quantity)) in request.items.iter().enumerate() {
-            let sku = found
+            let for_sale = found
                 .iter()
                 .find(|s| &s.sku.id == id && s.on_shelf)
                 .ok_or_else(|| CheckoutError::Unavailable {
                     index,
                     sku: id.clone(),
                 })?;
+            let mut sku = for_sale.sku.clone();
+            // Orders do not reserve a flash sale's quota yet, so its price is not offered: a
+            // sale price without the quota taken in the same transaction could oversell it.
+            sku.flash_sale = None;
             lines.push(CartLine {
-                sku: sku.sku.clone(),
-                category_id: sku.category_id.clone(),
+                sku,
+                category_id: for_sale.category_id.clone(),
                 quantity: *quantity,
                 flash_bought: 0,
             });
         }
-        let quote = pricing::price(&PriceRequest::plain(&lines, now_epoch_seconds(), shipping))
-            .map_err(CheckoutError::Pricing)?;
-        Ok((quote, found))
+        let request = PriceRequest {
+            member_level: buyer.member_level.as_deref(),
+            ..PriceRequest::plain(&lines, now_epoch_seconds(), shipping)
+        };
+        let quote = pricing::price(&request).map_err(CheckoutError::Pricing)?;
+        Ok((quote, found, buyer))
     }
 
     async fn quote(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        self.tokens.require_user(req)?;
+        let user = self.tokens.require_user(req)?;
         let request = CheckoutRequest::parse_quote(req)?;
-        let (quote, skus) = self.priced(&request).await?;
+        let (quote, skus, _) = self.priced(&user, &request).await?;
         Ok(api::json(200, &quote_answer(&quote, &skus)))
     }
 
@@ -246,11 +258,8 @@ impl Checkout {
         let key = IdempotencyKey::from_request(req)?;
         let request = CheckoutRequest::parse_order(req)?;
         let hash = request.fingerprint();
-        let (priced, openid) = futures::join!(self.priced(&request), self.users.openid_of(&user));
-        let (quote, skus) = priced?;
-        let openid = openid
-            .map_err(CheckoutError::from)?
-            .ok_or(CheckoutError::UnknownUser)?;
+        let (quote, skus, buyer) = self.priced(&user, &request).await?;
+        let openid = buyer.openid.ok_or(CheckoutError::UnknownUser)?;
         let now = now_epoch_seconds();
         let order = self.new_order(&user, &request, &quote, &skus, now);
 

@@ -39,6 +39,12 @@ impl User {
     }
 }
 
+#[derive(Debug, Clone)]
+pub struct Buyer {
+    pub openid: Option<OpenId>,
+    pub member_level: Option<String>,
+}
+
 pub struct SignIn {
     pub user: User,
     pub is_new: bool,
@@ -183,6 +189,23 @@ impl UserStore {
             key: "OPENID#<redacted>".into(),
             problem: "sign-in kept conflicting".into(),
         })
+    }
+
+    /// What checkout needs of a shopper: whom WeChat Pay charges and their member level.
+    pub async fn buyer(&self, id: &UserId) -> Result<Option<Buyer>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", user_key(id))
+            .projection_expression("openid, memberLevel")
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem buyer", e))?;
+        Ok(out.item.map(|i| Buyer {
+            openid: get_s(&i, "openid").and_then(|o| OpenId::parse(o).ok()),
+            member_level: get_s(&i, "memberLevel").map(str::to_string),
+        }))
     }
 
     pub async fn openid_of(&self, id: &UserId) -> Result<Option<OpenId>, StoreError> {

@@ -339,3 +339,105 @@ async fn cancelling_an_unpaid_order_releases_its_stock_exactly_once() {
         .await;
     assert_eq!(stranger.status, 404);
 }
+
+async fn update_item(
+    shop: &TestShop,
+    table: &str,
+    pk: &str,
+    sk: Option<&str>,
+    expression: &str,
+    values: Vec<(&str, AttributeValue)>,
+) {
+    let mut update = shop
+        .stack
+        .dynamodb
+        .update_item()
+        .table_name(&shop.stack.resources.tables[table])
+        .key("pk", AttributeValue::S(pk.into()))
+        .update_expression(expression);
+    if let Some(sk) = sk {
+        update = update.key("sk", AttributeValue::S(sk.into()));
+    }
+    for (name, value) in values {
+        update = update.expression_attribute_values(name, value);
+    }
+    update.send().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_member_is_charged_their_levels_price_and_flash_prices_wait_for_quota_reservation() {
+    let shop = TestShop::start().await;
+    let (token, user) = shop.login("gold.1").await;
+    update_item(
+        &shop,
+        "UsersTable",
+        &format!("USER#{user}"),
+        None,
+        "SET memberLevel = :l",
+        vec![(":l", AttributeValue::S("gold".into()))],
+    )
+    .await;
+    let member_prices =
+        AttributeValue::M([("gold".to_string(), AttributeValue::N("10000".into()))].into());
+    update_item(
+        &shop,
+        "CatalogTable",
+        "SKU#longjing-1",
+        Some("SKU"),
+        "SET memberPrices = :m",
+        vec![(":m", member_prices)],
+    )
+    .await;
+    let now = shared::clock::now_epoch_seconds();
+    let sale = AttributeValue::M(
+        [
+            ("startsAt", (now - 60).to_string()),
+            ("endsAt", (now + 600).to_string()),
+            ("price", "100".to_string()),
+            ("quota", "10".to_string()),
+            ("sold", "0".to_string()),
+            ("perUserLimit", "1".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), AttributeValue::N(v)))
+        .collect(),
+    );
+    update_item(
+        &shop,
+        "CatalogTable",
+        "SKU#kiwi-1",
+        Some("SKU"),
+        "SET flashSale = :f",
+        vec![(":f", sale)],
+    )
+    .await;
+
+    let quote = shop
+        .post_as(&token, "/v1/checkout/quote", &json!({"items": [{"skuId": "longjing-1", "quantity": 1}, {"skuId": "kiwi-1", "quantity": 1}]}))
+        .await;
+    let (other, _) = shop.login("plain.1").await;
+    let plain = shop
+        .post_as(
+            &other,
+            "/v1/checkout/quote",
+            &json!({"items": [{"skuId": "longjing-1", "quantity": 1}]}),
+        )
+        .await;
+    let placed = place(&shop, &token, "member-1", &order_body("longjing-1", 1)).await;
+
+    assert_eq!(quote.status, 200, "{}", quote.text);
+    assert_eq!(quote.body["lines"][0]["unitPrice"], 10000, "gold price");
+    assert_eq!(
+        quote.body["lines"][1]["unitPrice"], 3990,
+        "the regular price until orders reserve the sale's quota"
+    );
+    assert_eq!(
+        plain.body["lines"][0]["unitPrice"], 12800,
+        "no level, list price"
+    );
+    assert_eq!(
+        placed.body["order"]["total"],
+        10000 + 1000,
+        "the order re-prices on the server at the member price"
+    );
+}
