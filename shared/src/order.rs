@@ -229,7 +229,17 @@ pub struct OrderLine {
     pub image: Option<String>,
     pub unit_price: Fen,
     pub quantity: Quantity,
+    /// Units bought at the flash-sale price; their quota comes back if the order is cancelled.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub flash_quantity: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flash_price: Option<Fen>,
+    /// What this line costs after its share of every discount.
     pub line_total: Fen,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

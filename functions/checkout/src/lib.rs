@@ -22,7 +22,7 @@ use shared::runtime::{HttpFunction, respond};
 use shared::store::ListPosition;
 use shared::store::StoreError;
 use shared::store::catalog::{CatalogStore, SkuForSale};
-use shared::store::orders::{Created, Transition};
+use shared::store::orders::{Created, FlashHold, Transition};
 use shared::store::users::{Buyer, UserStore};
 use shared::wechatpay::{PayError, PaymentParams, Prepay, WeChatPay};
 
@@ -132,8 +132,16 @@ struct QuoteLineView {
     image: Option<String>,
     unit_price: Fen,
     quantity: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    flash_quantity: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flash_price: Option<Fen>,
     line_total: Fen,
     in_stock: bool,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize)]
@@ -141,6 +149,29 @@ struct QuoteLineView {
 struct OrderAnswer<'a> {
     order: &'a Order,
     payment: Option<PaymentParams>,
+}
+
+/// The flash-sale units an order takes, with the quota and allowance they were priced against.
+fn flash_holds(quote: &Quote, skus: &[SkuForSale]) -> Vec<FlashHold> {
+    quote
+        .lines
+        .iter()
+        .filter(|l| l.flash_quantity > 0)
+        .filter_map(|l| {
+            let sale = skus
+                .iter()
+                .find(|s| s.sku.id == l.sku_id)?
+                .sku
+                .flash_sale
+                .as_ref()?;
+            Some(FlashHold {
+                sku_id: l.sku_id.clone(),
+                units: l.flash_quantity,
+                quota: sale.quota,
+                per_user_limit: sale.per_user_limit,
+            })
+        })
+        .collect()
 }
 
 fn quote_answer(quote: &Quote, skus: &[SkuForSale]) -> QuoteAnswer {
@@ -154,6 +185,8 @@ fn quote_answer(quote: &Quote, skus: &[SkuForSale]) -> QuoteAnswer {
             image: for_sale.and_then(|s| s.image.clone()),
             unit_price: l.unit_price,
             quantity: l.quantity.get(),
+            flash_quantity: l.flash_quantity,
+            flash_price: l.flash_price,
             line_total: l.payable,
             in_stock: for_sale.is_some_and(|s| s.sku.stock >= u64::from(l.quantity.get())),
         }
@@ -214,8 +247,10 @@ impl Checkout {
         request: &CheckoutRequest,
     ) -> Result<(Quote, Vec<SkuForSale>, Buyer), CheckoutError> {
         let ids: Vec<SkuId> = request.items.iter().map(|(id, _)| id.clone()).collect();
-        let (skus, buyer) =
-            futures::join!(self.catalog.skus_for_sale(&ids), self.users.buyer(user));
+        let (skus, buyer) = futures::join!(
+            self.catalog.skus_for_sale(&ids, user),
+            self.users.buyer(user)
+        );
         let (found, shipping) = skus?;
         let buyer = buyer?.ok_or(CheckoutError::UnknownUser)?;
         let mut lines = Vec::with_capacity(ids.len());
@@ -227,15 +262,11 @@ impl Checkout {
                     index,
                     sku: id.clone(),
                 })?;
-            let mut sku = for_sale.sku.clone();
-            // Orders do not reserve a flash sale's quota yet, so its price is not offered: a
-            // sale price without the quota taken in the same transaction could oversell it.
-            sku.flash_sale = None;
             lines.push(CartLine {
-                sku,
+                sku: for_sale.sku.clone(),
                 category_id: for_sale.category_id.clone(),
                 quantity: *quantity,
-                flash_bought: 0,
+                flash_bought: for_sale.flash_bought,
             });
         }
         let request = PriceRequest {
@@ -258,49 +289,63 @@ impl Checkout {
         let key = IdempotencyKey::from_request(req)?;
         let request = CheckoutRequest::parse_order(req)?;
         let hash = request.fingerprint();
-        let (quote, skus, buyer) = self.priced(&user, &request).await?;
-        let openid = buyer.openid.ok_or(CheckoutError::UnknownUser)?;
-        let now = now_epoch_seconds();
-        let order = self.new_order(&user, &request, &quote, &skus, now);
+        // A flash-sale line that lost its quota or allowance to a racing order is priced again
+        // (at the regular price once the sale is gone) rather than refused; three tries at most.
+        let mut attempt = 0;
+        let (order, openid, now) = loop {
+            attempt += 1;
+            let (quote, skus, buyer) = self.priced(&user, &request).await?;
+            let openid = buyer.openid.ok_or(CheckoutError::UnknownUser)?;
+            let now = now_epoch_seconds();
+            let order = self.new_order(&user, &request, &quote, &skus, now);
+            let holds = flash_holds(&quote, &skus);
 
-        // The deadline goes out before the reservation: if we crash after reserving, the stock
-        // still comes back; if the reservation fails, the deadline finds no order and stops.
-        let deadline = DeadlineMessage::OrderDeadline {
-            order_id: order.id.clone(),
-            due_at: order.pay_deadline,
-        };
-        self.payments
-            .deadlines
-            .send(&deadline, order.pay_deadline - now)
-            .await
-            .map_err(CheckoutError::from)?;
+            // The deadline goes out before the reservation: if we crash after reserving, the
+            // stock still comes back; if the reservation fails, the deadline finds no order.
+            let deadline = DeadlineMessage::OrderDeadline {
+                order_id: order.id.clone(),
+                due_at: order.pay_deadline,
+            };
+            self.payments
+                .deadlines
+                .send(&deadline, order.pay_deadline - now)
+                .await
+                .map_err(CheckoutError::from)?;
 
-        let order = match self
-            .payments
-            .orders
-            .create(&order, &openid, key.as_str(), &hash)
-            .await
-            .map_err(CheckoutError::from)?
-        {
-            Created::Created => {
-                tracing::info!(order_id = %order.id, total = order.total.get(), "order placed");
-                order
-            }
-            Created::OutOfStock(skus) => return Err(CheckoutError::OutOfStock(skus).into()),
-            Created::KeyTaken {
-                order_id,
-                request_hash,
-            } => {
-                if request_hash != hash {
-                    return Err(CheckoutError::KeyReused.into());
+            match self
+                .payments
+                .orders
+                .create(&order, &openid, key.as_str(), &hash, &holds)
+                .await
+                .map_err(CheckoutError::from)?
+            {
+                Created::Created => {
+                    tracing::info!(order_id = %order.id, total = order.total.get(), "order placed");
+                    break (order, openid, now);
                 }
-                self.payments
-                    .orders
-                    .get(&order_id)
-                    .await
-                    .map_err(CheckoutError::from)?
-                    .ok_or(CheckoutError::KeyReused)?
-                    .order
+                Created::OutOfStock(short)
+                    if attempt < 3
+                        && short.iter().any(|s| holds.iter().any(|h| &h.sku_id == s)) =>
+                {
+                    continue;
+                }
+                Created::OutOfStock(short) => return Err(CheckoutError::OutOfStock(short).into()),
+                Created::KeyTaken {
+                    order_id,
+                    request_hash,
+                } => {
+                    if request_hash != hash {
+                        return Err(CheckoutError::KeyReused.into());
+                    }
+                    let existing = self
+                        .payments
+                        .orders
+                        .get(&order_id)
+                        .await
+                        .map_err(CheckoutError::from)?
+                        .ok_or(CheckoutError::KeyReused)?;
+                    break (existing.order, openid, now);
+                }
             }
         };
         let payment = self.payment_for(&order, &openid, now).await?;
@@ -334,6 +379,8 @@ impl Checkout {
                     image: for_sale.and_then(|s| s.image.clone()),
                     unit_price: l.unit_price,
                     quantity: l.quantity,
+                    flash_quantity: l.flash_quantity,
+                    flash_price: l.flash_price,
                     line_total: l.payable,
                 }
             })

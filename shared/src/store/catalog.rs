@@ -9,9 +9,9 @@
 //! - `TERM#<term>` / `<productId>`: the search posting lists, with `categoryId` and `rank`
 //! - `CONFIG` / `<name>`: shop settings (for example shipping rules)
 
-use super::{Item, StoreError, from_item, get_s, s, to_item};
+use super::{Item, StoreError, from_item, get_i64, get_s, s, to_item};
 use crate::catalog::{Category, Product, ProductSummary, Sku, summarize};
-use crate::ids::{CategoryId, ProductId, SkuId};
+use crate::ids::{CategoryId, ProductId, SkuId, UserId};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest,
@@ -38,6 +38,8 @@ pub struct SkuForSale {
     pub image: Option<String>,
     pub on_shelf: bool,
     pub category_id: CategoryId,
+    /// Flash-sale units of this SKU the buyer has already bought.
+    pub flash_bought: u32,
 }
 
 /// Best sellers sort first under an ascending sort key; ties by product id.
@@ -174,7 +176,7 @@ impl CatalogStore {
 
     pub async fn skus(&self, ids: &[SkuId]) -> Result<Vec<Sku>, StoreError> {
         let keys: Vec<Item> = ids.iter().map(|id| key_item(sku_key(id))).collect();
-        self.batch_get(keys).await?.iter().map(from_item).collect()
+        self.batch_get(keys).await?.iter().map(read_sku).collect()
     }
 
     async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
@@ -234,30 +236,68 @@ impl CatalogStore {
     pub async fn skus_for_sale(
         &self,
         ids: &[SkuId],
+        buyer: &UserId,
     ) -> Result<(Vec<SkuForSale>, ShippingRule), StoreError> {
         let mut keys: Vec<Item> = ids.iter().map(|id| key_item(sku_key(id))).collect();
+        keys.extend(ids.iter().map(|id| key_item(flash_buy_key(id, buyer))));
         keys.push(key_item([("pk", s("CONFIG")), ("sk", s("shipping"))]));
         let mut shipping = ShippingRule::default();
         let mut skus = Vec::with_capacity(ids.len());
+        let mut bought: HashMap<String, u32> = HashMap::new();
         for item in self.batch_get(keys).await? {
-            if get_s(&item, "pk") == Some("CONFIG") {
-                shipping = from_item(&item)?;
-                continue;
+            match get_s(&item, "sk") {
+                Some("shipping") => shipping = from_item(&item)?,
+                Some("FLASHBUY") => {
+                    let units = get_i64(&item, "bought")
+                        .and_then(|b| u32::try_from(b).ok())
+                        .unwrap_or(0);
+                    bought.insert(get_s(&item, "skuId").unwrap_or_default().to_string(), units);
+                }
+                _ => skus.push(sku_for_sale(&item)?),
             }
-            skus.push(SkuForSale {
-                sku: from_item(&item)?,
-                title: get_s(&item, "productTitle").unwrap_or_default().to_string(),
-                image: get_s(&item, "image").map(str::to_string),
-                on_shelf: matches!(item.get("onShelf"), Some(AttributeValue::Bool(true))),
-                // Written with every SKU; an item without one only misses category-scoped promotions.
-                category_id: get_s(&item, "categoryId")
-                    .and_then(|c| CategoryId::parse(c).ok())
-                    .unwrap_or_else(|| CategoryId::parse("uncategorized").expect("valid id")),
-            });
+        }
+        for sku in &mut skus {
+            sku.flash_bought = bought.get(sku.sku.id.as_str()).copied().unwrap_or(0);
         }
         Ok((skus, shipping))
     }
+}
 
+/// The per-shopper count of flash-sale units bought, kept beside the SKU.
+pub fn flash_buy_key(sku: &SkuId, buyer: &UserId) -> [(&'static str, AttributeValue); 2] {
+    [
+        ("pk", s(format!("FLASHBUY#{sku}#{buyer}"))),
+        ("sk", s("FLASHBUY")),
+    ]
+}
+
+/// A SKU item: the SKU, with its flash sale's live `flashSold` counter (a top-level number, so
+/// orders can add to it atomically and cancellations take it back).
+fn read_sku(item: &Item) -> Result<Sku, StoreError> {
+    let mut sku: Sku = from_item(item)?;
+    if let Some(sale) = sku.flash_sale.as_mut() {
+        sale.sold = get_i64(item, "flashSold")
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0);
+    }
+    Ok(sku)
+}
+
+fn sku_for_sale(item: &Item) -> Result<SkuForSale, StoreError> {
+    Ok(SkuForSale {
+        sku: read_sku(item)?,
+        title: get_s(item, "productTitle").unwrap_or_default().to_string(),
+        image: get_s(item, "image").map(str::to_string),
+        on_shelf: matches!(item.get("onShelf"), Some(AttributeValue::Bool(true))),
+        // Written with every SKU; an item without one only misses category-scoped promotions.
+        category_id: get_s(item, "categoryId")
+            .and_then(|c| CategoryId::parse(c).ok())
+            .unwrap_or_else(|| CategoryId::parse("uncategorized").expect("valid id")),
+        flash_bought: 0,
+    })
+}
+
+impl CatalogStore {
     pub async fn put_shipping_rule(&self, rule: &ShippingRule) -> Result<(), StoreError> {
         let mut item = to_item(rule);
         item.extend(key_item([("pk", s("CONFIG")), ("sk", s("shipping"))]));

@@ -9,6 +9,7 @@
 //! Idempotency table: `CHECKOUT#<userId>#<Idempotency-Key>` -> the order it created and the hash
 //! of the request, claimed in the same transaction that takes the stock.
 
+use super::catalog::flash_buy_key;
 use super::{Item, ListPosition, Page, StoreError, from_item, get_s, n, s, to_item};
 use crate::ids::{OpenId, SkuId, UserId};
 use crate::order::{Order, OrderId, OrderStatus, StatusChange};
@@ -35,6 +36,15 @@ pub struct StoredOrder {
     pub openid: Option<OpenId>,
 }
 
+/// Flash-sale units an order takes from a SKU's sale, with the limits priced against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlashHold {
+    pub sku_id: SkuId,
+    pub units: u32,
+    pub quota: u64,
+    pub per_user_limit: u32,
+}
+
 pub enum Created {
     Created,
     /// The key was already used: this is what it created, and the hash of that request.
@@ -42,6 +52,7 @@ pub enum Created {
         order_id: OrderId,
         request_hash: String,
     },
+    /// These SKUs lacked the stock, or their flash sale the quota or the shopper's allowance.
     OutOfStock(Vec<SkuId>),
 }
 
@@ -112,19 +123,33 @@ impl OrderStore {
         openid: &OpenId,
         idempotency_key: &str,
         request_hash: &str,
+        flash: &[FlashHold],
     ) -> Result<Created, StoreError> {
         let build = |e| StoreError::dynamo("build transaction", e);
         let mut items = Vec::with_capacity(order.lines.len() + 2);
         for line in &order.lines {
-            let update = Update::builder()
+            let hold = flash
+                .iter()
+                .find(|h| h.sku_id == line.sku_id && h.units > 0);
+            let mut update = Update::builder()
                 .table_name(&self.catalog)
                 .set_key(Some(sku_key(&line.sku_id).into_iter().collect()))
-                .update_expression("SET stock = stock - :q")
-                .condition_expression("stock >= :q")
-                .expression_attribute_values(":q", n(line.quantity.get()))
-                .build()
-                .map_err(build)?;
-            items.push(TransactWriteItem::builder().update(update).build());
+                .expression_attribute_values(":q", n(line.quantity.get()));
+            update = match hold {
+                // The sale's quota is taken with the stock: neither can be exceeded by racing orders.
+                Some(h) => update
+                    .update_expression("SET stock = stock - :q ADD flashSold :f")
+                    .condition_expression("stock >= :q AND (attribute_not_exists(flashSold) OR flashSold <= :maxSold) AND flashSale.endsAt > :now")
+                    .expression_attribute_values(":f", n(h.units))
+                    .expression_attribute_values(":maxSold", n(h.quota.saturating_sub(u64::from(h.units))))
+                    .expression_attribute_values(":now", n(order.created_at)),
+                None => update.update_expression("SET stock = stock - :q").condition_expression("stock >= :q"),
+            };
+            items.push(
+                TransactWriteItem::builder()
+                    .update(update.build().map_err(build)?)
+                    .build(),
+            );
         }
         let mut order_item = to_item(order);
         order_item.extend(order_key(&order.id));
@@ -159,6 +184,29 @@ impl OrderStore {
             .build()
             .map_err(build)?;
         items.push(TransactWriteItem::builder().put(put_claim).build());
+        let held: Vec<&FlashHold> = flash.iter().filter(|h| h.units > 0).collect();
+        for h in &held {
+            // The shopper's own count, so the per-user limit holds across orders and races.
+            let per_user = Update::builder()
+                .table_name(&self.catalog)
+                .set_key(Some(
+                    flash_buy_key(&h.sku_id, &order.user_id)
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
+                ))
+                .update_expression("ADD bought :f SET skuId = :sku")
+                .condition_expression("attribute_not_exists(bought) OR bought <= :maxUser")
+                .expression_attribute_values(":f", n(h.units))
+                .expression_attribute_values(":sku", s(h.sku_id.as_str()))
+                .expression_attribute_values(
+                    ":maxUser",
+                    n(h.per_user_limit.saturating_sub(h.units)),
+                )
+                .build()
+                .map_err(build)?;
+            items.push(TransactWriteItem::builder().update(per_user).build());
+        }
 
         match self
             .client
@@ -184,13 +232,20 @@ impl OrderStore {
                         request_hash,
                     });
                 }
-                let short: Vec<SkuId> = order
+                let first_hold = order.lines.len() + 2;
+                let mut short: Vec<SkuId> = order
                     .lines
                     .iter()
                     .enumerate()
                     .filter(|(i, _)| failed(*i))
                     .map(|(_, l)| l.sku_id.clone())
                     .collect();
+                short.extend(
+                    held.iter()
+                        .enumerate()
+                        .filter(|(i, _)| failed(first_hold + i))
+                        .map(|(_, h)| h.sku_id.clone()),
+                );
                 if short.is_empty() {
                     return Err(StoreError::dynamo("TransactWriteItems create order", err));
                 }
@@ -358,14 +413,37 @@ impl OrderStore {
             .map_err(build)?;
         let mut items = vec![TransactWriteItem::builder().update(cancel).build()];
         for line in &order.lines {
-            let release = Update::builder()
+            let mut release = Update::builder()
                 .table_name(&self.catalog)
                 .set_key(Some(sku_key(&line.sku_id).into_iter().collect()))
-                .update_expression("ADD stock :q")
-                .expression_attribute_values(":q", n(line.quantity.get()))
-                .build()
-                .map_err(build)?;
-            items.push(TransactWriteItem::builder().update(release).build());
+                .expression_attribute_values(":q", n(line.quantity.get()));
+            release = if line.flash_quantity > 0 {
+                release
+                    .update_expression("ADD stock :q, flashSold :back")
+                    .expression_attribute_values(":back", n(-i64::from(line.flash_quantity)))
+            } else {
+                release.update_expression("ADD stock :q")
+            };
+            items.push(
+                TransactWriteItem::builder()
+                    .update(release.build().map_err(build)?)
+                    .build(),
+            );
+            if line.flash_quantity > 0 {
+                let per_user = Update::builder()
+                    .table_name(&self.catalog)
+                    .set_key(Some(
+                        flash_buy_key(&line.sku_id, &order.user_id)
+                            .into_iter()
+                            .map(|(k, v)| (k.to_string(), v))
+                            .collect(),
+                    ))
+                    .update_expression("ADD bought :back")
+                    .expression_attribute_values(":back", n(-i64::from(line.flash_quantity)))
+                    .build()
+                    .map_err(build)?;
+                items.push(TransactWriteItem::builder().update(per_user).build());
+            }
         }
         match self
             .client

@@ -365,7 +365,7 @@ async fn update_item(
 }
 
 #[tokio::test]
-async fn a_member_is_charged_their_levels_price_and_flash_prices_wait_for_quota_reservation() {
+async fn a_member_is_charged_their_levels_price_and_a_live_flash_sale_its_sale_price() {
     let shop = TestShop::start().await;
     let (token, user) = shop.login("gold.1").await;
     update_item(
@@ -427,9 +427,10 @@ async fn a_member_is_charged_their_levels_price_and_flash_prices_wait_for_quota_
 
     assert_eq!(quote.status, 200, "{}", quote.text);
     assert_eq!(quote.body["lines"][0]["unitPrice"], 10000, "gold price");
+    assert_eq!(quote.body["lines"][1]["flashQuantity"], 1);
     assert_eq!(
-        quote.body["lines"][1]["unitPrice"], 3990,
-        "the regular price until orders reserve the sale's quota"
+        quote.body["lines"][1]["lineTotal"], 100,
+        "the sale price inside the window"
     );
     assert_eq!(
         plain.body["lines"][0]["unitPrice"], 12800,
@@ -439,4 +440,151 @@ async fn a_member_is_charged_their_levels_price_and_flash_prices_wait_for_quota_
         placed.body["order"]["total"], 10000,
         "re-priced on the server at the member price (and 100 yuan ships free)"
     );
+}
+
+async fn start_flash_sale(shop: &TestShop, sku: &str, price: u64, quota: u64, per_user: u32) {
+    let now = shared::clock::now_epoch_seconds();
+    let sale = AttributeValue::M(
+        [
+            ("startsAt", now - 60),
+            ("endsAt", now + 3600),
+            ("price", price as i64),
+            ("quota", quota as i64),
+            ("perUserLimit", i64::from(per_user)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), AttributeValue::N(v.to_string())))
+        .collect(),
+    );
+    update_item(
+        shop,
+        "CatalogTable",
+        &format!("SKU#{sku}"),
+        Some("SKU"),
+        "SET flashSale = :f",
+        vec![(":f", sale)],
+    )
+    .await;
+}
+
+async fn flash_sold(shop: &TestShop, sku: &str) -> i64 {
+    let item = shop
+        .stack
+        .dynamodb
+        .get_item()
+        .table_name(&shop.stack.resources.tables["CatalogTable"])
+        .key("pk", AttributeValue::S(format!("SKU#{sku}")))
+        .key("sk", AttributeValue::S("SKU".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    item.get("flashSold")
+        .and_then(|v| v.as_n().ok())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_flash_sale_of_ten_among_a_hundred_racing_buyers_sells_exactly_ten_within_each_limit() {
+    let shop = TestShop::start().await;
+    start_flash_sale(&shop, "walnut-1", 990, 10, 2).await;
+    let stock_before = stock_of(&shop, "walnut-1").await;
+    let mut buyers = Vec::new();
+    for i in 0..20 {
+        buyers.push(shop.login(&format!("flash{i}.1")).await.0);
+    }
+    let attempts: Vec<(usize, String)> = (0..100).map(|i| (i % 20, format!("flash-{i}"))).collect();
+    let body = order_body("walnut-1", 1);
+
+    let answers: Vec<(usize, crate::support::Answer)> = futures::stream::iter(attempts.iter())
+        .map(|(buyer, key)| {
+            let (shop, token, body) = (&shop, &buyers[*buyer], &body);
+            async move { (*buyer, place(shop, token, key, body).await) }
+        })
+        .buffer_unordered(24)
+        .collect()
+        .await;
+
+    let placed: Vec<&(usize, crate::support::Answer)> =
+        answers.iter().filter(|(_, a)| a.status == 201).collect();
+    assert!(
+        answers
+            .iter()
+            .all(|(_, a)| a.status == 201 || a.status == 409),
+        "{:?}",
+        answers.iter().map(|(_, a)| a.status).collect::<Vec<_>>()
+    );
+    let at_sale_price: Vec<usize> = placed
+        .iter()
+        .filter(|(_, a)| a.body["order"]["lines"][0]["flashQuantity"] == 1)
+        .map(|(b, _)| *b)
+        .collect();
+    assert_eq!(
+        at_sale_price.len(),
+        10,
+        "exactly the quota at the sale price"
+    );
+    for buyer in 0..20 {
+        assert!(
+            at_sale_price.iter().filter(|b| **b == buyer).count() <= 2,
+            "buyer {buyer} exceeded the per-user limit"
+        );
+    }
+    assert_eq!(flash_sold(&shop, "walnut-1").await, 10);
+    assert_eq!(
+        stock_of(&shop, "walnut-1").await,
+        stock_before - placed.len() as i64,
+        "every placed order took its unit"
+    );
+    assert!(
+        placed
+            .iter()
+            .filter(|(_, a)| a.body["order"]["lines"][0]["flashQuantity"].is_null())
+            .all(|(_, a)| a.body["order"]["total"] == 3990 + 1000)
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_flash_sale_order_gives_back_the_quota_and_the_allowance() {
+    let shop = TestShop::start().await;
+    start_flash_sale(&shop, "cashew-1", 1990, 5, 1).await;
+    let (token, _) = shop.login("ken.1").await;
+    let first = place(&shop, &token, "f1", &order_body("cashew-1", 1)).await;
+    assert_eq!(
+        first.body["order"]["lines"][0]["flashQuantity"], 1,
+        "{}",
+        first.text
+    );
+    let id = first.body["order"]["id"].as_str().unwrap();
+    let over_limit = shop
+        .post_as(
+            &token,
+            "/v1/checkout/quote",
+            &json!({"items": [{"skuId": "cashew-1", "quantity": 1}]}),
+        )
+        .await;
+    assert!(
+        over_limit.body["lines"][0]["flashQuantity"].is_null(),
+        "one per shopper: the second is at the regular price"
+    );
+
+    shop.post_as(&token, &format!("/v1/orders/{id}/cancel"), &json!({}))
+        .await;
+
+    assert_eq!(flash_sold(&shop, "cashew-1").await, 0);
+    let again = shop
+        .post_as(
+            &token,
+            "/v1/checkout/quote",
+            &json!({"items": [{"skuId": "cashew-1", "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(
+        again.body["lines"][0]["flashQuantity"], 1,
+        "the allowance came back"
+    );
+    let product = shop.get("/v1/products/cashew").await;
+    assert_eq!(product.body["skus"][0]["flashSale"]["quotaLeft"], true);
 }
