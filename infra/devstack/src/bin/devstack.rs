@@ -109,7 +109,6 @@ async fn dev() -> anyhow::Result<()> {
         out,
         "  then order and pay: see README, \"Order, pay and watch it change\""
     )?;
-    writeln!(out,)?;
     writeln!(out, "\nCtrl-C stops everything.")?;
     drop(out);
 
