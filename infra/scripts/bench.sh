@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Benchmarks each function's release binary (cold start, latency, memory, size) against a moto
-# emulator this script starts on a free port and stops on exit, whatever happens. Prints the
-# Markdown report and keeps it in target/bench-report.md. Extra arguments go to shop-bench
-# (--cold-starts N, --warm M).
+# Benchmarks each function's release binary (cold start, latency, memory, size, AWS calls per
+# request) and orders per second on one contended SKU, against a moto emulator this script
+# starts on a free port and stops on exit, whatever happens. Prints the Markdown report and
+# keeps it in target/bench-report.md. Extra arguments go to shop-bench (--cold-starts N,
+# --warm M, --clients K, --contended N).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 target_dir="${CARGO_TARGET_DIR:-target}"
 # Built on their own, not together with the bench: one cargo build unifies features across
 # the packages it builds, and the binaries must be the ones Lambda would run.
-cargo build --locked --release -p login -p browse
+cargo build --locked --release -p login -p browse -p checkout -p pay-notify
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p .local target

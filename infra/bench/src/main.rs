@@ -1,16 +1,23 @@
-//! `shop-bench`: cold start, first-event and warm latency, peak memory and size of each
-//! function's release binary, run as Lambda would run it: a fresh process talking to a Runtime
-//! API (a local stand-in), with the tables in the moto emulator at `AWS_ENDPOINT_URL` and the
-//! WeChat sandbox. Prints a Markdown report; `make bench` is the way to run it.
+//! `shop-bench`: cold start, first-event and warm latency, peak memory, size and AWS calls per
+//! request of each function's release binary, run as Lambda would run it: a fresh process
+//! talking to a Runtime API (a local stand-in), with the tables in the moto emulator at
+//! `AWS_ENDPOINT_URL` and the WeChat sandboxes; then orders per second on one contended SKU.
+//! Prints a Markdown report; `make bench` is the way to run it.
 
+mod http;
+mod proxy;
 mod report;
 mod routes;
 mod runtime_api;
+mod shop;
 
-use anyhow::{Context, bail};
-use report::{FunctionFigures, RouteRow, percentile};
-use routes::{Calls, Emulators, Route};
+use anyhow::{Context, bail, ensure};
+use proxy::CountingProxy;
+use report::{AwsCalls, FunctionFigures, RouteRow, percentile};
+use routes::{Calls, Emulators, EventSource, Route};
 use runtime_api::RuntimeApi;
+use shared::order::{OrderId, OrderStatus};
+use shop::{Gateway, ORDER_SKU};
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -19,13 +26,15 @@ use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
-const USAGE: &str = "usage: shop-bench [--cold-starts N] [--warm M] [--bin-dir DIR]
+const USAGE: &str = "usage: shop-bench [--cold-starts N] [--warm M] [--bin-dir DIR] [--clients K] [--contended N]
   --cold-starts N  fresh processes per function (default 20)
   --warm M         measured events per route in one warm process (default 200)
   --bin-dir DIR    where the release binaries are (default $CARGO_TARGET_DIR/release or target/release)
+  --clients K      orders in flight in the contended-SKU run (default 16)
+  --contended N    orders the contended-SKU run places (default 300)
 Needs AWS_ENDPOINT_URL pointing at a moto server: run it through `make bench`.";
 
-const FUNCTIONS: &[&str] = &["login", "browse"];
+const FUNCTIONS: &[&str] = &["login", "browse", "checkout", "pay-notify"];
 /// Events per route before the warm measurement starts: lazy connection pools and caches fill
 /// during the first few, and those belong to the first-event figure, not the warm one.
 const WARM_UP: usize = 5;
@@ -36,6 +45,8 @@ struct Options {
     cold_starts: usize,
     warm: usize,
     bin_dir: PathBuf,
+    clients: usize,
+    contended: usize,
 }
 
 fn parse_args(args: &[String]) -> anyhow::Result<Options> {
@@ -46,6 +57,8 @@ fn parse_args(args: &[String]) -> anyhow::Result<Options> {
         cold_starts: 20,
         warm: 200,
         bin_dir: target.join("release"),
+        clients: 16,
+        contended: 300,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -57,11 +70,20 @@ fn parse_args(args: &[String]) -> anyhow::Result<Options> {
             "--cold-starts" => options.cold_starts = value()?.parse().context("--cold-starts")?,
             "--warm" => options.warm = value()?.parse().context("--warm")?,
             "--bin-dir" => options.bin_dir = PathBuf::from(value()?),
+            "--clients" => options.clients = value()?.parse().context("--clients")?,
+            "--contended" => options.contended = value()?.parse().context("--contended")?,
             _ => bail!("unknown argument {flag}\n{USAGE}"),
         }
     }
-    if options.cold_starts == 0 || options.warm == 0 {
-        bail!("--cold-starts and --warm must be at least 1");
+    if [
+        options.cold_starts,
+        options.warm,
+        options.clients,
+        options.contended,
+    ]
+    .contains(&0)
+    {
+        bail!("--cold-starts, --warm, --clients and --contended must be at least 1");
     }
     Ok(options)
 }
@@ -136,6 +158,14 @@ struct Bench {
     options: Options,
     env: HashMap<String, String>,
     emulators: Emulators,
+    /// Between the function processes and moto, counting their calls.
+    proxy: CountingProxy,
+    source: EventSource,
+    gateway: Gateway,
+    /// The stack's own order store, to check what pay-notify did.
+    orders: shared::store::orders::OrderStore,
+    /// The unpaid orders checkout placed; pay-notify's events pay them.
+    placed: Vec<OrderId>,
     /// Numbers events and replays, so that every single-use WeChat code is fresh.
     sequence: u64,
 }
@@ -151,9 +181,16 @@ impl Bench {
         process: &FunctionProcess,
         route: &Route,
     ) -> anyhow::Result<Duration> {
-        let event = route.event(self.next());
+        let event = route.event(self.next())?;
         let (took, answer) = process.api.invoke(&event).await?;
         route.check(&answer)?;
+        if matches!(route.calls, Calls::PlaceOrder) {
+            let id = routes::body(&answer)["order"]["id"]
+                .as_str()
+                .and_then(|id| OrderId::parse(id).ok())
+                .with_context(|| format!("no order id in {answer}"))?;
+            self.placed.push(id);
+        }
         Ok(took)
     }
 
@@ -167,7 +204,8 @@ impl Bench {
                 )
             })?
             .len();
-        let routes = routes::routes(name);
+        let paid = self.prepare(name).await?;
+        let routes = routes::routes(name, &self.source);
         let main = routes.first().context("a function without routes")?;
 
         let mut cold = Vec::new();
@@ -185,6 +223,10 @@ impl Bench {
             let mut warm = Vec::new();
             let mut emulator = Vec::new();
             for i in 0..WARM_UP + self.options.warm {
+                if i == WARM_UP {
+                    // Only the measured events' calls count.
+                    self.proxy.take();
+                }
                 let took = self.invoke(&process, route).await?;
                 // Alternating with the function's own calls lets drift (tables growing, CPU
                 // clocks) hit both series alike.
@@ -207,10 +249,16 @@ impl Bench {
                 emulator_p50: (!matches!(route.calls, Calls::None))
                     .then(|| percentile(&emulator, 50)),
                 figures: None,
+                aws: AwsCalls {
+                    requests: warm.len(),
+                    tally: self.proxy.take(),
+                    budget: route.budget,
+                },
             });
         }
         let peak_rss_mb = process.peak_rss_mb()?;
         process.stop().await;
+        self.check_paid(&paid).await?;
 
         if let Some(row) = rows.first_mut() {
             row.figures = Some(FunctionFigures {
@@ -224,6 +272,86 @@ impl Bench {
         }
         Ok(rows)
     }
+
+    /// Sets up what a function's events and replays need. pay-notify pays the orders checkout
+    /// left unpaid: its events the ones the function placed (one per cold start and warm event,
+    /// as pay-notify needs), its replays the replays' own. Returns the orders pay-notify must
+    /// leave PAID, with their transaction ids.
+    async fn prepare(&mut self, name: &str) -> anyhow::Result<Vec<(OrderId, String)>> {
+        match name {
+            "checkout" => {
+                let order = self
+                    .gateway
+                    .place_order(&self.source.token, "template", ORDER_SKU)
+                    .await?;
+                self.emulators.order_template = Some(order);
+                Ok(Vec::new())
+            }
+            "pay-notify" => {
+                let events = self.options.cold_starts + WARM_UP + self.options.warm;
+                ensure!(
+                    self.placed.len() >= events
+                        && self.emulators.unpaid.len() >= WARM_UP + self.options.warm,
+                    "pay-notify pays the orders checkout placed: bench checkout first"
+                );
+                let mut paid = Vec::with_capacity(self.placed.len());
+                for id in self.placed.drain(..) {
+                    let transaction = self
+                        .source
+                        .wechatpay
+                        .mark_paid(id.as_str())
+                        .with_context(|| format!("the sandbox has no prepay for {id}"))?;
+                    paid.push((id, transaction));
+                }
+                *self
+                    .source
+                    .paid
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    paid.iter().map(|(id, _)| id.clone()).collect();
+                Ok(paid)
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// A 204 also answers notifications the function only recorded for review; each of these
+    /// orders must have become PAID with its own transaction.
+    async fn check_paid(&self, paid: &[(OrderId, String)]) -> anyhow::Result<()> {
+        for (id, transaction) in paid {
+            let order = self
+                .orders
+                .get(id)
+                .await?
+                .with_context(|| format!("order {id} is gone"))?
+                .order;
+            ensure!(
+                order.status == OrderStatus::Paid
+                    && order.transaction_id.as_deref() == Some(transaction.as_str()),
+                "order {id} is {:?} with transaction {:?} after its notification, not PAID with {transaction}",
+                order.status,
+                order.transaction_id
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A stack with the demo catalog in tables of its own.
+async fn start_stack(endpoint: &str) -> anyhow::Result<devstack::LocalStack> {
+    let stack = devstack::LocalStack::start(devstack::StackOptions {
+        endpoint: endpoint.to_string(),
+        prefix: format!("bench{}-", shared::ids::random_token(8)),
+        sandbox_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        gateway_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        extra: HashMap::new(),
+        wechatpay_keys: devstack::wechatpay_sandbox::WeChatPayKeys::generate(),
+    })
+    .await?;
+    devstack::seed::seed(&stack.catalog_store())
+        .await
+        .context("seeding the demo catalog")?;
+    Ok(stack)
 }
 
 /// What `file` makes of a binary, to show it is stripped.
@@ -238,26 +366,29 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
     let options = parse_args(&args[1.min(args.len())..])?;
     let endpoint = std::env::var("AWS_ENDPOINT_URL")
         .with_context(|| format!("AWS_ENDPOINT_URL must point at a moto server\n{USAGE}"))?;
-    let prefix = format!("bench{}-", shared::ids::random_token(8));
-    let stack = devstack::LocalStack::start(devstack::StackOptions {
-        endpoint: endpoint.clone(),
-        prefix,
-        sandbox_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        gateway_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        extra: HashMap::new(),
-        wechatpay_keys: devstack::wechatpay_sandbox::WeChatPayKeys::generate(),
-    })
-    .await?;
-    devstack::seed::seed(&stack.catalog_store())
-        .await
-        .context("seeding the demo catalog")?;
+    // The stack's own clients serve many requests at once (the gateway's handlers, the
+    // contended orders), which moto only survives one write at a time.
+    let stack_proxy = CountingProxy::start(&endpoint, true).await?;
+    let stack = start_stack(stack_proxy.url()).await?;
+    shop::set_stock(&stack, ORDER_SKU, shop::PLENTY).await?;
+
+    // The replays reach moto through a proxy too, so that its hop cancels out of the handler
+    // column; only the function processes' proxy is read.
+    let counting = CountingProxy::start(&endpoint, false).await?;
+    let replaying = CountingProxy::start(&endpoint, false).await?;
+    let gateway = Gateway::new(&stack.api_url);
+    let source = EventSource {
+        token: gateway.login("benchshopper.1").await?,
+        wechatpay: stack.wechatpay.clone(),
+        paid: Default::default(),
+    };
 
     // The returning-user login needs the user to exist before the first measured event.
-    let routes = routes::routes("login");
+    let routes = routes::routes("login", &source);
     let returning = routes.first().context("login has no routes")?;
     let answer = shared::runtime::HttpFunction::handle(
         stack.login.as_ref(),
-        serde_json::from_value(returning.event(0))?,
+        serde_json::from_value(returning.event(0)?)?,
     )
     .await;
     if answer.status_code != 200 {
@@ -265,16 +396,32 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
     }
 
     let settings = shared::config::Settings::from_map(stack.settings.clone());
+    let (dynamodb, sqs) = devstack::aws_clients(replaying.url()).await?;
+    let table = |id: &str| stack.resources.tables[id].clone();
+    let queue = |id: &str| stack.resources.queue_urls[id].clone();
     let emulators = Emulators {
-        dynamodb: stack.dynamodb.clone(),
-        catalog_table: stack.resources.tables["CatalogTable"].clone(),
-        users_table: stack.resources.tables["UsersTable"].clone(),
+        dynamodb: dynamodb.clone(),
+        catalog_table: table("CatalogTable"),
+        users_table: table("UsersTable"),
         wechat: shared::wechat::WeChatApi::new(&settings, shared::wechat::http_client())?,
+        catalog: shared::store::catalog::CatalogStore::new(dynamodb.clone(), table("CatalogTable")),
+        users: shared::store::users::UserStore::new(dynamodb.clone(), table("UsersTable")),
+        orders: shared::store::orders::OrderStore::new(
+            dynamodb,
+            table("OrdersTable"),
+            table("CatalogTable"),
+            table("IdempotencyTable"),
+        ),
+        fulfillment: shared::queue::Queue::new(sqs.clone(), queue("FulfillmentQueue")),
+        deadlines: shared::queue::Queue::new(sqs, queue("DeadlinesQueue")),
+        pay: shared::wechatpay::WeChatPay::new(&settings, shared::wechat::http_client())?,
+        order_template: None,
+        unpaid: Vec::new(),
     };
     let mut env = stack.settings.clone();
     env.extend(
         [
-            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ENDPOINT_URL", counting.url()),
             ("AWS_ACCESS_KEY_ID", "bench"),
             ("AWS_SECRET_ACCESS_KEY", "bench"),
             ("AWS_REGION", "us-east-1"),
@@ -286,29 +433,42 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
     );
     let runs = format!(
         "{} cold starts per function; {} warm events per route after {WARM_UP} warm-up events; \
-         {} CPU cores; binaries in {}",
+         contended run: {} orders, {} in flight; {} CPU cores; binaries in {}",
         options.cold_starts,
         options.warm,
+        options.contended,
+        options.clients,
         std::thread::available_parallelism().map_or(0, usize::from),
         options.bin_dir.display()
     );
+    let (clients, contended) = (options.clients, options.contended);
     let mut bench = Bench {
         options,
         env,
         emulators,
+        proxy: counting,
+        source,
+        gateway: gateway.clone(),
+        orders: stack.order_store(),
+        placed: Vec::new(),
         sequence: 0,
     };
     let mut rows = Vec::new();
     for name in FUNCTIONS {
         rows.extend(bench.function(name).await?);
     }
+    // On fresh tables: moto copies every table a transaction touches, so the orders the runs
+    // above left behind would slow each contended order down.
+    let fresh = start_stack(stack_proxy.url()).await?;
+    let contention =
+        shop::contend(&fresh, &Gateway::new(&fresh.api_url), clients, contended).await?;
     let date = shared::clock::rfc3339(shared::clock::now_epoch_seconds());
     // bench.sh names itself, the command to repeat; the harness's own line shows what it ran.
     let command = match std::env::var("BENCH_COMMAND") {
         Ok(outer) => format!("`{outer}` (which ran `{}`)", args.join(" ")),
         Err(_) => format!("`{}`", args.join(" ")),
     };
-    Ok(report::render(&rows, &date, &command, &runs))
+    Ok(report::render(&rows, &contention, &date, &command, &runs))
 }
 
 #[tokio::main]
@@ -340,13 +500,16 @@ mod tests {
 
     #[test]
     fn flags_override_the_defaults() {
-        let options = parse_args(&args(&["--warm", "7", "--bin-dir", "/x"])).unwrap();
+        let options =
+            parse_args(&args(&["--warm", "7", "--bin-dir", "/x", "--clients", "4"])).unwrap();
         assert_eq!(
             (options.cold_starts, options.warm, options.bin_dir),
             (20, 7, PathBuf::from("/x"))
         );
+        assert_eq!((options.clients, options.contended), (4, 300));
         assert!(parse_args(&args(&["--warm"])).is_err());
         assert!(parse_args(&args(&["--cold-starts", "0"])).is_err());
+        assert!(parse_args(&args(&["--contended", "0"])).is_err());
         assert!(parse_args(&args(&["--fast"])).is_err());
     }
 }

@@ -1,5 +1,8 @@
 //! Percentiles and the Markdown report.
 
+use crate::proxy::Tally;
+use crate::routes::Budget;
+use crate::shop::Contention;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -39,6 +42,53 @@ pub struct RouteRow {
     /// Median of the same emulator calls made from the bench; `None` for routes without any.
     pub emulator_p50: Option<Duration>,
     pub figures: Option<FunctionFigures>,
+    pub aws: AwsCalls,
+}
+
+/// The AWS calls of a route's warm run, as the counting proxy saw them.
+pub struct AwsCalls {
+    pub requests: usize,
+    pub tally: Tally,
+    pub budget: Option<Budget>,
+}
+
+impl AwsCalls {
+    /// Calls to `service` per request, and per request by action ("GetItem 1, PutItem 0.5").
+    fn per_request(&self, service: &str) -> (f64, String) {
+        let requests = self.requests.max(1) as f64;
+        let mut total = 0.0;
+        let mut actions = Vec::new();
+        for ((s, action), calls) in &self.tally {
+            if s == service {
+                let each = *calls as f64 / requests;
+                total += each;
+                actions.push(format!("{action} {}", count(each)));
+            }
+        }
+        (total, actions.join(", "))
+    }
+}
+
+/// A count per request: whole numbers as such, averages to two places.
+fn count(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// Calls per request with their actions, in bold when over `budget`.
+fn calls_cell(total: f64, actions: &str, budget: Option<u32>) -> String {
+    let total = match budget {
+        Some(most) if total > f64::from(most) => format!("**{}**", count(total)),
+        _ => count(total),
+    };
+    if actions.is_empty() {
+        total
+    } else {
+        format!("{total} ({actions})")
+    }
 }
 
 /// A number, in bold when it misses its target.
@@ -51,7 +101,13 @@ fn judged(value: f64, target: f64, decimals: usize) -> String {
 }
 
 /// The report; `command` is Markdown already (code spans), `runs` says what was measured.
-pub fn render(rows: &[RouteRow], date: &str, command: &str, runs: &str) -> String {
+pub fn render(
+    rows: &[RouteRow],
+    contention: &Contention,
+    date: &str,
+    command: &str,
+    runs: &str,
+) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = writeln!(out, "# Function benchmark\n");
@@ -106,19 +162,96 @@ pub fn render(rows: &[RouteRow], date: &str, command: &str, runs: &str) -> Strin
     let _ = writeln!(
         out,
         "- Warm: hand-out on `/next` to the posted `/response`, in one process after a warm-up. \
-         Emulator calls: the same DynamoDB (moto) and WeChat sandbox calls the route makes, timed \
-         from the bench; the handler column is the warm median minus that median."
+         Emulator calls: the same DynamoDB and SQS (moto) and WeChat sandbox calls the route makes, \
+         timed from the bench; the handler column is the warm median minus that median."
     );
     let _ = writeln!(
         out,
         "- ″ = same process as the row above. Peak RSS: `VmHWM` after the warm run."
+    );
+    let _ = writeln!(
+        out,
+        "- Functions and replays reach moto through a proxy (below); its hop is in the warm \
+         columns and cancels out of the handler column."
     );
     for row in rows {
         if let Some(f) = &row.figures {
             let _ = writeln!(out, "- `file` on {}: {}", row.function, f.file);
         }
     }
+    render_aws_calls(&mut out, rows);
+    render_contention(&mut out, contention);
     out
+}
+
+fn render_aws_calls(out: &mut String, rows: &[RouteRow]) {
+    let _ = writeln!(out, "\n## AWS calls per request\n");
+    let _ = writeln!(
+        out,
+        "| Function | Route | DynamoDB calls / request | SQS calls / request | Budget |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for row in rows {
+        let (dynamodb, dynamodb_actions) = row.aws.per_request("DynamoDB");
+        let (sqs, sqs_actions) = row.aws.per_request("SQS");
+        let budget = row.aws.budget;
+        let stated = budget.map_or_else(String::new, |b| {
+            let mut stated = format!("DynamoDB ≤ {}", b.dynamodb);
+            if let Some(sqs) = b.sqs {
+                let _ = write!(stated, ", SQS ≤ {sqs}");
+            }
+            if !b.besides.is_empty() {
+                let _ = write!(stated, " + {}", b.besides);
+            }
+            stated
+        });
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {stated} |",
+            row.function,
+            row.route,
+            calls_cell(dynamodb, &dynamodb_actions, budget.map(|b| b.dynamodb)),
+            calls_cell(sqs, &sqs_actions, budget.and_then(|b| b.sqs)),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nCounted by a proxy between each function process and moto that forwards every request \
+         unchanged and names it by `X-Amz-Target` (or the query protocol's `Action`); averaged \
+         over each route's warm run, retries included. Calls to the WeChat sandboxes (login's \
+         code2session, checkout's prepay) are not AWS calls and not counted. Over budget in **bold**."
+    );
+}
+
+fn render_contention(out: &mut String, c: &Contention) {
+    let seconds = c.elapsed.as_secs_f64();
+    let _ = writeln!(out, "\n## Contended SKU: orders per second\n");
+    let _ = writeln!(
+        out,
+        "| SKU | Clients in flight | Orders placed (all 201) | Wall time (s) | Orders / s | Stock before → after |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---|");
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {seconds:.2} | {:.1} | {} → {} |",
+        c.sku,
+        c.clients,
+        c.orders,
+        c.orders as f64 / seconds.max(f64::EPSILON),
+        c.stock_before,
+        c.stock_after,
+    );
+    let _ = writeln!(
+        out,
+        "\n`POST /v1/orders` for one unit each, through the in-process gateway at `stack.api_url` \
+         (the checkout handler in the bench's own process, not the release binary), with at most \
+         {} requests in flight from {} shoppers. Every answer was checked (201, unpaid order) and \
+         the stock fell by exactly the orders placed. moto serializes writes (the bench makes \
+         sure: moto 5 fails concurrent TransactWriteItems, so the stack reaches it through a \
+         proxy that lets one DynamoDB write through at a time), so this measures our code plus \
+         the emulator, not DynamoDB.",
+        c.clients, c.clients
+    );
 }
 
 #[cfg(test)]
@@ -137,6 +270,30 @@ mod tests {
         assert_eq!(percentile(&samples, 100), Duration::from_millis(10));
         assert_eq!(percentile(&ms_list(&[4]), 90), Duration::from_millis(4));
         assert_eq!(percentile(&[], 50), Duration::ZERO);
+    }
+
+    #[test]
+    fn calls_are_averaged_per_request_by_service_and_judged_against_the_budget() {
+        let calls = AwsCalls {
+            requests: 2,
+            tally: Tally::from([
+                (("DynamoDB".into(), "GetItem".into()), 2),
+                (("DynamoDB".into(), "TransactWriteItems".into()), 3),
+                (("SQS".into(), "SendMessage".into()), 2),
+            ]),
+            budget: None,
+        };
+        let (dynamodb, actions) = calls.per_request("DynamoDB");
+        assert_eq!(
+            (dynamodb, actions.as_str()),
+            (2.5, "GetItem 1, TransactWriteItems 1.50")
+        );
+        assert_eq!(
+            calls_cell(dynamodb, &actions, Some(3)),
+            "2.50 (GetItem 1, TransactWriteItems 1.50)"
+        );
+        assert_eq!(calls_cell(dynamodb, "", Some(2)), "**2.50**");
+        assert_eq!(calls.per_request("S3"), (0.0, String::new()));
     }
 
     #[test]

@@ -3,12 +3,23 @@
 
 use anyhow::{Context, bail};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
+use devstack::wechatpay_sandbox::WeChatPaySandbox;
 use serde_json::{Value, json};
+use shared::ids::{OpenId, SkuId, UserId};
+use shared::order::{Order, OrderId};
+use shared::queue::{DeadlineMessage, FulfillmentMessage, Queue};
+use shared::store::catalog::CatalogStore;
+use shared::store::orders::{Created, OrderStore, Transition};
+use shared::store::users::UserStore;
 use shared::store::{Item, get_s, s};
 use shared::wechat::WeChatApi;
+use shared::wechatpay::{Prepay, WeChatPay};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The user every returning-user login signs in as; the sandbox turns `benchuser.<n>` into them.
 pub const RETURNING_USER: &str = "benchuser";
+/// The SKUs of the quote fixture, `events/checkout-quote.json`.
+const QUOTE_SKUS: [&str; 2] = ["longjing-1", "walnut-1"];
 
 fn fixture(raw: &str) -> Value {
     serde_json::from_str(raw).unwrap_or(Value::Null)
@@ -42,21 +53,65 @@ pub enum Calls {
     Categories,
     ReturningLogin,
     FirstLogin,
+    Quote,
+    PlaceOrder,
+    PayNotify,
 }
+
+/// The most AWS calls one request of a route may make on its happy path (the targets).
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub dynamodb: u32,
+    pub sqs: Option<u32>,
+    /// Calls outside AWS the budget allows on top, for the report.
+    pub besides: &'static str,
+}
+
+type EventFn = Box<dyn Fn(u64) -> anyhow::Result<Value> + Send + Sync>;
 
 pub struct Route {
     pub function: &'static str,
     pub name: &'static str,
     pub status: u16,
-    /// A JSON pointer into the answer's body and the value it must hold.
-    pub body_check: Option<(&'static str, Value)>,
+    /// JSON pointers into the answer's body and the values they must hold.
+    pub body_checks: Vec<(&'static str, Value)>,
     pub calls: Calls,
-    /// The `n`th event to send; login codes are single-use, so each `n` must be fresh.
-    event: fn(u64) -> Value,
+    pub budget: Option<Budget>,
+    /// The `n`th event to send; login codes and Idempotency-Keys are single-use, so each `n`
+    /// must be fresh.
+    event: EventFn,
 }
 
 impl Route {
-    pub fn event(&self, n: u64) -> Value {
+    fn new(
+        function: &'static str,
+        name: &'static str,
+        status: u16,
+        calls: Calls,
+        event: impl Fn(u64) -> anyhow::Result<Value> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            function,
+            name,
+            status,
+            body_checks: Vec::new(),
+            calls,
+            budget: None,
+            event: Box::new(event),
+        }
+    }
+
+    fn expect_body(mut self, pointer: &'static str, value: Value) -> Self {
+        self.body_checks.push((pointer, value));
+        self
+    }
+
+    fn within(mut self, budget: Budget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    pub fn event(&self, n: u64) -> anyhow::Result<Value> {
         (self.event)(n)
     }
 
@@ -71,11 +126,8 @@ impl Route {
                 self.status
             );
         }
-        if let Some((pointer, wanted)) = &self.body_check {
-            let body: Value = answer["body"]
-                .as_str()
-                .and_then(|b| serde_json::from_str(b).ok())
-                .unwrap_or(Value::Null);
+        let body = body(answer);
+        for (pointer, wanted) in &self.body_checks {
             if body.pointer(pointer) != Some(wanted) {
                 bail!(
                     "{} {}: {pointer} is not {wanted}; answer: {answer}",
@@ -88,89 +140,191 @@ impl Route {
     }
 }
 
+/// The JSON body of a function's answer (`null` if none).
+pub fn body(answer: &Value) -> Value {
+    answer["body"]
+        .as_str()
+        .and_then(|b| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// What the checkout and pay-notify events take from the running stack.
+#[derive(Clone)]
+pub struct EventSource {
+    /// The bench shopper's bearer token.
+    pub token: String,
+    pub wechatpay: Arc<WeChatPaySandbox>,
+    /// Orders paid in the sandbox whose notification is still to be sent; each event takes one.
+    pub paid: Arc<Mutex<Vec<OrderId>>>,
+}
+
+fn authorized(mut event: Value, token: &str) -> Value {
+    event["headers"]["authorization"] = format!("Bearer {token}").into();
+    event
+}
+
+/// A genuine notification for the next paid order, signed now: WeChat Pay signatures are
+/// timestamped and the function refuses stale ones.
+fn notification_event(source: &EventSource) -> anyhow::Result<Value> {
+    let order = source
+        .paid
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .pop()
+        .context("no paid order left to notify about")?;
+    let signed = source
+        .wechatpay
+        .notification(order.as_str(), |_| {})
+        .with_context(|| format!("the sandbox has no transaction for {order}"))?;
+    let mut event = fixture(include_str!("../../../events/pay-notify-wechat.json"));
+    if let Some(headers) = event["headers"].as_object_mut() {
+        headers.retain(|name, _| !name.starts_with("wechatpay-"));
+        headers.extend(signed.headers.into_iter().map(|(k, v)| (k, v.into())));
+    }
+    event["body"] = signed.body.into();
+    Ok(event)
+}
+
 /// Each function's routes; the first is its main one, used for the cold starts.
-pub fn routes(function: &str) -> Vec<Route> {
+pub fn routes(function: &str, source: &EventSource) -> Vec<Route> {
+    let fixed = |raw: &'static str| move |_| Ok(fixture(raw));
     match function {
         "browse" => vec![
-            Route {
-                function: "browse",
-                name: "GET /v1/products/{id} (longjing)",
-                status: 200,
-                body_check: Some(("/id", json!("longjing"))),
-                calls: Calls::ProductDetail,
-                event: |_| fixture(include_str!("../../../events/browse-product.json")),
-            },
-            Route {
-                function: "browse",
-                name: "GET /v1/products?category=fruit&limit=10",
-                status: 200,
-                body_check: None,
-                calls: Calls::CategoryListing,
-                event: |_| {
-                    with_query(
+            Route::new(
+                "browse",
+                "GET /v1/products/{id} (longjing)",
+                200,
+                Calls::ProductDetail,
+                fixed(include_str!("../../../events/browse-product.json")),
+            )
+            .expect_body("/id", json!("longjing")),
+            Route::new(
+                "browse",
+                "GET /v1/products?category=fruit&limit=10",
+                200,
+                Calls::CategoryListing,
+                |_| {
+                    Ok(with_query(
                         fixture(include_str!(
                             "../../../events/browse-products-by-category.json"
                         )),
                         &[("category", "fruit"), ("limit", "10")],
-                    )
+                    ))
                 },
-            },
-            Route {
-                function: "browse",
-                name: "GET /v1/products?q=普洱&limit=10",
-                status: 200,
-                body_check: None,
-                calls: Calls::Search,
-                event: |_| fixture(include_str!("../../../events/browse-products.json")),
-            },
-            Route {
-                function: "browse",
-                name: "GET /v1/categories",
-                status: 200,
-                body_check: None,
-                calls: Calls::Categories,
-                event: |_| fixture(include_str!("../../../events/browse-categories.json")),
-            },
-            Route {
-                function: "browse",
-                name: "GET /v1/products?limit=0 (400, no I/O)",
-                status: 400,
-                body_check: Some(("/error/field", json!("limit"))),
-                calls: Calls::None,
-                event: |_| {
-                    with_query(
+            ),
+            Route::new(
+                "browse",
+                "GET /v1/products?q=普洱&limit=10",
+                200,
+                Calls::Search,
+                fixed(include_str!("../../../events/browse-products.json")),
+            ),
+            Route::new(
+                "browse",
+                "GET /v1/categories",
+                200,
+                Calls::Categories,
+                fixed(include_str!("../../../events/browse-categories.json")),
+            ),
+            Route::new(
+                "browse",
+                "GET /v1/products?limit=0 (400, no I/O)",
+                400,
+                Calls::None,
+                |_| {
+                    Ok(with_query(
                         fixture(include_str!("../../../events/browse-products.json")),
                         &[("limit", "0")],
-                    )
+                    ))
                 },
-            },
+            )
+            .expect_body("/error/field", json!("limit")),
         ],
         "login" => vec![
-            Route {
-                function: "login",
-                name: "POST /v1/auth/login (returning user)",
-                status: 200,
-                body_check: Some(("/user/isNew", json!(false))),
-                calls: Calls::ReturningLogin,
-                event: |n| login_event(&format!("{RETURNING_USER}.{n}")),
-            },
-            Route {
-                function: "login",
-                name: "POST /v1/auth/login (new user)",
-                status: 200,
-                body_check: Some(("/user/isNew", json!(true))),
-                calls: Calls::FirstLogin,
-                event: |n| login_event(&format!("bench{n}.1")),
-            },
-            Route {
-                function: "login",
-                name: "POST /v1/auth/login (empty code: 400, no I/O)",
-                status: 400,
-                body_check: Some(("/error/field", json!("code"))),
-                calls: Calls::None,
-                event: |_| login_event(""),
-            },
+            Route::new(
+                "login",
+                "POST /v1/auth/login (returning user)",
+                200,
+                Calls::ReturningLogin,
+                |n| Ok(login_event(&format!("{RETURNING_USER}.{n}"))),
+            )
+            .expect_body("/user/isNew", json!(false)),
+            Route::new(
+                "login",
+                "POST /v1/auth/login (new user)",
+                200,
+                Calls::FirstLogin,
+                |n| Ok(login_event(&format!("bench{n}.1"))),
+            )
+            .expect_body("/user/isNew", json!(true)),
+            Route::new(
+                "login",
+                "POST /v1/auth/login (empty code: 400, no I/O)",
+                400,
+                Calls::None,
+                |_| Ok(login_event("")),
+            )
+            .expect_body("/error/field", json!("code")),
         ],
+        "checkout" => {
+            let (place_token, quote_token) = (source.token.clone(), source.token.clone());
+            vec![
+                Route::new(
+                    "checkout",
+                    "POST /v1/orders (1 × walnut-1, new Idempotency-Key)",
+                    201,
+                    Calls::PlaceOrder,
+                    move |n| {
+                        let mut event = authorized(
+                            fixture(include_str!("../../../events/checkout-place-order.json")),
+                            &place_token,
+                        );
+                        event["headers"]["idempotency-key"] = format!("bench-{n}").into();
+                        event["body"] = crate::shop::order_body(crate::shop::ORDER_SKU)
+                            .to_string()
+                            .into();
+                        Ok(event)
+                    },
+                )
+                .expect_body("/order/status", json!("PENDING_PAYMENT"))
+                .expect_body("/payment/signType", json!("RSA"))
+                .within(Budget {
+                    dynamodb: 3,
+                    sqs: None,
+                    besides: "the prepay",
+                }),
+                Route::new(
+                    "checkout",
+                    "POST /v1/checkout/quote (2 × longjing-1, 1 × walnut-1)",
+                    200,
+                    Calls::Quote,
+                    move |_| {
+                        Ok(authorized(
+                            fixture(include_str!("../../../events/checkout-quote.json")),
+                            &quote_token,
+                        ))
+                    },
+                )
+                .expect_body("/total", json!(2 * 12800 + 3990)),
+            ]
+        }
+        "pay-notify" => {
+            let source = source.clone();
+            vec![
+                Route::new(
+                    "pay-notify",
+                    "POST /v1/pay/wechat/notify (TRANSACTION.SUCCESS)",
+                    204,
+                    Calls::PayNotify,
+                    move |_| notification_event(&source),
+                )
+                .within(Budget {
+                    dynamodb: 2,
+                    sqs: Some(1),
+                    besides: "",
+                }),
+            ]
+        }
         _ => Vec::new(),
     }
 }
@@ -181,6 +335,16 @@ pub struct Emulators {
     pub catalog_table: String,
     pub users_table: String,
     pub wechat: WeChatApi,
+    pub catalog: CatalogStore,
+    pub users: UserStore,
+    pub orders: OrderStore,
+    pub fulfillment: Queue,
+    pub deadlines: Queue,
+    pub pay: WeChatPay,
+    /// An order of the bench shopper's for place-order replays to copy; set before checkout runs.
+    pub order_template: Option<Order>,
+    /// The unpaid orders place-order replays created; pay-notify replays pay them.
+    pub unpaid: Vec<OrderId>,
 }
 
 fn key(pk: String, sk: &str) -> Item {
@@ -232,7 +396,7 @@ impl Emulators {
     }
 
     /// Makes `calls` once, the `n`th time; `n` keeps single-use WeChat codes fresh.
-    pub async fn replay(&self, calls: Calls, n: u64) -> anyhow::Result<()> {
+    pub async fn replay(&mut self, calls: Calls, n: u64) -> anyhow::Result<()> {
         match calls {
             Calls::None => {}
             Calls::ProductDetail => {
@@ -352,7 +516,104 @@ impl Emulators {
                     .send()
                     .await?;
             }
+            Calls::Quote => {
+                let ids = QUOTE_SKUS
+                    .iter()
+                    .map(|id| SkuId::parse(id))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.priced(&ids, &self.template()?.user_id).await?;
+            }
+            Calls::PlaceOrder => self.replay_place_order(n).await?,
+            Calls::PayNotify => self.replay_pay_notify(n).await?,
         }
+        Ok(())
+    }
+
+    fn template(&self) -> anyhow::Result<&Order> {
+        self.order_template
+            .as_ref()
+            .context("no order of the bench shopper's to copy")
+    }
+
+    /// Checkout's reads for pricing (quote and order alike): the SKUs and the buyer, at once.
+    /// Returns whom WeChat Pay charges.
+    async fn priced(&self, ids: &[SkuId], buyer: &UserId) -> anyhow::Result<Option<OpenId>> {
+        let (skus, buyer) = tokio::join!(
+            self.catalog.skus_for_sale(ids, buyer),
+            self.users.buyer(buyer)
+        );
+        skus?;
+        Ok(buyer?.and_then(|b| b.openid))
+    }
+
+    /// Checkout's calls for a fresh copy of the template order, in the handler's order.
+    async fn replay_place_order(&mut self, n: u64) -> anyhow::Result<()> {
+        let template = self.template()?;
+        let now = shared::clock::now_epoch_seconds();
+        let order = Order {
+            id: OrderId::generate(now),
+            created_at: now,
+            pay_deadline: now + (template.pay_deadline - template.created_at),
+            ..template.clone()
+        };
+        let ids: Vec<SkuId> = order.lines.iter().map(|l| l.sku_id.clone()).collect();
+        let openid = self
+            .priced(&ids, &order.user_id)
+            .await?
+            .context("the bench shopper has no openid")?;
+        let deadline = DeadlineMessage::OrderDeadline {
+            order_id: order.id.clone(),
+            due_at: order.pay_deadline,
+        };
+        self.deadlines
+            .send(&deadline, order.pay_deadline - now)
+            .await?;
+        let key = format!("replay-{n}");
+        // The bench orders no flash-sale SKU, so there are no flash units to hold.
+        let created = self
+            .orders
+            .create(&order, &openid, &key, "replay", &[])
+            .await?;
+        if !matches!(created, Created::Created) {
+            bail!("the replayed order {} was not created", order.id);
+        }
+        self.pay
+            .jsapi_prepay(&Prepay {
+                out_trade_no: &order.id,
+                description: order.lines.first().map_or("订单", |l| l.title.as_str()),
+                total: order.total,
+                payer_openid: openid.expose(),
+                time_expire: order.pay_deadline,
+            })
+            .await?;
+        self.unpaid.push(order.id);
+        Ok(())
+    }
+
+    /// pay-notify's calls for the next unpaid order: read it, mark it paid, queue fulfillment.
+    async fn replay_pay_notify(&mut self, n: u64) -> anyhow::Result<()> {
+        let id = self
+            .unpaid
+            .pop()
+            .context("no unpaid order left for the replay")?;
+        self.orders
+            .get(&id)
+            .await?
+            .with_context(|| format!("order {id} is gone"))?;
+        let now = shared::clock::now_epoch_seconds();
+        let transaction_id = format!("4200replay{n}");
+        let paid_at = shared::clock::rfc3339_shanghai(now);
+        if self
+            .orders
+            .mark_paid(&id, &transaction_id, &paid_at, now)
+            .await?
+            != Transition::Done
+        {
+            bail!("the replay could not mark order {id} paid");
+        }
+        self.fulfillment
+            .send(&FulfillmentMessage::order_paid(&id, &transaction_id), 0)
+            .await?;
         Ok(())
     }
 }
@@ -360,30 +621,65 @@ impl Emulators {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use devstack::wechatpay_sandbox::WeChatPayKeys;
 
-    #[test]
-    fn every_event_is_an_api_gateway_request_for_its_function() {
-        for function in ["login", "browse"] {
-            let routes = routes(function);
-            assert!(!routes.is_empty());
-            for route in routes {
-                let event: shared::api::ApiRequest = serde_json::from_value(route.event(1))
-                    .unwrap_or_else(|e| panic!("{}: {e}", route.name));
-                assert_eq!(route.function, function);
-                assert!(event.route_key.is_some(), "{}", route.name);
-            }
+    fn source() -> EventSource {
+        EventSource {
+            token: "t0ken".into(),
+            wechatpay: Arc::new(WeChatPaySandbox::new(&WeChatPayKeys::generate())),
+            paid: Arc::default(),
         }
     }
 
     #[test]
-    fn each_login_event_carries_a_fresh_code() {
-        let main = &routes("login")[0];
-        assert_ne!(main.event(1)["body"], main.event(2)["body"]);
+    fn every_event_is_an_api_gateway_request_for_its_function() {
+        let source = source();
+        for function in ["login", "browse", "checkout"] {
+            let routes = routes(function, &source);
+            assert!(!routes.is_empty());
+            for route in routes {
+                let event: shared::api::ApiRequest =
+                    serde_json::from_value(route.event(1).unwrap())
+                        .unwrap_or_else(|e| panic!("{}: {e}", route.name));
+                assert_eq!(route.function, function);
+                assert!(event.route_key.is_some(), "{}", route.name);
+            }
+        }
+        let checkout = routes("checkout", &source);
+        assert_eq!(
+            checkout[1].event(1).unwrap()["headers"]["authorization"],
+            "Bearer t0ken"
+        );
+    }
+
+    #[test]
+    fn single_use_codes_and_keys_are_fresh_in_each_event() {
+        let source = source();
+        let login = &routes("login", &source)[0];
+        assert_ne!(
+            login.event(1).unwrap()["body"],
+            login.event(2).unwrap()["body"]
+        );
+        let order = &routes("checkout", &source)[0];
+        assert_ne!(
+            order.event(1).unwrap()["headers"]["idempotency-key"],
+            order.event(2).unwrap()["headers"]["idempotency-key"]
+        );
+    }
+
+    #[test]
+    fn a_notification_needs_a_paid_order() {
+        let source = source();
+        let notify = &routes("pay-notify", &source)[0];
+        assert!(notify.event(1).is_err());
+        source.paid.lock().unwrap().push(OrderId::generate(0));
+        let unknown = notify.event(2).unwrap_err();
+        assert!(unknown.to_string().contains("no transaction"), "{unknown}");
     }
 
     #[test]
     fn answers_are_checked_for_status_and_body() {
-        let main = &routes("browse")[0];
+        let main = &routes("browse", &source())[0];
         let answer =
             |status: u16, body: Value| json!({"statusCode": status, "body": body.to_string()});
         assert!(main.check(&answer(200, json!({"id": "longjing"}))).is_ok());
