@@ -12,7 +12,7 @@ trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true
 
 for _ in $(seq 1 150); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-  if ! kill -0 "$moto_pid" 2>/dev/null; then echo "moto_server died; see .local/moto-test.log" >&2; exit 1; fi
+  if ! kill -0 "$moto_pid" 2>/dev/null; then echo "the emulator died; see .local/moto-test.log" >&2; exit 1; fi
   sleep 0.2
 done
 
