@@ -47,6 +47,15 @@ where
     .await
 }
 
+/// Logging, then the function's own setup; a bad setting is logged by name before the exit.
+async fn cold_start<F>(
+    init: impl Future<Output = Result<F, ConfigError>>,
+) -> Result<F, ConfigError> {
+    crate::telemetry::init();
+    init.await
+        .inspect_err(|err| tracing::error!(error = %err, "cold start failed"))
+}
+
 /// A function's whole `main`: logging, its cold-start setup (config and clients, once), then
 /// the Lambda Runtime API loop. A bad setting stops the cold start with a log line naming it.
 pub async fn run_http<F, Init>(init: Init) -> Result<(), lambda_runtime::Error>
@@ -54,10 +63,7 @@ where
     F: HttpFunction,
     Init: Future<Output = Result<F, ConfigError>>,
 {
-    crate::telemetry::init();
-    let function = init
-        .await
-        .inspect_err(|err| tracing::error!(error = %err, "cold start failed"))?;
+    let function = cold_start(init).await?;
     let function = &function;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiRequest>| async move {
@@ -111,10 +117,7 @@ where
     F: QueueFunction,
     Init: Future<Output = Result<F, ConfigError>>,
 {
-    crate::telemetry::init();
-    let function = init
-        .await
-        .inspect_err(|err| tracing::error!(error = %err, "cold start failed"))?;
+    let function = cold_start(init).await?;
     let function = &function;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| async move {

@@ -4,7 +4,8 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use shared::crypto::VerifyingKey;
 
-pub async fn stock_of(shop: &TestShop, sku: &str) -> i64 {
+/// A number on a SKU's item (`stock`, `flashSold`), 0 when absent, read consistently.
+async fn sku_number(shop: &TestShop, sku: &str, attribute: &str) -> i64 {
     let item = shop
         .stack
         .dynamodb
@@ -18,7 +19,13 @@ pub async fn stock_of(shop: &TestShop, sku: &str) -> i64 {
         .unwrap()
         .item
         .unwrap();
-    item["stock"].as_n().unwrap().parse().unwrap()
+    item.get(attribute)
+        .and_then(|v| v.as_n().ok())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+pub async fn stock_of(shop: &TestShop, sku: &str) -> i64 {
+    sku_number(shop, sku, "stock").await
 }
 
 pub async fn set_stock(shop: &TestShop, sku: &str, stock: u32) {
@@ -468,22 +475,7 @@ async fn start_flash_sale(shop: &TestShop, sku: &str, price: u64, quota: u64, pe
 }
 
 async fn flash_sold(shop: &TestShop, sku: &str) -> i64 {
-    let item = shop
-        .stack
-        .dynamodb
-        .get_item()
-        .table_name(&shop.stack.resources.tables["CatalogTable"])
-        .key("pk", AttributeValue::S(format!("SKU#{sku}")))
-        .key("sk", AttributeValue::S("SKU".into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
-    item.get("flashSold")
-        .and_then(|v| v.as_n().ok())
-        .map_or(0, |n| n.parse().unwrap())
+    sku_number(shop, sku, "flashSold").await
 }
 
 #[tokio::test]
