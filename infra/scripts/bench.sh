@@ -14,13 +14,13 @@ cargo build --locked --release -p login -p browse -p checkout -p pay-notify
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p .local target
-.local/venv/bin/moto_server -H 127.0.0.1 -p "$port" > .local/moto-bench.log 2>&1 &
+.local/venv/bin/python infra/scripts/emulator.py -H 127.0.0.1 -p "$port" > .local/moto-bench.log 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
 
 for _ in $(seq 1 150); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-  if ! kill -0 "$moto_pid" 2>/dev/null; then echo "moto_server died; see .local/moto-bench.log" >&2; exit 1; fi
+  if ! kill -0 "$moto_pid" 2>/dev/null; then echo "the emulator died; see .local/moto-bench.log" >&2; exit 1; fi
   sleep 0.2
 done
 
