@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod orders;
+pub mod points;
 pub mod users;
 
 use aws_sdk_dynamodb::types::AttributeValue;

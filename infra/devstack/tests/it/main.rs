@@ -7,6 +7,7 @@ mod checkout;
 mod events;
 mod login;
 mod payments;
+mod points;
 mod provisioning;
 mod support;
 mod template_shape;

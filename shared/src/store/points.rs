@@ -1,0 +1,216 @@
+//! The points ledger (积分): every change to a shopper's points is an entry with its reason and
+//! order, written in one transaction with the balance, so the two never disagree.
+//!
+//! Marketing table items: `POINTS#<userId>` / `BALANCE` (`balance`), and
+//! `POINTS#<userId>` / `ENTRY#<key>` (`delta`, `reason`, `orderId`, `at`). An entry's key names
+//! the event it records (`order#<id>#earn`), and is written only if absent: the same event
+//! posted twice, or by two racing consumers, counts once.
+
+use super::{StoreError, get_i64, get_s, n, s};
+use crate::ids::UserId;
+use crate::money::Fen;
+use crate::order::{Order, OrderId};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+
+/// How many points a paid yuan earns when the order is delivered.
+pub const POINTS_PER_YUAN_EARNED: u64 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// What the entry is for; unique per shopper, e.g. `order#<id>#earn`.
+    pub key: String,
+    pub delta: i64,
+    pub reason: String,
+    pub order_id: Option<OrderId>,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Posted {
+    Posted {
+        balance: u64,
+    },
+    /// This event was recorded before; nothing changed.
+    AlreadyPosted,
+    /// Spending more than the balance; nothing changed.
+    Insufficient,
+}
+
+#[derive(Clone)]
+pub struct PointsLedger {
+    client: Client,
+    table: String,
+}
+
+fn owner(user: &UserId) -> String {
+    format!("POINTS#{user}")
+}
+
+impl PointsLedger {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Records `entry` and moves the balance by its delta, both or neither.
+    pub async fn post(&self, user: &UserId, entry: &LedgerEntry) -> Result<Posted, StoreError> {
+        let build = |e| StoreError::dynamo("build transaction", e);
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(owner(user)))
+            .item("sk", s(format!("ENTRY#{}", entry.key)))
+            .item("delta", n(entry.delta))
+            .item("reason", s(&entry.reason))
+            .item("at", n(entry.at))
+            .condition_expression("attribute_not_exists(pk)");
+        if let Some(order) = &entry.order_id {
+            put = put.item("orderId", s(order.as_str()));
+        }
+        let mut balance = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(owner(user)))
+            .key("sk", s("BALANCE"))
+            .update_expression("ADD balance :d")
+            .expression_attribute_values(":d", n(entry.delta));
+        if entry.delta < 0 {
+            // Spending never takes the balance below zero.
+            balance = balance
+                .condition_expression("balance >= :need")
+                .expression_attribute_values(":need", n(-entry.delta));
+        }
+        let items = vec![
+            TransactWriteItem::builder()
+                .put(put.build().map_err(build)?)
+                .build(),
+            TransactWriteItem::builder()
+                .update(balance.build().map_err(build)?)
+                .build(),
+        ];
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Posted::Posted {
+                balance: self.balance(user).await?,
+            }),
+            Err(err) => {
+                let codes: Vec<Option<String>> = match err.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().map(str::to_string))
+                        .collect(),
+                    _ => return Err(StoreError::dynamo("TransactWriteItems points", err)),
+                };
+                let failed = |i: usize| {
+                    codes.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
+                };
+                if failed(0) {
+                    Ok(Posted::AlreadyPosted)
+                } else if failed(1) {
+                    Ok(Posted::Insufficient)
+                } else {
+                    Err(StoreError::dynamo("TransactWriteItems points", err))
+                }
+            }
+        }
+    }
+
+    pub async fn balance(&self, user: &UserId) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(owner(user)))
+            .key("sk", s("BALANCE"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem points balance", e))?;
+        Ok(out
+            .item
+            .and_then(|i| get_i64(&i, "balance"))
+            .and_then(|b| u64::try_from(b).ok())
+            .unwrap_or(0))
+    }
+
+    /// The shopper's entries, newest first.
+    pub async fn entries(&self, user: &UserId) -> Result<Vec<LedgerEntry>, StoreError> {
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :entry)")
+                .expression_attribute_values(":pk", s(owner(user)))
+                .expression_attribute_values(":entry", s("ENTRY#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query points entries", e))?;
+            for item in out.items() {
+                entries.push(LedgerEntry {
+                    key: get_s(item, "sk")
+                        .unwrap_or_default()
+                        .trim_start_matches("ENTRY#")
+                        .to_string(),
+                    delta: get_i64(item, "delta").unwrap_or(0),
+                    reason: get_s(item, "reason").unwrap_or_default().to_string(),
+                    order_id: get_s(item, "orderId").and_then(|o| OrderId::parse(o).ok()),
+                    at: get_i64(item, "at").unwrap_or(0),
+                });
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        entries.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.key.cmp(&a.key)));
+        Ok(entries)
+    }
+
+    /// What a delivered order earns: whole yuan paid, once per order (logistics calls this).
+    pub async fn award_delivered_order(
+        &self,
+        order: &Order,
+        now: i64,
+    ) -> Result<Posted, StoreError> {
+        let points = earned_for(order.total);
+        if points == 0 {
+            return Ok(Posted::AlreadyPosted);
+        }
+        let entry = LedgerEntry {
+            key: format!("order#{}#earn", order.id),
+            delta: i64::try_from(points).unwrap_or(i64::MAX),
+            reason: "订单完成奖励".into(),
+            order_id: Some(order.id.clone()),
+            at: now,
+        };
+        self.post(&order.user_id, &entry).await
+    }
+}
+
+/// Points earned for paying `total`: whole yuan times the earning rate.
+pub fn earned_for(total: Fen) -> u64 {
+    total.get() / 100 * POINTS_PER_YUAN_EARNED
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_yuan_earn_points() {
+        assert_eq!(earned_for(Fen::new(12_899)), 128);
+        assert_eq!(earned_for(Fen::new(99)), 0);
+    }
+}
