@@ -10,11 +10,12 @@
 //! of the request, claimed in the same transaction that takes the stock.
 
 use super::catalog::flash_buy_key;
-use super::{Item, ListPosition, Page, StoreError, from_item, get_s, n, s, to_item};
+use super::{
+    Item, ListPosition, Page, StoreError, failed_conditions, from_item, get_s, n, s, to_item,
+};
 use crate::ids::{OpenId, SkuId, UserId};
 use crate::order::{Order, OrderId, OrderStatus, StatusChange};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 pub const INDEX_BY_USER: &str = "ByUser";
@@ -82,20 +83,6 @@ fn history_entry(change: &StatusChange) -> AttributeValue {
     AttributeValue::L(vec![AttributeValue::M(to_item(change))])
 }
 
-fn cancellation_codes(
-    err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, impl std::fmt::Debug>,
-) -> Option<Vec<Option<String>>> {
-    match err.as_service_error()? {
-        TransactWriteItemsError::TransactionCanceledException(c) => Some(
-            c.cancellation_reasons()
-                .iter()
-                .map(|r| r.code().map(str::to_string))
-                .collect(),
-        ),
-        _ => None,
-    }
-}
-
 impl OrderStore {
     pub fn new(
         client: Client,
@@ -109,6 +96,26 @@ impl OrderStore {
             catalog: catalog.into(),
             idempotency: idempotency.into(),
         }
+    }
+
+    /// Moves a shopper's count of flash-sale units bought for `sku` by `delta`.
+    fn flash_count(
+        &self,
+        sku: &SkuId,
+        user: &UserId,
+        delta: i64,
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        Update::builder()
+            .table_name(&self.catalog)
+            .set_key(Some(
+                flash_buy_key(sku, user)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            ))
+            .update_expression("ADD bought :d SET skuId = :sku")
+            .expression_attribute_values(":d", n(delta))
+            .expression_attribute_values(":sku", s(sku.as_str()))
     }
 
     fn idempotency_key(user: &UserId, key: &str) -> AttributeValue {
@@ -187,18 +194,9 @@ impl OrderStore {
         let held: Vec<&FlashHold> = flash.iter().filter(|h| h.units > 0).collect();
         for h in &held {
             // The shopper's own count, so the per-user limit holds across orders and races.
-            let per_user = Update::builder()
-                .table_name(&self.catalog)
-                .set_key(Some(
-                    flash_buy_key(&h.sku_id, &order.user_id)
-                        .into_iter()
-                        .map(|(k, v)| (k.to_string(), v))
-                        .collect(),
-                ))
-                .update_expression("ADD bought :f SET skuId = :sku")
+            let per_user = self
+                .flash_count(&h.sku_id, &order.user_id, i64::from(h.units))
                 .condition_expression("attribute_not_exists(bought) OR bought <= :maxUser")
-                .expression_attribute_values(":f", n(h.units))
-                .expression_attribute_values(":sku", s(h.sku_id.as_str()))
                 .expression_attribute_values(
                     ":maxUser",
                     n(h.per_user_limit.saturating_sub(h.units)),
@@ -217,12 +215,10 @@ impl OrderStore {
         {
             Ok(_) => Ok(Created::Created),
             Err(err) => {
-                let Some(codes) = cancellation_codes(&err) else {
+                let Some(codes) = failed_conditions(&err) else {
                     return Err(StoreError::dynamo("TransactWriteItems create order", err));
                 };
-                let failed = |i: usize| {
-                    codes.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
-                };
+                let failed = |i: usize| codes.get(i).copied().unwrap_or(false);
                 if failed(order.lines.len() + 1)
                     && let Some((order_id, request_hash)) =
                         self.claimed(&order.user_id, idempotency_key).await?
@@ -430,16 +426,12 @@ impl OrderStore {
                     .build(),
             );
             if line.flash_quantity > 0 {
-                let per_user = Update::builder()
-                    .table_name(&self.catalog)
-                    .set_key(Some(
-                        flash_buy_key(&line.sku_id, &order.user_id)
-                            .into_iter()
-                            .map(|(k, v)| (k.to_string(), v))
-                            .collect(),
-                    ))
-                    .update_expression("ADD bought :back")
-                    .expression_attribute_values(":back", n(-i64::from(line.flash_quantity)))
+                let per_user = self
+                    .flash_count(
+                        &line.sku_id,
+                        &order.user_id,
+                        -i64::from(line.flash_quantity),
+                    )
                     .build()
                     .map_err(build)?;
                 items.push(TransactWriteItem::builder().update(per_user).build());
@@ -453,13 +445,8 @@ impl OrderStore {
             .await
         {
             Ok(_) => Ok(Transition::Done),
-            Err(err) => match cancellation_codes(&err) {
-                Some(codes)
-                    if codes.first().and_then(Option::as_deref)
-                        == Some("ConditionalCheckFailed") =>
-                {
-                    Ok(Transition::NotApplicable)
-                }
+            Err(err) => match failed_conditions(&err) {
+                Some(failed) if failed.first() == Some(&true) => Ok(Transition::NotApplicable),
                 _ => Err(StoreError::dynamo("TransactWriteItems cancel order", err)),
             },
         }

@@ -6,12 +6,11 @@
 //! the event it records (`order#<id>#earn`), and is written only if absent: the same event
 //! posted twice, or by two racing consumers, counts once.
 
-use super::{StoreError, get_i64, get_s, n, s};
+use super::{StoreError, failed_conditions, get_i64, get_s, n, s};
 use crate::ids::UserId;
 use crate::money::Fen;
 use crate::order::{Order, OrderId};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 /// How many points a paid yuan earns when the order is delivered.
@@ -101,17 +100,10 @@ impl PointsLedger {
                 balance: self.balance(user).await?,
             }),
             Err(err) => {
-                let codes: Vec<Option<String>> = match err.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().map(str::to_string))
-                        .collect(),
-                    _ => return Err(StoreError::dynamo("TransactWriteItems points", err)),
+                let Some(failed) = failed_conditions(&err) else {
+                    return Err(StoreError::dynamo("TransactWriteItems points", err));
                 };
-                let failed = |i: usize| {
-                    codes.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
-                };
+                let failed = |i: usize| failed.get(i).copied().unwrap_or(false);
                 if failed(0) {
                     Ok(Posted::AlreadyPosted)
                 } else if failed(1) {

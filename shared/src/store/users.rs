@@ -9,7 +9,7 @@
 //!   the set `boughtProducts`
 //! - `WECHAT#access_token`: the stable access_token and its expiry, shared by every cold start
 
-use super::{Item, StoreError, get_i64, get_s, n, s};
+use super::{Item, StoreError, failed_conditions, get_i64, get_s, n, s};
 use crate::ids::{CategoryId, OpenId, ProductId, UserId};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
@@ -181,7 +181,7 @@ impl UserStore {
                 .await;
             match result {
                 Ok(_) => return Ok(SignIn { user, is_new: true }),
-                Err(err) if is_condition_failure(&err) => continue,
+                Err(err) if failed_conditions(&err).is_some_and(|f| f.contains(&true)) => continue,
                 Err(err) => return Err(StoreError::dynamo("TransactWriteItems sign-in", err)),
             }
         }
@@ -383,22 +383,6 @@ impl UserStore {
             .map_err(|e| StoreError::dynamo("DeleteItem access token", e))?;
         Ok(())
     }
-}
-
-fn is_condition_failure<R>(
-    err: &aws_sdk_dynamodb::error::SdkError<
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
-        R,
-    >,
-) -> bool {
-    err.as_service_error()
-        .and_then(|e| match e {
-            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                Some(c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")))
-            }
-            _ => None,
-        })
-        .unwrap_or(false)
 }
 
 #[cfg(test)]
