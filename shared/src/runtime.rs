@@ -9,6 +9,29 @@ use std::future::Future;
 use std::time::Instant;
 use tracing::Instrument;
 
+/// The clients a function talks to the world with, built once per cold start (or once per local
+/// stack) and handed to every function's constructor. Building an SDK client opens nothing, so
+/// a function that never uses one of them pays nothing for it.
+#[derive(Clone)]
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    /// For WeChat and WeChat Pay, with the timeouts every provider call needs.
+    pub http: reqwest::Client,
+}
+
+impl Clients {
+    /// From the environment: region, credentials and `AWS_ENDPOINT_URL` (the local emulator).
+    pub async fn from_env() -> Self {
+        let config = crate::store::aws_config().await;
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            http: crate::wechat::http_client(),
+        }
+    }
+}
+
 /// A Lambda behind API Gateway HTTP API routes. Every outcome, errors included, is an answer.
 #[async_trait::async_trait]
 pub trait HttpFunction: Send + Sync {

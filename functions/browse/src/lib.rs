@@ -12,7 +12,7 @@ use shared::clock::now_epoch_seconds;
 use shared::config::{ConfigError, Settings};
 use shared::cursor::CursorSealer;
 use shared::ids::{CategoryId, ProductId, UserId};
-use shared::runtime::{Background, HttpFunction, respond};
+use shared::runtime::{Background, Clients, HttpFunction, respond};
 use shared::search::{self, MAX_QUERY_CHARS};
 use shared::store::StoreError;
 use shared::store::catalog::{CatalogStore, ListPosition};
@@ -123,10 +123,8 @@ struct SearchPosition {
 }
 
 impl Browse {
-    pub fn new(
-        settings: &Settings,
-        dynamodb: aws_sdk_dynamodb::Client,
-    ) -> Result<Self, ConfigError> {
+    pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
+        let dynamodb = clients.dynamodb.clone();
         let jwt_secret = settings.secret("JWT_SECRET")?;
         Ok(Self {
             catalog: CatalogStore::new(dynamodb.clone(), settings.required("CATALOG_TABLE")?),
@@ -138,10 +136,7 @@ impl Browse {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::new(
-            &Settings::from_process_env(),
-            shared::store::dynamodb_client().await,
-        )
+        Self::new(&Settings::from_process_env(), &Clients::from_env().await)
     }
 
     /// Waits for best-effort work started by earlier requests (view records).

@@ -18,7 +18,7 @@ use shared::order::{Order, OrderId, OrderLine, OrderStatus, StatusChange};
 use shared::payment::PaymentDesk;
 use shared::pricing::{self, CartLine, PriceRequest, PricedLine, PricingError, Quote};
 use shared::queue::DeadlineMessage;
-use shared::runtime::{HttpFunction, respond};
+use shared::runtime::{Clients, HttpFunction, respond};
 use shared::store::ListPosition;
 use shared::store::StoreError;
 use shared::store::catalog::{CatalogStore, SkuForSale};
@@ -201,12 +201,12 @@ fn quote_answer(quote: &Quote, skus: &[SkuForSale]) -> QuoteAnswer {
 }
 
 impl Checkout {
-    pub fn new(
-        settings: &Settings,
-        dynamodb: aws_sdk_dynamodb::Client,
-        sqs: aws_sdk_sqs::Client,
-        http: reqwest::Client,
-    ) -> Result<Self, ConfigError> {
+    pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
+        let (dynamodb, sqs, http) = (
+            clients.dynamodb.clone(),
+            clients.sqs.clone(),
+            clients.http.clone(),
+        );
         let jwt_secret = settings.secret("JWT_SECRET")?;
         let catalog_table = settings.required("CATALOG_TABLE")?;
         let payment_minutes = match settings.get("PAYMENT_DEADLINE_MINUTES") {
@@ -230,13 +230,7 @@ impl Checkout {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = shared::store::aws_config().await;
-        Self::new(
-            &Settings::from_process_env(),
-            aws_sdk_dynamodb::Client::new(&config),
-            aws_sdk_sqs::Client::new(&config),
-            shared::wechat::http_client(),
-        )
+        Self::new(&Settings::from_process_env(), &Clients::from_env().await)
     }
 
     /// Prices a request for this buyer: the SKUs it names (one BatchGetItem, with the shipping

@@ -12,7 +12,7 @@ use shared::money::Fen;
 use shared::order::{OrderId, OrderStatus};
 use shared::payment::PaymentDesk;
 use shared::queue::{DeadlineMessage, MAX_DELAY_SECONDS};
-use shared::runtime::{QueueFunction, each_message};
+use shared::runtime::{Clients, QueueFunction, each_message};
 use shared::wechatpay::WeChatPay;
 
 /// A shopper in the middle of paying gets this long before we ask again.
@@ -24,12 +24,12 @@ pub struct Deadlines {
 }
 
 impl Deadlines {
-    pub fn new(
-        settings: &Settings,
-        dynamodb: aws_sdk_dynamodb::Client,
-        sqs: aws_sdk_sqs::Client,
-        http: reqwest::Client,
-    ) -> Result<Self, ConfigError> {
+    pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
+        let (dynamodb, sqs, http) = (
+            clients.dynamodb.clone(),
+            clients.sqs.clone(),
+            clients.http.clone(),
+        );
         Ok(Self {
             payments: PaymentDesk::new(settings, dynamodb, sqs)?,
             pay: WeChatPay::new(settings, http)?,
@@ -37,13 +37,7 @@ impl Deadlines {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = shared::store::aws_config().await;
-        Self::new(
-            &Settings::from_process_env(),
-            aws_sdk_dynamodb::Client::new(&config),
-            aws_sdk_sqs::Client::new(&config),
-            shared::wechat::http_client(),
-        )
+        Self::new(&Settings::from_process_env(), &Clients::from_env().await)
     }
 
     async fn process(&self, message: &SqsMessage) -> Result<(), String> {

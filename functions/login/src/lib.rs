@@ -8,7 +8,7 @@ use shared::auth::TokenService;
 use shared::clock::now_epoch_seconds;
 use shared::config::{ConfigError, Settings};
 use shared::phone::{PhoneHashKey, PhoneNumber};
-use shared::runtime::{HttpFunction, respond};
+use shared::runtime::{Clients, HttpFunction, respond};
 use shared::store::StoreError;
 use shared::store::users::UserStore;
 use shared::wechat::{self, WeChatApi, WeChatError};
@@ -140,11 +140,8 @@ impl From<LoginError> for ApiError {
 }
 
 impl Login {
-    pub fn new(
-        settings: &Settings,
-        dynamodb: aws_sdk_dynamodb::Client,
-        http: reqwest::Client,
-    ) -> Result<Self, ConfigError> {
+    pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
+        let (dynamodb, http) = (clients.dynamodb.clone(), clients.http.clone());
         let jwt_secret = settings.secret("JWT_SECRET")?;
         Ok(Self {
             users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
@@ -155,12 +152,7 @@ impl Login {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let dynamodb = shared::store::dynamodb_client().await;
-        Self::new(
-            &Settings::from_process_env(),
-            dynamodb,
-            wechat::http_client(),
-        )
+        Self::new(&Settings::from_process_env(), &Clients::from_env().await)
     }
 
     async fn login(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {

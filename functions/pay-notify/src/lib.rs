@@ -9,7 +9,7 @@ use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
 use shared::clock::now_epoch_seconds;
 use shared::config::{ConfigError, Settings};
 use shared::payment::PaymentDesk;
-use shared::runtime::{HttpFunction, respond};
+use shared::runtime::{Clients, HttpFunction, respond};
 use shared::wechatpay::{
     ApiV3Key, NotificationError, PlatformKeys, Transaction, open_notification,
 };
@@ -32,11 +32,8 @@ fn accepted() -> ApiResponse {
 }
 
 impl PayNotify {
-    pub fn new(
-        settings: &Settings,
-        dynamodb: aws_sdk_dynamodb::Client,
-        sqs: aws_sdk_sqs::Client,
-    ) -> Result<Self, ConfigError> {
+    pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
+        let (dynamodb, sqs) = (clients.dynamodb.clone(), clients.sqs.clone());
         Ok(Self {
             payments: PaymentDesk::new(settings, dynamodb, sqs)?,
             keys: PlatformKeys::from_settings(settings)?,
@@ -45,12 +42,7 @@ impl PayNotify {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = shared::store::aws_config().await;
-        Self::new(
-            &Settings::from_process_env(),
-            aws_sdk_dynamodb::Client::new(&config),
-            aws_sdk_sqs::Client::new(&config),
-        )
+        Self::new(&Settings::from_process_env(), &Clients::from_env().await)
     }
 
     async fn wechat(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {

@@ -14,7 +14,7 @@ use anyhow::Context;
 use aws_lambda_events::sqs::SqsEvent;
 use resources::LocalResources;
 use shared::config::Settings;
-use shared::runtime::{HttpFunction, QueueFunction};
+use shared::runtime::{Clients, HttpFunction, QueueFunction};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -177,7 +177,11 @@ impl LocalStack {
             }),
         );
 
-        let http = shared::wechat::http_client();
+        let clients = Clients {
+            dynamodb: dynamodb.clone(),
+            sqs: sqs.clone(),
+            http: shared::wechat::http_client(),
+        };
         let mut functions: HashMap<String, Arc<dyn HttpFunction>> = HashMap::new();
         let mut consumers: Vec<(String, Arc<dyn QueueFunction>)> = Vec::new();
         let mut all_settings = HashMap::new();
@@ -190,50 +194,33 @@ impl LocalStack {
             let context = || format!("building {}", spec.logical_id);
             let http_function: Arc<dyn HttpFunction> = match spec.logical_id.as_str() {
                 "LoginFunction" => {
-                    let f = Arc::new(
-                        login::Login::new(&settings, dynamodb.clone(), http.clone())
-                            .with_context(context)?,
-                    );
+                    let f = Arc::new(login::Login::new(&settings, &clients).with_context(context)?);
                     login = Some(f.clone());
                     f
                 }
                 "BrowseFunction" => {
-                    let f = Arc::new(
-                        browse::Browse::new(&settings, dynamodb.clone()).with_context(context)?,
-                    );
+                    let f =
+                        Arc::new(browse::Browse::new(&settings, &clients).with_context(context)?);
                     browse = Some(f.clone());
                     f
                 }
                 "CheckoutFunction" => {
                     let f = Arc::new(
-                        checkout::Checkout::new(
-                            &settings,
-                            dynamodb.clone(),
-                            sqs.clone(),
-                            http.clone(),
-                        )
-                        .with_context(context)?,
+                        checkout::Checkout::new(&settings, &clients).with_context(context)?,
                     );
                     checkout = Some(f.clone());
                     f
                 }
                 "PayNotifyFunction" => {
                     let f = Arc::new(
-                        pay_notify::PayNotify::new(&settings, dynamodb.clone(), sqs.clone())
-                            .with_context(context)?,
+                        pay_notify::PayNotify::new(&settings, &clients).with_context(context)?,
                     );
                     pay_notify = Some(f.clone());
                     f
                 }
                 "DeadlinesFunction" => {
                     let f = Arc::new(
-                        deadlines::Deadlines::new(
-                            &settings,
-                            dynamodb.clone(),
-                            sqs.clone(),
-                            http.clone(),
-                        )
-                        .with_context(context)?,
+                        deadlines::Deadlines::new(&settings, &clients).with_context(context)?,
                     );
                     for queue in &spec.queues {
                         consumers.push((queue.clone(), f.clone()));

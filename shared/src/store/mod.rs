@@ -67,13 +67,6 @@ pub async fn aws_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
-/// A DynamoDB client for the configured endpoint (`AWS_ENDPOINT_URL` points it at the emulator).
-/// Built once per cold start.
-pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    aws_sdk_dynamodb::Client::new(&config)
-}
-
 /// For a cancelled transaction, which of its items failed their condition (in item order);
 /// `None` when the transaction failed for any other reason.
 pub fn failed_conditions<R>(
