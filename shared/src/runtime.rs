@@ -10,25 +10,36 @@ use std::time::Instant;
 use tracing::Instrument;
 
 /// The clients a function talks to the world with, built once per cold start (or once per local
-/// stack) and handed to every function's constructor. Building an SDK client opens nothing, so
-/// a function that never uses one of them pays nothing for it.
+/// stack) and handed to every function's constructor. An SDK client opens nothing until used;
+/// the HTTP client loads TLS roots, so it is built only for functions that call a provider.
 #[derive(Clone)]
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
-    /// For WeChat and WeChat Pay, with the timeouts every provider call needs.
-    pub http: reqwest::Client,
+    http: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
 }
 
 impl Clients {
+    pub fn new(dynamodb: aws_sdk_dynamodb::Client, sqs: aws_sdk_sqs::Client) -> Self {
+        Self {
+            dynamodb,
+            sqs,
+            http: Default::default(),
+        }
+    }
+
     /// From the environment: region, credentials and `AWS_ENDPOINT_URL` (the local emulator).
     pub async fn from_env() -> Self {
         let config = crate::store::aws_config().await;
-        Self {
-            dynamodb: aws_sdk_dynamodb::Client::new(&config),
-            sqs: aws_sdk_sqs::Client::new(&config),
-            http: crate::wechat::http_client(),
-        }
+        Self::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            aws_sdk_sqs::Client::new(&config),
+        )
+    }
+
+    /// For WeChat and WeChat Pay, with the timeouts every provider call needs; one per stack.
+    pub fn http(&self) -> reqwest::Client {
+        self.http.get_or_init(crate::wechat::http_client).clone()
     }
 }
 

@@ -205,7 +205,7 @@ impl Checkout {
         let (dynamodb, sqs, http) = (
             clients.dynamodb.clone(),
             clients.sqs.clone(),
-            clients.http.clone(),
+            clients.http(),
         );
         let jwt_secret = settings.secret("JWT_SECRET")?;
         let catalog_table = settings.required("CATALOG_TABLE")?;

@@ -28,7 +28,7 @@ impl Deadlines {
         let (dynamodb, sqs, http) = (
             clients.dynamodb.clone(),
             clients.sqs.clone(),
-            clients.http.clone(),
+            clients.http(),
         );
         Ok(Self {
             payments: PaymentDesk::new(settings, dynamodb, sqs)?,

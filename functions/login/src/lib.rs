@@ -141,7 +141,7 @@ impl From<LoginError> for ApiError {
 
 impl Login {
     pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
-        let (dynamodb, http) = (clients.dynamodb.clone(), clients.http.clone());
+        let (dynamodb, http) = (clients.dynamodb.clone(), clients.http());
         let jwt_secret = settings.secret("JWT_SECRET")?;
         Ok(Self {
             users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),

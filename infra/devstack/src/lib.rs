@@ -177,11 +177,7 @@ impl LocalStack {
             }),
         );
 
-        let clients = Clients {
-            dynamodb: dynamodb.clone(),
-            sqs: sqs.clone(),
-            http: shared::wechat::http_client(),
-        };
+        let clients = Clients::new(dynamodb.clone(), sqs.clone());
         let mut functions: HashMap<String, Arc<dyn HttpFunction>> = HashMap::new();
         let mut consumers: Vec<(String, Arc<dyn QueueFunction>)> = Vec::new();
         let mut all_settings = HashMap::new();
