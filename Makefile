@@ -8,7 +8,7 @@ LINT_VENV := .local/lint-venv
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test lint template-check bench deploy-build clean
+.PHONY: dev test lint template-check bench shopctl deploy-build clean
 
 $(VENV)/.installed: infra/requirements-emulator.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ $(LINT_VENV)/.installed: infra/requirements-lint.txt
 dev: $(VENV)/.installed
 	cargo build --locked -p devstack --bin devstack
 	MOTO_PYTHON=$(VENV)/bin/python ./target/debug/devstack dev
+
+## The merchant's tool against the shop `make dev` runs: make shopctl ARGS="coupon list".
+shopctl:
+	@test -f .local/dev.env || { echo "start the shop with make dev first (it writes .local/dev.env)"; exit 2; }
+	cargo build --locked -q -p shopctl
+	set -a && . .local/dev.env && set +a && ./target/debug/shopctl $(ARGS)
 
 ## Every test: template checks, unit tests and integration tests against a fresh emulator.
 test: $(VENV)/.installed template-check

@@ -14,6 +14,7 @@ pub mod order;
 pub mod payment;
 pub mod phone;
 pub mod pricing;
+pub mod promotions;
 pub mod queue;
 pub mod runtime;
 pub mod search;

@@ -36,7 +36,34 @@ impl Fen {
     pub fn yuan_text(self) -> String {
         format!("{}.{:02}", self.0 / 100, self.0 % 100)
     }
+
+    /// A decimal yuan amount as people and providers write it ("19.9", "20", "0.05"), read
+    /// exactly: at most two decimals, no sign, no exponent, nothing rounded.
+    pub fn parse_yuan(raw: &str) -> Result<Fen, InvalidYuan> {
+        let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty()
+            || whole.len() > 15
+            || !digits(whole)
+            || frac.len() > 2
+            || !digits(frac)
+            || (raw.contains('.') && frac.is_empty())
+        {
+            return Err(InvalidYuan);
+        }
+        let whole: u64 = whole.parse().map_err(|_| InvalidYuan)?;
+        let cents: u64 = format!("{frac:0<2}").parse().map_err(|_| InvalidYuan)?;
+        whole
+            .checked_mul(100)
+            .and_then(|w| w.checked_add(cents))
+            .map(Fen)
+            .ok_or(InvalidYuan)
+    }
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be an amount in yuan with at most two decimals, like 19.90")]
+pub struct InvalidYuan;
 
 impl std::fmt::Display for Fen {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,6 +86,24 @@ mod tests {
         assert_eq!(Fen::new(u64::MAX).checked_add(Fen::new(1)), None);
         assert_eq!(Fen::new(5).saturating_sub(Fen::new(9)), Fen::ZERO);
         assert_eq!(Fen::new(u64::MAX / 2 + 1).checked_mul(2), None);
+    }
+
+    #[test]
+    fn yuan_text_is_read_exactly_or_refused() {
+        for (raw, fen) in [
+            ("0.1", 10),
+            ("19.9", 1990),
+            ("20", 2000),
+            ("0.05", 5),
+            ("199.00", 19900),
+        ] {
+            assert_eq!(Fen::parse_yuan(raw), Ok(Fen::new(fen)), "{raw}");
+        }
+        for bad in [
+            "1.005", "", ".5", "5.", "-1", "1e3", "1,000", " 1", "0x10", "1.2.3",
+        ] {
+            assert_eq!(Fen::parse_yuan(bad), Err(InvalidYuan), "{bad:?}");
+        }
     }
 
     #[test]

@@ -242,6 +242,10 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Discount {
@@ -271,6 +275,12 @@ pub struct Order {
     pub discounts: Vec<Discount>,
     pub shipping: Fen,
     pub total: Fen,
+    /// The wallet coupon this order holds; it goes back to the wallet if the order is cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon_id: Option<crate::promotions::CouponId>,
+    /// Points this order spent; they come back if it is cancelled.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub points_used: u64,
     pub address: Address,
     pub created_at: i64,
     /// Unpaid after this (epoch seconds), the order is cancelled and its stock released.

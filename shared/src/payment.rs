@@ -60,6 +60,7 @@ impl PaymentDesk {
                 settings.required("ORDERS_TABLE")?,
                 settings.get("CATALOG_TABLE").unwrap_or_default(),
                 settings.get("IDEMPOTENCY_TABLE").unwrap_or_default(),
+                settings.get("MARKETING_TABLE").unwrap_or_default(),
             ),
             fulfillment: Queue::new(sqs.clone(), settings.required("FULFILLMENT_QUEUE_URL")?),
             deadlines: Queue::new(sqs, settings.required("DEADLINES_QUEUE_URL")?),

@@ -460,6 +460,57 @@ pub fn price(request: &PriceRequest<'_>) -> Result<Quote, PricingError> {
     })
 }
 
+/// What one wallet coupon would do for this cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponOption {
+    pub coupon_id: String,
+    pub title: String,
+    /// What it takes off, priced after the full-reduction rules; `None` when it does not apply.
+    pub saving: Option<Fen>,
+    pub refusal: Option<PricingError>,
+}
+
+/// Prices the cart once with each coupon (points left out, as they come after): the coupons
+/// that apply first, biggest saving first, then those that do not, each with the reason.
+pub fn coupon_options(request: &PriceRequest<'_>, wallet: &[Coupon]) -> Vec<CouponOption> {
+    let mut options: Vec<CouponOption> = wallet
+        .iter()
+        .map(|coupon| {
+            let trial = PriceRequest {
+                coupon: Some(coupon),
+                points_wanted: 0,
+                ..request.clone()
+            };
+            let (saving, refusal) = match price(&trial) {
+                Ok(quote) => (
+                    Some(
+                        quote
+                            .discounts
+                            .iter()
+                            .filter(|d| d.discount.kind == "coupon")
+                            .map(|d| d.discount.amount)
+                            .fold(Fen::ZERO, |a, b| a.checked_add(b).unwrap_or(a)),
+                    ),
+                    None,
+                ),
+                Err(e) => (None, Some(e)),
+            };
+            CouponOption {
+                coupon_id: coupon.id.clone(),
+                title: coupon.title.clone(),
+                saving,
+                refusal,
+            }
+        })
+        .collect();
+    options.sort_by(|a, b| {
+        b.saving
+            .cmp(&a.saving)
+            .then_with(|| a.coupon_id.cmp(&b.coupon_id))
+    });
+    options
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -693,6 +744,55 @@ mod tests {
             })
         };
         assert_eq!(with(10, &later), Err(PricingError::CouponNotYetValid));
+    }
+
+    #[test]
+    fn the_wallet_is_sorted_by_what_each_coupon_saves_on_this_cart() {
+        let lines = [line(sku("a", 6000), "tea", 1)];
+        let small = Coupon {
+            id: "small.1".into(),
+            ..coupon(CouponValue::AmountOff {
+                off: Fen::new(500),
+                min_spend: Fen::ZERO,
+            })
+        };
+        let big = Coupon {
+            id: "big.1".into(),
+            ..coupon(CouponValue::PercentOff {
+                percent: 20,
+                cap: Fen::new(5000),
+                min_spend: Fen::new(5000),
+            })
+        };
+        let unmet = Coupon {
+            id: "unmet.1".into(),
+            ..coupon(CouponValue::AmountOff {
+                off: Fen::new(2000),
+                min_spend: Fen::new(9900),
+            })
+        };
+        let request = PriceRequest {
+            points_balance: 10_000,
+            points_wanted: 10_000,
+            ..PriceRequest::plain(&lines, 10, ShippingRule::default())
+        };
+        let options = coupon_options(&request, &[small, unmet, big]);
+        let seen: Vec<_> = options
+            .iter()
+            .map(|o| (o.coupon_id.as_str(), o.saving.map(Fen::get)))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("big.1", Some(1200)),
+                ("small.1", Some(500)),
+                ("unmet.1", None)
+            ]
+        );
+        assert!(matches!(
+            options[2].refusal,
+            Some(PricingError::CouponNotApplicable { .. })
+        ));
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! `checkout`: prices, places and pays for orders, lists them, and cancels unpaid ones.
 //!
 //! Routes: `POST /v1/checkout/quote`, `POST /v1/orders`, `GET /v1/orders`,
-//! `GET /v1/orders/{id}`, `POST /v1/orders/{id}/cancel`.
+//! `GET /v1/orders/{id}`, `POST /v1/orders/{id}/cancel`, `GET /v1/coupons/available`,
+//! `POST /v1/coupons/{templateId}/claim`.
 
 mod request;
+mod views;
 
 use request::{CheckoutRequest, IdempotencyKey};
 use serde::Serialize;
@@ -13,26 +15,28 @@ use shared::clock::now_epoch_seconds;
 use shared::config::{ConfigError, Settings};
 use shared::cursor::CursorSealer;
 use shared::ids::{OpenId, SkuId, UserId};
-use shared::money::Fen;
 use shared::order::{Order, OrderId, OrderLine, OrderStatus, StatusChange};
 use shared::payment::PaymentDesk;
-use shared::pricing::{self, CartLine, PriceRequest, PricedLine, PricingError, Quote};
+use shared::pricing::{self, CartLine, PriceRequest, PricingError, Quote};
+use shared::promotions::{CouponStatus, PromotionId};
 use shared::queue::DeadlineMessage;
 use shared::runtime::{Clients, HttpFunction, respond};
 use shared::store::ListPosition;
 use shared::store::StoreError;
-use shared::store::catalog::{CatalogStore, SkuForSale};
+use shared::store::cart::{CartReader, CartSnapshot};
+use shared::store::catalog::SkuForSale;
+use shared::store::marketing::{Claim, MarketingStore};
 use shared::store::orders::{Created, FlashHold, Transition};
-use shared::store::users::{Buyer, UserStore};
 use shared::wechatpay::{PayError, PaymentParams, Prepay, WeChatPay};
+use views::{OrderAnswer, PointsView};
 
 /// Unpaid orders are cancelled and their stock released after this many minutes by default.
 const DEFAULT_PAYMENT_MINUTES: i64 = 15;
 const ORDERS_PAGE: usize = 20;
 
 pub struct Checkout {
-    catalog: CatalogStore,
-    users: UserStore,
+    cart: CartReader,
+    marketing: MarketingStore,
     tokens: TokenService,
     cursors: CursorSealer,
     pay: WeChatPay,
@@ -63,6 +67,22 @@ enum CheckoutError {
     NotCancellable(OrderStatus),
     #[error("the account behind this token no longer exists")]
     UnknownUser,
+    #[error("no such coupon in your wallet")]
+    CouponNotInWallet,
+    #[error("this coupon is already used by another order")]
+    CouponUsed(Option<OrderId>),
+    #[error("this coupon was just used by another order")]
+    CouponTaken,
+}
+
+/// The error code of a pricing refusal, for errors and for the quote's coupon list.
+pub(crate) fn pricing_code(e: &PricingError) -> &'static str {
+    match e {
+        PricingError::AmountOverflow => "amount_too_large",
+        PricingError::CouponExpired => "coupon_expired",
+        PricingError::CouponNotYetValid => "coupon_not_yet_valid",
+        PricingError::CouponNotApplicable { .. } => "coupon_not_applicable",
+    }
 }
 
 impl From<CheckoutError> for ApiError {
@@ -85,13 +105,29 @@ impl From<CheckoutError> for ApiError {
                 "this Idempotency-Key was used for a different order; use a new key for a new order",
             ),
             CheckoutError::Pricing(e) => {
-                let code = match e {
-                    PricingError::AmountOverflow => "amount_too_large",
-                    PricingError::CouponExpired => "coupon_expired",
-                    PricingError::CouponNotYetValid => "coupon_not_yet_valid",
-                    PricingError::CouponNotApplicable { .. } => "coupon_not_applicable",
-                };
-                ApiError::new(422, code, e.to_string())
+                let mut api = ApiError::new(422, pricing_code(e), e.to_string());
+                if !matches!(e, PricingError::AmountOverflow) {
+                    api.field = Some("couponId".into());
+                }
+                api
+            }
+            CheckoutError::CouponNotInWallet => {
+                let mut e = ApiError::new(422, "coupon_not_found", "no such coupon in your wallet");
+                e.field = Some("couponId".into());
+                e
+            }
+            CheckoutError::CouponUsed(order) => {
+                let mut e = ApiError::new(422, "coupon_used", "this coupon is already used by another order");
+                if let Some(order) = order {
+                    e = e.with_detail("orderId", serde_json::json!(order.as_str()));
+                }
+                e.field = Some("couponId".into());
+                e
+            }
+            CheckoutError::CouponTaken => {
+                let mut e = ApiError::new(409, "coupon_in_use", "this coupon was just used by another order");
+                e.field = Some("couponId".into());
+                e
             }
             CheckoutError::Prepay { order_id, source } => ApiError::new(
                 502,
@@ -109,46 +145,6 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::UnknownUser => ApiError::unauthorized("the account behind this token no longer exists; log in again"),
         }
     }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct QuoteAnswer {
-    lines: Vec<QuoteLineView>,
-    subtotal: Fen,
-    discounts: Vec<shared::order::Discount>,
-    shipping: Fen,
-    total: Fen,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct QuoteLineView {
-    sku_id: SkuId,
-    product_id: shared::ids::ProductId,
-    title: String,
-    specs: std::collections::BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    image: Option<String>,
-    unit_price: Fen,
-    quantity: u32,
-    #[serde(skip_serializing_if = "is_zero")]
-    flash_quantity: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    flash_price: Option<Fen>,
-    line_total: Fen,
-    in_stock: bool,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct OrderAnswer<'a> {
-    order: &'a Order,
-    payment: Option<PaymentParams>,
 }
 
 /// The flash-sale units an order takes, with the quota and allowance they were priced against.
@@ -174,32 +170,6 @@ fn flash_holds(quote: &Quote, skus: &[SkuForSale]) -> Vec<FlashHold> {
         .collect()
 }
 
-fn quote_answer(quote: &Quote, skus: &[SkuForSale]) -> QuoteAnswer {
-    let line = |l: &PricedLine| {
-        let for_sale = skus.iter().find(|s| s.sku.id == l.sku_id);
-        QuoteLineView {
-            sku_id: l.sku_id.clone(),
-            product_id: l.product_id.clone(),
-            title: for_sale.map(|s| s.title.clone()).unwrap_or_default(),
-            specs: for_sale.map(|s| s.sku.specs.clone()).unwrap_or_default(),
-            image: for_sale.and_then(|s| s.image.clone()),
-            unit_price: l.unit_price,
-            quantity: l.quantity.get(),
-            flash_quantity: l.flash_quantity,
-            flash_price: l.flash_price,
-            line_total: l.payable,
-            in_stock: for_sale.is_some_and(|s| s.sku.stock >= u64::from(l.quantity.get())),
-        }
-    };
-    QuoteAnswer {
-        lines: quote.lines.iter().map(line).collect(),
-        subtotal: quote.subtotal,
-        discounts: quote.discount_list(),
-        shipping: quote.shipping,
-        total: quote.total,
-    }
-}
-
 impl Checkout {
     pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
         let (dynamodb, sqs, http) = (
@@ -217,9 +187,15 @@ impl Checkout {
                 .ok_or_else(|| ConfigError::new("PAYMENT_DEADLINE_MINUTES", "must be 1 to 1440"))?,
             None => DEFAULT_PAYMENT_MINUTES,
         };
+        let marketing_table = settings.required("MARKETING_TABLE")?;
         Ok(Self {
-            catalog: CatalogStore::new(dynamodb.clone(), &catalog_table),
-            users: UserStore::new(dynamodb.clone(), settings.required("USERS_TABLE")?),
+            cart: CartReader::new(
+                dynamodb.clone(),
+                &catalog_table,
+                settings.required("USERS_TABLE")?,
+                &marketing_table,
+            ),
+            marketing: MarketingStore::new(dynamodb.clone(), marketing_table),
             tokens: TokenService::new(&jwt_secret)?,
             cursors: CursorSealer::derive(&jwt_secret),
             pay: WeChatPay::new(settings, http)?,
@@ -233,23 +209,22 @@ impl Checkout {
         Self::new(&Settings::from_process_env(), &Clients::from_env().await)
     }
 
-    /// Prices a request for this buyer: the SKUs it names (one BatchGetItem, with the shipping
-    /// rule) and the buyer (one GetItem) are read side by side, then the pure engine prices.
+    /// Prices a request for this buyer from one read of everything the price depends on (see
+    /// `CartReader`); the pure engine does the rest.
     async fn priced(
         &self,
         user: &UserId,
         request: &CheckoutRequest,
-    ) -> Result<(Quote, Vec<SkuForSale>, Buyer), CheckoutError> {
+    ) -> Result<(Quote, CartSnapshot, Vec<CartLine>), CheckoutError> {
         let ids: Vec<SkuId> = request.items.iter().map(|(id, _)| id.clone()).collect();
-        let (skus, buyer) = futures::join!(
-            self.catalog.skus_for_sale(&ids, user),
-            self.users.buyer(user)
-        );
-        let (found, shipping) = skus?;
-        let buyer = buyer?.ok_or(CheckoutError::UnknownUser)?;
+        let snapshot = self.cart.read(user, &ids, request.coupon.as_ref()).await?;
+        if snapshot.buyer.is_none() {
+            return Err(CheckoutError::UnknownUser);
+        }
         let mut lines = Vec::with_capacity(ids.len());
         for (index, (id, quantity)) in request.items.iter().enumerate() {
-            let for_sale = found
+            let for_sale = snapshot
+                .skus
                 .iter()
                 .find(|s| &s.sku.id == id && s.on_shelf)
                 .ok_or_else(|| CheckoutError::Unavailable {
@@ -263,19 +238,75 @@ impl Checkout {
                 flash_bought: for_sale.flash_bought,
             });
         }
-        let request = PriceRequest {
-            member_level: buyer.member_level.as_deref(),
-            ..PriceRequest::plain(&lines, now_epoch_seconds(), shipping)
+        let coupon = match (&request.coupon, &snapshot.coupon) {
+            (None, _) => None,
+            (Some(_), None) => return Err(CheckoutError::CouponNotInWallet),
+            (Some(_), Some(held)) if held.status == CouponStatus::Used => {
+                return Err(CheckoutError::CouponUsed(held.order_id.clone()));
+            }
+            (Some(_), Some(held)) => Some(held.coupon.clone()),
         };
-        let quote = pricing::price(&request).map_err(CheckoutError::Pricing)?;
-        Ok((quote, found, buyer))
+        let quote = pricing::price(&Self::price_request(
+            &lines,
+            &snapshot,
+            coupon.as_ref(),
+            request.points,
+        ))
+        .map_err(CheckoutError::Pricing)?;
+        Ok((quote, snapshot, lines))
     }
 
+    fn price_request<'a>(
+        lines: &'a [CartLine],
+        snapshot: &'a CartSnapshot,
+        coupon: Option<&'a pricing::Coupon>,
+        points_wanted: u64,
+    ) -> PriceRequest<'a> {
+        PriceRequest {
+            lines,
+            member_level: snapshot
+                .buyer
+                .as_ref()
+                .and_then(|b| b.member_level.as_deref()),
+            now: now_epoch_seconds(),
+            full_reductions: &snapshot.rules.full_reductions,
+            coupon,
+            points_balance: snapshot.points_balance,
+            points_wanted,
+            points_policy: snapshot.rules.points,
+            shipping: snapshot.shipping,
+        }
+    }
+
+    /// The price of a cart with its discounts, the points on offer and what each wallet coupon
+    /// would save: one batched read and one wallet query, side by side.
     async fn quote(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let user = self.tokens.require_user(req)?;
         let request = CheckoutRequest::parse_quote(req)?;
-        let (quote, skus, _) = self.priced(&user, &request).await?;
-        Ok(api::json(200, &quote_answer(&quote, &skus)))
+        let (priced, wallet) =
+            futures::join!(self.priced(&user, &request), self.marketing.wallet(&user));
+        let (quote, snapshot, lines) = priced?;
+        let now = now_epoch_seconds();
+        let usable: Vec<pricing::Coupon> = wallet
+            .map_err(CheckoutError::from)?
+            .into_iter()
+            .filter(|c| c.usable_at(now))
+            .map(|c| c.coupon)
+            .collect();
+        let options =
+            pricing::coupon_options(&Self::price_request(&lines, &snapshot, None, 0), &usable);
+        let policy = snapshot.rules.points;
+        let points = PointsView {
+            balance: snapshot.points_balance,
+            offered: quote.points_offered,
+            used: quote.points_used,
+            points_per_unit: policy.points_per_unit,
+            fen_per_unit: policy.fen_per_unit,
+        };
+        Ok(api::json(
+            200,
+            &views::quote_answer(&quote, &snapshot.skus, points, &options),
+        ))
     }
 
     async fn place_order(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -288,9 +319,13 @@ impl Checkout {
         let mut attempt = 0;
         let (order, openid, now) = loop {
             attempt += 1;
-            let (quote, skus, buyer) = self.priced(&user, &request).await?;
-            let openid = buyer.openid.ok_or(CheckoutError::UnknownUser)?;
+            let (quote, snapshot, _) = self.priced(&user, &request).await?;
+            let openid = snapshot
+                .buyer
+                .and_then(|b| b.openid)
+                .ok_or(CheckoutError::UnknownUser)?;
             let now = now_epoch_seconds();
+            let skus = snapshot.skus;
             let order = self.new_order(&user, &request, &quote, &skus, now);
             let holds = flash_holds(&quote, &skus);
 
@@ -324,6 +359,16 @@ impl Checkout {
                     continue;
                 }
                 Created::OutOfStock(short) => return Err(CheckoutError::OutOfStock(short).into()),
+                // Points spent elsewhere meanwhile: price again with the balance as it is now.
+                Created::PointsShort if attempt < 3 => continue,
+                Created::PointsShort => {
+                    return Err(ApiError::new(
+                        409,
+                        "points_changed",
+                        "your points balance changed; please review the order again",
+                    ));
+                }
+                Created::CouponTaken => return Err(CheckoutError::CouponTaken.into()),
                 Created::KeyTaken {
                     order_id,
                     request_hash,
@@ -388,6 +433,11 @@ impl Checkout {
             discounts: quote.discount_list(),
             shipping: quote.shipping,
             total: quote.total,
+            coupon_id: request
+                .coupon
+                .clone()
+                .filter(|_| quote.discounts.iter().any(|d| d.discount.kind == "coupon")),
+            points_used: quote.points_used,
             address: request
                 .address
                 .clone()
@@ -551,6 +601,63 @@ impl Checkout {
     }
 }
 
+impl Checkout {
+    /// Coupons the shopper can claim, and the coupons in their wallet.
+    async fn available_coupons(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        let (templates, wallet) =
+            futures::join!(self.marketing.templates(), self.marketing.wallet(&user));
+        let templates = templates.map_err(CheckoutError::from)?;
+        let wallet = wallet.map_err(CheckoutError::from)?;
+        let now = now_epoch_seconds();
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Available<'a> {
+            items: Vec<views::OfferView>,
+            wallet: Vec<views::WalletView<'a>>,
+        }
+        Ok(api::json(
+            200,
+            &Available {
+                // Offers that ended are no news to a shopper; sold-out ones still show, greyed.
+                items: templates
+                    .iter()
+                    .filter(|t| t.claim_ends().is_none_or(|end| now < end))
+                    .map(|t| views::offer_view(t, &wallet, now))
+                    .collect(),
+                wallet: wallet.iter().map(|c| views::wallet_view(c, now)).collect(),
+            },
+        ))
+    }
+
+    async fn claim_coupon(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        let not_found = || ApiError::new(404, "coupon_not_found", "no such coupon on offer");
+        let id = PromotionId::parse(req.path_param("templateId")?).map_err(|_| not_found())?;
+        let now = now_epoch_seconds();
+        match self
+            .marketing
+            .claim(&id, &user, now)
+            .await
+            .map_err(CheckoutError::from)?
+        {
+            Claim::Claimed(coupon) => {
+                tracing::info!(coupon_id = %coupon.id, "coupon claimed");
+                Ok(api::json(201, &views::wallet_view(&coupon, now)))
+            }
+            Claim::UnknownTemplate => Err(not_found()),
+            Claim::Refused(refusal) => {
+                let status = if refusal == shared::promotions::ClaimRefusal::SoldOut {
+                    409
+                } else {
+                    422
+                };
+                Err(ApiError::new(status, refusal.code(), refusal.to_string()))
+            }
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl HttpFunction for Checkout {
     async fn handle(&self, req: ApiRequest) -> ApiResponse {
@@ -561,6 +668,8 @@ impl HttpFunction for Checkout {
                 "GET /v1/orders" => self.list_orders(&req).await,
                 "GET /v1/orders/{id}" => self.get_order(&req).await,
                 "POST /v1/orders/{id}/cancel" => self.cancel(&req).await,
+                "GET /v1/coupons/available" => self.available_coupons(&req).await,
+                "POST /v1/coupons/{templateId}/claim" => self.claim_coupon(&req).await,
                 other => Err(ApiError::route_not_found(other)),
             }
         })

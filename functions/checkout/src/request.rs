@@ -5,8 +5,11 @@ use sha2::{Digest, Sha256};
 use shared::api::{ApiError, ApiRequest, RequestExt};
 use shared::ids::SkuId;
 use shared::order::{Address, AddressInput, Quantity};
+use shared::promotions::CouponId;
 
-const MAX_LINES: usize = 50;
+/// Lines per order: with each line's stock, flash-sale count, the coupon and the points, an
+/// order's writes stay inside DynamoDB's 100 items per transaction.
+const MAX_LINES: usize = 40;
 
 /// The `Idempotency-Key` header: 1 to 64 printable ASCII characters.
 pub struct IdempotencyKey(String);
@@ -40,6 +43,10 @@ impl IdempotencyKey {
 pub struct CheckoutRequest {
     pub items: Vec<(SkuId, Quantity)>,
     pub address: Option<Address>,
+    /// The wallet coupon to use, if any.
+    pub coupon: Option<CouponId>,
+    /// Points the shopper wants to spend (the most allowed is used when this is more).
+    pub points: u64,
 }
 
 impl CheckoutRequest {
@@ -48,6 +55,8 @@ impl CheckoutRequest {
         Ok(Self {
             items: parse_items(&body)?,
             address: None,
+            coupon: parse_coupon(&body)?,
+            points: parse_points(&body)?,
         })
     }
 
@@ -65,6 +74,8 @@ impl CheckoutRequest {
         Ok(Self {
             items,
             address: Some(address),
+            coupon: parse_coupon(&body)?,
+            points: parse_points(&body)?,
         })
     }
 
@@ -73,8 +84,33 @@ impl CheckoutRequest {
         let canonical = serde_json::json!({
             "items": self.items.iter().map(|(s, q)| (s.as_str(), q.get())).collect::<Vec<_>>(),
             "address": self.address,
+            "couponId": self.coupon.as_ref().map(ToString::to_string),
+            "points": self.points,
         });
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+}
+
+fn parse_coupon(body: &Value) -> Result<Option<CouponId>, ApiError> {
+    match body.get("couponId") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(raw)) if raw.is_empty() => Ok(None),
+        Some(Value::String(raw)) => CouponId::parse(raw)
+            .map(Some)
+            .map_err(|e| ApiError::invalid_field("couponId", e)),
+        Some(_) => Err(ApiError::invalid_field(
+            "couponId",
+            "must be a coupon id from the wallet, like new-user.1",
+        )),
+    }
+}
+
+fn parse_points(body: &Value) -> Result<u64, ApiError> {
+    match body.get("points") {
+        None | Some(Value::Null) => Ok(0),
+        Some(v) => v.as_u64().filter(|p| *p <= 1_000_000_000).ok_or_else(|| {
+            ApiError::invalid_field("points", "must be a whole number of points, 0 or more")
+        }),
     }
 }
 
@@ -168,7 +204,30 @@ mod tests {
                 .unwrap();
             assert_eq!(err.field.as_deref(), Some(field), "{body}");
         }
-        let too_many: Vec<Value> = (0..51)
+        for (body, field) in [
+            (
+                json!({"items": [{"skuId": "a", "quantity": 1}], "couponId": "x"}),
+                "couponId",
+            ),
+            (
+                json!({"items": [{"skuId": "a", "quantity": 1}], "couponId": 5}),
+                "couponId",
+            ),
+            (
+                json!({"items": [{"skuId": "a", "quantity": 1}], "points": -1}),
+                "points",
+            ),
+            (
+                json!({"items": [{"skuId": "a", "quantity": 1}], "points": 1.5}),
+                "points",
+            ),
+        ] {
+            let err = CheckoutRequest::parse_quote(&request(body.clone()))
+                .err()
+                .unwrap();
+            assert_eq!(err.field.as_deref(), Some(field), "{body}");
+        }
+        let too_many: Vec<Value> = (0..41)
             .map(|i| json!({"skuId": format!("s{i}"), "quantity": 1}))
             .collect();
         assert_eq!(
@@ -214,7 +273,12 @@ mod tests {
             json!({"address": address(), "items": [{"skuId": "a", "quantity": 1}]}),
         ))
         .unwrap();
+        let with_coupon = CheckoutRequest::parse_order(&request(
+            json!({"items": [{"skuId": "a", "quantity": 1}], "address": address(), "couponId": "new-user.1"}),
+        ))
+        .unwrap();
         assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), with_coupon.fingerprint());
         assert_eq!(a.fingerprint(), a2.fingerprint());
     }
 

@@ -30,6 +30,9 @@ impl Deadlines {
             clients.sqs.clone(),
             clients.http(),
         );
+        // Cancelling gives coupons and points back into the marketing table.
+        settings.required("MARKETING_TABLE")?;
+        settings.required("CATALOG_TABLE")?;
         Ok(Self {
             payments: PaymentDesk::new(settings, dynamodb, sqs)?,
             pay: WeChatPay::new(settings, http)?,

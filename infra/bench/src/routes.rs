@@ -7,10 +7,11 @@ use devstack::wechatpay_sandbox::WeChatPaySandbox;
 use serde_json::{Value, json};
 use shared::ids::{OpenId, SkuId, UserId};
 use shared::order::{Order, OrderId};
+use shared::promotions::CouponId;
 use shared::queue::{DeadlineMessage, FulfillmentMessage, Queue};
-use shared::store::catalog::CatalogStore;
+use shared::store::cart::CartReader;
+use shared::store::marketing::MarketingStore;
 use shared::store::orders::{Created, OrderStore, Transition};
-use shared::store::users::UserStore;
 use shared::store::{Item, get_s, s};
 use shared::wechat::WeChatApi;
 use shared::wechatpay::{Prepay, WeChatPay};
@@ -335,8 +336,8 @@ pub struct Emulators {
     pub catalog_table: String,
     pub users_table: String,
     pub wechat: WeChatApi,
-    pub catalog: CatalogStore,
-    pub users: UserStore,
+    pub cart: CartReader,
+    pub marketing: MarketingStore,
     pub orders: OrderStore,
     pub fulfillment: Queue,
     pub deadlines: Queue,
@@ -521,7 +522,12 @@ impl Emulators {
                     .iter()
                     .map(|id| SkuId::parse(id))
                     .collect::<Result<Vec<_>, _>>()?;
-                self.priced(&ids, &self.template()?.user_id).await?;
+                let user = &self.template()?.user_id;
+                // The quote reads the cart and the wallet side by side.
+                let (priced, wallet) =
+                    tokio::join!(self.priced(&ids, user, None), self.marketing.wallet(user));
+                priced?;
+                wallet?;
             }
             Calls::PlaceOrder => self.replay_place_order(n).await?,
             Calls::PayNotify => self.replay_pay_notify(n).await?,
@@ -535,15 +541,16 @@ impl Emulators {
             .context("no order of the bench shopper's to copy")
     }
 
-    /// Checkout's reads for pricing (quote and order alike): the SKUs and the buyer, at once.
+    /// Checkout's read for pricing (quote and order alike): everything in one batch.
     /// Returns whom WeChat Pay charges.
-    async fn priced(&self, ids: &[SkuId], buyer: &UserId) -> anyhow::Result<Option<OpenId>> {
-        let (skus, buyer) = tokio::join!(
-            self.catalog.skus_for_sale(ids, buyer),
-            self.users.buyer(buyer)
-        );
-        skus?;
-        Ok(buyer?.and_then(|b| b.openid))
+    async fn priced(
+        &self,
+        ids: &[SkuId],
+        buyer: &UserId,
+        coupon: Option<&CouponId>,
+    ) -> anyhow::Result<Option<OpenId>> {
+        let snapshot = self.cart.read(buyer, ids, coupon).await?;
+        Ok(snapshot.buyer.and_then(|b| b.openid))
     }
 
     /// Checkout's calls for a fresh copy of the template order, in the handler's order.
@@ -558,7 +565,7 @@ impl Emulators {
         };
         let ids: Vec<SkuId> = order.lines.iter().map(|l| l.sku_id.clone()).collect();
         let openid = self
-            .priced(&ids, &order.user_id)
+            .priced(&ids, &order.user_id, order.coupon_id.as_ref())
             .await?
             .context("the bench shopper has no openid")?;
         let deadline = DeadlineMessage::OrderDeadline {

@@ -95,6 +95,8 @@ pub struct LocalStack {
     pub wechatpay: Arc<wechatpay_sandbox::WeChatPaySandbox>,
     pub sandbox_url: String,
     pub api_url: String,
+    /// The emulator's URL.
+    pub endpoint: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
 }
@@ -247,6 +249,7 @@ impl LocalStack {
             wechatpay,
             sandbox_url,
             api_url,
+            endpoint: options.endpoint.clone(),
             dynamodb,
             sqs,
         })
@@ -256,6 +259,36 @@ impl LocalStack {
         shared::store::catalog::CatalogStore::new(
             self.dynamodb.clone(),
             self.resources.tables["CatalogTable"].clone(),
+        )
+    }
+
+    /// The merchant's tool, pointed at this stack's tables.
+    pub fn admin(&self) -> shopctl::Admin {
+        let table = |id: &str| self.resources.tables[id].clone();
+        shopctl::Admin::new(
+            self.dynamodb.clone(),
+            &table("CatalogTable"),
+            &table("MarketingTable"),
+            &table("UsersTable"),
+        )
+    }
+
+    /// Runs a shopctl command against this stack, as a merchant would.
+    pub async fn shopctl(&self, words: &[&str]) -> Result<String, shopctl::CliError> {
+        shopctl::run(&self.admin(), words, shared::clock::now_epoch_seconds()).await
+    }
+
+    /// What `make shopctl` needs to reach this stack: the emulator and the table names.
+    pub fn shopctl_env(&self) -> String {
+        let table = |id: &str| self.resources.tables[id].clone();
+        format!(
+            "# Written by `make dev` for `make shopctl`: the local stack's emulator and tables.\n\
+             AWS_ENDPOINT_URL={}\nAWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\nAWS_REGION=us-east-1\n\
+             CATALOG_TABLE={}\nMARKETING_TABLE={}\nUSERS_TABLE={}\n",
+            self.endpoint,
+            table("CatalogTable"),
+            table("MarketingTable"),
+            table("UsersTable"),
         )
     }
 
@@ -272,6 +305,7 @@ impl LocalStack {
             self.resources.tables["OrdersTable"].clone(),
             self.resources.tables["CatalogTable"].clone(),
             self.resources.tables["IdempotencyTable"].clone(),
+            self.resources.tables["MarketingTable"].clone(),
         )
     }
 

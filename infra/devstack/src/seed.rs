@@ -302,3 +302,90 @@ pub async fn seed(catalog: &CatalogStore) -> Result<(usize, usize), StoreError> 
     }
     Ok((categories.len(), products.len()))
 }
+
+/// The demo shop's promotions, set up the way a merchant would: with `shopctl` commands.
+pub const DEMO_PROMOTIONS: &[&[&str]] = &[
+    &[
+        "points",
+        "policy",
+        "--points-per-yuan",
+        "100",
+        "--max-share",
+        "50",
+        "--earn-per-yuan",
+        "1",
+    ],
+    &["reduction", "set", "shop-wide", "--tiers", "199-20,299-40"],
+    &[
+        "coupon",
+        "create",
+        "new-user",
+        "--title",
+        "新人立减券",
+        "--off",
+        "20",
+        "--min-spend",
+        "99",
+        "--valid-days",
+        "7",
+        "--total",
+        "100000",
+        "--per-user",
+        "1",
+    ],
+    &[
+        "coupon",
+        "create",
+        "green-tea-10",
+        "--title",
+        "绿茶九折券",
+        "--percent",
+        "10",
+        "--cap",
+        "30",
+        "--category",
+        "green-tea",
+        "--valid-days",
+        "30",
+        "--total",
+        "5000",
+        "--per-user",
+        "2",
+    ],
+    &[
+        "flash-sale",
+        "set",
+        "biluochun-1",
+        "--price",
+        "49",
+        "--quota",
+        "50",
+        "--per-user",
+        "2",
+        "--starts",
+        "now",
+        "--ends",
+        "now+7d",
+    ],
+    &[
+        "member-price",
+        "set",
+        "longjing-1",
+        "--level",
+        "gold",
+        "--price",
+        "118",
+    ],
+];
+
+/// Runs the demo promotions through shopctl; answers what each command said.
+pub async fn promotions(
+    admin: &shopctl::Admin,
+    now: i64,
+) -> Result<Vec<String>, shopctl::CliError> {
+    let mut said = Vec::with_capacity(DEMO_PROMOTIONS.len());
+    for command in DEMO_PROMOTIONS {
+        said.push(shopctl::run(admin, command, now).await?);
+    }
+    Ok(said)
+}

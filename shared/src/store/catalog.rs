@@ -13,15 +13,12 @@ use super::{Item, StoreError, from_item, get_i64, get_s, s, to_item};
 use crate::catalog::{Category, Product, ProductSummary, Sku, summarize};
 use crate::ids::{CategoryId, ProductId, SkuId, UserId};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 
 use std::collections::{BTreeSet, HashMap};
 
 /// The most postings read for one search term: a shop's catalog, not the web.
 const MAX_POSTINGS_PER_TERM: usize = 2000;
-const BATCH_GET_MAX: usize = 100;
 const BATCH_WRITE_MAX: usize = 25;
 
 pub const INDEX_BY_CATEGORY: &str = "ByCategory";
@@ -54,11 +51,11 @@ fn meta_key(id: &ProductId) -> [(&'static str, AttributeValue); 2] {
     [("pk", s(format!("PRODUCT#{id}"))), ("sk", s("META"))]
 }
 
-fn sku_key(id: &SkuId) -> [(&'static str, AttributeValue); 2] {
+pub(crate) fn sku_key(id: &SkuId) -> [(&'static str, AttributeValue); 2] {
     [("pk", s(format!("SKU#{id}"))), ("sk", s("SKU"))]
 }
 
-fn key_item(key: [(&'static str, AttributeValue); 2]) -> Item {
+pub(crate) fn key_item(key: [(&'static str, AttributeValue); 2]) -> Item {
     key.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
@@ -180,87 +177,17 @@ impl CatalogStore {
     }
 
     async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
-        let mut found = Vec::with_capacity(keys.len());
-        let unique: Vec<Item> = {
-            let mut seen = BTreeSet::new();
-            keys.into_iter()
-                .filter(|k| {
-                    seen.insert((
-                        get_s(k, "pk").unwrap_or("").to_string(),
-                        get_s(k, "sk").unwrap_or("").to_string(),
-                    ))
-                })
-                .collect()
-        };
-        for chunk in unique.chunks(BATCH_GET_MAX) {
-            let mut pending = chunk.to_vec();
-            for attempt in 0..6 {
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(pending))
-                    .build()
-                    .map_err(|e| StoreError::dynamo("build BatchGetItem", e))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
-                if let Some(mut responses) = out.responses {
-                    found.extend(responses.remove(&self.table).unwrap_or_default());
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::Corrupt {
-                    key: "BatchGetItem".into(),
-                    problem: "keys left unprocessed after retries".into(),
-                });
-            }
-        }
-        Ok(found)
+        let keys = keys.into_iter().map(|k| (self.table.clone(), k)).collect();
+        Ok(super::batch_get(&self.client, keys, false)
+            .await?
+            .remove(&self.table)
+            .unwrap_or_default())
     }
+}
 
-    /// The SKUs an order asks for, with what a line shows of their products, and the shop's
-    /// shipping rule: one BatchGetItem. Unknown SKUs are simply absent.
-    pub async fn skus_for_sale(
-        &self,
-        ids: &[SkuId],
-        buyer: &UserId,
-    ) -> Result<(Vec<SkuForSale>, ShippingRule), StoreError> {
-        let mut keys: Vec<Item> = ids.iter().map(|id| key_item(sku_key(id))).collect();
-        keys.extend(ids.iter().map(|id| key_item(flash_buy_key(id, buyer))));
-        keys.push(key_item([("pk", s("CONFIG")), ("sk", s("shipping"))]));
-        let mut shipping = ShippingRule::default();
-        let mut skus = Vec::with_capacity(ids.len());
-        let mut bought: HashMap<String, u32> = HashMap::new();
-        for item in self.batch_get(keys).await? {
-            match get_s(&item, "sk") {
-                Some("shipping") => shipping = from_item(&item)?,
-                Some("FLASHBUY") => {
-                    let units = get_i64(&item, "bought")
-                        .and_then(|b| u32::try_from(b).ok())
-                        .unwrap_or(0);
-                    bought.insert(get_s(&item, "skuId").unwrap_or_default().to_string(), units);
-                }
-                _ => skus.push(sku_for_sale(&item)?),
-            }
-        }
-        for sku in &mut skus {
-            sku.flash_bought = bought.get(sku.sku.id.as_str()).copied().unwrap_or(0);
-        }
-        Ok((skus, shipping))
-    }
+/// The shop's shipping rule.
+pub(crate) fn shipping_key() -> [(&'static str, AttributeValue); 2] {
+    [("pk", s("CONFIG")), ("sk", s("shipping"))]
 }
 
 /// The per-shopper count of flash-sale units bought, kept beside the SKU.
@@ -283,7 +210,7 @@ fn read_sku(item: &Item) -> Result<Sku, StoreError> {
     Ok(sku)
 }
 
-fn sku_for_sale(item: &Item) -> Result<SkuForSale, StoreError> {
+pub(crate) fn sku_for_sale(item: &Item) -> Result<SkuForSale, StoreError> {
     Ok(SkuForSale {
         sku: read_sku(item)?,
         title: get_s(item, "productTitle").unwrap_or_default().to_string(),
@@ -300,7 +227,7 @@ fn sku_for_sale(item: &Item) -> Result<SkuForSale, StoreError> {
 impl CatalogStore {
     pub async fn put_shipping_rule(&self, rule: &ShippingRule) -> Result<(), StoreError> {
         let mut item = to_item(rule);
-        item.extend(key_item([("pk", s("CONFIG")), ("sk", s("shipping"))]));
+        item.extend(key_item(shipping_key()));
         self.client
             .put_item()
             .table_name(&self.table)
@@ -510,8 +437,14 @@ impl CatalogStore {
             if let Some(image) = product.images.first() {
                 item.insert("image".into(), s(image));
             }
-            self.upsert_keeping(key_item(sku_key(&sku.id)), item, &["stock"])
-                .await?;
+            super::upsert_keeping(
+                &self.client,
+                &self.table,
+                key_item(sku_key(&sku.id)),
+                item,
+                &["stock"],
+            )
+            .await?;
         }
         let mut meta = to_item(&Product {
             sales,
@@ -579,32 +512,6 @@ impl CatalogStore {
     }
 
     /// Sets every attribute of `item` except `keep`, which only takes the new value when absent.
-    async fn upsert_keeping(&self, key: Item, item: Item, keep: &[&str]) -> Result<(), StoreError> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key));
-        let mut sets = Vec::new();
-        for (i, (name, value)) in item.into_iter().enumerate() {
-            let (n, v) = (format!("#a{i}"), format!(":v{i}"));
-            if keep.contains(&name.as_str()) {
-                sets.push(format!("{n} = if_not_exists({n}, {v})"));
-            } else {
-                sets.push(format!("{n} = {v}"));
-            }
-            update = update
-                .expression_attribute_names(n, name)
-                .expression_attribute_values(v, value);
-        }
-        update
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("UpdateItem upsert", e))?;
-        Ok(())
-    }
-
     async fn batch_write(&self, writes: Vec<WriteRequest>) -> Result<(), StoreError> {
         for chunk in writes.chunks(BATCH_WRITE_MAX) {
             let mut pending = chunk.to_vec();
@@ -635,6 +542,109 @@ impl CatalogStore {
             }
         }
         Ok(())
+    }
+}
+
+/// What the merchant's tool changes on a SKU's promotions.
+impl CatalogStore {
+    /// Starts, changes or (with `None`) ends a SKU's flash sale. A sale with a new start time
+    /// counts its quota from zero; editing the running sale keeps what it has sold. False when
+    /// there is no such SKU.
+    pub async fn set_flash_sale(
+        &self,
+        sku: &SkuId,
+        sale: Option<&crate::catalog::FlashSale>,
+    ) -> Result<bool, StoreError> {
+        let Some(existing) = self.sku(sku).await? else {
+            return Ok(false);
+        };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(sku_key(sku))))
+            .condition_expression("attribute_exists(pk)");
+        update = match sale {
+            Some(sale) => {
+                let same_sale = existing
+                    .flash_sale
+                    .as_ref()
+                    .is_some_and(|s| s.starts_at == sale.starts_at);
+                let stored = crate::catalog::FlashSale {
+                    sold: 0,
+                    ..sale.clone()
+                };
+                let value = super::to_attribute(&serde_json::to_value(&stored).map_err(|e| {
+                    StoreError::Corrupt {
+                        key: format!("SKU#{sku}"),
+                        problem: e.to_string(),
+                    }
+                })?);
+                let update = update.expression_attribute_values(":sale", value);
+                if same_sale {
+                    update.update_expression("SET flashSale = :sale")
+                } else {
+                    update
+                        .update_expression("SET flashSale = :sale, flashSold = :zero")
+                        .expression_attribute_values(":zero", super::n(0))
+                }
+            }
+            None => update.update_expression("REMOVE flashSale"),
+        };
+        update
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("UpdateItem flash sale", e))?;
+        Ok(true)
+    }
+
+    /// Sets (or with `None` removes) one member level's price on a SKU. False when there is no
+    /// such SKU.
+    pub async fn set_member_price(
+        &self,
+        sku: &SkuId,
+        level: &str,
+        price: Option<crate::money::Fen>,
+    ) -> Result<bool, StoreError> {
+        let Some(existing) = self.sku(sku).await? else {
+            return Ok(false);
+        };
+        let mut prices = existing.member_prices.clone();
+        match price {
+            Some(p) => prices.insert(level.to_string(), p),
+            None => prices.remove(level),
+        };
+        let value = AttributeValue::M(
+            prices
+                .iter()
+                .map(|(k, v)| (k.clone(), super::n(v.get())))
+                .collect(),
+        );
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(sku_key(sku))))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET memberPrices = :p")
+            .expression_attribute_values(":p", value)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("UpdateItem member price", e))?;
+        Ok(true)
+    }
+
+    /// One SKU as stored, with its flash sale's live count.
+    pub async fn sku(&self, id: &SkuId) -> Result<Option<Sku>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(sku_key(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem SKU", e))?;
+        out.item.as_ref().map(read_sku).transpose()
     }
 }
 

@@ -1,12 +1,15 @@
 //! DynamoDB storage. Domain types go in and out through serde, so an item's attributes are the
 //! type's camelCase fields plus the key attributes the access patterns need.
 
+pub mod cart;
 pub mod catalog;
+pub mod marketing;
 pub mod orders;
 pub mod points;
 pub mod users;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value};
@@ -65,6 +68,104 @@ pub struct Page<T> {
 /// The AWS configuration (endpoint, region, credentials) for all clients. Loaded once per cold start.
 pub async fn aws_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+const BATCH_GET_MAX: usize = 100;
+
+/// Reads items by key from any number of tables, 100 keys per BatchGetItem, retrying what
+/// DynamoDB leaves unprocessed. Repeated keys are read once; missing items are simply absent.
+/// `consistent` for reads that decide a write (stock, quotas, balances), not for listings.
+pub async fn batch_get(
+    client: &Client,
+    keys: Vec<(String, Item)>,
+    consistent: bool,
+) -> Result<HashMap<String, Vec<Item>>, StoreError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let unique: Vec<(String, Item)> = keys
+        .into_iter()
+        .filter(|(table, key)| {
+            seen.insert((
+                table.clone(),
+                get_s(key, "pk").unwrap_or("").to_string(),
+                get_s(key, "sk").unwrap_or("").to_string(),
+            ))
+        })
+        .collect();
+    let mut found: HashMap<String, Vec<Item>> = HashMap::new();
+    for chunk in unique.chunks(BATCH_GET_MAX) {
+        let mut pending: HashMap<String, Vec<Item>> = HashMap::new();
+        for (table, key) in chunk {
+            pending.entry(table.clone()).or_default().push(key.clone());
+        }
+        for attempt in 0..6 {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+            let mut request = client.batch_get_item();
+            for (table, keys) in pending.drain() {
+                let keys = KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(|e| StoreError::dynamo("build BatchGetItem", e))?;
+                request = request.request_items(table, keys);
+            }
+            let out = request
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
+            for (table, items) in out.responses.unwrap_or_default() {
+                found.entry(table).or_default().extend(items);
+            }
+            pending = out
+                .unprocessed_keys
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(table, k)| (table, k.keys))
+                .filter(|(_, keys)| !keys.is_empty())
+                .collect();
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::Corrupt {
+                key: "BatchGetItem".into(),
+                problem: "keys left unprocessed after retries".into(),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Writes `item` at `key`, keeping the stored value of each attribute in `keep` (counters the
+/// shop moves, like stock or coupons issued) and setting it only where none is stored yet.
+pub async fn upsert_keeping(
+    client: &Client,
+    table: &str,
+    key: Item,
+    item: Item,
+    keep: &[&str],
+) -> Result<(), StoreError> {
+    let mut update = client.update_item().table_name(table).set_key(Some(key));
+    let mut sets = Vec::new();
+    for (i, (name, value)) in item.into_iter().enumerate() {
+        let (n, v) = (format!("#a{i}"), format!(":v{i}"));
+        if keep.contains(&name.as_str()) {
+            sets.push(format!("{n} = if_not_exists({n}, {v})"));
+        } else {
+            sets.push(format!("{n} = {v}"));
+        }
+        update = update
+            .expression_attribute_names(n, name)
+            .expression_attribute_values(v, value);
+    }
+    update
+        .update_expression(format!("SET {}", sets.join(", ")))
+        .send()
+        .await
+        .map_err(|e| StoreError::dynamo("UpdateItem upsert", e))?;
+    Ok(())
 }
 
 /// For a cancelled transaction, which of its items failed their condition (in item order);

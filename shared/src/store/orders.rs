@@ -10,6 +10,8 @@
 //! of the request, claimed in the same transaction that takes the stock.
 
 use super::catalog::flash_buy_key;
+use super::marketing::MarketingStore;
+use super::points::PointsLedger;
 use super::{
     Item, ListPosition, Page, StoreError, failed_conditions, from_item, get_s, n, s, to_item,
 };
@@ -28,6 +30,9 @@ pub struct OrderStore {
     orders: String,
     catalog: String,
     idempotency: String,
+    /// Coupons and points an order holds live in the marketing table.
+    coupons: MarketingStore,
+    points: PointsLedger,
 }
 
 /// An order as stored: the order and whose WeChat account pays for it.
@@ -55,6 +60,10 @@ pub enum Created {
     },
     /// These SKUs lacked the stock, or their flash sale the quota or the shopper's allowance.
     OutOfStock(Vec<SkuId>),
+    /// The coupon was used by another order (or expired) since it was priced.
+    CouponTaken,
+    /// The points were spent elsewhere since the order was priced.
+    PointsShort,
 }
 
 /// Whether a conditional transition happened.
@@ -89,8 +98,12 @@ impl OrderStore {
         orders: impl Into<String>,
         catalog: impl Into<String>,
         idempotency: impl Into<String>,
+        marketing: impl Into<String>,
     ) -> Self {
+        let marketing = marketing.into();
         Self {
+            coupons: MarketingStore::new(client.clone(), &marketing),
+            points: PointsLedger::new(client.clone(), marketing),
             client,
             orders: orders.into(),
             catalog: catalog.into(),
@@ -122,8 +135,9 @@ impl OrderStore {
         s(format!("CHECKOUT#{user}#{key}"))
     }
 
-    /// In one transaction: takes every line's stock (never below zero), writes the order and
-    /// claims the Idempotency-Key. Either all of it happens or none.
+    /// In one transaction: takes every line's stock (never below zero) and flash-sale quota,
+    /// holds the coupon, spends the points, writes the order and claims the Idempotency-Key.
+    /// Either all of it happens or none.
     pub async fn create(
         &self,
         order: &Order,
@@ -205,6 +219,22 @@ impl OrderStore {
                 .map_err(build)?;
             items.push(TransactWriteItem::builder().update(per_user).build());
         }
+        let coupon_at = items.len();
+        if let Some(coupon) = &order.coupon_id {
+            items.push(self.coupons.lock_write(
+                &order.user_id,
+                coupon,
+                &order.id,
+                order.created_at,
+            )?);
+        }
+        let points_at = items.len();
+        if order.points_used > 0 {
+            items.extend(
+                self.points
+                    .entry_writes(&order.user_id, &PointsLedger::spend_entry(order))?,
+            );
+        }
 
         match self
             .client
@@ -227,6 +257,12 @@ impl OrderStore {
                         order_id,
                         request_hash,
                     });
+                }
+                if order.coupon_id.is_some() && failed(coupon_at) {
+                    return Ok(Created::CouponTaken);
+                }
+                if order.points_used > 0 && failed(points_at + 1) {
+                    return Ok(Created::PointsShort);
                 }
                 let first_hold = order.lines.len() + 2;
                 let mut short: Vec<SkuId> = order
@@ -382,8 +418,9 @@ impl OrderStore {
         }
     }
 
-    /// `PENDING_PAYMENT -> CANCELLED` and every line's stock back, in one transaction: the
-    /// condition on the order's status makes the release happen exactly once.
+    /// `PENDING_PAYMENT -> CANCELLED` with every line's stock and flash-sale quota, the coupon
+    /// and the points back, in one transaction: the condition on the order's status makes the
+    /// release happen exactly once, however many cancels and deadlines race.
     pub async fn cancel_and_release(
         &self,
         order: &Order,
@@ -436,6 +473,18 @@ impl OrderStore {
                     .map_err(build)?;
                 items.push(TransactWriteItem::builder().update(per_user).build());
             }
+        }
+        if let Some(coupon) = &order.coupon_id {
+            items.push(
+                self.coupons
+                    .return_write(&order.user_id, coupon, &order.id)?,
+            );
+        }
+        if order.points_used > 0 {
+            items.extend(
+                self.points
+                    .entry_writes(&order.user_id, &PointsLedger::return_entry(order, now))?,
+            );
         }
         match self
             .client

@@ -8,13 +8,9 @@
 
 use super::{StoreError, failed_conditions, get_i64, get_s, n, s};
 use crate::ids::UserId;
-use crate::money::Fen;
 use crate::order::{Order, OrderId};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
-
-/// How many points a paid yuan earns when the order is delivered.
-pub const POINTS_PER_YUAN_EARNED: u64 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {
@@ -55,8 +51,13 @@ impl PointsLedger {
         }
     }
 
-    /// Records `entry` and moves the balance by its delta, both or neither.
-    pub async fn post(&self, user: &UserId, entry: &LedgerEntry) -> Result<Posted, StoreError> {
+    /// The two writes that record `entry` and move the balance by its delta, for a transaction
+    /// of their own or one that also writes an order.
+    pub fn entry_writes(
+        &self,
+        user: &UserId,
+        entry: &LedgerEntry,
+    ) -> Result<[TransactWriteItem; 2], StoreError> {
         let build = |e| StoreError::dynamo("build transaction", e);
         let mut put = Put::builder()
             .table_name(&self.table)
@@ -81,14 +82,19 @@ impl PointsLedger {
                 .condition_expression("balance >= :need")
                 .expression_attribute_values(":need", n(-entry.delta));
         }
-        let items = vec![
+        Ok([
             TransactWriteItem::builder()
                 .put(put.build().map_err(build)?)
                 .build(),
             TransactWriteItem::builder()
                 .update(balance.build().map_err(build)?)
                 .build(),
-        ];
+        ])
+    }
+
+    /// Records `entry` and moves the balance by its delta, both or neither.
+    pub async fn post(&self, user: &UserId, entry: &LedgerEntry) -> Result<Posted, StoreError> {
+        let items = self.entry_writes(user, entry)?.to_vec();
         match self
             .client
             .transact_write_items()
@@ -126,11 +132,7 @@ impl PointsLedger {
             .send()
             .await
             .map_err(|e| StoreError::dynamo("GetItem points balance", e))?;
-        Ok(out
-            .item
-            .and_then(|i| get_i64(&i, "balance"))
-            .and_then(|b| u64::try_from(b).ok())
-            .unwrap_or(0))
+        Ok(Self::balance_of(out.item.as_ref()))
     }
 
     /// The shopper's entries, newest first.
@@ -170,13 +172,15 @@ impl PointsLedger {
         Ok(entries)
     }
 
-    /// What a delivered order earns: whole yuan paid, once per order (logistics calls this).
+    /// What a delivered order earns: whole yuan paid times the shop's rate, once per order
+    /// (logistics calls this when the courier reports the parcel signed for).
     pub async fn award_delivered_order(
         &self,
         order: &Order,
+        points_per_yuan: u64,
         now: i64,
     ) -> Result<Posted, StoreError> {
-        let points = earned_for(order.total);
+        let points = crate::promotions::points_earned(order.total, points_per_yuan);
         if points == 0 {
             return Ok(Posted::AlreadyPosted);
         }
@@ -189,20 +193,41 @@ impl PointsLedger {
         };
         self.post(&order.user_id, &entry).await
     }
-}
 
-/// Points earned for paying `total`: whole yuan times the earning rate.
-pub fn earned_for(total: Fen) -> u64 {
-    total.get() / 100 * POINTS_PER_YUAN_EARNED
-}
+    /// Points an order spends: an entry keyed by the order, so it is taken once.
+    pub fn spend_entry(order: &Order) -> LedgerEntry {
+        LedgerEntry {
+            key: format!("order#{}#spend", order.id),
+            delta: -i64::try_from(order.points_used).unwrap_or(i64::MAX),
+            reason: "订单抵扣".into(),
+            order_id: Some(order.id.clone()),
+            at: order.created_at,
+        }
+    }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    /// Points a cancelled or refunded order gives back: keyed by the order, so returned once.
+    pub fn return_entry(order: &Order, now: i64) -> LedgerEntry {
+        LedgerEntry {
+            key: format!("order#{}#return", order.id),
+            delta: i64::try_from(order.points_used).unwrap_or(i64::MAX),
+            reason: "订单取消退还".into(),
+            order_id: Some(order.id.clone()),
+            at: now,
+        }
+    }
 
-    #[test]
-    fn whole_yuan_earn_points() {
-        assert_eq!(earned_for(Fen::new(12_899)), 128);
-        assert_eq!(earned_for(Fen::new(99)), 0);
+    /// A balance item as stored; no item is a zero balance.
+    pub(crate) fn balance_of(item: Option<&super::Item>) -> u64 {
+        item.and_then(|i| get_i64(i, "balance"))
+            .and_then(|b| u64::try_from(b).ok())
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn balance_key(user: &UserId) -> super::Item {
+        [
+            ("pk".to_string(), s(owner(user))),
+            ("sk".to_string(), s("BALANCE")),
+        ]
+        .into()
     }
 }

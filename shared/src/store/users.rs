@@ -45,6 +45,15 @@ pub struct Buyer {
     pub member_level: Option<String>,
 }
 
+impl Buyer {
+    pub(crate) fn of(item: &Item) -> Self {
+        Buyer {
+            openid: get_s(item, "openid").and_then(|o| OpenId::parse(o).ok()),
+            member_level: get_s(item, "memberLevel").map(str::to_string),
+        }
+    }
+}
+
 pub struct SignIn {
     pub user: User,
     pub is_new: bool,
@@ -202,10 +211,7 @@ impl UserStore {
             .send()
             .await
             .map_err(|e| StoreError::dynamo("GetItem buyer", e))?;
-        Ok(out.item.map(|i| Buyer {
-            openid: get_s(&i, "openid").and_then(|o| OpenId::parse(o).ok()),
-            member_level: get_s(&i, "memberLevel").map(str::to_string),
-        }))
+        Ok(out.item.as_ref().map(Buyer::of))
     }
 
     pub async fn openid_of(&self, id: &UserId) -> Result<Option<OpenId>, StoreError> {
@@ -223,6 +229,37 @@ impl UserStore {
             .as_ref()
             .and_then(|i| get_s(i, "openid"))
             .and_then(|o| OpenId::parse(o).ok()))
+    }
+
+    /// Sets (or with `None` clears) a shopper's member level; false when there is no such user.
+    pub async fn set_member_level(
+        &self,
+        id: &UserId,
+        level: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", user_key(id))
+            .condition_expression("attribute_exists(pk)");
+        let update = match level {
+            Some(level) => update
+                .update_expression("SET memberLevel = :l")
+                .expression_attribute_values(":l", s(level)),
+            None => update.update_expression("REMOVE memberLevel"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(StoreError::dynamo("UpdateItem member level", err)),
+        }
     }
 
     /// Records the phone's keyed hash and masked form; false when the user does not exist.

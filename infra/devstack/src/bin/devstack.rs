@@ -80,6 +80,12 @@ async fn dev() -> anyhow::Result<()> {
     let (categories, products) = seed::seed(&stack.catalog_store())
         .await
         .context("seeding the demo shop")?;
+    let promotions = seed::promotions(&stack.admin(), shared::clock::now_epoch_seconds())
+        .await
+        .context("setting up the demo promotions")?;
+    let env_file = devstack::project_root().join(".local/dev.env");
+    std::fs::write(&env_file, stack.shopctl_env())
+        .with_context(|| format!("writing {}", env_file.display()))?;
     stack.spawn_pollers();
 
     let base = stack.api_url.clone();
@@ -95,6 +101,13 @@ async fn dev() -> anyhow::Result<()> {
         "  demo shop: {categories} categories, {products} products; routes: {}",
         stack.gateway.route_keys().len()
     )?;
+    writeln!(
+        out,
+        "  promotions (make shopctl ARGS=\"rules\" / \"coupon list\"):"
+    )?;
+    for line in &promotions {
+        writeln!(out, "    {line}")?;
+    }
     writeln!(out, "\nTry:")?;
     writeln!(out, "  curl -s {base}/v1/categories")?;
     writeln!(

@@ -48,6 +48,10 @@ async fn unpaid_order(shop: &TestShop, token: &str, key: &str) -> String {
 #[tokio::test]
 async fn every_sample_event_succeeds_through_its_handler() {
     let shop = TestShop::start().await;
+    // The demo promotions, so the claim sample finds its coupon.
+    devstack::seed::promotions(&shop.stack.admin(), shared::clock::now_epoch_seconds())
+        .await
+        .unwrap();
     let (token, _) = shop.login("events-setup.1").await;
     let order = unpaid_order(&shop, &token, "events-a").await;
     let to_pay = unpaid_order(&shop, &token, "events-b").await;

@@ -38,7 +38,7 @@ async fn a_delivered_order_earns_its_points_once_however_often_it_is_posted() {
     let ledger = ledger(&shop);
 
     let results =
-        futures::future::join_all((0..10).map(|_| ledger.award_delivered_order(&order, 1_000)))
+        futures::future::join_all((0..10).map(|_| ledger.award_delivered_order(&order, 1, 1_000)))
             .await;
 
     let posted = results

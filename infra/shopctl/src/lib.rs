@@ -1,0 +1,638 @@
+//! `shopctl`: how a merchant sets up promotions without an admin UI. Every command validates
+//! what it is given, names the option that is wrong, and writes through the same stores the
+//! functions read, so what it writes is exactly what checkout prices with. The demo seed runs
+//! these same commands.
+//!
+//! Amounts are yuan as merchants write them ("19.9", "20"); times are `YYYY-MM-DD`,
+//! `YYYY-MM-DDTHH:MM` (both in China time), RFC 3339, or `now`, `now+2h`, `now-30m`, `now+7d`.
+
+mod args;
+
+use args::Args;
+use shared::catalog::FlashSale;
+use shared::ids::{CategoryId, ProductId, SkuId, UserId};
+use shared::money::Fen;
+use shared::pricing::{CouponValue, FullReduction, PointsPolicy, Scope, Tier};
+use shared::promotions::{
+    CouponTemplate, PromotionError, PromotionId, PromotionRules, Validity,
+    validated_full_reduction, validated_points_policy,
+};
+use shared::store::StoreError;
+use shared::store::catalog::CatalogStore;
+use shared::store::marketing::MarketingStore;
+use shared::store::users::UserStore;
+use std::fmt::Write as _;
+
+pub const USAGE: &str = "\
+shopctl: set up the shop's promotions
+
+  shopctl coupon create <id> --title <text>
+          (--off <yuan> [--min-spend <yuan>] | --percent <1-99> --cap <yuan> [--min-spend <yuan>])
+          (--valid-days <n> | --valid-from <time> --valid-until <time>)
+          --total <n> [--per-user <n>] [--claim-until <time>]
+          [--category <id> | --products <id,id,...>]
+  shopctl coupon list
+  shopctl reduction set <id> --tiers <yuan>-<yuan>,... [--category <id> | --products <id,...>]
+          e.g. --tiers 199-20,299-40: over 199 minus 20, over 299 minus 40
+  shopctl reduction remove <id>
+  shopctl rules
+  shopctl points policy --points-per-yuan <n> --max-share <percent> [--earn-per-yuan <n>]
+  shopctl flash-sale set <skuId> --price <yuan> --quota <n> --per-user <n> --starts <time> --ends <time>
+  shopctl flash-sale end <skuId>
+  shopctl member-price set <skuId> --level <level> --price <yuan>
+  shopctl member-price remove <skuId> --level <level>
+  shopctl member set <userId> --level <level>
+  shopctl member clear <userId>
+
+Tables come from CATALOG_TABLE, MARKETING_TABLE and USERS_TABLE (and AWS_ENDPOINT_URL for the
+local emulator). For the shop `make dev` runs: make shopctl ARGS=\"coupon list\".";
+
+/// What went wrong, for the merchant: a usage mistake names the option.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}\n\n{USAGE}")]
+    Usage(String),
+    #[error("--{option}: {problem}")]
+    Invalid { option: String, problem: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+impl CliError {
+    pub fn invalid(option: &str, problem: impl std::fmt::Display) -> Self {
+        CliError::Invalid {
+            option: option.to_string(),
+            problem: problem.to_string(),
+        }
+    }
+
+    /// Exit status: 2 for what the merchant typed, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) | CliError::Invalid { .. } => 2,
+            CliError::NotFound(_) | CliError::Store(_) => 1,
+        }
+    }
+}
+
+impl From<PromotionError> for CliError {
+    fn from(e: PromotionError) -> Self {
+        match e {
+            PromotionError::Invalid { field, problem } => {
+                CliError::invalid(option_of(field), problem)
+            }
+        }
+    }
+}
+
+/// The command-line option a domain field comes from.
+fn option_of(field: &str) -> &str {
+    match field {
+        "validUntil" => "valid-until",
+        "validDays" => "valid-days",
+        "perUser" => "per-user",
+        "pointsPerYuan" => "points-per-yuan",
+        "maxShare" => "max-share",
+        "scope" => "products",
+        other => other,
+    }
+}
+
+/// The stores the tool writes to.
+pub struct Admin {
+    pub catalog: CatalogStore,
+    pub marketing: MarketingStore,
+    pub users: UserStore,
+}
+
+impl Admin {
+    pub fn new(
+        client: aws_sdk_dynamodb::Client,
+        catalog_table: &str,
+        marketing_table: &str,
+        users_table: &str,
+    ) -> Self {
+        Self {
+            catalog: CatalogStore::new(client.clone(), catalog_table),
+            marketing: MarketingStore::new(client.clone(), marketing_table),
+            users: UserStore::new(client, users_table),
+        }
+    }
+}
+
+/// Runs one command (the words after `shopctl`) at time `now`; answers what it did.
+pub async fn run<S: AsRef<str>>(admin: &Admin, words: &[S], now: i64) -> Result<String, CliError> {
+    let words: Vec<&str> = words.iter().map(AsRef::as_ref).collect();
+    match words.as_slice() {
+        ["coupon", "create", rest @ ..] => coupon_create(admin, Args::parse(rest)?, now).await,
+        ["coupon", "list"] => coupon_list(admin).await,
+        ["reduction", "set", rest @ ..] => reduction_set(admin, Args::parse(rest)?).await,
+        ["reduction", "remove", rest @ ..] => reduction_remove(admin, Args::parse(rest)?).await,
+        ["rules"] => Ok(describe_rules(&admin.marketing.rules().await?)),
+        ["points", "policy", rest @ ..] => points_policy(admin, Args::parse(rest)?).await,
+        ["flash-sale", "set", rest @ ..] => flash_sale_set(admin, Args::parse(rest)?, now).await,
+        ["flash-sale", "end", rest @ ..] => flash_sale_end(admin, Args::parse(rest)?).await,
+        ["member-price", "set", rest @ ..] => member_price(admin, Args::parse(rest)?, true).await,
+        ["member-price", "remove", rest @ ..] => {
+            member_price(admin, Args::parse(rest)?, false).await
+        }
+        ["member", "set", rest @ ..] => member(admin, Args::parse(rest)?, true).await,
+        ["member", "clear", rest @ ..] => member(admin, Args::parse(rest)?, false).await,
+        [] | ["help"] | ["--help"] | ["-h"] => Ok(USAGE.to_string()),
+        _ => Err(CliError::Usage(format!(
+            "unknown command: shopctl {}",
+            words.join(" ")
+        ))),
+    }
+}
+
+fn yuan(args: &Args, option: &str) -> Result<Option<Fen>, CliError> {
+    args.optional(option)
+        .map(|raw| Fen::parse_yuan(raw).map_err(|e| CliError::invalid(option, e)))
+        .transpose()
+}
+
+fn required_yuan(args: &Args, option: &str) -> Result<Fen, CliError> {
+    yuan(args, option)?.ok_or_else(|| CliError::invalid(option, "is required"))
+}
+
+fn number<T: std::str::FromStr>(args: &Args, option: &str) -> Result<Option<T>, CliError> {
+    args.optional(option)
+        .map(|raw| {
+            raw.parse::<T>().map_err(|_| {
+                CliError::invalid(option, format!("must be a whole number, not {raw:?}"))
+            })
+        })
+        .transpose()
+}
+
+fn required_number<T: std::str::FromStr>(args: &Args, option: &str) -> Result<T, CliError> {
+    number(args, option)?.ok_or_else(|| CliError::invalid(option, "is required"))
+}
+
+fn time_option(args: &Args, option: &str, now: i64) -> Result<Option<i64>, CliError> {
+    args.optional(option)
+        .map(|raw| args::parse_time(raw, now).map_err(|e| CliError::invalid(option, e)))
+        .transpose()
+}
+
+fn promotion_id(args: &Args) -> Result<PromotionId, CliError> {
+    let raw = args.single_positional("id")?;
+    PromotionId::parse(raw).map_err(|e| CliError::invalid("id", e))
+}
+
+fn scope(args: &Args) -> Result<Scope, CliError> {
+    match (args.optional("category"), args.optional("products")) {
+        (Some(_), Some(_)) => Err(CliError::invalid(
+            "products",
+            "give either --category or --products, not both",
+        )),
+        (Some(category), None) => Ok(Scope::Category {
+            category_id: CategoryId::parse(category)
+                .map_err(|e| CliError::invalid("category", e))?,
+        }),
+        (None, Some(list)) => Ok(Scope::Products {
+            product_ids: list
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    ProductId::parse(p)
+                        .map_err(|e| CliError::invalid("products", format!("{p:?} {e}")))
+                })
+                .collect::<Result<_, _>>()?,
+        }),
+        (None, None) => Ok(Scope::Shop),
+    }
+}
+
+fn describe_scope(scope: &Scope) -> String {
+    match scope {
+        Scope::Shop => "the whole shop".into(),
+        Scope::Category { category_id } => format!("category {category_id}"),
+        Scope::Products { product_ids } => format!(
+            "products {}",
+            product_ids
+                .iter()
+                .map(ProductId::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn describe_value(value: &CouponValue) -> String {
+    match value {
+        CouponValue::AmountOff { off, min_spend } if min_spend.get() == 0 => {
+            format!("{} yuan off, no minimum", off.yuan_text())
+        }
+        CouponValue::AmountOff { off, min_spend } => {
+            format!(
+                "{} yuan off from {} yuan",
+                off.yuan_text(),
+                min_spend.yuan_text()
+            )
+        }
+        CouponValue::PercentOff {
+            percent,
+            cap,
+            min_spend,
+        } => format!(
+            "{percent}% off up to {} yuan{}",
+            cap.yuan_text(),
+            if min_spend.get() > 0 {
+                format!(" from {} yuan", min_spend.yuan_text())
+            } else {
+                String::new()
+            }
+        ),
+    }
+}
+
+async fn coupon_create(admin: &Admin, args: Args, now: i64) -> Result<String, CliError> {
+    args.only(&[
+        "title",
+        "off",
+        "percent",
+        "cap",
+        "min-spend",
+        "valid-days",
+        "valid-from",
+        "valid-until",
+        "total",
+        "per-user",
+        "claim-until",
+        "category",
+        "products",
+    ])?;
+    let id = promotion_id(&args)?;
+    let min_spend = yuan(&args, "min-spend")?.unwrap_or(Fen::ZERO);
+    let value = match (args.optional("off"), args.optional("percent")) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::invalid(
+                "percent",
+                "give either --off or --percent, not both",
+            ));
+        }
+        (Some(_), None) => {
+            if args.optional("cap").is_some() {
+                return Err(CliError::invalid(
+                    "cap",
+                    "only applies to --percent coupons",
+                ));
+            }
+            CouponValue::AmountOff {
+                off: required_yuan(&args, "off")?,
+                min_spend,
+            }
+        }
+        (None, Some(_)) => CouponValue::PercentOff {
+            percent: required_number(&args, "percent")?,
+            cap: required_yuan(&args, "cap")?,
+            min_spend,
+        },
+        (None, None) => {
+            return Err(CliError::invalid(
+                "off",
+                "give --off <yuan> or --percent <n> --cap <yuan>",
+            ));
+        }
+    };
+    let validity = match (
+        number::<u32>(&args, "valid-days")?,
+        time_option(&args, "valid-from", now)?,
+        time_option(&args, "valid-until", now)?,
+    ) {
+        (Some(days), None, None) => Validity::DaysAfterClaim { days },
+        (None, Some(from), Some(until)) => Validity::Dates { from, until },
+        (None, None, Some(until)) => Validity::Dates { from: now, until },
+        (Some(_), _, _) => {
+            return Err(CliError::invalid(
+                "valid-days",
+                "give either --valid-days or --valid-from/--valid-until",
+            ));
+        }
+        _ => {
+            return Err(CliError::invalid(
+                "valid-until",
+                "give --valid-days <n> or --valid-until <time>",
+            ));
+        }
+    };
+    let existing = admin.marketing.template(&id).await?;
+    let template = CouponTemplate {
+        id: id.clone(),
+        title: args.optional("title").unwrap_or_default().to_string(),
+        value,
+        scope: scope(&args)?,
+        validity,
+        claim_until: time_option(&args, "claim-until", now)?,
+        total_limit: required_number(&args, "total")?,
+        per_user_limit: number(&args, "per-user")?.unwrap_or(1),
+        issued: 0,
+    }
+    .validated()?;
+    if let Some(existing) = &existing
+        && template.total_limit < existing.issued
+    {
+        return Err(CliError::invalid(
+            "total",
+            format!(
+                "{} are claimed already; the total cannot be lower",
+                existing.issued
+            ),
+        ));
+    }
+    admin.marketing.put_template(&template).await?;
+    Ok(format!(
+        "coupon {} {}: {} ({}), {}, {} in all, {} per shopper, for {}",
+        template.id,
+        if existing.is_some() {
+            "updated"
+        } else {
+            "created"
+        },
+        template.title,
+        describe_value(&template.value),
+        match template.validity {
+            Validity::DaysAfterClaim { days } => format!("valid {days} days after claiming"),
+            Validity::Dates { from, until } => format!(
+                "valid {} to {}",
+                shared::clock::rfc3339_shanghai(from),
+                shared::clock::rfc3339_shanghai(until)
+            ),
+        },
+        template.total_limit,
+        template.per_user_limit,
+        describe_scope(&template.scope),
+    ))
+}
+
+async fn coupon_list(admin: &Admin) -> Result<String, CliError> {
+    let templates = admin.marketing.templates().await?;
+    if templates.is_empty() {
+        return Ok("no coupons yet; create one with `shopctl coupon create`".into());
+    }
+    let mut out = String::new();
+    for t in templates {
+        let _ = writeln!(
+            out,
+            "{}  {}  {}  claimed {}/{}  (max {} per shopper)  {}",
+            t.id,
+            t.title,
+            describe_value(&t.value),
+            t.issued,
+            t.total_limit,
+            t.per_user_limit,
+            describe_scope(&t.scope)
+        );
+    }
+    Ok(out.trim_end().to_string())
+}
+
+fn parse_tiers(raw: &str) -> Result<Vec<Tier>, CliError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|tier| {
+            let (threshold, off) = tier.split_once('-').ok_or_else(|| {
+                CliError::invalid(
+                    "tiers",
+                    format!("{tier:?} must be <over yuan>-<minus yuan>, like 199-20"),
+                )
+            })?;
+            Ok(Tier {
+                threshold: Fen::parse_yuan(threshold)
+                    .map_err(|e| CliError::invalid("tiers", format!("{tier:?}: {e}")))?,
+                off: Fen::parse_yuan(off)
+                    .map_err(|e| CliError::invalid("tiers", format!("{tier:?}: {e}")))?,
+            })
+        })
+        .collect()
+}
+
+fn describe_rules(rules: &PromotionRules) -> String {
+    let mut out = String::new();
+    if rules.full_reductions.is_empty() {
+        out.push_str("full reductions: none\n");
+    }
+    for rule in &rules.full_reductions {
+        let tiers: Vec<String> = rule
+            .tiers
+            .iter()
+            .map(|t| format!("满{}减{}", t.threshold.yuan_text(), t.off.yuan_text()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "full reduction {}: {} on {}",
+            rule.id,
+            tiers.join(" / "),
+            describe_scope(&rule.scope)
+        );
+    }
+    let p = rules.points;
+    let _ = write!(
+        out,
+        "points: {} points = {} yuan, at most {}% of the goods; delivered orders earn {} per yuan",
+        p.points_per_unit,
+        Fen::new(p.fen_per_unit).yuan_text(),
+        p.max_share_percent,
+        rules.points_earned_per_yuan
+    );
+    out
+}
+
+async fn reduction_set(admin: &Admin, args: Args) -> Result<String, CliError> {
+    args.only(&["tiers", "category", "products"])?;
+    let id = promotion_id(&args)?;
+    let rule = validated_full_reduction(FullReduction {
+        id: id.to_string(),
+        scope: scope(&args)?,
+        tiers: parse_tiers(args.required("tiers")?)?,
+    })?;
+    let rules = admin
+        .marketing
+        .edit_rules(|rules| {
+            rules.full_reductions.retain(|r| r.id != rule.id);
+            rules.full_reductions.push(rule.clone());
+            rules.full_reductions.sort_by(|a, b| a.id.cmp(&b.id));
+            Ok::<_, CliError>(())
+        })
+        .await??;
+    Ok(describe_rules(&rules))
+}
+
+async fn reduction_remove(admin: &Admin, args: Args) -> Result<String, CliError> {
+    args.only(&[])?;
+    let id = promotion_id(&args)?;
+    let rules = admin
+        .marketing
+        .edit_rules(|rules| {
+            let before = rules.full_reductions.len();
+            rules.full_reductions.retain(|r| r.id != id.as_str());
+            if rules.full_reductions.len() == before {
+                return Err(CliError::NotFound(format!("no full reduction named {id}")));
+            }
+            Ok(())
+        })
+        .await??;
+    Ok(describe_rules(&rules))
+}
+
+async fn points_policy(admin: &Admin, args: Args) -> Result<String, CliError> {
+    args.only(&["points-per-yuan", "max-share", "earn-per-yuan"])?;
+    args.no_positionals()?;
+    let policy = validated_points_policy(PointsPolicy {
+        points_per_unit: required_number(&args, "points-per-yuan")?,
+        fen_per_unit: 100,
+        max_share_percent: required_number(&args, "max-share")?,
+    })?;
+    let earn = number::<u64>(&args, "earn-per-yuan")?;
+    let rules = admin
+        .marketing
+        .edit_rules(|rules| {
+            rules.points = policy;
+            if let Some(earn) = earn {
+                rules.points_earned_per_yuan = earn;
+            }
+            Ok::<_, CliError>(())
+        })
+        .await??;
+    Ok(describe_rules(&rules))
+}
+
+fn sku_id(args: &Args) -> Result<SkuId, CliError> {
+    let raw = args.single_positional("skuId")?;
+    SkuId::parse(raw).map_err(|e| CliError::invalid("skuId", e))
+}
+
+async fn flash_sale_set(admin: &Admin, args: Args, now: i64) -> Result<String, CliError> {
+    args.only(&["price", "quota", "per-user", "starts", "ends"])?;
+    let sku = sku_id(&args)?;
+    let starts_at = time_option(&args, "starts", now)?
+        .ok_or_else(|| CliError::invalid("starts", "is required"))?;
+    let ends_at =
+        time_option(&args, "ends", now)?.ok_or_else(|| CliError::invalid("ends", "is required"))?;
+    if ends_at <= starts_at {
+        return Err(CliError::invalid("ends", "must be after --starts"));
+    }
+    let sale = FlashSale {
+        starts_at,
+        ends_at,
+        price: required_yuan(&args, "price")?,
+        quota: required_number(&args, "quota")?,
+        sold: 0,
+        per_user_limit: required_number(&args, "per-user")?,
+    };
+    if sale.quota == 0 {
+        return Err(CliError::invalid("quota", "must be at least 1"));
+    }
+    if sale.per_user_limit == 0 {
+        return Err(CliError::invalid("per-user", "must be at least 1"));
+    }
+    let current = admin
+        .catalog
+        .sku(&sku)
+        .await?
+        .ok_or_else(|| CliError::NotFound(format!("no SKU {sku}")))?;
+    if sale.price.get() == 0 || sale.price >= current.price {
+        return Err(CliError::invalid(
+            "price",
+            format!(
+                "must be more than 0 and below the list price {} yuan",
+                current.price.yuan_text()
+            ),
+        ));
+    }
+    if !admin.catalog.set_flash_sale(&sku, Some(&sale)).await? {
+        return Err(CliError::NotFound(format!("no SKU {sku}")));
+    }
+    Ok(format!(
+        "flash sale on {sku}: {} yuan (list {}), {} units, at most {} per shopper, {} to {}",
+        sale.price.yuan_text(),
+        current.price.yuan_text(),
+        sale.quota,
+        sale.per_user_limit,
+        shared::clock::rfc3339_shanghai(starts_at),
+        shared::clock::rfc3339_shanghai(ends_at)
+    ))
+}
+
+async fn flash_sale_end(admin: &Admin, args: Args) -> Result<String, CliError> {
+    args.only(&[])?;
+    let sku = sku_id(&args)?;
+    if !admin.catalog.set_flash_sale(&sku, None).await? {
+        return Err(CliError::NotFound(format!("no SKU {sku}")));
+    }
+    Ok(format!("flash sale on {sku} ended"))
+}
+
+fn level(args: &Args) -> Result<String, CliError> {
+    let raw = args.required("level")?;
+    let ok = (1..=20).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(raw.to_string())
+    } else {
+        Err(CliError::invalid(
+            "level",
+            "must be 1 to 20 lowercase letters, digits, '-' or '_'",
+        ))
+    }
+}
+
+async fn member_price(admin: &Admin, args: Args, set: bool) -> Result<String, CliError> {
+    args.only(if set { &["level", "price"] } else { &["level"] })?;
+    let sku = sku_id(&args)?;
+    let level = level(&args)?;
+    let price = if set {
+        Some(required_yuan(&args, "price")?)
+    } else {
+        None
+    };
+    if let Some(price) = price {
+        let current = admin
+            .catalog
+            .sku(&sku)
+            .await?
+            .ok_or_else(|| CliError::NotFound(format!("no SKU {sku}")))?;
+        if price.get() == 0 || price >= current.price {
+            return Err(CliError::invalid(
+                "price",
+                format!(
+                    "must be more than 0 and below the list price {} yuan",
+                    current.price.yuan_text()
+                ),
+            ));
+        }
+    }
+    if !admin.catalog.set_member_price(&sku, &level, price).await? {
+        return Err(CliError::NotFound(format!("no SKU {sku}")));
+    }
+    Ok(match price {
+        Some(p) => format!("{sku}: {level} members pay {} yuan", p.yuan_text()),
+        None => format!("{sku}: no {level} member price"),
+    })
+}
+
+async fn member(admin: &Admin, args: Args, set: bool) -> Result<String, CliError> {
+    args.only(if set { &["level"] } else { &[] })?;
+    let raw = args.single_positional("userId")?;
+    let user = UserId::parse(raw).map_err(|e| CliError::invalid("userId", e))?;
+    let level = if set { Some(level(&args)?) } else { None };
+    if !admin
+        .users
+        .set_member_level(&user, level.as_deref())
+        .await?
+    {
+        return Err(CliError::NotFound(format!("no user {user}")));
+    }
+    Ok(match level {
+        Some(l) => format!("user {user} is now a {l} member"),
+        None => format!("user {user} is no longer a member"),
+    })
+}

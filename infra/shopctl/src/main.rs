@@ -1,0 +1,68 @@
+//! `shopctl <command>`: see `shopctl help`. Answers on stdout; mistakes on stderr with exit 2.
+
+use shopctl::{Admin, CliError, USAGE, run};
+use std::io::Write;
+use std::process::ExitCode;
+
+fn table(name: &str) -> Result<String, String> {
+    std::env::var(name)
+        .map_err(|_| format!("{name} is not set: name the table (see `shopctl help`)"))
+}
+
+fn main() -> ExitCode {
+    let words: Vec<String> = std::env::args().skip(1).collect();
+    let mut stderr = std::io::stderr().lock();
+    let tables = (|| {
+        Ok::<_, String>((
+            table("CATALOG_TABLE")?,
+            table("MARKETING_TABLE")?,
+            table("USERS_TABLE")?,
+        ))
+    })();
+    let (catalog, marketing, users) = match tables {
+        Ok(t) => t,
+        Err(e) if words.is_empty() || words[0] == "help" => {
+            let _ = writeln!(std::io::stdout(), "{USAGE}\n\n({e})");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let _ = writeln!(stderr, "{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(stderr, "cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let config = shared::store::aws_config().await;
+        let admin = Admin::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            &catalog,
+            &marketing,
+            &users,
+        );
+        match run(&admin, &words, shared::clock::now_epoch_seconds()).await {
+            Ok(answer) => {
+                let _ = writeln!(std::io::stdout(), "{answer}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                let detail = match &err {
+                    CliError::Store(e) => std::error::Error::source(e)
+                        .map(|s| format!("{e}: {s}"))
+                        .unwrap_or_else(|| e.to_string()),
+                    other => other.to_string(),
+                };
+                let _ = writeln!(stderr, "{detail}");
+                ExitCode::from(err.exit_code())
+            }
+        }
+    })
+}
