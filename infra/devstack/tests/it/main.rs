@@ -8,6 +8,7 @@ mod events;
 mod login;
 mod payments;
 mod points;
+mod promotions;
 mod provisioning;
 mod support;
 mod template_shape;
