@@ -404,7 +404,7 @@ async fn cancel_racing_the_deadline_returns_the_coupon_and_the_points_exactly_on
     let cancel = |n: usize| {
         let (shop, token, id) = (&shop, token.clone(), id.clone());
         async move {
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 let answer = shop
                     .post_as(&token, &format!("/v1/orders/{id}/cancel"), &json!({}))
                     .await;
