@@ -284,6 +284,35 @@ impl Bench {
                     .gateway
                     .place_order(&self.source.token, "template", ORDER_SKU)
                     .await?;
+                // The shopper's coupon and points for the promotions quote.
+                let user = order.user_id.clone();
+                let claimed = self
+                    .emulators
+                    .marketing
+                    .claim(
+                        shared::promotions::CouponId::parse(routes::BENCH_COUPON)?.template(),
+                        &user,
+                        shared::clock::now_epoch_seconds(),
+                    )
+                    .await?;
+                ensure!(
+                    matches!(claimed, shared::store::marketing::Claim::Claimed(_)),
+                    "the bench shopper could not claim {}",
+                    routes::BENCH_COUPON
+                );
+                let gift = shared::store::points::LedgerEntry {
+                    key: "bench#gift".into(),
+                    delta: routes::BENCH_POINTS,
+                    reason: "bench".into(),
+                    order_id: None,
+                    at: 0,
+                };
+                shared::store::points::PointsLedger::new(
+                    self.emulators.dynamodb.clone(),
+                    self.emulators.marketing.table(),
+                )
+                .post(&user, &gift)
+                .await?;
                 self.emulators.order_template = Some(order);
                 Ok(Vec::new())
             }
@@ -351,6 +380,12 @@ async fn start_stack(endpoint: &str) -> anyhow::Result<devstack::LocalStack> {
     devstack::seed::seed(&stack.catalog_store())
         .await
         .context("seeding the demo catalog")?;
+    for command in routes::BENCH_PROMOTIONS {
+        stack
+            .shopctl(command)
+            .await
+            .with_context(|| format!("shopctl {}", command.join(" ")))?;
+    }
     Ok(stack)
 }
 

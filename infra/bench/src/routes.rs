@@ -21,6 +21,58 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub const RETURNING_USER: &str = "benchuser";
 /// The SKUs of the quote fixture, `events/checkout-quote.json`.
 const QUOTE_SKUS: [&str; 2] = ["longjing-1", "walnut-1"];
+/// A ten-line cart for the promotions quote: 725.60 yuan of goods, one unit each.
+pub const PROMO_SKUS: [&str; 10] = [
+    "longjing-1",
+    "biluochun-1",
+    "maofeng-1",
+    "dianhong-1",
+    "zhengshan-1",
+    "walnut-1",
+    "cashew-1",
+    "daily-nuts-1",
+    "beef-jerky-1",
+    "kiwi-1",
+];
+/// The bench's promotions (set with shopctl before checkout runs): a shop-wide 满199减20 /
+/// 满299减40, 100 points = 1 yuan up to half the goods, and this coupon in the shopper's wallet.
+pub const BENCH_PROMOTIONS: &[&[&str]] = &[
+    &[
+        "reduction",
+        "set",
+        "bench-tiers",
+        "--tiers",
+        "199-20,299-40",
+    ],
+    &[
+        "points",
+        "policy",
+        "--points-per-yuan",
+        "100",
+        "--max-share",
+        "50",
+    ],
+    &[
+        "coupon",
+        "create",
+        "bench-coupon",
+        "--title",
+        "满99减20",
+        "--off",
+        "20",
+        "--min-spend",
+        "99",
+        "--valid-days",
+        "30",
+        "--total",
+        "1000",
+        "--per-user",
+        "1",
+    ],
+];
+pub const BENCH_COUPON: &str = "bench-coupon.1";
+/// Points the bench shopper holds: 100 yuan's worth.
+pub const BENCH_POINTS: i64 = 10_000;
 
 fn fixture(raw: &str) -> Value {
     serde_json::from_str(raw).unwrap_or(Value::Null)
@@ -55,6 +107,8 @@ pub enum Calls {
     ReturningLogin,
     FirstLogin,
     Quote,
+    /// The ten-line cart with a coupon, points and a full-reduction rule.
+    PromoQuote,
     PlaceOrder,
     PayNotify,
 }
@@ -268,7 +322,11 @@ pub fn routes(function: &str, source: &EventSource) -> Vec<Route> {
             .expect_body("/error/field", json!("code")),
         ],
         "checkout" => {
-            let (place_token, quote_token) = (source.token.clone(), source.token.clone());
+            let (place_token, quote_token, promo_token) = (
+                source.token.clone(),
+                source.token.clone(),
+                source.token.clone(),
+            );
             vec![
                 Route::new(
                     "checkout",
@@ -290,8 +348,8 @@ pub fn routes(function: &str, source: &EventSource) -> Vec<Route> {
                 .expect_body("/order/status", json!("PENDING_PAYMENT"))
                 .expect_body("/payment/signType", json!("RSA"))
                 .within(Budget {
-                    dynamodb: 3,
-                    sqs: None,
+                    dynamodb: 2,
+                    sqs: Some(1),
                     besides: "the prepay",
                 }),
                 Route::new(
@@ -306,7 +364,41 @@ pub fn routes(function: &str, source: &EventSource) -> Vec<Route> {
                         ))
                     },
                 )
-                .expect_body("/total", json!(2 * 12800 + 3990)),
+                .expect_body("/total", json!(2 * 12800 + 3990 - 2000))
+                .within(Budget {
+                    dynamodb: 2,
+                    sqs: None,
+                    besides: "",
+                }),
+                Route::new(
+                    "checkout",
+                    "POST /v1/checkout/quote (10 lines, 满减 + coupon + points)",
+                    200,
+                    Calls::PromoQuote,
+                    move |_| {
+                        let mut event = authorized(
+                            fixture(include_str!("../../../events/checkout-quote.json")),
+                            &promo_token,
+                        );
+                        let items: Vec<Value> = PROMO_SKUS
+                            .iter()
+                            .map(|s| json!({"skuId": s, "quantity": 1}))
+                            .collect();
+                        event["body"] = json!({"items": items, "couponId": BENCH_COUPON, "points": BENCH_POINTS})
+                            .to_string()
+                            .into();
+                        Ok(event)
+                    },
+                )
+                .expect_body("/discounts/0/amount", json!(4000))
+                .expect_body("/discounts/1/amount", json!(2000))
+                .expect_body("/discounts/2/amount", json!(10_000))
+                .expect_body("/total", json!(72_560 - 4000 - 2000 - 10_000))
+                .within(Budget {
+                    dynamodb: 2,
+                    sqs: None,
+                    besides: "",
+                }),
             ]
         }
         "pay-notify" => {
@@ -526,6 +618,20 @@ impl Emulators {
                 // The quote reads the cart and the wallet side by side.
                 let (priced, wallet) =
                     tokio::join!(self.priced(&ids, user, None), self.marketing.wallet(user));
+                priced?;
+                wallet?;
+            }
+            Calls::PromoQuote => {
+                let ids = PROMO_SKUS
+                    .iter()
+                    .map(|id| SkuId::parse(id))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let user = &self.template()?.user_id;
+                let coupon = CouponId::parse(BENCH_COUPON)?;
+                let (priced, wallet) = tokio::join!(
+                    self.priced(&ids, user, Some(&coupon)),
+                    self.marketing.wallet(user)
+                );
                 priced?;
                 wallet?;
             }
