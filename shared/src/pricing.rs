@@ -50,7 +50,10 @@ impl Scope {
     fn covers(&self, line: &CartLine) -> bool {
         match self {
             Scope::Shop => true,
-            Scope::Category { category_id } => &line.category_id == category_id,
+            // A rule for 茶叶 covers 绿茶 and every other category under it.
+            Scope::Category { category_id } => {
+                &line.category_id == category_id || line.parent_categories.contains(category_id)
+            }
             Scope::Products { product_ids } => product_ids.contains(&line.sku.product_id),
         }
     }
@@ -124,6 +127,8 @@ impl Default for PointsPolicy {
 pub struct CartLine {
     pub sku: Sku,
     pub category_id: CategoryId,
+    /// The categories above `category_id`, nearest first.
+    pub parent_categories: Vec<CategoryId>,
     pub quantity: Quantity,
     /// Flash-sale units of this SKU the shopper bought already (their per-user limit counts them).
     pub flash_bought: u32,
@@ -536,6 +541,7 @@ mod tests {
         CartLine {
             sku,
             category_id: CategoryId::parse(category).unwrap(),
+            parent_categories: Vec::new(),
             quantity: Quantity::new(quantity).unwrap(),
             flash_bought: 0,
         }
@@ -669,6 +675,29 @@ mod tests {
             "snacks are outside the rule"
         );
         assert_eq!(q.total, Fen::new(30000 + 5000 - 4000));
+    }
+
+    #[test]
+    fn a_category_rule_covers_the_categories_under_it() {
+        let rule = FullReduction {
+            id: "r1".into(),
+            scope: Scope::Category {
+                category_id: CategoryId::parse("tea").unwrap(),
+            },
+            tiers: vec![Tier {
+                threshold: Fen::new(10000),
+                off: Fen::new(1000),
+            }],
+        };
+        let mut green = line(sku("a", 12800), "green-tea", 1);
+        green.parent_categories = vec![CategoryId::parse("tea").unwrap()];
+        let lines = [green, line(sku("b", 12800), "teacup", 1)];
+        let q = price(&PriceRequest {
+            full_reductions: std::slice::from_ref(&rule),
+            ..PriceRequest::plain(&lines, 0, ShippingRule::default())
+        })
+        .unwrap();
+        assert_eq!(q.discounts[0].per_line, vec![Fen::new(1000), Fen::ZERO]);
     }
 
     fn coupon(value: CouponValue) -> Coupon {

@@ -234,6 +234,7 @@ impl Checkout {
             lines.push(CartLine {
                 sku: for_sale.sku.clone(),
                 category_id: for_sale.category_id.clone(),
+                parent_categories: for_sale.parent_categories.clone(),
                 quantity: *quantity,
                 flash_bought: for_sale.flash_bought,
             });

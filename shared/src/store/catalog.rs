@@ -35,6 +35,8 @@ pub struct SkuForSale {
     pub image: Option<String>,
     pub on_shelf: bool,
     pub category_id: CategoryId,
+    /// The categories above the product's, nearest first: category-wide promotions cover them.
+    pub parent_categories: Vec<CategoryId>,
     /// Flash-sale units of this SKU the buyer has already bought.
     pub flash_bought: u32,
 }
@@ -220,6 +222,14 @@ pub(crate) fn sku_for_sale(item: &Item) -> Result<SkuForSale, StoreError> {
         category_id: get_s(item, "categoryId")
             .and_then(|c| CategoryId::parse(c).ok())
             .unwrap_or_else(|| CategoryId::parse("uncategorized").expect("valid id")),
+        parent_categories: match item.get("parentCategories") {
+            Some(AttributeValue::L(ids)) => ids
+                .iter()
+                .filter_map(|id| id.as_s().ok())
+                .filter_map(|id| CategoryId::parse(id).ok())
+                .collect(),
+            _ => Vec::new(),
+        },
         flash_bought: 0,
     })
 }
@@ -428,12 +438,32 @@ impl CatalogStore {
             BTreeSet::new()
         };
 
+        // The categories above the product's, so checkout needs no tree to apply a category rule.
+        let parents: HashMap<CategoryId, Option<CategoryId>> = self
+            .categories()
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.parent_id))
+            .collect();
+        let mut parent_categories = Vec::new();
+        let mut at = parents.get(&product.category_id).cloned().flatten();
+        while let Some(parent) = at {
+            if parent_categories.contains(&parent) || parent_categories.len() > 8 {
+                break;
+            }
+            at = parents.get(&parent).cloned().flatten();
+            parent_categories.push(parent);
+        }
         for sku in skus {
             // Checkout reads SKUs alone, so each carries what an order line shows of its product.
             let mut item = to_item(sku);
             item.insert("productTitle".into(), s(&product.title));
             item.insert("onShelf".into(), AttributeValue::Bool(product.on_shelf));
             item.insert("categoryId".into(), s(product.category_id.as_str()));
+            item.insert(
+                "parentCategories".into(),
+                AttributeValue::L(parent_categories.iter().map(|c| s(c.as_str())).collect()),
+            );
             if let Some(image) = product.images.first() {
                 item.insert("image".into(), s(image));
             }

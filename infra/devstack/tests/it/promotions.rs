@@ -698,3 +698,45 @@ async fn a_flash_sale_set_with_shopctl_shows_in_browse_and_prices_the_order() {
     );
     assert_eq!(placed.body["order"]["subtotal"], 2 * 4_900 + 6_800);
 }
+
+#[tokio::test]
+async fn a_category_coupon_covers_the_categories_under_it_and_nothing_else() {
+    let shop = TestShop::start().await;
+    shopctl(
+        &shop,
+        &[
+            "coupon",
+            "create",
+            "tea-10",
+            "--title",
+            "茶叶九折",
+            "--percent",
+            "10",
+            "--cap",
+            "100",
+            "--category",
+            "tea",
+            "--valid-days",
+            "7",
+            "--total",
+            "10",
+        ],
+    )
+    .await;
+    let (token, _) = shop.login("teafan.1").await;
+    assert_eq!(claim(&shop, &token, "tea-10").await.status, 201);
+
+    // Longjing is in 绿茶, under 茶叶; the teacup is in 家居日用.
+    let quote = shop
+        .post_as(
+            &token,
+            "/v1/checkout/quote",
+            &json!({"items": [{"skuId": "longjing-1", "quantity": 1}, {"skuId": "teacup-1", "quantity": 1}], "couponId": "tea-10.1"}),
+        )
+        .await;
+
+    assert_eq!(quote.status, 200, "{}", quote.text);
+    assert_eq!(quote.body["discounts"][0]["amount"], 1_280);
+    assert_eq!(quote.body["lines"][0]["discount"], 1_280);
+    assert_eq!(quote.body["lines"][1]["discount"], 0);
+}
