@@ -39,7 +39,11 @@ impl Default for ShippingRule {
 
 /// Which lines a rule or coupon covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Scope {
     Shop,
     Category { category_id: CategoryId },
@@ -78,7 +82,11 @@ pub struct FullReduction {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum CouponValue {
     /// A fixed amount off once the in-scope spend reaches `min_spend`.
     AmountOff { off: Fen, min_spend: Fen },

@@ -116,7 +116,11 @@ impl From<CouponId> for String {
 
 /// How long a claimed coupon can be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Validity {
     /// Between two fixed moments (epoch seconds), whenever it was claimed.
     Dates { from: i64, until: i64 },
@@ -558,6 +562,33 @@ mod tests {
         ] {
             assert!(validated_full_reduction(rule(bad)).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn promotions_read_as_camel_case_json_like_the_rest_of_the_api() {
+        let value = serde_json::to_value(CouponValue::PercentOff {
+            percent: 10,
+            cap: Fen::new(3000),
+            min_spend: Fen::new(9900),
+        })
+        .unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"kind": "percentOff", "percent": 10, "cap": 3000, "minSpend": 9900})
+        );
+        let scope = serde_json::to_value(Scope::Category {
+            category_id: crate::ids::CategoryId::parse("tea").unwrap(),
+        })
+        .unwrap();
+        assert_eq!(
+            scope,
+            serde_json::json!({"kind": "category", "categoryId": "tea"})
+        );
+        let validity = serde_json::to_value(Validity::DaysAfterClaim { days: 7 }).unwrap();
+        assert_eq!(
+            validity,
+            serde_json::json!({"kind": "daysAfterClaim", "days": 7})
+        );
     }
 
     #[test]

@@ -413,6 +413,13 @@ fn parse_tiers(raw: &str) -> Result<Vec<Tier>, CliError> {
         .collect()
 }
 
+/// "199" for 199.00 yuan, "19.90" otherwise: how prices read on a poster.
+fn short_yuan(fen: Fen) -> String {
+    let text = fen.yuan_text();
+    text.strip_suffix(".00")
+        .map_or(text.clone(), str::to_string)
+}
+
 fn describe_rules(rules: &PromotionRules) -> String {
     let mut out = String::new();
     if rules.full_reductions.is_empty() {
@@ -422,7 +429,7 @@ fn describe_rules(rules: &PromotionRules) -> String {
         let tiers: Vec<String> = rule
             .tiers
             .iter()
-            .map(|t| format!("满{}减{}", t.threshold.yuan_text(), t.off.yuan_text()))
+            .map(|t| format!("满{}减{}", short_yuan(t.threshold), short_yuan(t.off)))
             .collect();
         let _ = writeln!(
             out,

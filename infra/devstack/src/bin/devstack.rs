@@ -103,10 +103,13 @@ async fn dev() -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "  promotions (make shopctl ARGS=\"rules\" / \"coupon list\"):"
+        "  promotions, set up by {} shopctl commands (see make shopctl ARGS=\"help\"):",
+        promotions.len()
     )?;
-    for line in &promotions {
-        writeln!(out, "    {line}")?;
+    for listing in [&["rules"][..], &["coupon", "list"]] {
+        for line in stack.shopctl(listing).await?.lines() {
+            writeln!(out, "    {line}")?;
+        }
     }
     writeln!(out, "\nTry:")?;
     writeln!(out, "  curl -s {base}/v1/categories")?;
