@@ -205,6 +205,37 @@ pub fn cached_json<T: Serialize + ?Sized>(
 }
 
 /// Reading the parts of an API Gateway HTTP API (payload 2.0) event.
+/// The fields of an `application/x-www-form-urlencoded` body, in order; `None` when a field is
+/// not valid percent-encoded UTF-8.
+pub fn form_fields(body: &[u8]) -> Option<Vec<(String, String)>> {
+    fn decode(part: &[u8]) -> Option<String> {
+        let mut out = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            match part[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let hex = part.get(i + 1..i + 3)?;
+                    out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+                    i += 2;
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).ok()
+    }
+    body.split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let mut halves = pair.splitn(2, |b| *b == b'=');
+            let name = decode(halves.next().unwrap_or_default())?;
+            let value = decode(halves.next().unwrap_or_default())?;
+            Some((name, value))
+        })
+        .collect()
+}
+
 pub trait RequestExt {
     fn request_id(&self) -> &str;
     fn route(&self) -> &str;
@@ -313,6 +344,22 @@ pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn form_bodies_are_percent_decoded_field_by_field() {
+        let fields =
+            super::form_fields(b"param=%7B%22a%22%3A%22%E5%B7%B2+%E7%AD%BE%22%7D&sign=AB12")
+                .unwrap();
+        assert_eq!(
+            fields,
+            vec![
+                ("param".to_string(), "{\"a\":\"已 签\"}".to_string()),
+                ("sign".to_string(), "AB12".to_string())
+            ]
+        );
+        assert!(super::form_fields(b"a=%E5%B7").is_none());
+        assert!(super::form_fields(b"a=%zz").is_none());
+    }
+
     use super::*;
     use serde::Deserialize;
 

@@ -9,6 +9,8 @@ pub mod config;
 pub mod crypto;
 pub mod cursor;
 pub mod ids;
+pub mod kuaidi100;
+pub mod logistics;
 pub mod money;
 pub mod order;
 pub mod payment;

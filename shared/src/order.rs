@@ -289,8 +289,20 @@ pub struct Order {
     pub paid_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<String>,
+    /// The parcel, once shipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment: Option<ShipmentSummary>,
     #[serde(default)]
     pub history: Vec<StatusChange>,
+}
+
+/// Which courier carries the order and under what waybill number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShipmentSummary {
+    pub company: String,
+    pub number: String,
+    pub warehouse_id: String,
 }
 
 #[cfg(test)]

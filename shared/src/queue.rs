@@ -42,6 +42,16 @@ pub enum DeadlineMessage {
         transaction_id: String,
         total: u64,
     },
+    /// The parcel was signed for: award the order's points (once, by ledger key) and schedule
+    /// its completion. Sent again by every push that finds the parcel delivered.
+    #[serde(rename = "order.delivered", rename_all = "camelCase")]
+    OrderDelivered {
+        order_id: OrderId,
+        delivered_at: i64,
+    },
+    /// `DELIVERED -> COMPLETED` once `due_at` has passed (conditional, so once).
+    #[serde(rename = "order.complete", rename_all = "camelCase")]
+    OrderComplete { order_id: OrderId, due_at: i64 },
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -177,6 +177,32 @@ impl WeChatApi {
         Ok((SecretString::from(answer.access_token), answer.expires_in))
     }
 
+    /// Sends a subscribe message (订阅消息) the shopper agreed to receive, opening `page`.
+    pub async fn send_subscribe_message(
+        &self,
+        access_token: &SecretString,
+        openid: &crate::ids::OpenId,
+        template_id: &str,
+        page: &str,
+        data: &Value,
+    ) -> Result<(), WeChatError> {
+        let url = format!("{}/cgi-bin/message/subscribe/send", self.base);
+        let body = serde_json::json!({
+            "touser": openid.expose(),
+            "template_id": template_id,
+            "page": page,
+            "data": data,
+        });
+        self.call::<Value>(|| {
+            self.http
+                .post(&url)
+                .query(&[("access_token", access_token.expose_secret())])
+                .json(&body)
+        })
+        .await?;
+        Ok(())
+    }
+
     pub async fn phone_number(
         &self,
         access_token: &SecretString,

@@ -27,6 +27,7 @@ use shared::store::cart::{CartReader, CartSnapshot};
 use shared::store::catalog::SkuForSale;
 use shared::store::marketing::{Claim, MarketingStore};
 use shared::store::orders::{Created, FlashHold, Transition};
+use shared::store::shipments::ShipmentStore;
 use shared::wechatpay::{PayError, PaymentParams, Prepay, WeChatPay};
 use views::{OrderAnswer, PointsView};
 
@@ -36,6 +37,7 @@ const ORDERS_PAGE: usize = 20;
 
 pub struct Checkout {
     cart: CartReader,
+    shipments: ShipmentStore,
     marketing: MarketingStore,
     tokens: TokenService,
     cursors: CursorSealer,
@@ -196,6 +198,11 @@ impl Checkout {
                 &marketing_table,
             ),
             marketing: MarketingStore::new(dynamodb.clone(), marketing_table),
+            shipments: ShipmentStore::new(
+                dynamodb.clone(),
+                settings.required("ORDERS_TABLE")?,
+                &catalog_table,
+            ),
             tokens: TokenService::new(&jwt_secret)?,
             cursors: CursorSealer::derive(&jwt_secret),
             pay: WeChatPay::new(settings, http)?,
@@ -447,6 +454,7 @@ impl Checkout {
             pay_deadline: now + self.payment_seconds,
             paid_at: None,
             transaction_id: None,
+            shipment: None,
             history: vec![StatusChange {
                 status: OrderStatus::PendingPayment,
                 at: now,
@@ -507,10 +515,27 @@ impl Checkout {
         }
     }
 
+    /// The order with its status history and, once shipped, the parcel's tracking, newest first.
     async fn get_order(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let user = self.tokens.require_user(req)?;
         let stored = self.own_order(req, &user).await?;
-        Ok(api::json(200, &stored.order))
+        let mut answer =
+            serde_json::to_value(&stored.order).map_err(|e| ApiError::unexpected(&e))?;
+        if let Some(summary) = &stored.order.shipment
+            && let Some(shipment) = self
+                .shipments
+                .shipment(&summary.number)
+                .await
+                .map_err(CheckoutError::from)?
+        {
+            answer["tracking"] = serde_json::json!({
+                "company": shipment.company,
+                "number": shipment.number,
+                "state": shipment.state_code.map(shared::logistics::state_name),
+                "events": shipment.timeline,
+            });
+        }
+        Ok(api::json(200, &answer))
     }
 
     async fn list_orders(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {

@@ -1,9 +1,11 @@
 //! `deadlines`: the SQS consumer for timeouts. An unpaid order past its deadline is asked
 //! about at WeChat Pay first (a lost notification must not cancel a paid order), then closed,
-//! cancelled and its stock released. Money that arrived for a cancelled order is refunded.
+//! cancelled and its stock released. Money that arrived for a cancelled order is refunded. A
+//! delivered order earns its points and, `COMPLETE_AFTER_DAYS` later, becomes COMPLETED.
 //!
-//! Idempotency: every step is conditional on the order's status (`PENDING_PAYMENT` only), and
-//! a refund is keyed by its `out_refund_no`, so redelivered messages change nothing.
+//! Idempotency: every step is conditional on the order's status, points are posted under a key
+//! naming the order, and a refund is keyed by its `out_refund_no`, so redelivered messages
+//! change nothing.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use shared::clock::now_epoch_seconds;
@@ -13,14 +15,21 @@ use shared::order::{OrderId, OrderStatus};
 use shared::payment::PaymentDesk;
 use shared::queue::{DeadlineMessage, MAX_DELAY_SECONDS};
 use shared::runtime::{Clients, QueueFunction, each_message};
+use shared::store::marketing::MarketingStore;
+use shared::store::points::PointsLedger;
 use shared::wechatpay::WeChatPay;
 
 /// A shopper in the middle of paying gets this long before we ask again.
 const USER_PAYING_RETRY_SECONDS: i64 = 60;
+/// A delivered order completes (and leaves the easy-return window) after this many days.
+const DEFAULT_COMPLETE_AFTER_DAYS: i64 = 7;
 
 pub struct Deadlines {
     payments: PaymentDesk,
     pay: WeChatPay,
+    marketing: MarketingStore,
+    points: PointsLedger,
+    complete_after_seconds: i64,
 }
 
 impl Deadlines {
@@ -30,12 +39,23 @@ impl Deadlines {
             clients.sqs.clone(),
             clients.http(),
         );
-        // Cancelling gives coupons and points back into the marketing table.
-        settings.required("MARKETING_TABLE")?;
+        // Cancelling gives stock back into the catalog table.
         settings.required("CATALOG_TABLE")?;
+        let marketing = settings.required("MARKETING_TABLE")?;
+        let complete_after_days = match settings.get("COMPLETE_AFTER_DAYS") {
+            Some(days) => days
+                .parse::<i64>()
+                .ok()
+                .filter(|d| (0..=90).contains(d))
+                .ok_or_else(|| ConfigError::new("COMPLETE_AFTER_DAYS", "must be 0 to 90"))?,
+            None => DEFAULT_COMPLETE_AFTER_DAYS,
+        };
         Ok(Self {
+            marketing: MarketingStore::new(dynamodb.clone(), &marketing),
+            points: PointsLedger::new(dynamodb.clone(), marketing),
             payments: PaymentDesk::new(settings, dynamodb, sqs)?,
             pay: WeChatPay::new(settings, http)?,
+            complete_after_seconds: complete_after_days * 24 * 60 * 60,
         })
     }
 
@@ -59,7 +79,79 @@ impl Deadlines {
                 self.refund_late_payment(&order_id, &transaction_id, total)
                     .await
             }
+            DeadlineMessage::OrderDelivered {
+                order_id,
+                delivered_at,
+            } => self.order_delivered(&order_id, delivered_at).await,
+            DeadlineMessage::OrderComplete { order_id, due_at } => {
+                self.complete(&order_id, due_at).await
+            }
         }
+    }
+
+    /// Points for a delivered order (once: the ledger entry is keyed by the order), then its
+    /// completion scheduled.
+    async fn order_delivered(&self, order_id: &OrderId, delivered_at: i64) -> Result<(), String> {
+        let Some(stored) = self
+            .payments
+            .orders
+            .get(order_id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Err(format!("poison message: order {order_id} does not exist"));
+        };
+        let order = &stored.order;
+        if !matches!(
+            order.status,
+            OrderStatus::Delivered | OrderStatus::Completed
+        ) {
+            tracing::info!(order_id = %order_id, status = order.status.as_str(), "delivered notice for an order that is not delivered; no points");
+            return Ok(());
+        }
+        let now = now_epoch_seconds();
+        let rules = self.marketing.rules().await.map_err(|e| e.to_string())?;
+        let posted = self
+            .points
+            .award_delivered_order(order, rules.points_earned_per_yuan, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(order_id = %order_id, ?posted, "delivered order's points");
+        if order.status == OrderStatus::Delivered {
+            self.complete(order_id, delivered_at + self.complete_after_seconds)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn complete(&self, order_id: &OrderId, due_at: i64) -> Result<(), String> {
+        let now = now_epoch_seconds();
+        if now < due_at {
+            let again = DeadlineMessage::OrderComplete {
+                order_id: order_id.clone(),
+                due_at,
+            };
+            return self
+                .payments
+                .deadlines
+                .send(&again, (due_at - now).min(MAX_DELAY_SECONDS))
+                .await
+                .map_err(|e| e.to_string());
+        }
+        let transition = self
+            .payments
+            .orders
+            .advance(
+                order_id,
+                OrderStatus::Delivered,
+                OrderStatus::Completed,
+                "delivered and the return window passed",
+                now,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(order_id = %order_id, ?transition, "order completion");
+        Ok(())
     }
 
     async fn order_deadline(&self, order_id: &OrderId, due_at: i64) -> Result<(), String> {

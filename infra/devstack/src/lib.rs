@@ -3,6 +3,7 @@
 //! `make dev` runs it as a server; the integration tests start one per test.
 
 pub mod gateway;
+pub mod kuaidi100_sandbox;
 pub mod resources;
 pub mod seed;
 pub mod server;
@@ -49,6 +50,8 @@ pub const PROVIDER_SETTINGS: &[&str] = &[
 
 /// The AppID the sandbox plays; shaped like a real one so template validation would accept it.
 pub const SANDBOX_APPID: &str = "wx5a0d0c0ffee0d00d";
+/// The Kuaidi100 API key the sandbox accepts (not a secret: the sandbox is local).
+pub const SANDBOX_KUAIDI100_KEY: &str = "sandbox-kuaidi100-key";
 
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -88,11 +91,14 @@ pub struct LocalStack {
     pub checkout: Arc<checkout::Checkout>,
     pub pay_notify: Arc<pay_notify::PayNotify>,
     pub deadlines: Arc<deadlines::Deadlines>,
+    pub fulfillment: Arc<fulfillment::Fulfillment>,
+    pub logistics_hook: Arc<logistics_hook::LogisticsHook>,
     pub gateway: Arc<gateway::Gateway>,
     /// Queue consumers by the logical id of the queue they read.
     pub consumers: Vec<(String, Arc<dyn QueueFunction>)>,
     pub wechat: Arc<wechat_sandbox::WeChatSandbox>,
     pub wechatpay: Arc<wechatpay_sandbox::WeChatPaySandbox>,
+    pub kuaidi100: Arc<kuaidi100_sandbox::Kuaidi100Sandbox>,
     pub sandbox_url: String,
     pub api_url: String,
     /// The emulator's URL.
@@ -106,6 +112,11 @@ pub fn local_secrets() -> HashMap<String, String> {
     HashMap::from([
         ("JWT_SECRET".to_string(), shared::ids::random_token(48)),
         ("WECHAT_SECRET".to_string(), shared::ids::random_token(32)),
+        (
+            "KUAIDI100_SECRET".to_string(),
+            shared::ids::random_token(32),
+        ),
+        ("KUAIDI100_SALT".to_string(), shared::ids::random_token(16)),
     ])
 }
 
@@ -113,6 +124,7 @@ pub fn local_secrets() -> HashMap<String, String> {
 struct Sandboxes {
     wechat: Arc<wechat_sandbox::WeChatSandbox>,
     wechatpay: Arc<wechatpay_sandbox::WeChatPaySandbox>,
+    kuaidi100: Arc<kuaidi100_sandbox::Kuaidi100Sandbox>,
 }
 
 #[async_trait::async_trait]
@@ -120,6 +132,11 @@ impl server::Serve for Sandboxes {
     async fn serve(&self, request: server::Incoming) -> server::Outgoing {
         if request.path.starts_with("/v3/") || request.path.starts_with("/__sandbox/wechatpay") {
             self.wechatpay.serve(request).await
+        } else if request.path.starts_with("/label/")
+            || request.path == "/poll"
+            || request.path.starts_with("/__sandbox/kuaidi100")
+        {
+            self.kuaidi100.serve(request).await
         } else {
             self.wechat.serve(request).await
         }
@@ -162,6 +179,12 @@ impl LocalStack {
             "WECHATPAY_NOTIFY_URL".into(),
             format!("{api_url}/v1/pay/wechat/notify"),
         );
+        overrides.insert("KUAIDI100_API_BASE".into(), sandbox_url.clone());
+        overrides.insert("KUAIDI100_KEY".into(), SANDBOX_KUAIDI100_KEY.into());
+        overrides.insert(
+            "LOGISTICS_NOTIFY_URL".into(),
+            format!("{api_url}/v1/logistics/kuaidi100/notify"),
+        );
         overrides.extend(options.wechatpay_keys.settings());
         overrides.extend(options.extra);
         let wechat = Arc::new(wechat_sandbox::WeChatSandbox::new(
@@ -171,11 +194,16 @@ impl LocalStack {
         let wechatpay = Arc::new(wechatpay_sandbox::WeChatPaySandbox::new(
             &options.wechatpay_keys,
         ));
+        let kuaidi100 = Arc::new(kuaidi100_sandbox::Kuaidi100Sandbox::new(
+            &overrides["KUAIDI100_KEY"],
+            &overrides["KUAIDI100_SECRET"],
+        ));
         server::spawn(
             sandbox_listener,
             Arc::new(Sandboxes {
                 wechat: wechat.clone(),
                 wechatpay: wechatpay.clone(),
+                kuaidi100: kuaidi100.clone(),
             }),
         );
 
@@ -185,6 +213,7 @@ impl LocalStack {
         let mut all_settings = HashMap::new();
         let (mut login, mut browse, mut checkout, mut pay_notify, mut deadlines) =
             (None, None, None, None, None);
+        let (mut fulfillment, mut logistics_hook) = (None, None);
         for spec in &template.functions {
             let settings = resources.settings_for(&template, spec, &overrides)?;
             all_settings.extend(settings.clone());
@@ -226,6 +255,24 @@ impl LocalStack {
                     deadlines = Some(f);
                     continue;
                 }
+                "FulfillmentFunction" => {
+                    let f = Arc::new(
+                        fulfillment::Fulfillment::new(&settings, &clients).with_context(context)?,
+                    );
+                    for queue in &spec.queues {
+                        consumers.push((queue.clone(), f.clone()));
+                    }
+                    fulfillment = Some(f);
+                    continue;
+                }
+                "LogisticsHookFunction" => {
+                    let f = Arc::new(
+                        logistics_hook::LogisticsHook::new(&settings, &clients)
+                            .with_context(context)?,
+                    );
+                    logistics_hook = Some(f.clone());
+                    f
+                }
                 other => anyhow::bail!(
                     "template function {other} has no local handler: register it in devstack"
                 ),
@@ -243,10 +290,13 @@ impl LocalStack {
             checkout: checkout.context("template has no CheckoutFunction")?,
             pay_notify: pay_notify.context("template has no PayNotifyFunction")?,
             deadlines: deadlines.context("template has no DeadlinesFunction")?,
+            fulfillment: fulfillment.context("template has no FulfillmentFunction")?,
+            logistics_hook: logistics_hook.context("template has no LogisticsHookFunction")?,
             gateway,
             consumers,
             wechat,
             wechatpay,
+            kuaidi100,
             sandbox_url,
             api_url,
             endpoint: options.endpoint.clone(),
@@ -267,9 +317,12 @@ impl LocalStack {
         let table = |id: &str| self.resources.tables[id].clone();
         shopctl::Admin::new(
             self.dynamodb.clone(),
-            &table("CatalogTable"),
-            &table("MarketingTable"),
-            &table("UsersTable"),
+            &shopctl::Tables {
+                catalog: &table("CatalogTable"),
+                marketing: &table("MarketingTable"),
+                users: &table("UsersTable"),
+                orders: &table("OrdersTable"),
+            },
         )
     }
 
@@ -284,11 +337,12 @@ impl LocalStack {
         format!(
             "# Written by `make dev` for `make shopctl`: the local stack's emulator and tables.\n\
              AWS_ENDPOINT_URL={}\nAWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\nAWS_REGION=us-east-1\n\
-             CATALOG_TABLE={}\nMARKETING_TABLE={}\nUSERS_TABLE={}\n",
+             CATALOG_TABLE={}\nMARKETING_TABLE={}\nUSERS_TABLE={}\nORDERS_TABLE={}\n",
             self.endpoint,
             table("CatalogTable"),
             table("MarketingTable"),
             table("UsersTable"),
+            table("OrdersTable"),
         )
     }
 

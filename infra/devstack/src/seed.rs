@@ -378,6 +378,60 @@ pub const DEMO_PROMOTIONS: &[&[&str]] = &[
     ],
 ];
 
+/// The demo shop's warehouses: Hangzhou for the east, Guangzhou for everywhere else.
+pub const DEMO_WAREHOUSES: &[&[&str]] = &[
+    &[
+        "warehouse",
+        "set",
+        "hangzhou",
+        "--name",
+        "杭州仓",
+        "--courier",
+        "zhongtong",
+        "--priority",
+        "1",
+        "--provinces",
+        "浙江,江苏,上海,安徽",
+        "--sender-name",
+        "茶铺发货组",
+        "--sender-phone",
+        "13800000001",
+        "--sender-address",
+        "浙江省杭州市余杭区仓前街道仓储路1号",
+    ],
+    &[
+        "warehouse",
+        "set",
+        "guangzhou",
+        "--name",
+        "广州仓",
+        "--courier",
+        "shunfeng",
+        "--priority",
+        "2",
+        "--default",
+        "yes",
+        "--sender-name",
+        "茶铺华南仓",
+        "--sender-phone",
+        "13800000002",
+        "--sender-address",
+        "广东省广州市白云区物流园2号",
+    ],
+];
+
+/// Writes the demo warehouses through shopctl.
+pub async fn warehouses(
+    admin: &shopctl::Admin,
+    now: i64,
+) -> Result<Vec<String>, shopctl::CliError> {
+    let mut said = Vec::with_capacity(DEMO_WAREHOUSES.len());
+    for command in DEMO_WAREHOUSES {
+        said.push(shopctl::run(admin, command, now).await?);
+    }
+    Ok(said)
+}
+
 /// Runs the demo promotions through shopctl; answers what each command said.
 pub async fn promotions(
     admin: &shopctl::Admin,

@@ -109,6 +109,19 @@ pub fn form_pairs(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Form-encodes `text` (everything but unreserved characters as %XX, UTF-8).
+pub fn form_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Percent-decoding; in query strings and form bodies (`plus_as_space`) '+' is a space too.
 pub fn percent_decode(raw: &str, plus_as_space: bool) -> String {
     let bytes = raw.as_bytes();

@@ -31,6 +31,7 @@ struct State {
     token: Option<(String, i64)>,
     stable_token_calls: u64,
     code2session_calls: u64,
+    subscribe_messages: Vec<Value>,
 }
 
 fn err(code: i64, msg: &str) -> Outgoing {
@@ -109,6 +110,40 @@ impl WeChatSandbox {
             "openid": openid_for(&self.appid, name),
             "session_key": base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 16]>()),
         }))
+    }
+
+    /// Subscribe messages as WeChat takes them: a valid access_token and a body naming the shopper
+    /// and the template. Kept for tests and `GET /__sandbox/stats`.
+    fn subscribe_send(&self, query: &str, body: &[u8]) -> Outgoing {
+        let token = form_pairs(query)
+            .into_iter()
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v);
+        let mut state = self.state();
+        let now = shared::clock::now_epoch_seconds();
+        let valid = matches!((&state.token, &token), (Some((t, exp)), Some(given)) if t == given && *exp > now);
+        if !valid {
+            return err(
+                40001,
+                "invalid credential, access_token is invalid or not latest",
+            );
+        }
+        let Ok(body) = serde_json::from_slice::<Value>(body) else {
+            return err(47001, "data format error");
+        };
+        if !body["touser"].is_string()
+            || !body["template_id"].is_string()
+            || !body["data"].is_object()
+        {
+            return err(47003, "argument invalid! data.thing2.value invalid");
+        }
+        state.subscribe_messages.push(body);
+        json_ok(json!({}))
+    }
+
+    /// The subscribe messages sent so far, oldest first.
+    pub fn subscribe_messages(&self) -> Vec<Value> {
+        self.state().subscribe_messages.clone()
     }
 
     fn stable_token(&self, body: &[u8]) -> Outgoing {
@@ -207,6 +242,9 @@ impl Serve for WeChatSandbox {
             ("POST", "/cgi-bin/stable_token") => self.stable_token(&req.body),
             ("POST", "/wxa/business/getuserphonenumber") => {
                 self.phone_number(&req.query, &req.body)
+            }
+            ("POST", "/cgi-bin/message/subscribe/send") => {
+                self.subscribe_send(&req.query, &req.body)
             }
             ("GET", "/__sandbox/stats") => {
                 let s = self.state();

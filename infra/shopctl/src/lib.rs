@@ -11,6 +11,7 @@ mod args;
 use args::Args;
 use shared::catalog::FlashSale;
 use shared::ids::{CategoryId, ProductId, SkuId, UserId};
+use shared::logistics::Warehouse;
 use shared::money::Fen;
 use shared::pricing::{CouponValue, FullReduction, PointsPolicy, Scope, Tier};
 use shared::promotions::{
@@ -20,6 +21,7 @@ use shared::promotions::{
 use shared::store::StoreError;
 use shared::store::catalog::CatalogStore;
 use shared::store::marketing::MarketingStore;
+use shared::store::shipments::ShipmentStore;
 use shared::store::users::UserStore;
 use std::fmt::Write as _;
 
@@ -43,8 +45,13 @@ shopctl: set up the shop's promotions
   shopctl member-price remove <skuId> --level <level>
   shopctl member set <userId> --level <level>
   shopctl member clear <userId>
+  shopctl warehouse set <id> --name <text> --courier <kuaidi100 company code> --priority <n>
+          [--provinces 浙江,江苏,...] [--default yes] --sender-name <text> --sender-phone <mobile>
+          --sender-address <text>
+  shopctl warehouse list
+  shopctl shipments exceptions
 
-Tables come from CATALOG_TABLE, MARKETING_TABLE and USERS_TABLE (and AWS_ENDPOINT_URL for the
+Tables come from CATALOG_TABLE, MARKETING_TABLE, USERS_TABLE and ORDERS_TABLE (and AWS_ENDPOINT_URL for the
 local emulator). For the shop `make dev` runs: make shopctl ARGS=\"coupon list\".";
 
 /// What went wrong, for the merchant: a usage mistake names the option.
@@ -105,19 +112,24 @@ pub struct Admin {
     pub catalog: CatalogStore,
     pub marketing: MarketingStore,
     pub users: UserStore,
+    pub shipments: ShipmentStore,
+}
+
+/// The shop's tables, by what they hold.
+pub struct Tables<'a> {
+    pub catalog: &'a str,
+    pub marketing: &'a str,
+    pub users: &'a str,
+    pub orders: &'a str,
 }
 
 impl Admin {
-    pub fn new(
-        client: aws_sdk_dynamodb::Client,
-        catalog_table: &str,
-        marketing_table: &str,
-        users_table: &str,
-    ) -> Self {
+    pub fn new(client: aws_sdk_dynamodb::Client, tables: &Tables<'_>) -> Self {
         Self {
-            catalog: CatalogStore::new(client.clone(), catalog_table),
-            marketing: MarketingStore::new(client.clone(), marketing_table),
-            users: UserStore::new(client, users_table),
+            catalog: CatalogStore::new(client.clone(), tables.catalog),
+            marketing: MarketingStore::new(client.clone(), tables.marketing),
+            users: UserStore::new(client.clone(), tables.users),
+            shipments: ShipmentStore::new(client, tables.orders, tables.catalog),
         }
     }
 }
@@ -140,6 +152,9 @@ pub async fn run<S: AsRef<str>>(admin: &Admin, words: &[S], now: i64) -> Result<
         }
         ["member", "set", rest @ ..] => member(admin, Args::parse(rest)?, true).await,
         ["member", "clear", rest @ ..] => member(admin, Args::parse(rest)?, false).await,
+        ["warehouse", "set", rest @ ..] => warehouse_set(admin, Args::parse(rest)?).await,
+        ["warehouse", "list"] => warehouse_list(admin).await,
+        ["shipments", "exceptions"] => shipment_exceptions(admin).await,
         [] | ["help"] | ["--help"] | ["-h"] => Ok(USAGE.to_string()),
         _ => Err(CliError::Usage(format!(
             "unknown command: shopctl {}",
@@ -642,4 +657,132 @@ async fn member(admin: &Admin, args: Args, set: bool) -> Result<String, CliError
         Some(l) => format!("user {user} is now a {l} member"),
         None => format!("user {user} is no longer a member"),
     })
+}
+
+fn text_option(args: &Args, option: &str, max: usize) -> Result<String, CliError> {
+    let value = args.required(option)?.trim();
+    if value.is_empty() || value.chars().count() > max {
+        return Err(CliError::invalid(
+            option,
+            format!("must be 1 to {max} characters"),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+async fn warehouse_set(admin: &Admin, args: Args) -> Result<String, CliError> {
+    args.only(&[
+        "name",
+        "courier",
+        "priority",
+        "provinces",
+        "default",
+        "sender-name",
+        "sender-phone",
+        "sender-address",
+    ])?;
+    let id = promotion_id(&args)?.to_string();
+    let is_default = match args.optional("default") {
+        None | Some("no") => false,
+        Some("yes") => true,
+        Some(_) => return Err(CliError::invalid("default", "must be yes or no")),
+    };
+    let provinces: Vec<String> = args
+        .optional("provinces")
+        .unwrap_or("")
+        .split([',', '，'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    if provinces.is_empty() && !is_default {
+        return Err(CliError::invalid(
+            "provinces",
+            "name the provinces it serves, or make it the --default yes warehouse",
+        ));
+    }
+    let courier = text_option(&args, "courier", 30)?;
+    if !courier
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return Err(CliError::invalid(
+            "courier",
+            "must be a Kuaidi100 company code like zhongtong or shunfeng",
+        ));
+    }
+    let phone = text_option(&args, "sender-phone", 20)?;
+    shared::phone::PhoneNumber::parse_mainland(&phone)
+        .map_err(|e| CliError::invalid("sender-phone", e))?;
+    let warehouse = Warehouse {
+        id,
+        name: text_option(&args, "name", 30)?,
+        provinces,
+        priority: required_number(&args, "priority")?,
+        is_default,
+        courier,
+        sender_name: text_option(&args, "sender-name", 25)?,
+        sender_phone: phone,
+        sender_address: text_option(&args, "sender-address", 120)?,
+    };
+    admin.shipments.put_warehouse(&warehouse).await?;
+    Ok(format!(
+        "warehouse {} ({}) ships with {} to {}{}",
+        warehouse.id,
+        warehouse.name,
+        warehouse.courier,
+        if warehouse.provinces.is_empty() {
+            "-".to_string()
+        } else {
+            warehouse.provinces.join("、")
+        },
+        if warehouse.is_default {
+            ", and everywhere no other warehouse serves"
+        } else {
+            ""
+        }
+    ))
+}
+
+async fn warehouse_list(admin: &Admin) -> Result<String, CliError> {
+    let mut warehouses = admin.shipments.warehouses().await?;
+    if warehouses.is_empty() {
+        return Ok(
+            "no warehouses yet: paid orders cannot ship until `shopctl warehouse set`".into(),
+        );
+    }
+    warehouses.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.id.cmp(&b.id)));
+    Ok(warehouses
+        .iter()
+        .map(|w| {
+            format!(
+                "{}  {}  priority {}  {}  {}{}",
+                w.id,
+                w.name,
+                w.priority,
+                w.courier,
+                w.provinces.join("、"),
+                if w.is_default { "  (default)" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+async fn shipment_exceptions(admin: &Admin) -> Result<String, CliError> {
+    let shipments = admin.shipments.exceptions().await?;
+    if shipments.is_empty() {
+        return Ok("no parcels in trouble".into());
+    }
+    Ok(shipments
+        .iter()
+        .filter_map(|s| {
+            let e = s.exception.as_ref()?;
+            Some(format!(
+                "order {}  {} {}  {}: {}",
+                s.order_id, s.company, s.number, e.state, e.context
+            ))
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
 }

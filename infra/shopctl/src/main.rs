@@ -1,6 +1,6 @@
 //! `shopctl <command>`: see `shopctl help`. Answers on stdout; mistakes on stderr with exit 2.
 
-use shopctl::{Admin, CliError, USAGE, run};
+use shopctl::{Admin, CliError, Tables, USAGE, run};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -17,9 +17,10 @@ fn main() -> ExitCode {
             table("CATALOG_TABLE")?,
             table("MARKETING_TABLE")?,
             table("USERS_TABLE")?,
+            table("ORDERS_TABLE")?,
         ))
     })();
-    let (catalog, marketing, users) = match tables {
+    let (catalog, marketing, users, orders) = match tables {
         Ok(t) => t,
         Err(e) if words.is_empty() || words[0] == "help" => {
             let _ = writeln!(std::io::stdout(), "{USAGE}\n\n({e})");
@@ -44,9 +45,12 @@ fn main() -> ExitCode {
         let config = shared::store::aws_config().await;
         let admin = Admin::new(
             aws_sdk_dynamodb::Client::new(&config),
-            &catalog,
-            &marketing,
-            &users,
+            &Tables {
+                catalog: &catalog,
+                marketing: &marketing,
+                users: &users,
+                orders: &orders,
+            },
         );
         match run(&admin, &words, shared::clock::now_epoch_seconds()).await {
             Ok(answer) => {

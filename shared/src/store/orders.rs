@@ -418,6 +418,48 @@ impl OrderStore {
         }
     }
 
+    /// `from -> to` with a history entry, conditional on `from`: a duplicate or late event finds
+    /// the order moved on and changes nothing.
+    pub async fn advance(
+        &self,
+        id: &OrderId,
+        from: OrderStatus,
+        to: OrderStatus,
+        reason: &str,
+        now: i64,
+    ) -> Result<Transition, StoreError> {
+        debug_assert!(from.can_become(to));
+        let change = StatusChange {
+            status: to,
+            at: now,
+            reason: Some(reason.to_string()),
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(id).into_iter().collect()))
+            .update_expression("SET #s = :to, history = list_append(history, :h)")
+            .condition_expression("#s = :from")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":h", history_entry(&change))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Transition::Done),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Transition::NotApplicable)
+            }
+            Err(err) => Err(StoreError::dynamo("UpdateItem advance order", err)),
+        }
+    }
+
     /// `PENDING_PAYMENT -> CANCELLED` with every line's stock and flash-sale quota, the coupon
     /// and the points back, in one transaction: the condition on the order's status makes the
     /// release happen exactly once, however many cancels and deadlines race.

@@ -80,7 +80,11 @@ async fn dev() -> anyhow::Result<()> {
     let (categories, products) = seed::seed(&stack.catalog_store())
         .await
         .context("seeding the demo shop")?;
-    let promotions = seed::promotions(&stack.admin(), shared::clock::now_epoch_seconds())
+    let now = shared::clock::now_epoch_seconds();
+    seed::warehouses(&stack.admin(), now)
+        .await
+        .context("setting up the demo warehouses")?;
+    let promotions = seed::promotions(&stack.admin(), now)
         .await
         .context("setting up the demo promotions")?;
     let env_file = devstack::project_root().join(".local/dev.env");
@@ -106,7 +110,7 @@ async fn dev() -> anyhow::Result<()> {
         "  promotions, set up by {} shopctl commands (see make shopctl ARGS=\"help\"):",
         promotions.len()
     )?;
-    for listing in [&["rules"][..], &["coupon", "list"]] {
+    for listing in [&["rules"][..], &["coupon", "list"], &["warehouse", "list"]] {
         for line in stack.shopctl(listing).await?.lines() {
             writeln!(out, "    {line}")?;
         }

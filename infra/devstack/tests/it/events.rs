@@ -45,11 +45,36 @@ async fn unpaid_order(shop: &TestShop, token: &str, key: &str) -> String {
     placed.body["order"]["id"].as_str().unwrap().to_string()
 }
 
+fn event_source(event: &SqsEvent) -> String {
+    event.records[0]
+        .event_source_arn
+        .clone()
+        .unwrap_or_default()
+}
+
+async fn paid_order(shop: &TestShop, token: &str, key: &str) -> String {
+    let id = unpaid_order(shop, token, key).await;
+    shop.stack
+        .order_store()
+        .mark_paid(
+            &shared::order::OrderId::parse(&id).unwrap(),
+            "4200000001",
+            "2026-11-24T10:00:00+08:00",
+            1,
+        )
+        .await
+        .unwrap();
+    id
+}
+
 #[tokio::test]
 async fn every_sample_event_succeeds_through_its_handler() {
     let shop = TestShop::start().await;
     // The demo promotions, so the claim sample finds its coupon.
     devstack::seed::promotions(&shop.stack.admin(), shared::clock::now_epoch_seconds())
+        .await
+        .unwrap();
+    devstack::seed::warehouses(&shop.stack.admin(), 0)
         .await
         .unwrap();
     let (token, _) = shop.login("events-setup.1").await;
@@ -58,6 +83,23 @@ async fn every_sample_event_succeeds_through_its_handler() {
     let to_expire = unpaid_order(&shop, &token, "events-c").await;
     shop.stack.wechatpay.mark_paid(&to_pay).unwrap();
     let notification = shop.stack.wechatpay.notification(&to_pay, |_| {}).unwrap();
+    // One paid order for the fulfillment sample, one shipped for the courier push sample.
+    let to_ship = paid_order(&shop, &token, "events-d").await;
+    let tracked = paid_order(&shop, &token, "events-e").await;
+    let ship = json!({"Records": [{"messageId": "setup", "body": json!({"type": "order.paid", "orderId": tracked, "transactionId": "t", "dedupeKey": "d"}).to_string()}]});
+    let shipped = shop
+        .stack
+        .fulfillment
+        .handle(serde_json::from_value(ship).unwrap())
+        .await;
+    assert!(shipped.batch_item_failures.is_empty());
+    let waybill = shop
+        .get_as(&token, &format!("/v1/orders/{tracked}"))
+        .await
+        .body["shipment"]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let files = event_files();
     assert!(!files.is_empty());
 
@@ -66,11 +108,18 @@ async fn every_sample_event_succeeds_through_its_handler() {
             .unwrap()
             .replace("REPLACE_WITH_A_TOKEN_FROM_LOGIN", &token)
             .replace("REPLACE_WITH_AN_UNPAID_ORDER_ID", &to_expire)
-            .replace("REPLACE_WITH_AN_ORDER_ID", &order);
+            .replace("REPLACE_WITH_AN_ORDER_ID", &order)
+            .replace("REPLACE_WITH_A_PAID_ORDER_ID", &to_ship)
+            .replace("REPLACE_WITH_A_WAYBILL_NUMBER", &waybill);
         let mut event: Value = serde_json::from_str(&text).unwrap();
         if event.get("Records").is_some() {
             let sqs: SqsEvent = serde_json::from_value(event).unwrap();
-            let consumer: Arc<dyn QueueFunction> = shop.stack.deadlines.clone();
+            let consumer: Arc<dyn QueueFunction> =
+                if event_source(&sqs).ends_with("FulfillmentQueue") {
+                    shop.stack.fulfillment.clone()
+                } else {
+                    shop.stack.deadlines.clone()
+                };
             let response = consumer.handle(sqs).await;
             assert!(
                 response.batch_item_failures.is_empty(),
@@ -87,6 +136,17 @@ async fn every_sample_event_succeeds_through_its_handler() {
                 event["headers"][k] = json!(v);
             }
         }
+        if event["routeKey"] == "POST /v1/logistics/kuaidi100/notify" {
+            // A push is only valid signed with our salt: sign the sample's param.
+            let body = event["body"].as_str().unwrap().to_string();
+            let fields = shared::api::form_fields(body.as_bytes()).unwrap();
+            let param = &fields.iter().find(|(k, _)| k == "param").unwrap().1;
+            let sign = shared::logistics::push_sign(param, &shop.stack.settings["KUAIDI100_SALT"]);
+            event["body"] = json!(format!(
+                "param={}&sign={sign}",
+                devstack::server::form_encode(param)
+            ));
+        }
         let event: ApiRequest =
             serde_json::from_value(event).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let route = route_of(&file);
@@ -102,6 +162,7 @@ async fn every_sample_event_succeeds_through_its_handler() {
             "BrowseFunction" => shop.stack.browse.clone(),
             "CheckoutFunction" => shop.stack.checkout.clone(),
             "PayNotifyFunction" => shop.stack.pay_notify.clone(),
+            "LogisticsHookFunction" => shop.stack.logistics_hook.clone(),
             other => panic!("no handler for {other}"),
         };
 
@@ -117,6 +178,13 @@ async fn every_sample_event_succeeds_through_its_handler() {
     }
     let paid = shop.get_as(&token, &format!("/v1/orders/{to_pay}")).await;
     assert_eq!(paid.body["status"], "PAID");
+    let shipped = shop.get_as(&token, &format!("/v1/orders/{to_ship}")).await;
+    assert_eq!(shipped.body["status"], "SHIPPED");
+    let tracked = shop.get_as(&token, &format!("/v1/orders/{tracked}")).await;
+    assert_eq!(
+        tracked.body["tracking"]["events"].as_array().unwrap().len(),
+        2
+    );
     let expired = shop
         .get_as(&token, &format!("/v1/orders/{to_expire}"))
         .await;

@@ -6,6 +6,7 @@ mod browse;
 mod checkout;
 mod events;
 mod login;
+mod logistics;
 mod payments;
 mod points;
 mod promotions;

@@ -1,0 +1,317 @@
+//! Shipments and warehouses.
+//!
+//! Orders table:
+//! - `WAYBILL#<number>` / `SHIPMENT`: the shipment, its timeline and a `version` every update is
+//!   conditional on, keyed by waybill number because that is all a courier push carries. While it
+//!   has an exception it also carries `gsi1pk = SHIPMENT_EXCEPTIONS` (a sparse partition of the
+//!   `ByUser` index) so the merchant can list parcels in trouble without a scan.
+//! - the order item gets `shipment` (company, number, warehouse) when it ships, and `shipClaim`
+//!   while a fulfillment worker is creating its waybill.
+//!
+//! Catalog table: `WAREHOUSE` / `<id>`: a warehouse.
+
+use super::orders::{INDEX_BY_USER, Transition};
+use super::{Item, StoreError, failed_conditions, from_item, get_i64, n, s, to_item};
+use crate::logistics::{Shipment, TrackingReport, Warehouse};
+use crate::order::{OrderId, OrderStatus, ShipmentSummary, StatusChange};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+
+/// A claim older than this is taken to be from a worker that died.
+const CLAIM_SECONDS: i64 = 120;
+const EXCEPTIONS: &str = "SHIPMENT_EXCEPTIONS";
+
+#[derive(Clone)]
+pub struct ShipmentStore {
+    client: Client,
+    orders: String,
+    catalog: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShipClaim {
+    /// This worker creates the waybill.
+    Claimed,
+    /// Someone else is on it, or the order is not (or no longer) waiting to ship.
+    NotOurs,
+}
+
+/// What a courier report did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    UnknownWaybill,
+    Applied {
+        shipment: Box<Shipment>,
+        effect: crate::logistics::PushEffect,
+        /// The order moved `SHIPPED -> DELIVERED` with this report.
+        order_delivered: bool,
+    },
+}
+
+fn order_key(id: &OrderId) -> Item {
+    [
+        ("pk".to_string(), s(format!("ORDER#{id}"))),
+        ("sk".to_string(), s("ORDER")),
+    ]
+    .into()
+}
+
+fn waybill_key(number: &str) -> Item {
+    [
+        ("pk".to_string(), s(format!("WAYBILL#{number}"))),
+        ("sk".to_string(), s("SHIPMENT")),
+    ]
+    .into()
+}
+
+fn history_entry(status: OrderStatus, at: i64, reason: Option<&str>) -> AttributeValue {
+    let change = StatusChange {
+        status,
+        at,
+        reason: reason.map(str::to_string),
+    };
+    AttributeValue::L(vec![AttributeValue::M(to_item(&change))])
+}
+
+impl ShipmentStore {
+    pub fn new(client: Client, orders: impl Into<String>, catalog: impl Into<String>) -> Self {
+        Self {
+            client,
+            orders: orders.into(),
+            catalog: catalog.into(),
+        }
+    }
+
+    pub async fn warehouses(&self) -> Result<Vec<Warehouse>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.catalog)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s("WAREHOUSE"))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query warehouses", e))?;
+        out.items().iter().map(from_item).collect()
+    }
+
+    pub async fn put_warehouse(&self, warehouse: &Warehouse) -> Result<(), StoreError> {
+        let mut item = to_item(warehouse);
+        item.insert("pk".into(), s("WAREHOUSE"));
+        item.insert("sk".into(), s(&warehouse.id));
+        self.client
+            .put_item()
+            .table_name(&self.catalog)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem warehouse", e))?;
+        Ok(())
+    }
+
+    /// Takes the order's shipping for this worker: only a PAID order, and only if no other worker
+    /// claimed it in the last two minutes. The claim keeps racing redeliveries from asking the
+    /// courier for two waybills.
+    pub async fn claim_shipping(&self, order: &OrderId, now: i64) -> Result<ShipClaim, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(order)))
+            .update_expression("SET shipClaim = :now")
+            .condition_expression(
+                "#s = :paid AND (attribute_not_exists(shipClaim) OR shipClaim < :stale)",
+            )
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":stale", n(now - CLAIM_SECONDS))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ShipClaim::Claimed),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(ShipClaim::NotOurs)
+            }
+            Err(err) => Err(StoreError::dynamo("UpdateItem claim shipping", err)),
+        }
+    }
+
+    /// The shipment and `PAID -> SHIPPED` in one transaction. The waybill item is written once
+    /// per number (a retry with the courier's same number rewrites nothing it should not).
+    pub async fn record_shipment(
+        &self,
+        shipment: &Shipment,
+        now: i64,
+    ) -> Result<Transition, StoreError> {
+        let build = |e| StoreError::dynamo("build transaction", e);
+        let mut item = to_item(shipment);
+        item.extend(waybill_key(&shipment.number));
+        item.insert("version".into(), n(1));
+        let put = Put::builder()
+            .table_name(&self.orders)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR orderId = :o")
+            .expression_attribute_values(":o", s(shipment.order_id.as_str()))
+            .build()
+            .map_err(build)?;
+        let summary = ShipmentSummary {
+            company: shipment.company.clone(),
+            number: shipment.number.clone(),
+            warehouse_id: shipment.warehouse_id.clone(),
+        };
+        let ship = Update::builder()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(&shipment.order_id)))
+            .update_expression("SET #s = :shipped, shipment = :summary, history = list_append(history, :h) REMOVE shipClaim")
+            .condition_expression("#s = :paid")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":shipped", s(OrderStatus::Shipped.as_str()))
+            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+            .expression_attribute_values(":summary", AttributeValue::M(to_item(&summary)))
+            .expression_attribute_values(":h", history_entry(OrderStatus::Shipped, now, None))
+            .build()
+            .map_err(build)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(ship).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Transition::Done),
+            Err(err) => match failed_conditions(&err) {
+                Some(failed) if failed.get(1) == Some(&true) => Ok(Transition::NotApplicable),
+                _ => Err(StoreError::dynamo("TransactWriteItems ship order", err)),
+            },
+        }
+    }
+
+    async fn versioned(&self, number: &str) -> Result<Option<(Shipment, i64)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.orders)
+            .set_key(Some(waybill_key(number)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem shipment", e))?;
+        out.item
+            .map(|item| Ok((from_item(&item)?, get_i64(&item, "version").unwrap_or(0))))
+            .transpose()
+    }
+
+    pub async fn shipment(&self, number: &str) -> Result<Option<Shipment>, StoreError> {
+        Ok(self.versioned(number).await?.map(|(s, _)| s))
+    }
+
+    /// Applies a courier report to its shipment: one read, then one transaction that writes the
+    /// merged shipment (conditional on the version read) and, when the parcel is signed for,
+    /// moves the order `SHIPPED -> DELIVERED`. A racing push re-reads and merges again.
+    pub async fn apply_report(
+        &self,
+        report: &TrackingReport,
+        now: i64,
+    ) -> Result<Applied, StoreError> {
+        let build = |e| StoreError::dynamo("build transaction", e);
+        let mut deliver_order = true;
+        for _ in 0..8 {
+            let Some((mut shipment, version)) = self.versioned(&report.number).await? else {
+                return Ok(Applied::UnknownWaybill);
+            };
+            let was_delivered = shipment.delivered_at.is_some();
+            let effect = shipment.apply(report, now);
+            if !effect.changed() {
+                return Ok(Applied::Applied {
+                    shipment: Box::new(shipment),
+                    effect,
+                    order_delivered: false,
+                });
+            }
+            let mut item = to_item(&shipment);
+            item.extend(waybill_key(&shipment.number));
+            item.insert("version".into(), n(version + 1));
+            if let Some(exception) = &shipment.exception {
+                item.insert("gsi1pk".into(), s(EXCEPTIONS));
+                item.insert(
+                    "gsi1sk".into(),
+                    s(format!("{:012}#{}", exception.at, shipment.number)),
+                );
+            }
+            let put = Put::builder()
+                .table_name(&self.orders)
+                .set_item(Some(item))
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(version))
+                .build()
+                .map_err(build)?;
+            let mut request = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(put).build());
+            let delivers = deliver_order && effect.delivered && !was_delivered;
+            if delivers {
+                let deliver = Update::builder()
+                    .table_name(&self.orders)
+                    .set_key(Some(order_key(&shipment.order_id)))
+                    .update_expression("SET #s = :delivered, deliveredAt = :now, history = list_append(history, :h)")
+                    .condition_expression("#s = :shipped")
+                    .expression_attribute_names("#s", "status")
+                    .expression_attribute_values(":delivered", s(OrderStatus::Delivered.as_str()))
+                    .expression_attribute_values(":shipped", s(OrderStatus::Shipped.as_str()))
+                    .expression_attribute_values(":now", n(now))
+                    .expression_attribute_values(":h", history_entry(OrderStatus::Delivered, now, Some("signed for")))
+                    .build()
+                    .map_err(build)?;
+                request =
+                    request.transact_items(TransactWriteItem::builder().update(deliver).build());
+            }
+            match request.send().await {
+                Ok(_) => {
+                    return Ok(Applied::Applied {
+                        shipment: Box::new(shipment),
+                        effect,
+                        order_delivered: delivers,
+                    });
+                }
+                Err(err) => match failed_conditions(&err) {
+                    // Another push got in first: read its result and merge again.
+                    Some(failed) if failed.first() == Some(&true) => continue,
+                    // The order is not SHIPPED (refunding, or delivered already): keep the
+                    // parcel's news, leave the order where it is.
+                    Some(failed) if failed.get(1) == Some(&true) => {
+                        deliver_order = false;
+                        continue;
+                    }
+                    _ => return Err(StoreError::dynamo("TransactWriteItems apply tracking", err)),
+                },
+            }
+        }
+        Err(StoreError::Corrupt {
+            key: format!("WAYBILL#{}", report.number),
+            problem: "too many concurrent updates; the courier will push again".into(),
+        })
+    }
+
+    /// Parcels in trouble (problem, refused, returning), newest first.
+    pub async fn exceptions(&self) -> Result<Vec<Shipment>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.orders)
+            .index_name(INDEX_BY_USER)
+            .key_condition_expression("gsi1pk = :e")
+            .expression_attribute_values(":e", s(EXCEPTIONS))
+            .scan_index_forward(false)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query shipment exceptions", e))?;
+        out.items().iter().map(from_item).collect()
+    }
+}
