@@ -18,6 +18,7 @@ pub mod phone;
 pub mod pricing;
 pub mod promotions;
 pub mod queue;
+pub mod refund;
 pub mod runtime;
 pub mod search;
 pub mod store;

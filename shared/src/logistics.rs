@@ -112,11 +112,23 @@ pub struct ShipmentException {
     pub at: i64,
 }
 
+/// Which way a parcel goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    #[default]
+    ToShopper,
+    /// Goods the shopper sends back; signing for it does not deliver the order.
+    Return,
+}
+
 /// A parcel on its way to a shopper (or back).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Shipment {
     pub order_id: OrderId,
+    #[serde(default)]
+    pub direction: Direction,
     pub user_id: UserId,
     pub warehouse_id: String,
     pub company: String,
@@ -385,6 +397,7 @@ mod tests {
     fn shipment() -> Shipment {
         Shipment {
             order_id: OrderId::parse("20261124abcdefgh").unwrap(),
+            direction: Direction::ToShopper,
             user_id: UserId::parse("u1").unwrap(),
             warehouse_id: "hz".into(),
             company: "zhongtong".into(),

@@ -292,8 +292,26 @@ pub struct Order {
     /// The parcel, once shipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipment: Option<ShipmentSummary>,
+    /// When the courier reported it signed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<i64>,
+    /// The parcel the shopper sends back, before a shipped order's refund.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_shipment: Option<ShipmentSummary>,
+    /// Lines refunded or being refunded, and how much of the total that is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refunded_skus: Vec<SkuId>,
+    #[serde(default, skip_serializing_if = "is_zero_fen")]
+    pub refunded_amount: Fen,
+    /// Refunds asked for so far; every refund is written conditional on it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refund_count: u32,
     #[serde(default)]
     pub history: Vec<StatusChange>,
+}
+
+fn is_zero_fen(f: &Fen) -> bool {
+    f.get() == 0
 }
 
 /// Which courier carries the order and under what waybill number.

@@ -17,6 +17,13 @@ pub enum FulfillmentMessage {
         transaction_id: String,
         dedupe_key: String,
     },
+    /// The shopper sends the goods back under this waybill: track it with the same hook.
+    #[serde(rename = "return.registered", rename_all = "camelCase")]
+    ReturnRegistered {
+        order_id: OrderId,
+        company: String,
+        number: String,
+    },
 }
 
 impl FulfillmentMessage {

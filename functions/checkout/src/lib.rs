@@ -15,6 +15,7 @@ use shared::clock::now_epoch_seconds;
 use shared::config::{ConfigError, Settings};
 use shared::cursor::CursorSealer;
 use shared::ids::{OpenId, SkuId, UserId};
+use shared::money::Fen;
 use shared::order::{Order, OrderId, OrderLine, OrderStatus, StatusChange};
 use shared::payment::PaymentDesk;
 use shared::pricing::{self, CartLine, PriceRequest, PricingError, Quote};
@@ -34,6 +35,8 @@ use views::{OrderAnswer, PointsView};
 /// Unpaid orders are cancelled and their stock released after this many minutes by default.
 const DEFAULT_PAYMENT_MINUTES: i64 = 15;
 const ORDERS_PAGE: usize = 20;
+/// Delivered orders can be refunded for this many days by default.
+const DEFAULT_REFUND_WINDOW_DAYS: i64 = 15;
 
 pub struct Checkout {
     cart: CartReader,
@@ -44,6 +47,7 @@ pub struct Checkout {
     pay: WeChatPay,
     payments: PaymentDesk,
     payment_seconds: i64,
+    refund_window_days: i64,
 }
 
 /// Why an order could not be placed, priced or changed.
@@ -209,6 +213,14 @@ impl Checkout {
             // Its order store also carries the catalog and idempotency tables: checkout reserves.
             payments: PaymentDesk::new(settings, dynamodb, sqs)?,
             payment_seconds: payment_minutes * 60,
+            refund_window_days: match settings.get("REFUND_WINDOW_DAYS") {
+                Some(d) => d
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|d| (0..=365).contains(d))
+                    .ok_or_else(|| ConfigError::new("REFUND_WINDOW_DAYS", "must be 0 to 365"))?,
+                None => DEFAULT_REFUND_WINDOW_DAYS,
+            },
         })
     }
 
@@ -455,6 +467,11 @@ impl Checkout {
             paid_at: None,
             transaction_id: None,
             shipment: None,
+            delivered_at: None,
+            return_shipment: None,
+            refunded_skus: Vec::new(),
+            refunded_amount: Fen::ZERO,
+            refund_count: 0,
             history: vec![StatusChange {
                 status: OrderStatus::PendingPayment,
                 at: now,
@@ -627,6 +644,169 @@ impl Checkout {
     }
 }
 
+/// After-sales: refunds and returns.
+impl Checkout {
+    /// Refunds some or all of a paid order's lines: the refund is recorded with the order moving
+    /// to REFUNDING in one transaction, then asked of WeChat Pay under its own out_refund_no (a
+    /// retry of the same request asks again for the same refund). Its notification finishes it.
+    async fn refund(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        let request = request::RefundRequest::parse(req)?;
+        let mut stored = self.own_order(req, &user).await?;
+        let now = now_epoch_seconds();
+        let mut attempt = 0;
+        let refund = loop {
+            attempt += 1;
+            let order = &stored.order;
+            match shared::refund::plan(
+                order,
+                request.lines.as_deref(),
+                &request.reason,
+                self.refund_window_days,
+                now,
+            ) {
+                Ok(refund) => match self
+                    .payments
+                    .orders
+                    .begin_refund(order, &refund, now)
+                    .await
+                    .map_err(CheckoutError::from)?
+                {
+                    shared::store::refunds::Begun::Begun => break refund,
+                    shared::store::refunds::Begun::OrderChanged if attempt < 4 => {}
+                    shared::store::refunds::Begun::OrderChanged => {
+                        return Err(ApiError::new(
+                            409,
+                            "order_changed",
+                            "the order changed meanwhile; please try again",
+                        ));
+                    }
+                },
+                // Asked again for lines already being refunded: the same refund, asked again.
+                Err(shared::refund::RefundRefusal::NothingLeft) => {
+                    let refunds = self
+                        .payments
+                        .orders
+                        .refunds_of(&order.id)
+                        .await
+                        .map_err(CheckoutError::from)?;
+                    let wanted: Vec<SkuId> = request
+                        .lines
+                        .clone()
+                        .unwrap_or_else(|| order.lines.iter().map(|l| l.sku_id.clone()).collect());
+                    match refunds.into_iter().find(|r| {
+                        r.status == shared::refund::RefundStatus::Processing
+                            && wanted.iter().all(|w| r.sku_ids.contains(w))
+                    }) {
+                        Some(pending) => break pending,
+                        None => {
+                            return Err(ApiError::new(
+                                409,
+                                "already_refunded",
+                                "every line asked for is refunded already",
+                            ));
+                        }
+                    }
+                }
+                Err(refusal) => {
+                    let status = match refusal {
+                        shared::refund::RefundRefusal::UnknownLine(_) => 422,
+                        _ => 409,
+                    };
+                    let mut e = ApiError::new(status, refusal.code(), refusal.to_string());
+                    if matches!(refusal, shared::refund::RefundRefusal::UnknownLine(_)) {
+                        e.field = Some("lines".into());
+                    }
+                    return Err(e);
+                }
+            }
+            stored = self.own_order(req, &user).await?;
+        };
+        let order = &stored.order;
+        if let Err(source) = self
+            .pay
+            .refund(
+                &order.id,
+                &refund.out_refund_no,
+                refund.amount,
+                order.total,
+                &refund.reason,
+            )
+            .await
+        {
+            return Err(ApiError::new(
+                502,
+                "refund_unavailable",
+                "the refund is recorded but WeChat Pay did not answer; send the same request again",
+            )
+            .with_detail("outRefundNo", serde_json::json!(refund.out_refund_no))
+            .with_cause(&source));
+        }
+        tracing::info!(order_id = %order.id, out_refund_no = %refund.out_refund_no, amount = refund.amount.get(), "refund requested");
+        let current = self
+            .payments
+            .orders
+            .get(&order.id)
+            .await
+            .map_err(CheckoutError::from)?
+            .map(|s| s.order);
+        Ok(api::json(
+            202,
+            &serde_json::json!({"refund": refund, "order": current}),
+        ))
+    }
+
+    /// The waybill the shopper sends a shipped order's goods back under; tracked by the courier
+    /// hook, and what a shipped order's refund waits for.
+    async fn register_return(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        let waybill = request::ReturnRequest::parse(req)?;
+        let stored = self.own_order(req, &user).await?;
+        let order = &stored.order;
+        if let Some(existing) = &order.return_shipment {
+            if existing.number == waybill.number && existing.company == waybill.company {
+                return Ok(api::json(200, order));
+            }
+            return Err(ApiError::new(
+                409,
+                "return_registered",
+                "this order's return waybill is registered already",
+            ));
+        }
+        if !self
+            .payments
+            .orders
+            .register_return(&order.id, &waybill.company, &waybill.number)
+            .await
+            .map_err(CheckoutError::from)?
+        {
+            return Err(ApiError::new(
+                409,
+                "order_not_returnable",
+                format!("a {} order has nothing to send back", order.status.as_str()),
+            ));
+        }
+        let message = shared::queue::FulfillmentMessage::ReturnRegistered {
+            order_id: order.id.clone(),
+            company: waybill.company.clone(),
+            number: waybill.number.clone(),
+        };
+        self.payments
+            .fulfillment
+            .send(&message, 0)
+            .await
+            .map_err(CheckoutError::from)?;
+        let current = self
+            .payments
+            .orders
+            .get(&order.id)
+            .await
+            .map_err(CheckoutError::from)?
+            .map(|s| s.order);
+        Ok(api::json(200, &current))
+    }
+}
+
 impl Checkout {
     /// Coupons the shopper can claim, and the coupons in their wallet.
     async fn available_coupons(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -696,6 +876,8 @@ impl HttpFunction for Checkout {
                 "POST /v1/orders/{id}/cancel" => self.cancel(&req).await,
                 "GET /v1/coupons/available" => self.available_coupons(&req).await,
                 "POST /v1/coupons/{templateId}/claim" => self.claim_coupon(&req).await,
+                "POST /v1/orders/{id}/refund" => self.refund(&req).await,
+                "POST /v1/orders/{id}/return" => self.register_return(&req).await,
                 other => Err(ApiError::route_not_found(other)),
             }
         })

@@ -91,6 +91,89 @@ impl CheckoutRequest {
     }
 }
 
+/// `POST /v1/orders/{id}/refund {reason, lines?}`: `lines` lists SKU ids; none means all.
+pub struct RefundRequest {
+    pub reason: String,
+    pub lines: Option<Vec<SkuId>>,
+}
+
+impl RefundRequest {
+    pub fn parse(req: &ApiRequest) -> Result<Self, ApiError> {
+        let body: Value = req.json_body()?;
+        let reason = body
+            .get("reason")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|r| {
+                !r.is_empty() && r.chars().count() <= 80 && !r.chars().any(char::is_control)
+            })
+            .ok_or_else(|| ApiError::invalid_field("reason", "is required: 1 to 80 characters"))?
+            .to_string();
+        let lines = match body.get("lines") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_LINES => Some(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        v.as_str()
+                            .ok_or("must be a SKU id".to_string())
+                            .and_then(|s| SkuId::parse(s).map_err(|e| e.to_string()))
+                            .map_err(|e| ApiError::invalid_field(format!("lines[{i}]"), e))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    "lines",
+                    "must be a list of the SKU ids to refund",
+                ));
+            }
+        };
+        Ok(Self { reason, lines })
+    }
+}
+
+/// `POST /v1/orders/{id}/return {company, number}`: the courier and waybill of goods sent back.
+pub struct ReturnRequest {
+    pub company: String,
+    pub number: String,
+}
+
+impl ReturnRequest {
+    pub fn parse(req: &ApiRequest) -> Result<Self, ApiError> {
+        let body: Value = req.json_body()?;
+        let company = body
+            .get("company")
+            .and_then(Value::as_str)
+            .filter(|c| {
+                (2..=20).contains(&c.len())
+                    && c.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            })
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "company",
+                    "must be a Kuaidi100 company code like zhongtong",
+                )
+            })?;
+        let number = body
+            .get("number")
+            .and_then(Value::as_str)
+            .filter(|n| (6..=30).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "number",
+                    "must be the waybill number: 6 to 30 letters and digits",
+                )
+            })?;
+        Ok(Self {
+            company: company.to_string(),
+            number: number.to_string(),
+        })
+    }
+}
+
 fn parse_coupon(body: &Value) -> Result<Option<CouponId>, ApiError> {
     match body.get("couponId") {
         None | Some(Value::Null) => Ok(None),

@@ -11,8 +11,8 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::json;
 use shared::clock::now_epoch_seconds;
 use shared::config::{ConfigError, Settings};
-use shared::kuaidi100::{Courier, Kuaidi100, WaybillRequest};
-use shared::logistics::{Shipment, choose_warehouse};
+use shared::kuaidi100::{Courier, Kuaidi100, Waybill, WaybillRequest};
+use shared::logistics::{Direction, Shipment, choose_warehouse};
 use shared::order::{OrderId, OrderStatus};
 use shared::queue::FulfillmentMessage;
 use shared::runtime::{Clients, QueueFunction, each_message};
@@ -64,7 +64,50 @@ impl Fulfillment {
             .map_err(|e| format!("poison message (not a fulfillment message): {e}"))?;
         match parsed {
             FulfillmentMessage::OrderPaid { order_id, .. } => self.ship(&order_id).await,
+            FulfillmentMessage::ReturnRegistered {
+                order_id,
+                company,
+                number,
+            } => self.track_return(&order_id, company, number).await,
         }
+    }
+
+    /// A return parcel: its shipment (so the hook knows the number) and a tracking subscription.
+    async fn track_return(
+        &self,
+        order_id: &OrderId,
+        company: String,
+        number: String,
+    ) -> Result<(), String> {
+        let stored = self
+            .orders
+            .get(order_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("poison message: order {order_id} does not exist"))?;
+        let shipment = Shipment {
+            order_id: order_id.clone(),
+            direction: Direction::Return,
+            user_id: stored.order.user_id.clone(),
+            warehouse_id: "return".into(),
+            company: company.clone(),
+            number: number.clone(),
+            state_code: None,
+            timeline: Vec::new(),
+            exception: None,
+            created_at: now_epoch_seconds(),
+            delivered_at: None,
+        };
+        self.shipments
+            .record_return(&shipment)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.courier
+            .subscribe(&Waybill { company, number }, &stored.order.address.phone)
+            .await
+            .map_err(|e| format!("subscribing return waybill {}: {e}", shipment.number))?;
+        tracing::info!(order_id = %order_id, number = %shipment.number, "return parcel tracked");
+        Ok(())
     }
 
     async fn ship(&self, order_id: &OrderId) -> Result<(), String> {
@@ -140,6 +183,7 @@ impl Fulfillment {
             .map_err(|e| format!("subscribing waybill {} to tracking: {e}", waybill.number))?;
         let shipment = Shipment {
             order_id: order_id.clone(),
+            direction: Direction::ToShopper,
             user_id: stored.order.user_id.clone(),
             warehouse_id: warehouse.id.clone(),
             company: waybill.company.clone(),

@@ -8,7 +8,9 @@ use serde_json::json;
 use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
 use shared::clock::now_epoch_seconds;
 use shared::config::{ConfigError, Settings};
+use shared::order::OrderId;
 use shared::payment::PaymentDesk;
+use shared::refund::RefundStatus;
 use shared::runtime::{Clients, HttpFunction, respond};
 use shared::wechatpay::{
     ApiV3Key, NotificationError, PlatformKeys, Transaction, open_notification,
@@ -90,10 +92,11 @@ impl PayNotify {
                     }
                 }
             }
+            event if event.starts_with("REFUND.") => {
+                self.refund_result(&envelope.id, event, &plain, now).await
+            }
             other => {
-                // Refund results: kept for the merchant until after-sales handles them in full.
-                let summary: serde_json::Value = serde_json::from_slice(&plain).unwrap_or_default();
-                let details = json!({"eventType": other, "outTradeNo": summary["out_trade_no"], "outRefundNo": summary["out_refund_no"], "refundStatus": summary["refund_status"]});
+                let details = json!({"eventType": other});
                 self.payments
                     .orders
                     .record_review("provider_event", &envelope.id, &details, now)
@@ -104,6 +107,105 @@ impl PayNotify {
             }
         }
     }
+
+    /// A refund's end: SUCCESS puts back what the refund returns, ABNORMAL or CLOSED makes its
+    /// lines refundable again (and ABNORMAL is kept for the merchant). Duplicates change nothing.
+    async fn refund_result(
+        &self,
+        notification_id: &str,
+        event: &str,
+        plain: &[u8],
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let notice: RefundNotice = match serde_json::from_slice(plain) {
+            Ok(notice) => notice,
+            Err(_) => {
+                self.review(
+                    "unreadable_notification",
+                    notification_id,
+                    &json!({"eventType": event}),
+                    now,
+                )
+                .await?;
+                return Ok(accepted());
+            }
+        };
+        let outcome = RefundStatus::from_provider(&notice.refund_status)
+            .or_else(|| RefundStatus::from_provider(event));
+        let order_id = OrderId::parse(&notice.out_trade_no).ok();
+        let refund = match &order_id {
+            Some(id) => self
+                .payments
+                .orders
+                .refund(id, &notice.out_refund_no)
+                .await
+                .map_err(|e| ApiError::unexpected(&e))?,
+            None => None,
+        };
+        let details = json!({"eventType": event, "outTradeNo": notice.out_trade_no, "outRefundNo": notice.out_refund_no, "refundStatus": notice.refund_status, "refund": notice.amount.refund});
+        let (Some(order_id), Some(refund), Some(outcome)) = (order_id, refund, outcome) else {
+            self.review("unknown_refund", &notice.out_refund_no, &details, now)
+                .await?;
+            return Ok(accepted());
+        };
+        if notice.mchid != self.payments.merchant.mchid
+            || notice.amount.refund != refund.amount.get()
+        {
+            // Not what we asked for: never act on it.
+            self.review("refund_mismatch", &notice.out_refund_no, &details, now)
+                .await?;
+            tracing::error!(alert = true, out_refund_no = %notice.out_refund_no, "refund notification does not match the refund we asked for");
+            return Ok(accepted());
+        }
+        if outcome == RefundStatus::Abnormal {
+            self.review("refund_abnormal", &notice.out_refund_no, &details, now)
+                .await?;
+        }
+        match self
+            .payments
+            .orders
+            .finish_refund(&order_id, &notice.out_refund_no, outcome, now)
+            .await
+        {
+            Ok(finished) => {
+                tracing::info!(order_id = %order_id, out_refund_no = %notice.out_refund_no, ?finished, "refund notification handled");
+                Ok(accepted())
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "refund notification not stored");
+                Ok(fail(500, "temporarily unable to record the refund"))
+            }
+        }
+    }
+
+    async fn review(
+        &self,
+        kind: &str,
+        reference: &str,
+        details: &serde_json::Value,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        self.payments
+            .orders
+            .record_review(kind, reference, details, now)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))
+    }
+}
+
+/// A refund notification's plain resource.
+#[derive(serde::Deserialize)]
+struct RefundNotice {
+    mchid: String,
+    out_trade_no: String,
+    out_refund_no: String,
+    refund_status: String,
+    amount: RefundNoticeAmount,
+}
+
+#[derive(serde::Deserialize)]
+struct RefundNoticeAmount {
+    refund: u64,
 }
 
 #[async_trait::async_trait]

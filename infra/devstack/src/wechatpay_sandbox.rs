@@ -473,6 +473,49 @@ impl WeChatPaySandbox {
         Some(SignedNotification { headers, body })
     }
 
+    /// The `REFUND.<status>` notification for a refund asked of the sandbox, signed and
+    /// encrypted like WeChat Pay's; `edit` may change the plain refund first.
+    pub fn refund_notification(
+        &self,
+        out_refund_no: &str,
+        status: &str,
+        edit: impl FnOnce(&mut Value),
+    ) -> Option<SignedNotification> {
+        let refund = self.refunds().get(out_refund_no)?.clone();
+        let mut plain = json!({
+            "mchid": self.mchid,
+            "out_trade_no": refund["out_trade_no"],
+            "transaction_id": format!("4200{}", digits(refund["out_trade_no"].as_str().unwrap_or(""), 24)),
+            "out_refund_no": out_refund_no,
+            "refund_id": refund["refund_id"],
+            "refund_status": status,
+            "success_time": shared::clock::rfc3339_shanghai(shared::clock::now_epoch_seconds()),
+            "user_received_account": "支付用户零钱",
+            "amount": {"total": refund["amount"]["total"], "refund": refund["amount"]["refund"], "payer_total": refund["amount"]["total"], "payer_refund": refund["amount"]["refund"]},
+        });
+        edit(&mut plain);
+        let nonce = shared::ids::random_token(12);
+        let ciphertext = self
+            .apiv3
+            .encrypt(&nonce, "refund", plain.to_string().as_bytes())
+            .ok()?;
+        let body = json!({
+            "id": format!("EV-{}", shared::ids::random_token(20)),
+            "create_time": shared::clock::rfc3339_shanghai(shared::clock::now_epoch_seconds()),
+            "resource_type": "encrypt-resource",
+            "event_type": format!("REFUND.{status}"),
+            "summary": "退款状态变更",
+            "resource": {"original_type": "refund", "algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext, "associated_data": "refund", "nonce": nonce},
+        })
+        .to_string();
+        let headers = self.signature_headers(
+            &body,
+            shared::clock::now_epoch_seconds(),
+            &self.platform_serial,
+        );
+        Some(SignedNotification { headers, body })
+    }
+
     /// Where WeChat Pay would post this order's notifications.
     pub fn notify_url(&self, out_trade_no: &str) -> Option<String> {
         self.txns().get(out_trade_no).map(|t| t.notify_url.clone())

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod marketing;
 pub mod orders;
 pub mod points;
+pub mod refunds;
 pub mod shipments;
 pub mod users;
 

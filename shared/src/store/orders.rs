@@ -26,13 +26,13 @@ const IDEMPOTENCY_SECONDS: i64 = 24 * 60 * 60;
 
 #[derive(Clone)]
 pub struct OrderStore {
-    client: Client,
-    orders: String,
-    catalog: String,
+    pub(crate) client: Client,
+    pub(crate) orders: String,
+    pub(crate) catalog: String,
     idempotency: String,
     /// Coupons and points an order holds live in the marketing table.
-    coupons: MarketingStore,
-    points: PointsLedger,
+    pub(crate) coupons: MarketingStore,
+    pub(crate) points: PointsLedger,
 }
 
 /// An order as stored: the order and whose WeChat account pays for it.
@@ -74,21 +74,21 @@ pub enum Transition {
     NotApplicable,
 }
 
-fn order_key(id: &OrderId) -> [(String, AttributeValue); 2] {
+pub(crate) fn order_key(id: &OrderId) -> [(String, AttributeValue); 2] {
     [
         ("pk".to_string(), s(format!("ORDER#{id}"))),
         ("sk".to_string(), s("ORDER")),
     ]
 }
 
-fn sku_key(id: &SkuId) -> [(String, AttributeValue); 2] {
+pub(crate) fn sku_key(id: &SkuId) -> [(String, AttributeValue); 2] {
     [
         ("pk".to_string(), s(format!("SKU#{id}"))),
         ("sk".to_string(), s("SKU")),
     ]
 }
 
-fn history_entry(change: &StatusChange) -> AttributeValue {
+pub(crate) fn history_entry(change: &StatusChange) -> AttributeValue {
     AttributeValue::L(vec![AttributeValue::M(to_item(change))])
 }
 

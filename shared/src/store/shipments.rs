@@ -192,6 +192,32 @@ impl ShipmentStore {
         }
     }
 
+    /// Writes the shipment of goods coming back, once per waybill number.
+    pub async fn record_return(&self, shipment: &Shipment) -> Result<(), StoreError> {
+        let mut item = to_item(shipment);
+        item.extend(waybill_key(&shipment.number));
+        item.insert("version".into(), n(1));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.orders)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(StoreError::dynamo("PutItem return shipment", err)),
+        }
+    }
+
     async fn versioned(&self, number: &str) -> Result<Option<(Shipment, i64)>, StoreError> {
         let out = self
             .client
@@ -255,7 +281,10 @@ impl ShipmentStore {
                 .client
                 .transact_write_items()
                 .transact_items(TransactWriteItem::builder().put(put).build());
-            let delivers = deliver_order && effect.delivered && !was_delivered;
+            let delivers = deliver_order
+                && effect.delivered
+                && !was_delivered
+                && shipment.direction == crate::logistics::Direction::ToShopper;
             if delivers {
                 let deliver = Update::builder()
                     .table_name(&self.orders)

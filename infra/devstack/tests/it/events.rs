@@ -54,6 +54,7 @@ fn event_source(event: &SqsEvent) -> String {
 
 async fn paid_order(shop: &TestShop, token: &str, key: &str) -> String {
     let id = unpaid_order(shop, token, key).await;
+    shop.stack.wechatpay.mark_paid(&id).unwrap();
     shop.stack
         .order_store()
         .mark_paid(
@@ -86,6 +87,7 @@ async fn every_sample_event_succeeds_through_its_handler() {
     // One paid order for the fulfillment sample, one shipped for the courier push sample.
     let to_ship = paid_order(&shop, &token, "events-d").await;
     let tracked = paid_order(&shop, &token, "events-e").await;
+    let refundable = paid_order(&shop, &token, "events-f").await;
     let ship = json!({"Records": [{"messageId": "setup", "body": json!({"type": "order.paid", "orderId": tracked, "transactionId": "t", "dedupeKey": "d"}).to_string()}]});
     let shipped = shop
         .stack
@@ -110,6 +112,8 @@ async fn every_sample_event_succeeds_through_its_handler() {
             .replace("REPLACE_WITH_AN_UNPAID_ORDER_ID", &to_expire)
             .replace("REPLACE_WITH_AN_ORDER_ID", &order)
             .replace("REPLACE_WITH_A_PAID_ORDER_ID", &to_ship)
+            .replace("REPLACE_WITH_A_REFUNDABLE_ORDER_ID", &refundable)
+            .replace("REPLACE_WITH_A_SHIPPED_ORDER_ID", &tracked)
             .replace("REPLACE_WITH_A_WAYBILL_NUMBER", &waybill);
         let mut event: Value = serde_json::from_str(&text).unwrap();
         if event.get("Records").is_some() {
