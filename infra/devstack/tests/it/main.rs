@@ -11,5 +11,6 @@ mod payments;
 mod points;
 mod promotions;
 mod provisioning;
+mod refunds;
 mod support;
 mod template_shape;
