@@ -34,7 +34,15 @@ const USAGE: &str = "usage: shop-bench [--cold-starts N] [--warm M] [--bin-dir D
   --contended N    orders the contended-SKU run places (default 300)
 Needs AWS_ENDPOINT_URL pointing at a moto server: run it through `make bench`.";
 
-const FUNCTIONS: &[&str] = &["login", "browse", "checkout", "pay-notify"];
+const FUNCTIONS: &[&str] = &[
+    "login",
+    "browse",
+    "checkout",
+    "pay-notify",
+    "logistics-hook",
+];
+/// Paid orders the fulfillment consumer ships in the throughput run, in batches of ten.
+const FULFILLMENT_MESSAGES: usize = 100;
 /// Events per route before the warm measurement starts: lazy connection pools and caches fill
 /// during the first few, and those belong to the first-event figure, not the warm one.
 const WARM_UP: usize = 5;
@@ -168,6 +176,8 @@ struct Bench {
     placed: Vec<OrderId>,
     /// Numbers events and replays, so that every single-use WeChat code is fresh.
     sequence: u64,
+    /// The stack's fulfillment consumer, to ship the orders the courier pushes are about.
+    fulfillment: std::sync::Arc<dyn shared::runtime::QueueFunction>,
 }
 
 impl Bench {
@@ -273,6 +283,42 @@ impl Bench {
         Ok(rows)
     }
 
+    /// Places, pays and ships one order; returns its waybill number.
+    async fn ship_one(&self, key: &str) -> anyhow::Result<String> {
+        let order = self
+            .gateway
+            .place_order(&self.source.token, key, ORDER_SKU)
+            .await?;
+        let now = shared::clock::now_epoch_seconds();
+        self.orders
+            .mark_paid(
+                &order.id,
+                &format!("4200{key}"),
+                "2026-11-24T10:00:00+08:00",
+                now,
+            )
+            .await?;
+        let handled = self
+            .fulfillment
+            .handle(shop::order_paid_event(std::slice::from_ref(&order.id))?)
+            .await;
+        ensure!(
+            handled.batch_item_failures.is_empty(),
+            "shipping {} failed",
+            order.id
+        );
+        let shipped = self
+            .orders
+            .get(&order.id)
+            .await?
+            .context("the shipped order")?;
+        Ok(shipped
+            .order
+            .shipment
+            .context("no shipment on a shipped order")?
+            .number)
+    }
+
     /// Sets up what a function's events and replays need. pay-notify pays the orders checkout
     /// left unpaid: its events the ones the function placed (one per cold start and warm event,
     /// as pay-notify needs), its replays the replays' own. Returns the orders pay-notify must
@@ -314,6 +360,17 @@ impl Bench {
                 .post(&user, &gift)
                 .await?;
                 self.emulators.order_template = Some(order);
+                Ok(Vec::new())
+            }
+            "logistics-hook" => {
+                let events_waybill = self.ship_one("push-events").await?;
+                let replays_waybill = self.ship_one("push-replays").await?;
+                *self
+                    .source
+                    .waybill
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = events_waybill;
+                self.emulators.replay_waybill = Some(replays_waybill);
                 Ok(Vec::new())
             }
             "pay-notify" => {
@@ -380,6 +437,9 @@ async fn start_stack(endpoint: &str) -> anyhow::Result<devstack::LocalStack> {
     devstack::seed::seed(&stack.catalog_store())
         .await
         .context("seeding the demo catalog")?;
+    devstack::seed::warehouses(&stack.admin(), 0)
+        .await
+        .context("setting up the demo warehouses")?;
     for command in routes::BENCH_PROMOTIONS {
         stack
             .shopctl(command)
@@ -416,6 +476,8 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
         token: gateway.login("benchshopper.1").await?,
         wechatpay: stack.wechatpay.clone(),
         paid: Default::default(),
+        kuaidi100_salt: stack.settings["KUAIDI100_SALT"].clone(),
+        waybill: Default::default(),
     };
 
     // The returning-user login needs the user to exist before the first measured event.
@@ -449,6 +511,12 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
             dynamodb.clone(),
             table("MarketingTable"),
         ),
+        shipments: shared::store::shipments::ShipmentStore::new(
+            dynamodb.clone(),
+            table("OrdersTable"),
+            table("CatalogTable"),
+        ),
+        replay_waybill: None,
         orders: shared::store::orders::OrderStore::new(
             dynamodb,
             table("OrdersTable"),
@@ -496,6 +564,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
         orders: stack.order_store(),
         placed: Vec::new(),
         sequence: 0,
+        fulfillment: stack.fulfillment.clone(),
     };
     let mut rows = Vec::new();
     for name in FUNCTIONS {
@@ -506,13 +575,14 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
     let fresh = start_stack(stack_proxy.url()).await?;
     let contention =
         shop::contend(&fresh, &Gateway::new(&fresh.api_url), clients, contended).await?;
+    let throughput = shop::fulfillment_throughput(&fresh, FULFILLMENT_MESSAGES).await?;
     let date = shared::clock::rfc3339(shared::clock::now_epoch_seconds());
     // bench.sh names itself, the command to repeat; the harness's own line shows what it ran.
     let command = match std::env::var("BENCH_COMMAND") {
         Ok(outer) => format!("`{outer}` (which ran `{}`)", args.join(" ")),
         Err(_) => format!("`{}`", args.join(" ")),
     };
-    Ok(report::render(&rows, &contention, &date, &command, &runs))
+    Ok(report::render(&rows, &contention, &date, &command, &runs) + &throughput.render())
 }
 
 #[tokio::main]

@@ -107,6 +107,8 @@ pub enum Calls {
     ReturningLogin,
     FirstLogin,
     Quote,
+    /// A courier push with one new event.
+    KuaidiPush,
     /// The ten-line cart with a coupon, points and a full-reduction rule.
     PromoQuote,
     PlaceOrder,
@@ -211,6 +213,31 @@ pub struct EventSource {
     pub wechatpay: Arc<WeChatPaySandbox>,
     /// Orders paid in the sandbox whose notification is still to be sent; each event takes one.
     pub paid: Arc<Mutex<Vec<OrderId>>>,
+    /// Kuaidi100's push salt, and the shipped waybill the courier pushes are about.
+    pub kuaidi100_salt: String,
+    pub waybill: Arc<Mutex<String>>,
+}
+
+/// The courier's report for the `n`th push: the waybill's whole history, `n + 1` events, one
+/// of them new. Its data in the push's own shape (newest first).
+pub fn tracking_history(n: u64) -> Vec<Value> {
+    (0..=n)
+        .rev()
+        .map(|i| {
+            let time = format!("2026-11-{:02} {:02}:{:02}:00", 25 + i / 1440, (i / 60) % 24, i % 60);
+            json!({"time": time, "ftime": time, "context": format!("【杭州转运中心】快件运输中 {i}"), "areaName": "浙江省杭州市"})
+        })
+        .collect()
+}
+
+/// A Kuaidi100 push (form body) for `number` with `tracking_history(n)`, signed with `salt`.
+pub fn kuaidi100_push(number: &str, n: u64, salt: &str) -> String {
+    let param = json!({"status": "polling", "message": "", "lastResult": {"state": "0", "ischeck": "0", "com": "zhongtong", "nu": number, "data": tracking_history(n)}}).to_string();
+    format!(
+        "param={}&sign={}",
+        devstack::server::form_encode(&param),
+        shared::logistics::push_sign(&param, salt)
+    )
 }
 
 fn authorized(mut event: Value, token: &str) -> Value {
@@ -401,6 +428,34 @@ pub fn routes(function: &str, source: &EventSource) -> Vec<Route> {
                 }),
             ]
         }
+        "logistics-hook" => {
+            let (salt, waybill) = (source.kuaidi100_salt.clone(), source.waybill.clone());
+            vec![
+                Route::new(
+                    "logistics-hook",
+                    "POST /v1/logistics/kuaidi100/notify (whole history, 1 new event)",
+                    200,
+                    Calls::KuaidiPush,
+                    move |n| {
+                        let number = waybill
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .clone();
+                        let mut event = fixture(include_str!(
+                            "../../../events/logistics-hook-kuaidi100.json"
+                        ));
+                        event["body"] = kuaidi100_push(&number, n, &salt).into();
+                        Ok(event)
+                    },
+                )
+                .expect_body("/result", json!(true))
+                .within(Budget {
+                    dynamodb: 2,
+                    sqs: Some(0),
+                    besides: "",
+                }),
+            ]
+        }
         "pay-notify" => {
             let source = source.clone();
             vec![
@@ -430,6 +485,9 @@ pub struct Emulators {
     pub wechat: WeChatApi,
     pub cart: CartReader,
     pub marketing: MarketingStore,
+    pub shipments: shared::store::shipments::ShipmentStore,
+    /// The waybill the push replays update (not the one the function's events update).
+    pub replay_waybill: Option<String>,
     pub orders: OrderStore,
     pub fulfillment: Queue,
     pub deadlines: Queue,
@@ -637,6 +695,30 @@ impl Emulators {
             }
             Calls::PlaceOrder => self.replay_place_order(n).await?,
             Calls::PayNotify => self.replay_pay_notify(n).await?,
+            Calls::KuaidiPush => {
+                let number = self
+                    .replay_waybill
+                    .clone()
+                    .context("no shipped waybill for the push replays")?;
+                let data = tracking_history(n);
+                let report = shared::logistics::TrackingReport {
+                    number,
+                    company: "zhongtong".into(),
+                    state_code: Some(0),
+                    events: data
+                        .iter()
+                        .map(|e| shared::logistics::TrackingEvent {
+                            time: e["time"].as_str().unwrap_or_default().to_string(),
+                            context: e["context"].as_str().unwrap_or_default().to_string(),
+                            area_name: e["areaName"].as_str().map(str::to_string),
+                        })
+                        .collect(),
+                    company_correction: None,
+                };
+                self.shipments
+                    .apply_report(&report, shared::clock::now_epoch_seconds())
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -741,13 +823,15 @@ mod tests {
             token: "t0ken".into(),
             wechatpay: Arc::new(WeChatPaySandbox::new(&WeChatPayKeys::generate())),
             paid: Arc::default(),
+            kuaidi100_salt: "salt".into(),
+            waybill: Arc::new(Mutex::new("ZT7300000001".into())),
         }
     }
 
     #[test]
     fn every_event_is_an_api_gateway_request_for_its_function() {
         let source = source();
-        for function in ["login", "browse", "checkout"] {
+        for function in ["login", "browse", "checkout", "logistics-hook"] {
             let routes = routes(function, &source);
             assert!(!routes.is_empty());
             for route in routes {
@@ -798,5 +882,25 @@ mod tests {
         assert!(main.check(&answer(200, json!({"id": "longjing"}))).is_ok());
         assert!(main.check(&answer(200, json!({"id": "kiwi"}))).is_err());
         assert!(main.check(&answer(500, json!({"id": "longjing"}))).is_err());
+    }
+}
+
+#[cfg(test)]
+mod push_tests {
+    use super::*;
+
+    #[test]
+    fn each_bench_push_carries_the_whole_history_with_one_new_event_signed() {
+        let history = tracking_history(2);
+        assert_eq!(history.len(), 3);
+        assert!(
+            history[0]["time"].as_str() > history[1]["time"].as_str(),
+            "newest first"
+        );
+        let form = kuaidi100_push("ZT1", 2, "salt");
+        let fields = shared::api::form_fields(form.as_bytes()).unwrap();
+        let (param, sign) = (&fields[0].1, &fields[1].1);
+        let report = shared::logistics::read_push(param, sign, "salt").unwrap();
+        assert_eq!((report.number.as_str(), report.events.len()), ("ZT1", 3));
     }
 }

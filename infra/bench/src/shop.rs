@@ -214,3 +214,105 @@ pub async fn contend(
         stock_after,
     })
 }
+
+/// An SQS event of `order.paid` messages, as Lambda hands the fulfillment consumer a batch.
+pub fn order_paid_event(
+    orders: &[shared::order::OrderId],
+) -> anyhow::Result<aws_lambda_events::sqs::SqsEvent> {
+    let records: Vec<serde_json::Value> = orders
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let body = serde_json::to_string(&shared::queue::FulfillmentMessage::order_paid(id, "4200bench"))?;
+            Ok(json!({"messageId": format!("bench-{i}-{id}"), "body": body, "eventSource": "aws:sqs"}))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(serde_json::from_value(json!({ "Records": records }))?)
+}
+
+/// The fulfillment consumer's throughput: messages shipped per second in batches of ten.
+pub struct Throughput {
+    pub messages: usize,
+    pub batch: usize,
+    pub elapsed: Duration,
+    pub waybills: u64,
+}
+
+impl Throughput {
+    pub fn render(&self) -> String {
+        format!(
+            "\n## Fulfillment consumer: messages per second\n\n\
+             | Messages | Batch size | Wall time (s) | Messages / s | Waybills issued |\n\
+             |---:|---:|---:|---:|---:|\n\
+             | {} | {} | {:.2} | {:.1} | {} |\n\n\
+             `order.paid` for paid orders, handed to the fulfillment consumer (in-process, debug \
+             build of the bench's own stack) in batches as Lambda would, one batch after another. \
+             Each message: GetItem, claim (UpdateItem), warehouses (Query), the Kuaidi100 sandbox's \
+             label and subscription calls, one TransactWriteItems. Every order was checked SHIPPED \
+             with one waybill.\n",
+            self.messages,
+            self.batch,
+            self.elapsed.as_secs_f64(),
+            self.messages as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            self.waybills
+        )
+    }
+}
+
+/// Places and pays `messages` orders, then times the fulfillment consumer over them.
+pub async fn fulfillment_throughput(
+    stack: &devstack::LocalStack,
+    messages: usize,
+) -> anyhow::Result<Throughput> {
+    const BATCH: usize = 10;
+    let gateway = Gateway::new(&stack.api_url);
+    let tokens: Vec<String> = {
+        let mut tokens = Vec::new();
+        for i in 0..4 {
+            tokens.push(gateway.login(&format!("shipper{i}.1")).await?);
+        }
+        tokens
+    };
+    let placed = place_orders(&gateway, &tokens, ORDER_SKU, messages, 4, "ship").await?;
+    let orders = stack.order_store();
+    let now = shared::clock::now_epoch_seconds();
+    for order in &placed {
+        orders
+            .mark_paid(&order.id, "4200bench", "2026-11-24T10:00:00+08:00", now)
+            .await?;
+    }
+    let labels_before = stack.kuaidi100.label_calls();
+    let ids: Vec<shared::order::OrderId> = placed.iter().map(|o| o.id.clone()).collect();
+    let started = Instant::now();
+    for batch in ids.chunks(BATCH) {
+        let handled = shared::runtime::QueueFunction::handle(
+            stack.fulfillment.as_ref(),
+            order_paid_event(batch)?,
+        )
+        .await;
+        ensure!(
+            handled.batch_item_failures.is_empty(),
+            "a batch had failures: {:?}",
+            handled.batch_item_failures
+        );
+    }
+    let elapsed = started.elapsed();
+    for id in &ids {
+        let status = orders.get(id).await?.map(|s| s.order.status);
+        ensure!(
+            status == Some(shared::order::OrderStatus::Shipped),
+            "order {id} is {status:?} after fulfillment"
+        );
+    }
+    let waybills = stack.kuaidi100.label_calls() - labels_before;
+    ensure!(
+        waybills == messages as u64,
+        "{waybills} waybills for {messages} orders"
+    );
+    Ok(Throughput {
+        messages,
+        batch: BATCH,
+        elapsed,
+        waybills,
+    })
+}
