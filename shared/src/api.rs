@@ -15,7 +15,8 @@ pub type ApiRequest = ApiGatewayV2httpRequest;
 pub type ApiResponse = ApiGatewayV2httpResponse;
 
 /// Largest JSON body any route accepts; API Gateway allows more, the shop never needs it.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Shoppers send a few KiB; a courier push with a long Chinese history, percent-encoded, far more.
+const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// An answer that is not a success, as the client sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,7 +288,7 @@ impl RequestExt for ApiRequest {
             return Err(ApiError::new(
                 413,
                 "body_too_large",
-                "request body is larger than 64 KiB",
+                "request body is larger than 256 KiB",
             ));
         }
         Ok(bytes)

@@ -218,10 +218,13 @@ pub struct EventSource {
     pub waybill: Arc<Mutex<String>>,
 }
 
-/// The courier's report for the `n`th push: the waybill's whole history, `n + 1` events, one
-/// of them new. Its data in the push's own shape (newest first).
+/// Events a bench push carries: a long parcel journey's worth.
+const PUSH_HISTORY: u64 = 30;
+
+/// The courier's report for the `n`th push: the latest 30 events of the waybill's history, the
+/// newest of them new. Its data in the push's own shape (newest first).
 pub fn tracking_history(n: u64) -> Vec<Value> {
-    (0..=n)
+    (n.saturating_sub(PUSH_HISTORY - 1)..=n)
         .rev()
         .map(|i| {
             let time = format!("2026-11-{:02} {:02}:{:02}:00", 25 + i / 1440, (i / 60) % 24, i % 60);
@@ -433,7 +436,7 @@ pub fn routes(function: &str, source: &EventSource) -> Vec<Route> {
             vec![
                 Route::new(
                     "logistics-hook",
-                    "POST /v1/logistics/kuaidi100/notify (whole history, 1 new event)",
+                    "POST /v1/logistics/kuaidi100/notify (30-event history, 1 new)",
                     200,
                     Calls::KuaidiPush,
                     move |n| {
@@ -893,6 +896,11 @@ mod push_tests {
     fn each_bench_push_carries_the_whole_history_with_one_new_event_signed() {
         let history = tracking_history(2);
         assert_eq!(history.len(), 3);
+        assert_eq!(
+            tracking_history(500).len(),
+            30,
+            "a long journey's worth, not all 500"
+        );
         assert!(
             history[0]["time"].as_str() > history[1]["time"].as_str(),
             "newest first"

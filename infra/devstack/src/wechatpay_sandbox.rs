@@ -561,6 +561,37 @@ impl WeChatPaySandbox {
         }
         Outgoing::json(200, &answer)
     }
+
+    /// `POST /__sandbox/wechatpay/refund-notify {outRefundNo, status?}`: WeChat Pay finishing a
+    /// refund (SUCCESS by default, or ABNORMAL, CLOSED) and notifying the merchant.
+    async fn refund_control(&self, req: &Incoming) -> Outgoing {
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let Some(out_refund_no) = body["outRefundNo"].as_str() else {
+            return error(400, "PARAM_ERROR", "outRefundNo is required");
+        };
+        let status = body["status"].as_str().unwrap_or("SUCCESS");
+        if !matches!(status, "SUCCESS" | "ABNORMAL" | "CLOSED") {
+            return error(400, "PARAM_ERROR", "status is SUCCESS, ABNORMAL or CLOSED");
+        }
+        let Some(refund) = self.refunds().get(out_refund_no).cloned() else {
+            return error(404, "RESOURCE_NOT_EXISTS", "no such refund");
+        };
+        let out_trade_no = refund["out_trade_no"].as_str().unwrap_or("").to_string();
+        let (Some(url), Some(notification)) = (
+            self.notify_url(&out_trade_no),
+            self.refund_notification(out_refund_no, status, |_| {}),
+        ) else {
+            return error(500, "SYSTEM_ERROR", "cannot build the notification");
+        };
+        let delivered = match self.deliver(&url, &notification).await {
+            Ok(code) => json!(code),
+            Err(e) => json!(format!("not delivered: {e}")),
+        };
+        Outgoing::json(
+            200,
+            &json!({"outRefundNo": out_refund_no, "status": status, "notifyStatus": delivered}),
+        )
+    }
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
@@ -585,6 +616,9 @@ impl Serve for WeChatPaySandbox {
     async fn serve(&self, req: Incoming) -> Outgoing {
         if req.path == "/__sandbox/wechatpay/pay" && req.method == http::Method::POST {
             return self.pay_control(&req).await;
+        }
+        if req.path == "/__sandbox/wechatpay/refund-notify" && req.method == http::Method::POST {
+            return self.refund_control(&req).await;
         }
         if self.down.load(std::sync::atomic::Ordering::SeqCst) {
             return error(500, "SYSTEM_ERROR", "系统错误");
