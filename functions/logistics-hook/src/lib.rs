@@ -11,7 +11,7 @@ use serde_json::json;
 use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt, form_fields};
 use shared::clock::now_epoch_seconds;
 use shared::config::{ConfigError, Settings};
-use shared::logistics::{PushError, read_push};
+use shared::logistics::{Direction, PushError, read_push};
 use shared::queue::{DeadlineMessage, Queue};
 use shared::runtime::{Clients, HttpFunction, respond};
 use shared::store::shipments::{Applied, ShipmentStore};
@@ -93,7 +93,9 @@ impl LogisticsHook {
                 if effect.exception_raised {
                     tracing::warn!(order_id = %shipment.order_id, number = %shipment.number, state = ?shipment.exception, "parcel needs the merchant");
                 }
-                if let Some(delivered_at) = shipment.delivered_at {
+                if let Some(delivered_at) = shipment.delivered_at
+                    && shipment.direction == Direction::ToShopper
+                {
                     // Sent on every push that finds it delivered: a crash after the write above
                     // loses nothing, and the consumer counts it once.
                     let message = DeadlineMessage::OrderDelivered {

@@ -363,8 +363,14 @@ impl Bench {
                 Ok(Vec::new())
             }
             "logistics-hook" => {
-                let events_waybill = self.ship_one("push-events").await?;
-                let replays_waybill = self.ship_one("push-replays").await?;
+                let events_waybill = self
+                    .ship_one("push-events")
+                    .await
+                    .context("shipping the pushes' order")?;
+                let replays_waybill = self
+                    .ship_one("push-replays")
+                    .await
+                    .context("shipping the replays' order")?;
                 *self
                     .source
                     .waybill
@@ -575,7 +581,11 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
     let fresh = start_stack(stack_proxy.url()).await?;
     let contention =
         shop::contend(&fresh, &Gateway::new(&fresh.api_url), clients, contended).await?;
-    let throughput = shop::fulfillment_throughput(&fresh, FULFILLMENT_MESSAGES).await?;
+    // Fresh tables again, for the same reason.
+    let shipping = start_stack(stack_proxy.url()).await?;
+    let throughput = shop::fulfillment_throughput(&shipping, FULFILLMENT_MESSAGES)
+        .await
+        .context("the fulfillment throughput run")?;
     let date = shared::clock::rfc3339(shared::clock::now_epoch_seconds());
     // bench.sh names itself, the command to repeat; the harness's own line shows what it ran.
     let command = match std::env::var("BENCH_COMMAND") {

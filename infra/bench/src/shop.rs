@@ -245,8 +245,8 @@ impl Throughput {
              | Messages | Batch size | Wall time (s) | Messages / s | Waybills issued |\n\
              |---:|---:|---:|---:|---:|\n\
              | {} | {} | {:.2} | {:.1} | {} |\n\n\
-             `order.paid` for paid orders, handed to the fulfillment consumer (in-process, debug \
-             build of the bench's own stack) in batches as Lambda would, one batch after another. \
+             `order.paid` for paid orders, handed to the fulfillment consumer (in-process, in the \
+             bench's release build, on fresh tables) in batches as Lambda would, one batch after another. \
              Each message: GetItem, claim (UpdateItem), warehouses (Query), the Kuaidi100 sandbox's \
              label and subscription calls, one TransactWriteItems. Every order was checked SHIPPED \
              with one waybill.\n",

@@ -402,3 +402,51 @@ async fn a_shipped_order_is_refunded_after_its_return_waybill_and_only_its_owner
     assert_eq!(status, 200);
     assert_eq!(order_of(&shop, &token, &id).await["status"], "REFUNDED");
 }
+
+#[tokio::test]
+async fn what_is_left_after_a_partial_refund_still_ships() {
+    let shop = TestShop::start().await;
+    devstack::seed::warehouses(&shop.stack.admin(), 0)
+        .await
+        .unwrap();
+    let (token, id) = paid(
+        &shop,
+        "halfway.1",
+        &[("longjing-1", 1), ("walnut-1", 1)],
+        json!({}),
+    )
+    .await;
+    let asked = refund(
+        &shop,
+        &token,
+        &id,
+        json!({"reason": "少要一件", "lines": ["walnut-1"]}),
+    )
+    .await;
+    assert_eq!(asked.status, 202, "{}", asked.text);
+
+    // The payment's order.paid reaches fulfillment while the refund is open: nothing ships.
+    shop.stack.drain("FulfillmentQueue").await.unwrap();
+    assert_eq!(order_of(&shop, &token, &id).await["status"], "REFUNDING");
+    let out_refund_no = asked.body["refund"]["outRefundNo"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let success = shop
+        .stack
+        .wechatpay
+        .refund_notification(&out_refund_no, "SUCCESS", |_| {})
+        .unwrap();
+    assert_eq!(deliver(&shop, &success).await, 204);
+    assert_eq!(
+        deliver(&shop, &success).await,
+        204,
+        "a duplicate changes nothing"
+    );
+    shop.stack.drain("FulfillmentQueue").await.unwrap();
+
+    let order = order_of(&shop, &token, &id).await;
+    assert_eq!(order["status"], "SHIPPED", "{order}");
+    assert_eq!(order["refundedSkus"], json!(["walnut-1"]));
+    assert_eq!(shop.stack.kuaidi100.label_calls(), 1);
+}
