@@ -578,14 +578,14 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
     }
     // On fresh tables: moto copies every table a transaction touches, so the orders the runs
     // above left behind would slow each contended order down.
+    let fresh = start_stack(stack_proxy.url()).await?;
+    let contention =
+        shop::contend(&fresh, &Gateway::new(&fresh.api_url), clients, contended).await?;
+    // Fresh tables again, for the same reason.
     let shipping = start_stack(stack_proxy.url()).await?;
     let throughput = shop::fulfillment_throughput(&shipping, FULFILLMENT_MESSAGES)
         .await
         .context("the fulfillment throughput run")?;
-    // Fresh tables again, for the same reason.
-    let fresh = start_stack(stack_proxy.url()).await?;
-    let contention =
-        shop::contend(&fresh, &Gateway::new(&fresh.api_url), clients, contended).await?;
     let date = shared::clock::rfc3339(shared::clock::now_epoch_seconds());
     // bench.sh names itself, the command to repeat; the harness's own line shows what it ran.
     let command = match std::env::var("BENCH_COMMAND") {
