@@ -41,6 +41,8 @@ const FUNCTIONS: &[&str] = &[
     "pay-notify",
     "logistics-hook",
 ];
+/// Parcels the courier pushes go round: 225 pushes make about 22 events per parcel.
+const PARCELS: usize = 10;
 /// Paid orders the fulfillment consumer ships in the throughput run, in batches of ten.
 const FULFILLMENT_MESSAGES: usize = 100;
 /// Events per route before the warm measurement starts: lazy connection pools and caches fill
@@ -363,20 +365,26 @@ impl Bench {
                 Ok(Vec::new())
             }
             "logistics-hook" => {
-                let events_waybill = self
-                    .ship_one("push-events")
-                    .await
-                    .context("shipping the pushes' order")?;
-                let replays_waybill = self
-                    .ship_one("push-replays")
-                    .await
-                    .context("shipping the replays' order")?;
+                let mut events = Vec::with_capacity(PARCELS);
+                let mut replays = Vec::with_capacity(PARCELS);
+                for i in 0..PARCELS {
+                    events.push(
+                        self.ship_one(&format!("push-events-{i}"))
+                            .await
+                            .context("shipping the pushes' orders")?,
+                    );
+                    replays.push(
+                        self.ship_one(&format!("push-replays-{i}"))
+                            .await
+                            .context("shipping the replays' orders")?,
+                    );
+                }
                 *self
                     .source
-                    .waybill
+                    .waybills
                     .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = events_waybill;
-                self.emulators.replay_waybill = Some(replays_waybill);
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = events;
+                self.emulators.replay_waybills = replays;
                 Ok(Vec::new())
             }
             "pay-notify" => {
@@ -483,7 +491,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
         wechatpay: stack.wechatpay.clone(),
         paid: Default::default(),
         kuaidi100_salt: stack.settings["KUAIDI100_SALT"].clone(),
-        waybill: Default::default(),
+        waybills: Default::default(),
     };
 
     // The returning-user login needs the user to exist before the first measured event.
@@ -522,7 +530,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
             table("OrdersTable"),
             table("CatalogTable"),
         ),
-        replay_waybill: None,
+        replay_waybills: Vec::new(),
         orders: shared::store::orders::OrderStore::new(
             dynamodb,
             table("OrdersTable"),

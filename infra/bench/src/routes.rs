@@ -213,9 +213,9 @@ pub struct EventSource {
     pub wechatpay: Arc<WeChatPaySandbox>,
     /// Orders paid in the sandbox whose notification is still to be sent; each event takes one.
     pub paid: Arc<Mutex<Vec<OrderId>>>,
-    /// Kuaidi100's push salt, and the shipped waybill the courier pushes are about.
+    /// Kuaidi100's push salt, and the shipped waybills the courier pushes are about.
     pub kuaidi100_salt: String,
-    pub waybill: Arc<Mutex<String>>,
+    pub waybills: Arc<Mutex<Vec<String>>>,
 }
 
 /// Events a bench push carries: a long parcel journey's worth.
@@ -231,6 +231,14 @@ pub fn tracking_history(n: u64) -> Vec<Value> {
             json!({"time": time, "ftime": time, "context": format!("【杭州转运中心】快件运输中 {i}"), "areaName": "浙江省杭州市"})
         })
         .collect()
+}
+
+/// Pushes go round the waybills, so each parcel's stored history stays a real parcel's length:
+/// the `n`th push is push number `n / len` for waybill `n % len`.
+pub fn parcel_push(waybills: &[String], n: u64) -> anyhow::Result<(String, u64)> {
+    let len = waybills.len() as u64;
+    anyhow::ensure!(len > 0, "no shipped waybills for the courier pushes");
+    Ok((waybills[(n % len) as usize].clone(), n / len))
 }
 
 /// A Kuaidi100 push (form body) for `number` with `tracking_history(n)`, signed with `salt`.
@@ -432,7 +440,7 @@ pub fn routes(function: &str, source: &EventSource) -> Vec<Route> {
             ]
         }
         "logistics-hook" => {
-            let (salt, waybill) = (source.kuaidi100_salt.clone(), source.waybill.clone());
+            let (salt, waybills) = (source.kuaidi100_salt.clone(), source.waybills.clone());
             vec![
                 Route::new(
                     "logistics-hook",
@@ -440,14 +448,14 @@ pub fn routes(function: &str, source: &EventSource) -> Vec<Route> {
                     200,
                     Calls::KuaidiPush,
                     move |n| {
-                        let number = waybill
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .clone();
+                        let (number, push) = parcel_push(
+                            &waybills.lock().unwrap_or_else(PoisonError::into_inner),
+                            n,
+                        )?;
                         let mut event = fixture(include_str!(
                             "../../../events/logistics-hook-kuaidi100.json"
                         ));
-                        event["body"] = kuaidi100_push(&number, n, &salt).into();
+                        event["body"] = kuaidi100_push(&number, push, &salt).into();
                         Ok(event)
                     },
                 )
@@ -489,8 +497,8 @@ pub struct Emulators {
     pub cart: CartReader,
     pub marketing: MarketingStore,
     pub shipments: shared::store::shipments::ShipmentStore,
-    /// The waybill the push replays update (not the one the function's events update).
-    pub replay_waybill: Option<String>,
+    /// The waybills the push replays update (not the ones the function's events update).
+    pub replay_waybills: Vec<String>,
     pub orders: OrderStore,
     pub fulfillment: Queue,
     pub deadlines: Queue,
@@ -699,11 +707,8 @@ impl Emulators {
             Calls::PlaceOrder => self.replay_place_order(n).await?,
             Calls::PayNotify => self.replay_pay_notify(n).await?,
             Calls::KuaidiPush => {
-                let number = self
-                    .replay_waybill
-                    .clone()
-                    .context("no shipped waybill for the push replays")?;
-                let data = tracking_history(n);
+                let (number, push) = parcel_push(&self.replay_waybills, n)?;
+                let data = tracking_history(push);
                 let report = shared::logistics::TrackingReport {
                     number,
                     company: "zhongtong".into(),
@@ -827,7 +832,7 @@ mod tests {
             wechatpay: Arc::new(WeChatPaySandbox::new(&WeChatPayKeys::generate())),
             paid: Arc::default(),
             kuaidi100_salt: "salt".into(),
-            waybill: Arc::new(Mutex::new("ZT7300000001".into())),
+            waybills: Arc::new(Mutex::new(vec!["ZT7300000001".into()])),
         }
     }
 
