@@ -463,6 +463,21 @@ async fn start_stack(endpoint: &str) -> anyhow::Result<devstack::LocalStack> {
     Ok(stack)
 }
 
+/// Deletes a finished run's tables: moto copies its whole store on every transaction, so what
+/// earlier runs left behind would slow (and time out) the runs after them.
+async fn drop_tables(stack: &devstack::LocalStack) -> anyhow::Result<()> {
+    for table in stack.resources.tables.values() {
+        stack
+            .dynamodb
+            .delete_table()
+            .table_name(table)
+            .send()
+            .await
+            .with_context(|| format!("deleting table {table}"))?;
+    }
+    Ok(())
+}
+
 /// What `file` makes of a binary, to show it is stripped.
 async fn describe_file(binary: &Path) -> String {
     match Command::new("file").arg("-b").arg(binary).output().await {
@@ -584,12 +599,14 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
     for name in FUNCTIONS {
         rows.extend(bench.function(name).await?);
     }
-    // On fresh tables: moto copies every table a transaction touches, so the orders the runs
-    // above left behind would slow each contended order down.
+    // On fresh tables, the earlier ones gone: moto copies its tables on every transaction,
+    // so the orders the runs above left behind would slow each contended order down.
+    drop_tables(&stack).await?;
     let fresh = start_stack(stack_proxy.url()).await?;
     let contention =
         shop::contend(&fresh, &Gateway::new(&fresh.api_url), clients, contended).await?;
     // Fresh tables again, for the same reason.
+    drop_tables(&fresh).await?;
     let shipping = start_stack(stack_proxy.url()).await?;
     let throughput = shop::fulfillment_throughput(&shipping, FULFILLMENT_MESSAGES)
         .await
