@@ -313,11 +313,7 @@ impl MarketingStore {
                 .await;
             match result {
                 Ok(_) => return Ok(Ok(rules)),
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
+                Err(err) if super::condition_failed(&err) => {
                     continue;
                 }
                 Err(err) => return Err(StoreError::dynamo("PutItem promotion rules", err)),

@@ -170,6 +170,17 @@ pub async fn upsert_keeping(
     Ok(())
 }
 
+/// Whether a single-item write failed only because its condition did not hold (a duplicate,
+/// a late event, a race lost): the caller's answer, not an error.
+pub fn condition_failed<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code)
+        == Some("ConditionalCheckFailedException")
+}
+
 /// For a cancelled transaction, which of its items failed their condition (in item order);
 /// `None` when the transaction failed for any other reason.
 pub fn failed_conditions<R>(

@@ -407,13 +407,7 @@ impl OrderStore {
             .await;
         match result {
             Ok(_) => Ok(Transition::Done),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Transition::NotApplicable)
-            }
+            Err(err) if super::condition_failed(&err) => Ok(Transition::NotApplicable),
             Err(err) => Err(StoreError::dynamo("UpdateItem mark paid", err)),
         }
     }
@@ -449,13 +443,7 @@ impl OrderStore {
             .await;
         match result {
             Ok(_) => Ok(Transition::Done),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Transition::NotApplicable)
-            }
+            Err(err) if super::condition_failed(&err) => Ok(Transition::NotApplicable),
             Err(err) => Err(StoreError::dynamo("UpdateItem advance order", err)),
         }
     }

@@ -358,13 +358,7 @@ impl OrderStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(err) if super::condition_failed(&err) => Ok(false),
             Err(err) => Err(StoreError::dynamo("UpdateItem register return", err)),
         }
     }

@@ -130,13 +130,7 @@ impl ShipmentStore {
             .await;
         match result {
             Ok(_) => Ok(ShipClaim::Claimed),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(ShipClaim::NotOurs)
-            }
+            Err(err) if super::condition_failed(&err) => Ok(ShipClaim::NotOurs),
             Err(err) => Err(StoreError::dynamo("UpdateItem claim shipping", err)),
         }
     }
@@ -207,13 +201,7 @@ impl ShipmentStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(err) if super::condition_failed(&err) => Ok(()),
             Err(err) => Err(StoreError::dynamo("PutItem return shipment", err)),
         }
     }

@@ -251,13 +251,7 @@ impl UserStore {
         };
         match update.send().await {
             Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(err) if super::condition_failed(&err) => Ok(false),
             Err(err) => Err(StoreError::dynamo("UpdateItem member level", err)),
         }
     }
@@ -284,13 +278,7 @@ impl UserStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(err) if super::condition_failed(&err) => Ok(false),
             Err(err) => Err(StoreError::dynamo("UpdateItem bind phone", err)),
         }
     }
