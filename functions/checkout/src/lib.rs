@@ -512,6 +512,17 @@ impl Checkout {
         }
     }
 
+    /// The order as it is now, after a change this request made.
+    async fn current(&self, id: &OrderId) -> Result<Option<Order>, ApiError> {
+        Ok(self
+            .payments
+            .orders
+            .get(id)
+            .await
+            .map_err(CheckoutError::from)?
+            .map(|s| s.order))
+    }
+
     /// The caller's order, or 404 whether it is missing or someone else's.
     async fn own_order(
         &self,
@@ -630,12 +641,8 @@ impl Checkout {
             .await
             .map_err(CheckoutError::from)?;
         let current = self
-            .payments
-            .orders
-            .get(&order.id)
-            .await
-            .map_err(CheckoutError::from)?
-            .map(|s| s.order)
+            .current(&order.id)
+            .await?
             .unwrap_or_else(|| order.clone());
         if transition == Transition::NotApplicable && current.status != OrderStatus::Cancelled {
             return Err(CheckoutError::NotCancellable(current.status).into());
@@ -743,13 +750,7 @@ impl Checkout {
             .with_cause(&source));
         }
         tracing::info!(order_id = %order.id, out_refund_no = %refund.out_refund_no, amount = refund.amount.get(), "refund requested");
-        let current = self
-            .payments
-            .orders
-            .get(&order.id)
-            .await
-            .map_err(CheckoutError::from)?
-            .map(|s| s.order);
+        let current = self.current(&order.id).await?;
         Ok(api::json(
             202,
             &serde_json::json!({"refund": refund, "order": current}),
@@ -796,13 +797,7 @@ impl Checkout {
             .send(&message, 0)
             .await
             .map_err(CheckoutError::from)?;
-        let current = self
-            .payments
-            .orders
-            .get(&order.id)
-            .await
-            .map_err(CheckoutError::from)?
-            .map(|s| s.order);
+        let current = self.current(&order.id).await?;
         Ok(api::json(200, &current))
     }
 }

@@ -124,6 +124,21 @@ impl Deadlines {
         Ok(())
     }
 
+    /// Sends `message` back to this queue for `due_at`. SQS delays at most 15 minutes: longer
+    /// waits go round again.
+    async fn come_back(
+        &self,
+        message: &DeadlineMessage,
+        due_at: i64,
+        now: i64,
+    ) -> Result<(), String> {
+        self.payments
+            .deadlines
+            .send(message, (due_at - now).min(MAX_DELAY_SECONDS))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     async fn complete(&self, order_id: &OrderId, due_at: i64) -> Result<(), String> {
         let now = now_epoch_seconds();
         if now < due_at {
@@ -131,12 +146,7 @@ impl Deadlines {
                 order_id: order_id.clone(),
                 due_at,
             };
-            return self
-                .payments
-                .deadlines
-                .send(&again, (due_at - now).min(MAX_DELAY_SECONDS))
-                .await
-                .map_err(|e| e.to_string());
+            return self.come_back(&again, due_at, now).await;
         }
         let transition = self
             .payments
@@ -157,17 +167,11 @@ impl Deadlines {
     async fn order_deadline(&self, order_id: &OrderId, due_at: i64) -> Result<(), String> {
         let now = now_epoch_seconds();
         if now < due_at {
-            // SQS delays at most 15 minutes: longer waits go round again.
             let again = DeadlineMessage::OrderDeadline {
                 order_id: order_id.clone(),
                 due_at,
             };
-            return self
-                .payments
-                .deadlines
-                .send(&again, (due_at - now).min(MAX_DELAY_SECONDS))
-                .await
-                .map_err(|e| e.to_string());
+            return self.come_back(&again, due_at, now).await;
         }
         let Some(stored) = self
             .payments
@@ -194,16 +198,12 @@ impl Deadlines {
                 return Ok(());
             }
             Ok(tx) if tx.trade_state == "USERPAYING" => {
+                let due_at = now + USER_PAYING_RETRY_SECONDS;
                 let again = DeadlineMessage::OrderDeadline {
                     order_id: order_id.clone(),
-                    due_at: now + USER_PAYING_RETRY_SECONDS,
+                    due_at,
                 };
-                return self
-                    .payments
-                    .deadlines
-                    .send(&again, USER_PAYING_RETRY_SECONDS)
-                    .await
-                    .map_err(|e| e.to_string());
+                return self.come_back(&again, due_at, now).await;
             }
             Ok(_) => match self.pay.close(order_id).await {
                 Ok(()) => {}

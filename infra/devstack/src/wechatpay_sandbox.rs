@@ -451,25 +451,34 @@ impl WeChatPaySandbox {
             self.transaction_json(out_trade_no, t)
         };
         edit(&mut plain);
+        self.signed_notification("TRANSACTION.SUCCESS", "支付成功", "transaction", &plain)
+    }
+
+    /// A notification envelope around `plain`, encrypted with the APIv3 key and signed with the
+    /// platform key, as WeChat Pay sends every event.
+    fn signed_notification(
+        &self,
+        event_type: &str,
+        summary: &str,
+        original_type: &str,
+        plain: &Value,
+    ) -> Option<SignedNotification> {
         let nonce = shared::ids::random_token(12);
         let ciphertext = self
             .apiv3
-            .encrypt(&nonce, "transaction", plain.to_string().as_bytes())
+            .encrypt(&nonce, original_type, plain.to_string().as_bytes())
             .ok()?;
+        let now = shared::clock::now_epoch_seconds();
         let body = json!({
             "id": format!("EV-{}", shared::ids::random_token(20)),
-            "create_time": shared::clock::rfc3339_shanghai(shared::clock::now_epoch_seconds()),
+            "create_time": shared::clock::rfc3339_shanghai(now),
             "resource_type": "encrypt-resource",
-            "event_type": "TRANSACTION.SUCCESS",
-            "summary": "支付成功",
-            "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext, "associated_data": "transaction", "nonce": nonce},
+            "event_type": event_type,
+            "summary": summary,
+            "resource": {"original_type": original_type, "algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext, "associated_data": original_type, "nonce": nonce},
         })
         .to_string();
-        let headers = self.signature_headers(
-            &body,
-            shared::clock::now_epoch_seconds(),
-            &self.platform_serial,
-        );
+        let headers = self.signature_headers(&body, now, &self.platform_serial);
         Some(SignedNotification { headers, body })
     }
 
@@ -494,26 +503,12 @@ impl WeChatPaySandbox {
             "amount": {"total": refund["amount"]["total"], "refund": refund["amount"]["refund"], "payer_total": refund["amount"]["total"], "payer_refund": refund["amount"]["refund"]},
         });
         edit(&mut plain);
-        let nonce = shared::ids::random_token(12);
-        let ciphertext = self
-            .apiv3
-            .encrypt(&nonce, "refund", plain.to_string().as_bytes())
-            .ok()?;
-        let body = json!({
-            "id": format!("EV-{}", shared::ids::random_token(20)),
-            "create_time": shared::clock::rfc3339_shanghai(shared::clock::now_epoch_seconds()),
-            "resource_type": "encrypt-resource",
-            "event_type": format!("REFUND.{status}"),
-            "summary": "退款状态变更",
-            "resource": {"original_type": "refund", "algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext, "associated_data": "refund", "nonce": nonce},
-        })
-        .to_string();
-        let headers = self.signature_headers(
-            &body,
-            shared::clock::now_epoch_seconds(),
-            &self.platform_serial,
-        );
-        Some(SignedNotification { headers, body })
+        self.signed_notification(
+            &format!("REFUND.{status}"),
+            "退款状态变更",
+            "refund",
+            &plain,
+        )
     }
 
     /// Where WeChat Pay would post this order's notifications.

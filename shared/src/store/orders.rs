@@ -307,7 +307,8 @@ impl OrderStore {
         }))
     }
 
-    pub async fn get(&self, id: &OrderId) -> Result<Option<StoredOrder>, StoreError> {
+    /// The order's item as stored, read consistently.
+    pub(crate) async fn order_item(&self, id: &OrderId) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -317,7 +318,12 @@ impl OrderStore {
             .send()
             .await
             .map_err(|e| StoreError::dynamo("GetItem order", e))?;
-        out.item
+        Ok(out.item)
+    }
+
+    pub async fn get(&self, id: &OrderId) -> Result<Option<StoredOrder>, StoreError> {
+        self.order_item(id)
+            .await?
             .map(|item| {
                 let openid = get_s(&item, "openid").and_then(|o| OpenId::parse(o).ok());
                 from_item(&item).map(|order| StoredOrder { order, openid })

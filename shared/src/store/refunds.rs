@@ -50,16 +50,8 @@ fn sku_list(ids: &[SkuId]) -> AttributeValue {
 
 impl OrderStore {
     async fn refund_state(&self, id: &OrderId) -> Result<Option<RefundState>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.orders)
-            .set_key(Some(order_key(id).into_iter().collect()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem order for refund", e))?;
-        out.item
+        self.order_item(id)
+            .await?
             .map(|item| {
                 Ok(RefundState {
                     order: from_item(&item)?,

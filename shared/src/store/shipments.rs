@@ -10,7 +10,7 @@
 //!
 //! Catalog table: `WAREHOUSE` / `<id>`: a warehouse.
 
-use super::orders::{INDEX_BY_USER, Transition};
+use super::orders::{INDEX_BY_USER, Transition, history_entry, order_key};
 use super::{Item, StoreError, failed_conditions, from_item, get_i64, n, s, to_item};
 use crate::logistics::{Shipment, TrackingReport, Warehouse};
 use crate::order::{OrderId, OrderStatus, ShipmentSummary, StatusChange};
@@ -48,29 +48,12 @@ pub enum Applied {
     },
 }
 
-fn order_key(id: &OrderId) -> Item {
-    [
-        ("pk".to_string(), s(format!("ORDER#{id}"))),
-        ("sk".to_string(), s("ORDER")),
-    ]
-    .into()
-}
-
 fn waybill_key(number: &str) -> Item {
     [
         ("pk".to_string(), s(format!("WAYBILL#{number}"))),
         ("sk".to_string(), s("SHIPMENT")),
     ]
     .into()
-}
-
-fn history_entry(status: OrderStatus, at: i64, reason: Option<&str>) -> AttributeValue {
-    let change = StatusChange {
-        status,
-        at,
-        reason: reason.map(str::to_string),
-    };
-    AttributeValue::L(vec![AttributeValue::M(to_item(&change))])
 }
 
 impl ShipmentStore {
@@ -117,7 +100,7 @@ impl ShipmentStore {
             .client
             .update_item()
             .table_name(&self.orders)
-            .set_key(Some(order_key(order)))
+            .set_key(Some(order_key(order).into_iter().collect()))
             .update_expression("SET shipClaim = :now")
             .condition_expression(
                 "#s = :paid AND (attribute_not_exists(shipClaim) OR shipClaim < :stale)",
@@ -160,14 +143,14 @@ impl ShipmentStore {
         };
         let ship = Update::builder()
             .table_name(&self.orders)
-            .set_key(Some(order_key(&shipment.order_id)))
+            .set_key(Some(order_key(&shipment.order_id).into_iter().collect()))
             .update_expression("SET #s = :shipped, shipment = :summary, history = list_append(history, :h) REMOVE shipClaim")
             .condition_expression("#s = :paid")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":shipped", s(OrderStatus::Shipped.as_str()))
             .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
             .expression_attribute_values(":summary", AttributeValue::M(to_item(&summary)))
-            .expression_attribute_values(":h", history_entry(OrderStatus::Shipped, now, None))
+            .expression_attribute_values(":h", history_entry(&StatusChange { status: OrderStatus::Shipped, at: now, reason: None }))
             .build()
             .map_err(build)?;
         let result = self
@@ -276,14 +259,14 @@ impl ShipmentStore {
             if delivers {
                 let deliver = Update::builder()
                     .table_name(&self.orders)
-                    .set_key(Some(order_key(&shipment.order_id)))
+                    .set_key(Some(order_key(&shipment.order_id).into_iter().collect()))
                     .update_expression("SET #s = :delivered, deliveredAt = :now, history = list_append(history, :h)")
                     .condition_expression("#s = :shipped")
                     .expression_attribute_names("#s", "status")
                     .expression_attribute_values(":delivered", s(OrderStatus::Delivered.as_str()))
                     .expression_attribute_values(":shipped", s(OrderStatus::Shipped.as_str()))
                     .expression_attribute_values(":now", n(now))
-                    .expression_attribute_values(":h", history_entry(OrderStatus::Delivered, now, Some("signed for")))
+                    .expression_attribute_values(":h", history_entry(&StatusChange { status: OrderStatus::Delivered, at: now, reason: Some("signed for".into()) }))
                     .build()
                     .map_err(build)?;
                 request =
