@@ -366,6 +366,45 @@ mod tests {
     }
 
     #[test]
+    fn refund_and_return_requests_name_their_bad_field() {
+        let refund_cases = [
+            (json!({}), "reason"),
+            (json!({"reason": "  "}), "reason"),
+            (json!({"reason": "坏".repeat(81)}), "reason"),
+            (json!({"reason": "坏了", "lines": "walnut-1"}), "lines"),
+            (json!({"reason": "坏了", "lines": []}), "lines"),
+            (json!({"reason": "坏了", "lines": ["ok", 5]}), "lines[1]"),
+            (json!({"reason": "坏了", "lines": ["a#b"]}), "lines[0]"),
+        ];
+        for (body, field) in refund_cases {
+            let err = RefundRequest::parse(&request(body.clone())).err().unwrap();
+            assert_eq!(err.field.as_deref(), Some(field), "{body}");
+        }
+        let all = RefundRequest::parse(&request(json!({"reason": " 不想要了 "}))).unwrap();
+        assert_eq!((all.reason.as_str(), all.lines), ("不想要了", None));
+
+        let return_cases = [
+            (json!({"number": "ZT7399000001"}), "company"),
+            (
+                json!({"company": "中通", "number": "ZT7399000001"}),
+                "company",
+            ),
+            (json!({"company": "zhongtong"}), "number"),
+            (json!({"company": "zhongtong", "number": "ZT-1"}), "number"),
+        ];
+        for (body, field) in return_cases {
+            let err = ReturnRequest::parse(&request(body.clone())).err().unwrap();
+            assert_eq!(err.field.as_deref(), Some(field), "{body}");
+        }
+        assert!(
+            ReturnRequest::parse(&request(
+                json!({"company": "zhongtong", "number": "ZT7399000001"})
+            ))
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn the_idempotency_key_is_required_and_bounded() {
         let mut req = ApiRequest::default();
         assert_eq!(

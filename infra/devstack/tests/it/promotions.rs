@@ -637,6 +637,92 @@ async fn shopctl_refuses_what_makes_no_sense_naming_the_option() {
         (&["flash-sale", "end", "no-such-sku"], "no SKU no-such-sku"),
         (&["member", "set", "u-nobody", "--level", "gold"], "no user"),
         (&["frobnicate"], "unknown command"),
+        (
+            &[
+                "warehouse",
+                "set",
+                "hz",
+                "--name",
+                "杭州仓",
+                "--courier",
+                "zhongtong",
+                "--priority",
+                "1",
+                "--sender-name",
+                "仓",
+                "--sender-phone",
+                "13800000001",
+                "--sender-address",
+                "杭州",
+            ],
+            "--provinces",
+        ),
+        (
+            &[
+                "warehouse",
+                "set",
+                "hz",
+                "--name",
+                "杭州仓",
+                "--courier",
+                "中通",
+                "--priority",
+                "1",
+                "--provinces",
+                "浙江",
+                "--sender-name",
+                "仓",
+                "--sender-phone",
+                "13800000001",
+                "--sender-address",
+                "杭州",
+            ],
+            "--courier",
+        ),
+        (
+            &[
+                "warehouse",
+                "set",
+                "hz",
+                "--name",
+                "杭州仓",
+                "--courier",
+                "zhongtong",
+                "--priority",
+                "1",
+                "--provinces",
+                "浙江",
+                "--sender-name",
+                "仓",
+                "--sender-phone",
+                "12345",
+                "--sender-address",
+                "杭州",
+            ],
+            "--sender-phone",
+        ),
+        (
+            &[
+                "warehouse",
+                "set",
+                "hz",
+                "--name",
+                "杭州仓",
+                "--courier",
+                "zhongtong",
+                "--priority",
+                "1",
+                "--default",
+                "maybe",
+                "--sender-name",
+                "仓",
+                "--sender-phone",
+                "13800000001",
+                "--sender-address",
+                "杭州",
+            ],
+            "--default",
+        ),
     ];
     for (words, expected) in cases {
         let said = refused(words).await;
@@ -651,6 +737,8 @@ async fn shopctl_refuses_what_makes_no_sense_naming_the_option() {
         rules.contains("full reductions: none"),
         "nothing was written: {rules}"
     );
+    let warehouses = shopctl(&shop, &["warehouse", "list"]).await;
+    assert!(warehouses.starts_with("no warehouses yet"), "{warehouses}");
 }
 
 #[tokio::test]
