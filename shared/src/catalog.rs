@@ -133,6 +133,8 @@ pub struct Sku {
     pub flash_sale: Option<FlashSale>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_buy: Option<GroupBuyOffer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bargain: Option<crate::social::BargainOffer>,
 }
 
 /// One line of a listing.
@@ -176,6 +178,8 @@ pub struct SkuView {
     pub flash_sale: Option<FlashSaleView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_buy: Option<GroupBuyOffer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bargain: Option<crate::social::BargainOffer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -216,6 +220,7 @@ impl Sku {
             member_prices: self.member_prices.clone(),
             flash_sale,
             group_buy: self.group_buy.clone(),
+            bargain: self.bargain.clone(),
         }
     }
 }
@@ -265,6 +270,7 @@ mod tests {
             member_prices: BTreeMap::new(),
             flash_sale: None,
             group_buy: None,
+            bargain: None,
         }
     }
 

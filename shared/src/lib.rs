@@ -21,6 +21,7 @@ pub mod queue;
 pub mod refund;
 pub mod runtime;
 pub mod search;
+pub mod social;
 pub mod store;
 pub mod telemetry;
 pub mod wechat;

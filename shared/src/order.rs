@@ -281,6 +281,18 @@ pub struct Order {
     /// Points this order spent; they come back if it is cancelled.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub points_used: u64,
+    /// The group-buy group this order holds a seat in; it ships when the group completes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<crate::social::GroupId>,
+    /// This order started its group: if it is never paid, the group closes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub group_leader: bool,
+    /// The bargain whose price this order took; it is usable again if the order is cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bargain_id: Option<crate::social::BargainId>,
+    /// Who invited the buyer: their first paid order decides the inviter's reward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invited_by: Option<UserId>,
     pub address: Address,
     pub created_at: i64,
     /// Unpaid after this (epoch seconds), the order is cancelled and its stock released.

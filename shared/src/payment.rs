@@ -2,7 +2,7 @@
 //! by the payment webhook and by the deadline's query alike.
 
 use crate::order::{OrderId, OrderStatus};
-use crate::queue::{DeadlineMessage, FulfillmentMessage, Queue, QueueError};
+use crate::queue::{DeadlineMessage, FulfillmentMessage, Queue, QueueError, RewardMessage};
 use crate::store::StoreError;
 use crate::store::orders::{OrderStore, Transition};
 use crate::wechatpay::Transaction;
@@ -45,6 +45,8 @@ pub struct PaymentDesk {
     pub orders: OrderStore,
     pub fulfillment: Queue,
     pub deadlines: Queue,
+    /// An invited shopper's payments go here: their first decides the inviter's reward.
+    pub rewards: Queue,
     pub merchant: Merchant,
 }
 
@@ -63,7 +65,8 @@ impl PaymentDesk {
                 settings.get("MARKETING_TABLE").unwrap_or_default(),
             ),
             fulfillment: Queue::new(sqs.clone(), settings.required("FULFILLMENT_QUEUE_URL")?),
-            deadlines: Queue::new(sqs, settings.required("DEADLINES_QUEUE_URL")?),
+            deadlines: Queue::new(sqs.clone(), settings.required("DEADLINES_QUEUE_URL")?),
+            rewards: Queue::new(sqs, settings.required("REWARDS_QUEUE_URL")?),
             merchant: Merchant {
                 mchid: settings.required("WECHATPAY_MCHID")?,
                 appid: settings.required("WECHAT_APPID")?,
@@ -134,6 +137,7 @@ impl PaymentDesk {
                                 0,
                             )
                             .await?;
+                        self.tell_inviter(&stored.order).await?;
                         tracing::info!(order_id = %order_id, "order paid");
                         return Ok(Settlement::Paid);
                     }
@@ -161,6 +165,7 @@ impl PaymentDesk {
                             0,
                         )
                         .await?;
+                    self.tell_inviter(&stored.order).await?;
                     return Ok(Settlement::AlreadyPaid);
                 }
             }
@@ -173,6 +178,19 @@ impl PaymentDesk {
             key: format!("ORDER#{order_id}"),
             problem: "status kept changing while settling".into(),
         }))
+    }
+
+    /// An invited shopper's payment, for the rewards consumer (which knows if it was the first).
+    async fn tell_inviter(&self, order: &crate::order::Order) -> Result<(), SettleError> {
+        if let Some(inviter) = &order.invited_by {
+            let message = RewardMessage::InviteePaid {
+                order_id: order.id.clone(),
+                invitee_id: order.user_id.clone(),
+                inviter_id: inviter.clone(),
+            };
+            self.rewards.send(&message, 0).await?;
+        }
+        Ok(())
     }
 
     async fn review(

@@ -542,6 +542,7 @@ mod tests {
             member_prices: BTreeMap::new(),
             flash_sale: None,
             group_buy: None,
+            bargain: None,
         }
     }
 

@@ -330,6 +330,12 @@ pub struct PromotionRules {
     /// Points a delivered order earns per whole yuan paid.
     #[serde(default = "default_earned_per_yuan")]
     pub points_earned_per_yuan: u64,
+    /// What inviting a new shopper earns.
+    #[serde(default)]
+    pub invite: crate::social::InvitePolicy,
+    /// What a daily check-in earns.
+    #[serde(default)]
+    pub checkin: crate::social::CheckinPolicy,
 }
 
 fn default_earned_per_yuan() -> u64 {
@@ -342,6 +348,8 @@ impl Default for PromotionRules {
             full_reductions: Vec::new(),
             points: PointsPolicy::default(),
             points_earned_per_yuan: default_earned_per_yuan(),
+            invite: crate::social::InvitePolicy::default(),
+            checkin: crate::social::CheckinPolicy::default(),
         }
     }
 }
@@ -396,6 +404,43 @@ pub fn validated_points_policy(policy: PointsPolicy) -> Result<PointsPolicy, Pro
 /// Points earned for paying `total` fen: whole yuan times the shop's earning rate.
 pub fn points_earned(total: crate::money::Fen, per_yuan: u64) -> u64 {
     (total.get() / 100).saturating_mul(per_yuan)
+}
+
+/// A coupon in the shopper's wallet, with whether it can be used now.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletView<'a> {
+    pub coupon_id: String,
+    pub title: &'a str,
+    pub value: CouponValue,
+    pub scope: &'a Scope,
+    pub valid_from: i64,
+    pub valid_until: i64,
+    /// `available`, `used` (held by `orderId`), `expired` or `not_yet_valid`.
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    pub claimed_at: i64,
+}
+
+pub fn wallet_view(coupon: &WalletCoupon, now: i64) -> WalletView<'_> {
+    let state = match coupon.status {
+        CouponStatus::Used => "used",
+        CouponStatus::Available if now >= coupon.coupon.valid_until => "expired",
+        CouponStatus::Available if now < coupon.coupon.valid_from => "not_yet_valid",
+        CouponStatus::Available => "available",
+    };
+    WalletView {
+        coupon_id: coupon.id.to_string(),
+        title: &coupon.coupon.title,
+        value: coupon.coupon.value,
+        scope: &coupon.coupon.scope,
+        valid_from: coupon.coupon.valid_from,
+        valid_until: coupon.coupon.valid_until,
+        state,
+        order_id: coupon.order_id.as_ref().map(ToString::to_string),
+        claimed_at: coupon.claimed_at,
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! SQS messages between functions. Consumers get them at least once, so every message names
 //! the key its consumer deduplicates on.
 
+use crate::ids::UserId;
 use crate::order::OrderId;
+use crate::social::{BargainId, GroupId};
 use serde::{Deserialize, Serialize};
 
 /// Longest delay SQS allows on one message; longer waits are re-enqueued.
@@ -24,6 +26,9 @@ pub enum FulfillmentMessage {
         company: String,
         number: String,
     },
+    /// Every seat of a group-buy group is paid: ship its members' orders (each once, by status).
+    #[serde(rename = "group.completed", rename_all = "camelCase")]
+    GroupCompleted { group_id: GroupId },
 }
 
 impl FulfillmentMessage {
@@ -59,6 +64,34 @@ pub enum DeadlineMessage {
     /// `DELIVERED -> COMPLETED` once `due_at` has passed (conditional, so once).
     #[serde(rename = "order.complete", rename_all = "camelCase")]
     OrderComplete { order_id: OrderId, due_at: i64 },
+    /// A group's time limit: short of members, it fails and every paid member is refunded.
+    #[serde(rename = "group.expire", rename_all = "camelCase")]
+    GroupExpire { group_id: GroupId, due_at: i64 },
+    /// A bargain's time limit: unused, it expires.
+    #[serde(rename = "bargain.expire", rename_all = "camelCase")]
+    BargainExpire { bargain_id: BargainId, due_at: i64 },
+}
+
+/// For the rewards consumer. Invite rewards are decided once, by the invite's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum RewardMessage {
+    /// An invited shopper paid an order; if it is their first, its fate decides the reward.
+    /// Sent again with every repeat of the payment (the consumer dedupes).
+    #[serde(rename = "invitee.paid", rename_all = "camelCase")]
+    InviteePaid {
+        order_id: OrderId,
+        invitee_id: UserId,
+        inviter_id: UserId,
+    },
+    /// Look at the first order again: refunded -> no reward; kept past the refund window ->
+    /// reward; otherwise come back later.
+    #[serde(rename = "invite.check", rename_all = "camelCase")]
+    InviteCheck {
+        order_id: OrderId,
+        invitee_id: UserId,
+        inviter_id: UserId,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

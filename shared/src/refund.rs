@@ -218,6 +218,10 @@ mod tests {
             refunded_skus: vec![],
             refunded_amount: Fen::ZERO,
             refund_count: 0,
+            group_id: None,
+            group_leader: false,
+            bargain_id: None,
+            invited_by: None,
             history: vec![],
         }
     }

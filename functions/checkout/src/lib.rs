@@ -22,6 +22,7 @@ use shared::pricing::{self, CartLine, PriceRequest, PricingError, Quote};
 use shared::promotions::{CouponStatus, PromotionId};
 use shared::queue::DeadlineMessage;
 use shared::runtime::{Clients, HttpFunction, respond};
+use shared::social::{BargainStatus, GroupId, GroupStatus, HelpRefusal, JoinRefusal};
 use shared::store::ListPosition;
 use shared::store::StoreError;
 use shared::store::cart::{CartReader, CartSnapshot};
@@ -29,6 +30,7 @@ use shared::store::catalog::SkuForSale;
 use shared::store::marketing::{Claim, MarketingStore};
 use shared::store::orders::{Created, FlashHold, Transition};
 use shared::store::shipments::ShipmentStore;
+use shared::store::social::{Group, Member, SocialStore};
 use shared::wechatpay::{PayError, PaymentParams, Prepay, WeChatPay};
 use views::{OrderAnswer, PointsView};
 
@@ -42,6 +44,7 @@ pub struct Checkout {
     cart: CartReader,
     shipments: ShipmentStore,
     marketing: MarketingStore,
+    social: SocialStore,
     tokens: TokenService,
     cursors: CursorSealer,
     pay: WeChatPay,
@@ -79,6 +82,18 @@ enum CheckoutError {
     CouponUsed(Option<OrderId>),
     #[error("this coupon was just used by another order")]
     CouponTaken,
+    #[error("this SKU has no group-buy offer")]
+    NoGroupBuy,
+    #[error("no such group")]
+    GroupNotFound,
+    #[error("{0}")]
+    GroupRefused(JoinRefusal),
+    #[error("no such bargain")]
+    BargainNotFound,
+    #[error("{0}")]
+    BargainRefused(HelpRefusal),
+    #[error("the bargain is for another SKU")]
+    BargainOtherSku,
 }
 
 /// The error code of a pricing refusal, for errors and for the quote's coupon list.
@@ -149,6 +164,36 @@ impl From<CheckoutError> for ApiError {
                 ApiError::new(409, "order_not_cancellable", format!("the order is {} and can no longer be cancelled", status.as_str()))
             }
             CheckoutError::UnknownUser => ApiError::unauthorized("the account behind this token no longer exists; log in again"),
+            CheckoutError::NoGroupBuy => {
+                let mut e = ApiError::new(422, "group_buy_unavailable", "this SKU has no group-buy offer");
+                e.field = Some("items[0].skuId".into());
+                e
+            }
+            CheckoutError::GroupNotFound => {
+                let mut e = ApiError::new(404, "group_not_found", "no such group");
+                e.field = Some("groupBuy.groupId".into());
+                e
+            }
+            CheckoutError::GroupRefused(refusal) => {
+                let mut e = ApiError::new(409, refusal.code(), refusal.to_string());
+                e.field = Some("groupBuy.groupId".into());
+                e
+            }
+            CheckoutError::BargainNotFound => {
+                let mut e = ApiError::new(404, "bargain_not_found", "no such bargain of yours");
+                e.field = Some("bargainId".into());
+                e
+            }
+            CheckoutError::BargainRefused(refusal) => {
+                let mut e = ApiError::new(409, refusal.code(), refusal.to_string());
+                e.field = Some("bargainId".into());
+                e
+            }
+            CheckoutError::BargainOtherSku => {
+                let mut e = ApiError::new(422, "bargain_other_sku", "the bargain is for another SKU");
+                e.field = Some("items[0].skuId".into());
+                e
+            }
         }
     }
 }
@@ -176,6 +221,101 @@ fn flash_holds(quote: &Quote, skus: &[SkuForSale]) -> Vec<FlashHold> {
         .collect()
 }
 
+/// Prices the one line of a group-buy or bargain order at the offer's price (no flash or member
+/// price on top), after checking the shopper may take it.
+fn offer_price(
+    user: &UserId,
+    offer: &request::Offer,
+    snapshot: &CartSnapshot,
+    line: &mut CartLine,
+    now: i64,
+) -> Result<(), CheckoutError> {
+    let price = match offer {
+        request::Offer::StartGroup(_) => {
+            line.sku
+                .group_buy
+                .as_ref()
+                .filter(|g| {
+                    shared::social::check_group_offer(
+                        g.group_size,
+                        g.price,
+                        line.sku.price,
+                        g.time_limit_hours,
+                    )
+                    .is_ok()
+                })
+                .ok_or(CheckoutError::NoGroupBuy)?
+                .price
+        }
+        request::Offer::JoinGroup(..) => {
+            let group = snapshot
+                .group
+                .as_ref()
+                .ok_or(CheckoutError::GroupNotFound)?;
+            if let Some(refusal) = join_refusal(group, user, snapshot.seated, &line.sku.id, now) {
+                return Err(CheckoutError::GroupRefused(refusal));
+            }
+            group.price
+        }
+        request::Offer::Bargain(_) => {
+            let bargain = snapshot
+                .bargain
+                .as_ref()
+                .filter(|b| &b.owner_id == user)
+                .ok_or(CheckoutError::BargainNotFound)?;
+            if bargain.sku_id != line.sku.id {
+                return Err(CheckoutError::BargainOtherSku);
+            }
+            match bargain.status {
+                BargainStatus::Ordered => {
+                    return Err(CheckoutError::BargainRefused(HelpRefusal::Closed));
+                }
+                BargainStatus::Expired => {
+                    return Err(CheckoutError::BargainRefused(HelpRefusal::Expired));
+                }
+                BargainStatus::Active if now >= bargain.expires_at => {
+                    return Err(CheckoutError::BargainRefused(HelpRefusal::Expired));
+                }
+                BargainStatus::Active => bargain.price(),
+            }
+        }
+    };
+    line.sku.price = price;
+    line.sku.flash_sale = None;
+    line.sku.member_prices.clear();
+    line.flash_bought = 0;
+    Ok(())
+}
+
+/// Why this shopper cannot take a seat in `group` for `sku` now, if they cannot.
+fn join_refusal(
+    group: &Group,
+    user: &UserId,
+    seated: bool,
+    sku: &SkuId,
+    now: i64,
+) -> Option<JoinRefusal> {
+    if &group.leader_id == user {
+        return Some(JoinRefusal::OwnGroup);
+    }
+    if seated {
+        return Some(JoinRefusal::AlreadyMember);
+    }
+    if &group.sku_id != sku {
+        return Some(JoinRefusal::OtherSku);
+    }
+    match group.status {
+        GroupStatus::Open if group.expires_at.is_some_and(|e| now >= e) => {
+            Some(JoinRefusal::Expired)
+        }
+        GroupStatus::Open if group.seats >= u32::from(group.size) => Some(JoinRefusal::Full),
+        GroupStatus::Open => None,
+        GroupStatus::Completed => Some(JoinRefusal::Full),
+        GroupStatus::Failed => Some(JoinRefusal::Expired),
+        GroupStatus::AwaitingLeader | GroupStatus::Closed => Some(JoinRefusal::NotOpen),
+    }
+}
+
 impl Checkout {
     pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
         let (dynamodb, sqs, http) = (
@@ -201,6 +341,7 @@ impl Checkout {
                 settings.required("USERS_TABLE")?,
                 &marketing_table,
             ),
+            social: SocialStore::new(dynamodb.clone(), &marketing_table),
             marketing: MarketingStore::new(dynamodb.clone(), marketing_table),
             shipments: ShipmentStore::new(
                 dynamodb.clone(),
@@ -236,7 +377,11 @@ impl Checkout {
         request: &CheckoutRequest,
     ) -> Result<(Quote, CartSnapshot, Vec<CartLine>), CheckoutError> {
         let ids: Vec<SkuId> = request.items.iter().map(|(id, _)| id.clone()).collect();
-        let snapshot = self.cart.read(user, &ids, request.coupon.as_ref()).await?;
+        let offer = request.offer.as_ref().and_then(request::Offer::reference);
+        let snapshot = self
+            .cart
+            .read(user, &ids, request.coupon.as_ref(), offer.as_ref())
+            .await?;
         if snapshot.buyer.is_none() {
             return Err(CheckoutError::UnknownUser);
         }
@@ -257,6 +402,9 @@ impl Checkout {
                 quantity: *quantity,
                 flash_bought: for_sale.flash_bought,
             });
+        }
+        if let (Some(offer), Some(line)) = (&request.offer, lines.first_mut()) {
+            offer_price(user, offer, &snapshot, line, now_epoch_seconds())?;
         }
         let coupon = match (&request.coupon, &snapshot.coupon) {
             (None, _) => None,
@@ -339,15 +487,27 @@ impl Checkout {
         let mut attempt = 0;
         let (order, openid, now) = loop {
             attempt += 1;
-            let (quote, snapshot, _) = self.priced(&user, &request).await?;
+            let (quote, snapshot, _) = match self.priced(&user, &request).await {
+                Ok(priced) => priced,
+                // A retry of an order that took its seat or bargain finds them taken by itself.
+                Err(err) if request.offer.is_some() => {
+                    match self.replay(&user, key.as_str(), &hash).await? {
+                        Some((order, openid)) => break (order, openid, now_epoch_seconds()),
+                        None => return Err(err.into()),
+                    }
+                }
+                Err(err) => return Err(err.into()),
+            };
             let openid = snapshot
                 .buyer
-                .and_then(|b| b.openid)
+                .as_ref()
+                .and_then(|b| b.openid.clone())
                 .ok_or(CheckoutError::UnknownUser)?;
             let now = now_epoch_seconds();
-            let skus = snapshot.skus;
-            let order = self.new_order(&user, &request, &quote, &skus, now);
-            let holds = flash_holds(&quote, &skus);
+            let mut order = self.new_order(&user, &request, &quote, &snapshot.skus, now);
+            order.invited_by = snapshot.buyer.as_ref().and_then(|b| b.invited_by.clone());
+            let offer_writes = self.take_offer(&mut order, &request, &snapshot, now)?;
+            let holds = flash_holds(&quote, &snapshot.skus);
 
             // The deadline goes out before the reservation: if we crash after reserving, the
             // stock still comes back; if the reservation fails, the deadline finds no order.
@@ -364,7 +524,7 @@ impl Checkout {
             match self
                 .payments
                 .orders
-                .create(&order, &openid, key.as_str(), &hash, &holds)
+                .create(&order, &openid, key.as_str(), &hash, &holds, offer_writes)
                 .await
                 .map_err(CheckoutError::from)?
             {
@@ -389,6 +549,9 @@ impl Checkout {
                     ));
                 }
                 Created::CouponTaken => return Err(CheckoutError::CouponTaken.into()),
+                Created::OfferTaken => {
+                    return Err(self.offer_taken(&user, &request, now).await?.into());
+                }
                 Created::KeyTaken {
                     order_id,
                     request_hash,
@@ -415,6 +578,120 @@ impl Checkout {
                 payment,
             },
         ))
+    }
+
+    /// The order an Idempotency-Key already created for this same request, with its payer.
+    async fn replay(
+        &self,
+        user: &UserId,
+        key: &str,
+        hash: &str,
+    ) -> Result<Option<(Order, OpenId)>, CheckoutError> {
+        let Some((order_id, request_hash)) = self.payments.orders.claimed(user, key).await? else {
+            return Ok(None);
+        };
+        if request_hash != hash {
+            return Err(CheckoutError::KeyReused);
+        }
+        Ok(self
+            .payments
+            .orders
+            .get(&order_id)
+            .await?
+            .and_then(|s| Some((s.order, s.openid?))))
+    }
+
+    /// The writes that take the order's group seat or bargain, with the order marked as taking
+    /// them; the order's own transaction makes them happen with it or not at all.
+    fn take_offer(
+        &self,
+        order: &mut Order,
+        request: &CheckoutRequest,
+        snapshot: &CartSnapshot,
+        now: i64,
+    ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, CheckoutError> {
+        let member = |profile: &shared::social::Profile| Member {
+            user_id: order.user_id.clone(),
+            order_id: order.id.clone(),
+            paid: false,
+            joined_at: now,
+            profile: profile.clone(),
+        };
+        let writes = match &request.offer {
+            None => Vec::new(),
+            Some(request::Offer::StartGroup(profile)) => {
+                let for_sale = snapshot.skus.first().ok_or(CheckoutError::NoGroupBuy)?;
+                let offer = for_sale
+                    .sku
+                    .group_buy
+                    .as_ref()
+                    .ok_or(CheckoutError::NoGroupBuy)?;
+                let group = Group {
+                    id: GroupId::generate(),
+                    sku_id: for_sale.sku.id.clone(),
+                    product_id: for_sale.sku.product_id.clone(),
+                    title: for_sale.title.clone(),
+                    image: for_sale.image.clone(),
+                    price: offer.price,
+                    regular_price: for_sale.sku.price,
+                    size: offer.group_size,
+                    time_limit_hours: offer.time_limit_hours,
+                    leader_id: order.user_id.clone(),
+                    status: GroupStatus::AwaitingLeader,
+                    seats: 1,
+                    paid: 0,
+                    created_at: now,
+                    expires_at: None,
+                };
+                let writes = self.social.start_writes(&group, &member(profile))?;
+                order.group_id = Some(group.id);
+                order.group_leader = true;
+                writes
+            }
+            Some(request::Offer::JoinGroup(_, profile)) => {
+                let group = snapshot
+                    .group
+                    .as_ref()
+                    .ok_or(CheckoutError::GroupNotFound)?;
+                let writes = self.social.join_writes(group, &member(profile), now)?;
+                order.group_id = Some(group.id.clone());
+                writes
+            }
+            Some(request::Offer::Bargain(id)) => {
+                order.bargain_id = Some(id.clone());
+                vec![self.social.order_write(id, order)?]
+            }
+        };
+        Ok(writes)
+    }
+
+    /// Why the group seat or bargain could not be taken after all: read again to say which.
+    async fn offer_taken(
+        &self,
+        user: &UserId,
+        request: &CheckoutRequest,
+        now: i64,
+    ) -> Result<CheckoutError, CheckoutError> {
+        let sku = &request.items[0].0;
+        Ok(match &request.offer {
+            Some(request::Offer::JoinGroup(id, _)) => match self.social.group(id).await? {
+                Some(group) => CheckoutError::GroupRefused(
+                    join_refusal(&group, user, false, sku, now).unwrap_or(JoinRefusal::Full),
+                ),
+                None => CheckoutError::GroupNotFound,
+            },
+            Some(request::Offer::Bargain(id)) => match self.social.bargain(id).await? {
+                Some(b) if b.status == BargainStatus::Active && now < b.expires_at => {
+                    CheckoutError::BargainRefused(HelpRefusal::Closed)
+                }
+                Some(b) if b.status == BargainStatus::Ordered => {
+                    CheckoutError::BargainRefused(HelpRefusal::Closed)
+                }
+                Some(_) => CheckoutError::BargainRefused(HelpRefusal::Expired),
+                None => CheckoutError::BargainNotFound,
+            },
+            _ => CheckoutError::GroupRefused(JoinRefusal::Full),
+        })
     }
 
     fn new_order(
@@ -472,6 +749,10 @@ impl Checkout {
             refunded_skus: Vec::new(),
             refunded_amount: Fen::ZERO,
             refund_count: 0,
+            group_id: None,
+            group_leader: false,
+            bargain_id: None,
+            invited_by: None,
             history: vec![StatusChange {
                 status: OrderStatus::PendingPayment,
                 at: now,
@@ -815,7 +1096,7 @@ impl Checkout {
         #[serde(rename_all = "camelCase")]
         struct Available<'a> {
             items: Vec<views::OfferView>,
-            wallet: Vec<views::WalletView<'a>>,
+            wallet: Vec<shared::promotions::WalletView<'a>>,
         }
         Ok(api::json(
             200,
@@ -826,7 +1107,10 @@ impl Checkout {
                     .filter(|t| t.claim_ends().is_none_or(|end| now < end))
                     .map(|t| views::offer_view(t, &wallet, now))
                     .collect(),
-                wallet: wallet.iter().map(|c| views::wallet_view(c, now)).collect(),
+                wallet: wallet
+                    .iter()
+                    .map(|c| shared::promotions::wallet_view(c, now))
+                    .collect(),
             },
         ))
     }
@@ -844,7 +1128,10 @@ impl Checkout {
         {
             Claim::Claimed(coupon) => {
                 tracing::info!(coupon_id = %coupon.id, "coupon claimed");
-                Ok(api::json(201, &views::wallet_view(&coupon, now)))
+                Ok(api::json(
+                    201,
+                    &shared::promotions::wallet_view(&coupon, now),
+                ))
             }
             Claim::UnknownTemplate => Err(not_found()),
             Claim::Refused(refusal) => {

@@ -6,6 +6,8 @@ use shared::api::{ApiError, ApiRequest, RequestExt};
 use shared::ids::SkuId;
 use shared::order::{Address, AddressInput, Quantity};
 use shared::promotions::CouponId;
+use shared::social::{BargainId, GroupId, Profile};
+use shared::store::cart::OfferRef;
 
 /// Lines per order: with each line's stock, flash-sale count, the coupon and the points, an
 /// order's writes stay inside DynamoDB's 100 items per transaction.
@@ -47,13 +49,96 @@ pub struct CheckoutRequest {
     pub coupon: Option<CouponId>,
     /// Points the shopper wants to spend (the most allowed is used when this is more).
     pub points: u64,
+    /// A group-buy seat or a bargain the order is for.
+    pub offer: Option<Offer>,
+}
+
+/// `groupBuy: {}` starts a group, `groupBuy: {groupId}` joins one, `bargainId` uses a bargain;
+/// each prices its one line at the offer's price.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Offer {
+    StartGroup(Profile),
+    JoinGroup(GroupId, Profile),
+    Bargain(BargainId),
+}
+
+impl Offer {
+    pub fn reference(&self) -> Option<OfferRef> {
+        match self {
+            Offer::StartGroup(_) => None,
+            Offer::JoinGroup(id, _) => Some(OfferRef::Group(id.clone())),
+            Offer::Bargain(id) => Some(OfferRef::Bargain(id.clone())),
+        }
+    }
+
+    fn fingerprint(&self) -> Value {
+        match self {
+            Offer::StartGroup(_) => serde_json::json!({"groupBuy": {}}),
+            Offer::JoinGroup(id, _) => serde_json::json!({"groupBuy": {"groupId": id}}),
+            Offer::Bargain(id) => serde_json::json!({"bargainId": id}),
+        }
+    }
+}
+
+fn parse_offer(body: &Value, items: &[(SkuId, Quantity)]) -> Result<Option<Offer>, ApiError> {
+    let group = body.get("groupBuy").filter(|v| !v.is_null());
+    let bargain = body.get("bargainId").filter(|v| !v.is_null());
+    let offer = match (group, bargain) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "bargainId",
+                "an order is either a group-buy or a bargain, not both",
+            ));
+        }
+        (Some(Value::Object(g)), None) => {
+            let profile = Profile::from_json(&Value::Object(g.clone()), "groupBuy.")?;
+            match g.get("groupId").filter(|v| !v.is_null()) {
+                None => Offer::StartGroup(profile),
+                Some(raw) => Offer::JoinGroup(
+                    raw.as_str()
+                        .and_then(|r| GroupId::parse(r).ok())
+                        .ok_or_else(|| {
+                            ApiError::invalid_field("groupBuy.groupId", "must be a group id")
+                        })?,
+                    profile,
+                ),
+            }
+        }
+        (Some(_), None) => {
+            return Err(ApiError::invalid_field(
+                "groupBuy",
+                "must be an object: {} to start a group, {groupId} to join one",
+            ));
+        }
+        (None, Some(raw)) => Offer::Bargain(
+            raw.as_str()
+                .and_then(|r| BargainId::parse(r).ok())
+                .ok_or_else(|| ApiError::invalid_field("bargainId", "must be a bargain id"))?,
+        ),
+    };
+    if items.len() != 1 {
+        return Err(ApiError::invalid_field(
+            "items",
+            "a group-buy or bargain order has exactly one line",
+        ));
+    }
+    if matches!(offer, Offer::Bargain(_)) && items[0].1.get() != 1 {
+        return Err(ApiError::invalid_field(
+            "items[0].quantity",
+            "a bargain buys one unit",
+        ));
+    }
+    Ok(Some(offer))
 }
 
 impl CheckoutRequest {
     pub fn parse_quote(req: &ApiRequest) -> Result<Self, ApiError> {
         let body: Value = req.json_body()?;
+        let items = parse_items(&body)?;
         Ok(Self {
-            items: parse_items(&body)?,
+            offer: parse_offer(&body, &items)?,
+            items,
             address: None,
             coupon: parse_coupon(&body)?,
             points: parse_points(&body)?,
@@ -72,6 +157,7 @@ impl CheckoutRequest {
         let address = Address::parse(&input, "address")
             .map_err(|e| ApiError::invalid_field(e.field, e.problem))?;
         Ok(Self {
+            offer: parse_offer(&body, &items)?,
             items,
             address: Some(address),
             coupon: parse_coupon(&body)?,
@@ -86,6 +172,7 @@ impl CheckoutRequest {
             "address": self.address,
             "couponId": self.coupon.as_ref().map(ToString::to_string),
             "points": self.points,
+            "offer": self.offer.as_ref().map(Offer::fingerprint),
         });
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }

@@ -5,7 +5,7 @@ use shared::ids::{ProductId, SkuId};
 use shared::money::Fen;
 use shared::order::{Discount, Order};
 use shared::pricing::{CouponOption, CouponValue, PricedLine, Quote, Scope};
-use shared::promotions::{ClaimRefusal, CouponStatus, CouponTemplate, Validity, WalletCoupon};
+use shared::promotions::{ClaimRefusal, CouponTemplate, Validity, WalletCoupon};
 use shared::store::catalog::SkuForSale;
 use shared::wechatpay::PaymentParams;
 use std::collections::BTreeMap;
@@ -185,42 +185,5 @@ pub fn offer_view(template: &CouponTemplate, wallet: &[WalletCoupon], now: i64) 
         per_user_limit: template.per_user_limit,
         can_claim: refusal.is_none(),
         reason: refusal.map(ClaimRefusal::code),
-    }
-}
-
-/// A coupon in the shopper's wallet, with whether it can be used now.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WalletView<'a> {
-    pub coupon_id: String,
-    pub title: &'a str,
-    pub value: CouponValue,
-    pub scope: &'a Scope,
-    pub valid_from: i64,
-    pub valid_until: i64,
-    /// `available`, `used` (held by `orderId`), `expired` or `not_yet_valid`.
-    pub state: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub order_id: Option<String>,
-    pub claimed_at: i64,
-}
-
-pub fn wallet_view(coupon: &WalletCoupon, now: i64) -> WalletView<'_> {
-    let state = match coupon.status {
-        CouponStatus::Used => "used",
-        CouponStatus::Available if now >= coupon.coupon.valid_until => "expired",
-        CouponStatus::Available if now < coupon.coupon.valid_from => "not_yet_valid",
-        CouponStatus::Available => "available",
-    };
-    WalletView {
-        coupon_id: coupon.id.to_string(),
-        title: &coupon.coupon.title,
-        value: coupon.coupon.value,
-        scope: &coupon.coupon.scope,
-        valid_from: coupon.coupon.valid_from,
-        valid_until: coupon.coupon.valid_until,
-        state,
-        order_id: coupon.order_id.as_ref().map(ToString::to_string),
-        claimed_at: coupon.claimed_at,
     }
 }

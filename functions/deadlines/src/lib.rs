@@ -15,8 +15,10 @@ use shared::order::{OrderId, OrderStatus};
 use shared::payment::PaymentDesk;
 use shared::queue::{DeadlineMessage, MAX_DELAY_SECONDS};
 use shared::runtime::{Clients, QueueFunction, each_message};
+use shared::social::{GroupId, GroupStatus};
 use shared::store::marketing::MarketingStore;
 use shared::store::points::PointsLedger;
+use shared::store::social::SocialStore;
 use shared::wechatpay::WeChatPay;
 
 /// A shopper in the middle of paying gets this long before we ask again.
@@ -29,6 +31,7 @@ pub struct Deadlines {
     pay: WeChatPay,
     marketing: MarketingStore,
     points: PointsLedger,
+    social: SocialStore,
     complete_after_seconds: i64,
 }
 
@@ -52,7 +55,8 @@ impl Deadlines {
         };
         Ok(Self {
             marketing: MarketingStore::new(dynamodb.clone(), &marketing),
-            points: PointsLedger::new(dynamodb.clone(), marketing),
+            points: PointsLedger::new(dynamodb.clone(), &marketing),
+            social: SocialStore::new(dynamodb.clone(), marketing),
             payments: PaymentDesk::new(settings, dynamodb, sqs)?,
             pay: WeChatPay::new(settings, http)?,
             complete_after_seconds: complete_after_days * 24 * 60 * 60,
@@ -85,6 +89,23 @@ impl Deadlines {
             } => self.order_delivered(&order_id, delivered_at).await,
             DeadlineMessage::OrderComplete { order_id, due_at } => {
                 self.complete(&order_id, due_at).await
+            }
+            DeadlineMessage::GroupExpire { group_id, due_at } => {
+                self.group_expire(&group_id, due_at).await
+            }
+            DeadlineMessage::BargainExpire { bargain_id, due_at } => {
+                let now = now_epoch_seconds();
+                if now < due_at {
+                    let again = DeadlineMessage::BargainExpire { bargain_id, due_at };
+                    return self.come_back(&again, due_at, now).await;
+                }
+                let expired = self
+                    .social
+                    .expire_bargain(&bargain_id, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::info!(bargain_id = %bargain_id, expired, "bargain deadline");
+                Ok(())
             }
         }
     }
@@ -223,6 +244,97 @@ impl Deadlines {
             .map_err(|e| e.to_string())?;
         tracing::info!(order_id = %order_id, ?transition, "unpaid order cancelled, stock released");
         Ok(())
+    }
+
+    /// A group's time is up: short of members it fails, and every paid member is refunded
+    /// through the refund flow (once each: each refund begins conditionally on the order, and
+    /// asking WeChat Pay again for the same `out_refund_no` is safe). A redelivery finds the
+    /// group failed and asks again for whatever is still processing.
+    async fn group_expire(&self, group_id: &GroupId, due_at: i64) -> Result<(), String> {
+        let now = now_epoch_seconds();
+        let Some(group) = self
+            .social
+            .group(group_id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(());
+        };
+        match group.status {
+            GroupStatus::Open => {
+                let ends = group.expires_at.unwrap_or(due_at);
+                if now < ends {
+                    let again = DeadlineMessage::GroupExpire {
+                        group_id: group_id.clone(),
+                        due_at: ends,
+                    };
+                    return self.come_back(&again, ends, now).await;
+                }
+                let failed = self
+                    .social
+                    .fail_group(group_id, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::info!(group_id = %group_id, failed, paid = group.paid, "group time is up");
+                // Not failed by us: completed at the last moment, or failed by another delivery.
+                if !failed
+                    && self
+                        .social
+                        .group(group_id)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .is_none_or(|g| g.status != GroupStatus::Failed)
+                {
+                    return Ok(());
+                }
+            }
+            GroupStatus::Failed => {}
+            _ => return Ok(()),
+        }
+        let members = self
+            .social
+            .members(group_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut problems = Vec::new();
+        for member in &members {
+            let refund = self
+                .payments
+                .orders
+                .refund_everything(&member.order_id, "拼团失败，自动退款", now)
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(refund) = refund else { continue };
+            let Some(order) = self
+                .payments
+                .orders
+                .get(&member.order_id)
+                .await
+                .map_err(|e| e.to_string())?
+            else {
+                continue;
+            };
+            if let Err(err) = self
+                .pay
+                .refund(
+                    &order.order.id,
+                    &refund.out_refund_no,
+                    refund.amount,
+                    order.order.total,
+                    &refund.reason,
+                )
+                .await
+            {
+                problems.push(format!("refunding {}: {err}", order.order.id));
+            } else {
+                tracing::info!(group_id = %group_id, order_id = %order.order.id, out_refund_no = %refund.out_refund_no, "failed group member refunded");
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
     }
 
     async fn refund_late_payment(

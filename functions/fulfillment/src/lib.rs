@@ -14,16 +14,22 @@ use shared::config::{ConfigError, Settings};
 use shared::kuaidi100::{Courier, Kuaidi100, Waybill, WaybillRequest};
 use shared::logistics::{Direction, Shipment, choose_warehouse};
 use shared::order::{OrderId, OrderStatus};
-use shared::queue::FulfillmentMessage;
+use shared::queue::{DeadlineMessage, FulfillmentMessage, Queue};
 use shared::runtime::{Clients, QueueFunction, each_message};
+use shared::social::{GroupId, GroupStatus};
 use shared::store::orders::{OrderStore, StoredOrder, Transition};
 use shared::store::shipments::{ShipClaim, ShipmentStore};
+use shared::store::social::{GroupStep, SocialStore};
 use shared::store::users::UserStore;
 use shared::wechat::{WeChatApi, access_token};
 use std::sync::Arc;
 
 pub struct Fulfillment {
     orders: OrderStore,
+    orders_table: String,
+    social: SocialStore,
+    fulfillment: Queue,
+    deadlines: Queue,
     shipments: ShipmentStore,
     courier: Arc<dyn Courier>,
     wechat: WeChatApi,
@@ -44,6 +50,16 @@ impl Fulfillment {
         let catalog_table = settings.required("CATALOG_TABLE")?;
         Ok(Self {
             orders: OrderStore::new(dynamodb.clone(), &orders_table, &catalog_table, "", ""),
+            orders_table: orders_table.clone(),
+            social: SocialStore::new(dynamodb.clone(), settings.required("MARKETING_TABLE")?),
+            fulfillment: Queue::new(
+                clients.sqs.clone(),
+                settings.required("FULFILLMENT_QUEUE_URL")?,
+            ),
+            deadlines: Queue::new(
+                clients.sqs.clone(),
+                settings.required("DEADLINES_QUEUE_URL")?,
+            ),
             shipments: ShipmentStore::new(dynamodb.clone(), &orders_table, &catalog_table),
             courier: Arc::new(Kuaidi100::new(settings, clients.http())?),
             wechat: WeChatApi::new(settings, clients.http())?,
@@ -64,6 +80,7 @@ impl Fulfillment {
             .map_err(|e| format!("poison message (not a fulfillment message): {e}"))?;
         match parsed {
             FulfillmentMessage::OrderPaid { order_id, .. } => self.ship(&order_id).await,
+            FulfillmentMessage::GroupCompleted { group_id } => self.ship_group(&group_id).await,
             FulfillmentMessage::ReturnRegistered {
                 order_id,
                 company,
@@ -118,7 +135,26 @@ impl Fulfillment {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("poison message: order {order_id} does not exist"))?;
         match stored.order.status {
+            OrderStatus::Paid if let Some(group) = &stored.order.group_id => {
+                return self.seat_paid(&stored.order, group).await;
+            }
             OrderStatus::Paid => {}
+            OrderStatus::WaitingGroup => {
+                let group =
+                    stored.order.group_id.as_ref().ok_or_else(|| {
+                        format!("order {order_id} waits for a group but names none")
+                    })?;
+                let status = self
+                    .social
+                    .group(group)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map(|g| g.status);
+                if status != Some(GroupStatus::Completed) {
+                    tracing::info!(order_id = %order_id, group_id = %group, "waiting for the group");
+                    return Ok(());
+                }
+            }
             OrderStatus::PendingPayment => {
                 return Err(format!("order {order_id} is not paid yet; retrying later"));
             }
@@ -204,6 +240,98 @@ impl Fulfillment {
             self.notify_shipped(&stored, &shipment, now).await;
         }
         Ok(())
+    }
+
+    /// A paid group-buy seat: the order waits for its group, and the payment that fills the
+    /// group completes it (`group.completed` ships everyone). The leader's payment opens the
+    /// group, whose expiry is scheduled first. A payment too late for its group goes to the
+    /// group's expiry, which refunds every paid member.
+    async fn seat_paid(
+        &self,
+        order: &shared::order::Order,
+        group_id: &GroupId,
+    ) -> Result<(), String> {
+        let now = now_epoch_seconds();
+        if order.group_leader
+            && let Some(group) = self
+                .social
+                .group(group_id)
+                .await
+                .map_err(|e| e.to_string())?
+            && group.status == GroupStatus::AwaitingLeader
+        {
+            let due_at = now + i64::from(group.time_limit_hours) * 3600;
+            let expiry = DeadlineMessage::GroupExpire {
+                group_id: group_id.clone(),
+                due_at,
+            };
+            self.deadlines
+                .send(&expiry, due_at - now)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let step = self
+            .social
+            .seat_paid(&self.orders_table, order, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(order_id = %order.id, group_id = %group_id, ?step, "group seat paid");
+        match step {
+            GroupStep::Waiting => Ok(()),
+            // A redelivery after the group filled finds the order waiting: `ship` sends it on.
+            GroupStep::Completed | GroupStep::OrderMoved => self.group_completed(group_id).await,
+            GroupStep::TooLate => {
+                let expiry = DeadlineMessage::GroupExpire {
+                    group_id: group_id.clone(),
+                    due_at: now,
+                };
+                self.deadlines
+                    .send(&expiry, 0)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// Tells this queue the group is complete, if it is: its members' orders ship from there.
+    async fn group_completed(&self, group_id: &GroupId) -> Result<(), String> {
+        let complete = self
+            .social
+            .group(group_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some_and(|g| g.status == GroupStatus::Completed);
+        if complete {
+            let message = FulfillmentMessage::GroupCompleted {
+                group_id: group_id.clone(),
+            };
+            self.fulfillment
+                .send(&message, 0)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Ships every paid member's order of a completed group; each order ships once (by status),
+    /// so a redelivered message, or one racing a member's own `order.paid`, ships nothing twice.
+    async fn ship_group(&self, group_id: &GroupId) -> Result<(), String> {
+        let members = self
+            .social
+            .members(group_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut failures = Vec::new();
+        for member in members.iter().filter(|m| m.paid) {
+            if let Err(e) = self.ship(&member.order_id).await {
+                failures.push(e);
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(failures.join("; "))
+        }
     }
 
     /// Tells the shopper the parcel is on its way. Never fails the order: a notice that does not

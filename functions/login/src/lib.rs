@@ -9,12 +9,16 @@ use shared::clock::now_epoch_seconds;
 use shared::config::{ConfigError, Settings};
 use shared::phone::{PhoneHashKey, PhoneNumber};
 use shared::runtime::{Clients, HttpFunction, respond};
+use shared::social::ShareCode;
 use shared::store::StoreError;
+use shared::store::social::SocialStore;
 use shared::store::users::UserStore;
 use shared::wechat::{self, WeChatApi, WeChatError};
 
 pub struct Login {
     users: UserStore,
+    /// Share links, to attribute a new shopper to whoever invited them.
+    invites: SocialStore,
     wechat: WeChatApi,
     tokens: TokenService,
     phone_key: PhoneHashKey,
@@ -39,22 +43,17 @@ impl WeChatCode {
     }
 }
 
-/// The share code a new shopper arrived through (share-reward attributes it later).
-fn parse_invite_code(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+/// The share code a new shopper arrived through: it attributes them to the sharer.
+fn parse_invite_code(raw: Option<&str>) -> Result<Option<ShareCode>, ApiError> {
     let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
         return Ok(None);
     };
-    if raw.len() > 32
-        || !raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(ApiError::invalid_field(
+    ShareCode::parse(raw).map(Some).map_err(|_| {
+        ApiError::invalid_field(
             "inviteCode",
-            "must be at most 32 letters, digits, '-' or '_'",
-        ));
-    }
-    Ok(Some(raw.to_string()))
+            "must be a share code: 6 to 32 letters, digits, '-' or '_'",
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -144,6 +143,7 @@ impl Login {
         let (dynamodb, http) = (clients.dynamodb.clone(), clients.http());
         let jwt_secret = settings.secret("JWT_SECRET")?;
         Ok(Self {
+            invites: SocialStore::new(dynamodb.clone(), settings.required("MARKETING_TABLE")?),
             users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
             wechat: WeChatApi::new(settings, http)?,
             tokens: TokenService::new(&jwt_secret)?,
@@ -159,15 +159,24 @@ impl Login {
         let body: LoginBody = req.json_body()?;
         let code = WeChatCode::parse("code", &body.code)?;
         let invite_code = parse_invite_code(body.invite_code.as_deref())?;
-        let session = self
-            .wechat
-            .code_to_session(&code.0)
-            .await
-            .map_err(LoginError::from)?;
+        // The share is looked up while WeChat answers: a login pays for it only in time it waits anyway.
+        let (session, share) = futures::join!(self.wechat.code_to_session(&code.0), async {
+            match &invite_code {
+                Some(code) => self.invites.share(code).await,
+                None => Ok(None),
+            }
+        });
+        let session = session.map_err(LoginError::from)?;
+        let share = share.map_err(LoginError::from)?;
         let now = now_epoch_seconds();
         let signed_in = self
             .users
-            .sign_in(&session.openid, invite_code.as_deref(), now)
+            .sign_in(
+                &session.openid,
+                invite_code.as_ref().map(ShareCode::as_str),
+                share.as_ref().map(|s| (&s.sharer_id, &self.invites)),
+                now,
+            )
             .await
             .map_err(LoginError::from)?;
         let issued = self.tokens.issue(&signed_in.user.id, now);
@@ -269,8 +278,8 @@ mod tests {
         assert_eq!(parse_invite_code(None).unwrap(), None);
         assert_eq!(parse_invite_code(Some(" ")).unwrap(), None);
         assert_eq!(
-            parse_invite_code(Some("s_AbC9")).unwrap().as_deref(),
-            Some("s_AbC9")
+            parse_invite_code(Some("s_AbC9")).unwrap().unwrap().as_str(),
+            "s_AbC9"
         );
         assert_eq!(
             parse_invite_code(Some("a/b")).unwrap_err().field.as_deref(),

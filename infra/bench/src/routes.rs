@@ -745,7 +745,7 @@ impl Emulators {
         buyer: &UserId,
         coupon: Option<&CouponId>,
     ) -> anyhow::Result<Option<OpenId>> {
-        let snapshot = self.cart.read(buyer, ids, coupon).await?;
+        let snapshot = self.cart.read(buyer, ids, coupon, None).await?;
         Ok(snapshot.buyer.and_then(|b| b.openid))
     }
 
@@ -775,7 +775,7 @@ impl Emulators {
         // The bench orders no flash-sale SKU, so there are no flash units to hold.
         let created = self
             .orders
-            .create(&order, &openid, &key, "replay", &[])
+            .create(&order, &openid, &key, "replay", &[], Vec::new())
             .await?;
         if !matches!(created, Created::Created) {
             bail!("the replayed order {} was not created", order.id);

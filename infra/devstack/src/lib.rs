@@ -93,6 +93,8 @@ pub struct LocalStack {
     pub deadlines: Arc<deadlines::Deadlines>,
     pub fulfillment: Arc<fulfillment::Fulfillment>,
     pub logistics_hook: Arc<logistics_hook::LogisticsHook>,
+    pub share_reward: Arc<share_reward::ShareReward>,
+    pub rewards: Arc<rewards::Rewards>,
     pub gateway: Arc<gateway::Gateway>,
     /// Queue consumers by the logical id of the queue they read.
     pub consumers: Vec<(String, Arc<dyn QueueFunction>)>,
@@ -214,6 +216,7 @@ impl LocalStack {
         let (mut login, mut browse, mut checkout, mut pay_notify, mut deadlines) =
             (None, None, None, None, None);
         let (mut fulfillment, mut logistics_hook) = (None, None);
+        let (mut share_reward, mut rewards) = (None, None);
         for spec in &template.functions {
             let settings = resources.settings_for(&template, spec, &overrides)?;
             all_settings.extend(settings.clone());
@@ -273,6 +276,23 @@ impl LocalStack {
                     logistics_hook = Some(f.clone());
                     f
                 }
+                "ShareRewardFunction" => {
+                    let f = Arc::new(
+                        share_reward::ShareReward::new(&settings, &clients)
+                            .with_context(context)?,
+                    );
+                    share_reward = Some(f.clone());
+                    f
+                }
+                "RewardsFunction" => {
+                    let f =
+                        Arc::new(rewards::Rewards::new(&settings, &clients).with_context(context)?);
+                    for queue in &spec.queues {
+                        consumers.push((queue.clone(), f.clone()));
+                    }
+                    rewards = Some(f);
+                    continue;
+                }
                 other => anyhow::bail!(
                     "template function {other} has no local handler: register it in devstack"
                 ),
@@ -292,6 +312,8 @@ impl LocalStack {
             deadlines: deadlines.context("template has no DeadlinesFunction")?,
             fulfillment: fulfillment.context("template has no FulfillmentFunction")?,
             logistics_hook: logistics_hook.context("template has no LogisticsHookFunction")?,
+            share_reward: share_reward.context("template has no ShareRewardFunction")?,
+            rewards: rewards.context("template has no RewardsFunction")?,
             gateway,
             consumers,
             wechat,

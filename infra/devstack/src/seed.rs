@@ -280,6 +280,7 @@ pub fn demo_products() -> Vec<(Product, Vec<Sku>)> {
                     member_prices: BTreeMap::new(),
                     flash_sale: None,
                     group_buy: None,
+                    bargain: None,
                 })
                 .collect();
             (product, skus)

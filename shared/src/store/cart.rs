@@ -1,16 +1,19 @@
 //! Everything a price depends on, read in one BatchGetItem across the catalog, users and
 //! marketing tables: the SKUs (with their flash-sale counters and the shopper's flash-sale
 //! purchases), the shipping rule, the shopper's member level and openid, the promotion rules,
-//! the points balance, and the coupon the shopper chose.
+//! the points balance, the coupon the shopper chose, and the group-buy group or bargain the
+//! order is for (with the shopper's seat in that group, if any).
 
 use super::catalog::{SkuForSale, flash_buy_key, key_item, shipping_key, sku_for_sale, sku_key};
 use super::marketing::{read_rules, rules_key, wallet_key};
 use super::points::PointsLedger;
+use super::social::{Bargain, Group, SocialStore, bargain_key, group_key, member_key};
 use super::users::Buyer;
 use super::{Item, StoreError, batch_get, from_item, get_i64, get_s};
 use crate::ids::{SkuId, UserId};
 use crate::pricing::ShippingRule;
 use crate::promotions::{CouponId, PromotionRules, WalletCoupon};
+use crate::social::{BargainId, GroupId};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
@@ -32,6 +35,17 @@ pub struct CartSnapshot {
     pub points_balance: u64,
     /// The chosen coupon, if it is in this shopper's wallet.
     pub coupon: Option<WalletCoupon>,
+    /// The group asked to join, and whether this shopper already sits in it.
+    pub group: Option<Group>,
+    pub seated: bool,
+    pub bargain: Option<Bargain>,
+}
+
+/// The group-buy group or bargain a cart is priced for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfferRef {
+    Group(GroupId),
+    Bargain(BargainId),
 }
 
 impl CartReader {
@@ -54,6 +68,7 @@ impl CartReader {
         buyer: &UserId,
         skus: &[SkuId],
         coupon: Option<&CouponId>,
+        offer: Option<&OfferRef>,
     ) -> Result<CartSnapshot, StoreError> {
         let catalog = |key| (self.catalog.clone(), key_item(key));
         let mut keys: Vec<(String, Item)> = skus.iter().map(|id| catalog(sku_key(id))).collect();
@@ -68,6 +83,14 @@ impl CartReader {
         if let Some(coupon) = coupon {
             keys.push((self.marketing.clone(), wallet_key(buyer, coupon)));
         }
+        match offer {
+            Some(OfferRef::Group(id)) => {
+                keys.push((self.marketing.clone(), group_key(id)));
+                keys.push((self.marketing.clone(), member_key(id, buyer)));
+            }
+            Some(OfferRef::Bargain(id)) => keys.push((self.marketing.clone(), bargain_key(id))),
+            None => {}
+        }
         let mut found = batch_get(&self.client, keys, true).await?;
 
         let mut snapshot = CartSnapshot {
@@ -77,6 +100,9 @@ impl CartReader {
             rules: PromotionRules::default(),
             points_balance: 0,
             coupon: None,
+            group: None,
+            seated: false,
+            bargain: None,
         };
         let mut bought: HashMap<String, u32> = HashMap::new();
         for item in found.remove(&self.catalog).unwrap_or_default() {
@@ -105,6 +131,9 @@ impl CartReader {
                 Some("RULES") => snapshot.rules = read_rules(Some(&item))?,
                 Some("BALANCE") => snapshot.points_balance = PointsLedger::balance_of(Some(&item)),
                 Some(sk) if sk.starts_with("COUPON#") => snapshot.coupon = Some(from_item(&item)?),
+                Some("GROUP") => snapshot.group = Some(SocialStore::group_from(&item)?),
+                Some(sk) if sk.starts_with("MEMBER#") => snapshot.seated = true,
+                Some("BARGAIN") => snapshot.bargain = Some(SocialStore::bargain_from(&item)?),
                 _ => {}
             }
         }

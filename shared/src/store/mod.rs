@@ -8,6 +8,7 @@ pub mod orders;
 pub mod points;
 pub mod refunds;
 pub mod shipments;
+pub mod social;
 pub mod users;
 
 use aws_sdk_dynamodb::Client;

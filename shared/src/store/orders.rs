@@ -12,6 +12,7 @@
 use super::catalog::flash_buy_key;
 use super::marketing::MarketingStore;
 use super::points::PointsLedger;
+use super::social::SocialStore;
 use super::{
     Item, ListPosition, Page, StoreError, failed_conditions, from_item, get_s, n, s, to_item,
 };
@@ -33,6 +34,8 @@ pub struct OrderStore {
     /// Coupons and points an order holds live in the marketing table.
     pub(crate) coupons: MarketingStore,
     pub(crate) points: PointsLedger,
+    /// Group seats and bargains an order holds, too.
+    pub(crate) social: SocialStore,
 }
 
 /// An order as stored: the order and whose WeChat account pays for it.
@@ -64,6 +67,8 @@ pub enum Created {
     CouponTaken,
     /// The points were spent elsewhere since the order was priced.
     PointsShort,
+    /// The group seat or the bargain was taken, filled or ran out of time since it was read.
+    OfferTaken,
 }
 
 /// Whether a conditional transition happened.
@@ -103,7 +108,8 @@ impl OrderStore {
         let marketing = marketing.into();
         Self {
             coupons: MarketingStore::new(client.clone(), &marketing),
-            points: PointsLedger::new(client.clone(), marketing),
+            points: PointsLedger::new(client.clone(), &marketing),
+            social: SocialStore::new(client.clone(), marketing),
             client,
             orders: orders.into(),
             catalog: catalog.into(),
@@ -145,6 +151,7 @@ impl OrderStore {
         idempotency_key: &str,
         request_hash: &str,
         flash: &[FlashHold],
+        offer: Vec<TransactWriteItem>,
     ) -> Result<Created, StoreError> {
         let build = |e| StoreError::dynamo("build transaction", e);
         let mut items = Vec::with_capacity(order.lines.len() + 2);
@@ -235,6 +242,10 @@ impl OrderStore {
                     .entry_writes(&order.user_id, &PointsLedger::spend_entry(order))?,
             );
         }
+        // The group seat or the bargain the order takes, last: one shopper's offer, one write each.
+        let offer_at = items.len();
+        let has_offer = !offer.is_empty();
+        items.extend(offer);
 
         match self
             .client
@@ -263,6 +274,9 @@ impl OrderStore {
                 }
                 if order.points_used > 0 && failed(points_at + 1) {
                     return Ok(Created::PointsShort);
+                }
+                if has_offer && (offer_at..codes.len()).any(failed) {
+                    return Ok(Created::OfferTaken);
                 }
                 let first_hold = order.lines.len() + 2;
                 let mut short: Vec<SkuId> = order
@@ -521,6 +535,10 @@ impl OrderStore {
                 self.points
                     .entry_writes(&order.user_id, &PointsLedger::return_entry(order, now))?,
             );
+        }
+        items.extend(self.social.release_writes(order)?);
+        if let Some(bargain) = &order.bargain_id {
+            items.push(self.social.return_write(bargain, &order.id)?);
         }
         match self
             .client

@@ -110,11 +110,26 @@ impl OrderStore {
             .condition_expression("attribute_not_exists(sk)")
             .build()
             .map_err(build)?;
+        let mut items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ];
+        // A member refunded while their group is still forming gives the seat back, so the
+        // group never completes counting someone who left.
+        if order.status == OrderStatus::WaitingGroup
+            && let Some(group) = &order.group_id
+            && self
+                .social
+                .group(group)
+                .await?
+                .is_some_and(|g| g.status == crate::social::GroupStatus::Open)
+        {
+            items.extend(self.social.leave_writes(order)?);
+        }
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
+            .set_transact_items(Some(items))
             .send()
             .await;
         match result {
@@ -124,6 +139,41 @@ impl OrderStore {
                 _ => Err(StoreError::dynamo("TransactWriteItems begin refund", err)),
             },
         }
+    }
+
+    /// Begins a refund of whatever of the order is not refunded yet, for refunds the shop owes
+    /// (a failed group-buy): the refund to ask the provider for, new or still processing from an
+    /// earlier attempt (asking again for the same `out_refund_no` is safe), or none when the
+    /// order holds no money to give back.
+    pub async fn refund_everything(
+        &self,
+        id: &OrderId,
+        reason: &str,
+        now: i64,
+    ) -> Result<Option<Refund>, StoreError> {
+        for _ in 0..4 {
+            let Some(stored) = self.get(id).await? else {
+                return Ok(None);
+            };
+            match crate::refund::plan(&stored.order, None, reason, 365, now) {
+                Ok(refund) => {
+                    if self.begin_refund(&stored.order, &refund, now).await? == Begun::Begun {
+                        return Ok(Some(refund));
+                    }
+                }
+                Err(_) => {
+                    return Ok(self
+                        .refunds_of(id)
+                        .await?
+                        .into_iter()
+                        .find(|r| r.status == RefundStatus::Processing));
+                }
+            }
+        }
+        Err(StoreError::Corrupt {
+            key: format!("ORDER#{id}"),
+            problem: "order kept changing while refunding it".into(),
+        })
     }
 
     pub async fn refund(

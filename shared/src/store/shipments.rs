@@ -92,7 +92,8 @@ impl ShipmentStore {
         Ok(())
     }
 
-    /// Takes the order's shipping for this worker: only a PAID order, and only if no other worker
+    /// Takes the order's shipping for this worker: only a PAID order (or one whose group completed:
+    /// the caller checks), and only if no other worker
     /// claimed it in the last two minutes. The claim keeps racing redeliveries from asking the
     /// courier for two waybills.
     pub async fn claim_shipping(&self, order: &OrderId, now: i64) -> Result<ShipClaim, StoreError> {
@@ -103,10 +104,11 @@ impl ShipmentStore {
             .set_key(Some(order_key(order).into_iter().collect()))
             .update_expression("SET shipClaim = :now")
             .condition_expression(
-                "#s = :paid AND (attribute_not_exists(shipClaim) OR shipClaim < :stale)",
+                "#s IN (:paid, :waiting) AND (attribute_not_exists(shipClaim) OR shipClaim < :stale)",
             )
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+            .expression_attribute_values(":waiting", s(OrderStatus::WaitingGroup.as_str()))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":stale", n(now - CLAIM_SECONDS))
             .send()
@@ -118,7 +120,7 @@ impl ShipmentStore {
         }
     }
 
-    /// The shipment and `PAID -> SHIPPED` in one transaction. The waybill item is written once
+    /// The shipment and `PAID | WAITING_GROUP -> SHIPPED` in one transaction. The waybill item is written once
     /// per number (a retry with the courier's same number rewrites nothing it should not).
     pub async fn record_shipment(
         &self,
@@ -145,10 +147,11 @@ impl ShipmentStore {
             .table_name(&self.orders)
             .set_key(Some(order_key(&shipment.order_id).into_iter().collect()))
             .update_expression("SET #s = :shipped, shipment = :summary, history = list_append(history, :h) REMOVE shipClaim")
-            .condition_expression("#s = :paid")
+            .condition_expression("#s IN (:paid, :waiting)")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":shipped", s(OrderStatus::Shipped.as_str()))
             .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+            .expression_attribute_values(":waiting", s(OrderStatus::WaitingGroup.as_str()))
             .expression_attribute_values(":summary", AttributeValue::M(to_item(&summary)))
             .expression_attribute_values(":h", history_entry(&StatusChange { status: OrderStatus::Shipped, at: now, reason: None }))
             .build()

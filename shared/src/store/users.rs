@@ -25,6 +25,9 @@ pub struct User {
     /// The share code a new user arrived with, for invite rewards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invite_code: Option<String>,
+    /// The sharer behind `invite_code`, set when the account is created and never after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invited_by: Option<UserId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_level: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,6 +46,8 @@ impl User {
 pub struct Buyer {
     pub openid: Option<OpenId>,
     pub member_level: Option<String>,
+    /// Who invited this shopper, when they signed up through a share link.
+    pub invited_by: Option<UserId>,
 }
 
 impl Buyer {
@@ -50,6 +55,7 @@ impl Buyer {
         Buyer {
             openid: get_s(item, "openid").and_then(|o| OpenId::parse(o).ok()),
             member_level: get_s(item, "memberLevel").map(str::to_string),
+            invited_by: get_s(item, "invitedBy").and_then(|u| UserId::parse(u).ok()),
         }
     }
 }
@@ -138,11 +144,13 @@ impl UserStore {
     }
 
     /// The account for this openid, created on first sight. Exactly one account exists per
-    /// openid however many first logins race.
+    /// openid however many first logins race. A new account that arrived through a share link
+    /// is attributed to its sharer in the same transaction: existing accounts never are.
     pub async fn sign_in(
         &self,
         openid: &OpenId,
         invite_code: Option<&str>,
+        inviter: Option<(&UserId, &super::social::SocialStore)>,
         now: i64,
     ) -> Result<SignIn, StoreError> {
         for _ in 0..3 {
@@ -160,6 +168,7 @@ impl UserStore {
                 id: UserId::generate(),
                 created_at: now,
                 invite_code: invite_code.map(str::to_string),
+                invited_by: inviter.map(|(u, _)| u.clone()),
                 member_level: None,
                 phone_hash: None,
                 phone_masked: None,
@@ -181,11 +190,17 @@ impl UserStore {
                     .map_err(|e| StoreError::dynamo("build Put", e))?;
                 Ok(TransactWriteItem::builder().put(put).build())
             };
+            let mut items = vec![put(openid_item)?, put(user_item)?];
+            if let (Some((by, invites)), Some(code)) = (
+                inviter,
+                invite_code.and_then(|c| crate::social::ShareCode::parse(c).ok()),
+            ) {
+                items.push(invites.invite_write(by, &user.id, &code, now)?);
+            }
             let result = self
                 .client
                 .transact_write_items()
-                .transact_items(put(openid_item)?)
-                .transact_items(put(user_item)?)
+                .set_transact_items(Some(items))
                 .send()
                 .await;
             match result {
@@ -207,7 +222,7 @@ impl UserStore {
             .get_item()
             .table_name(&self.table)
             .key("pk", user_key(id))
-            .projection_expression("openid, memberLevel")
+            .projection_expression("openid, memberLevel, invitedBy")
             .send()
             .await
             .map_err(|e| StoreError::dynamo("GetItem buyer", e))?;

@@ -1,0 +1,551 @@
+//! `share-reward`: share links, rewards, daily check-in, group-buy state and bargains.
+//!
+//! Routes: `POST /v1/shares`, `POST /v1/shares/{code}/open`, `GET /v1/rewards`,
+//! `POST /v1/checkin`, `GET /v1/groups/{id}`, `POST /v1/bargains`,
+//! `POST /v1/bargains/{id}/help`, `GET /v1/bargains/{id}`. Joining a group and paying for a
+//! bargain happen at checkout; rewards are granted by the `rewards` consumer.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
+use shared::auth::TokenService;
+use shared::clock::now_epoch_seconds;
+use shared::config::{ConfigError, Settings};
+use shared::cursor::CursorSealer;
+use shared::ids::{ProductId, SkuId, UserId};
+use shared::money::Fen;
+use shared::queue::{DeadlineMessage, Queue};
+use shared::runtime::{Clients, HttpFunction, respond};
+use shared::social::Profile;
+use shared::social::{BargainId, BargainStatus, GroupId, GroupStatus, ShareCode, draw_cuts};
+use shared::store::StoreError;
+use shared::store::cart::CartReader;
+use shared::store::catalog::CatalogStore;
+use shared::store::marketing::MarketingStore;
+use shared::store::points::PointsLedger;
+use shared::store::social::{Bargain, CheckedIn, Help, SocialStore};
+
+const LEDGER_PAGE: usize = 20;
+
+pub struct ShareReward {
+    social: SocialStore,
+    catalog: CatalogStore,
+    cart: CartReader,
+    marketing: MarketingStore,
+    points: PointsLedger,
+    deadlines: Queue,
+    tokens: TokenService,
+    cursors: CursorSealer,
+}
+
+/// Why a share-reward request did not succeed.
+#[derive(Debug, thiserror::Error)]
+enum SocialError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Queue(#[from] shared::queue::QueueError),
+}
+
+impl From<SocialError> for ApiError {
+    fn from(err: SocialError) -> Self {
+        ApiError::unexpected(&err)
+    }
+}
+
+/// A JSON object body, or an empty one when none was sent.
+fn optional_body(req: &ApiRequest) -> Result<Value, ApiError> {
+    let raw = req.body_bytes()?;
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    let body: Value = req.json_body()?;
+    if !body.is_object() {
+        return Err(ApiError::invalid_field("body", "must be a JSON object"));
+    }
+    Ok(body)
+}
+
+/// Where the mini-program opens a share: the product page, or the home page for a shop share.
+fn share_path(code: &ShareCode, product: Option<&ProductId>) -> String {
+    match product {
+        Some(p) => format!("/pages/product/index?id={p}&s={code}"),
+        None => format!("/pages/index/index?s={code}"),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BargainView<'a> {
+    id: &'a BargainId,
+    sku_id: &'a SkuId,
+    product_id: &'a ProductId,
+    title: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<&'a str>,
+    start_price: Fen,
+    floor_price: Fen,
+    price: Fen,
+    reached_floor: bool,
+    helpers: u32,
+    helpers_left: u32,
+    max_helpers: u32,
+    /// `ACTIVE`, `ORDERED` or `EXPIRED` (an active bargain past its time shows as expired).
+    status: BargainStatus,
+    expires_at: String,
+    seconds_left: i64,
+    mine: bool,
+    helped_by: Vec<Value>,
+    /// The order that used it, for its owner only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_id: Option<String>,
+}
+
+fn bargain_view<'a>(
+    b: &'a Bargain,
+    helpers: &[shared::store::social::Helper],
+    viewer: Option<&UserId>,
+    now: i64,
+) -> BargainView<'a> {
+    let status = if b.status == BargainStatus::Active && now >= b.expires_at {
+        BargainStatus::Expired
+    } else {
+        b.status
+    };
+    let mine = viewer == Some(&b.owner_id);
+    BargainView {
+        id: &b.id,
+        sku_id: &b.sku_id,
+        product_id: &b.product_id,
+        title: &b.title,
+        image: b.image.as_deref(),
+        start_price: b.start_price,
+        floor_price: b.floor_price,
+        price: b.price(),
+        reached_floor: b.price() == b.floor_price,
+        helpers: b.helpers,
+        helpers_left: b.max_helpers().saturating_sub(b.helpers),
+        max_helpers: b.max_helpers(),
+        status,
+        expires_at: shared::clock::rfc3339(b.expires_at),
+        seconds_left: (b.expires_at - now).max(0),
+        mine,
+        helped_by: helpers
+            .iter()
+            .map(|h| {
+                json!({"nickname": h.profile.nickname, "avatarUrl": h.profile.avatar_url,
+                       "cut": h.cut, "at": shared::clock::rfc3339(h.at)})
+            })
+            .collect(),
+        order_id: b
+            .order_id
+            .as_ref()
+            .filter(|_| mine)
+            .map(ToString::to_string),
+    }
+}
+
+impl ShareReward {
+    pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
+        let dynamodb = clients.dynamodb.clone();
+        let jwt_secret = settings.secret("JWT_SECRET")?;
+        let marketing = settings.required("MARKETING_TABLE")?;
+        let catalog = settings.required("CATALOG_TABLE")?;
+        Ok(Self {
+            social: SocialStore::new(dynamodb.clone(), &marketing),
+            catalog: CatalogStore::new(dynamodb.clone(), &catalog),
+            cart: CartReader::new(
+                dynamodb.clone(),
+                &catalog,
+                settings.required("USERS_TABLE")?,
+                &marketing,
+            ),
+            marketing: MarketingStore::new(dynamodb.clone(), &marketing),
+            points: PointsLedger::new(dynamodb, &marketing),
+            deadlines: Queue::new(
+                clients.sqs.clone(),
+                settings.required("DEADLINES_QUEUE_URL")?,
+            ),
+            tokens: TokenService::new(&jwt_secret)?,
+            cursors: CursorSealer::derive(&jwt_secret),
+        })
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::new(&Settings::from_process_env(), &Clients::from_env().await)
+    }
+
+    /// A share link for the shopper (and a product): the code is bound to them, so whoever signs
+    /// up through it counts as their invitee.
+    async fn create_share(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        let body = optional_body(req)?;
+        let product = match body.get("productId") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(raw)) => Some(
+                ProductId::parse(raw)
+                    .map_err(|e| ApiError::invalid_field("productId", e.to_string()))?,
+            ),
+            Some(_) => return Err(ApiError::invalid_field("productId", "must be a product id")),
+        };
+        if let Some(id) = &product {
+            let on_shelf = self
+                .catalog
+                .product(id)
+                .await
+                .map_err(SocialError::from)?
+                .is_some_and(|(p, _)| p.on_shelf);
+            if !on_shelf {
+                let mut e = ApiError::new(404, "product_not_found", "no such product on sale");
+                e.field = Some("productId".into());
+                return Err(e);
+            }
+        }
+        let share = self
+            .social
+            .create_share(&user, product.as_ref(), now_epoch_seconds())
+            .await
+            .map_err(SocialError::from)?;
+        Ok(api::json(
+            201,
+            &json!({
+                "code": share.code,
+                "productId": share.product_id,
+                "path": share_path(&share.code, share.product_id.as_ref()),
+            }),
+        ))
+    }
+
+    /// Someone opened a share link. Counted once per visitor per day (a signed-in shopper by
+    /// their id, others by the `visitorId` the mini-program keeps, else by a hash of their
+    /// address); the sharer's own opens are not counted. Answers what the page needs, and the
+    /// code to pass to login as `inviteCode`.
+    async fn open_share(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let viewer = self.tokens.optional_user(req)?;
+        let not_found = || ApiError::new(404, "share_not_found", "no such share link");
+        let code = ShareCode::parse(req.path_param("code")?).map_err(|_| not_found())?;
+        let body = optional_body(req)?;
+        let visitor = match (&viewer, body.get("visitorId")) {
+            (Some(user), _) => format!("u:{user}"),
+            (None, Some(Value::String(v)))
+                if (8..=64).contains(&v.len())
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                format!("v:{v}")
+            }
+            (None, None | Some(Value::Null)) => {
+                let ip = req
+                    .request_context
+                    .http
+                    .source_ip
+                    .as_deref()
+                    .unwrap_or("unknown");
+                // Only a hash of the address is kept: enough to count, nothing to identify.
+                format!(
+                    "a:{}",
+                    &hex::encode(Sha256::digest(format!("{code}|{ip}").as_bytes()))[..24]
+                )
+            }
+            (None, Some(_)) => {
+                return Err(ApiError::invalid_field(
+                    "visitorId",
+                    "must be 8 to 64 letters, digits, '-' or '_'",
+                ));
+            }
+        };
+        let Some(share) = self.social.share(&code).await.map_err(SocialError::from)? else {
+            return Err(not_found());
+        };
+        let own = viewer.as_ref() == Some(&share.sharer_id);
+        let counted = !own
+            && self
+                .social
+                .record_visit(&code, &visitor, now_epoch_seconds())
+                .await
+                .map_err(SocialError::from)?;
+        tracing::info!(share_code = %code, counted, "share opened");
+        Ok(api::json(
+            200,
+            &json!({
+                "code": code,
+                "productId": share.product_id,
+                "path": share_path(&code, share.product_id.as_ref()),
+                "inviteCode": code,
+                "counted": counted,
+            }),
+        ))
+    }
+
+    /// Points (balance and a page of the ledger), coupons, check-in streak and invites with
+    /// their rewards.
+    async fn rewards(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        let scope = format!("ledger|{user}");
+        let offset: usize = match req.query_param("cursor").filter(|c| !c.is_empty()) {
+            Some(c) => self.cursors.open(&scope, c)?,
+            None => 0,
+        };
+        let now = now_epoch_seconds();
+        let (balance, entries, wallet, invites, streak) = futures::join!(
+            self.points.balance(&user),
+            self.points.entries(&user),
+            self.marketing.wallet(&user),
+            self.social.invites(&user),
+            self.social.streak(&user, now),
+        );
+        let (balance, entries, wallet, invites, (streak, checked_in_today)) = (
+            balance.map_err(SocialError::from)?,
+            entries.map_err(SocialError::from)?,
+            wallet.map_err(SocialError::from)?,
+            invites.map_err(SocialError::from)?,
+            streak.map_err(SocialError::from)?,
+        );
+        let page: Vec<Value> = entries
+            .iter()
+            .skip(offset)
+            .take(LEDGER_PAGE)
+            .map(|e| {
+                json!({"key": e.key, "delta": e.delta, "reason": e.reason,
+                       "orderId": e.order_id, "at": shared::clock::rfc3339(e.at)})
+            })
+            .collect();
+        let next = (entries.len() > offset + LEDGER_PAGE)
+            .then(|| self.cursors.seal(&scope, &(offset + LEDGER_PAGE)));
+        let count = |state: shared::social::InviteState| {
+            invites.iter().filter(|i| i.state == state).count()
+        };
+        use shared::social::InviteState::*;
+        Ok(api::json(
+            200,
+            &json!({
+                "points": {"balance": balance, "entries": page, "nextCursor": next},
+                "coupons": wallet.iter().map(|c| shared::promotions::wallet_view(c, now)).collect::<Vec<_>>(),
+                "checkin": {"streak": streak, "checkedInToday": checked_in_today},
+                "invites": {
+                    "count": invites.len(),
+                    "pending": count(Joined) + count(Pending),
+                    "granted": count(Granted),
+                    "items": invites.iter().map(|i| json!({
+                        "joinedAt": shared::clock::rfc3339(i.joined_at),
+                        "state": i.state,
+                        "points": i.points,
+                        "couponId": i.coupon_id,
+                        "note": i.note,
+                    })).collect::<Vec<_>>(),
+                },
+            }),
+        ))
+    }
+
+    /// Today's check-in (Asia/Shanghai). A second one the same day is 409 and grants nothing.
+    async fn check_in(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        let rules = self.marketing.rules().await.map_err(SocialError::from)?;
+        let now = now_epoch_seconds();
+        match self
+            .social
+            .check_in(&user, &rules.checkin, now)
+            .await
+            .map_err(SocialError::from)?
+        {
+            CheckedIn::CheckedIn {
+                streak,
+                points,
+                balance,
+            } => Ok(api::json(
+                201,
+                &json!({"day": shared::social::shanghai_day(now).1, "streak": streak,
+                        "points": points, "balance": balance}),
+            )),
+            CheckedIn::AlreadyToday => Err(ApiError::new(
+                409,
+                "already_checked_in",
+                "you have checked in today already; come back tomorrow",
+            )),
+        }
+    }
+
+    /// A group as friends see it: product, price, members' public faces, seats and time left.
+    async fn group(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let not_found = || ApiError::new(404, "group_not_found", "no such group");
+        let id = GroupId::parse(req.path_param("id")?).map_err(|_| not_found())?;
+        let (group, members) = futures::join!(self.social.group(&id), self.social.members(&id));
+        let group = group.map_err(SocialError::from)?.ok_or_else(not_found)?;
+        let members = members.map_err(SocialError::from)?;
+        let now = now_epoch_seconds();
+        // An open group past its time has failed, whether or not the deadline has run yet.
+        let status = match (group.status, group.expires_at) {
+            (GroupStatus::Open, Some(end)) if now >= end => GroupStatus::Failed,
+            (status, _) => status,
+        };
+        Ok(api::json(
+            200,
+            &json!({
+                "id": group.id,
+                "skuId": group.sku_id,
+                "productId": group.product_id,
+                "title": group.title,
+                "image": group.image,
+                "price": group.price,
+                "regularPrice": group.regular_price,
+                "size": group.size,
+                "status": status.as_str(),
+                "paid": group.paid,
+                "seatsLeft": u32::from(group.size).saturating_sub(group.seats),
+                "expiresAt": group.expires_at.map(shared::clock::rfc3339),
+                "secondsLeft": group.expires_at.map(|e| (e - now).max(0)),
+                "members": members.iter().map(|m| json!({
+                    "nickname": m.profile.nickname,
+                    "avatarUrl": m.profile.avatar_url,
+                    "leader": m.user_id == group.leader_id,
+                    "paid": m.paid,
+                })).collect::<Vec<_>>(),
+            }),
+        ))
+    }
+
+    /// Starts a bargain on a SKU that offers one; its cuts are drawn now and its expiry
+    /// scheduled before it is written (a crash between the two leaves an expiry for nothing).
+    async fn start_bargain(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        let body: Value = req.json_body()?;
+        let sku_id = body
+            .get("skuId")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::invalid_field("skuId", "is required"))
+            .and_then(|raw| {
+                SkuId::parse(raw).map_err(|e| ApiError::invalid_field("skuId", e.to_string()))
+            })?;
+        let snapshot = self
+            .cart
+            .read(&user, std::slice::from_ref(&sku_id), None, None)
+            .await
+            .map_err(SocialError::from)?;
+        let unavailable = || {
+            let mut e = ApiError::new(422, "bargain_unavailable", "this SKU offers no bargain");
+            e.field = Some("skuId".into());
+            e
+        };
+        let for_sale = snapshot
+            .skus
+            .into_iter()
+            .find(|s| s.sku.id == sku_id && s.on_shelf)
+            .ok_or_else(unavailable)?;
+        let offer = for_sale.sku.bargain.clone().ok_or_else(unavailable)?;
+        if offer.check(for_sale.sku.price).is_err() {
+            return Err(unavailable());
+        }
+        let now = now_epoch_seconds();
+        let bargain = Bargain {
+            id: BargainId::generate(),
+            owner_id: user,
+            sku_id,
+            product_id: for_sale.sku.product_id.clone(),
+            title: for_sale.title,
+            image: for_sale.image,
+            start_price: for_sale.sku.price,
+            floor_price: offer.floor_price,
+            cuts: draw_cuts(
+                for_sale.sku.price.saturating_sub(offer.floor_price),
+                offer.max_helpers,
+                &mut rand::rng(),
+            ),
+            helpers: 0,
+            status: BargainStatus::Active,
+            created_at: now,
+            expires_at: now + i64::from(offer.time_limit_hours) * 3600,
+            order_id: None,
+        };
+        let expiry = DeadlineMessage::BargainExpire {
+            bargain_id: bargain.id.clone(),
+            due_at: bargain.expires_at,
+        };
+        self.deadlines
+            .send(&expiry, bargain.expires_at - now)
+            .await
+            .map_err(SocialError::from)?;
+        self.social
+            .start_bargain(&bargain)
+            .await
+            .map_err(SocialError::from)?;
+        tracing::info!(bargain_id = %bargain.id, "bargain started");
+        Ok(api::json(
+            201,
+            &bargain_view(&bargain, &[], Some(&bargain.owner_id), now),
+        ))
+    }
+
+    async fn help_bargain(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        let not_found = || ApiError::new(404, "bargain_not_found", "no such bargain");
+        let id = BargainId::parse(req.path_param("id")?).map_err(|_| not_found())?;
+        let profile = Profile::from_json(&optional_body(req)?, "")?;
+        let now = now_epoch_seconds();
+        match self
+            .social
+            .help(&id, &user, &profile, now)
+            .await
+            .map_err(SocialError::from)?
+        {
+            Help::Helped { helper, bargain } => {
+                tracing::info!(bargain_id = %id, slot = helper.slot, "bargain helped");
+                Ok(api::json(
+                    200,
+                    &json!({"cut": helper.cut, "bargain": bargain_view(&bargain, &[], Some(&user), now)}),
+                ))
+            }
+            Help::Refused(refusal) => Err(ApiError::new(409, refusal.code(), refusal.to_string())),
+            Help::Unknown => Err(not_found()),
+        }
+    }
+
+    async fn bargain(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let viewer = self.tokens.optional_user(req)?;
+        let not_found = || ApiError::new(404, "bargain_not_found", "no such bargain");
+        let id = BargainId::parse(req.path_param("id")?).map_err(|_| not_found())?;
+        let (bargain, helpers) = futures::join!(self.social.bargain(&id), self.social.helpers(&id));
+        let bargain = bargain.map_err(SocialError::from)?.ok_or_else(not_found)?;
+        let helpers = helpers.map_err(SocialError::from)?;
+        Ok(api::json(
+            200,
+            &bargain_view(&bargain, &helpers, viewer.as_ref(), now_epoch_seconds()),
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpFunction for ShareReward {
+    async fn handle(&self, req: ApiRequest) -> ApiResponse {
+        respond(&req, async {
+            match req.route() {
+                "POST /v1/shares" => self.create_share(&req).await,
+                "POST /v1/shares/{code}/open" => self.open_share(&req).await,
+                "GET /v1/rewards" => self.rewards(&req).await,
+                "POST /v1/checkin" => self.check_in(&req).await,
+                "GET /v1/groups/{id}" => self.group(&req).await,
+                "POST /v1/bargains" => self.start_bargain(&req).await,
+                "POST /v1/bargains/{id}/help" => self.help_bargain(&req).await,
+                "GET /v1/bargains/{id}" => self.bargain(&req).await,
+                other => Err(ApiError::route_not_found(other)),
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_paths_open_the_product_or_the_shop() {
+        let code = ShareCode::parse("abcdef123456").unwrap();
+        assert_eq!(
+            share_path(&code, Some(&ProductId::parse("p1").unwrap())),
+            "/pages/product/index?id=p1&s=abcdef123456"
+        );
+        assert_eq!(share_path(&code, None), "/pages/index/index?s=abcdef123456");
+    }
+}

@@ -1,0 +1,505 @@
+//! Social selling (社交裂变): share codes and invites, daily check-in, group-buy (拼团) and
+//! bargain (砍价). The rules here are pure; `store::social` keeps their state.
+
+use crate::api::ApiError;
+use crate::money::Fen;
+use crate::promotions::PromotionId;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+const DAY: i64 = 24 * 60 * 60;
+/// China Standard Time: a shop's "day" (check-in, reward caps) starts at midnight in Shanghai.
+const SHANGHAI_OFFSET: i64 = 8 * 60 * 60;
+
+/// The calendar day in Asia/Shanghai as days since 1970-01-01, and as `yyyy-mm-dd`.
+pub fn shanghai_day(epoch_seconds: i64) -> (i64, String) {
+    let index = (epoch_seconds + SHANGHAI_OFFSET).div_euclid(DAY);
+    let text = time::OffsetDateTime::from_unix_timestamp(index * DAY)
+        .map(|t| format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()))
+        .unwrap_or_default();
+    (index, text)
+}
+
+macro_rules! token_id {
+    ($(#[$doc:meta])* $name:ident, $error:literal, $len:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn generate() -> Self {
+                Self(crate::ids::random_token($len))
+            }
+
+            /// Letters, digits, '-' and '_', 6 to 32 of them.
+            pub fn parse(raw: &str) -> Result<Self, crate::ids::InvalidId> {
+                let ok = (6..=32).contains(&raw.len())
+                    && raw
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if ok {
+                    Ok(Self(raw.to_string()))
+                } else {
+                    Err(crate::ids::InvalidId { max: 32 })
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = crate::ids::InvalidId;
+            fn try_from(raw: String) -> Result<Self, Self::Error> {
+                Self::parse(&raw)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+token_id!(
+    /// A share link's code: 12 random characters (60 bits), so codes cannot be guessed or walked.
+    ShareCode,
+    "share code",
+    12
+);
+token_id!(
+    /// A group-buy group (拼团), as shared with friends.
+    GroupId,
+    "group id",
+    16
+);
+token_id!(
+    /// A bargain (砍价), as shared with friends.
+    BargainId,
+    "bargain id",
+    16
+);
+
+/// What an invitee's first kept order earns the inviter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitePolicy {
+    pub points: u64,
+    /// A coupon template given too; its total still limits how many exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon_template: Option<PromotionId>,
+    /// Rewards one inviter can earn per day (Asia/Shanghai); more invitees still count, unrewarded.
+    pub daily_cap: u32,
+}
+
+impl Default for InvitePolicy {
+    fn default() -> Self {
+        Self {
+            points: 100,
+            coupon_template: None,
+            daily_cap: 20,
+        }
+    }
+}
+
+/// Daily check-in (签到): `points` a day, plus `streak_bonus` for every consecutive day before
+/// today, counted up to `streak_cap` days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckinPolicy {
+    pub points: u64,
+    pub streak_bonus: u64,
+    pub streak_cap: u32,
+}
+
+impl Default for CheckinPolicy {
+    fn default() -> Self {
+        Self {
+            points: 5,
+            streak_bonus: 1,
+            streak_cap: 7,
+        }
+    }
+}
+
+impl CheckinPolicy {
+    /// Points for the `streak`-th consecutive day (the first day is 1).
+    pub fn points_for(&self, streak: u32) -> u64 {
+        let extra_days = u64::from(streak.clamp(1, self.streak_cap.max(1)) - 1);
+        self.points
+            .saturating_add(self.streak_bonus.saturating_mul(extra_days))
+    }
+}
+
+/// Today's streak, given the day of the previous check-in.
+pub fn next_streak(last: Option<(i64, u32)>, today: i64) -> u32 {
+    match last {
+        Some((day, streak)) if day == today - 1 => streak.saturating_add(1),
+        _ => 1,
+    }
+}
+
+/// Where a group-buy group is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum GroupStatus {
+    /// Started; opens to others when its leader pays.
+    AwaitingLeader,
+    /// The leader paid: friends can join until it is full or its time runs out.
+    Open,
+    /// Every seat paid: the members' orders ship.
+    Completed,
+    /// Time ran out short of members: every paid member is refunded.
+    Failed,
+    /// The leader never paid.
+    Closed,
+}
+
+impl GroupStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupStatus::AwaitingLeader => "AWAITING_LEADER",
+            GroupStatus::Open => "OPEN",
+            GroupStatus::Completed => "COMPLETED",
+            GroupStatus::Failed => "FAILED",
+            GroupStatus::Closed => "CLOSED",
+        }
+    }
+}
+
+/// Why a shopper cannot take a seat in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JoinRefusal {
+    #[error("this group is full")]
+    Full,
+    #[error("this group's time is up")]
+    Expired,
+    #[error("this group is not taking members")]
+    NotOpen,
+    #[error("you cannot join your own group")]
+    OwnGroup,
+    #[error("you are already in this group")]
+    AlreadyMember,
+    #[error("this group is for another product")]
+    OtherSku,
+}
+
+impl JoinRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            JoinRefusal::Full => "group_full",
+            JoinRefusal::Expired => "group_expired",
+            JoinRefusal::NotOpen => "group_not_open",
+            JoinRefusal::OwnGroup => "group_own",
+            JoinRefusal::AlreadyMember => "group_joined",
+            JoinRefusal::OtherSku => "group_other_sku",
+        }
+    }
+}
+
+/// A group-buy offer is sane: 2 to 10 people, a price below the regular one, 1 hour to 7 days.
+pub fn check_group_offer(size: u8, price: Fen, regular: Fen, hours: u32) -> Result<(), String> {
+    if !(2..=10).contains(&size) {
+        return Err("group size must be 2 to 10".into());
+    }
+    if price.get() == 0 || price >= regular {
+        return Err("the group price must be above 0 and below the regular price".into());
+    }
+    if !(1..=168).contains(&hours) {
+        return Err("the time limit must be 1 to 168 hours".into());
+    }
+    Ok(())
+}
+
+/// A bargain (砍价) offer on one SKU: friends cut the price down to `floor_price`, the last of
+/// `max_helpers` landing on it exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BargainOffer {
+    pub floor_price: Fen,
+    pub max_helpers: u32,
+    pub time_limit_hours: u32,
+}
+
+impl BargainOffer {
+    /// Sane against the SKU's price: every helper can cut at least one fen.
+    pub fn check(&self, regular: Fen) -> Result<(), String> {
+        if !(1..=50).contains(&self.max_helpers) {
+            return Err("helpers must be 1 to 50".into());
+        }
+        if self.floor_price >= regular
+            || regular.get() - self.floor_price.get() < u64::from(self.max_helpers)
+        {
+            return Err("the floor must be below the price by at least a fen per helper".into());
+        }
+        if !(1..=168).contains(&self.time_limit_hours) {
+            return Err("the time limit must be 1 to 168 hours".into());
+        }
+        Ok(())
+    }
+}
+
+/// The cuts of a bargain, drawn when it starts: `helpers` random amounts of at least a fen each
+/// that add up to `total` exactly, so the last allowed helper lands on the floor and nobody can
+/// pass it. Early helpers tend to cut more (the usual 砍价 feel); the draw is uniform over the
+/// ways to split `total`, then sorted largest first.
+pub fn draw_cuts(total: Fen, helpers: u32, rng: &mut impl Rng) -> Vec<Fen> {
+    let helpers = u64::from(helpers.max(1));
+    let total = total.get();
+    if total < helpers {
+        // Unreachable for a checked offer; still never passes the floor.
+        let mut cuts = vec![Fen::ZERO; helpers as usize];
+        if let Some(last) = cuts.last_mut() {
+            *last = Fen::new(total);
+        }
+        return cuts;
+    }
+    // Stars and bars: helpers - 1 distinct cut points in 1..total.
+    let mut points = std::collections::BTreeSet::new();
+    while (points.len() as u64) < helpers - 1 {
+        points.insert(rng.random_range(1..total));
+    }
+    let mut cuts = Vec::with_capacity(helpers as usize);
+    let mut previous = 0;
+    for p in points.into_iter().chain(std::iter::once(total)) {
+        cuts.push(Fen::new(p - previous));
+        previous = p;
+    }
+    cuts.sort_by(|a, b| b.cmp(a));
+    cuts
+}
+
+/// Where a bargain is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BargainStatus {
+    Active,
+    /// The owner placed an order at the bargained price.
+    Ordered,
+    Expired,
+}
+
+/// Why a friend's help was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HelpRefusal {
+    #[error("you cannot help your own bargain")]
+    OwnBargain,
+    #[error("you have helped this bargain already")]
+    AlreadyHelped,
+    #[error("this bargain has all the helpers it can take")]
+    Full,
+    #[error("this bargain's time is up")]
+    Expired,
+    #[error("this bargain has been used for an order")]
+    Closed,
+}
+
+impl HelpRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            HelpRefusal::OwnBargain => "bargain_own",
+            HelpRefusal::AlreadyHelped => "bargain_helped",
+            HelpRefusal::Full => "bargain_full",
+            HelpRefusal::Expired => "bargain_expired",
+            HelpRefusal::Closed => "bargain_closed",
+        }
+    }
+}
+
+/// Where an invitee's reward stands, as the inviter sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InviteState {
+    /// Signed up; no paid order yet.
+    Joined,
+    /// Their first order is paid; the reward comes when its refund window passes unrefunded.
+    Pending,
+    Granted,
+    /// Their first order was refunded or cancelled.
+    Forfeited,
+    /// The same person (same phone) or the inviter's daily cap was reached.
+    NotRewarded,
+}
+
+impl InviteState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InviteState::Joined => "JOINED",
+            InviteState::Pending => "PENDING",
+            InviteState::Granted => "GRANTED",
+            InviteState::Forfeited => "FORFEITED",
+            InviteState::NotRewarded => "NOT_REWARDED",
+        }
+    }
+}
+
+/// Someone's public face in a group or a bargain: what they chose to show, never an openid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub nickname: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
+}
+
+impl Default for Profile {
+    /// What WeChat itself shows for a shopper who shared no profile.
+    fn default() -> Self {
+        Self {
+            nickname: "微信用户".into(),
+            avatar_url: None,
+        }
+    }
+}
+
+/// A shopper's chosen public face: `nickname` (1 to 20 characters) and an https `avatarUrl`.
+impl Profile {
+    /// Read from a request body's `<prefix>nickname` and `<prefix>avatarUrl`.
+    pub fn from_json(body: &Value, prefix: &str) -> Result<Profile, ApiError> {
+        let mut profile = Profile::default();
+        match body.get("nickname") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(n))
+                if !n.trim().is_empty()
+                    && n.trim().chars().count() <= 20
+                    && !n.chars().any(char::is_control) =>
+            {
+                profile.nickname = n.trim().to_string();
+            }
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    format!("{prefix}nickname"),
+                    "must be 1 to 20 characters of text",
+                ));
+            }
+        }
+        match body.get("avatarUrl") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(u))
+                if u.starts_with("https://")
+                    && u.len() <= 300
+                    && !u.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+            {
+                profile.avatar_url = Some(u.clone());
+            }
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    format!("{prefix}avatarUrl"),
+                    "must be an https URL of at most 300 characters",
+                ));
+            }
+        }
+        Ok(profile)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn profiles_name_the_bad_field() {
+        assert_eq!(
+            Profile::from_json(&json!({}), "").unwrap(),
+            Profile::default()
+        );
+        let p = Profile::from_json(
+            &json!({"nickname": " 小明 ", "avatarUrl": "https://a.example/x.png"}),
+            "",
+        )
+        .unwrap();
+        assert_eq!(p.nickname, "小明");
+        for (body, field) in [
+            (json!({"nickname": ""}), "nickname"),
+            (json!({"nickname": "名".repeat(21)}), "nickname"),
+            (json!({"nickname": 5}), "nickname"),
+            (json!({"avatarUrl": "http://a.example/x.png"}), "avatarUrl"),
+            (json!({"avatarUrl": "https://a b"}), "avatarUrl"),
+        ] {
+            assert_eq!(
+                Profile::from_json(&body, "").unwrap_err().field.as_deref(),
+                Some(field)
+            );
+        }
+    }
+
+    #[test]
+    fn the_shop_day_turns_at_midnight_in_shanghai() {
+        // 2026-11-24 15:59:59 UTC is 23:59:59 in Shanghai; a second later it is the 25th.
+        let (a, a_text) = shanghai_day(1_795_535_999);
+        let (b, b_text) = shanghai_day(1_795_536_000);
+        assert_eq!(
+            (a_text.as_str(), b_text.as_str()),
+            ("2026-11-24", "2026-11-25")
+        );
+        assert_eq!(b, a + 1);
+    }
+
+    #[test]
+    fn a_streak_continues_only_from_yesterday() {
+        assert_eq!(next_streak(None, 100), 1);
+        assert_eq!(next_streak(Some((99, 3)), 100), 4);
+        assert_eq!(next_streak(Some((98, 3)), 100), 1);
+        let policy = CheckinPolicy {
+            points: 5,
+            streak_bonus: 2,
+            streak_cap: 3,
+        };
+        assert_eq!(
+            [1, 2, 3, 4, 9].map(|d| policy.points_for(d)),
+            [5, 7, 9, 9, 9]
+        );
+    }
+
+    #[test]
+    fn codes_refuse_key_breaking_text() {
+        assert!(ShareCode::parse(ShareCode::generate().as_str()).is_ok());
+        for bad in ["abc", "a#bcdefg", &"a".repeat(33), "abc def"] {
+            assert!(ShareCode::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn group_offers_must_make_sense() {
+        assert!(check_group_offer(3, Fen::new(5900), Fen::new(8800), 24).is_ok());
+        assert!(check_group_offer(1, Fen::new(5900), Fen::new(8800), 24).is_err());
+        assert!(check_group_offer(11, Fen::new(5900), Fen::new(8800), 24).is_err());
+        assert!(check_group_offer(3, Fen::new(8800), Fen::new(8800), 24).is_err());
+        assert!(check_group_offer(3, Fen::new(5900), Fen::new(8800), 0).is_err());
+    }
+
+    #[test]
+    fn a_bargain_needs_a_fen_per_helper() {
+        let offer = BargainOffer {
+            floor_price: Fen::new(95),
+            max_helpers: 10,
+            time_limit_hours: 24,
+        };
+        assert!(offer.check(Fen::new(105)).is_ok());
+        assert!(offer.check(Fen::new(104)).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn cuts_land_exactly_on_the_floor(total in 1u64..5_000_000, helpers in 1u32..=50) {
+            prop_assume!(total >= u64::from(helpers));
+            let cuts = draw_cuts(Fen::new(total), helpers, &mut rand::rng());
+            prop_assert_eq!(cuts.len(), helpers as usize);
+            prop_assert_eq!(cuts.iter().map(|c| c.get()).sum::<u64>(), total);
+            prop_assert!(cuts.iter().all(|c| c.get() >= 1));
+        }
+    }
+}
