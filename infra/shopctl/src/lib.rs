@@ -9,7 +9,7 @@
 mod args;
 
 use args::Args;
-use shared::catalog::FlashSale;
+use shared::catalog::{FlashSale, GroupBuyOffer};
 use shared::ids::{CategoryId, ProductId, SkuId, UserId};
 use shared::logistics::Warehouse;
 use shared::money::Fen;
@@ -45,6 +45,12 @@ shopctl: set up the shop's promotions
   shopctl member-price remove <skuId> --level <level>
   shopctl member set <userId> --level <level>
   shopctl member clear <userId>
+  shopctl group-buy set <skuId> --size <2-10> --price <yuan> --hours <1-168>
+  shopctl group-buy end <skuId>
+  shopctl bargain set <skuId> --floor <yuan> --helpers <1-50> --hours <1-168>
+  shopctl bargain end <skuId>
+  shopctl invite policy --points <n> --daily-cap <n> [--coupon <templateId>|none]
+  shopctl checkin policy --points <n> --streak-bonus <n> --streak-cap <days>
   shopctl warehouse set <id> --name <text> --courier <kuaidi100 company code> --priority <n>
           [--provinces 浙江,江苏,...] [--default yes] --sender-name <text> --sender-phone <mobile>
           --sender-address <text>
@@ -152,6 +158,12 @@ pub async fn run<S: AsRef<str>>(admin: &Admin, words: &[S], now: i64) -> Result<
         }
         ["member", "set", rest @ ..] => member(admin, Args::parse(rest)?, true).await,
         ["member", "clear", rest @ ..] => member(admin, Args::parse(rest)?, false).await,
+        ["group-buy", "set", rest @ ..] => group_buy_set(admin, Args::parse(rest)?).await,
+        ["group-buy", "end", rest @ ..] => offer_end(admin, Args::parse(rest)?, "groupBuy").await,
+        ["bargain", "set", rest @ ..] => bargain_set(admin, Args::parse(rest)?).await,
+        ["bargain", "end", rest @ ..] => offer_end(admin, Args::parse(rest)?, "bargain").await,
+        ["invite", "policy", rest @ ..] => invite_policy(admin, Args::parse(rest)?).await,
+        ["checkin", "policy", rest @ ..] => checkin_policy(admin, Args::parse(rest)?).await,
         ["warehouse", "set", rest @ ..] => warehouse_set(admin, Args::parse(rest)?).await,
         ["warehouse", "list"] => warehouse_list(admin).await,
         ["shipments", "exceptions"] => shipment_exceptions(admin).await,
@@ -463,6 +475,24 @@ fn describe_rules(rules: &PromotionRules) -> String {
         p.max_share_percent,
         rules.points_earned_per_yuan
     );
+    let invite = &rules.invite;
+    let _ = write!(
+        out,
+        "\ninvites: {} points{} per invitee whose first order is kept, at most {} a day per inviter",
+        invite.points,
+        invite
+            .coupon_template
+            .as_ref()
+            .map(|c| format!(" and a {c} coupon"))
+            .unwrap_or_default(),
+        invite.daily_cap
+    );
+    let c = rules.checkin;
+    let _ = write!(
+        out,
+        "\ncheck-in: {} points a day, +{} per day in a row up to {} days",
+        c.points, c.streak_bonus, c.streak_cap
+    );
     out
 }
 
@@ -589,6 +619,147 @@ async fn flash_sale_end(admin: &Admin, args: Args) -> Result<String, CliError> {
         return Err(CliError::NotFound(format!("no SKU {sku}")));
     }
     Ok(format!("flash sale on {sku} ended"))
+}
+
+async fn list_price(admin: &Admin, sku: &SkuId) -> Result<Fen, CliError> {
+    Ok(admin
+        .catalog
+        .sku(sku)
+        .await?
+        .ok_or_else(|| CliError::NotFound(format!("no SKU {sku}")))?
+        .price)
+}
+
+async fn group_buy_set(admin: &Admin, args: Args) -> Result<String, CliError> {
+    args.only(&["size", "price", "hours"])?;
+    let sku = sku_id(&args)?;
+    let offer = GroupBuyOffer {
+        group_size: required_number(&args, "size")?,
+        price: required_yuan(&args, "price")?,
+        time_limit_hours: required_number(&args, "hours")?,
+    };
+    let list = list_price(admin, &sku).await?;
+    shared::social::check_group_offer(offer.group_size, offer.price, list, offer.time_limit_hours)
+        .map_err(|problem| {
+            let option = if problem.starts_with("group size") {
+                "size"
+            } else if problem.starts_with("the group price") {
+                "price"
+            } else {
+                "hours"
+            };
+            CliError::invalid(option, problem)
+        })?;
+    admin
+        .catalog
+        .set_offer(&sku, "groupBuy", Some(&offer))
+        .await?;
+    Ok(format!(
+        "group-buy on {sku}: {} people at {} yuan each (list {}), {} hours to fill",
+        offer.group_size,
+        offer.price.yuan_text(),
+        list.yuan_text(),
+        offer.time_limit_hours
+    ))
+}
+
+async fn bargain_set(admin: &Admin, args: Args) -> Result<String, CliError> {
+    args.only(&["floor", "helpers", "hours"])?;
+    let sku = sku_id(&args)?;
+    let offer = shared::social::BargainOffer {
+        floor_price: required_yuan(&args, "floor")?,
+        max_helpers: required_number(&args, "helpers")?,
+        time_limit_hours: required_number(&args, "hours")?,
+    };
+    let list = list_price(admin, &sku).await?;
+    offer.check(list).map_err(|problem| {
+        let option = if problem.starts_with("helpers") {
+            "helpers"
+        } else if problem.starts_with("the floor") {
+            "floor"
+        } else {
+            "hours"
+        };
+        CliError::invalid(option, problem)
+    })?;
+    admin
+        .catalog
+        .set_offer(&sku, "bargain", Some(&offer))
+        .await?;
+    Ok(format!(
+        "bargain on {sku}: from {} down to {} yuan with {} friends' help, {} hours",
+        list.yuan_text(),
+        offer.floor_price.yuan_text(),
+        offer.max_helpers,
+        offer.time_limit_hours
+    ))
+}
+
+async fn offer_end(admin: &Admin, args: Args, attribute: &'static str) -> Result<String, CliError> {
+    args.only(&[])?;
+    let sku = sku_id(&args)?;
+    if !admin.catalog.set_offer::<()>(&sku, attribute, None).await? {
+        return Err(CliError::NotFound(format!("no SKU {sku}")));
+    }
+    Ok(format!(
+        "{attribute} offer on {sku} ended (groups and bargains already started run their course)"
+    ))
+}
+
+async fn invite_policy(admin: &Admin, args: Args) -> Result<String, CliError> {
+    args.only(&["points", "daily-cap", "coupon"])?;
+    args.no_positionals()?;
+    let points: u64 = required_number(&args, "points")?;
+    let daily_cap: u32 = required_number(&args, "daily-cap")?;
+    let coupon = match args.optional("coupon") {
+        None | Some("none") => None,
+        Some(raw) => {
+            let id = PromotionId::parse(raw).map_err(|e| CliError::invalid("coupon", e))?;
+            if admin.marketing.template(&id).await?.is_none() {
+                return Err(CliError::invalid(
+                    "coupon",
+                    format!("no coupon template {id}"),
+                ));
+            }
+            Some(id)
+        }
+    };
+    if points == 0 && coupon.is_none() {
+        return Err(CliError::invalid("points", "give points, a coupon or both"));
+    }
+    let rules = admin
+        .marketing
+        .edit_rules(|rules| {
+            rules.invite = shared::social::InvitePolicy {
+                points,
+                coupon_template: coupon.clone(),
+                daily_cap,
+            };
+            Ok::<_, CliError>(())
+        })
+        .await??;
+    Ok(describe_rules(&rules))
+}
+
+async fn checkin_policy(admin: &Admin, args: Args) -> Result<String, CliError> {
+    args.only(&["points", "streak-bonus", "streak-cap"])?;
+    args.no_positionals()?;
+    let policy = shared::social::CheckinPolicy {
+        points: required_number(&args, "points")?,
+        streak_bonus: required_number(&args, "streak-bonus")?,
+        streak_cap: required_number(&args, "streak-cap")?,
+    };
+    if !(1..=365).contains(&policy.streak_cap) {
+        return Err(CliError::invalid("streak-cap", "must be 1 to 365 days"));
+    }
+    let rules = admin
+        .marketing
+        .edit_rules(|rules| {
+            rules.checkin = policy;
+            Ok::<_, CliError>(())
+        })
+        .await??;
+    Ok(describe_rules(&rules))
 }
 
 fn level(args: &Args) -> Result<String, CliError> {

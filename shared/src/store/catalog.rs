@@ -580,6 +580,40 @@ impl CatalogStore {
     /// Starts, changes or (with `None`) ends a SKU's flash sale. A sale with a new start time
     /// counts its quota from zero; editing the running sale keeps what it has sold. False when
     /// there is no such SKU.
+    /// Sets (or with `None` removes) a SKU's group-buy (`groupBuy`) or bargain (`bargain`)
+    /// offer; false when there is no such SKU.
+    pub async fn set_offer<T: serde::Serialize>(
+        &self,
+        sku: &SkuId,
+        attribute: &'static str,
+        offer: Option<&T>,
+    ) -> Result<bool, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(sku_key(sku))))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#offer", attribute);
+        update = match offer {
+            Some(offer) => {
+                let value = serde_json::to_value(offer).map_err(|e| StoreError::Corrupt {
+                    key: format!("SKU#{sku}"),
+                    problem: e.to_string(),
+                })?;
+                update
+                    .update_expression("SET #offer = :offer")
+                    .expression_attribute_values(":offer", super::to_attribute(&value))
+            }
+            None => update.update_expression("REMOVE #offer"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if super::condition_failed(&err) => Ok(false),
+            Err(err) => Err(StoreError::dynamo("UpdateItem SKU offer", err)),
+        }
+    }
+
     pub async fn set_flash_sale(
         &self,
         sku: &SkuId,

@@ -102,6 +102,35 @@ async fn every_sample_event_succeeds_through_its_handler() {
         .as_str()
         .unwrap()
         .to_string();
+    // A share, a group (started, not yet paid) and a bargain with a friend to help it.
+    let share = shop
+        .post_as(&token, "/v1/shares", &json!({"productId": "longjing"}))
+        .await
+        .body["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let leader = shop
+        .post_with(
+            &token,
+            "/v1/orders",
+            &[("Idempotency-Key", "events-group")],
+            &json!({"items": [{"skuId": "dianhong-1", "quantity": 1}], "address": address(), "groupBuy": {}}),
+        )
+        .await;
+    assert_eq!(leader.status, 201, "{}", leader.text);
+    let group = leader.body["order"]["groupId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bargain = shop
+        .post_as(&token, "/v1/bargains", &json!({"skuId": "zhengshan-1"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (friend, _) = shop.login("events-friend.1").await;
     let files = event_files();
     assert!(!files.is_empty());
 
@@ -114,16 +143,22 @@ async fn every_sample_event_succeeds_through_its_handler() {
             .replace("REPLACE_WITH_A_PAID_ORDER_ID", &to_ship)
             .replace("REPLACE_WITH_A_REFUNDABLE_ORDER_ID", &refundable)
             .replace("REPLACE_WITH_A_SHIPPED_ORDER_ID", &tracked)
-            .replace("REPLACE_WITH_A_WAYBILL_NUMBER", &waybill);
+            .replace("REPLACE_WITH_A_WAYBILL_NUMBER", &waybill)
+            .replace("REPLACE_WITH_A_SHARE_CODE", &share)
+            .replace("REPLACE_WITH_A_GROUP_ID", &group)
+            .replace("REPLACE_WITH_A_BARGAIN_ID", &bargain)
+            .replace("REPLACE_WITH_A_FRIEND_TOKEN", &friend);
         let mut event: Value = serde_json::from_str(&text).unwrap();
         if event.get("Records").is_some() {
             let sqs: SqsEvent = serde_json::from_value(event).unwrap();
-            let consumer: Arc<dyn QueueFunction> =
-                if event_source(&sqs).ends_with("FulfillmentQueue") {
-                    shop.stack.fulfillment.clone()
-                } else {
-                    shop.stack.deadlines.clone()
-                };
+            let source = event_source(&sqs);
+            let consumer: Arc<dyn QueueFunction> = if source.ends_with("FulfillmentQueue") {
+                shop.stack.fulfillment.clone()
+            } else if source.ends_with("RewardsQueue") {
+                shop.stack.rewards.clone()
+            } else {
+                shop.stack.deadlines.clone()
+            };
             let response = consumer.handle(sqs).await;
             assert!(
                 response.batch_item_failures.is_empty(),
@@ -167,6 +202,7 @@ async fn every_sample_event_succeeds_through_its_handler() {
             "CheckoutFunction" => shop.stack.checkout.clone(),
             "PayNotifyFunction" => shop.stack.pay_notify.clone(),
             "LogisticsHookFunction" => shop.stack.logistics_hook.clone(),
+            "ShareRewardFunction" => shop.stack.share_reward.clone(),
             other => panic!("no handler for {other}"),
         };
 

@@ -12,5 +12,6 @@ mod points;
 mod promotions;
 mod provisioning;
 mod refunds;
+mod social;
 mod support;
 mod template_shape;
