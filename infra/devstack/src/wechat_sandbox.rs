@@ -6,7 +6,8 @@
 //! - `invalid…`: 40029; `ratelimited…`: 45011; `highrisk…`: 40226
 //! - `busy…`: errcode -1 the first time (WeChat busy), then success
 //!
-//! Phone codes: `phone-<11 digits>` gives that number; any other code a fixed one per code.
+//! Phone codes: `phone-<11 digits>` (or `phone-<11 digits>.<n>`, another code for the same
+//! number) gives that number; any other code a fixed one per code.
 
 use crate::server::{Incoming, Outgoing, Serve, form_pairs};
 use base64::Engine;
@@ -195,7 +196,11 @@ impl WeChatSandbox {
         {
             return err(40029, "invalid code");
         }
-        let pure = match code.strip_prefix("phone-") {
+        // `.n` after the digits makes another one-time code for the same number.
+        let pure = match code
+            .strip_prefix("phone-")
+            .map(|rest| rest.split_once('.').map_or(rest, |(digits, _)| digits))
+        {
             Some(digits) if digits.len() == 11 && digits.bytes().all(|b| b.is_ascii_digit()) => {
                 digits.to_string()
             }

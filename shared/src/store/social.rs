@@ -223,7 +223,10 @@ pub struct Helper {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Help {
-    Helped { helper: Helper, bargain: Bargain },
+    Helped {
+        helper: Helper,
+        bargain: Box<Bargain>,
+    },
     Refused(HelpRefusal),
     Unknown,
 }
@@ -361,6 +364,8 @@ impl SocialStore {
         let (_, day) = shanghai_day(now);
         let mut visit = key(format!("SHARE#{code}"), format!("VISIT#{day}#{visitor}"));
         visit.insert("at".into(), n(now));
+        // A visit only matters for its day's count; DynamoDB drops it two days later.
+        visit.insert("purgeAt".into(), n(now + 2 * 24 * 60 * 60));
         let count = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(format!("SHARE#{code}"), "SHARE")))
@@ -415,7 +420,7 @@ impl SocialStore {
             .query(format!("INVITES#{inviter}"), "INVITEE#", "Query invites")
             .await?;
         let mut invites: Vec<Invite> = items.iter().map(from_item).collect::<Result<_, _>>()?;
-        invites.sort_by(|a, b| b.joined_at.cmp(&a.joined_at));
+        invites.sort_by_key(|i| std::cmp::Reverse(i.joined_at));
         Ok(invites)
     }
 
@@ -1120,7 +1125,7 @@ impl SocialStore {
                     bargain.helpers = slot;
                     return Ok(Help::Helped {
                         helper: record,
-                        bargain,
+                        bargain: Box::new(bargain),
                     });
                 }
                 Some(failed) if failed.get(1) == Some(&true) => {

@@ -471,6 +471,23 @@ async fn a_friend_helps_a_bargain_once() {
     );
 }
 
+/// Ships the paid order and has the courier report it signed for.
+async fn deliver_order(shop: &TestShop, token: &str, order: &str) {
+    shop.stack.drain("FulfillmentQueue").await.unwrap();
+    let number = order_of(shop, token, order).await["shipment"]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = shop
+        .stack
+        .kuaidi100
+        .push(&number, 3, "已签收")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(order_of(shop, token, order).await["status"], "DELIVERED");
+}
+
 /// An invited shopper with a paid first order: (inviter token, invitee token, order id).
 async fn invited_purchase(shop: &TestShop) -> (String, String, String) {
     let (inviter, _) = shop.login("inviter.1").await;
@@ -544,22 +561,7 @@ async fn an_invitee_whose_first_order_is_kept_earns_the_inviter_one_reward() {
     shop.stack.drain("RewardsQueue").await.unwrap();
     let pending = shop.get_as(&inviter, "/v1/rewards").await.body;
     assert_eq!(pending["invites"]["items"][0]["state"], "PENDING");
-    shop.stack.drain("FulfillmentQueue").await.unwrap();
-    let number = order_of(&shop, &invitee, &order).await["shipment"]["number"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (status, _) = shop
-        .stack
-        .kuaidi100
-        .push(&number, 3, "已签收")
-        .await
-        .unwrap();
-    assert_eq!(status, 200);
-    assert_eq!(
-        order_of(&shop, &invitee, &order).await["status"],
-        "DELIVERED"
-    );
+    deliver_order(&shop, &invitee, &order).await;
 
     // The check comes back (SQS delays it); three deliveries of it at once.
     let inviter_id = shop.login("inviter.3").await.1;
@@ -586,5 +588,171 @@ async fn an_invitee_whose_first_order_is_kept_earns_the_inviter_one_reward() {
             .as_str()
             .unwrap()
             .starts_with("invite-thanks.")
+    );
+}
+
+#[tokio::test]
+async fn the_inviter_under_another_account_and_invites_past_the_daily_cap_earn_nothing() {
+    let shop = shop_with(&[("REFUND_WINDOW_DAYS", "0")]).await;
+    shop.stack
+        .shopctl(&["invite", "policy", "--points", "50", "--daily-cap", "1"])
+        .await
+        .unwrap();
+    let (inviter, inviter_id) = shop.login("host.1").await;
+    let bind = |token: String, phone: &'static str| {
+        let shop = &shop;
+        async move {
+            let answer = shop
+                .post_as(
+                    &token,
+                    "/v1/auth/phone",
+                    &json!({"code": format!("phone-{phone}.{}", shared::ids::random_token(4))}),
+                )
+                .await;
+            assert_eq!(answer.status, 200, "{}", answer.text);
+        }
+    };
+    bind(inviter.clone(), "13812345678").await;
+    let code = shop.post_as(&inviter, "/v1/shares", &json!({})).await.body["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The same person under a second WeChat account, then two real friends.
+    let mut invitees = Vec::new();
+    for (who, phone) in [
+        ("alt", "13812345678"),
+        ("bea", "13900000001"),
+        ("cai", "13900000002"),
+    ] {
+        let answer = shop
+            .post(
+                "/v1/auth/login",
+                &json!({"code": format!("{who}.1"), "inviteCode": code}),
+            )
+            .await;
+        let token = answer.body["token"].as_str().unwrap().to_string();
+        let id = answer.body["user"]["id"].as_str().unwrap().to_string();
+        bind(token.clone(), phone).await;
+        invitees.push((token, id));
+    }
+
+    for (i, (token, id)) in invitees.iter().enumerate() {
+        let placed = place(
+            &shop,
+            token,
+            &format!("first-{i}"),
+            &json!({"items": [{"skuId": "longjing-1", "quantity": 1}], "address": address()}),
+        )
+        .await;
+        let order = placed.body["order"]["id"].as_str().unwrap().to_string();
+        pay(&shop, &order).await;
+        shop.stack.drain("RewardsQueue").await.unwrap();
+        deliver_order(&shop, token, &order).await;
+        let check = json!({"type": "invite.check", "orderId": order, "inviteeId": id, "inviterId": inviter_id});
+        let result = shop.stack.rewards.handle(sqs_event(&[check])).await;
+        assert!(result.batch_item_failures.is_empty());
+    }
+
+    let invites = shop.get_as(&inviter, "/v1/rewards").await.body;
+    let mut states: Vec<&str> = invites["invites"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["state"].as_str().unwrap())
+        .collect();
+    states.sort_unstable();
+    assert_eq!(
+        states,
+        ["GRANTED", "NOT_REWARDED", "NOT_REWARDED"],
+        "{invites}"
+    );
+    assert_eq!(
+        invites["points"]["balance"], 50,
+        "one reward: the real friend within the cap"
+    );
+    let notes: Vec<&str> = invites["invites"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["note"].as_str())
+        .collect();
+    assert!(notes.contains(&"邀请人与被邀请人为同一人"), "{notes:?}");
+    assert!(notes.contains(&"今日邀请奖励已达上限"), "{notes:?}");
+}
+
+#[tokio::test]
+async fn an_unpaid_seat_comes_back_when_its_order_is_cancelled_and_an_unpaid_leader_closes_the_group()
+ {
+    let shop = shop_with(&[]).await;
+    let (_, _, group) = open_group(&shop, 2).await;
+    let (first, _) = shop.login("hesitant.1").await;
+    let (second, _) = shop.login("eager.1").await;
+    let held = place(
+        &shop,
+        &first,
+        "hold",
+        &group_order("dianhong-1", Some(&group)),
+    )
+    .await;
+    assert_eq!(held.status, 201, "{}", held.text);
+    let full = place(
+        &shop,
+        &second,
+        "try",
+        &group_order("dianhong-1", Some(&group)),
+    )
+    .await;
+    assert_eq!((full.status, full.error_code()), (409, "group_full"));
+
+    let id = held.body["order"]["id"].as_str().unwrap();
+    let cancelled = shop
+        .post_as(&first, &format!("/v1/orders/{id}/cancel"), &json!({}))
+        .await;
+
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    assert_eq!(
+        shop.get(&format!("/v1/groups/{group}")).await.body["seatsLeft"],
+        1
+    );
+    let joined = place(
+        &shop,
+        &second,
+        "retry",
+        &group_order("dianhong-1", Some(&group)),
+    )
+    .await;
+    assert_eq!(joined.status, 201, "{}", joined.text);
+
+    let (starter, _) = shop.login("starter.1").await;
+    let started = place(&shop, &starter, "start", &group_order("dianhong-1", None)).await;
+    let unpaid_group = started.body["order"]["groupId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let unpaid = started.body["order"]["id"].as_str().unwrap();
+    let early = place(
+        &shop,
+        &second,
+        "early",
+        &group_order("dianhong-1", Some(&unpaid_group)),
+    )
+    .await;
+    assert_eq!((early.status, early.error_code()), (409, "group_not_open"));
+    shop.post_as(&starter, &format!("/v1/orders/{unpaid}/cancel"), &json!({}))
+        .await;
+    assert_eq!(
+        shop.get(&format!("/v1/groups/{unpaid_group}")).await.body["status"],
+        "CLOSED"
+    );
+    let none = place(
+        &shop,
+        &second,
+        "plain",
+        &json!({"items": [{"skuId": "longjing-1", "quantity": 1}], "address": address(), "groupBuy": {}}),
+    )
+    .await;
+    assert_eq!(
+        (none.status, none.error_code()),
+        (422, "group_buy_unavailable")
     );
 }
