@@ -51,6 +51,28 @@ impl Settings {
             .ok_or_else(|| ConfigError::new(name, "is not set (or empty)"))
     }
 
+    /// A whole number within `range`, or `default` when unset.
+    pub fn number_in(
+        &self,
+        name: &str,
+        range: std::ops::RangeInclusive<i64>,
+        default: i64,
+    ) -> Result<i64, ConfigError> {
+        match self.get(name) {
+            Some(raw) => raw
+                .parse::<i64>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        name,
+                        format!("must be {} to {}", range.start(), range.end()),
+                    )
+                }),
+            None => Ok(default),
+        }
+    }
+
     pub fn secret(&self, name: &str) -> Result<SecretString, ConfigError> {
         self.required(name).map(SecretString::from)
     }

@@ -16,22 +16,33 @@ pub fn random_token(len: usize) -> String {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("must be 1 to {max} characters of letters, digits, '-' or '_'")]
+#[error("must be {min} to {max} characters of letters, digits, '-' or '_'")]
 pub struct InvalidId {
+    pub min: usize,
     pub max: usize,
 }
 
-fn check_id(raw: &str, max: usize) -> Result<(), InvalidId> {
-    let ok = !raw.is_empty()
+fn check_id(raw: &str, min: usize, max: usize) -> Result<(), InvalidId> {
+    let ok = raw.len() >= min.max(1)
         && raw.len() <= max
         && raw
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok { Ok(()) } else { Err(InvalidId { max }) }
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidId {
+            min: min.max(1),
+            max,
+        })
+    }
 }
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $max:expr) => {
+        id_type!($(#[$doc])* $name, 1, $max);
+    };
+    ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -39,7 +50,7 @@ macro_rules! id_type {
 
         impl $name {
             pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-                check_id(raw, $max).map(|()| Self(raw.to_string()))
+                check_id(raw, $min, $max).map(|()| Self(raw.to_string()))
             }
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -48,7 +59,7 @@ macro_rules! id_type {
         impl TryFrom<String> for $name {
             type Error = InvalidId;
             fn try_from(raw: String) -> Result<Self, InvalidId> {
-                check_id(&raw, $max).map(|()| Self(raw))
+                check_id(&raw, $min, $max).map(|()| Self(raw))
             }
         }
         impl From<$name> for String {
@@ -72,6 +83,37 @@ id_type!(ProductId, 40);
 id_type!(SkuId, 40);
 id_type!(CategoryId, 40);
 
+id_type!(
+    /// A share link's code: 12 random characters (60 bits), so codes cannot be guessed or walked.
+    ShareCode, 6, 32
+);
+id_type!(
+    /// A group-buy group (拼团), as shared with friends.
+    GroupId, 6, 32
+);
+id_type!(
+    /// A bargain (砍价), as shared with friends.
+    BargainId, 6, 32
+);
+
+impl ShareCode {
+    pub fn generate() -> Self {
+        Self(random_token(12))
+    }
+}
+
+impl GroupId {
+    pub fn generate() -> Self {
+        Self(random_token(16))
+    }
+}
+
+impl BargainId {
+    pub fn generate() -> Self {
+        Self(random_token(16))
+    }
+}
+
 impl UserId {
     pub fn generate() -> Self {
         Self(format!("u{}", random_token(19)))
@@ -89,7 +131,7 @@ impl OpenId {
         if ok {
             Ok(Self(raw.to_string()))
         } else {
-            Err(InvalidId { max: 128 })
+            Err(InvalidId { min: 1, max: 128 })
         }
     }
     /// The raw value, for the store and the WeChat API only.

@@ -87,6 +87,9 @@ impl RefundRefusal {
     }
 }
 
+/// Delivered orders can be refunded for this many days unless the shop sets REFUND_WINDOW_DAYS.
+pub const DEFAULT_WINDOW_DAYS: i64 = 15;
+
 /// Plans a refund of `lines` (all remaining lines when `None`) of `order` at `now`.
 /// Lines refunded (or being refunded) already are skipped; a request for only such lines is
 /// refused. The order's shipping comes back only with the last lines of an order that never

@@ -21,75 +21,7 @@ pub fn shanghai_day(epoch_seconds: i64) -> (i64, String) {
     (index, text)
 }
 
-macro_rules! token_id {
-    ($(#[$doc:meta])* $name:ident, $error:literal, $len:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn generate() -> Self {
-                Self(crate::ids::random_token($len))
-            }
-
-            /// Letters, digits, '-' and '_', 6 to 32 of them.
-            pub fn parse(raw: &str) -> Result<Self, crate::ids::InvalidId> {
-                let ok = (6..=32).contains(&raw.len())
-                    && raw
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-                if ok {
-                    Ok(Self(raw.to_string()))
-                } else {
-                    Err(crate::ids::InvalidId { max: 32 })
-                }
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = crate::ids::InvalidId;
-            fn try_from(raw: String) -> Result<Self, Self::Error> {
-                Self::parse(&raw)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(id: $name) -> String {
-                id.0
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-token_id!(
-    /// A share link's code: 12 random characters (60 bits), so codes cannot be guessed or walked.
-    ShareCode,
-    "share code",
-    12
-);
-token_id!(
-    /// A group-buy group (拼团), as shared with friends.
-    GroupId,
-    "group id",
-    16
-);
-token_id!(
-    /// A bargain (砍价), as shared with friends.
-    BargainId,
-    "bargain id",
-    16
-);
+pub use crate::ids::{BargainId, GroupId, ShareCode};
 
 /// What an invitee's first kept order earns the inviter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -37,8 +37,6 @@ use views::{OrderAnswer, PointsView};
 /// Unpaid orders are cancelled and their stock released after this many minutes by default.
 const DEFAULT_PAYMENT_MINUTES: i64 = 15;
 const ORDERS_PAGE: usize = 20;
-/// Delivered orders can be refunded for this many days by default.
-const DEFAULT_REFUND_WINDOW_DAYS: i64 = 15;
 
 pub struct Checkout {
     cart: CartReader,
@@ -325,14 +323,11 @@ impl Checkout {
         );
         let jwt_secret = settings.secret("JWT_SECRET")?;
         let catalog_table = settings.required("CATALOG_TABLE")?;
-        let payment_minutes = match settings.get("PAYMENT_DEADLINE_MINUTES") {
-            Some(m) => m
-                .parse::<i64>()
-                .ok()
-                .filter(|m| (1..=24 * 60).contains(m))
-                .ok_or_else(|| ConfigError::new("PAYMENT_DEADLINE_MINUTES", "must be 1 to 1440"))?,
-            None => DEFAULT_PAYMENT_MINUTES,
-        };
+        let payment_minutes = settings.number_in(
+            "PAYMENT_DEADLINE_MINUTES",
+            1..=24 * 60,
+            DEFAULT_PAYMENT_MINUTES,
+        )?;
         let marketing_table = settings.required("MARKETING_TABLE")?;
         Ok(Self {
             cart: CartReader::new(
@@ -354,14 +349,11 @@ impl Checkout {
             // Its order store also carries the catalog and idempotency tables: checkout reserves.
             payments: PaymentDesk::new(settings, dynamodb, sqs)?,
             payment_seconds: payment_minutes * 60,
-            refund_window_days: match settings.get("REFUND_WINDOW_DAYS") {
-                Some(d) => d
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|d| (0..=365).contains(d))
-                    .ok_or_else(|| ConfigError::new("REFUND_WINDOW_DAYS", "must be 0 to 365"))?,
-                None => DEFAULT_REFUND_WINDOW_DAYS,
-            },
+            refund_window_days: settings.number_in(
+                "REFUND_WINDOW_DAYS",
+                0..=365,
+                shared::refund::DEFAULT_WINDOW_DAYS,
+            )?,
         })
     }
 

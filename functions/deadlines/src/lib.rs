@@ -45,14 +45,8 @@ impl Deadlines {
         // Cancelling gives stock back into the catalog table.
         settings.required("CATALOG_TABLE")?;
         let marketing = settings.required("MARKETING_TABLE")?;
-        let complete_after_days = match settings.get("COMPLETE_AFTER_DAYS") {
-            Some(days) => days
-                .parse::<i64>()
-                .ok()
-                .filter(|d| (0..=90).contains(d))
-                .ok_or_else(|| ConfigError::new("COMPLETE_AFTER_DAYS", "must be 0 to 90"))?,
-            None => DEFAULT_COMPLETE_AFTER_DAYS,
-        };
+        let complete_after_days =
+            settings.number_in("COMPLETE_AFTER_DAYS", 0..=90, DEFAULT_COMPLETE_AFTER_DAYS)?;
         Ok(Self {
             marketing: MarketingStore::new(dynamodb.clone(), &marketing),
             points: PointsLedger::new(dynamodb.clone(), &marketing),

@@ -20,9 +20,6 @@ use shared::store::orders::OrderStore;
 use shared::store::social::{FirstOrder, SocialStore};
 use shared::store::users::UserStore;
 
-/// Delivered orders can be refunded for this many days by default (as checkout).
-const DEFAULT_REFUND_WINDOW_DAYS: i64 = 15;
-
 pub struct Rewards {
     social: SocialStore,
     orders: OrderStore,
@@ -61,14 +58,11 @@ impl Rewards {
     pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
         let dynamodb = clients.dynamodb.clone();
         let marketing = settings.required("MARKETING_TABLE")?;
-        let window_days = match settings.get("REFUND_WINDOW_DAYS") {
-            Some(d) => d
-                .parse::<i64>()
-                .ok()
-                .filter(|d| (0..=365).contains(d))
-                .ok_or_else(|| ConfigError::new("REFUND_WINDOW_DAYS", "must be 0 to 365"))?,
-            None => DEFAULT_REFUND_WINDOW_DAYS,
-        };
+        let window_days = settings.number_in(
+            "REFUND_WINDOW_DAYS",
+            0..=365,
+            shared::refund::DEFAULT_WINDOW_DAYS,
+        )?;
         Ok(Self {
             social: SocialStore::new(dynamodb.clone(), &marketing),
             orders: OrderStore::new(

@@ -137,37 +137,27 @@ impl PointsLedger {
 
     /// The shopper's entries, newest first.
     pub async fn entries(&self, user: &UserId) -> Result<Vec<LedgerEntry>, StoreError> {
-        let mut entries = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :entry)")
-                .expression_attribute_values(":pk", s(owner(user)))
-                .expression_attribute_values(":entry", s("ENTRY#"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo("Query points entries", e))?;
-            for item in out.items() {
-                entries.push(LedgerEntry {
-                    key: get_s(item, "sk")
-                        .unwrap_or_default()
-                        .trim_start_matches("ENTRY#")
-                        .to_string(),
-                    delta: get_i64(item, "delta").unwrap_or(0),
-                    reason: get_s(item, "reason").unwrap_or_default().to_string(),
-                    order_id: get_s(item, "orderId").and_then(|o| OrderId::parse(o).ok()),
-                    at: get_i64(item, "at").unwrap_or(0),
-                });
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let items = super::query_prefix(
+            &self.client,
+            &self.table,
+            &owner(user),
+            "ENTRY#",
+            "Query points entries",
+        )
+        .await?;
+        let mut entries: Vec<LedgerEntry> = items
+            .iter()
+            .map(|item| LedgerEntry {
+                key: get_s(item, "sk")
+                    .unwrap_or_default()
+                    .trim_start_matches("ENTRY#")
+                    .to_string(),
+                delta: get_i64(item, "delta").unwrap_or(0),
+                reason: get_s(item, "reason").unwrap_or_default().to_string(),
+                order_id: get_s(item, "orderId").and_then(|o| OrderId::parse(o).ok()),
+                at: get_i64(item, "at").unwrap_or(0),
+            })
+            .collect();
         entries.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.key.cmp(&a.key)));
         Ok(entries)
     }

@@ -261,33 +261,29 @@ impl SocialStore {
         Ok(out.item)
     }
 
-    async fn query(
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        key: Item,
+        what: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        self.get(key, what)
+            .await?
+            .as_ref()
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn list<T: serde::de::DeserializeOwned>(
         &self,
         pk: String,
         prefix: &str,
         what: &'static str,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo(what, e))?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+    ) -> Result<Vec<T>, StoreError> {
+        super::query_prefix(&self.client, &self.table, &pk, prefix, what)
+            .await?
+            .iter()
+            .map(from_item)
+            .collect()
     }
 
     async fn transact(
@@ -347,11 +343,8 @@ impl SocialStore {
     }
 
     pub async fn share(&self, code: &ShareCode) -> Result<Option<Share>, StoreError> {
-        self.get(key(format!("SHARE#{code}"), "SHARE"), "GetItem share")
-            .await?
-            .as_ref()
-            .map(from_item)
-            .transpose()
+        self.read(key(format!("SHARE#{code}"), "SHARE"), "GetItem share")
+            .await
     }
 
     /// Counts `visitor`'s open of the link, once per Shanghai day; true when it counted.
@@ -416,10 +409,9 @@ impl SocialStore {
     }
 
     pub async fn invites(&self, inviter: &UserId) -> Result<Vec<Invite>, StoreError> {
-        let items = self
-            .query(format!("INVITES#{inviter}"), "INVITEE#", "Query invites")
+        let mut invites: Vec<Invite> = self
+            .list(format!("INVITES#{inviter}"), "INVITEE#", "Query invites")
             .await?;
-        let mut invites: Vec<Invite> = items.iter().map(from_item).collect::<Result<_, _>>()?;
         invites.sort_by_key(|i| std::cmp::Reverse(i.joined_at));
         Ok(invites)
     }
@@ -429,11 +421,8 @@ impl SocialStore {
         inviter: &UserId,
         invitee: &UserId,
     ) -> Result<Option<Invite>, StoreError> {
-        self.get(invite_key(inviter, invitee), "GetItem invite")
-            .await?
-            .as_ref()
-            .map(from_item)
-            .transpose()
+        self.read(invite_key(inviter, invitee), "GetItem invite")
+            .await
     }
 
     /// Marks `order` as the invitee's first paid order, unless another was first.
@@ -767,18 +756,13 @@ impl SocialStore {
     }
 
     pub async fn group(&self, id: &GroupId) -> Result<Option<Group>, StoreError> {
-        self.get(group_key(id), "GetItem group")
-            .await?
-            .as_ref()
-            .map(from_item)
-            .transpose()
+        self.read(group_key(id), "GetItem group").await
     }
 
     pub async fn members(&self, id: &GroupId) -> Result<Vec<Member>, StoreError> {
-        let items = self
-            .query(format!("GROUP#{id}"), "MEMBER#", "Query group members")
+        let mut members: Vec<Member> = self
+            .list(format!("GROUP#{id}"), "MEMBER#", "Query group members")
             .await?;
-        let mut members: Vec<Member> = items.iter().map(from_item).collect::<Result<_, _>>()?;
         members.sort_by_key(|m| m.joined_at);
         Ok(members)
     }
@@ -1046,18 +1030,13 @@ impl SocialStore {
     }
 
     pub async fn bargain(&self, id: &BargainId) -> Result<Option<Bargain>, StoreError> {
-        self.get(bargain_key(id), "GetItem bargain")
-            .await?
-            .as_ref()
-            .map(from_item)
-            .transpose()
+        self.read(bargain_key(id), "GetItem bargain").await
     }
 
     pub async fn helpers(&self, id: &BargainId) -> Result<Vec<Helper>, StoreError> {
-        let items = self
-            .query(format!("BARGAIN#{id}"), "HELPER#", "Query bargain helpers")
+        let mut helpers: Vec<Helper> = self
+            .list(format!("BARGAIN#{id}"), "HELPER#", "Query bargain helpers")
             .await?;
-        let mut helpers: Vec<Helper> = items.iter().map(from_item).collect::<Result<_, _>>()?;
         helpers.sort_by_key(|h| h.slot);
         Ok(helpers)
     }
