@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 target_dir="${CARGO_TARGET_DIR:-target}"
 # Built on their own, not together with the bench: one cargo build unifies features across
 # the packages it builds, and the binaries must be the ones Lambda would run.
-cargo build --locked --release -p login -p browse -p checkout -p pay-notify -p logistics-hook
+cargo build --locked --release -p login -p browse -p checkout -p pay-notify -p logistics-hook -p share-reward
 
 mkdir -p target
 source infra/scripts/with-emulator.sh

@@ -40,6 +40,7 @@ const FUNCTIONS: &[&str] = &[
     "checkout",
     "pay-notify",
     "logistics-hook",
+    "share-reward",
 ];
 /// Parcels the courier pushes go round: 225 pushes make about 22 events per parcel.
 const PARCELS: usize = 10;
@@ -387,6 +388,21 @@ impl Bench {
                 self.emulators.replay_waybills = replays;
                 Ok(Vec::new())
             }
+            "share-reward" => {
+                let sharer = shared::ids::UserId::parse("ubenchsharer")?;
+                let share = self
+                    .emulators
+                    .social
+                    .create_share(&sharer, None, shared::clock::now_epoch_seconds())
+                    .await?;
+                *self
+                    .source
+                    .share_code
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = share.code.to_string();
+                self.emulators.share_code = Some(share.code);
+                Ok(Vec::new())
+            }
             "pay-notify" => {
                 let events = self.options.cold_starts + WARM_UP + self.options.warm;
                 ensure!(
@@ -507,6 +523,10 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
         paid: Default::default(),
         kuaidi100_salt: stack.settings["KUAIDI100_SALT"].clone(),
         waybills: Default::default(),
+        tokens: std::sync::Arc::new(shared::auth::TokenService::new(
+            &stack.settings["JWT_SECRET"].clone().into(),
+        )?),
+        share_code: Default::default(),
     };
 
     // The returning-user login needs the user to exist before the first measured event.
@@ -547,7 +567,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
         ),
         replay_waybills: Vec::new(),
         orders: shared::store::orders::OrderStore::new(
-            dynamodb,
+            dynamodb.clone(),
             table("OrdersTable"),
             table("CatalogTable"),
             table("IdempotencyTable"),
@@ -558,6 +578,8 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
         pay: shared::wechatpay::WeChatPay::new(&settings, shared::wechat::http_client())?,
         order_template: None,
         unpaid: Vec::new(),
+        social: shared::store::social::SocialStore::new(dynamodb, table("MarketingTable")),
+        share_code: None,
     };
     let mut env = stack.settings.clone();
     env.extend(

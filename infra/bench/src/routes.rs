@@ -113,6 +113,10 @@ pub enum Calls {
     PromoQuote,
     PlaceOrder,
     PayNotify,
+    /// A shopper's first check-in (a new shopper each time).
+    CheckIn,
+    /// A share link opened by a new visitor.
+    ShareOpen,
 }
 
 /// The most AWS calls one request of a route may make on its happy path (the issue's targets).
@@ -216,6 +220,16 @@ pub struct EventSource {
     /// Kuaidi100's push salt, and the shipped waybills the courier pushes are about.
     pub kuaidi100_salt: String,
     pub waybills: Arc<Mutex<Vec<String>>>,
+    /// Signs tokens for a new shopper per check-in event (a check-in counts once a day).
+    pub tokens: Arc<shared::auth::TokenService>,
+    /// The share link the open events visit.
+    pub share_code: Arc<Mutex<String>>,
+}
+
+/// The `n`th new shopper of the check-in events, and of their replays.
+pub fn checkin_user(n: u64, replay: bool) -> UserId {
+    let who = if replay { "replay" } else { "event" };
+    UserId::parse(&format!("ubench{who}{n:010}")).unwrap_or_else(|_| UserId::generate())
 }
 
 /// Events a bench push carries: a long parcel journey's worth.
@@ -484,6 +498,56 @@ pub fn routes(function: &str, source: &EventSource) -> Vec<Route> {
                 }),
             ]
         }
+        "share-reward" => {
+            let (tokens, share) = (source.tokens.clone(), source.share_code.clone());
+            vec![
+                Route::new(
+                    "share-reward",
+                    "POST /v1/checkin (a new shopper's first)",
+                    201,
+                    Calls::CheckIn,
+                    move |n| {
+                        let token = tokens
+                            .issue(&checkin_user(n, false), shared::clock::now_epoch_seconds())
+                            .token;
+                        Ok(authorized(
+                            fixture(include_str!("../../../events/share-reward-checkin.json")),
+                            &token,
+                        ))
+                    },
+                )
+                .expect_body("/streak", json!(1))
+                .within(Budget {
+                    dynamodb: 2,
+                    sqs: None,
+                    besides: "",
+                }),
+                Route::new(
+                    "share-reward",
+                    "POST /v1/shares/{code}/open (a new visitor)",
+                    200,
+                    Calls::ShareOpen,
+                    move |n| {
+                        let code = share.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                        anyhow::ensure!(!code.is_empty(), "no share link to open");
+                        let mut event =
+                            fixture(include_str!("../../../events/share-reward-open-share.json"));
+                        event["pathParameters"]["code"] = json!(code);
+                        event["rawPath"] = json!(format!("/v1/shares/{code}/open"));
+                        event["body"] = json!({"visitorId": format!("bench-visitor-{n:010}")})
+                            .to_string()
+                            .into();
+                        Ok(event)
+                    },
+                )
+                .expect_body("/counted", json!(true))
+                .within(Budget {
+                    dynamodb: 2,
+                    sqs: None,
+                    besides: "",
+                }),
+            ]
+        }
         _ => Vec::new(),
     }
 }
@@ -507,6 +571,9 @@ pub struct Emulators {
     pub order_template: Option<Order>,
     /// The unpaid orders place-order replays created; pay-notify replays pay them.
     pub unpaid: Vec<OrderId>,
+    pub social: shared::store::social::SocialStore,
+    /// The share link the open replays visit.
+    pub share_code: Option<shared::social::ShareCode>,
 }
 
 fn key(pk: String, sk: &str) -> Item {
@@ -705,6 +772,22 @@ impl Emulators {
                 wallet?;
             }
             Calls::PlaceOrder => self.replay_place_order(n).await?,
+            Calls::CheckIn => {
+                self.social
+                    .check_in(&checkin_user(n, true), shared::clock::now_epoch_seconds())
+                    .await?;
+            }
+            Calls::ShareOpen => {
+                let code = self.share_code.clone().context("no share link to open")?;
+                self.social.share(&code).await?;
+                self.social
+                    .record_visit(
+                        &code,
+                        &format!("v:bench-replay-{n:010}"),
+                        shared::clock::now_epoch_seconds(),
+                    )
+                    .await?;
+            }
             Calls::PayNotify => self.replay_pay_notify(n).await?,
             Calls::KuaidiPush => {
                 let (number, push) = parcel_push(&self.replay_waybills, n)?;
@@ -833,13 +916,21 @@ mod tests {
             paid: Arc::default(),
             kuaidi100_salt: "salt".into(),
             waybills: Arc::new(Mutex::new(vec!["ZT7300000001".into()])),
+            tokens: Arc::new(shared::auth::TokenService::new(&"x".repeat(48).into()).unwrap()),
+            share_code: Arc::new(Mutex::new("abcdef123456".into())),
         }
     }
 
     #[test]
     fn every_event_is_an_api_gateway_request_for_its_function() {
         let source = source();
-        for function in ["login", "browse", "checkout", "logistics-hook"] {
+        for function in [
+            "login",
+            "browse",
+            "checkout",
+            "logistics-hook",
+            "share-reward",
+        ] {
             let routes = routes(function, &source);
             assert!(!routes.is_empty());
             for route in routes {

@@ -653,20 +653,29 @@ fn invite_key(inviter: &UserId, invitee: &UserId) -> Item {
 
 /// Daily check-in.
 impl SocialStore {
-    /// Today's check-in (Asia/Shanghai): the points entry keyed by the day is written only if
-    /// absent, so two check-ins at once grant once.
-    pub async fn check_in(
-        &self,
-        user: &UserId,
-        policy: &CheckinPolicy,
-        now: i64,
-    ) -> Result<CheckedIn, StoreError> {
+    /// Today's check-in (Asia/Shanghai) at the shop's policy: one read of the policy, the streak
+    /// and the balance, then the day's points entry (written only if absent, so two check-ins at
+    /// once grant once) with the streak in one transaction. The balance answered is the one read
+    /// plus today's points.
+    pub async fn check_in(&self, user: &UserId, now: i64) -> Result<CheckedIn, StoreError> {
         let (today, today_text) = shanghai_day(now);
         let streak_key = key(format!("CHECKIN#{user}"), "STREAK");
         for _ in 0..3 {
-            let last = self
-                .get(streak_key.clone(), "GetItem check-in streak")
-                .await?;
+            let keys = [
+                super::marketing::rules_key(),
+                streak_key.clone(),
+                PointsLedger::balance_key(user),
+            ]
+            .map(|k| (self.table.clone(), k))
+            .to_vec();
+            let found = super::batch_get(&self.client, keys, true)
+                .await?
+                .remove(&self.table)
+                .unwrap_or_default();
+            let with_sk = |sk: &str| found.iter().find(|i| super::get_s(i, "sk") == Some(sk));
+            let policy: CheckinPolicy = super::marketing::read_rules(with_sk("RULES"))?.checkin;
+            let balance = PointsLedger::balance_of(with_sk("BALANCE"));
+            let last = with_sk("STREAK").cloned();
             let last_day = last.as_ref().and_then(|i| get_i64(i, "lastDay"));
             if last_day == Some(today) {
                 return Ok(CheckedIn::AlreadyToday);
@@ -713,7 +722,7 @@ impl SocialStore {
                     return Ok(CheckedIn::CheckedIn {
                         streak,
                         points,
-                        balance: self.points.balance(user).await?,
+                        balance: balance.saturating_add(points),
                     });
                 }
                 Some(failed) if failed.first() == Some(&true) => {
