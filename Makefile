@@ -8,7 +8,7 @@ LINT_VENV := .local/lint-venv
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test lint template-check bench shopctl deploy-build clean
+.PHONY: dev test lint template-check bench shopctl funnel deploy-build clean
 
 $(VENV)/.installed: infra/requirements-emulator.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ shopctl:
 	@test -f .local/dev.env || { echo "start the shop with make dev first (it writes .local/dev.env)"; exit 2; }
 	cargo build --locked -q -p shopctl
 	set -a && . .local/dev.env && set +a && ./target/debug/shopctl $(ARGS)
+
+## The funnel from the metric lines the shop `make dev` runs wrote: make funnel ARGS="--since 2h".
+funnel:
+	cargo build --locked -q -p shopctl
+	./target/debug/shopctl funnel $(ARGS)
 
 ## Every test: template checks, unit tests and integration tests against a fresh emulator.
 test: $(VENV)/.installed template-check

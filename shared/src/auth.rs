@@ -112,7 +112,10 @@ impl TokenService {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::MissingBearer)?;
-        Ok(Some(self.verify(token)?))
+        let user = self.verify(token)?;
+        // Our own id (never the openid) joins the request's log span.
+        tracing::Span::current().record("user_id", user.as_str());
+        Ok(Some(user))
     }
 }
 

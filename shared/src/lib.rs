@@ -11,6 +11,7 @@ pub mod cursor;
 pub mod ids;
 pub mod kuaidi100;
 pub mod logistics;
+pub mod metrics;
 pub mod money;
 pub mod order;
 pub mod payment;

@@ -143,6 +143,9 @@ pub struct Shipment {
     pub created_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<i64>,
+    /// How the order's shopper arrived, for the delivered metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
 }
 
 /// What one push changed.
@@ -407,6 +410,7 @@ mod tests {
             exception: None,
             created_at: 0,
             delivered_at: None,
+            channel: None,
         }
     }
 

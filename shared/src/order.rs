@@ -290,6 +290,9 @@ pub struct Order {
     /// The bargain whose price this order took; it is usable again if the order is cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bargain_id: Option<crate::social::BargainId>,
+    /// How the shopper arrived (`share`, `qrcode`, `direct`, ...), for the funnel by channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     /// Who invited the buyer: their first paid order decides the inviter's reward.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invited_by: Option<UserId>,

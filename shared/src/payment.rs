@@ -48,6 +48,7 @@ pub struct PaymentDesk {
     /// An invited shopper's payments go here: their first decides the inviter's reward.
     pub rewards: Queue,
     pub merchant: Merchant,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl PaymentDesk {
@@ -55,6 +56,7 @@ impl PaymentDesk {
         settings: &crate::config::Settings,
         dynamodb: aws_sdk_dynamodb::Client,
         sqs: aws_sdk_sqs::Client,
+        metrics: crate::metrics::Metrics,
     ) -> Result<Self, crate::config::ConfigError> {
         Ok(Self {
             orders: OrderStore::new(
@@ -67,6 +69,7 @@ impl PaymentDesk {
             fulfillment: Queue::new(sqs.clone(), settings.required("FULFILLMENT_QUEUE_URL")?),
             deadlines: Queue::new(sqs.clone(), settings.required("DEADLINES_QUEUE_URL")?),
             rewards: Queue::new(sqs, settings.required("REWARDS_QUEUE_URL")?),
+            metrics,
             merchant: Merchant {
                 mchid: settings.required("WECHATPAY_MCHID")?,
                 appid: settings.required("WECHAT_APPID")?,
@@ -138,6 +141,14 @@ impl PaymentDesk {
                             )
                             .await?;
                         self.tell_inviter(&stored.order).await?;
+                        self.metrics.event(
+                            crate::metrics::BusinessEvent::OrderPaid,
+                            &crate::metrics::Facts {
+                                channel: stored.order.channel.as_deref(),
+                                amount: Some(stored.order.total),
+                                ..Default::default()
+                            },
+                        );
                         tracing::info!(order_id = %order_id, "order paid");
                         return Ok(Settlement::Paid);
                     }

@@ -225,6 +225,7 @@ mod tests {
             group_leader: false,
             bargain_id: None,
             invited_by: None,
+            channel: None,
             history: vec![],
         }
     }

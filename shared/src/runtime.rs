@@ -17,6 +17,8 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     http: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
+    /// Where metric lines go: stdout on Lambda (CloudWatch reads EMF from it).
+    metrics: std::sync::Arc<dyn crate::metrics::MetricSink>,
 }
 
 impl Clients {
@@ -25,7 +27,22 @@ impl Clients {
             dynamodb,
             sqs,
             http: Default::default(),
+            metrics: std::sync::Arc::new(crate::metrics::StdoutSink),
         }
+    }
+
+    /// The same clients writing metric lines to `sink` (the local stack's metric log).
+    pub fn with_metric_sink(
+        mut self,
+        sink: std::sync::Arc<dyn crate::metrics::MetricSink>,
+    ) -> Self {
+        self.metrics = sink;
+        self
+    }
+
+    /// Metrics for the function called `function`.
+    pub fn metrics(&self, function: &'static str) -> crate::metrics::Metrics {
+        crate::metrics::Metrics::new(self.metrics.clone(), function)
     }
 
     /// From the environment: region, credentials and `AWS_ENDPOINT_URL` (the local emulator).
@@ -49,13 +66,23 @@ pub trait HttpFunction: Send + Sync {
     async fn handle(&self, req: ApiRequest) -> ApiResponse;
 }
 
-/// The one place a request gets its log span (request id, route), its access log line and its
+/// The one place a request gets its log span (request id, route, and the user id once the token
+/// is read), its access log line with the latency, its route metrics (latency, 4xx, 5xx) and its
 /// error mapping: errors become their JSON answer, and a 5xx logs its cause chain.
-pub async fn respond<Fut>(req: &ApiRequest, work: Fut) -> ApiResponse
+pub async fn respond<Fut>(
+    metrics: &crate::metrics::Metrics,
+    req: &ApiRequest,
+    work: Fut,
+) -> ApiResponse
 where
     Fut: Future<Output = Result<ApiResponse, ApiError>>,
 {
-    let span = tracing::info_span!("request", request_id = %req.request_id(), route = %req.route());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %req.request_id(),
+        route = %req.route(),
+        user_id = tracing::field::Empty
+    );
     async move {
         let started = Instant::now();
         let response = match work.await {
@@ -70,10 +97,16 @@ where
                 err.into_response()
             }
         };
+        let latency = started.elapsed();
         tracing::info!(
             status = response.status_code,
-            latency_us = started.elapsed().as_micros() as u64,
+            latency_us = latency.as_micros() as u64,
             "answered"
+        );
+        metrics.route(
+            req.route(),
+            u16::try_from(response.status_code).unwrap_or(500),
+            latency.as_secs_f64() * 1000.0,
         );
         response
     }

@@ -26,6 +26,7 @@ const RECOMMENDATIONS: usize = 10;
 const INTEREST_CATEGORIES: usize = 3;
 
 pub struct Browse {
+    metrics: shared::metrics::Metrics,
     catalog: CatalogStore,
     users: UserStore,
     tokens: TokenService,
@@ -127,6 +128,7 @@ impl Browse {
         let dynamodb = clients.dynamodb.clone();
         let jwt_secret = settings.secret("JWT_SECRET")?;
         Ok(Self {
+            metrics: clients.metrics("browse"),
             catalog: CatalogStore::new(dynamodb.clone(), settings.required("CATALOG_TABLE")?),
             users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
             tokens: TokenService::new(&jwt_secret)?,
@@ -221,6 +223,14 @@ impl Browse {
             .await
             .map_err(store_failure)?
             .ok_or_else(|| ApiError::new(404, "product_not_found", format!("no product {id}")))?;
+        self.metrics.event(
+            shared::metrics::BusinessEvent::ProductViewed,
+            &shared::metrics::Facts {
+                channel: Some(shared::metrics::channel_of(req)),
+                category: Some(&product.category_id),
+                amount: None,
+            },
+        );
         if let Some(viewer) = viewer {
             // Best effort and off the answer's path: a lost view only dulls recommendations.
             let users = self.users.clone();
@@ -329,7 +339,7 @@ impl Browse {
 #[async_trait::async_trait]
 impl HttpFunction for Browse {
     async fn handle(&self, req: ApiRequest) -> ApiResponse {
-        respond(&req, async {
+        respond(&self.metrics, &req, async {
             match req.route() {
                 "GET /v1/categories" => self.categories(&req).await,
                 "GET /v1/products" => self.products(&req).await,

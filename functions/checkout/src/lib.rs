@@ -39,6 +39,7 @@ const DEFAULT_PAYMENT_MINUTES: i64 = 15;
 const ORDERS_PAGE: usize = 20;
 
 pub struct Checkout {
+    metrics: shared::metrics::Metrics,
     cart: CartReader,
     shipments: ShipmentStore,
     marketing: MarketingStore,
@@ -330,6 +331,7 @@ impl Checkout {
         )?;
         let marketing_table = settings.required("MARKETING_TABLE")?;
         Ok(Self {
+            metrics: clients.metrics("checkout"),
             cart: CartReader::new(
                 dynamodb.clone(),
                 &catalog_table,
@@ -347,7 +349,7 @@ impl Checkout {
             cursors: CursorSealer::derive(&jwt_secret),
             pay: WeChatPay::new(settings, http)?,
             // Its order store also carries the catalog and idempotency tables: checkout reserves.
-            payments: PaymentDesk::new(settings, dynamodb, sqs)?,
+            payments: PaymentDesk::new(settings, dynamodb, sqs, clients.metrics("checkout"))?,
             payment_seconds: payment_minutes * 60,
             refund_window_days: settings.number_in(
                 "REFUND_WINDOW_DAYS",
@@ -446,6 +448,14 @@ impl Checkout {
         let (priced, wallet) =
             futures::join!(self.priced(&user, &request), self.marketing.wallet(&user));
         let (quote, snapshot, lines) = priced?;
+        self.metrics.event(
+            shared::metrics::BusinessEvent::Quote,
+            &shared::metrics::Facts {
+                channel: Some(shared::metrics::channel_of(req)),
+                category: lines.first().map(|l| &l.category_id),
+                amount: None,
+            },
+        );
         let now = now_epoch_seconds();
         let usable: Vec<pricing::Coupon> = wallet
             .map_err(CheckoutError::from)?
@@ -498,6 +508,7 @@ impl Checkout {
             let now = now_epoch_seconds();
             let mut order = self.new_order(&user, &request, &quote, &snapshot.skus, now);
             order.invited_by = snapshot.buyer.as_ref().and_then(|b| b.invited_by.clone());
+            order.channel = Some(shared::metrics::channel_of(req).to_string());
             let offer_writes = self.take_offer(&mut order, &request, &snapshot, now)?;
             let holds = flash_holds(&quote, &snapshot.skus);
 
@@ -522,6 +533,14 @@ impl Checkout {
             {
                 Created::Created => {
                     tracing::info!(order_id = %order.id, total = order.total.get(), "order placed");
+                    self.metrics.event(
+                        shared::metrics::BusinessEvent::OrderCreated,
+                        &shared::metrics::Facts {
+                            channel: order.channel.as_deref(),
+                            category: snapshot.skus.first().map(|s| &s.category_id),
+                            amount: Some(order.total),
+                        },
+                    );
                     break (order, openid, now);
                 }
                 Created::OutOfStock(short)
@@ -745,6 +764,7 @@ impl Checkout {
             group_leader: false,
             bargain_id: None,
             invited_by: None,
+            channel: None,
             history: vec![StatusChange {
                 status: OrderStatus::PendingPayment,
                 at: now,
@@ -1141,7 +1161,7 @@ impl Checkout {
 #[async_trait::async_trait]
 impl HttpFunction for Checkout {
     async fn handle(&self, req: ApiRequest) -> ApiResponse {
-        respond(&req, async {
+        respond(&self.metrics, &req, async {
             match req.route() {
                 "POST /v1/checkout/quote" => self.quote(&req).await,
                 "POST /v1/orders" => self.place_order(&req).await,

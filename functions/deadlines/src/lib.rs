@@ -51,7 +51,7 @@ impl Deadlines {
             marketing: MarketingStore::new(dynamodb.clone(), &marketing),
             points: PointsLedger::new(dynamodb.clone(), &marketing),
             social: SocialStore::new(dynamodb.clone(), marketing),
-            payments: PaymentDesk::new(settings, dynamodb, sqs)?,
+            payments: PaymentDesk::new(settings, dynamodb, sqs, clients.metrics("deadlines"))?,
             pay: WeChatPay::new(settings, http)?,
             complete_after_seconds: complete_after_days * 24 * 60 * 60,
         })

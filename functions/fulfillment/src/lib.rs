@@ -25,6 +25,7 @@ use shared::wechat::{WeChatApi, access_token};
 use std::sync::Arc;
 
 pub struct Fulfillment {
+    metrics: shared::metrics::Metrics,
     orders: OrderStore,
     orders_table: String,
     social: SocialStore,
@@ -49,6 +50,7 @@ impl Fulfillment {
         let orders_table = settings.required("ORDERS_TABLE")?;
         let catalog_table = settings.required("CATALOG_TABLE")?;
         Ok(Self {
+            metrics: clients.metrics("fulfillment"),
             orders: OrderStore::new(dynamodb.clone(), &orders_table, &catalog_table, "", ""),
             orders_table: orders_table.clone(),
             social: SocialStore::new(dynamodb.clone(), settings.required("MARKETING_TABLE")?),
@@ -114,6 +116,7 @@ impl Fulfillment {
             exception: None,
             created_at: now_epoch_seconds(),
             delivered_at: None,
+            channel: None,
         };
         self.shipments
             .record_return(&shipment)
@@ -229,6 +232,7 @@ impl Fulfillment {
             exception: None,
             created_at: now,
             delivered_at: None,
+            channel: stored.order.channel.clone(),
         };
         let transition = self
             .shipments
@@ -237,6 +241,13 @@ impl Fulfillment {
             .map_err(|e| e.to_string())?;
         tracing::info!(order_id = %order_id, warehouse = %warehouse.id, company = %waybill.company, number = %waybill.number, ?transition, "order shipped");
         if transition == Transition::Done {
+            self.metrics.event(
+                shared::metrics::BusinessEvent::Shipped,
+                &shared::metrics::Facts {
+                    channel: stored.order.channel.as_deref(),
+                    ..Default::default()
+                },
+            );
             self.notify_shipped(&stored, &shipment, now).await;
         }
         Ok(())

@@ -16,6 +16,7 @@ use shared::store::users::UserStore;
 use shared::wechat::{self, WeChatApi, WeChatError};
 
 pub struct Login {
+    metrics: shared::metrics::Metrics,
     users: UserStore,
     /// Share links, to attribute a new shopper to whoever invited them.
     invites: SocialStore,
@@ -143,6 +144,7 @@ impl Login {
         let (dynamodb, http) = (clients.dynamodb.clone(), clients.http());
         let jwt_secret = settings.secret("JWT_SECRET")?;
         Ok(Self {
+            metrics: clients.metrics("login"),
             invites: SocialStore::new(dynamodb.clone(), settings.required("MARKETING_TABLE")?),
             users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
             wechat: WeChatApi::new(settings, http)?,
@@ -249,7 +251,7 @@ impl Login {
 #[async_trait::async_trait]
 impl HttpFunction for Login {
     async fn handle(&self, req: ApiRequest) -> ApiResponse {
-        respond(&req, async {
+        respond(&self.metrics, &req, async {
             match req.route() {
                 "POST /v1/auth/login" => self.login(&req).await,
                 "POST /v1/auth/phone" => self.bind_phone(&req).await,

@@ -17,6 +17,7 @@ use shared::runtime::{Clients, HttpFunction, respond};
 use shared::store::shipments::{Applied, ShipmentStore};
 
 pub struct LogisticsHook {
+    metrics: shared::metrics::Metrics,
     shipments: ShipmentStore,
     deadlines: Queue,
     salt: SecretString,
@@ -33,6 +34,7 @@ fn answer(status: u16, stored: bool, message: &str) -> ApiResponse {
 impl LogisticsHook {
     pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
         Ok(Self {
+            metrics: clients.metrics("logistics-hook"),
             shipments: ShipmentStore::new(
                 clients.dynamodb.clone(),
                 settings.required("ORDERS_TABLE")?,
@@ -107,6 +109,15 @@ impl LogisticsHook {
                         .await
                         .map_err(|e| ApiError::unexpected(&e))?;
                 }
+                if order_delivered {
+                    self.metrics.event(
+                        shared::metrics::BusinessEvent::Delivered,
+                        &shared::metrics::Facts {
+                            channel: shipment.channel.as_deref(),
+                            ..Default::default()
+                        },
+                    );
+                }
                 tracing::info!(order_id = %shipment.order_id, events_added = effect.events_added, order_delivered, "tracking stored");
                 Ok(answer(200, true, "成功"))
             }
@@ -117,7 +128,7 @@ impl LogisticsHook {
 #[async_trait::async_trait]
 impl HttpFunction for LogisticsHook {
     async fn handle(&self, req: ApiRequest) -> ApiResponse {
-        respond(&req, async {
+        respond(&self.metrics, &req, async {
             match req.route() {
                 "POST /v1/logistics/kuaidi100/notify" => self.kuaidi100(&req).await,
                 other => Err(ApiError::route_not_found(other)),

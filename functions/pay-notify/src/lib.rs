@@ -19,6 +19,7 @@ use shared::wechatpay::{
 };
 
 pub struct PayNotify {
+    metrics: shared::metrics::Metrics,
     payments: PaymentDesk,
     keys: PlatformKeys,
     apiv3: ApiV3Key,
@@ -39,7 +40,8 @@ impl PayNotify {
     pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
         let (dynamodb, sqs) = (clients.dynamodb.clone(), clients.sqs.clone());
         Ok(Self {
-            payments: PaymentDesk::new(settings, dynamodb, sqs)?,
+            metrics: clients.metrics("pay-notify"),
+            payments: PaymentDesk::new(settings, dynamodb, sqs, clients.metrics("pay-notify"))?,
             keys: PlatformKeys::from_settings(settings)?,
             apiv3: ApiV3Key::from_settings(settings)?,
         })
@@ -171,6 +173,23 @@ impl PayNotify {
         {
             Ok(finished) => {
                 tracing::info!(order_id = %order_id, out_refund_no = %notice.out_refund_no, ?finished, "refund notification handled");
+                if outcome == RefundStatus::Success && matches!(finished, Finished::Finished(_)) {
+                    let channel = self
+                        .payments
+                        .orders
+                        .get(&order_id)
+                        .await
+                        .map_err(|e| ApiError::unexpected(&e))?
+                        .and_then(|s| s.order.channel);
+                    self.metrics.event(
+                        shared::metrics::BusinessEvent::Refunded,
+                        &shared::metrics::Facts {
+                            channel: channel.as_deref(),
+                            amount: Some(refund.amount),
+                            ..Default::default()
+                        },
+                    );
+                }
                 // A duplicate checks too: the first delivery may have stopped before queueing.
                 let back_to_paid = match &finished {
                     Finished::Finished(status) => *status == OrderStatus::Paid,
@@ -236,7 +255,7 @@ struct RefundNoticeAmount {
 #[async_trait::async_trait]
 impl HttpFunction for PayNotify {
     async fn handle(&self, req: ApiRequest) -> ApiResponse {
-        respond(&req, async {
+        respond(&self.metrics, &req, async {
             match req.route() {
                 "POST /v1/pay/wechat/notify" => self.wechat(&req).await,
                 other => Err(ApiError::route_not_found(other)),

@@ -17,10 +17,11 @@ use shared::runtime::{Clients, QueueFunction, each_message};
 use shared::social::InviteState;
 use shared::store::marketing::MarketingStore;
 use shared::store::orders::OrderStore;
-use shared::store::social::{FirstOrder, SocialStore};
+use shared::store::social::{FirstOrder, Settled, SocialStore};
 use shared::store::users::UserStore;
 
 pub struct Rewards {
+    metrics: shared::metrics::Metrics,
     social: SocialStore,
     orders: OrderStore,
     users: UserStore,
@@ -64,6 +65,7 @@ impl Rewards {
             shared::refund::DEFAULT_WINDOW_DAYS,
         )?;
         Ok(Self {
+            metrics: clients.metrics("rewards"),
             social: SocialStore::new(dynamodb.clone(), &marketing),
             orders: OrderStore::new(
                 dynamodb.clone(),
@@ -180,6 +182,17 @@ impl Rewards {
                     .map_err(|e| e.to_string());
             }
         };
+        if let Settled::Granted { points, .. } = &settled {
+            self.metrics.event(
+                shared::metrics::BusinessEvent::InviteRewarded,
+                &shared::metrics::Facts {
+                    channel: Some("share"),
+                    amount: None,
+                    ..Default::default()
+                },
+            );
+            tracing::info!(order_id = %order_id, points, "invite rewarded");
+        }
         tracing::info!(order_id = %order_id, ?settled, "invite reward decided");
         Ok(())
     }

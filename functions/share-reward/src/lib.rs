@@ -29,6 +29,7 @@ use shared::store::social::{Bargain, CheckedIn, Help, SocialStore};
 const LEDGER_PAGE: usize = 20;
 
 pub struct ShareReward {
+    metrics: shared::metrics::Metrics,
     social: SocialStore,
     catalog: CatalogStore,
     cart: CartReader,
@@ -153,6 +154,7 @@ impl ShareReward {
         let marketing = settings.required("MARKETING_TABLE")?;
         let catalog = settings.required("CATALOG_TABLE")?;
         Ok(Self {
+            metrics: clients.metrics("share-reward"),
             social: SocialStore::new(dynamodb.clone(), &marketing),
             catalog: CatalogStore::new(dynamodb.clone(), &catalog),
             cart: CartReader::new(
@@ -265,6 +267,15 @@ impl ShareReward {
                 .record_visit(&code, &visitor, now_epoch_seconds())
                 .await
                 .map_err(SocialError::from)?;
+        if counted {
+            self.metrics.event(
+                shared::metrics::BusinessEvent::ShareOpened,
+                &shared::metrics::Facts {
+                    channel: Some("share"),
+                    ..Default::default()
+                },
+            );
+        }
         tracing::info!(share_code = %code, counted, "share opened");
         Ok(api::json(
             200,
@@ -517,7 +528,7 @@ impl ShareReward {
 #[async_trait::async_trait]
 impl HttpFunction for ShareReward {
     async fn handle(&self, req: ApiRequest) -> ApiResponse {
-        respond(&req, async {
+        respond(&self.metrics, &req, async {
             match req.route() {
                 "POST /v1/shares" => self.create_share(&req).await,
                 "POST /v1/shares/{code}/open" => self.open_share(&req).await,

@@ -462,6 +462,7 @@ async fn start_stack(endpoint: &str) -> anyhow::Result<devstack::LocalStack> {
         gateway_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         extra: HashMap::new(),
         wechatpay_keys: devstack::wechatpay_sandbox::WeChatPayKeys::generate(),
+        metrics_file: None,
     })
     .await?;
     devstack::seed::seed(&stack.catalog_store())

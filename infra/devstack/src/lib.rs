@@ -103,6 +103,8 @@ pub struct LocalStack {
     pub kuaidi100: Arc<kuaidi100_sandbox::Kuaidi100Sandbox>,
     pub sandbox_url: String,
     pub api_url: String,
+    /// Every metric line the stack's functions wrote (EMF, as on Lambda's stdout).
+    pub metrics: Arc<shared::metrics::MetricLog>,
     /// The emulator's URL.
     pub endpoint: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -152,6 +154,9 @@ pub struct StackOptions {
     pub gateway_addr: SocketAddr,
     /// Settings that win over the sandbox defaults (tests point providers elsewhere with them).
     pub extra: HashMap<String, String>,
+    /// Where the functions' metric lines are appended (besides memory), as CloudWatch Logs
+    /// would keep them: `make dev` writes .local/dev-metrics.jsonl for `make funnel`.
+    pub metrics_file: Option<PathBuf>,
     pub wechatpay_keys: wechatpay_sandbox::WeChatPayKeys,
 }
 
@@ -209,7 +214,12 @@ impl LocalStack {
             }),
         );
 
-        let clients = Clients::new(dynamodb.clone(), sqs.clone());
+        let metrics = Arc::new(match &options.metrics_file {
+            Some(path) => shared::metrics::MetricLog::appending_to(path)
+                .with_context(|| format!("opening {}", path.display()))?,
+            None => shared::metrics::MetricLog::default(),
+        });
+        let clients = Clients::new(dynamodb.clone(), sqs.clone()).with_metric_sink(metrics.clone());
         let mut functions: HashMap<String, Arc<dyn HttpFunction>> = HashMap::new();
         let mut consumers: Vec<(String, Arc<dyn QueueFunction>)> = Vec::new();
         let mut all_settings = HashMap::new();
@@ -321,6 +331,7 @@ impl LocalStack {
             kuaidi100,
             sandbox_url,
             api_url,
+            metrics,
             endpoint: options.endpoint.clone(),
             dynamodb,
             sqs,

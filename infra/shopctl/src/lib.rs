@@ -12,6 +12,7 @@ use args::Args;
 use shared::catalog::{FlashSale, GroupBuyOffer};
 use shared::ids::{CategoryId, ProductId, SkuId, UserId};
 use shared::logistics::Warehouse;
+use shared::metrics::{BusinessEvent, Funnel};
 use shared::money::Fen;
 use shared::pricing::{CouponValue, FullReduction, PointsPolicy, Scope, Tier};
 use shared::promotions::{
@@ -51,6 +52,9 @@ shopctl: set up the shop's promotions
   shopctl bargain end <skuId>
   shopctl invite policy --points <n> --daily-cap <n> [--coupon <templateId>|none]
   shopctl checkin policy --points <n> --streak-bonus <n> --streak-cap <days>
+  shopctl funnel [--log <file>] [--since <2h|30m|7d> | --from <time> --to <time>]
+          view -> quote -> order -> paid -> shipped -> delivered from the metric lines
+          (default: .local/dev-metrics.jsonl, the last 24 hours)
   shopctl warehouse set <id> --name <text> --courier <kuaidi100 company code> --priority <n>
           [--provinces 浙江,江苏,...] [--default yes] --sender-name <text> --sender-phone <mobile>
           --sender-address <text>
@@ -167,6 +171,7 @@ pub async fn run<S: AsRef<str>>(admin: &Admin, words: &[S], now: i64) -> Result<
         ["warehouse", "set", rest @ ..] => warehouse_set(admin, Args::parse(rest)?).await,
         ["warehouse", "list"] => warehouse_list(admin).await,
         ["shipments", "exceptions"] => shipment_exceptions(admin).await,
+        ["funnel", rest @ ..] => funnel(rest, now),
         [] | ["help"] | ["--help"] | ["-h"] => Ok(USAGE.to_string()),
         _ => Err(CliError::Usage(format!(
             "unknown command: shopctl {}",
@@ -760,6 +765,103 @@ async fn checkin_policy(admin: &Admin, args: Args) -> Result<String, CliError> {
         })
         .await??;
     Ok(describe_rules(&rules))
+}
+
+/// The metric log `make dev` writes.
+pub const DEV_METRICS_LOG: &str = ".local/dev-metrics.jsonl";
+
+/// `shopctl funnel`: reads metric lines (EMF, as the functions write them) and prints the funnel
+/// with each step's share of the one before, for a time window. Needs no tables.
+pub fn funnel<S: AsRef<str>>(words: &[S], now: i64) -> Result<String, CliError> {
+    let words: Vec<&str> = words.iter().map(AsRef::as_ref).collect();
+    let args = Args::parse(&words)?;
+    args.only(&["log", "since", "from", "to"])?;
+    args.no_positionals()?;
+    let path = args.optional("log").unwrap_or(DEV_METRICS_LOG);
+    let (from, to) = match (args.optional("since"), args.optional("from")) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::invalid(
+                "since",
+                "give --since or --from/--to, not both",
+            ));
+        }
+        (since, None) => {
+            let since = since.unwrap_or("24h");
+            let from = args::parse_time(&format!("now-{since}"), now)
+                .map_err(|_| CliError::invalid("since", "must be like 30m, 2h or 7d"))?;
+            (from, now + 1)
+        }
+        (None, Some(_)) => {
+            let from = time_option(&args, "from", now)?.unwrap_or(now);
+            let to = time_option(&args, "to", now)?.unwrap_or(now + 1);
+            if to <= from {
+                return Err(CliError::invalid("to", "must be after --from"));
+            }
+            (from, to)
+        }
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::NotFound(format!(
+            "cannot read the metric log {path}: {e} (make dev writes it; or pass --log)"
+        ))
+    })?;
+    let counted = Funnel::count(text.lines(), from * 1000, to * 1000);
+    Ok(describe_funnel(&counted, from, to))
+}
+
+fn event_label(event: BusinessEvent) -> &'static str {
+    match event {
+        BusinessEvent::ProductViewed => "product viewed",
+        BusinessEvent::Quote => "quote",
+        BusinessEvent::OrderCreated => "order created",
+        BusinessEvent::OrderPaid => "order paid",
+        BusinessEvent::Shipped => "shipped",
+        BusinessEvent::Delivered => "delivered",
+        BusinessEvent::Refunded => "refunded",
+        BusinessEvent::ShareOpened => "share opened",
+        BusinessEvent::InviteRewarded => "invite rewarded",
+    }
+}
+
+fn percent(tenths: u64) -> String {
+    format!("{}.{}%", tenths / 10, tenths % 10)
+}
+
+pub fn describe_funnel(funnel: &Funnel, from: i64, to: i64) -> String {
+    let mut out = format!(
+        "funnel {} to {}\n",
+        shared::clock::rfc3339_shanghai(from),
+        shared::clock::rfc3339_shanghai(to)
+    );
+    let mut previous = "";
+    for (step, n, share) in funnel.steps() {
+        let _ = write!(out, "  {:<16} {n:>8}", event_label(step));
+        if let Some(share) = share {
+            let _ = write!(out, "   {:>6} of {previous}", percent(share));
+        }
+        out.push('\n');
+        previous = event_label(step);
+    }
+    let _ = writeln!(
+        out,
+        "  revenue {} yuan; refunded {} ({} yuan); shares opened {}; invites rewarded {}",
+        Fen::new(funnel.revenue).yuan_text(),
+        funnel.of(BusinessEvent::Refunded),
+        Fen::new(funnel.refunded).yuan_text(),
+        funnel.of(BusinessEvent::ShareOpened),
+        funnel.of(BusinessEvent::InviteRewarded)
+    );
+    for (channel, counts) in &funnel.by_channel {
+        let get = |e| counts.get(&e).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "  channel {channel}: viewed {}, ordered {}, paid {}",
+            get(BusinessEvent::ProductViewed),
+            get(BusinessEvent::OrderCreated),
+            get(BusinessEvent::OrderPaid)
+        );
+    }
+    out
 }
 
 fn level(args: &Args) -> Result<String, CliError> {

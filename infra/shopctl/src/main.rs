@@ -12,6 +12,19 @@ fn table(name: &str) -> Result<String, String> {
 fn main() -> ExitCode {
     let words: Vec<String> = std::env::args().skip(1).collect();
     let mut stderr = std::io::stderr().lock();
+    // The funnel reads a metric log, not the tables.
+    if words.first().map(String::as_str) == Some("funnel") {
+        return match shopctl::funnel(&words[1..], shared::clock::now_epoch_seconds()) {
+            Ok(said) => {
+                let _ = writeln!(std::io::stdout(), "{said}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                let _ = writeln!(stderr, "{e}");
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
     let tables = (|| {
         Ok::<_, String>((
             table("CATALOG_TABLE")?,

@@ -74,6 +74,7 @@ async fn dev() -> anyhow::Result<()> {
             gateway_addr: SocketAddr::from(([127, 0, 0, 1], api_port)),
             extra: provider_overrides_from_env(),
             wechatpay_keys: keys,
+            metrics_file: Some(devstack::project_root().join(".local/dev-metrics.jsonl")),
         })
         .await?,
     );

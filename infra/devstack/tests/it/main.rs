@@ -5,6 +5,7 @@
 mod browse;
 mod checkout;
 mod events;
+mod funnel;
 mod login;
 mod logistics;
 mod payments;

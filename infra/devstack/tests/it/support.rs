@@ -59,6 +59,7 @@ impl TestShop {
             gateway_addr: any_port(),
             extra: settings,
             wechatpay_keys: WeChatPayKeys::generate(),
+            metrics_file: None,
         })
         .await
         .expect("starting the local stack");

@@ -1,0 +1,466 @@
+//! Business and route metrics as CloudWatch Embedded Metric Format (EMF) lines: one JSON object
+//! per line on the function's output, which CloudWatch Logs turns into metrics without a single
+//! API call on the request path. Locally the same lines go to a file (`make funnel` reads it).
+//!
+//! Lines carry counts, amounts in fen and low-cardinality dimensions (the shopper's channel of
+//! arrival, a category, the function and route) and never a user id, order id, openid, phone or
+//! address.
+
+use crate::api::{ApiRequest, RequestExt};
+use crate::ids::CategoryId;
+use crate::money::Fen;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+/// Where the shop's metrics live in CloudWatch.
+pub const NAMESPACE: &str = "WeChatShop";
+
+/// What happened in the shop, as the funnel and the operations dashboard count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BusinessEvent {
+    ProductViewed,
+    Quote,
+    OrderCreated,
+    OrderPaid,
+    Shipped,
+    Delivered,
+    Refunded,
+    ShareOpened,
+    InviteRewarded,
+}
+
+impl BusinessEvent {
+    pub const ALL: [BusinessEvent; 9] = [
+        BusinessEvent::ProductViewed,
+        BusinessEvent::Quote,
+        BusinessEvent::OrderCreated,
+        BusinessEvent::OrderPaid,
+        BusinessEvent::Shipped,
+        BusinessEvent::Delivered,
+        BusinessEvent::Refunded,
+        BusinessEvent::ShareOpened,
+        BusinessEvent::InviteRewarded,
+    ];
+
+    /// The metric's name in CloudWatch (and on the dashboard).
+    pub fn metric(self) -> &'static str {
+        match self {
+            BusinessEvent::ProductViewed => "ProductViewed",
+            BusinessEvent::Quote => "Quote",
+            BusinessEvent::OrderCreated => "OrderCreated",
+            BusinessEvent::OrderPaid => "OrderPaid",
+            BusinessEvent::Shipped => "Shipped",
+            BusinessEvent::Delivered => "Delivered",
+            BusinessEvent::Refunded => "Refunded",
+            BusinessEvent::ShareOpened => "ShareOpened",
+            BusinessEvent::InviteRewarded => "InviteRewarded",
+        }
+    }
+
+    /// The money metric that rides along, in fen.
+    fn amount_metric(self) -> Option<&'static str> {
+        match self {
+            BusinessEvent::OrderCreated => Some("OrderValue"),
+            BusinessEvent::OrderPaid => Some("Revenue"),
+            BusinessEvent::Refunded => Some("RefundedAmount"),
+            _ => None,
+        }
+    }
+}
+
+/// How a shopper arrived, from what the mini-program passes along: `X-Share-Code` (the `s`
+/// parameter it was opened with) makes it `share`; otherwise `X-WX-Scene` (the launch scene,
+/// `wx.getLaunchOptionsSync().scene`) is grouped into a few channels a shop owner acts on.
+pub fn channel_of(req: &ApiRequest) -> &'static str {
+    let share = req
+        .header_str("x-share-code")
+        .map(str::trim)
+        .is_some_and(|c| crate::ids::ShareCode::parse(c).is_ok());
+    if share {
+        return "share";
+    }
+    match req
+        .header_str("x-wx-scene")
+        .and_then(|s| s.trim().parse::<u32>().ok())
+    {
+        Some(scene) => scene_channel(scene),
+        None => "direct",
+    }
+}
+
+/// WeChat launch scenes (场景值) by the channel they belong to.
+pub fn scene_channel(scene: u32) -> &'static str {
+    match scene {
+        1007 | 1008 | 1036 | 1044 | 1073 | 1074 | 1096 => "share",
+        1011 | 1012 | 1013 | 1047 | 1048 | 1049 => "qrcode",
+        1005 | 1006 | 1027 | 1042 | 1053 => "search",
+        1020 | 1035 | 1043 | 1058 | 1067 | 1082 => "official_account",
+        1045 | 1046 | 1084 => "ads",
+        1001 | 1089 | 1103 | 1104 => "discover",
+        1037 | 1038 => "mini_program",
+        _ => "other",
+    }
+}
+
+/// Where the lines go: the function's output on Lambda, a file and memory locally.
+pub trait MetricSink: Send + Sync {
+    fn write_line(&self, line: &str);
+}
+
+/// Lambda's stdout, which CloudWatch Logs reads for EMF.
+pub struct StdoutSink;
+
+impl MetricSink for StdoutSink {
+    fn write_line(&self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        // A metric line that cannot be written is not worth failing a request over.
+        let _ = out.write_all(line.as_bytes());
+        let _ = out.write_all(b"\n");
+    }
+}
+
+/// Keeps every line (and appends it to a file, when given): the local stack's metric log.
+#[derive(Default)]
+pub struct MetricLog {
+    lines: Mutex<Vec<String>>,
+    file: Option<Mutex<std::fs::File>>,
+}
+
+impl MetricLog {
+    pub fn appending_to(path: &std::path::Path) -> std::io::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Self {
+            lines: Mutex::default(),
+            file: Some(Mutex::new(file)),
+        })
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl MetricSink for MetricLog {
+    fn write_line(&self, line: &str) {
+        if let Some(file) = &self.file {
+            let mut file = file
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _ = writeln!(file, "{line}");
+        }
+        self.lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(line.to_string());
+    }
+}
+
+/// What a business event is about, beyond its name.
+#[derive(Debug, Clone, Default)]
+pub struct Facts<'a> {
+    pub channel: Option<&'a str>,
+    pub category: Option<&'a CategoryId>,
+    pub amount: Option<Fen>,
+}
+
+/// A function's metrics: built once per cold start with the function's name.
+#[derive(Clone)]
+pub struct Metrics {
+    sink: Arc<dyn MetricSink>,
+    function: &'static str,
+}
+
+fn now_ms() -> i64 {
+    crate::clock::now_epoch_seconds() * 1000
+}
+
+impl Metrics {
+    pub fn new(sink: Arc<dyn MetricSink>, function: &'static str) -> Self {
+        Self { sink, function }
+    }
+
+    /// The EMF line for a business event at `timestamp_ms`.
+    pub fn event_line(event: BusinessEvent, facts: &Facts<'_>, timestamp_ms: i64) -> String {
+        let channel = facts.channel.unwrap_or("direct");
+        let mut dimension_sets = vec![json!([]), json!(["Channel"])];
+        let mut values = Map::new();
+        values.insert("Channel".into(), json!(channel));
+        if let Some(category) = facts.category {
+            dimension_sets.push(json!(["Category"]));
+            values.insert("Category".into(), json!(category.as_str()));
+        }
+        let mut metrics = vec![json!({"Name": event.metric(), "Unit": "Count"})];
+        values.insert(event.metric().into(), json!(1));
+        if let (Some(name), Some(amount)) = (event.amount_metric(), facts.amount) {
+            metrics.push(json!({"Name": name, "Unit": "None"}));
+            values.insert(name.into(), json!(amount.get()));
+        }
+        let mut line = Map::new();
+        line.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": dimension_sets, "Metrics": metrics}],
+            }),
+        );
+        line.extend(values);
+        Value::Object(line).to_string()
+    }
+
+    pub fn event(&self, event: BusinessEvent, facts: &Facts<'_>) {
+        self.sink
+            .write_line(&Self::event_line(event, facts, now_ms()));
+    }
+
+    /// A route's latency and whether it failed (4xx, 5xx), by function and route.
+    pub fn route(&self, route: &str, status: u16, latency_ms: f64) {
+        let line = json!({
+            "_aws": {
+                "Timestamp": now_ms(),
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["Function", "Route"], ["Function"]],
+                    "Metrics": [
+                        {"Name": "Latency", "Unit": "Milliseconds"},
+                        {"Name": "Requests", "Unit": "Count"},
+                        {"Name": "ClientErrors", "Unit": "Count"},
+                        {"Name": "ServerErrors", "Unit": "Count"},
+                    ],
+                }],
+            },
+            "Function": self.function,
+            "Route": route,
+            "Latency": (latency_ms * 1000.0).round() / 1000.0,
+            "Requests": 1,
+            "ClientErrors": u8::from((400..500).contains(&status)),
+            "ServerErrors": u8::from(status >= 500),
+        });
+        self.sink.write_line(&line.to_string());
+    }
+}
+
+/// The funnel over a time window, counted from metric lines.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Funnel {
+    pub counts: BTreeMap<BusinessEvent, u64>,
+    pub by_channel: BTreeMap<String, BTreeMap<BusinessEvent, u64>>,
+    /// Fen paid, and fen refunded, in the window.
+    pub revenue: u64,
+    pub refunded: u64,
+}
+
+/// The steps a shopper goes through, in order: each is shown as a share of the one before.
+pub const FUNNEL_STEPS: [BusinessEvent; 6] = [
+    BusinessEvent::ProductViewed,
+    BusinessEvent::Quote,
+    BusinessEvent::OrderCreated,
+    BusinessEvent::OrderPaid,
+    BusinessEvent::Shipped,
+    BusinessEvent::Delivered,
+];
+
+impl Funnel {
+    /// Counts the business events among `lines` stamped in `[from_ms, to_ms)`; other lines
+    /// (route metrics, logs, garbage) are skipped.
+    pub fn count<'a>(lines: impl IntoIterator<Item = &'a str>, from_ms: i64, to_ms: i64) -> Self {
+        let mut funnel = Funnel::default();
+        for line in lines {
+            let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let Some(at) = doc
+                .get("_aws")
+                .and_then(|a| a.get("Timestamp"))
+                .and_then(Value::as_i64)
+            else {
+                continue;
+            };
+            if at < from_ms || at >= to_ms {
+                continue;
+            }
+            for event in BusinessEvent::ALL {
+                let n = doc.get(event.metric()).and_then(Value::as_u64).unwrap_or(0);
+                if n == 0 {
+                    continue;
+                }
+                *funnel.counts.entry(event).or_default() += n;
+                let channel = doc
+                    .get("Channel")
+                    .and_then(Value::as_str)
+                    .unwrap_or("direct");
+                *funnel
+                    .by_channel
+                    .entry(channel.to_string())
+                    .or_default()
+                    .entry(event)
+                    .or_default() += n;
+            }
+            funnel.revenue += doc.get("Revenue").and_then(Value::as_u64).unwrap_or(0);
+            funnel.refunded += doc
+                .get("RefundedAmount")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+        }
+        funnel
+    }
+
+    pub fn of(&self, event: BusinessEvent) -> u64 {
+        self.counts.get(&event).copied().unwrap_or(0)
+    }
+
+    /// Each funnel step with its count and its share of the step before (none for the first,
+    /// or when the step before counted nothing), in tenths of a percent.
+    pub fn steps(&self) -> Vec<(BusinessEvent, u64, Option<u64>)> {
+        let mut previous: Option<u64> = None;
+        FUNNEL_STEPS
+            .iter()
+            .map(|step| {
+                let n = self.of(*step);
+                let share = previous.filter(|p| *p > 0).map(|p| n * 1000 / p);
+                previous = Some(n);
+                (*step, n, share)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What CloudWatch requires of an EMF line: `_aws` with a millisecond timestamp and metric
+    /// directives whose every metric and dimension has a value at the top level.
+    fn assert_valid_emf(line: &str) -> Value {
+        let doc: Value = serde_json::from_str(line).expect("one JSON object");
+        let aws = &doc["_aws"];
+        assert!(aws["Timestamp"].as_i64().unwrap() > 1_000_000_000_000);
+        let directives = aws["CloudWatchMetrics"].as_array().unwrap();
+        assert_eq!(directives.len(), 1);
+        let directive = &directives[0];
+        assert_eq!(directive["Namespace"], NAMESPACE);
+        for set in directive["Dimensions"].as_array().unwrap() {
+            let set = set.as_array().unwrap();
+            assert!(set.len() <= 30);
+            for dimension in set {
+                assert!(doc[dimension.as_str().unwrap()].is_string(), "{dimension}");
+            }
+        }
+        let metrics = directive["Metrics"].as_array().unwrap();
+        assert!(!metrics.is_empty() && metrics.len() <= 100);
+        for metric in metrics {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(doc[name].is_number(), "{name} has no value");
+            assert!(["Count", "None", "Milliseconds"].contains(&metric["Unit"].as_str().unwrap()));
+        }
+        doc
+    }
+
+    #[test]
+    fn every_business_event_makes_a_valid_emf_line_without_personal_data() {
+        let category = CategoryId::parse("green-tea").unwrap();
+        for event in BusinessEvent::ALL {
+            let facts = Facts {
+                channel: Some("share"),
+                category: Some(&category),
+                amount: Some(Fen::new(12_800)),
+            };
+            let line = Metrics::event_line(event, &facts, 1_795_536_000_000);
+            let doc = assert_valid_emf(&line);
+            assert_eq!(doc[event.metric()], 1);
+            assert_eq!(doc["Channel"], "share");
+            let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
+            for key in keys {
+                assert!(
+                    !["userId", "orderId", "openid", "phone", "address"].contains(&key.as_str()),
+                    "{key}"
+                );
+            }
+        }
+        let paid = Metrics::event_line(
+            BusinessEvent::OrderPaid,
+            &Facts {
+                amount: Some(Fen::new(990)),
+                ..Facts::default()
+            },
+            1_795_536_000_000,
+        );
+        let doc = assert_valid_emf(&paid);
+        assert_eq!(
+            (doc["Revenue"].as_u64(), doc["Channel"].as_str()),
+            (Some(990), Some("direct"))
+        );
+    }
+
+    #[test]
+    fn route_lines_are_valid_emf() {
+        let log = Arc::new(MetricLog::default());
+        Metrics::new(log.clone(), "checkout").route("POST /v1/orders", 502, 12.5);
+        let lines = log.lines();
+        let doc = assert_valid_emf(&lines[0]);
+        assert_eq!(
+            (doc["ServerErrors"].as_u64(), doc["ClientErrors"].as_u64()),
+            (Some(1), Some(0))
+        );
+        assert_eq!(doc["Function"], "checkout");
+    }
+
+    #[test]
+    fn the_funnel_counts_its_window_and_each_step_as_a_share_of_the_last() {
+        let at = |event, channel, s: i64| {
+            Metrics::event_line(
+                event,
+                &Facts {
+                    channel: Some(channel),
+                    amount: Some(Fen::new(100)),
+                    ..Facts::default()
+                },
+                s * 1000,
+            )
+        };
+        let mut lines = Vec::new();
+        for _ in 0..4 {
+            lines.push(at(BusinessEvent::ProductViewed, "share", 100));
+        }
+        lines.push(at(BusinessEvent::Quote, "share", 100));
+        lines.push(at(BusinessEvent::Quote, "direct", 101));
+        lines.push(at(BusinessEvent::OrderCreated, "direct", 102));
+        lines.push(at(BusinessEvent::OrderPaid, "direct", 103));
+        lines.push(at(BusinessEvent::OrderPaid, "direct", 500)); // outside the window
+        lines.push("not json".into());
+        lines.push(r#"{"level":"INFO","message":"answered"}"#.into());
+
+        let funnel = Funnel::count(lines.iter().map(String::as_str), 100_000, 200_000);
+
+        assert_eq!(funnel.of(BusinessEvent::ProductViewed), 4);
+        assert_eq!(funnel.of(BusinessEvent::OrderPaid), 1);
+        assert_eq!(funnel.revenue, 100);
+        let steps = funnel.steps();
+        assert_eq!(steps[0], (BusinessEvent::ProductViewed, 4, None));
+        assert_eq!(steps[1], (BusinessEvent::Quote, 2, Some(500)));
+        assert_eq!(steps[3], (BusinessEvent::OrderPaid, 1, Some(1000)));
+        assert_eq!(steps[4], (BusinessEvent::Shipped, 0, Some(0)));
+        assert_eq!(steps[5].2, None, "no share of an empty step");
+        assert_eq!(funnel.by_channel["share"][&BusinessEvent::ProductViewed], 4);
+    }
+
+    #[test]
+    fn channels_come_from_the_share_code_or_the_scene() {
+        let mut req = ApiRequest::default();
+        assert_eq!(channel_of(&req), "direct");
+        req.headers.insert("x-wx-scene", "1011".parse().unwrap());
+        assert_eq!(channel_of(&req), "qrcode");
+        req.headers
+            .insert("x-share-code", "abcdef123456".parse().unwrap());
+        assert_eq!(channel_of(&req), "share");
+        assert_eq!(scene_channel(1089), "discover");
+        assert_eq!(scene_channel(9999), "other");
+    }
+}
