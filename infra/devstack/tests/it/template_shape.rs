@@ -41,6 +41,7 @@ fn every_function_is_an_arm64_rust_lambda_built_by_cargo_lambda() {
         assert_eq!(prop("Runtime").as_str(), Some("provided.al2023"), "{id}");
         assert_eq!(prop("Handler").as_str(), Some("bootstrap"), "{id}");
         assert_eq!(prop("Architectures")[0].as_str(), Some("arm64"), "{id}");
+        assert_eq!(prop("Tracing").as_str(), Some("Active"), "{id}: X-Ray");
         assert_eq!(
             f["Metadata"]["BuildMethod"].as_str(),
             Some("rust-cargolambda"),
@@ -185,5 +186,51 @@ fn consumed_queues_outlast_their_consumers_six_times_and_have_dead_letter_queues
                 "{queue_id} needs a DLQ after 5 receives"
             );
         }
+    }
+}
+
+#[test]
+fn the_dashboard_shows_the_funnel_every_function_and_every_dead_letter_queue() {
+    let t = template();
+    let dashboards = resources_of(&t, "AWS::CloudWatch::Dashboard");
+    assert_eq!(dashboards.len(), 1);
+    let body = match &dashboards[0].1["Properties"]["DashboardBody"] {
+        Value::Tagged(sub) => sub.value.as_str().unwrap().to_string(),
+        other => panic!("DashboardBody must be a !Sub string, not {other:?}"),
+    };
+    let json: serde_json::Value = serde_json::from_str(&body).expect("the body is JSON");
+    assert!(json["widgets"].as_array().unwrap().len() >= 6);
+    for event in shared::metrics::FUNNEL_STEPS {
+        assert!(
+            body.contains(&format!("\"{}\"", event.metric())),
+            "{}",
+            event.metric()
+        );
+    }
+    assert!(body.contains("\"Revenue\""));
+    for (id, _) in resources_of(&t, "AWS::Serverless::Function") {
+        assert!(
+            body.contains(&format!("${{{id}}}")),
+            "{id} has no duration/errors"
+        );
+    }
+    for (id, q) in resources_of(&t, "AWS::SQS::Queue") {
+        if q["Properties"]["RedrivePolicy"].is_null() {
+            assert!(
+                body.contains(&format!("${{{id}.QueueName}}")),
+                "{id} depth not shown"
+            );
+        }
+    }
+    let alarms: Vec<String> = resources_of(&t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    for wanted in [
+        "PaidToShippedBacklogAlarm",
+        "PaymentWebhook5xxAlarm",
+        "LogisticsWebhook5xxAlarm",
+    ] {
+        assert!(alarms.iter().any(|a| a == wanted), "{wanted}");
     }
 }
