@@ -17,6 +17,8 @@ use std::sync::Arc;
 pub struct Gateway {
     /// Most specific first, so `/v1/orders/mine` would win over `/v1/orders/{id}`.
     routes: Vec<(Route, Arc<dyn HttpFunction>)>,
+    /// `GET /docs`, `/openapi.yaml` and `/openapi.json`: the API document, served beside the API.
+    docs: crate::docs::ApiDocs,
 }
 
 /// Content types API Gateway passes as text; any other body arrives base64-encoded.
@@ -47,7 +49,10 @@ impl Gateway {
             routes.push((route.clone(), function.clone()));
         }
         routes.sort_by_key(|(r, _)| std::cmp::Reverse(r.specificity()));
-        Ok(Self { routes })
+        Ok(Self {
+            routes,
+            docs: crate::docs::ApiDocs::project()?,
+        })
     }
 
     pub fn route_keys(&self) -> Vec<String> {
@@ -163,6 +168,19 @@ fn build_event(req: &Incoming, route_key: &str, params: &BTreeMap<String, String
 #[async_trait::async_trait]
 impl Serve for Gateway {
     async fn serve(&self, req: Incoming) -> Outgoing {
+        if req.method == http::Method::GET {
+            let document = |content_type: &str, body: &str| Outgoing {
+                status: 200,
+                headers: vec![("content-type".into(), content_type.into())],
+                body: body.as_bytes().to_vec(),
+            };
+            match req.path.as_str() {
+                "/docs" | "/docs/" => return document("text/html; charset=utf-8", &self.docs.html),
+                "/openapi.yaml" => return document("application/yaml", &self.docs.yaml),
+                "/openapi.json" => return document("application/json", &self.docs.json),
+                _ => {}
+            }
+        }
         let response = match self.event_for(&req) {
             Some((event, function)) => function.handle(event).await,
             None => shared::api::ApiError::route_not_found(&format!("{} {}", req.method, req.path))

@@ -2,6 +2,7 @@
 //! the moto emulator, the provider sandboxes, and a gateway calling the functions in-process.
 //! `make dev` runs it as a server; the integration tests start one per test.
 
+pub mod docs;
 pub mod gateway;
 pub mod kuaidi100_sandbox;
 pub mod resources;

@@ -8,6 +8,7 @@ mod events;
 mod funnel;
 mod login;
 mod logistics;
+mod openapi;
 mod payments;
 mod points;
 mod promotions;
