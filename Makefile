@@ -5,14 +5,20 @@ SHELL := bash
 PYTHON ?= python3
 VENV := .local/venv
 LINT_VENV := .local/lint-venv
+FUZZ_VENV := .local/fuzz-venv
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test lint template-check bench shopctl funnel deploy-build clean
+.PHONY: dev test fuzz lint template-check bench shopctl funnel deploy-build clean
 
 $(VENV)/.installed: infra/requirements-emulator.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+$(FUZZ_VENV)/.installed: infra/requirements-fuzz.txt
+	$(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
 	touch $@
 
 $(LINT_VENV)/.installed: infra/requirements-lint.txt
@@ -36,9 +42,15 @@ funnel:
 	cargo build --locked -q -p shopctl
 	./target/debug/shopctl funnel $(ARGS)
 
-## Every test: template checks, unit tests and integration tests against a fresh emulator.
+## Every test: template checks, unit tests and integration tests against a fresh emulator,
+## then schemathesis over the API document against the local shop.
 test: $(VENV)/.installed template-check
 	infra/scripts/test.sh
+	$(MAKE) fuzz
+
+## schemathesis from openapi.yaml against a local shop on free ports (FUZZ_EXAMPLES per operation).
+fuzz: $(VENV)/.installed $(FUZZ_VENV)/.installed
+	infra/scripts/fuzz.sh
 
 template-check: $(LINT_VENV)/.installed
 	$(LINT_VENV)/bin/cfn-lint template.yaml
