@@ -488,7 +488,7 @@ fn describe_rules(rules: &PromotionRules) -> String {
         invite
             .coupon_template
             .as_ref()
-            .map(|c| format!(" and a {c} coupon"))
+            .map(|c| format!(" and the coupon {c}"))
             .unwrap_or_default(),
         invite.daily_cap
     );
