@@ -1,6 +1,7 @@
 //! The shop's domain and the plumbing every function shares: money, ids, the catalog model,
 //! JWT auth, DynamoDB storage, the WeChat client and the one way errors become HTTP answers.
 
+pub mod alipay;
 pub mod api;
 pub mod auth;
 pub mod catalog;
