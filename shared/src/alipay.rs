@@ -108,6 +108,43 @@ pub fn read_notification(
     })
 }
 
+/// Our Alipay mini-program as its notifications must name it, and Alipay's key that signs them.
+pub struct AlipayApp {
+    pub app_id: String,
+    pub public_key: VerifyingKey,
+}
+
+impl AlipayApp {
+    /// `ALIPAY_APP_ID` and `ALIPAY_PUBLIC_KEY`, both or neither: a shop without Alipay sets none.
+    pub fn from_settings(
+        settings: &crate::config::Settings,
+    ) -> Result<Option<Self>, crate::config::ConfigError> {
+        match (
+            settings.get("ALIPAY_APP_ID"),
+            settings.get("ALIPAY_PUBLIC_KEY"),
+        ) {
+            (None, None) => Ok(None),
+            (Some(app_id), Some(key)) => Ok(Some(Self {
+                public_key: verifying_key(&key).map_err(|_| {
+                    crate::config::ConfigError::new(
+                        "ALIPAY_PUBLIC_KEY",
+                        "must be the Alipay public key (PEM or the console's base64)",
+                    )
+                })?,
+                app_id,
+            })),
+            (Some(_), None) => Err(crate::config::ConfigError::new(
+                "ALIPAY_PUBLIC_KEY",
+                "is required with ALIPAY_APP_ID",
+            )),
+            (None, Some(_)) => Err(crate::config::ConfigError::new(
+                "ALIPAY_APP_ID",
+                "is required with ALIPAY_PUBLIC_KEY",
+            )),
+        }
+    }
+}
+
 /// A key from Alipay's console: PEM, or the bare base64 the console shows.
 pub fn verifying_key(text: &str) -> Result<VerifyingKey, crate::crypto::CryptoError> {
     if text.contains("-----BEGIN") {

@@ -1,12 +1,75 @@
-//! Applying a WeChat Pay transaction to its order: the one place an order becomes PAID, used
-//! by the payment webhook and by the deadline's query alike.
+//! Applying a payment to its order: the one place an order becomes PAID, whichever provider took
+//! the money (WeChat Pay, Alipay) and whether its webhook or a deadline's query reported it.
 
+use crate::money::Fen;
 use crate::order::{OrderId, OrderStatus};
 use crate::queue::{DeadlineMessage, FulfillmentMessage, Queue, QueueError, RewardMessage};
 use crate::store::StoreError;
 use crate::store::orders::{OrderStore, Transition};
 use crate::wechatpay::Transaction;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+/// Who took the money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Wechat,
+    Alipay,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Wechat => "wechat",
+            Provider::Alipay => "alipay",
+        }
+    }
+}
+
+/// A payment as its provider reports it, in the shop's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderPayment {
+    pub provider: Provider,
+    /// Our order number as the provider has it.
+    pub out_trade_no: String,
+    /// The provider's own number for the payment (WeChat `transaction_id`, Alipay `trade_no`).
+    pub transaction_id: String,
+    /// The money arrived.
+    pub paid: bool,
+    /// For our merchant account and our app.
+    pub ours: bool,
+    pub amount: Option<Fen>,
+    pub success_time: Option<String>,
+}
+
+impl ProviderPayment {
+    /// A WeChat Pay transaction (notification or query answer), judged against who we are.
+    pub fn wechat(tx: &Transaction, merchant: &Merchant) -> Self {
+        Self {
+            provider: Provider::Wechat,
+            out_trade_no: tx.out_trade_no.clone(),
+            transaction_id: tx.transaction_id.clone().unwrap_or_default(),
+            paid: tx.trade_state == "SUCCESS",
+            ours: tx.mchid == merchant.mchid && tx.appid == merchant.appid,
+            amount: tx.amount.as_ref().map(|a| Fen::new(a.total)),
+            success_time: tx.success_time.clone(),
+        }
+    }
+
+    /// An authentic Alipay notification, judged against our Alipay app.
+    pub fn alipay(notice: &crate::alipay::TradeNotice, app_id: &str) -> Self {
+        Self {
+            provider: Provider::Alipay,
+            out_trade_no: notice.out_trade_no.clone(),
+            transaction_id: notice.trade_no.clone(),
+            paid: notice.is_paid(),
+            ours: notice.app_id == app_id,
+            amount: Some(notice.total),
+            success_time: notice.gmt_payment.clone(),
+        }
+    }
+}
 
 /// Who we are to WeChat Pay: a transaction for anyone else is never our payment.
 #[derive(Debug, Clone)]
@@ -77,24 +140,39 @@ impl PaymentDesk {
         })
     }
 
+    /// A WeChat Pay transaction, settled as [`PaymentDesk::settle`] settles any payment.
+    pub async fn settle_wechat(
+        &self,
+        tx: &Transaction,
+        now: i64,
+    ) -> Result<Settlement, SettleError> {
+        self.settle(&ProviderPayment::wechat(tx, &self.merchant), now)
+            .await
+    }
+
     /// Idempotency key: the order id. An order becomes PAID once, with one transaction id; a
     /// repeat changes nothing and re-sends `order.paid` (its consumer dedupes), so a crash
-    /// between the write and the send loses nothing.
-    pub async fn settle(&self, tx: &Transaction, now: i64) -> Result<Settlement, SettleError> {
-        if tx.trade_state != "SUCCESS" {
+    /// between the write and the send loses nothing. The same for every provider.
+    pub async fn settle(
+        &self,
+        payment: &ProviderPayment,
+        now: i64,
+    ) -> Result<Settlement, SettleError> {
+        if !payment.paid {
             return Ok(Settlement::NotPaid);
         }
-        let transaction_id = tx.transaction_id.clone().unwrap_or_default();
+        let transaction_id = payment.transaction_id.clone();
         let reference = if transaction_id.is_empty() {
-            tx.out_trade_no.clone()
+            payment.out_trade_no.clone()
         } else {
             transaction_id.clone()
         };
         let details = json!({
-            "outTradeNo": tx.out_trade_no, "transactionId": transaction_id, "mchid": tx.mchid, "appid": tx.appid,
-            "amount": tx.amount.as_ref().map(|a| a.total), "successTime": tx.success_time,
+            "provider": payment.provider.as_str(), "outTradeNo": payment.out_trade_no,
+            "transactionId": transaction_id, "ours": payment.ours,
+            "amount": payment.amount.map(Fen::get), "successTime": payment.success_time,
         });
-        let Some(order_id) = OrderId::parse(&tx.out_trade_no).ok() else {
+        let Some(order_id) = OrderId::parse(&payment.out_trade_no).ok() else {
             return self
                 .review("unknown_order", &reference, details, now)
                 .await
@@ -106,15 +184,8 @@ impl PaymentDesk {
                 .await
                 .map(|()| Settlement::UnknownOrder);
         };
-        let amount_matches = tx
-            .amount
-            .as_ref()
-            .is_some_and(|a| a.total == stored.order.total.get());
-        if tx.mchid != self.merchant.mchid
-            || tx.appid != self.merchant.appid
-            || !amount_matches
-            || transaction_id.is_empty()
-        {
+        let amount_matches = payment.amount == Some(stored.order.total);
+        if !payment.ours || !amount_matches || transaction_id.is_empty() {
             let mut details = details;
             details["orderTotal"] = json!(stored.order.total.get());
             return self
@@ -122,7 +193,7 @@ impl PaymentDesk {
                 .await
                 .map(|()| Settlement::Mismatch);
         }
-        let success_time = tx.success_time.clone().unwrap_or_default();
+        let success_time = payment.success_time.clone().unwrap_or_default();
         // Two rounds at most: a concurrent transition (a duplicate, the deadline) moves the
         // order on between our read and our write, and the second read sees where it went.
         for _ in 0..2 {
@@ -152,6 +223,13 @@ impl PaymentDesk {
                         tracing::info!(order_id = %order_id, "order paid");
                         return Ok(Settlement::Paid);
                     }
+                }
+                OrderStatus::Cancelled if payment.provider == Provider::Alipay => {
+                    // No Alipay refund client yet: the review record is the merchant's to refund.
+                    self.review("late_payment", order_id.as_str(), details, now)
+                        .await?;
+                    tracing::error!(alert = true, order_id = %order_id, "Alipay paid a cancelled order: refund it in the Alipay merchant console");
+                    return Ok(Settlement::LatePayment);
                 }
                 OrderStatus::Cancelled => {
                     self.review("late_payment", order_id.as_str(), details, now)

@@ -919,7 +919,7 @@ impl Checkout {
                     .map_err(CheckoutError::Provider)?;
                 let settled = self
                     .payments
-                    .settle(&tx, now)
+                    .settle_wechat(&tx, now)
                     .await
                     .map_err(|e| ApiError::unexpected(&e))?;
                 tracing::info!(order_id = %order.id, ?settled, "cancel found the order paid");

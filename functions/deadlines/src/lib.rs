@@ -206,7 +206,7 @@ impl Deadlines {
             Ok(tx) if tx.trade_state == "SUCCESS" => {
                 let settled = self
                     .payments
-                    .settle(&tx, now)
+                    .settle_wechat(&tx, now)
                     .await
                     .map_err(|e| e.to_string())?;
                 tracing::warn!(order_id = %order_id, ?settled, "deadline found a payment whose notification never came");

@@ -1,8 +1,9 @@
-//! `pay-notify`: WeChat Pay's payment notifications.
+//! `pay-notify`: WeChat Pay's and Alipay's payment notifications.
 //!
-//! Route: `POST /v1/pay/wechat/notify`. Idempotency key: the order id (see
-//! [`shared::payment::Payments::settle`]); a repeated notification answers 204 and changes
-//! nothing. No provider is called on this path, so it answers well inside WeChat's 5 seconds.
+//! Routes: `POST /v1/pay/wechat/notify`, `POST /v1/pay/alipay/notify`. Idempotency key: the order
+//! id (see [`shared::payment::PaymentDesk::settle`], the same for both providers); a repeated
+//! notification changes nothing. No provider is called on this path, so it answers well inside
+//! WeChat's 5 seconds.
 
 use serde_json::json;
 use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
@@ -23,6 +24,20 @@ pub struct PayNotify {
     payments: PaymentDesk,
     keys: PlatformKeys,
     apiv3: ApiV3Key,
+    /// None for a shop without Alipay: its webhook then refuses everything.
+    alipay: Option<shared::alipay::AlipayApp>,
+}
+
+/// Alipay reads the body: exactly `success` stops its retries, anything else asks for them.
+fn alipay_answer(status: u16, body: &str) -> ApiResponse {
+    let mut response = ApiResponse::default();
+    response.status_code = i64::from(status);
+    response.headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response.body = Some(aws_lambda_events::encodings::Body::Text(body.to_string()));
+    response
 }
 
 /// WeChat Pay reads only the status; the body is for people reading its logs.
@@ -43,6 +58,7 @@ impl PayNotify {
             metrics: clients.metrics("pay-notify"),
             payments: PaymentDesk::new(settings, dynamodb, sqs, clients.metrics("pay-notify"))?,
             keys: PlatformKeys::from_settings(settings)?,
+            alipay: shared::alipay::AlipayApp::from_settings(settings)?,
             apiv3: ApiV3Key::from_settings(settings)?,
         })
     }
@@ -84,7 +100,7 @@ impl PayNotify {
                     tracing::error!(alert = true, notification_id = %envelope.id, "authentic notification with an unreadable transaction");
                     return Ok(accepted());
                 };
-                match self.payments.settle(&tx, now).await {
+                match self.payments.settle_wechat(&tx, now).await {
                     Ok(settlement) => {
                         tracing::info!(notification_id = %envelope.id, ?settlement, "payment notification handled");
                         Ok(accepted())
@@ -108,6 +124,47 @@ impl PayNotify {
                     .map_err(|e| ApiError::unexpected(&e))?;
                 tracing::info!(notification_id = %envelope.id, event_type = other, "notification recorded");
                 Ok(accepted())
+            }
+        }
+    }
+
+    /// An Alipay notification: verified RSA2 over the sorted parameters before anything is read,
+    /// `total_amount` read exactly to fen, then settled by the same code as WeChat Pay's (app,
+    /// order and amount checked there). `success` once the order is durably PAID (or the notice
+    /// needed nothing); `failure` otherwise, so Alipay sends it again.
+    async fn alipay(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let Some(app) = &self.alipay else {
+            return Ok(alipay_answer(404, "failure"));
+        };
+        let raw = req.body_bytes()?;
+        let Some(form) = api::form_fields(&raw) else {
+            return Ok(alipay_answer(400, "failure"));
+        };
+        let notice = match shared::alipay::read_notification(&form, &app.public_key) {
+            Ok(notice) => notice,
+            Err(err) => {
+                tracing::warn!(problem = %err, "Alipay notification refused");
+                let status = if err == shared::alipay::NoticeError::BadSignature {
+                    401
+                } else {
+                    400
+                };
+                return Ok(alipay_answer(status, "failure"));
+            }
+        };
+        let payment = shared::payment::ProviderPayment::alipay(&notice, &app.app_id);
+        match self
+            .payments
+            .settle(&payment, shared::clock::now_epoch_seconds())
+            .await
+        {
+            Ok(settlement) => {
+                tracing::info!(notify_id = %notice.notify_id, trade_status = %notice.trade_status, ?settlement, "Alipay notification handled");
+                Ok(alipay_answer(200, "success"))
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "Alipay notification not stored");
+                Ok(alipay_answer(500, "failure"))
             }
         }
     }
@@ -258,6 +315,7 @@ impl HttpFunction for PayNotify {
         respond(&self.metrics, &req, async {
             match req.route() {
                 "POST /v1/pay/wechat/notify" => self.wechat(&req).await,
+                "POST /v1/pay/alipay/notify" => self.alipay(&req).await,
                 other => Err(ApiError::route_not_found(other)),
             }
         })

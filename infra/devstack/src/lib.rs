@@ -2,6 +2,7 @@
 //! the moto emulator, the provider sandboxes, and a gateway calling the functions in-process.
 //! `make dev` runs it as a server; the integration tests start one per test.
 
+pub mod alipay_sandbox;
 pub mod docs;
 pub mod gateway;
 pub mod kuaidi100_sandbox;
@@ -102,6 +103,7 @@ pub struct LocalStack {
     pub wechat: Arc<wechat_sandbox::WeChatSandbox>,
     pub wechatpay: Arc<wechatpay_sandbox::WeChatPaySandbox>,
     pub kuaidi100: Arc<kuaidi100_sandbox::Kuaidi100Sandbox>,
+    pub alipay: Arc<alipay_sandbox::AlipaySandbox>,
     pub sandbox_url: String,
     pub api_url: String,
     /// Every metric line the stack's functions wrote (EMF, as on Lambda's stdout).
@@ -194,6 +196,8 @@ impl LocalStack {
             format!("{api_url}/v1/logistics/kuaidi100/notify"),
         );
         overrides.extend(options.wechatpay_keys.settings());
+        let alipay = Arc::new(alipay_sandbox::AlipaySandbox::new());
+        overrides.extend(alipay.settings());
         overrides.extend(options.extra);
         let wechat = Arc::new(wechat_sandbox::WeChatSandbox::new(
             &overrides["WECHAT_APPID"],
@@ -330,6 +334,7 @@ impl LocalStack {
             wechat,
             wechatpay,
             kuaidi100,
+            alipay,
             sandbox_url,
             api_url,
             metrics,

@@ -1,0 +1,152 @@
+//! Alipay's payment notifications end to end, mirroring WeChat Pay's: signed by the sandbox's
+//! Alipay key, verified before anything is read, settled by the same code, answered `success`
+//! exactly once the order is durably PAID.
+
+use crate::checkout::{order_body, place};
+use crate::support::{Answer, TestShop};
+use shared::money::Fen;
+
+/// An unpaid order of a new shopper: (token, order id, total as Alipay writes it).
+async fn unpaid(shop: &TestShop, who: &str) -> (String, String, String) {
+    let (token, _) = shop.login(who).await;
+    let placed = place(
+        shop,
+        &token,
+        &format!("{who}-order"),
+        &order_body("longjing-1", 1),
+    )
+    .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let id = placed.body["order"]["id"].as_str().unwrap().to_string();
+    let total = Fen::new(placed.body["order"]["total"].as_u64().unwrap()).yuan_text();
+    (token, id, total)
+}
+
+async fn notify(shop: &TestShop, form: &str) -> Answer {
+    shop.post_raw(
+        "/v1/pay/alipay/notify",
+        "application/x-www-form-urlencoded; charset=utf-8",
+        form,
+    )
+    .await
+}
+
+async fn status_of(shop: &TestShop, token: &str, id: &str) -> serde_json::Value {
+    shop.get_as(token, &format!("/v1/orders/{id}")).await.body
+}
+
+#[tokio::test]
+async fn a_notification_delivered_five_times_at_once_pays_the_order_once() {
+    let shop = TestShop::start().await;
+    let (token, id, total) = unpaid(&shop, "ali.1").await;
+    let form = shop.stack.alipay.notification(&id, &total, |_| {});
+
+    let answers = futures::future::join_all((0..5).map(|_| notify(&shop, &form))).await;
+
+    for answer in &answers {
+        assert_eq!((answer.status, answer.text.as_str()), (200, "success"));
+    }
+    let order = status_of(&shop, &token, &id).await;
+    assert_eq!(order["status"], "PAID");
+    assert!(
+        order["transactionId"]
+            .as_str()
+            .unwrap()
+            .starts_with("20261125220014")
+    );
+    let paid_entries = order["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["status"] == "PAID")
+        .count();
+    assert_eq!(paid_entries, 1);
+}
+
+#[tokio::test]
+async fn forged_altered_and_unsigned_notifications_change_nothing() {
+    let shop = TestShop::start().await;
+    let (token, id, total) = unpaid(&shop, "ali.2").await;
+    let genuine = shop.stack.alipay.notification(&id, &total, |_| {});
+    let forger = devstack::alipay_sandbox::AlipaySandbox::new();
+    let forged = forger.notification(&id, &total, |_| {});
+    let altered = genuine.replace(&format!("total_amount={total}"), "total_amount=0.01");
+    let unsigned: String = genuine
+        .split('&')
+        .filter(|pair| !pair.starts_with("sign="))
+        .collect::<Vec<_>>()
+        .join("&");
+
+    for form in [&forged, &altered, &unsigned] {
+        let answer = notify(&shop, form).await;
+        assert_eq!((answer.status, answer.text.as_str()), (401, "failure"));
+    }
+    let garbage = notify(&shop, "%zz").await;
+    assert_eq!(garbage.text, "failure");
+    assert_eq!(
+        status_of(&shop, &token, &id).await["status"],
+        "PENDING_PAYMENT"
+    );
+}
+
+#[tokio::test]
+async fn an_amount_or_app_that_does_not_match_is_kept_for_review_and_never_pays() {
+    let shop = TestShop::start().await;
+    let (token, id, _) = unpaid(&shop, "ali.3").await;
+    let short = shop.stack.alipay.notification(&id, "0.01", |_| {});
+    let other_app = shop.stack.alipay.notification(&id, "0.01", |form| {
+        for (k, v) in form.iter_mut() {
+            if k == "app_id" {
+                *v = "2021999999999999".into();
+            }
+        }
+    });
+
+    for form in [&short, &other_app] {
+        let answer = notify(&shop, form).await;
+        // Acknowledged (Alipay would otherwise resend it for a day) but not applied.
+        assert_eq!((answer.status, answer.text.as_str()), (200, "success"));
+    }
+
+    assert_eq!(
+        status_of(&shop, &token, &id).await["status"],
+        "PENDING_PAYMENT"
+    );
+    let trade_no = short
+        .split('&')
+        .find_map(|p| p.strip_prefix("trade_no="))
+        .unwrap();
+    let review = shop
+        .stack
+        .order_store()
+        .review("mismatch", trade_no)
+        .await
+        .unwrap()
+        .expect("a review record");
+    assert_eq!(review["provider"], "alipay");
+    assert_eq!(review["amount"], 1);
+}
+
+#[tokio::test]
+async fn an_amount_with_more_than_two_decimals_is_refused() {
+    let shop = TestShop::start().await;
+    let (token, id, _) = unpaid(&shop, "ali.4").await;
+    let answer = notify(&shop, &shop.stack.alipay.notification(&id, "1.005", |_| {})).await;
+    assert_eq!((answer.status, answer.text.as_str()), (400, "failure"));
+    assert_eq!(
+        status_of(&shop, &token, &id).await["status"],
+        "PENDING_PAYMENT"
+    );
+}
+
+#[tokio::test]
+async fn a_shop_without_alipay_refuses_its_notifications() {
+    let shop = TestShop::with_settings(
+        [("ALIPAY_APP_ID", ""), ("ALIPAY_PUBLIC_KEY", "")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+    )
+    .await;
+    let answer = notify(&shop, "app_id=1").await;
+    assert_eq!((answer.status, answer.text.as_str()), (404, "failure"));
+}
