@@ -129,6 +129,7 @@ pub fn local_secrets() -> HashMap<String, String> {
 
 /// Both provider sandboxes on one port, told apart by path as the real hosts are by name.
 struct Sandboxes {
+    alipay: Arc<alipay_sandbox::AlipaySandbox>,
     wechat: Arc<wechat_sandbox::WeChatSandbox>,
     wechatpay: Arc<wechatpay_sandbox::WeChatPaySandbox>,
     kuaidi100: Arc<kuaidi100_sandbox::Kuaidi100Sandbox>,
@@ -137,7 +138,11 @@ struct Sandboxes {
 #[async_trait::async_trait]
 impl server::Serve for Sandboxes {
     async fn serve(&self, request: server::Incoming) -> server::Outgoing {
-        if request.path.starts_with("/v3/") || request.path.starts_with("/__sandbox/wechatpay") {
+        if request.path == "/gateway.do" {
+            self.alipay.serve(request).await
+        } else if request.path.starts_with("/v3/")
+            || request.path.starts_with("/__sandbox/wechatpay")
+        {
             self.wechatpay.serve(request).await
         } else if request.path.starts_with("/label/")
             || request.path == "/poll"
@@ -197,7 +202,7 @@ impl LocalStack {
         );
         overrides.extend(options.wechatpay_keys.settings());
         let alipay = Arc::new(alipay_sandbox::AlipaySandbox::new());
-        overrides.extend(alipay.settings());
+        overrides.extend(alipay.settings(&sandbox_url));
         overrides.extend(options.extra);
         let wechat = Arc::new(wechat_sandbox::WeChatSandbox::new(
             &overrides["WECHAT_APPID"],
@@ -213,6 +218,7 @@ impl LocalStack {
         server::spawn(
             sandbox_listener,
             Arc::new(Sandboxes {
+                alipay: alipay.clone(),
                 wechat: wechat.clone(),
                 wechatpay: wechatpay.clone(),
                 kuaidi100: kuaidi100.clone(),

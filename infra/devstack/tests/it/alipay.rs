@@ -150,3 +150,71 @@ async fn a_shop_without_alipay_refuses_its_notifications() {
     let answer = notify(&shop, "app_id=1").await;
     assert_eq!((answer.status, answer.text.as_str()), (404, "failure"));
 }
+
+#[tokio::test]
+async fn the_alipay_client_and_the_sandbox_sign_and_verify_each_other() {
+    let shop = TestShop::start().await;
+    // The client's own settings (app key, gateway) as a function using it would have them.
+    let mut map = shop.stack.settings.clone();
+    map.extend(shop.stack.alipay.settings(&shop.stack.sandbox_url));
+    let settings = shared::config::Settings::from_map(map);
+    let client =
+        shared::alipay::AlipayClient::from_settings(&settings, shared::wechat::http_client())
+            .unwrap()
+            .expect("the stack configures Alipay");
+    let now = shared::clock::now_epoch_seconds();
+
+    let open_id = client.login("ada.1", now).await.unwrap();
+    assert_eq!(
+        open_id,
+        devstack::alipay_sandbox::AlipaySandbox::open_id_of("ada.2")
+    );
+    let reused = client.login("ada.1", now).await.unwrap_err();
+    assert_eq!(reused.sub_code(), Some("isv.code-invalid"));
+
+    let order = "20261125alipayclient0001";
+    let unknown = client.query(order, now).await.unwrap_err();
+    assert_eq!(unknown.sub_code(), Some("ACQ.TRADE_NOT_EXIST"));
+    let trade_no = client
+        .create_trade(
+            order,
+            Fen::new(12_800),
+            "西湖龙井",
+            &open_id,
+            now + 900,
+            now,
+        )
+        .await
+        .unwrap();
+    let waiting = client.query(order, now).await.unwrap();
+    assert_eq!(
+        (
+            waiting.trade_no.as_str(),
+            waiting.trade_status.as_str(),
+            waiting.total
+        ),
+        (trade_no.as_str(), "WAIT_BUYER_PAY", Fen::new(12_800))
+    );
+    shop.stack.alipay.pay(order).unwrap();
+    assert_eq!(
+        client.query(order, now).await.unwrap().trade_status,
+        "TRADE_SUCCESS"
+    );
+    let paid_close = client.close(order, now).await.unwrap_err();
+    assert_eq!(paid_close.sub_code(), Some("ACQ.TRADE_STATUS_ERROR"));
+    client
+        .refund(order, "R1", Fen::new(2_800), "少发一件", now)
+        .await
+        .unwrap();
+    // The same request asked again refunds nothing more.
+    client
+        .refund(order, "R1", Fen::new(2_800), "少发一件", now)
+        .await
+        .unwrap();
+    assert_eq!(shop.stack.alipay.refunded(order), 2_800);
+    let too_much = client
+        .refund(order, "R2", Fen::new(10_001), "全退", now)
+        .await
+        .unwrap_err();
+    assert!(too_much.sub_code().is_some());
+}
