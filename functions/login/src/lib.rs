@@ -1,6 +1,7 @@
-//! `login`: turns a wx.login code into the shop's own token, and binds a phone number.
+//! `login`: turns a wx.login code (or an Alipay my.getAuthCode code) into the shop's own token,
+//! and binds a phone number.
 //!
-//! Routes: `POST /v1/auth/login`, `POST /v1/auth/phone`.
+//! Routes: `POST /v1/auth/login`, `POST /v1/auth/login/alipay`, `POST /v1/auth/phone`.
 
 use serde::{Deserialize, Serialize};
 use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
@@ -12,7 +13,7 @@ use shared::runtime::{Clients, HttpFunction, respond};
 use shared::social::ShareCode;
 use shared::store::StoreError;
 use shared::store::social::SocialStore;
-use shared::store::users::UserStore;
+use shared::store::users::{Identity, UserStore};
 use shared::wechat::{self, WeChatApi, WeChatError};
 
 pub struct Login {
@@ -20,6 +21,8 @@ pub struct Login {
     users: UserStore,
     /// Share links, to attribute a new shopper to whoever invited them.
     invites: SocialStore,
+    /// None for a shop without Alipay.
+    alipay: Option<shared::alipay::AlipayClient>,
     wechat: WeChatApi,
     tokens: TokenService,
     phone_key: PhoneHashKey,
@@ -145,6 +148,7 @@ impl Login {
         let jwt_secret = settings.secret("JWT_SECRET")?;
         Ok(Self {
             metrics: clients.metrics("login"),
+            alipay: shared::alipay::AlipayClient::from_settings(settings, clients.http())?,
             invites: SocialStore::new(dynamodb.clone(), settings.required("MARKETING_TABLE")?),
             users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
             wechat: WeChatApi::new(settings, http)?,
@@ -169,13 +173,68 @@ impl Login {
             }
         });
         let session = session.map_err(LoginError::from)?;
-        let share = share.map_err(LoginError::from)?;
+        self.signed_in(
+            &Identity::WeChat(session.openid),
+            invite_code.as_ref(),
+            share.map_err(LoginError::from)?,
+        )
+        .await
+    }
+
+    /// `my.getAuthCode` in the shop's Alipay mini-program -> the same kind of account and token.
+    async fn login_alipay(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let Some(alipay) = &self.alipay else {
+            return Err(ApiError::new(
+                404,
+                "alipay_not_enabled",
+                "this shop does not take Alipay",
+            ));
+        };
+        let body: LoginBody = req.json_body()?;
+        let code = WeChatCode::parse("code", &body.code)?;
+        let invite_code = parse_invite_code(body.invite_code.as_deref())?;
+        let now = now_epoch_seconds();
+        let (open_id, share) = futures::join!(alipay.login(&code.0, now), async {
+            match &invite_code {
+                Some(code) => self.invites.share(code).await,
+                None => Ok(None),
+            }
+        });
+        let open_id = open_id.map_err(|err| match err.sub_code() {
+            Some(sub) if sub.contains("code") => ApiError::new(
+                401,
+                "alipay_code_invalid",
+                "the Alipay code is invalid, expired or already used; call my.getAuthCode() again",
+            ),
+            _ => ApiError::new(
+                502,
+                "alipay_unavailable",
+                "Alipay did not answer as expected; please retry",
+            )
+            .with_cause(&err),
+        })?;
+        self.signed_in(
+            &Identity::Alipay(open_id),
+            invite_code.as_ref(),
+            share.map_err(LoginError::from)?,
+        )
+        .await
+    }
+
+    /// The account for this identity (created, and attributed to its sharer, on first sight) and
+    /// its token.
+    async fn signed_in(
+        &self,
+        identity: &Identity,
+        invite_code: Option<&ShareCode>,
+        share: Option<shared::store::social::Share>,
+    ) -> Result<ApiResponse, ApiError> {
         let now = now_epoch_seconds();
         let signed_in = self
             .users
             .sign_in(
-                &session.openid,
-                invite_code.as_ref().map(ShareCode::as_str),
+                identity,
+                invite_code.map(ShareCode::as_str),
                 share.as_ref().map(|s| (&s.sharer_id, &self.invites)),
                 now,
             )
@@ -254,6 +313,7 @@ impl HttpFunction for Login {
         respond(&self.metrics, &req, async {
             match req.route() {
                 "POST /v1/auth/login" => self.login(&req).await,
+                "POST /v1/auth/login/alipay" => self.login_alipay(&req).await,
                 "POST /v1/auth/phone" => self.bind_phone(&req).await,
                 other => Err(ApiError::route_not_found(other)),
             }

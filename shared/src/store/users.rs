@@ -3,6 +3,7 @@
 //!
 //! Items in the users table (key `pk`):
 //! - `USER#<userId>`: the account
+//! - `ALIPAY#<open_id>`: the same for an Alipay identity (a shop's Alipay mini-program)
 //! - `OPENID#<openid>`: which account an openid belongs to; created with the account in one
 //!   transaction, conditional on not existing, so two racing first logins make one user
 //! - `PREFS#<userId>`: counters `v_<categoryId>` (views) and `b_<categoryId>` (purchases), and
@@ -45,6 +46,8 @@ impl User {
 #[derive(Debug, Clone)]
 pub struct Buyer {
     pub openid: Option<OpenId>,
+    /// Whom Alipay charges, for a shopper who logged in through the Alipay mini-program.
+    pub alipay_open_id: Option<String>,
     pub member_level: Option<String>,
     /// Who invited this shopper, when they signed up through a share link.
     pub invited_by: Option<UserId>,
@@ -54,8 +57,40 @@ impl Buyer {
     pub(crate) fn of(item: &Item) -> Self {
         Buyer {
             openid: get_s(item, "openid").and_then(|o| OpenId::parse(o).ok()),
+            alipay_open_id: get_s(item, "alipayOpenId").map(str::to_string),
             member_level: get_s(item, "memberLevel").map(str::to_string),
             invited_by: get_s(item, "invitedBy").and_then(|u| UserId::parse(u).ok()),
+        }
+    }
+}
+
+/// Who a shopper is to a payment provider's mini-program: one account per identity.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    WeChat(OpenId),
+    /// Alipay's `open_id` (or `user_id`) for our app.
+    Alipay(String),
+}
+
+impl Identity {
+    fn key(&self) -> String {
+        match self {
+            Identity::WeChat(openid) => format!("OPENID#{}", openid.expose()),
+            Identity::Alipay(id) => format!("ALIPAY#{id}"),
+        }
+    }
+
+    fn attribute(&self) -> &'static str {
+        match self {
+            Identity::WeChat(_) => "openid",
+            Identity::Alipay(_) => "alipayOpenId",
+        }
+    }
+
+    fn expose(&self) -> &str {
+        match self {
+            Identity::WeChat(openid) => openid.expose(),
+            Identity::Alipay(id) => id,
         }
     }
 }
@@ -126,12 +161,12 @@ impl UserStore {
         out.item.as_ref().map(super::from_item).transpose()
     }
 
-    async fn user_id_for(&self, openid: &OpenId) -> Result<Option<UserId>, StoreError> {
+    async fn user_id_for(&self, identity: &Identity) -> Result<Option<UserId>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(format!("OPENID#{}", openid.expose())))
+            .key("pk", s(identity.key()))
             .consistent_read(true)
             .send()
             .await
@@ -148,13 +183,13 @@ impl UserStore {
     /// is attributed to its sharer in the same transaction: existing accounts never are.
     pub async fn sign_in(
         &self,
-        openid: &OpenId,
+        identity: &Identity,
         invite_code: Option<&str>,
         inviter: Option<(&UserId, &super::social::SocialStore)>,
         now: i64,
     ) -> Result<SignIn, StoreError> {
         for _ in 0..3 {
-            if let Some(id) = self.user_id_for(openid).await? {
+            if let Some(id) = self.user_id_for(identity).await? {
                 let user = self.get(&id).await?.ok_or_else(|| StoreError::Corrupt {
                     key: format!("USER#{id}"),
                     problem: "openid record points at a missing user".into(),
@@ -175,10 +210,11 @@ impl UserStore {
             };
             let mut user_item: Item = super::to_item(&user);
             user_item.insert("pk".into(), user_key(&user.id));
-            // The openid stays in the table for payments and notices; it never leaves the backend.
-            user_item.insert("openid".into(), s(openid.expose()));
+            // The provider's id stays in the table for payments and notices; it never leaves the
+            // backend.
+            user_item.insert(identity.attribute().into(), s(identity.expose()));
             let mut openid_item = Item::new();
-            openid_item.insert("pk".into(), s(format!("OPENID#{}", openid.expose())));
+            openid_item.insert("pk".into(), s(identity.key()));
             openid_item.insert("userId".into(), s(user.id.as_str()));
             openid_item.insert("createdAt".into(), n(now));
             let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
@@ -210,7 +246,7 @@ impl UserStore {
             }
         }
         Err(StoreError::Corrupt {
-            key: "OPENID#<redacted>".into(),
+            key: "<identity redacted>".into(),
             problem: "sign-in kept conflicting".into(),
         })
     }
@@ -222,7 +258,7 @@ impl UserStore {
             .get_item()
             .table_name(&self.table)
             .key("pk", user_key(id))
-            .projection_expression("openid, memberLevel, invitedBy")
+            .projection_expression("openid, alipayOpenId, memberLevel, invitedBy")
             .send()
             .await
             .map_err(|e| StoreError::dynamo("GetItem buyer", e))?;

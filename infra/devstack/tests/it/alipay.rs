@@ -218,3 +218,45 @@ async fn the_alipay_client_and_the_sandbox_sign_and_verify_each_other() {
         .unwrap_err();
     assert!(too_much.sub_code().is_some());
 }
+
+#[tokio::test]
+async fn an_alipay_code_logs_in_the_same_kind_of_shopper_once_per_alipay_account() {
+    let shop = TestShop::start().await;
+    let login = |code: &'static str| {
+        let shop = &shop;
+        async move {
+            shop.post("/v1/auth/login/alipay", &serde_json::json!({"code": code}))
+                .await
+        }
+    };
+
+    let first = login("ali-bo.1").await;
+    let again = login("ali-bo.2").await;
+    let reused = login("ali-bo.1").await;
+    let wechat = shop
+        .post("/v1/auth/login", &serde_json::json!({"code": "ali-bo.3"}))
+        .await;
+
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.body["user"]["isNew"], true);
+    assert_eq!(again.body["user"]["id"], first.body["user"]["id"]);
+    assert_eq!(again.body["user"]["isNew"], false);
+    assert_eq!(
+        (reused.status, reused.error_code()),
+        (401, "alipay_code_invalid")
+    );
+    assert_ne!(
+        wechat.body["user"]["id"], first.body["user"]["id"],
+        "a WeChat account is another identity"
+    );
+    // The token works like any shopper's.
+    let token = first.body["token"].as_str().unwrap();
+    assert_eq!(shop.get_as(token, "/v1/rewards").await.status, 200);
+    assert!(
+        !first
+            .text
+            .contains(&devstack::alipay_sandbox::AlipaySandbox::open_id_of(
+                "ali-bo"
+            ))
+    );
+}

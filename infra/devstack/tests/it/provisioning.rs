@@ -102,7 +102,9 @@ async fn a_deploy_time_secret_must_be_given_locally() {
         .unwrap_err();
 
     assert!(
-        err.to_string().contains("JWT_SECRET") || err.to_string().contains("WECHAT_SECRET"),
+        ["JWT_SECRET", "WECHAT_SECRET", "ALIPAY_PRIVATE_KEY"]
+            .iter()
+            .any(|secret| err.to_string().contains(secret)),
         "{err}"
     );
 }
