@@ -19,6 +19,7 @@ pub mod payment;
 pub mod phone;
 pub mod pricing;
 pub mod promotions;
+pub mod provider;
 pub mod queue;
 pub mod refund;
 pub mod runtime;

@@ -290,6 +290,9 @@ pub struct Order {
     /// The bargain whose price this order took; it is usable again if the order is cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bargain_id: Option<crate::social::BargainId>,
+    /// Who takes the money: WeChat Pay unless the shopper chose Alipay.
+    #[serde(default = "wechat")]
+    pub provider: crate::payment::Provider,
     /// How the shopper arrived (`share`, `qrcode`, `direct`, ...), for the funnel by channel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
@@ -323,6 +326,10 @@ pub struct Order {
     pub refund_count: u32,
     #[serde(default)]
     pub history: Vec<StatusChange>,
+}
+
+fn wechat() -> crate::payment::Provider {
+    crate::payment::Provider::Wechat
 }
 
 fn is_zero_fen(f: &Fen) -> bool {

@@ -224,13 +224,6 @@ impl PaymentDesk {
                         return Ok(Settlement::Paid);
                     }
                 }
-                OrderStatus::Cancelled if payment.provider == Provider::Alipay => {
-                    // No Alipay refund client yet: the review record is the merchant's to refund.
-                    self.review("late_payment", order_id.as_str(), details, now)
-                        .await?;
-                    tracing::error!(alert = true, order_id = %order_id, "Alipay paid a cancelled order: refund it in the Alipay merchant console");
-                    return Ok(Settlement::LatePayment);
-                }
                 OrderStatus::Cancelled => {
                     self.review("late_payment", order_id.as_str(), details, now)
                         .await?;
@@ -238,6 +231,7 @@ impl PaymentDesk {
                         order_id: order_id.clone(),
                         transaction_id,
                         total: stored.order.total.get(),
+                        provider: payment.provider,
                     };
                     self.deadlines.send(&refund, 0).await?;
                     return Ok(Settlement::LatePayment);
@@ -280,6 +274,59 @@ impl PaymentDesk {
             self.rewards.send(&message, 0).await?;
         }
         Ok(())
+    }
+
+    /// A refund's end, from the provider's notification (WeChat Pay) or its synchronous answer
+    /// (Alipay): the order and the refund move once (see `OrderStore::finish_refund`), the
+    /// refunded metric counts once, and an order back to PAID (a partial refund, or a closed one)
+    /// is queued to ship again; a repeat checks that too, in case the first stopped before it.
+    pub async fn refund_finished(
+        &self,
+        order_id: &OrderId,
+        out_refund_no: &str,
+        outcome: crate::refund::RefundStatus,
+        amount: Fen,
+        now: i64,
+    ) -> Result<crate::store::refunds::Finished, SettleError> {
+        use crate::store::refunds::Finished;
+        let finished = self
+            .orders
+            .finish_refund(order_id, out_refund_no, outcome, now)
+            .await?;
+        let needs_order = matches!(finished, Finished::AlreadyFinished)
+            || (matches!(finished, Finished::Finished(_))
+                && outcome == crate::refund::RefundStatus::Success);
+        let order = if needs_order {
+            self.orders.get(order_id).await?.map(|s| s.order)
+        } else {
+            None
+        };
+        if outcome == crate::refund::RefundStatus::Success
+            && matches!(finished, Finished::Finished(_))
+        {
+            self.metrics.event(
+                crate::metrics::BusinessEvent::Refunded,
+                &crate::metrics::Facts {
+                    channel: order.as_ref().and_then(|o| o.channel.as_deref()),
+                    amount: Some(amount),
+                    ..Default::default()
+                },
+            );
+        }
+        let back_to_paid = match &finished {
+            Finished::Finished(status) => *status == OrderStatus::Paid,
+            Finished::AlreadyFinished => order
+                .as_ref()
+                .is_some_and(|o| o.status == OrderStatus::Paid),
+            Finished::UnknownRefund => false,
+        };
+        if back_to_paid {
+            // Fulfillment skipped the order while it was refunding: what is left ships now.
+            self.fulfillment
+                .send(&FulfillmentMessage::order_paid(order_id, out_refund_no), 0)
+                .await?;
+        }
+        Ok(finished)
     }
 
     async fn review(

@@ -53,6 +53,9 @@ pub enum DeadlineMessage {
         order_id: OrderId,
         transaction_id: String,
         total: u64,
+        /// Who took the money, and so gives it back.
+        #[serde(default = "wechat")]
+        provider: crate::payment::Provider,
     },
     /// The parcel was signed for: award the order's points (once, by ledger key) and schedule
     /// its completion. Sent again by every push that finds the parcel delivered.
@@ -92,6 +95,10 @@ pub enum RewardMessage {
         invitee_id: UserId,
         inviter_id: UserId,
     },
+}
+
+fn wechat() -> crate::payment::Provider {
+    crate::payment::Provider::Wechat
 }
 
 #[derive(Debug, thiserror::Error)]

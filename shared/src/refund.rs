@@ -226,6 +226,7 @@ mod tests {
             bargain_id: None,
             invited_by: None,
             channel: None,
+            provider: crate::payment::Provider::Wechat,
             history: vec![],
         }
     }

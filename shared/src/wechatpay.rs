@@ -301,6 +301,10 @@ impl WeChatPay {
         })
     }
 
+    pub fn appid(&self) -> &str {
+        &self.appid
+    }
+
     pub fn mchid(&self) -> &str {
         &self.mchid
     }

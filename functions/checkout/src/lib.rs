@@ -14,7 +14,7 @@ use shared::auth::TokenService;
 use shared::clock::now_epoch_seconds;
 use shared::config::{ConfigError, Settings};
 use shared::cursor::CursorSealer;
-use shared::ids::{OpenId, SkuId, UserId};
+use shared::ids::{SkuId, UserId};
 use shared::money::Fen;
 use shared::order::{Order, OrderId, OrderLine, OrderStatus, StatusChange};
 use shared::payment::PaymentDesk;
@@ -31,7 +31,8 @@ use shared::store::marketing::{Claim, MarketingStore};
 use shared::store::orders::{Created, FlashHold, Transition};
 use shared::store::shipments::ShipmentStore;
 use shared::store::social::{Group, Member, SocialStore};
-use shared::wechatpay::{PayError, PaymentParams, Prepay, WeChatPay};
+use shared::payment::Provider;
+use shared::provider::{Closed, PaymentStart, ProviderError, Providers, Queried, RefundAsked};
 use views::{OrderAnswer, PointsView};
 
 /// Unpaid orders are cancelled and their stock released after this many minutes by default.
@@ -46,7 +47,8 @@ pub struct Checkout {
     social: SocialStore,
     tokens: TokenService,
     cursors: CursorSealer,
-    pay: WeChatPay,
+    /// WeChat Pay, and Alipay when the shop takes it: picked per order.
+    providers: Providers,
     payments: PaymentDesk,
     payment_seconds: i64,
     refund_window_days: i64,
@@ -67,10 +69,17 @@ enum CheckoutError {
     KeyReused,
     #[error("{0}")]
     Pricing(PricingError),
-    #[error("WeChat Pay did not take the order")]
-    Prepay { order_id: OrderId, source: PayError },
-    #[error("WeChat Pay could not be reached")]
-    Provider(#[source] PayError),
+    #[error("the payment provider did not take the order")]
+    Prepay {
+        order_id: OrderId,
+        source: ProviderError,
+    },
+    #[error("the payment provider could not be reached")]
+    Provider(#[source] ProviderError),
+    #[error("this shop does not take {0}")]
+    ProviderUnavailable(&'static str),
+    #[error("log in through the {0} mini-program to pay with it")]
+    PayerUnknown(&'static str),
     #[error("the order is {0:?} and can no longer be cancelled")]
     NotCancellable(OrderStatus),
     #[error("the account behind this token no longer exists")]
@@ -149,15 +158,29 @@ impl From<CheckoutError> for ApiError {
                 e.field = Some("couponId".into());
                 e
             }
+            CheckoutError::ProviderUnavailable(provider) => {
+                let mut e = ApiError::new(422, "provider_unavailable", format!("this shop does not take {provider}"));
+                e.field = Some("provider".into());
+                e
+            }
+            CheckoutError::PayerUnknown(provider) => {
+                let mut e = ApiError::new(
+                    422,
+                    "payer_unknown",
+                    format!("log in through the {provider} mini-program to pay with it"),
+                );
+                e.field = Some("provider".into());
+                e
+            }
             CheckoutError::Prepay { order_id, source } => ApiError::new(
                 502,
                 "payment_unavailable",
-                "the order is reserved but WeChat Pay did not answer; retry with the same Idempotency-Key",
+                "the order is reserved but the payment provider did not answer; retry with the same Idempotency-Key",
             )
             .with_detail("orderId", serde_json::json!(order_id.as_str()))
             .with_cause(source),
             CheckoutError::Provider(source) => {
-                ApiError::new(502, "payment_unavailable", "WeChat Pay did not answer; please retry").with_cause(source)
+                ApiError::new(502, "payment_unavailable", "the payment provider did not answer; please retry").with_cause(source)
             }
             CheckoutError::NotCancellable(status) => {
                 ApiError::new(409, "order_not_cancellable", format!("the order is {} and can no longer be cancelled", status.as_str()))
@@ -347,7 +370,7 @@ impl Checkout {
             ),
             tokens: TokenService::new(&jwt_secret)?,
             cursors: CursorSealer::derive(&jwt_secret),
-            pay: WeChatPay::new(settings, http)?,
+            providers: Providers::from_settings(settings, http)?,
             // Its order store also carries the catalog and idempotency tables: checkout reserves.
             payments: PaymentDesk::new(settings, dynamodb, sqs, clients.metrics("checkout"))?,
             payment_seconds: payment_minutes * 60,
@@ -500,15 +523,20 @@ impl Checkout {
                 }
                 Err(err) => return Err(err.into()),
             };
-            let openid = snapshot
-                .buyer
-                .as_ref()
-                .and_then(|b| b.openid.clone())
-                .ok_or(CheckoutError::UnknownUser)?;
+            if !self.providers.takes(request.provider) {
+                return Err(CheckoutError::ProviderUnavailable(request.provider.as_str()).into());
+            }
+            let buyer = snapshot.buyer.as_ref().ok_or(CheckoutError::UnknownUser)?;
+            let openid = match request.provider {
+                Provider::Wechat => buyer.openid.as_ref().map(|o| o.expose().to_string()),
+                Provider::Alipay => buyer.alipay_open_id.clone(),
+            }
+            .ok_or(CheckoutError::PayerUnknown(request.provider.as_str()))?;
             let now = now_epoch_seconds();
             let mut order = self.new_order(&user, &request, &quote, &snapshot.skus, now);
             order.invited_by = snapshot.buyer.as_ref().and_then(|b| b.invited_by.clone());
             order.channel = Some(shared::metrics::channel_of(req).to_string());
+            order.provider = request.provider;
             let offer_writes = self.take_offer(&mut order, &request, &snapshot, now)?;
             let holds = flash_holds(&quote, &snapshot.skus);
 
@@ -597,7 +625,7 @@ impl Checkout {
         user: &UserId,
         key: &str,
         hash: &str,
-    ) -> Result<Option<(Order, OpenId)>, CheckoutError> {
+    ) -> Result<Option<(Order, String)>, CheckoutError> {
         let Some((order_id, request_hash)) = self.payments.orders.claimed(user, key).await? else {
             return Ok(None);
         };
@@ -609,7 +637,10 @@ impl Checkout {
             .orders
             .get(&order_id)
             .await?
-            .and_then(|s| Some((s.order, s.openid?))))
+            .and_then(|s| {
+                let payer = s.payer()?;
+                Some((s.order, payer))
+            }))
     }
 
     /// The writes that take the order's group seat or bargain, with the order marked as taking
@@ -765,6 +796,7 @@ impl Checkout {
             bargain_id: None,
             invited_by: None,
             channel: None,
+            provider: shared::payment::Provider::Wechat,
             history: vec![StatusChange {
                 status: OrderStatus::PendingPayment,
                 at: now,
@@ -773,31 +805,23 @@ impl Checkout {
         }
     }
 
-    /// Payment parameters for an unpaid order: WeChat Pay answers the same prepay_id for the
-    /// same order, so a retry after a failed prepay completes it.
+    /// What the shopper's pay call needs for an unpaid order, from the order's provider (which
+    /// answers the same trade for the same order, so a retry after a failed start completes it).
     async fn payment_for(
         &self,
         order: &Order,
-        openid: &OpenId,
+        payer: &str,
         now: i64,
-    ) -> Result<Option<PaymentParams>, CheckoutError> {
+    ) -> Result<Option<PaymentStart>, CheckoutError> {
         if order.status != OrderStatus::PendingPayment {
             return Ok(None);
         }
-        let description = order
-            .lines
-            .first()
-            .map(|l| l.title.as_str())
-            .unwrap_or("订单");
-        let prepay = Prepay {
-            out_trade_no: &order.id,
-            description,
-            total: order.total,
-            payer_openid: openid.expose(),
-            time_expire: order.pay_deadline,
-        };
-        match self.pay.jsapi_prepay(&prepay).await {
-            Ok(prepay_id) => Ok(Some(self.pay.payment_params(&prepay_id, now))),
+        let provider = self
+            .providers
+            .of(order.provider)
+            .map_err(CheckoutError::Provider)?;
+        match provider.start(order, payer, now).await {
+            Ok(start) => Ok(Some(start)),
             Err(source) => Err(CheckoutError::Prepay {
                 order_id: order.id.clone(),
                 source,
@@ -907,25 +931,32 @@ impl Checkout {
             return Err(CheckoutError::NotCancellable(order.status).into());
         }
         let now = now_epoch_seconds();
-        // Close at WeChat Pay first, so the order cannot be paid after we release its stock.
-        match self.pay.close(&order.id).await {
-            Ok(()) => {}
-            Err(err) if err.code() == Some("ORDER_NOT_EXIST") => {}
-            Err(err) if err.code() == Some("ORDERPAID") => {
-                let tx = self
-                    .pay
-                    .query(&order.id)
+        // Close at the provider first, so the order cannot be paid after we release its stock.
+        let provider = self
+            .providers
+            .of(order.provider)
+            .map_err(CheckoutError::Provider)?;
+        match provider
+            .close(&order.id, now)
+            .await
+            .map_err(CheckoutError::Provider)?
+        {
+            Closed::Closed | Closed::NeverCreated => {}
+            Closed::AlreadyPaid => {
+                if let Queried::Paid(payment) = provider
+                    .query(&order.id, now)
                     .await
-                    .map_err(CheckoutError::Provider)?;
-                let settled = self
-                    .payments
-                    .settle_wechat(&tx, now)
-                    .await
-                    .map_err(|e| ApiError::unexpected(&e))?;
-                tracing::info!(order_id = %order.id, ?settled, "cancel found the order paid");
+                    .map_err(CheckoutError::Provider)?
+                {
+                    let settled = self
+                        .payments
+                        .settle(&payment, now)
+                        .await
+                        .map_err(|e| ApiError::unexpected(&e))?;
+                    tracing::info!(order_id = %order.id, ?settled, "cancel found the order paid");
+                }
                 return Err(CheckoutError::NotCancellable(OrderStatus::Paid).into());
             }
-            Err(err) => return Err(CheckoutError::Provider(err).into()),
         }
         let transition = self
             .payments
@@ -1023,24 +1054,45 @@ impl Checkout {
             stored = self.own_order(req, &user).await?;
         };
         let order = &stored.order;
-        if let Err(source) = self
-            .pay
-            .refund(
-                &order.id,
-                &refund.out_refund_no,
-                refund.amount,
-                order.total,
-                &refund.reason,
-            )
-            .await
-        {
-            return Err(ApiError::new(
-                502,
-                "refund_unavailable",
-                "the refund is recorded but WeChat Pay did not answer; send the same request again",
-            )
-            .with_detail("outRefundNo", serde_json::json!(refund.out_refund_no))
-            .with_cause(&source));
+        let asked = match self.providers.of(order.provider) {
+            Ok(provider) => {
+                provider
+                    .refund(
+                        &order.id,
+                        &refund.out_refund_no,
+                        refund.amount,
+                        order.total,
+                        &refund.reason,
+                        now,
+                    )
+                    .await
+            }
+            Err(err) => Err(err),
+        };
+        match asked {
+            Ok(RefundAsked::Pending) => {}
+            // Refunded on the spot (Alipay): finished here as a notification would finish it.
+            Ok(RefundAsked::Done) => {
+                self.payments
+                    .refund_finished(
+                        &order.id,
+                        &refund.out_refund_no,
+                        shared::refund::RefundStatus::Success,
+                        refund.amount,
+                        now,
+                    )
+                    .await
+                    .map_err(|e| ApiError::unexpected(&e))?;
+            }
+            Err(source) => {
+                return Err(ApiError::new(
+                    502,
+                    "refund_unavailable",
+                    "the refund is recorded but the payment provider did not answer; send the same request again",
+                )
+                .with_detail("outRefundNo", serde_json::json!(refund.out_refund_no))
+                .with_cause(&source));
+            }
         }
         tracing::info!(order_id = %order.id, out_refund_no = %refund.out_refund_no, amount = refund.amount.get(), "refund requested");
         let current = self.current(&order.id).await?;

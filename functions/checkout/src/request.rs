@@ -5,6 +5,7 @@ use sha2::{Digest, Sha256};
 use shared::api::{ApiError, ApiRequest, RequestExt};
 use shared::ids::SkuId;
 use shared::order::{Address, AddressInput, Quantity};
+use shared::payment::Provider;
 use shared::promotions::CouponId;
 use shared::social::{BargainId, GroupId, Profile};
 use shared::store::cart::OfferRef;
@@ -51,6 +52,20 @@ pub struct CheckoutRequest {
     pub points: u64,
     /// A group-buy seat or a bargain the order is for.
     pub offer: Option<Offer>,
+    /// Who takes the money: `wechat` (the default) or `alipay`.
+    pub provider: Provider,
+}
+
+fn parse_provider(body: &Value) -> Result<Provider, ApiError> {
+    match body.get("provider") {
+        None | Some(Value::Null) => Ok(Provider::Wechat),
+        Some(Value::String(p)) if p == "wechat" => Ok(Provider::Wechat),
+        Some(Value::String(p)) if p == "alipay" => Ok(Provider::Alipay),
+        Some(_) => Err(ApiError::invalid_field(
+            "provider",
+            "must be \"wechat\" or \"alipay\"",
+        )),
+    }
 }
 
 /// `groupBuy: {}` starts a group, `groupBuy: {groupId}` joins one, `bargainId` uses a bargain;
@@ -138,6 +153,7 @@ impl CheckoutRequest {
         let items = parse_items(&body)?;
         Ok(Self {
             offer: parse_offer(&body, &items)?,
+            provider: parse_provider(&body)?,
             items,
             address: None,
             coupon: parse_coupon(&body)?,
@@ -158,6 +174,7 @@ impl CheckoutRequest {
             .map_err(|e| ApiError::invalid_field(e.field, e.problem))?;
         Ok(Self {
             offer: parse_offer(&body, &items)?,
+            provider: parse_provider(&body)?,
             items,
             address: Some(address),
             coupon: parse_coupon(&body)?,
@@ -173,6 +190,7 @@ impl CheckoutRequest {
             "couponId": self.coupon.as_ref().map(ToString::to_string),
             "points": self.points,
             "offer": self.offer.as_ref().map(Offer::fingerprint),
+            "provider": self.provider,
         });
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }

@@ -7,7 +7,6 @@ use shared::order::{Discount, Order};
 use shared::pricing::{CouponOption, CouponValue, PricedLine, Quote, Scope};
 use shared::promotions::{ClaimRefusal, CouponTemplate, Validity, WalletCoupon};
 use shared::store::catalog::SkuForSale;
-use shared::wechatpay::PaymentParams;
 use std::collections::BTreeMap;
 
 /// The order the engine applies things in (shared::pricing), shown with every quote so a
@@ -94,7 +93,7 @@ pub struct CouponOptionView {
 #[serde(rename_all = "camelCase")]
 pub struct OrderAnswer<'a> {
     pub order: &'a Order,
-    pub payment: Option<PaymentParams>,
+    pub payment: Option<shared::provider::PaymentStart>,
 }
 
 pub fn quote_answer(

@@ -19,7 +19,7 @@ use shared::social::{GroupId, GroupStatus};
 use shared::store::marketing::MarketingStore;
 use shared::store::points::PointsLedger;
 use shared::store::social::SocialStore;
-use shared::wechatpay::WeChatPay;
+use shared::provider::{Closed, Providers, Queried, RefundAsked};
 
 /// A shopper in the middle of paying gets this long before we ask again.
 const USER_PAYING_RETRY_SECONDS: i64 = 60;
@@ -28,7 +28,8 @@ const DEFAULT_COMPLETE_AFTER_DAYS: i64 = 7;
 
 pub struct Deadlines {
     payments: PaymentDesk,
-    pay: WeChatPay,
+    /// WeChat Pay, and Alipay when the shop takes it: each order asks its own.
+    providers: Providers,
     marketing: MarketingStore,
     points: PointsLedger,
     social: SocialStore,
@@ -52,7 +53,7 @@ impl Deadlines {
             points: PointsLedger::new(dynamodb.clone(), &marketing),
             social: SocialStore::new(dynamodb.clone(), marketing),
             payments: PaymentDesk::new(settings, dynamodb, sqs, clients.metrics("deadlines"))?,
-            pay: WeChatPay::new(settings, http)?,
+            providers: Providers::from_settings(settings, http)?,
             complete_after_seconds: complete_after_days * 24 * 60 * 60,
         })
     }
@@ -73,8 +74,9 @@ impl Deadlines {
                 order_id,
                 transaction_id,
                 total,
+                provider,
             } => {
-                self.refund_late_payment(&order_id, &transaction_id, total)
+                self.refund_late_payment(&order_id, &transaction_id, total, provider)
                     .await
             }
             DeadlineMessage::OrderDelivered {
@@ -202,17 +204,25 @@ impl Deadlines {
         if stored.order.status != OrderStatus::PendingPayment {
             return Ok(());
         }
-        match self.pay.query(order_id).await {
-            Ok(tx) if tx.trade_state == "SUCCESS" => {
+        let provider = self
+            .providers
+            .of(stored.order.provider)
+            .map_err(|e| e.to_string())?;
+        match provider
+            .query(order_id, now)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Queried::Paid(payment) => {
                 let settled = self
                     .payments
-                    .settle_wechat(&tx, now)
+                    .settle(&payment, now)
                     .await
                     .map_err(|e| e.to_string())?;
                 tracing::warn!(order_id = %order_id, ?settled, "deadline found a payment whose notification never came");
                 return Ok(());
             }
-            Ok(tx) if tx.trade_state == "USERPAYING" => {
+            Queried::Paying => {
                 let due_at = now + USER_PAYING_RETRY_SECONDS;
                 let again = DeadlineMessage::OrderDeadline {
                     order_id: order_id.clone(),
@@ -220,15 +230,19 @@ impl Deadlines {
                 };
                 return self.come_back(&again, due_at, now).await;
             }
-            Ok(_) => match self.pay.close(order_id).await {
-                Ok(()) => {}
-                Err(err) if err.code() == Some("ORDER_NOT_EXIST") => {}
+            Queried::NotPaid => match provider
+                .close(order_id, now)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Closed::Closed | Closed::NeverCreated => {}
                 // Paid between our query and our close: the next delivery settles it.
-                Err(err) => return Err(format!("closing at WeChat Pay: {err}")),
+                Closed::AlreadyPaid => {
+                    return Err(format!("order {order_id} was paid while closing it"));
+                }
             },
-            // Prepay never succeeded: there is nothing to close.
-            Err(err) if err.code() == Some("ORDER_NOT_EXIST") => {}
-            Err(err) => return Err(format!("querying WeChat Pay: {err}")),
+            // The payment never started at the provider: there is nothing to close.
+            Queried::Unknown => {}
         }
         let transition = self
             .payments
@@ -308,17 +322,7 @@ impl Deadlines {
             else {
                 continue;
             };
-            if let Err(err) = self
-                .pay
-                .refund(
-                    &order.order.id,
-                    &refund.out_refund_no,
-                    refund.amount,
-                    order.order.total,
-                    &refund.reason,
-                )
-                .await
-            {
+            if let Err(err) = self.ask_refund(&order.order, &refund, now).await {
                 problems.push(format!("refunding {}: {err}", order.order.id));
             } else {
                 tracing::info!(group_id = %group_id, order_id = %order.order.id, out_refund_no = %refund.out_refund_no, "failed group member refunded");
@@ -331,21 +335,63 @@ impl Deadlines {
         }
     }
 
+    /// Asks the order's provider for a begun refund; a provider that refunds on the spot
+    /// (Alipay) has it finished here as its notification would.
+    async fn ask_refund(
+        &self,
+        order: &shared::order::Order,
+        refund: &shared::refund::Refund,
+        now: i64,
+    ) -> Result<(), String> {
+        let provider = self
+            .providers
+            .of(order.provider)
+            .map_err(|e| e.to_string())?;
+        let asked = provider
+            .refund(
+                &order.id,
+                &refund.out_refund_no,
+                refund.amount,
+                order.total,
+                &refund.reason,
+                now,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if asked == RefundAsked::Done {
+            self.payments
+                .refund_finished(
+                    &order.id,
+                    &refund.out_refund_no,
+                    shared::refund::RefundStatus::Success,
+                    refund.amount,
+                    now,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
     async fn refund_late_payment(
         &self,
         order_id: &OrderId,
         transaction_id: &str,
         total: u64,
+        provider: shared::payment::Provider,
     ) -> Result<(), String> {
         let out_refund_no = format!("LATE{order_id}");
         let total = Fen::new(total);
-        self.pay
+        self.providers
+            .of(provider)
+            .map_err(|e| e.to_string())?
             .refund(
                 order_id,
                 &out_refund_no,
                 total,
                 total,
                 "订单已超时取消，款项原路退回",
+                now_epoch_seconds(),
             )
             .await
             .map_err(|e| format!("refunding late payment: {e}"))?;

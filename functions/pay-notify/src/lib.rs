@@ -9,12 +9,10 @@ use serde_json::json;
 use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
 use shared::clock::now_epoch_seconds;
 use shared::config::{ConfigError, Settings};
-use shared::order::{OrderId, OrderStatus};
+use shared::order::OrderId;
 use shared::payment::PaymentDesk;
-use shared::queue::FulfillmentMessage;
 use shared::refund::RefundStatus;
 use shared::runtime::{Clients, HttpFunction, respond};
-use shared::store::refunds::Finished;
 use shared::wechatpay::{
     ApiV3Key, NotificationError, PlatformKeys, Transaction, open_notification,
 };
@@ -224,52 +222,11 @@ impl PayNotify {
         }
         match self
             .payments
-            .orders
-            .finish_refund(&order_id, &notice.out_refund_no, outcome, now)
+            .refund_finished(&order_id, &notice.out_refund_no, outcome, refund.amount, now)
             .await
         {
             Ok(finished) => {
                 tracing::info!(order_id = %order_id, out_refund_no = %notice.out_refund_no, ?finished, "refund notification handled");
-                if outcome == RefundStatus::Success && matches!(finished, Finished::Finished(_)) {
-                    let channel = self
-                        .payments
-                        .orders
-                        .get(&order_id)
-                        .await
-                        .map_err(|e| ApiError::unexpected(&e))?
-                        .and_then(|s| s.order.channel);
-                    self.metrics.event(
-                        shared::metrics::BusinessEvent::Refunded,
-                        &shared::metrics::Facts {
-                            channel: channel.as_deref(),
-                            amount: Some(refund.amount),
-                            ..Default::default()
-                        },
-                    );
-                }
-                // A duplicate checks too: the first delivery may have stopped before queueing.
-                let back_to_paid = match &finished {
-                    Finished::Finished(status) => *status == OrderStatus::Paid,
-                    Finished::AlreadyFinished => self
-                        .payments
-                        .orders
-                        .get(&order_id)
-                        .await
-                        .map_err(|e| ApiError::unexpected(&e))?
-                        .is_some_and(|s| s.order.status == OrderStatus::Paid),
-                    Finished::UnknownRefund => false,
-                };
-                if back_to_paid {
-                    // Fulfillment skipped the order while it was refunding: what is left ships now.
-                    let again = FulfillmentMessage::order_paid(&order_id, &notice.out_refund_no);
-                    if let Err(err) = self.payments.fulfillment.send(&again, 0).await {
-                        tracing::error!(error = %err, "order back to PAID not queued for shipping");
-                        return Ok(fail(
-                            500,
-                            "temporarily unable to queue the order for shipping",
-                        ));
-                    }
-                }
                 Ok(accepted())
             }
             Err(err) => {

@@ -858,7 +858,7 @@ impl Emulators {
         // The bench orders no flash-sale SKU, so there are no flash units to hold.
         let created = self
             .orders
-            .create(&order, &openid, &key, "replay", &[], Vec::new())
+            .create(&order, openid.expose(), &key, "replay", &[], Vec::new())
             .await?;
         if !matches!(created, Created::Created) {
             bail!("the replayed order {} was not created", order.id);

@@ -194,6 +194,10 @@ impl LocalStack {
             "WECHATPAY_NOTIFY_URL".into(),
             format!("{api_url}/v1/pay/wechat/notify"),
         );
+        overrides.insert(
+            "ALIPAY_NOTIFY_URL".into(),
+            format!("{api_url}/v1/pay/alipay/notify"),
+        );
         overrides.insert("KUAIDI100_API_BASE".into(), sandbox_url.clone());
         overrides.insert("KUAIDI100_KEY".into(), SANDBOX_KUAIDI100_KEY.into());
         overrides.insert(

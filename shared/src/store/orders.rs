@@ -1,7 +1,8 @@
 //! Orders and the stock they hold.
 //!
 //! Orders table (keys `pk`, `sk`):
-//! - `ORDER#<orderId>` / `ORDER`: the order, its buyer's openid (for WeChat Pay, never shown),
+//! - `ORDER#<orderId>` / `ORDER`: the order, whom its provider charges (`openid` for WeChat Pay,
+//!   `alipayOpenId` for Alipay; never shown),
 //!   and `gsi1pk = USER#<userId>`, `gsi1sk = <createdAt>#<orderId>` (index `ByUser`, newest first)
 //! - `REVIEW#<kind>#<reference>` / `REVIEW`: payments a person must look at (unknown order,
 //!   amount mismatch, late payment), keyed so a repeated notification writes the same record
@@ -43,6 +44,17 @@ pub struct OrderStore {
 pub struct StoredOrder {
     pub order: Order,
     pub openid: Option<OpenId>,
+    pub alipay_open_id: Option<String>,
+}
+
+impl StoredOrder {
+    /// Whom the order's provider charges.
+    pub fn payer(&self) -> Option<String> {
+        match self.order.provider {
+            crate::payment::Provider::Wechat => self.openid.as_ref().map(|o| o.expose().to_string()),
+            crate::payment::Provider::Alipay => self.alipay_open_id.clone(),
+        }
+    }
 }
 
 /// Flash-sale units an order takes from a SKU's sale, with the limits priced against.
@@ -147,7 +159,7 @@ impl OrderStore {
     pub async fn create(
         &self,
         order: &Order,
-        openid: &OpenId,
+        payer: &str,
         idempotency_key: &str,
         request_hash: &str,
         flash: &[FlashHold],
@@ -181,7 +193,11 @@ impl OrderStore {
         }
         let mut order_item = to_item(order);
         order_item.extend(order_key(&order.id));
-        order_item.insert("openid".into(), s(openid.expose()));
+        let payer_attribute = match order.provider {
+            crate::payment::Provider::Wechat => "openid",
+            crate::payment::Provider::Alipay => "alipayOpenId",
+        };
+        order_item.insert(payer_attribute.into(), s(payer));
         order_item.insert("gsi1pk".into(), s(format!("USER#{}", order.user_id)));
         order_item.insert(
             "gsi1sk".into(),
@@ -340,7 +356,12 @@ impl OrderStore {
             .await?
             .map(|item| {
                 let openid = get_s(&item, "openid").and_then(|o| OpenId::parse(o).ok());
-                from_item(&item).map(|order| StoredOrder { order, openid })
+                let alipay_open_id = get_s(&item, "alipayOpenId").map(str::to_string);
+                from_item(&item).map(|order| StoredOrder {
+                    order,
+                    openid,
+                    alipay_open_id,
+                })
             })
             .transpose()
     }
