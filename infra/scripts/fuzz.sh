@@ -19,8 +19,10 @@ PORT=$api_port SANDBOX_PORT=$sandbox_port ./target/debug/devstack dev > .local/f
 shop_pid=$!
 trap 'kill "$shop_pid" 2>/dev/null || true; wait "$shop_pid" 2>/dev/null || true; kill "$emulator_pid" 2>/dev/null || true; wait "$emulator_pid" 2>/dev/null || true' EXIT
 base="http://127.0.0.1:$api_port"
-for _ in $(seq 1 300); do
-  if curl -sf "$base/openapi.json" > /dev/null 2>&1; then break; fi
+# The gateway answers before the demo shop is seeded: wait for the shop to say it is up, so no
+# fuzzing request races the seeding's writes.
+for _ in $(seq 1 600); do
+  if grep -q "The shop is up" .local/fuzz-shop.log 2>/dev/null; then break; fi
   if ! kill -0 "$shop_pid" 2>/dev/null; then echo "the shop died; see .local/fuzz-shop.log" >&2; exit 1; fi
   sleep 0.2
 done
@@ -34,6 +36,6 @@ token=$(curl -sf -X POST "$base/v1/auth/login" -H 'content-type: application/jso
   --max-examples "${FUZZ_EXAMPLES:-20}" \
   --workers 1 \
   --seed "${FUZZ_SEED:-20261125}" \
-  --request-timeout 30 \
+  --request-timeout "${FUZZ_TIMEOUT:-30}" \
   --suppress-health-check all \
   --no-color

@@ -199,7 +199,12 @@ impl PaymentProvider for AlipayClient {
 
     async fn query(&self, order: &OrderId, now: i64) -> Result<Queried, ProviderError> {
         match AlipayClient::query(self, order.as_str(), now).await {
-            Ok(trade) if matches!(trade.trade_status.as_str(), "TRADE_SUCCESS" | "TRADE_FINISHED") => {
+            Ok(trade)
+                if matches!(
+                    trade.trade_status.as_str(),
+                    "TRADE_SUCCESS" | "TRADE_FINISHED"
+                ) =>
+            {
                 Ok(Queried::Paid(ProviderPayment {
                     provider: Provider::Alipay,
                     out_trade_no: trade.out_trade_no,

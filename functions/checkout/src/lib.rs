@@ -18,8 +18,10 @@ use shared::ids::{SkuId, UserId};
 use shared::money::Fen;
 use shared::order::{Order, OrderId, OrderLine, OrderStatus, StatusChange};
 use shared::payment::PaymentDesk;
+use shared::payment::Provider;
 use shared::pricing::{self, CartLine, PriceRequest, PricingError, Quote};
 use shared::promotions::{CouponStatus, PromotionId};
+use shared::provider::{Closed, PaymentStart, ProviderError, Providers, Queried, RefundAsked};
 use shared::queue::DeadlineMessage;
 use shared::runtime::{Clients, HttpFunction, respond};
 use shared::social::{BargainStatus, GroupId, GroupStatus, HelpRefusal, JoinRefusal};
@@ -31,8 +33,6 @@ use shared::store::marketing::{Claim, MarketingStore};
 use shared::store::orders::{Created, FlashHold, Transition};
 use shared::store::shipments::ShipmentStore;
 use shared::store::social::{Group, Member, SocialStore};
-use shared::payment::Provider;
-use shared::provider::{Closed, PaymentStart, ProviderError, Providers, Queried, RefundAsked};
 use views::{OrderAnswer, PointsView};
 
 /// Unpaid orders are cancelled and their stock released after this many minutes by default.
@@ -632,15 +632,10 @@ impl Checkout {
         if request_hash != hash {
             return Err(CheckoutError::KeyReused);
         }
-        Ok(self
-            .payments
-            .orders
-            .get(&order_id)
-            .await?
-            .and_then(|s| {
-                let payer = s.payer()?;
-                Some((s.order, payer))
-            }))
+        Ok(self.payments.orders.get(&order_id).await?.and_then(|s| {
+            let payer = s.payer()?;
+            Some((s.order, payer))
+        }))
     }
 
     /// The writes that take the order's group seat or bargain, with the order marked as taking

@@ -13,13 +13,13 @@ use shared::config::{ConfigError, Settings};
 use shared::money::Fen;
 use shared::order::{OrderId, OrderStatus};
 use shared::payment::PaymentDesk;
+use shared::provider::{Closed, Providers, Queried, RefundAsked};
 use shared::queue::{DeadlineMessage, MAX_DELAY_SECONDS};
 use shared::runtime::{Clients, QueueFunction, each_message};
 use shared::social::{GroupId, GroupStatus};
 use shared::store::marketing::MarketingStore;
 use shared::store::points::PointsLedger;
 use shared::store::social::SocialStore;
-use shared::provider::{Closed, Providers, Queried, RefundAsked};
 
 /// A shopper in the middle of paying gets this long before we ask again.
 const USER_PAYING_RETRY_SECONDS: i64 = 60;

@@ -222,7 +222,13 @@ impl PayNotify {
         }
         match self
             .payments
-            .refund_finished(&order_id, &notice.out_refund_no, outcome, refund.amount, now)
+            .refund_finished(
+                &order_id,
+                &notice.out_refund_no,
+                outcome,
+                refund.amount,
+                now,
+            )
             .await
         {
             Ok(finished) => {

@@ -51,7 +51,9 @@ impl StoredOrder {
     /// Whom the order's provider charges.
     pub fn payer(&self) -> Option<String> {
         match self.order.provider {
-            crate::payment::Provider::Wechat => self.openid.as_ref().map(|o| o.expose().to_string()),
+            crate::payment::Provider::Wechat => {
+                self.openid.as_ref().map(|o| o.expose().to_string())
+            }
             crate::payment::Provider::Alipay => self.alipay_open_id.clone(),
         }
     }

@@ -5,6 +5,7 @@
 use crate::checkout::{order_body, place};
 use crate::support::{Answer, TestShop};
 use shared::money::Fen;
+use shared::runtime::QueueFunction;
 
 /// An unpaid order of a new shopper: (token, order id, total as Alipay writes it).
 async fn unpaid(shop: &TestShop, who: &str) -> (String, String, String) {
@@ -259,4 +260,135 @@ async fn an_alipay_code_logs_in_the_same_kind_of_shopper_once_per_alipay_account
                 "ali-bo"
             ))
     );
+}
+
+/// A shopper of the shop's Alipay mini-program with an unpaid Alipay order:
+/// (token, order id, tradeNO).
+async fn alipay_order(shop: &TestShop, who: &str) -> (String, String, String) {
+    let login = shop
+        .post("/v1/auth/login/alipay", &serde_json::json!({"code": who}))
+        .await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    let token = login.body["token"].as_str().unwrap().to_string();
+    let mut body = order_body("longjing-1", 1);
+    body["provider"] = serde_json::json!("alipay");
+    let placed = place(shop, &token, &format!("{who}-order"), &body).await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    assert_eq!(placed.body["payment"]["provider"], "alipay");
+    assert_eq!(placed.body["order"]["provider"], "alipay");
+    let trade_no = placed.body["payment"]["tradeNO"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = placed.body["order"]["id"].as_str().unwrap().to_string();
+    (token, id, trade_no)
+}
+
+fn deadline_now(id: &str) -> aws_lambda_events::sqs::SqsEvent {
+    let body = serde_json::json!({"type": "order.deadline", "orderId": id, "dueAt": 0});
+    serde_json::from_value(
+        serde_json::json!({"Records": [{"messageId": "d1", "body": body.to_string()}]}),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_alipay_order_is_paid_through_my_trade_pay_and_its_notification() {
+    let shop = TestShop::start().await;
+    let (token, id, trade_no) = alipay_order(&shop, "alpay.1").await;
+    // The same Idempotency-Key answers the same trade.
+    let mut body = order_body("longjing-1", 1);
+    body["provider"] = serde_json::json!("alipay");
+    let again = place(&shop, &token, "alpay.1-order", &body).await;
+    assert_eq!(again.body["payment"]["tradeNO"], trade_no.as_str());
+
+    let notice = shop.stack.alipay.pay(&id).unwrap();
+    let answer = notify(&shop, &notice).await;
+
+    assert_eq!((answer.status, answer.text.as_str()), (200, "success"));
+    let order = status_of(&shop, &token, &id).await;
+    assert_eq!(order["status"], "PAID");
+    assert_eq!(order["transactionId"], trade_no.as_str());
+}
+
+#[tokio::test]
+async fn a_shopper_pays_only_through_a_provider_they_logged_in_with() {
+    let shop = TestShop::start().await;
+    let (wechat, _) = shop.login("only-wechat.1").await;
+    let mut body = order_body("longjing-1", 1);
+    body["provider"] = serde_json::json!("alipay");
+    let refused = place(&shop, &wechat, "k1", &body).await;
+    assert_eq!(
+        (refused.status, refused.error_code(), refused.error_field()),
+        (422, "payer_unknown", "provider")
+    );
+    body["provider"] = serde_json::json!("unionpay");
+    let unknown = place(&shop, &wechat, "k2", &body).await;
+    assert_eq!((unknown.status, unknown.error_field()), (400, "provider"));
+}
+
+#[tokio::test]
+async fn a_lost_alipay_notification_is_found_by_the_deadline_before_anything_is_cancelled() {
+    let shop = TestShop::start().await;
+    let (token, id, _) = alipay_order(&shop, "allost.1").await;
+    shop.stack.alipay.pay(&id).unwrap(); // paid; the notification never arrives
+
+    let handled = shop.stack.deadlines.handle(deadline_now(&id)).await;
+
+    assert!(handled.batch_item_failures.is_empty());
+    assert_eq!(status_of(&shop, &token, &id).await["status"], "PAID");
+}
+
+#[tokio::test]
+async fn an_unpaid_alipay_order_is_closed_at_alipay_then_cancelled_and_a_late_payment_goes_back() {
+    let shop = TestShop::start().await;
+    let (token, id, _) = alipay_order(&shop, "allate.1").await;
+
+    let handled = shop.stack.deadlines.handle(deadline_now(&id)).await;
+
+    assert!(handled.batch_item_failures.is_empty());
+    assert_eq!(status_of(&shop, &token, &id).await["status"], "CANCELLED");
+    assert_eq!(shop.stack.alipay.trade_status(&id), Some("TRADE_CLOSED"));
+    // Money arriving anyway (the buyer's app paid before the close reached it) goes back.
+    let total = Fen::new(
+        status_of(&shop, &token, &id).await["total"]
+            .as_u64()
+            .unwrap(),
+    );
+    let late = shop
+        .stack
+        .alipay
+        .notification(&id, &total.yuan_text(), |_| {});
+    assert_eq!(notify(&shop, &late).await.text, "success");
+    shop.stack.alipay.pay(&id).unwrap();
+    shop.stack.drain("DeadlinesQueue").await.unwrap();
+    assert_eq!(shop.stack.alipay.refunded(&id), total.get());
+    assert_eq!(status_of(&shop, &token, &id).await["status"], "CANCELLED");
+}
+
+#[tokio::test]
+async fn an_alipay_refund_is_finished_on_the_spot_and_counted_once() {
+    let shop = TestShop::start().await;
+    let (token, id, _) = alipay_order(&shop, "alrefund.1").await;
+    notify(&shop, &shop.stack.alipay.pay(&id).unwrap()).await;
+    let reason = serde_json::json!({"reason": "不想要了"});
+
+    let first = shop
+        .post_as(&token, &format!("/v1/orders/{id}/refund"), &reason)
+        .await;
+    let again = shop
+        .post_as(&token, &format!("/v1/orders/{id}/refund"), &reason)
+        .await;
+
+    assert_eq!(first.status, 202, "{}", first.text);
+    assert_eq!(first.body["order"]["status"], "REFUNDED");
+    assert_eq!(
+        (again.status, again.error_code()),
+        (409, "order_not_refundable"),
+        "a refunded order has nothing left to refund"
+    );
+    let total = status_of(&shop, &token, &id).await["total"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(shop.stack.alipay.refunded(&id), total);
 }
