@@ -5,7 +5,8 @@
 //! left out).
 //!
 //! Login codes: `<name>` or `<name>.<n>` is the shopper `<name>` (each code once); `invalid…` is
-//! refused as Alipay refuses a bad code.
+//! refused as Alipay refuses a bad code. Control route: `POST /__sandbox/alipay/pay
+//! {"outTradeNo": "..."}` pays a trade and posts the signed notification to its `notify_url`.
 
 use crate::server::{Incoming, Outgoing, Serve};
 use serde_json::{Value, json};
@@ -38,6 +39,7 @@ struct Trade {
     trade_no: String,
     total: String,
     status: &'static str,
+    notify_url: Option<String>,
 }
 
 impl Default for AlipaySandbox {
@@ -180,6 +182,7 @@ impl AlipaySandbox {
                         trade_no: format!("20261125220014{}", shared::ids::random_token(14)),
                         total: biz["total_amount"].as_str().unwrap_or("0").to_string(),
                         status: "WAIT_BUYER_PAY",
+                        notify_url: Some(field("notify_url").to_string()).filter(|u| !u.is_empty()),
                     })
                     .clone();
                 drop(state);
@@ -310,9 +313,48 @@ impl AlipaySandbox {
     }
 }
 
+impl AlipaySandbox {
+    /// `POST /__sandbox/alipay/pay {outTradeNo}`: the shopper pays in Alipay; the notification
+    /// goes to the URL the trade was created with.
+    async fn pay_control(&self, request: &Incoming) -> Outgoing {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let Some(out_trade_no) = body["outTradeNo"].as_str() else {
+            return Outgoing::json(400, &json!({"error": "outTradeNo is required"}));
+        };
+        let url = self
+            .state()
+            .trades
+            .get(out_trade_no)
+            .and_then(|t| t.notify_url.clone());
+        let Some(notification) = self.pay(out_trade_no) else {
+            return Outgoing::json(404, &json!({"error": "no trade for this order"}));
+        };
+        let mut answer = json!({"outTradeNo": out_trade_no, "tradeStatus": "TRADE_SUCCESS"});
+        if let Some(url) = url {
+            let sent = reqwest::Client::new()
+                .post(&url)
+                .header(
+                    "content-type",
+                    "application/x-www-form-urlencoded; charset=utf-8",
+                )
+                .body(notification)
+                .send()
+                .await;
+            answer["notified"] = match sent {
+                Ok(response) => json!(response.text().await.unwrap_or_default()),
+                Err(e) => json!(format!("not delivered: {e}")),
+            };
+        }
+        Outgoing::json(200, &answer)
+    }
+}
+
 #[async_trait::async_trait]
 impl Serve for AlipaySandbox {
     async fn serve(&self, request: Incoming) -> Outgoing {
+        if request.path == "/__sandbox/alipay/pay" {
+            return self.pay_control(&request).await;
+        }
         let raw = String::from_utf8_lossy(&request.body).to_string();
         let mut form = crate::server::form_pairs(&raw);
         form.extend(crate::server::form_pairs(&request.query));

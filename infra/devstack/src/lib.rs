@@ -138,7 +138,7 @@ struct Sandboxes {
 #[async_trait::async_trait]
 impl server::Serve for Sandboxes {
     async fn serve(&self, request: server::Incoming) -> server::Outgoing {
-        if request.path == "/gateway.do" {
+        if request.path == "/gateway.do" || request.path.starts_with("/__sandbox/alipay") {
             self.alipay.serve(request).await
         } else if request.path.starts_with("/v3/")
             || request.path.starts_with("/__sandbox/wechatpay")

@@ -392,3 +392,22 @@ async fn an_alipay_refund_is_finished_on_the_spot_and_counted_once() {
         .unwrap();
     assert_eq!(shop.stack.alipay.refunded(&id), total);
 }
+
+#[tokio::test]
+async fn the_sandbox_pays_a_trade_and_notifies_the_url_it_was_created_with() {
+    let shop = TestShop::start().await;
+    let (token, id, _) = alipay_order(&shop, "alcontrol.1").await;
+
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/__sandbox/alipay/pay", shop.stack.sandbox_url))
+        .json(&serde_json::json!({"outTradeNo": id}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(answer["notified"], "success");
+    assert_eq!(status_of(&shop, &token, &id).await["status"], "PAID");
+}
