@@ -221,6 +221,19 @@ pub struct TradeState {
     pub app_id: String,
 }
 
+/// `yyyy-MM-dd HH:mm:ss` in China time, as Alipay writes and reads times.
+fn china_time(epoch_seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(epoch_seconds + 8 * 3600)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second]"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// The Alipay OpenAPI for our mini-program: requests signed with the app's private key, answers
 /// verified with Alipay's public key. Built once per cold start.
 pub struct AlipayClient {
@@ -287,15 +300,7 @@ impl AlipayClient {
         extra: &[(&str, &str)],
         now: i64,
     ) -> Result<serde_json::Value, AlipayError> {
-        let timestamp = time::OffsetDateTime::from_unix_timestamp(now + 8 * 3600)
-            .ok()
-            .and_then(|t| {
-                t.format(time::macros::format_description!(
-                    "[year]-[month]-[day] [hour]:[minute]:[second]"
-                ))
-                .ok()
-            })
-            .unwrap_or_default();
+        let timestamp = china_time(now);
         let biz_text = biz.map(serde_json::Value::to_string);
         let mut params: Vec<(&str, &str)> = vec![
             ("app_id", self.app.app_id.as_str()),
@@ -384,15 +389,7 @@ impl AlipayClient {
         pay_deadline: i64,
         now: i64,
     ) -> Result<String, AlipayError> {
-        let expire = time::OffsetDateTime::from_unix_timestamp(pay_deadline + 8 * 3600)
-            .ok()
-            .and_then(|t| {
-                t.format(time::macros::format_description!(
-                    "[year]-[month]-[day] [hour]:[minute]:[second]"
-                ))
-                .ok()
-            })
-            .unwrap_or_default();
+        let expire = china_time(pay_deadline);
         let biz = serde_json::json!({
             "out_trade_no": out_trade_no,
             "total_amount": total.yuan_text(),

@@ -67,6 +67,15 @@ fn failed(provider: Provider, problem: impl std::fmt::Display) -> ProviderError 
     }
 }
 
+/// Why a refund could not be asked for or recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RefundError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Recording(#[from] crate::payment::SettleError),
+}
+
 /// Who takes the money, for one order.
 #[async_trait::async_trait]
 pub trait PaymentProvider: Send + Sync {
@@ -274,6 +283,39 @@ impl Providers {
             alipay: AlipayClient::from_settings(settings, http)?
                 .map(|a| Arc::new(a) as Arc<dyn PaymentProvider>),
         })
+    }
+
+    /// Asks the order's provider for a begun refund; one refunded on the spot (Alipay) is
+    /// finished here exactly as its notification would finish it.
+    pub async fn refund(
+        &self,
+        desk: &crate::payment::PaymentDesk,
+        order: &Order,
+        refund: &crate::refund::Refund,
+        now: i64,
+    ) -> Result<RefundAsked, RefundError> {
+        let asked = self
+            .of(order.provider)?
+            .refund(
+                &order.id,
+                &refund.out_refund_no,
+                refund.amount,
+                order.total,
+                &refund.reason,
+                now,
+            )
+            .await?;
+        if asked == RefundAsked::Done {
+            desk.refund_finished(
+                &order.id,
+                &refund.out_refund_no,
+                crate::refund::RefundStatus::Success,
+                refund.amount,
+                now,
+            )
+            .await?;
+        }
+        Ok(asked)
     }
 
     pub fn takes(&self, provider: Provider) -> bool {

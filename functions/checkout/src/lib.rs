@@ -21,7 +21,7 @@ use shared::payment::PaymentDesk;
 use shared::payment::Provider;
 use shared::pricing::{self, CartLine, PriceRequest, PricingError, Quote};
 use shared::promotions::{CouponStatus, PromotionId};
-use shared::provider::{Closed, PaymentStart, ProviderError, Providers, Queried, RefundAsked};
+use shared::provider::{Closed, PaymentStart, ProviderError, Providers, Queried, RefundError};
 use shared::queue::DeadlineMessage;
 use shared::runtime::{Clients, HttpFunction, respond};
 use shared::social::{BargainStatus, GroupId, GroupStatus, HelpRefusal, JoinRefusal};
@@ -1049,37 +1049,14 @@ impl Checkout {
             stored = self.own_order(req, &user).await?;
         };
         let order = &stored.order;
-        let asked = match self.providers.of(order.provider) {
-            Ok(provider) => {
-                provider
-                    .refund(
-                        &order.id,
-                        &refund.out_refund_no,
-                        refund.amount,
-                        order.total,
-                        &refund.reason,
-                        now,
-                    )
-                    .await
-            }
-            Err(err) => Err(err),
-        };
-        match asked {
-            Ok(RefundAsked::Pending) => {}
-            // Refunded on the spot (Alipay): finished here as a notification would finish it.
-            Ok(RefundAsked::Done) => {
-                self.payments
-                    .refund_finished(
-                        &order.id,
-                        &refund.out_refund_no,
-                        shared::refund::RefundStatus::Success,
-                        refund.amount,
-                        now,
-                    )
-                    .await
-                    .map_err(|e| ApiError::unexpected(&e))?;
-            }
-            Err(source) => {
+        match self
+            .providers
+            .refund(&self.payments, order, &refund, now)
+            .await
+        {
+            Ok(_) => {}
+            Err(RefundError::Recording(err)) => return Err(ApiError::unexpected(&err)),
+            Err(RefundError::Provider(source)) => {
                 return Err(ApiError::new(
                     502,
                     "refund_unavailable",

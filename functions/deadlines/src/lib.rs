@@ -13,7 +13,7 @@ use shared::config::{ConfigError, Settings};
 use shared::money::Fen;
 use shared::order::{OrderId, OrderStatus};
 use shared::payment::PaymentDesk;
-use shared::provider::{Closed, Providers, Queried, RefundAsked};
+use shared::provider::{Closed, Providers, Queried};
 use shared::queue::{DeadlineMessage, MAX_DELAY_SECONDS};
 use shared::runtime::{Clients, QueueFunction, each_message};
 use shared::social::{GroupId, GroupStatus};
@@ -322,7 +322,11 @@ impl Deadlines {
             else {
                 continue;
             };
-            if let Err(err) = self.ask_refund(&order.order, &refund, now).await {
+            if let Err(err) = self
+                .providers
+                .refund(&self.payments, &order.order, &refund, now)
+                .await
+            {
                 problems.push(format!("refunding {}: {err}", order.order.id));
             } else {
                 tracing::info!(group_id = %group_id, order_id = %order.order.id, out_refund_no = %refund.out_refund_no, "failed group member refunded");
@@ -333,44 +337,6 @@ impl Deadlines {
         } else {
             Err(problems.join("; "))
         }
-    }
-
-    /// Asks the order's provider for a begun refund; a provider that refunds on the spot
-    /// (Alipay) has it finished here as its notification would.
-    async fn ask_refund(
-        &self,
-        order: &shared::order::Order,
-        refund: &shared::refund::Refund,
-        now: i64,
-    ) -> Result<(), String> {
-        let provider = self
-            .providers
-            .of(order.provider)
-            .map_err(|e| e.to_string())?;
-        let asked = provider
-            .refund(
-                &order.id,
-                &refund.out_refund_no,
-                refund.amount,
-                order.total,
-                &refund.reason,
-                now,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        if asked == RefundAsked::Done {
-            self.payments
-                .refund_finished(
-                    &order.id,
-                    &refund.out_refund_no,
-                    shared::refund::RefundStatus::Success,
-                    refund.amount,
-                    now,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(())
     }
 
     async fn refund_late_payment(
