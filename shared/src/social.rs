@@ -3,6 +3,7 @@
 
 use crate::api::ApiError;
 use crate::money::Fen;
+use crate::order::FieldError;
 use crate::promotions::PromotionId;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -140,18 +141,31 @@ impl JoinRefusal {
     }
 }
 
-/// A group-buy offer is sane: 2 to 10 people, a price below the regular one, 1 hour to 7 days.
-pub fn check_group_offer(size: u8, price: Fen, regular: Fen, hours: u32) -> Result<(), String> {
-    if !(2..=10).contains(&size) {
-        return Err("group size must be 2 to 10".into());
+fn refuse(field: &str, problem: &str) -> Result<(), FieldError> {
+    Err(FieldError {
+        field: field.into(),
+        problem: problem.into(),
+    })
+}
+
+impl crate::catalog::GroupBuyOffer {
+    /// Sane against the SKU's price: 2 to 10 people (`size`), a `price` above 0 and below the
+    /// regular one, 1 hour to 7 days (`hours`).
+    pub fn check(&self, regular: Fen) -> Result<(), FieldError> {
+        if !(2..=10).contains(&self.group_size) {
+            return refuse("size", "group size must be 2 to 10");
+        }
+        if self.price.get() == 0 || self.price >= regular {
+            return refuse(
+                "price",
+                "the group price must be above 0 and below the regular price",
+            );
+        }
+        if !(1..=168).contains(&self.time_limit_hours) {
+            return refuse("hours", "the time limit must be 1 to 168 hours");
+        }
+        Ok(())
     }
-    if price.get() == 0 || price >= regular {
-        return Err("the group price must be above 0 and below the regular price".into());
-    }
-    if !(1..=168).contains(&hours) {
-        return Err("the time limit must be 1 to 168 hours".into());
-    }
-    Ok(())
 }
 
 /// A bargain (砍价) offer on one SKU: friends cut the price down to `floor_price`, the last of
@@ -165,18 +179,22 @@ pub struct BargainOffer {
 }
 
 impl BargainOffer {
-    /// Sane against the SKU's price: every helper can cut at least one fen.
-    pub fn check(&self, regular: Fen) -> Result<(), String> {
+    /// Sane against the SKU's price: 1 to 50 `helpers`, each able to cut at least a fen above
+    /// the `floor`, 1 hour to 7 days (`hours`).
+    pub fn check(&self, regular: Fen) -> Result<(), FieldError> {
         if !(1..=50).contains(&self.max_helpers) {
-            return Err("helpers must be 1 to 50".into());
+            return refuse("helpers", "helpers must be 1 to 50");
         }
         if self.floor_price >= regular
             || regular.get() - self.floor_price.get() < u64::from(self.max_helpers)
         {
-            return Err("the floor must be below the price by at least a fen per helper".into());
+            return refuse(
+                "floor",
+                "the floor must be below the price by at least a fen per helper",
+            );
         }
         if !(1..=168).contains(&self.time_limit_hours) {
-            return Err("the time limit must be 1 to 168 hours".into());
+            return refuse("hours", "the time limit must be 1 to 168 hours");
         }
         Ok(())
     }
@@ -406,11 +424,21 @@ mod tests {
 
     #[test]
     fn group_offers_must_make_sense() {
-        assert!(check_group_offer(3, Fen::new(5900), Fen::new(8800), 24).is_ok());
-        assert!(check_group_offer(1, Fen::new(5900), Fen::new(8800), 24).is_err());
-        assert!(check_group_offer(11, Fen::new(5900), Fen::new(8800), 24).is_err());
-        assert!(check_group_offer(3, Fen::new(8800), Fen::new(8800), 24).is_err());
-        assert!(check_group_offer(3, Fen::new(5900), Fen::new(8800), 0).is_err());
+        let offer = |group_size, price, time_limit_hours| crate::catalog::GroupBuyOffer {
+            group_size,
+            price: Fen::new(price),
+            time_limit_hours,
+        };
+        let regular = Fen::new(8800);
+        assert!(offer(3, 5900, 24).check(regular).is_ok());
+        for (bad, field) in [
+            (offer(1, 5900, 24), "size"),
+            (offer(11, 5900, 24), "size"),
+            (offer(3, 8800, 24), "price"),
+            (offer(3, 5900, 0), "hours"),
+        ] {
+            assert_eq!(bad.check(regular).unwrap_err().field, field);
+        }
     }
 
     #[test]
@@ -421,7 +449,7 @@ mod tests {
             time_limit_hours: 24,
         };
         assert!(offer.check(Fen::new(105)).is_ok());
-        assert!(offer.check(Fen::new(104)).is_err());
+        assert_eq!(offer.check(Fen::new(104)).unwrap_err().field, "floor");
     }
 
     proptest! {

@@ -257,15 +257,7 @@ fn offer_price(
             line.sku
                 .group_buy
                 .as_ref()
-                .filter(|g| {
-                    shared::social::check_group_offer(
-                        g.group_size,
-                        g.price,
-                        line.sku.price,
-                        g.time_limit_hours,
-                    )
-                    .is_ok()
-                })
+                .filter(|g| g.check(line.sku.price).is_ok())
                 .ok_or(CheckoutError::NoGroupBuy)?
                 .price
         }

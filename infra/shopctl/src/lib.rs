@@ -644,17 +644,9 @@ async fn group_buy_set(admin: &Admin, args: Args) -> Result<String, CliError> {
         time_limit_hours: required_number(&args, "hours")?,
     };
     let list = list_price(admin, &sku).await?;
-    shared::social::check_group_offer(offer.group_size, offer.price, list, offer.time_limit_hours)
-        .map_err(|problem| {
-            let option = if problem.starts_with("group size") {
-                "size"
-            } else if problem.starts_with("the group price") {
-                "price"
-            } else {
-                "hours"
-            };
-            CliError::invalid(option, problem)
-        })?;
+    offer
+        .check(list)
+        .map_err(|e| CliError::invalid(&e.field, e.problem))?;
     admin
         .catalog
         .set_offer(&sku, "groupBuy", Some(&offer))
@@ -677,16 +669,9 @@ async fn bargain_set(admin: &Admin, args: Args) -> Result<String, CliError> {
         time_limit_hours: required_number(&args, "hours")?,
     };
     let list = list_price(admin, &sku).await?;
-    offer.check(list).map_err(|problem| {
-        let option = if problem.starts_with("helpers") {
-            "helpers"
-        } else if problem.starts_with("the floor") {
-            "floor"
-        } else {
-            "hours"
-        };
-        CliError::invalid(option, problem)
-    })?;
+    offer
+        .check(list)
+        .map_err(|e| CliError::invalid(&e.field, e.problem))?;
     admin
         .catalog
         .set_offer(&sku, "bargain", Some(&offer))

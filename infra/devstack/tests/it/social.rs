@@ -756,3 +756,103 @@ async fn an_unpaid_seat_comes_back_when_its_order_is_cancelled_and_an_unpaid_lea
         (422, "group_buy_unavailable")
     );
 }
+
+#[tokio::test]
+async fn shopctl_refuses_offers_that_make_no_sense_naming_the_option() {
+    let shop = shop_with(&[]).await;
+    for (words, option) in [
+        (
+            &[
+                "group-buy",
+                "set",
+                "dianhong-1",
+                "--size",
+                "11",
+                "--price",
+                "59",
+                "--hours",
+                "24",
+            ][..],
+            "--size",
+        ),
+        (
+            &[
+                "group-buy",
+                "set",
+                "dianhong-1",
+                "--size",
+                "3",
+                "--price",
+                "88",
+                "--hours",
+                "24",
+            ],
+            "--price",
+        ),
+        (
+            &[
+                "group-buy",
+                "set",
+                "dianhong-1",
+                "--size",
+                "3",
+                "--price",
+                "59",
+                "--hours",
+                "0",
+            ],
+            "--hours",
+        ),
+        (
+            &[
+                "bargain",
+                "set",
+                "zhengshan-1",
+                "--floor",
+                "98",
+                "--helpers",
+                "5",
+                "--hours",
+                "24",
+            ],
+            "--floor",
+        ),
+        (
+            &[
+                "bargain",
+                "set",
+                "zhengshan-1",
+                "--floor",
+                "9.9",
+                "--helpers",
+                "51",
+                "--hours",
+                "24",
+            ],
+            "--helpers",
+        ),
+        (
+            &["invite", "policy", "--points", "0", "--daily-cap", "5"],
+            "--points",
+        ),
+        (
+            &[
+                "checkin",
+                "policy",
+                "--points",
+                "5",
+                "--streak-bonus",
+                "1",
+                "--streak-cap",
+                "0",
+            ],
+            "--streak-cap",
+        ),
+    ] {
+        let refused = shop.stack.shopctl(words).await.unwrap_err().to_string();
+        assert!(refused.starts_with(option), "{words:?}: {refused}");
+    }
+    // Nothing was written: the demo offers stand.
+    let product = shop.get("/v1/products/dianhong").await.body;
+    assert_eq!(product["skus"][0]["groupBuy"]["groupSize"], 3);
+}
