@@ -328,6 +328,13 @@ pub struct Order {
     pub history: Vec<StatusChange>,
 }
 
+impl Order {
+    /// What the shopper sees as the payment's description: the first line's title.
+    pub fn payment_subject(&self) -> &str {
+        self.lines.first().map_or("订单", |l| l.title.as_str())
+    }
+}
+
 fn wechat() -> crate::payment::Provider {
     crate::payment::Provider::Wechat
 }

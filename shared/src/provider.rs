@@ -115,11 +115,7 @@ impl PaymentProvider for WeChatPay {
         now: i64,
     ) -> Result<PaymentStart, ProviderError> {
         let openid = OpenId::parse(payer).map_err(|e| failed(Provider::Wechat, e))?;
-        let description = order
-            .lines
-            .first()
-            .map(|l| l.title.as_str())
-            .unwrap_or("订单");
+        let description = order.payment_subject();
         let prepay = Prepay {
             out_trade_no: &order.id,
             description,
@@ -187,11 +183,7 @@ impl PaymentProvider for AlipayClient {
         payer: &str,
         now: i64,
     ) -> Result<PaymentStart, ProviderError> {
-        let subject = order
-            .lines
-            .first()
-            .map(|l| l.title.as_str())
-            .unwrap_or("订单");
+        let subject = order.payment_subject();
         let trade_no = self
             .create_trade(
                 order.id.as_str(),

@@ -240,6 +240,16 @@ pub enum BargainStatus {
     Expired,
 }
 
+impl BargainStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BargainStatus::Active => "ACTIVE",
+            BargainStatus::Ordered => "ORDERED",
+            BargainStatus::Expired => "EXPIRED",
+        }
+    }
+}
+
 /// Why a friend's help was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum HelpRefusal {
@@ -396,6 +406,26 @@ mod tests {
             ("2026-11-24", "2026-11-25")
         );
         assert_eq!(b, a + 1);
+    }
+
+    #[test]
+    fn statuses_are_written_as_they_are_serialized() {
+        for status in [
+            BargainStatus::Active,
+            BargainStatus::Ordered,
+            BargainStatus::Expired,
+        ] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+        for status in [
+            GroupStatus::AwaitingLeader,
+            GroupStatus::Open,
+            GroupStatus::Completed,
+            GroupStatus::Failed,
+            GroupStatus::Closed,
+        ] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
     }
 
     #[test]

@@ -968,24 +968,14 @@ impl SocialStore {
 
     /// `OPEN -> FAILED` once its time is up short of members.
     pub async fn fail_group(&self, id: &GroupId, now: i64) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(group_key(id)))
-            .update_expression("SET #gs = :failed")
-            .condition_expression("#gs = :open AND expiresAt <= :now")
-            .expression_attribute_names("#gs", "status")
-            .expression_attribute_values(":failed", s(GroupStatus::Failed.as_str()))
-            .expression_attribute_values(":open", s(GroupStatus::Open.as_str()))
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if super::condition_failed(&err) => Ok(false),
-            Err(err) => Err(StoreError::dynamo("UpdateItem fail group", err)),
-        }
+        self.time_up(
+            group_key(id),
+            GroupStatus::Open.as_str(),
+            GroupStatus::Failed.as_str(),
+            now,
+            "UpdateItem fail group",
+        )
+        .await
     }
 
     /// The writes that free a paid member's seat when they are refunded before the group
@@ -1095,7 +1085,7 @@ impl SocialStore {
                 .expression_attribute_names("#bs", "status")
                 .expression_attribute_values(":next", n(slot))
                 .expression_attribute_values(":read", n(bargain.helpers))
-                .expression_attribute_values(":active", s("ACTIVE"))
+                .expression_attribute_values(":active", s(BargainStatus::Active.as_str()))
                 .expression_attribute_values(":now", n(now))
                 .build()
                 .map_err(build_err)?;
@@ -1145,8 +1135,8 @@ impl SocialStore {
             .update_expression("SET #bs = :ordered, orderId = :o")
             .condition_expression("#bs = :active AND ownerId = :u AND expiresAt > :now")
             .expression_attribute_names("#bs", "status")
-            .expression_attribute_values(":ordered", s("ORDERED"))
-            .expression_attribute_values(":active", s("ACTIVE"))
+            .expression_attribute_values(":ordered", s(BargainStatus::Ordered.as_str()))
+            .expression_attribute_values(":active", s(BargainStatus::Active.as_str()))
             .expression_attribute_values(":o", s(order.id.as_str()))
             .expression_attribute_values(":u", s(order.user_id.as_str()))
             .expression_attribute_values(":now", n(order.created_at))
@@ -1167,7 +1157,7 @@ impl SocialStore {
             .update_expression("SET #bs = :active REMOVE orderId")
             .condition_expression("orderId = :o")
             .expression_attribute_names("#bs", "status")
-            .expression_attribute_values(":active", s("ACTIVE"))
+            .expression_attribute_values(":active", s(BargainStatus::Active.as_str()))
             .expression_attribute_values(":o", s(order.as_str()))
             .build()
             .map_err(build_err)?;
@@ -1176,23 +1166,42 @@ impl SocialStore {
 
     /// `ACTIVE -> EXPIRED` once its time is up.
     pub async fn expire_bargain(&self, id: &BargainId, now: i64) -> Result<bool, StoreError> {
+        self.time_up(
+            bargain_key(id),
+            BargainStatus::Active.as_str(),
+            BargainStatus::Expired.as_str(),
+            now,
+            "UpdateItem expire bargain",
+        )
+        .await
+    }
+
+    /// `status` from `from` to `to`, only once `expiresAt` has passed: true if this call moved it.
+    async fn time_up(
+        &self,
+        key: Item,
+        from: &str,
+        to: &str,
+        now: i64,
+        what: &'static str,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(bargain_key(id)))
-            .update_expression("SET #bs = :expired")
-            .condition_expression("#bs = :active AND expiresAt <= :now")
-            .expression_attribute_names("#bs", "status")
-            .expression_attribute_values(":expired", s("EXPIRED"))
-            .expression_attribute_values(":active", s("ACTIVE"))
+            .set_key(Some(key))
+            .update_expression("SET #status = :to")
+            .condition_expression("#status = :from AND expiresAt <= :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":to", s(to))
+            .expression_attribute_values(":from", s(from))
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
         match result {
             Ok(_) => Ok(true),
             Err(err) if super::condition_failed(&err) => Ok(false),
-            Err(err) => Err(StoreError::dynamo("UpdateItem expire bargain", err)),
+            Err(err) => Err(StoreError::dynamo(what, err)),
         }
     }
 }
