@@ -52,9 +52,13 @@ test: $(VENV)/.installed template-check
 fuzz: $(VENV)/.installed $(FUZZ_VENV)/.installed
 	infra/scripts/fuzz.sh
 
+## cfn-lint and sam validate on the template as written; then the SAM transform's output as
+## CloudFormation will see it (dependency cycles, dangling references, secrets in Environment).
 template-check: $(LINT_VENV)/.installed
 	$(LINT_VENV)/bin/cfn-lint template.yaml
 	$(LINT_VENV)/bin/sam validate --lint --template template.yaml
+	cd infra/scripts && ../../$(LINT_VENV)/bin/python -m unittest --quiet test_transformed_template
+	$(LINT_VENV)/bin/python infra/scripts/transformed_template.py template.yaml
 
 lint:
 	cargo fmt --all --check
