@@ -6,10 +6,11 @@ PYTHON ?= python3
 VENV := .local/venv
 LINT_VENV := .local/lint-venv
 FUZZ_VENV := .local/fuzz-venv
+PACKAGE_VENV := .local/package-venv
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test fuzz lint template-check bench shopctl funnel deploy-build clean
+.PHONY: dev test fuzz lint template-check package bench shopctl funnel clean
 
 $(VENV)/.installed: infra/requirements-emulator.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,11 @@ $(VENV)/.installed: infra/requirements-emulator.txt
 $(FUZZ_VENV)/.installed: infra/requirements-fuzz.txt
 	$(PYTHON) -m venv $(FUZZ_VENV)
 	$(FUZZ_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+$(PACKAGE_VENV)/.installed: infra/requirements-package.txt
+	$(PYTHON) -m venv $(PACKAGE_VENV)
+	$(PACKAGE_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
 	touch $@
 
 $(LINT_VENV)/.installed: infra/requirements-lint.txt
@@ -57,8 +63,14 @@ fuzz: $(VENV)/.installed $(FUZZ_VENV)/.installed
 template-check: $(LINT_VENV)/.installed
 	$(LINT_VENV)/bin/cfn-lint template.yaml
 	$(LINT_VENV)/bin/sam validate --lint --template template.yaml
-	cd infra/scripts && ../../$(LINT_VENV)/bin/python -m unittest --quiet test_transformed_template
+	cd infra/scripts && ../../$(LINT_VENV)/bin/python -m unittest --quiet test_transformed_template test_deploy_guide
 	$(LINT_VENV)/bin/python infra/scripts/transformed_template.py template.yaml
+
+## What `sam deploy` uploads: sam build (cargo-lambda, arm64 release) into .aws-sam/build, each
+## function's bootstrap checked (an aarch64 ELF under 8 MB) and its size printed.
+package: $(LINT_VENV)/.installed $(PACKAGE_VENV)/.installed
+	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$(CURDIR)/$(LINT_VENV)/bin:$$PATH" \
+	  PACKAGE_PYTHON=$(LINT_VENV)/bin/python infra/scripts/package.sh
 
 lint:
 	cargo fmt --all --check

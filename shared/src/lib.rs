@@ -24,6 +24,7 @@ pub mod queue;
 pub mod refund;
 pub mod runtime;
 pub mod search;
+pub mod secrets;
 pub mod social;
 pub mod store;
 pub mod telemetry;

@@ -2,7 +2,7 @@
 //! and tests, both through the same [`HttpFunction::handle`].
 
 use crate::api::{ApiError, ApiRequest, ApiResponse, RequestExt};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Settings};
 use lambda_runtime::{LambdaEvent, service_fn};
 use std::convert::Infallible;
 use std::future::Future;
@@ -45,12 +45,11 @@ impl Clients {
         crate::metrics::Metrics::new(self.metrics.clone(), function)
     }
 
-    /// From the environment: region, credentials and `AWS_ENDPOINT_URL` (the local emulator).
-    pub async fn from_env() -> Self {
-        let config = crate::store::aws_config().await;
+    /// For one SDK configuration (region, credentials, `AWS_ENDPOINT_URL`).
+    pub fn from_config(config: &aws_config::SdkConfig) -> Self {
         Self::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            aws_sdk_sqs::Client::new(&config),
+            aws_sdk_dynamodb::Client::new(config),
+            aws_sdk_sqs::Client::new(config),
         )
     }
 
@@ -58,6 +57,18 @@ impl Clients {
     pub fn http(&self) -> reqwest::Client {
         self.http.get_or_init(crate::wechat::http_client).clone()
     }
+}
+
+/// A function's settings and clients on Lambda, once per cold start: the environment with the
+/// shop secret laid over it (one GetSecretValue when `SHOP_SECRET_ARN` is set), and the clients.
+pub async fn from_env() -> Result<(Settings, Clients), ConfigError> {
+    let config = crate::store::aws_config().await;
+    let settings = crate::secrets::with_shop_secret(
+        Settings::from_process_env(),
+        &aws_sdk_secretsmanager::Client::new(&config),
+    )
+    .await?;
+    Ok((settings, Clients::from_config(&config)))
 }
 
 /// A Lambda behind API Gateway HTTP API routes. Every outcome, errors included, is an answer.

@@ -138,7 +138,8 @@ impl Browse {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::new(&Settings::from_process_env(), &Clients::from_env().await)
+        let (settings, clients) = shared::runtime::from_env().await?;
+        Self::new(&settings, &clients)
     }
 
     /// Waits for best-effort work started by earlier requests (view records).

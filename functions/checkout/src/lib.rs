@@ -375,7 +375,8 @@ impl Checkout {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::new(&Settings::from_process_env(), &Clients::from_env().await)
+        let (settings, clients) = shared::runtime::from_env().await?;
+        Self::new(&settings, &clients)
     }
 
     /// Prices a request for this buyer from one read of everything the price depends on (see

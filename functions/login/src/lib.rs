@@ -158,7 +158,8 @@ impl Login {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::new(&Settings::from_process_env(), &Clients::from_env().await)
+        let (settings, clients) = shared::runtime::from_env().await?;
+        Self::new(&settings, &clients)
     }
 
     async fn login(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {

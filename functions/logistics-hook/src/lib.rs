@@ -49,7 +49,8 @@ impl LogisticsHook {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::new(&Settings::from_process_env(), &Clients::from_env().await)
+        let (settings, clients) = shared::runtime::from_env().await?;
+        Self::new(&settings, &clients)
     }
 
     async fn kuaidi100(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {

@@ -62,7 +62,8 @@ impl PayNotify {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::new(&Settings::from_process_env(), &Clients::from_env().await)
+        let (settings, clients) = shared::runtime::from_env().await?;
+        Self::new(&settings, &clients)
     }
 
     async fn wechat(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {

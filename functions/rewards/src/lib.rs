@@ -82,7 +82,8 @@ impl Rewards {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::new(&Settings::from_process_env(), &Clients::from_env().await)
+        let (settings, clients) = shared::runtime::from_env().await?;
+        Self::new(&settings, &clients)
     }
 
     async fn process(&self, message: &SqsMessage) -> Result<(), String> {

@@ -175,7 +175,8 @@ impl ShareReward {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::new(&Settings::from_process_env(), &Clients::from_env().await)
+        let (settings, clients) = shared::runtime::from_env().await?;
+        Self::new(&settings, &clients)
     }
 
     /// A share link for the shopper (and a product): the code is bound to them, so whoever signs

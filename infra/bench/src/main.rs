@@ -168,6 +168,9 @@ impl FunctionProcess {
 struct Bench {
     options: Options,
     env: HashMap<String, String>,
+    /// The same configuration as in AWS: `SHOP_SECRET_ARN` instead of the secrets' values, so
+    /// the cold start reads the shop secret from Secrets Manager (moto, through the proxy).
+    secret_env: HashMap<String, String>,
     emulators: Emulators,
     /// Between the function processes and moto, counting their calls.
     proxy: CountingProxy,
@@ -222,11 +225,17 @@ impl Bench {
         let main = routes.first().context("a function without routes")?;
 
         let mut cold = Vec::new();
+        let mut cold_with_secret = Vec::new();
         let mut first = Vec::new();
         for _ in 0..self.options.cold_starts {
             let process = FunctionProcess::start(&binary, name, &self.env).await?;
             cold.push(process.cold_start);
             first.push(self.invoke(&process, main).await?);
+            process.stop().await;
+            // Alternating, so drift hits both series alike; the event proves the secret was read.
+            let process = FunctionProcess::start(&binary, name, &self.secret_env).await?;
+            cold_with_secret.push(process.cold_start);
+            self.invoke(&process, main).await?;
             process.stop().await;
         }
 
@@ -277,6 +286,7 @@ impl Bench {
             row.figures = Some(FunctionFigures {
                 cold_p50: percentile(&cold, 50),
                 cold_p90: percentile(&cold, 90),
+                cold_with_secret_p50: percentile(&cold_with_secret, 50),
                 first_event_p50: percentile(&first, 50),
                 peak_rss_mb,
                 binary_mb: size as f64 / (1024.0 * 1024.0),
@@ -453,6 +463,33 @@ impl Bench {
     }
 }
 
+/// `env` as a function is configured in AWS: the shop secret's values stored as one secret in the
+/// emulator's Secrets Manager (directly, not through the counting proxy), and only its ARN left.
+async fn with_shop_secret(
+    env: &HashMap<String, String>,
+    endpoint: &str,
+) -> anyhow::Result<HashMap<String, String>> {
+    use shared::config::{SHOP_SECRET_ARN, SHOP_SECRET_KEYS};
+    let values: HashMap<String, String> = SHOP_SECRET_KEYS
+        .iter()
+        .filter_map(|key| Some((key.to_string(), env.get(*key)?.clone())))
+        .collect();
+    let client = aws_sdk_secretsmanager::Client::new(&devstack::aws_config(endpoint).await);
+    let arn = devstack::store_shop_secret(
+        &client,
+        &format!("bench{}-", shared::ids::random_token(8)),
+        &values,
+    )
+    .await?;
+    let mut configured: HashMap<String, String> = env
+        .iter()
+        .filter(|(k, _)| !SHOP_SECRET_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    configured.insert(SHOP_SECRET_ARN.to_string(), arn);
+    Ok(configured)
+}
+
 /// A stack with the demo catalog in tables of its own.
 async fn start_stack(endpoint: &str) -> anyhow::Result<devstack::LocalStack> {
     let stack = devstack::LocalStack::start(devstack::StackOptions {
@@ -463,6 +500,8 @@ async fn start_stack(endpoint: &str) -> anyhow::Result<devstack::LocalStack> {
         extra: HashMap::new(),
         wechatpay_keys: devstack::wechatpay_sandbox::WeChatPayKeys::generate(),
         metrics_file: None,
+        shop_secret: devstack::ShopSecret::Plain,
+        hold_requests: false,
     })
     .await?;
     devstack::seed::seed(&stack.catalog_store())
@@ -595,6 +634,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
         ]
         .map(|(k, v)| (k.to_string(), v.to_string())),
     );
+    let secret_env = with_shop_secret(&env, &endpoint).await?;
     let runs = format!(
         "{} cold starts per function; {} warm events per route after {WARM_UP} warm-up events; \
          contended run: {} orders, {} in flight; {} CPU cores; binaries in {}",
@@ -609,6 +649,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
     let mut bench = Bench {
         options,
         env,
+        secret_env,
         emulators,
         proxy: counting,
         source,

@@ -9,7 +9,7 @@ use aws_lambda_events::encodings::Body;
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
-use shared::api::ApiRequest;
+use shared::api::{ApiRequest, ApiResponse};
 use shared::runtime::HttpFunction;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -19,6 +19,9 @@ pub struct Gateway {
     routes: Vec<(Route, Arc<dyn HttpFunction>)>,
     /// `GET /docs`, `/openapi.yaml` and `/openapi.json`: the API document, served beside the API.
     docs: crate::docs::ApiDocs,
+    /// False while `make dev` seeds the demo shop: a client that starts when the port opens
+    /// gets 503 `starting` rather than a half-seeded catalog.
+    open: std::sync::atomic::AtomicBool,
 }
 
 /// Content types API Gateway passes as text; any other body arrives base64-encoded.
@@ -52,7 +55,18 @@ impl Gateway {
         Ok(Self {
             routes,
             docs: crate::docs::ApiDocs::project()?,
+            open: std::sync::atomic::AtomicBool::new(true),
         })
+    }
+
+    /// Answers 503 `starting` to everything until [`Gateway::open`].
+    pub fn hold(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The shop is ready: requests reach their functions.
+    pub fn open(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn route_keys(&self) -> Vec<String> {
@@ -165,9 +179,53 @@ fn build_event(req: &Incoming, route_key: &str, params: &BTreeMap<String, String
     event
 }
 
+/// What API Gateway sends back to the client for a function's answer.
+fn outgoing(response: ApiResponse) -> Outgoing {
+    let mut headers: Vec<(String, String)> = response
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    headers.extend(
+        response
+            .cookies
+            .iter()
+            .map(|c| ("set-cookie".to_string(), c.clone())),
+    );
+    let body = match response.body {
+        None | Some(Body::Empty) => Vec::new(),
+        Some(Body::Text(text)) if response.is_base64_encoded => {
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .unwrap_or_default()
+        }
+        Some(Body::Text(text)) => text.into_bytes(),
+        Some(Body::Binary(bytes)) => bytes,
+        Some(_) => Vec::new(),
+    };
+    let status = u16::try_from(response.status_code).unwrap_or(502);
+    Outgoing {
+        status,
+        headers,
+        body,
+    }
+}
+
 #[async_trait::async_trait]
 impl Serve for Gateway {
     async fn serve(&self, req: Incoming) -> Outgoing {
+        if !self.open.load(std::sync::atomic::Ordering::SeqCst) {
+            let mut starting = shared::api::ApiError::new(
+                503,
+                "starting",
+                "the shop is starting (seeding the demo shop); retry in a moment",
+            )
+            .into_response();
+            starting
+                .headers
+                .insert("retry-after", http::HeaderValue::from_static("1"));
+            return outgoing(starting);
+        }
         if req.method == http::Method::GET {
             let document = |content_type: &str, body: &str| Outgoing {
                 status: 200,
@@ -186,33 +244,6 @@ impl Serve for Gateway {
             None => shared::api::ApiError::route_not_found(&format!("{} {}", req.method, req.path))
                 .into_response(),
         };
-        let mut headers: Vec<(String, String)> = response
-            .headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-            .collect();
-        headers.extend(
-            response
-                .cookies
-                .iter()
-                .map(|c| ("set-cookie".to_string(), c.clone())),
-        );
-        let body = match response.body {
-            None | Some(Body::Empty) => Vec::new(),
-            Some(Body::Text(text)) if response.is_base64_encoded => {
-                base64::engine::general_purpose::STANDARD
-                    .decode(text)
-                    .unwrap_or_default()
-            }
-            Some(Body::Text(text)) => text.into_bytes(),
-            Some(Body::Binary(bytes)) => bytes,
-            Some(_) => Vec::new(),
-        };
-        let status = u16::try_from(response.status_code).unwrap_or(502);
-        Outgoing {
-            status,
-            headers,
-            body,
-        }
+        outgoing(response)
     }
 }

@@ -62,10 +62,8 @@ pub fn project_root() -> PathBuf {
         .unwrap_or_else(|_| PathBuf::from("."))
 }
 
-/// AWS clients for the emulator at `AWS_ENDPOINT_URL`, with throwaway credentials when none are set.
-pub async fn aws_clients(
-    endpoint: &str,
-) -> anyhow::Result<(aws_sdk_dynamodb::Client, aws_sdk_sqs::Client)> {
+/// The SDK configuration for the emulator at `endpoint`, with throwaway credentials when none are set.
+pub async fn aws_config(endpoint: &str) -> aws_config::SdkConfig {
     let mut loader =
         aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint);
     if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
@@ -76,7 +74,14 @@ pub async fn aws_clients(
     if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
         loader = loader.region(aws_sdk_dynamodb::config::Region::new("us-east-1"));
     }
-    let config = loader.load().await;
+    loader.load().await
+}
+
+/// DynamoDB and SQS clients for the emulator at `endpoint`.
+pub async fn aws_clients(
+    endpoint: &str,
+) -> anyhow::Result<(aws_sdk_dynamodb::Client, aws_sdk_sqs::Client)> {
+    let config = aws_config(endpoint).await;
     Ok((
         aws_sdk_dynamodb::Client::new(&config),
         aws_sdk_sqs::Client::new(&config),
@@ -88,6 +93,9 @@ pub struct LocalStack {
     pub template: Template,
     pub resources: LocalResources,
     pub settings: HashMap<String, String>,
+    /// The settings each function (by logical id) was given, before any shop secret was read:
+    /// with `ShopSecret::SecretsManager`, no secret's value is among them.
+    pub function_settings: HashMap<String, HashMap<String, String>>,
     pub login: Arc<login::Login>,
     pub browse: Arc<browse::Browse>,
     pub checkout: Arc<checkout::Checkout>,
@@ -166,6 +174,22 @@ pub struct StackOptions {
     /// would keep them: `make dev` writes .local/dev-metrics.jsonl for `make funnel`.
     pub metrics_file: Option<PathBuf>,
     pub wechatpay_keys: wechatpay_sandbox::WeChatPayKeys,
+    /// Where the functions find the shop secret's keys.
+    pub shop_secret: ShopSecret,
+    /// The gateway answers 503 `starting` until `gateway.open()` (`make dev` opens it once the
+    /// demo shop is seeded); otherwise it serves at once.
+    pub hold_requests: bool,
+}
+
+/// Where the functions find the shop secret's keys (`shared::config::SHOP_SECRET_KEYS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShopSecret {
+    /// In their settings, as plain values: `make dev` and most tests.
+    #[default]
+    Plain,
+    /// In the emulator's Secrets Manager, one JSON secret: the functions are given only
+    /// `SHOP_SECRET_ARN` and read it at their cold start, as in AWS.
+    SecretsManager,
 }
 
 impl LocalStack {
@@ -173,7 +197,12 @@ impl LocalStack {
     /// gateway, and builds every function of the template.
     pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
         let template = Template::project()?;
-        let (dynamodb, sqs) = aws_clients(&options.endpoint).await?;
+        let config = aws_config(&options.endpoint).await;
+        let (dynamodb, sqs) = (
+            aws_sdk_dynamodb::Client::new(&config),
+            aws_sdk_sqs::Client::new(&config),
+        );
+        let secrets = aws_sdk_secretsmanager::Client::new(&config);
         let resources =
             LocalResources::provision(&template, &options.prefix, &dynamodb, &sqs).await?;
 
@@ -229,6 +258,20 @@ impl LocalStack {
             }),
         );
 
+        // The shop secret's keys leave the plain settings; each function that names
+        // SHOP_SECRET_ARN gets them back either as plain values or through Secrets Manager.
+        let shop_secret: HashMap<String, String> = shared::config::SHOP_SECRET_KEYS
+            .iter()
+            .filter_map(|key| Some((key.to_string(), overrides.remove(*key)?)))
+            .collect();
+        let secret_arn = match options.shop_secret {
+            ShopSecret::Plain => String::new(),
+            ShopSecret::SecretsManager => {
+                store_shop_secret(&secrets, &options.prefix, &shop_secret).await?
+            }
+        };
+        overrides.insert(shared::config::SHOP_SECRET_ARN.into(), secret_arn);
+
         let metrics = Arc::new(match &options.metrics_file {
             Some(path) => shared::metrics::MetricLog::appending_to(path)
                 .with_context(|| format!("opening {}", path.display()))?,
@@ -242,10 +285,20 @@ impl LocalStack {
             (None, None, None, None, None);
         let (mut fulfillment, mut logistics_hook) = (None, None);
         let (mut share_reward, mut rewards) = (None, None);
+        all_settings.extend(shop_secret.clone());
+        let mut function_settings = HashMap::new();
         for spec in &template.functions {
-            let settings = resources.settings_for(&template, spec, &overrides)?;
+            let mut settings = resources.settings_for(&template, spec, &overrides)?;
             all_settings.extend(settings.clone());
-            let settings = Settings::from_map(settings);
+            let reads_shop_secret = settings.contains_key(shared::config::SHOP_SECRET_ARN);
+            if reads_shop_secret && options.shop_secret == ShopSecret::Plain {
+                settings.extend(shop_secret.clone());
+            }
+            function_settings.insert(spec.logical_id.clone(), settings.clone());
+            let settings =
+                shared::secrets::with_shop_secret(Settings::from_map(settings), &secrets)
+                    .await
+                    .with_context(|| format!("reading the shop secret for {}", spec.logical_id))?;
             let context = || format!("building {}", spec.logical_id);
             let http_function: Arc<dyn HttpFunction> = match spec.logical_id.as_str() {
                 "LoginFunction" => {
@@ -325,11 +378,15 @@ impl LocalStack {
             functions.insert(spec.logical_id.clone(), http_function);
         }
         let gateway = Arc::new(gateway::Gateway::new(&template, &functions)?);
+        if options.hold_requests {
+            gateway.hold();
+        }
         server::spawn(gateway_listener, gateway.clone());
         Ok(Self {
             template,
             resources,
             settings: all_settings,
+            function_settings,
             login: login.context("template has no LoginFunction")?,
             browse: browse.context("template has no BrowseFunction")?,
             checkout: checkout.context("template has no CheckoutFunction")?,
@@ -519,6 +576,30 @@ impl LocalStack {
             });
         }
     }
+}
+
+/// Stores the shop secret in the emulator's Secrets Manager as one JSON object, the way the
+/// deploy guide has the shop owner create it; answers its ARN.
+pub async fn store_shop_secret(
+    secrets: &aws_sdk_secretsmanager::Client,
+    prefix: &str,
+    values: &HashMap<String, String>,
+) -> anyhow::Result<String> {
+    let created = secrets
+        .create_secret()
+        .name(format!("{prefix}shop-secret"))
+        .secret_string(serde_json::to_string(values)?)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "creating the shop secret: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+        })?;
+    created
+        .arn
+        .context("Secrets Manager answered no ARN for the shop secret")
 }
 
 /// What the developer exported for providers (real WeChat, another double) before `make dev`.

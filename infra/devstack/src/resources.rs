@@ -308,7 +308,7 @@ impl LocalResources {
                     }
                     .with_context(|| format!("{name}: !GetAtt {id}.{attr} names nothing local"))?,
                     EnvValue::Sub(_) => {
-                        bail!("{name} is a deploy-time secret: set it in the environment")
+                        bail!("{name} is built at deploy time (!Sub): set it in the environment")
                     }
                 }
             };

@@ -85,7 +85,8 @@ pub enum EnvValue {
     Literal(String),
     Ref(String),
     GetAtt(String, String),
-    /// `!Sub` text: in this template only secrets resolved at deploy time.
+    /// `!Sub` text: URLs built at deploy time from parameters (the notify URLs); the local stack
+    /// sets these itself.
     Sub(String),
 }
 
@@ -317,7 +318,7 @@ Resources:
         Variables:
           TABLE: !Ref T
           QUEUE_URL: !GetAtt Jobs.QueueUrl
-          SECRET: !Sub "{{resolve:secretsmanager:x:SecretString:S}}"
+          NOTIFY_URL: !Sub "${Base}/v1/notify"
       Events:
         A: {Type: HttpApi, Properties: {Method: get, Path: /a}}
         Q: {Type: SQS, Properties: {Queue: !GetAtt Jobs.Arn}}
@@ -334,7 +335,7 @@ Resources:
             f.environment["QUEUE_URL"],
             EnvValue::GetAtt("Jobs".into(), "QueueUrl".into())
         );
-        assert!(matches!(f.environment["SECRET"], EnvValue::Sub(_)));
+        assert!(matches!(f.environment["NOTIFY_URL"], EnvValue::Sub(_)));
         assert_eq!(t.parameters["AppId"].as_deref(), Some("wx1"));
         assert_eq!((t.tables.len(), t.queues.len()), (1, 1));
     }

@@ -7,7 +7,7 @@
 
 use anyhow::{Context, bail};
 use devstack::wechatpay_sandbox::WeChatPayKeys;
-use devstack::{LocalStack, StackOptions, provider_overrides_from_env, seed};
+use devstack::{LocalStack, ShopSecret, StackOptions, provider_overrides_from_env, seed};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -75,6 +75,9 @@ async fn dev() -> anyhow::Result<()> {
             extra: provider_overrides_from_env(),
             wechatpay_keys: keys,
             metrics_file: Some(devstack::project_root().join(".local/dev-metrics.jsonl")),
+            shop_secret: ShopSecret::Plain,
+            // A client that starts when the port opens gets 503 `starting`, not a half-seeded shop.
+            hold_requests: true,
         })
         .await?,
     );
@@ -92,6 +95,7 @@ async fn dev() -> anyhow::Result<()> {
     std::fs::write(&env_file, stack.shopctl_env())
         .with_context(|| format!("writing {}", env_file.display()))?;
     stack.spawn_pollers();
+    stack.gateway.open();
 
     let base = stack.api_url.clone();
     let mut out = std::io::stdout().lock();

@@ -398,15 +398,12 @@ async fn the_sandbox_pays_a_trade_and_notifies_the_url_it_was_created_with() {
     let shop = TestShop::start().await;
     let (token, id, _) = alipay_order(&shop, "alcontrol.1").await;
 
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/__sandbox/alipay/pay", shop.stack.sandbox_url))
-        .json(&serde_json::json!({"outTradeNo": id}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = shop
+        .sandbox(
+            "/__sandbox/alipay/pay",
+            &serde_json::json!({"outTradeNo": id}),
+        )
+        .await;
 
     assert_eq!(answer["notified"], "success");
     assert_eq!(status_of(&shop, &token, &id).await["status"], "PAID");

@@ -5,6 +5,7 @@
 mod alipay;
 mod browse;
 mod checkout;
+mod deploy;
 mod events;
 mod funnel;
 mod login;

@@ -90,18 +90,9 @@ async fn paying_in_the_sandbox_makes_the_order_paid_and_queues_fulfillment() {
     let shop = TestShop::start().await;
     let (token, id) = unpaid(&shop, "ada.1", "kiwi-1").await;
 
-    let paid = reqwest::Client::new()
-        .post(format!(
-            "{}/__sandbox/wechatpay/pay",
-            shop.stack.sandbox_url
-        ))
-        .json(&json!({"outTradeNo": id}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let paid = shop
+        .sandbox("/__sandbox/wechatpay/pay", &json!({"outTradeNo": id}))
+        .await;
 
     assert_eq!(paid["notifyStatus"], 204, "{paid}");
     let order = order_of(&shop, &token, &id).await;

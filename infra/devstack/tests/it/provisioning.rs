@@ -80,7 +80,7 @@ Resources:
 }
 
 #[tokio::test]
-async fn a_deploy_time_secret_must_be_given_locally() {
+async fn a_setting_only_a_deploy_gives_must_be_given_locally() {
     let template = Template::project().unwrap();
     let login = template
         .functions
@@ -101,10 +101,6 @@ async fn a_deploy_time_secret_must_be_given_locally() {
         .settings_for(&template, login, &HashMap::new())
         .unwrap_err();
 
-    assert!(
-        ["JWT_SECRET", "WECHAT_SECRET", "ALIPAY_PRIVATE_KEY"]
-            .iter()
-            .any(|secret| err.to_string().contains(secret)),
-        "{err}"
-    );
+    // The shop secret's ARN is a parameter without a default: the local stack sets it itself.
+    assert!(err.to_string().contains("SHOP_SECRET_ARN"), "{err}");
 }

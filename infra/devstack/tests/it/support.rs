@@ -1,5 +1,5 @@
 use devstack::wechatpay_sandbox::WeChatPayKeys;
-use devstack::{LocalStack, StackOptions, seed};
+use devstack::{LocalStack, ShopSecret, StackOptions, seed};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -52,6 +52,29 @@ impl TestShop {
 
     /// A shop with an empty catalog and `settings` overriding the sandbox defaults.
     pub async fn with_settings(settings: HashMap<String, String>) -> Self {
+        Self::with_options(settings, ShopSecret::Plain, false).await
+    }
+
+    /// A shop with the demo catalog whose functions read their secrets as in AWS: from one
+    /// Secrets Manager secret in the emulator, named by `SHOP_SECRET_ARN`, at their cold start.
+    pub async fn with_secrets_manager() -> Self {
+        let shop = Self::with_options(HashMap::new(), ShopSecret::SecretsManager, false).await;
+        seed::seed(&shop.stack.catalog_store())
+            .await
+            .expect("seeding the demo shop");
+        shop
+    }
+
+    /// An empty shop whose gateway answers 503 `starting` until `stack.gateway.open()`.
+    pub async fn held() -> Self {
+        Self::with_options(HashMap::new(), ShopSecret::Plain, true).await
+    }
+
+    async fn with_options(
+        settings: HashMap<String, String>,
+        shop_secret: ShopSecret,
+        hold_requests: bool,
+    ) -> Self {
         let stack = LocalStack::start(StackOptions {
             endpoint: emulator(),
             prefix: format!("t{}-", shared::ids::random_token(10)),
@@ -60,6 +83,8 @@ impl TestShop {
             extra: settings,
             wechatpay_keys: WeChatPayKeys::generate(),
             metrics_file: None,
+            shop_secret,
+            hold_requests,
         })
         .await
         .expect("starting the local stack");
@@ -83,6 +108,20 @@ impl TestShop {
             text,
             body,
         }
+    }
+
+    /// Asks the provider sandboxes to act (`/__sandbox/wechatpay/pay`, `/__sandbox/alipay/pay`):
+    /// what the shopper does in the payment sheet. Answers the sandbox's JSON report.
+    pub async fn sandbox(&self, path: &str, body: &Value) -> Value {
+        self.http
+            .post(format!("{}{path}", self.stack.sandbox_url))
+            .json(body)
+            .send()
+            .await
+            .expect("the sandbox answers")
+            .json()
+            .await
+            .expect("the sandbox answers JSON")
     }
 
     pub async fn get(&self, path: &str) -> Answer {
