@@ -63,7 +63,7 @@ fuzz: $(VENV)/.installed $(FUZZ_VENV)/.installed
 template-check: $(LINT_VENV)/.installed
 	$(LINT_VENV)/bin/cfn-lint template.yaml
 	$(LINT_VENV)/bin/sam validate --lint --template template.yaml
-	cd infra/scripts && ../../$(LINT_VENV)/bin/python -m unittest --quiet test_transformed_template test_deploy_guide
+	cd infra/scripts && ../../$(LINT_VENV)/bin/python -m unittest --quiet test_transformed_template test_deploy_guide test_check_package
 	$(LINT_VENV)/bin/python infra/scripts/transformed_template.py template.yaml
 
 ## What `sam deploy` uploads: sam build (cargo-lambda, arm64 release) into .aws-sam/build, each
