@@ -13,7 +13,6 @@ if command -v rustup > /dev/null && ! rustup target list --installed | grep -qx 
 fi
 
 started=$SECONDS
-# rust-cargolambda is still a beta build method of the SAM CLI.
-sam build --beta-features --template template.yaml
+sam build --template template.yaml
 echo "sam build: $((SECONDS - started)) s"
 "${PACKAGE_PYTHON:-python3}" infra/scripts/check_package.py template.yaml .aws-sam/build

@@ -102,10 +102,6 @@ class DeployGuideTest(unittest.TestCase):
         self.assertEqual(len(stacks), len(ENVIRONMENTS))
         self.assertEqual(len(secrets), len(ENVIRONMENTS))
 
-    def test_sam_build_is_told_the_rust_build_method_is_beta(self):
-        build = self.config.get_all(["build"], "parameters", env="default")
-        self.assertIs(build.get("beta_features"), True)
-
     def test_the_parameter_table_explains_each_parameter_once(self):
         guide = deploy_guide()
         # Parameter names are CamelCase; the secret table's keys (with underscores) do not match.
