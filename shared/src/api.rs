@@ -141,6 +141,13 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// A domain rule refusing one field of the request: 400 naming it.
+impl From<domain::order::FieldError> for ApiError {
+    fn from(err: domain::order::FieldError) -> Self {
+        Self::invalid_field(err.field, err.problem)
+    }
+}
+
 /// A JSON answer with the given status.
 pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> ApiResponse {
     // Serializing our own response types cannot fail (no maps with non-string keys).

@@ -7,25 +7,9 @@ use crate::queue::{DeadlineMessage, FulfillmentMessage, Queue, QueueError, Rewar
 use crate::store::StoreError;
 use crate::store::orders::{OrderStore, Transition};
 use crate::wechatpay::Transaction;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-/// Who took the money.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Wechat,
-    Alipay,
-}
-
-impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Wechat => "wechat",
-            Provider::Alipay => "alipay",
-        }
-    }
-}
+pub use domain::payment::Provider;
 
 /// A payment as its provider reports it, in the shop's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,6 @@
 //! Social selling (社交裂变): share codes and invites, daily check-in, group-buy (拼团) and
 //! bargain (砍价). The rules here are pure; `store::social` keeps their state.
 
-use crate::api::ApiError;
 use crate::money::Fen;
 use crate::order::FieldError;
 use crate::promotions::PromotionId;
@@ -326,7 +325,7 @@ impl Default for Profile {
 /// A shopper's chosen public face: `nickname` (1 to 20 characters) and an https `avatarUrl`.
 impl Profile {
     /// Read from a request body's `<prefix>nickname` and `<prefix>avatarUrl`.
-    pub fn from_json(body: &Value, prefix: &str) -> Result<Profile, ApiError> {
+    pub fn from_json(body: &Value, prefix: &str) -> Result<Profile, FieldError> {
         let mut profile = Profile::default();
         match body.get("nickname") {
             None | Some(Value::Null) => {}
@@ -338,10 +337,10 @@ impl Profile {
                 profile.nickname = n.trim().to_string();
             }
             Some(_) => {
-                return Err(ApiError::invalid_field(
-                    format!("{prefix}nickname"),
-                    "must be 1 to 20 characters of text",
-                ));
+                return Err(FieldError {
+                    field: format!("{prefix}nickname"),
+                    problem: "must be 1 to 20 characters of text".into(),
+                });
             }
         }
         match body.get("avatarUrl") {
@@ -354,10 +353,10 @@ impl Profile {
                 profile.avatar_url = Some(u.clone());
             }
             Some(_) => {
-                return Err(ApiError::invalid_field(
-                    format!("{prefix}avatarUrl"),
-                    "must be an https URL of at most 300 characters",
-                ));
+                return Err(FieldError {
+                    field: format!("{prefix}avatarUrl"),
+                    problem: "must be an https URL of at most 300 characters".into(),
+                });
             }
         }
         Ok(profile)
@@ -390,7 +389,7 @@ mod tests {
             (json!({"avatarUrl": "https://a b"}), "avatarUrl"),
         ] {
             assert_eq!(
-                Profile::from_json(&body, "").unwrap_err().field.as_deref(),
+                Some(Profile::from_json(&body, "").unwrap_err().field.as_str()),
                 Some(field)
             );
         }
