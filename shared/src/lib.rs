@@ -7,6 +7,9 @@ pub use domain::{
     social,
 };
 
+// The stores and queues, where they have always been: `shared::store::orders`, `shared::queue`.
+pub use store::{self, queue};
+
 pub mod alipay;
 pub mod api;
 pub mod auth;
@@ -17,10 +20,8 @@ pub mod kuaidi100;
 pub mod metrics;
 pub mod payment;
 pub mod provider;
-pub mod queue;
 pub mod runtime;
 pub mod secrets;
-pub mod store;
 pub mod telemetry;
 pub mod wechat;
 pub mod wechatpay;

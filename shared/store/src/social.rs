@@ -15,16 +15,16 @@
 
 use super::points::{LedgerEntry, PointsLedger};
 use super::{Item, StoreError, failed_conditions, from_item, get_i64, n, s, to_item};
-use crate::ids::{ProductId, SkuId, UserId};
-use crate::money::Fen;
-use crate::order::{Order, OrderId, OrderStatus, StatusChange};
-use crate::promotions::{CouponTemplate, WalletCoupon};
-use crate::social::{
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use domain::ids::{ProductId, SkuId, UserId};
+use domain::money::Fen;
+use domain::order::{Order, OrderId, OrderStatus, StatusChange};
+use domain::promotions::{CouponTemplate, WalletCoupon};
+use domain::social::{
     BargainId, BargainStatus, CheckinPolicy, GroupId, GroupStatus, HelpRefusal, InvitePolicy,
     InviteState, Profile, ShareCode, next_streak, shanghai_day,
 };
-use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
 fn key(pk: String, sk: impl Into<String>) -> Item {

@@ -11,13 +11,13 @@
 use super::{
     Item, StoreError, failed_conditions, from_item, get_i64, n, s, to_item, upsert_keeping,
 };
-use crate::ids::UserId;
-use crate::order::OrderId;
-use crate::promotions::{
-    ClaimRefusal, CouponId, CouponStatus, CouponTemplate, PromotionId, PromotionRules, WalletCoupon,
-};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use domain::ids::UserId;
+use domain::order::OrderId;
+use domain::promotions::{
+    ClaimRefusal, CouponId, CouponStatus, CouponTemplate, PromotionId, PromotionRules, WalletCoupon,
+};
 
 #[derive(Clone)]
 pub struct MarketingStore {

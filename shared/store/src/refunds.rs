@@ -10,10 +10,10 @@
 use super::orders::{OrderStore, history_entry, order_key, sku_key};
 use super::points::PointsLedger;
 use super::{Item, StoreError, failed_conditions, from_item, get_i64, get_s, n, s, to_item};
-use crate::ids::SkuId;
-use crate::order::{Order, OrderId, OrderStatus, StatusChange};
-use crate::refund::{Refund, RefundStatus};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use domain::ids::SkuId;
+use domain::order::{Order, OrderId, OrderStatus, StatusChange};
+use domain::refund::{Refund, RefundStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Begun {
@@ -122,7 +122,7 @@ impl OrderStore {
                 .social
                 .group(group)
                 .await?
-                .is_some_and(|g| g.status == crate::social::GroupStatus::Open)
+                .is_some_and(|g| g.status == domain::social::GroupStatus::Open)
         {
             items.extend(self.social.leave_writes(order)?);
         }
@@ -155,7 +155,7 @@ impl OrderStore {
             let Some(stored) = self.get(id).await? else {
                 return Ok(None);
             };
-            match crate::refund::plan(&stored.order, None, reason, 365, now) {
+            match domain::refund::plan(&stored.order, None, reason, 365, now) {
                 Ok(refund) => {
                     if self.begin_refund(&stored.order, &refund, now).await? == Begun::Begun {
                         return Ok(Some(refund));
@@ -378,7 +378,7 @@ impl OrderStore {
         company: &str,
         number: &str,
     ) -> Result<bool, StoreError> {
-        let summary = crate::order::ShipmentSummary {
+        let summary = domain::order::ShipmentSummary {
             company: company.to_string(),
             number: number.to_string(),
             warehouse_id: "return".into(),

@@ -12,10 +12,10 @@
 
 use super::orders::{INDEX_BY_USER, Transition, history_entry, order_key};
 use super::{Item, StoreError, failed_conditions, from_item, get_i64, n, s, to_item};
-use crate::logistics::{Shipment, TrackingReport, Warehouse};
-use crate::order::{OrderId, OrderStatus, ShipmentSummary, StatusChange};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use domain::logistics::{Shipment, TrackingReport, Warehouse};
+use domain::order::{OrderId, OrderStatus, ShipmentSummary, StatusChange};
 
 /// A claim older than this is taken to be from a worker that died.
 const CLAIM_SECONDS: i64 = 120;
@@ -42,7 +42,7 @@ pub enum Applied {
     UnknownWaybill,
     Applied {
         shipment: Box<Shipment>,
-        effect: crate::logistics::PushEffect,
+        effect: domain::logistics::PushEffect,
         /// The order moved `SHIPPED -> DELIVERED` with this report.
         order_delivered: bool,
     },
@@ -258,7 +258,7 @@ impl ShipmentStore {
             let delivers = deliver_order
                 && effect.delivered
                 && !was_delivered
-                && shipment.direction == crate::logistics::Direction::ToShopper;
+                && shipment.direction == domain::logistics::Direction::ToShopper;
             if delivers {
                 let deliver = Update::builder()
                     .table_name(&self.orders)

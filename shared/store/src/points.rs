@@ -7,10 +7,10 @@
 //! posted twice, or by two racing consumers, counts once.
 
 use super::{StoreError, failed_conditions, get_i64, get_s, n, s};
-use crate::ids::UserId;
-use crate::order::{Order, OrderId};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use domain::ids::UserId;
+use domain::order::{Order, OrderId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {
@@ -170,7 +170,7 @@ impl PointsLedger {
         points_per_yuan: u64,
         now: i64,
     ) -> Result<Posted, StoreError> {
-        let points = crate::promotions::points_earned(order.total, points_per_yuan);
+        let points = domain::promotions::points_earned(order.total, points_per_yuan);
         if points == 0 {
             return Ok(Posted::AlreadyPosted);
         }

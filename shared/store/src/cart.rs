@@ -10,11 +10,11 @@ use super::points::PointsLedger;
 use super::social::{Bargain, Group, SocialStore, bargain_key, group_key, member_key};
 use super::users::Buyer;
 use super::{Item, StoreError, batch_get, from_item, get_i64, get_s};
-use crate::ids::{SkuId, UserId};
-use crate::pricing::ShippingRule;
-use crate::promotions::{CouponId, PromotionRules, WalletCoupon};
-use crate::social::{BargainId, GroupId};
 use aws_sdk_dynamodb::Client;
+use domain::ids::{SkuId, UserId};
+use domain::pricing::ShippingRule;
+use domain::promotions::{CouponId, PromotionRules, WalletCoupon};
+use domain::social::{BargainId, GroupId};
 use std::collections::HashMap;
 
 #[derive(Clone)]

@@ -17,10 +17,10 @@ use super::social::SocialStore;
 use super::{
     Item, ListPosition, Page, StoreError, failed_conditions, from_item, get_s, n, s, to_item,
 };
-use crate::ids::{OpenId, SkuId, UserId};
-use crate::order::{Order, OrderId, OrderStatus, StatusChange};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use domain::ids::{OpenId, SkuId, UserId};
+use domain::order::{Order, OrderId, OrderStatus, StatusChange};
 
 pub const INDEX_BY_USER: &str = "ByUser";
 /// An Idempotency-Key answers the same order for a day.
@@ -51,10 +51,10 @@ impl StoredOrder {
     /// Whom the order's provider charges.
     pub fn payer(&self) -> Option<String> {
         match self.order.provider {
-            crate::payment::Provider::Wechat => {
+            domain::payment::Provider::Wechat => {
                 self.openid.as_ref().map(|o| o.expose().to_string())
             }
-            crate::payment::Provider::Alipay => self.alipay_open_id.clone(),
+            domain::payment::Provider::Alipay => self.alipay_open_id.clone(),
         }
     }
 }
@@ -196,8 +196,8 @@ impl OrderStore {
         let mut order_item = to_item(order);
         order_item.extend(order_key(&order.id));
         let payer_attribute = match order.provider {
-            crate::payment::Provider::Wechat => "openid",
-            crate::payment::Provider::Alipay => "alipayOpenId",
+            domain::payment::Provider::Wechat => "openid",
+            domain::payment::Provider::Alipay => "alipayOpenId",
         };
         order_item.insert(payer_attribute.into(), s(payer));
         order_item.insert("gsi1pk".into(), s(format!("USER#{}", order.user_id)));

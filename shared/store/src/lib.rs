@@ -1,11 +1,17 @@
-//! DynamoDB storage. Domain types go in and out through serde, so an item's attributes are the
-//! type's camelCase fields plus the key attributes the access patterns need.
+//! DynamoDB storage and the SQS queues, for the domain's types. Domain types go in and out
+//! through serde, so an item's attributes are the type's camelCase fields plus the key
+//! attributes the access patterns need. Every state change is a conditional write, its
+//! condition expression written out where the write is.
+//!
+//! Depends on the domain and the AWS SDK only: never on a provider client, the HTTP edge or the
+//! Lambda runtime.
 
 pub mod cart;
 pub mod catalog;
 pub mod marketing;
 pub mod orders;
 pub mod points;
+pub mod queue;
 pub mod refunds;
 pub mod shipments;
 pub mod social;

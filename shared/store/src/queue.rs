@@ -1,9 +1,9 @@
 //! SQS messages between functions. Consumers get them at least once, so every message names
 //! the key its consumer deduplicates on.
 
-use crate::ids::UserId;
-use crate::order::OrderId;
-use crate::social::{BargainId, GroupId};
+use domain::ids::UserId;
+use domain::order::OrderId;
+use domain::social::{BargainId, GroupId};
 use serde::{Deserialize, Serialize};
 
 /// Longest delay SQS allows on one message; longer waits are re-enqueued.
@@ -55,7 +55,7 @@ pub enum DeadlineMessage {
         total: u64,
         /// Who took the money, and so gives it back.
         #[serde(default = "wechat")]
-        provider: crate::payment::Provider,
+        provider: domain::payment::Provider,
     },
     /// The parcel was signed for: award the order's points (once, by ledger key) and schedule
     /// its completion. Sent again by every push that finds the parcel delivered.
@@ -97,8 +97,8 @@ pub enum RewardMessage {
     },
 }
 
-fn wechat() -> crate::payment::Provider {
-    crate::payment::Provider::Wechat
+fn wechat() -> domain::payment::Provider {
+    domain::payment::Provider::Wechat
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -10,10 +10,10 @@
 //! - `CONFIG` / `<name>`: shop settings (for example shipping rules)
 
 use super::{Item, StoreError, from_item, get_i64, get_s, s, to_item};
-use crate::catalog::{Category, Product, ProductSummary, Sku, summarize};
-use crate::ids::{CategoryId, ProductId, SkuId, UserId};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use domain::catalog::{Category, Product, ProductSummary, Sku, summarize};
+use domain::ids::{CategoryId, ProductId, SkuId, UserId};
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -25,7 +25,7 @@ pub const INDEX_BY_CATEGORY: &str = "ByCategory";
 pub const INDEX_SHELF: &str = "Shelf";
 
 pub use super::{ListPosition, Page};
-use crate::pricing::ShippingRule;
+use domain::pricing::ShippingRule;
 
 /// A SKU as checkout sees it.
 #[derive(Debug, Clone)]
@@ -433,7 +433,7 @@ impl CatalogStore {
             .map_or(product.sales, |p| p.product.sales.max(product.sales));
         let rank = rank_key(sales, &product.id);
         let terms = if product.on_shelf {
-            crate::search::index_terms(&format!("{} {}", product.title, product.subtitle))
+            domain::search::index_terms(&format!("{} {}", product.title, product.subtitle))
         } else {
             BTreeSet::new()
         };
@@ -617,7 +617,7 @@ impl CatalogStore {
     pub async fn set_flash_sale(
         &self,
         sku: &SkuId,
-        sale: Option<&crate::catalog::FlashSale>,
+        sale: Option<&domain::catalog::FlashSale>,
     ) -> Result<bool, StoreError> {
         let Some(existing) = self.sku(sku).await? else {
             return Ok(false);
@@ -634,7 +634,7 @@ impl CatalogStore {
                     .flash_sale
                     .as_ref()
                     .is_some_and(|s| s.starts_at == sale.starts_at);
-                let stored = crate::catalog::FlashSale {
+                let stored = domain::catalog::FlashSale {
                     sold: 0,
                     ..sale.clone()
                 };
@@ -668,7 +668,7 @@ impl CatalogStore {
         &self,
         sku: &SkuId,
         level: &str,
-        price: Option<crate::money::Fen>,
+        price: Option<domain::money::Fen>,
     ) -> Result<bool, StoreError> {
         let Some(existing) = self.sku(sku).await? else {
             return Ok(false);

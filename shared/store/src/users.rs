@@ -11,9 +11,9 @@
 //! - `WECHAT#access_token`: the stable access_token and its expiry, shared by every cold start
 
 use super::{Item, StoreError, failed_conditions, get_i64, get_s, n, s};
-use crate::ids::{CategoryId, OpenId, ProductId, UserId};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use domain::ids::{CategoryId, OpenId, ProductId, UserId};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -229,7 +229,7 @@ impl UserStore {
             let mut items = vec![put(openid_item)?, put(user_item)?];
             if let (Some((by, invites)), Some(code)) = (
                 inviter,
-                invite_code.and_then(|c| crate::social::ShareCode::parse(c).ok()),
+                invite_code.and_then(|c| domain::social::ShareCode::parse(c).ok()),
             ) {
                 items.push(invites.invite_write(by, &user.id, &code, now)?);
             }
