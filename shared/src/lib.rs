@@ -10,13 +10,14 @@ pub use domain::{
 // The stores and queues, where they have always been: `shared::store::orders`, `shared::queue`.
 pub use store::{self, queue};
 
-pub mod alipay;
+// The settings and the provider clients, where they have always been: `shared::config`,
+// `shared::wechatpay`; `shared::wechat` adds the cached access_token to the client.
+pub use providers::{alipay, crypto, kuaidi100, wechatpay};
+pub use settings as config;
+
 pub mod api;
 pub mod auth;
-pub mod config;
-pub mod crypto;
 pub mod cursor;
-pub mod kuaidi100;
 pub mod metrics;
 pub mod payment;
 pub mod provider;
@@ -24,4 +25,3 @@ pub mod runtime;
 pub mod secrets;
 pub mod telemetry;
 pub mod wechat;
-pub mod wechatpay;

@@ -1,256 +1,22 @@
-//! WeChat's server API for mini-programs: code2session, the stable access_token and phone
-//! numbers. `session_key` is never even deserialized: nothing can log or return it.
+//! WeChat's server API (the client is `providers::wechat`) and the access_token every function
+//! that calls it shares, cached in the users table.
 
-use crate::config::{ConfigError, Settings};
-use crate::ids::OpenId;
+pub use providers::wechat::*;
+
 use crate::store::StoreError;
 use crate::store::users::UserStore;
-use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
-use std::time::Duration;
+use secrecy::SecretString;
 
-pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
 /// Refresh the cached access_token this long before WeChat expires it (old and new overlap then).
 const REFRESH_EARLY_SECONDS: i64 = 300;
 
+/// Getting the access_token failed at WeChat or at the cache.
 #[derive(Debug, thiserror::Error)]
-pub enum WeChatError {
-    #[error("the code is invalid, expired or already used (errcode {0})")]
-    InvalidCode(i64),
-    #[error("WeChat rate limit reached")]
-    RateLimited,
-    #[error("WeChat blocked this user as high-risk")]
-    HighRisk,
-    #[error("WeChat refused the access_token (errcode {0})")]
-    InvalidAccessToken(i64),
-    #[error("WeChat answered errcode {errcode}: {errmsg}")]
-    Refused { errcode: i64, errmsg: String },
-    #[error("WeChat could not be reached or answered garbage")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("the phone number WeChat returned is for another app")]
-    WrongApp,
+pub enum AccessTokenError {
+    #[error(transparent)]
+    WeChat(#[from] WeChatError),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// A WeChat login: who the shopper is to WeChat.
-#[derive(Debug, Clone)]
-pub struct WeChatSession {
-    pub openid: OpenId,
-    pub unionid: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WeChatPhone {
-    pub country_code: u16,
-    pub pure_phone_number: String,
-}
-
-/// The HTTP client for WeChat. Built once per cold start.
-pub struct WeChatApi {
-    http: reqwest::Client,
-    base: String,
-    appid: String,
-    secret: SecretString,
-}
-
-/// An HTTP client with the timeouts every provider call needs (API Gateway gives us 30 s in all).
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap_or_default()
-}
-
-fn errcode_of(value: &Value) -> i64 {
-    value.get("errcode").and_then(Value::as_i64).unwrap_or(0)
-}
-
-impl WeChatApi {
-    pub fn new(settings: &Settings, http: reqwest::Client) -> Result<Self, ConfigError> {
-        Ok(Self {
-            http,
-            base: settings.base_url("WECHAT_API_BASE", DEFAULT_API_BASE)?,
-            appid: settings.required("WECHAT_APPID")?,
-            secret: settings.secret("WECHAT_SECRET")?,
-        })
-    }
-
-    pub fn appid(&self) -> &str {
-        &self.appid
-    }
-
-    /// Sends one call, retrying once when WeChat says it is busy (errcode -1) and never otherwise:
-    /// a login code is single-use, so any other retry could burn it.
-    async fn call<T: DeserializeOwned>(
-        &self,
-        request: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<T, WeChatError> {
-        let mut busy_retries = 1;
-        loop {
-            let response = request()
-                .send()
-                .await
-                .map_err(|e| WeChatError::Unavailable(Box::new(e.without_url())))?;
-            if !response.status().is_success() {
-                return Err(WeChatError::Unavailable(
-                    format!("HTTP {}", response.status()).into(),
-                ));
-            }
-            let value: Value = response
-                .json()
-                .await
-                .map_err(|e| WeChatError::Unavailable(Box::new(e.without_url())))?;
-            match errcode_of(&value) {
-                0 => {
-                    return serde_json::from_value(value)
-                        .map_err(|e| WeChatError::Unavailable(Box::new(e)));
-                }
-                -1 if busy_retries > 0 => {
-                    busy_retries -= 1;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                -1 => return Err(WeChatError::Unavailable("WeChat busy (errcode -1)".into())),
-                40029 | 40163 => return Err(WeChatError::InvalidCode(errcode_of(&value))),
-                45011 => return Err(WeChatError::RateLimited),
-                40226 => return Err(WeChatError::HighRisk),
-                code @ (40001 | 42001 | 40014) => {
-                    return Err(WeChatError::InvalidAccessToken(code));
-                }
-                errcode => {
-                    let errmsg = value
-                        .get("errmsg")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .chars()
-                        .take(200)
-                        .collect();
-                    return Err(WeChatError::Refused { errcode, errmsg });
-                }
-            }
-        }
-    }
-
-    pub async fn code_to_session(&self, code: &str) -> Result<WeChatSession, WeChatError> {
-        #[derive(Deserialize)]
-        struct Answer {
-            openid: String,
-            unionid: Option<String>,
-        }
-        let url = format!("{}/sns/jscode2session", self.base);
-        let answer: Answer = self
-            .call(|| {
-                self.http.get(&url).query(&[
-                    ("appid", self.appid.as_str()),
-                    ("secret", self.secret.expose_secret()),
-                    ("js_code", code),
-                    ("grant_type", "authorization_code"),
-                ])
-            })
-            .await?;
-        let openid =
-            OpenId::parse(&answer.openid).map_err(|e| WeChatError::Unavailable(Box::new(e)))?;
-        Ok(WeChatSession {
-            openid,
-            unionid: answer.unionid,
-        })
-    }
-
-    /// A fresh stable access_token and how many seconds it lives.
-    pub async fn stable_token(&self) -> Result<(SecretString, i64), WeChatError> {
-        #[derive(Deserialize)]
-        struct Answer {
-            access_token: String,
-            expires_in: i64,
-        }
-        let url = format!("{}/cgi-bin/stable_token", self.base);
-        let body = serde_json::json!({
-            "grant_type": "client_credential",
-            "appid": self.appid,
-            "secret": self.secret.expose_secret(),
-            "force_refresh": false,
-        });
-        let answer: Answer = self.call(|| self.http.post(&url).json(&body)).await?;
-        Ok((SecretString::from(answer.access_token), answer.expires_in))
-    }
-
-    /// Sends a subscribe message (订阅消息) the shopper agreed to receive, opening `page`.
-    pub async fn send_subscribe_message(
-        &self,
-        access_token: &SecretString,
-        openid: &crate::ids::OpenId,
-        template_id: &str,
-        page: &str,
-        data: &Value,
-    ) -> Result<(), WeChatError> {
-        let url = format!("{}/cgi-bin/message/subscribe/send", self.base);
-        let body = serde_json::json!({
-            "touser": openid.expose(),
-            "template_id": template_id,
-            "page": page,
-            "data": data,
-        });
-        self.call::<Value>(|| {
-            self.http
-                .post(&url)
-                .query(&[("access_token", access_token.expose_secret())])
-                .json(&body)
-        })
-        .await?;
-        Ok(())
-    }
-
-    pub async fn phone_number(
-        &self,
-        access_token: &SecretString,
-        code: &str,
-        openid: &OpenId,
-    ) -> Result<WeChatPhone, WeChatError> {
-        #[derive(Deserialize)]
-        struct Answer {
-            phone_info: PhoneInfo,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct PhoneInfo {
-            pure_phone_number: String,
-            // Documented as a string, seen as a number: take both.
-            country_code: Value,
-            watermark: Watermark,
-        }
-        #[derive(Deserialize)]
-        struct Watermark {
-            appid: String,
-        }
-        let url = format!("{}/wxa/business/getuserphonenumber", self.base);
-        let body = serde_json::json!({ "code": code, "openid": openid.expose() });
-        let answer: Answer = self
-            .call(|| {
-                self.http
-                    .post(&url)
-                    .query(&[("access_token", access_token.expose_secret())])
-                    .json(&body)
-            })
-            .await?;
-        let info = answer.phone_info;
-        if info.watermark.appid != self.appid {
-            return Err(WeChatError::WrongApp);
-        }
-        let country_code = match &info.country_code {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim_start_matches('+').parse().ok(),
-            _ => None,
-        }
-        .and_then(|c| u16::try_from(c).ok())
-        .ok_or_else(|| WeChatError::Unavailable("phone_info.countryCode is not a number".into()))?;
-        Ok(WeChatPhone {
-            country_code,
-            pure_phone_number: info.pure_phone_number,
-        })
-    }
 }
 
 /// The access_token, cached in the users table across cold starts and refreshed five minutes
@@ -259,7 +25,7 @@ pub async fn access_token(
     api: &WeChatApi,
     users: &UserStore,
     now: i64,
-) -> Result<SecretString, WeChatError> {
+) -> Result<SecretString, AccessTokenError> {
     if let Some((token, expires_at)) = users.cached_access_token().await?
         && now < expires_at - REFRESH_EARLY_SECONDS
     {

@@ -21,7 +21,7 @@ use shared::store::orders::{OrderStore, StoredOrder, Transition};
 use shared::store::shipments::{ShipClaim, ShipmentStore};
 use shared::store::social::{GroupStep, SocialStore};
 use shared::store::users::UserStore;
-use shared::wechat::{WeChatApi, access_token};
+use shared::wechat::{AccessTokenError, WeChatApi, access_token};
 use std::sync::Arc;
 
 pub struct Fulfillment {
@@ -365,11 +365,11 @@ impl Fulfillment {
         });
         let page = format!("/pages/order/detail?id={}", stored.order.id);
         let sent = match access_token(&self.wechat, &self.users, now).await {
-            Ok(token) => {
-                self.wechat
-                    .send_subscribe_message(&token, openid, template, &page, &data)
-                    .await
-            }
+            Ok(token) => self
+                .wechat
+                .send_subscribe_message(&token, openid, template, &page, &data)
+                .await
+                .map_err(AccessTokenError::from),
             Err(e) => Err(e),
         };
         if let Err(err) = sent {

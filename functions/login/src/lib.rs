@@ -108,6 +108,15 @@ enum LoginError {
     UnreadablePhone,
 }
 
+impl From<wechat::AccessTokenError> for LoginError {
+    fn from(err: wechat::AccessTokenError) -> Self {
+        match err {
+            wechat::AccessTokenError::WeChat(e) => LoginError::WeChat(e),
+            wechat::AccessTokenError::Store(e) => LoginError::Store(e),
+        }
+    }
+}
+
 impl From<LoginError> for ApiError {
     fn from(err: LoginError) -> Self {
         match &err {
@@ -126,9 +135,7 @@ impl From<LoginError> for ApiError {
                 "wechat_high_risk",
                 "WeChat has restricted this account",
             ),
-            LoginError::WeChat(WeChatError::Store(_)) | LoginError::Store(_) => {
-                ApiError::unexpected(&err)
-            }
+            LoginError::Store(_) => ApiError::unexpected(&err),
             LoginError::WeChat(_) | LoginError::UnreadablePhone => ApiError::new(
                 502,
                 "wechat_unavailable",
