@@ -10,7 +10,7 @@ PACKAGE_VENV := .local/package-venv
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test fuzz lint template-check package bench shopctl funnel clean
+.PHONY: dev test fuzz lint layers template-check package bench shopctl funnel clean
 
 $(VENV)/.installed: infra/requirements-emulator.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +50,7 @@ funnel:
 
 ## Every test: template checks, unit tests and integration tests against a fresh emulator,
 ## then schemathesis over the API document against the local shop.
-test: $(VENV)/.installed template-check
+test: $(VENV)/.installed template-check layers
 	infra/scripts/test.sh
 	$(MAKE) fuzz
 
@@ -63,7 +63,7 @@ fuzz: $(VENV)/.installed $(FUZZ_VENV)/.installed
 template-check: $(LINT_VENV)/.installed
 	$(LINT_VENV)/bin/cfn-lint template.yaml
 	$(LINT_VENV)/bin/sam validate --lint --template template.yaml
-	cd infra/scripts && ../../$(LINT_VENV)/bin/python -m unittest --quiet test_transformed_template test_deploy_guide test_check_package
+	cd infra/scripts && ../../$(LINT_VENV)/bin/python -m unittest --quiet test_transformed_template test_deploy_guide test_check_package test_layers
 	$(LINT_VENV)/bin/python infra/scripts/transformed_template.py template.yaml
 
 ## What `sam deploy` uploads: sam build (cargo-lambda, arm64 release) into .aws-sam/build, each
@@ -72,7 +72,12 @@ package: $(LINT_VENV)/.installed $(PACKAGE_VENV)/.installed
 	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$(CURDIR)/$(LINT_VENV)/bin:$$PATH" \
 	  PACKAGE_PYTHON=$(LINT_VENV)/bin/python infra/scripts/package.sh
 
-lint:
+## The workspace's shape: each shared crate only on the layers below it (README, Layout), no
+## module circle inside any crate, no AWS, HTTP, tokio or crypto provider under the domain.
+layers:
+	$(PYTHON) infra/scripts/layers.py
+
+lint: layers
 	cargo fmt --all --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 

@@ -4,20 +4,20 @@
 //! Routes: `GET /v1/categories`, `GET /v1/products`, `GET /v1/products/{id}`,
 //! `GET /v1/recommendations`.
 
+use domain::catalog::{self, ProductSummary, category_tree};
+use domain::clock::now_epoch_seconds;
+use domain::ids::{CategoryId, ProductId, UserId};
+use domain::search::{self, MAX_QUERY_CHARS};
+use edge::api::{ApiError, ApiRequest, ApiResponse, Caching, RequestExt, cached_json};
+use edge::auth::TokenService;
+use edge::cursor::CursorSealer;
+use edge::runtime::{Background, Clients, HttpFunction, respond};
 use serde::{Deserialize, Serialize};
-use shared::api::{ApiError, ApiRequest, ApiResponse, Caching, RequestExt, cached_json};
-use shared::auth::TokenService;
-use shared::catalog::{self, ProductSummary, category_tree};
-use shared::clock::now_epoch_seconds;
-use shared::config::{ConfigError, Settings};
-use shared::cursor::CursorSealer;
-use shared::ids::{CategoryId, ProductId, UserId};
-use shared::runtime::{Background, Clients, HttpFunction, respond};
-use shared::search::{self, MAX_QUERY_CHARS};
-use shared::store::StoreError;
-use shared::store::catalog::{CatalogStore, ListPosition};
-use shared::store::users::UserStore;
+use settings::{ConfigError, Settings};
 use std::collections::HashSet;
+use store::StoreError;
+use store::catalog::{CatalogStore, ListPosition};
+use store::users::UserStore;
 
 const DEFAULT_PAGE: usize = 20;
 const MAX_PAGE: usize = 50;
@@ -26,7 +26,7 @@ const RECOMMENDATIONS: usize = 10;
 const INTEREST_CATEGORIES: usize = 3;
 
 pub struct Browse {
-    metrics: shared::metrics::Metrics,
+    metrics: telemetry::metrics::Metrics,
     catalog: CatalogStore,
     users: UserStore,
     tokens: TokenService,
@@ -138,7 +138,7 @@ impl Browse {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let (settings, clients) = shared::runtime::from_env().await?;
+        let (settings, clients) = edge::runtime::from_env().await?;
         Self::new(&settings, &clients)
     }
 
@@ -225,9 +225,9 @@ impl Browse {
             .map_err(store_failure)?
             .ok_or_else(|| ApiError::new(404, "product_not_found", format!("no product {id}")))?;
         self.metrics.event(
-            shared::metrics::BusinessEvent::ProductViewed,
-            &shared::metrics::Facts {
-                channel: Some(shared::metrics::channel_of(req)),
+            telemetry::metrics::BusinessEvent::ProductViewed,
+            &telemetry::metrics::Facts {
+                channel: Some(edge::channel::channel_of(req)),
                 category: Some(&product.category_id),
                 amount: None,
             },

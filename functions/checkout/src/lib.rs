@@ -7,32 +7,35 @@
 mod request;
 mod views;
 
+use app::payment::PaymentDesk;
+use app::payment::Provider;
+use app::provider::{Closed, PaymentStart, ProviderError, Providers, Queried, RefundError};
+use domain::clock::now_epoch_seconds;
+use domain::ids::GroupId;
+use domain::ids::OrderId;
+use domain::ids::PromotionId;
+use domain::ids::{SkuId, UserId};
+use domain::money::Fen;
+use domain::order::{Order, OrderLine, OrderStatus, StatusChange};
+use domain::pricing::{self, CartLine, PriceRequest, PricingError, Quote};
+use domain::promotions::CouponStatus;
+use domain::social::{BargainStatus, GroupStatus, HelpRefusal, JoinRefusal};
+use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
+use edge::auth::TokenService;
+use edge::cursor::CursorSealer;
+use edge::runtime::{Clients, HttpFunction, respond};
 use request::{CheckoutRequest, IdempotencyKey};
 use serde::Serialize;
-use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
-use shared::auth::TokenService;
-use shared::clock::now_epoch_seconds;
-use shared::config::{ConfigError, Settings};
-use shared::cursor::CursorSealer;
-use shared::ids::{SkuId, UserId};
-use shared::money::Fen;
-use shared::order::{Order, OrderId, OrderLine, OrderStatus, StatusChange};
-use shared::payment::PaymentDesk;
-use shared::payment::Provider;
-use shared::pricing::{self, CartLine, PriceRequest, PricingError, Quote};
-use shared::promotions::{CouponStatus, PromotionId};
-use shared::provider::{Closed, PaymentStart, ProviderError, Providers, Queried, RefundError};
-use shared::queue::DeadlineMessage;
-use shared::runtime::{Clients, HttpFunction, respond};
-use shared::social::{BargainStatus, GroupId, GroupStatus, HelpRefusal, JoinRefusal};
-use shared::store::ListPosition;
-use shared::store::StoreError;
-use shared::store::cart::{CartReader, CartSnapshot};
-use shared::store::catalog::SkuForSale;
-use shared::store::marketing::{Claim, MarketingStore};
-use shared::store::orders::{Created, FlashHold, Transition};
-use shared::store::shipments::ShipmentStore;
-use shared::store::social::{Group, Member, SocialStore};
+use settings::{ConfigError, Settings};
+use store::ListPosition;
+use store::StoreError;
+use store::cart::{CartReader, CartSnapshot};
+use store::catalog::SkuForSale;
+use store::marketing::{Claim, MarketingStore};
+use store::orders::{Created, FlashHold, Transition};
+use store::queue::DeadlineMessage;
+use store::shipments::ShipmentStore;
+use store::social::{Group, Member, SocialStore};
 use views::{OrderAnswer, PointsView};
 
 /// Unpaid orders are cancelled and their stock released after this many minutes by default.
@@ -40,7 +43,7 @@ const DEFAULT_PAYMENT_MINUTES: i64 = 15;
 const ORDERS_PAGE: usize = 20;
 
 pub struct Checkout {
-    metrics: shared::metrics::Metrics,
+    metrics: telemetry::metrics::Metrics,
     cart: CartReader,
     shipments: ShipmentStore,
     marketing: MarketingStore,
@@ -60,7 +63,7 @@ enum CheckoutError {
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
-    Queue(#[from] shared::queue::QueueError),
+    Queue(#[from] store::queue::QueueError),
     #[error("SKU {sku} is unknown or off the shelf")]
     Unavailable { index: usize, sku: SkuId },
     #[error("out of stock")]
@@ -369,13 +372,13 @@ impl Checkout {
             refund_window_days: settings.number_in(
                 "REFUND_WINDOW_DAYS",
                 0..=365,
-                shared::refund::DEFAULT_WINDOW_DAYS,
+                domain::refund::DEFAULT_WINDOW_DAYS,
             )?,
         })
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let (settings, clients) = shared::runtime::from_env().await?;
+        let (settings, clients) = edge::runtime::from_env().await?;
         Self::new(&settings, &clients)
     }
 
@@ -465,9 +468,9 @@ impl Checkout {
             futures::join!(self.priced(&user, &request), self.marketing.wallet(&user));
         let (quote, snapshot, lines) = priced?;
         self.metrics.event(
-            shared::metrics::BusinessEvent::Quote,
-            &shared::metrics::Facts {
-                channel: Some(shared::metrics::channel_of(req)),
+            telemetry::metrics::BusinessEvent::Quote,
+            &telemetry::metrics::Facts {
+                channel: Some(edge::channel::channel_of(req)),
                 category: lines.first().map(|l| &l.category_id),
                 amount: None,
             },
@@ -528,7 +531,7 @@ impl Checkout {
             let now = now_epoch_seconds();
             let mut order = self.new_order(&user, &request, &quote, &snapshot.skus, now);
             order.invited_by = snapshot.buyer.as_ref().and_then(|b| b.invited_by.clone());
-            order.channel = Some(shared::metrics::channel_of(req).to_string());
+            order.channel = Some(edge::channel::channel_of(req).to_string());
             order.provider = request.provider;
             let offer_writes = self.take_offer(&mut order, &request, &snapshot, now)?;
             let holds = flash_holds(&quote, &snapshot.skus);
@@ -555,8 +558,8 @@ impl Checkout {
                 Created::Created => {
                     tracing::info!(order_id = %order.id, total = order.total.get(), "order placed");
                     self.metrics.event(
-                        shared::metrics::BusinessEvent::OrderCreated,
-                        &shared::metrics::Facts {
+                        telemetry::metrics::BusinessEvent::OrderCreated,
+                        &telemetry::metrics::Facts {
                             channel: order.channel.as_deref(),
                             category: snapshot.skus.first().map(|s| &s.category_id),
                             amount: Some(order.total),
@@ -640,7 +643,7 @@ impl Checkout {
         snapshot: &CartSnapshot,
         now: i64,
     ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, CheckoutError> {
-        let member = |profile: &shared::social::Profile| Member {
+        let member = |profile: &domain::social::Profile| Member {
             user_id: order.user_id.clone(),
             order_id: order.id.clone(),
             paid: false,
@@ -784,7 +787,7 @@ impl Checkout {
             bargain_id: None,
             invited_by: None,
             channel: None,
-            provider: shared::payment::Provider::Wechat,
+            provider: app::payment::Provider::Wechat,
             history: vec![StatusChange {
                 status: OrderStatus::PendingPayment,
                 at: now,
@@ -833,7 +836,7 @@ impl Checkout {
         &self,
         req: &ApiRequest,
         user: &UserId,
-    ) -> Result<shared::store::orders::StoredOrder, ApiError> {
+    ) -> Result<store::orders::StoredOrder, ApiError> {
         let not_found = || ApiError::new(404, "order_not_found", "no such order");
         let id = OrderId::parse(req.path_param("id")?).map_err(|_| not_found())?;
         match self
@@ -864,7 +867,7 @@ impl Checkout {
             answer["tracking"] = serde_json::json!({
                 "company": shipment.company,
                 "number": shipment.number,
-                "state": shipment.state_code.map(shared::logistics::state_name),
+                "state": shipment.state_code.map(domain::logistics::state_name),
                 "events": shipment.timeline,
             });
         }
@@ -977,7 +980,7 @@ impl Checkout {
         let refund = loop {
             attempt += 1;
             let order = &stored.order;
-            match shared::refund::plan(
+            match domain::refund::plan(
                 order,
                 request.lines.as_deref(),
                 &request.reason,
@@ -991,9 +994,9 @@ impl Checkout {
                     .await
                     .map_err(CheckoutError::from)?
                 {
-                    shared::store::refunds::Begun::Begun => break refund,
-                    shared::store::refunds::Begun::OrderChanged if attempt < 4 => {}
-                    shared::store::refunds::Begun::OrderChanged => {
+                    store::refunds::Begun::Begun => break refund,
+                    store::refunds::Begun::OrderChanged if attempt < 4 => {}
+                    store::refunds::Begun::OrderChanged => {
                         return Err(ApiError::new(
                             409,
                             "order_changed",
@@ -1002,7 +1005,7 @@ impl Checkout {
                     }
                 },
                 // Asked again for lines already being refunded: the same refund, asked again.
-                Err(shared::refund::RefundRefusal::NothingLeft) => {
+                Err(domain::refund::RefundRefusal::NothingLeft) => {
                     let refunds = self
                         .payments
                         .orders
@@ -1014,7 +1017,7 @@ impl Checkout {
                         .clone()
                         .unwrap_or_else(|| order.lines.iter().map(|l| l.sku_id.clone()).collect());
                     match refunds.into_iter().find(|r| {
-                        r.status == shared::refund::RefundStatus::Processing
+                        r.status == domain::refund::RefundStatus::Processing
                             && wanted.iter().all(|w| r.sku_ids.contains(w))
                     }) {
                         Some(pending) => break pending,
@@ -1029,11 +1032,11 @@ impl Checkout {
                 }
                 Err(refusal) => {
                     let status = match refusal {
-                        shared::refund::RefundRefusal::UnknownLine(_) => 422,
+                        domain::refund::RefundRefusal::UnknownLine(_) => 422,
                         _ => 409,
                     };
                     let mut e = ApiError::new(status, refusal.code(), refusal.to_string());
-                    if matches!(refusal, shared::refund::RefundRefusal::UnknownLine(_)) {
+                    if matches!(refusal, domain::refund::RefundRefusal::UnknownLine(_)) {
                         e.field = Some("lines".into());
                     }
                     return Err(e);
@@ -1097,7 +1100,7 @@ impl Checkout {
                 format!("a {} order has nothing to send back", order.status.as_str()),
             ));
         }
-        let message = shared::queue::FulfillmentMessage::ReturnRegistered {
+        let message = store::queue::FulfillmentMessage::ReturnRegistered {
             order_id: order.id.clone(),
             company: waybill.company.clone(),
             number: waybill.number.clone(),
@@ -1125,7 +1128,7 @@ impl Checkout {
         #[serde(rename_all = "camelCase")]
         struct Available<'a> {
             items: Vec<views::OfferView>,
-            wallet: Vec<shared::promotions::WalletView<'a>>,
+            wallet: Vec<domain::promotions::WalletView<'a>>,
         }
         Ok(api::json(
             200,
@@ -1138,7 +1141,7 @@ impl Checkout {
                     .collect(),
                 wallet: wallet
                     .iter()
-                    .map(|c| shared::promotions::wallet_view(c, now))
+                    .map(|c| domain::promotions::wallet_view(c, now))
                     .collect(),
             },
         ))
@@ -1159,12 +1162,12 @@ impl Checkout {
                 tracing::info!(coupon_id = %coupon.id, "coupon claimed");
                 Ok(api::json(
                     201,
-                    &shared::promotions::wallet_view(&coupon, now),
+                    &domain::promotions::wallet_view(&coupon, now),
                 ))
             }
             Claim::UnknownTemplate => Err(not_found()),
             Claim::Refused(refusal) => {
-                let status = if refusal == shared::promotions::ClaimRefusal::SoldOut {
+                let status = if refusal == domain::promotions::ClaimRefusal::SoldOut {
                     409
                 } else {
                     422

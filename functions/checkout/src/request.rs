@@ -1,14 +1,15 @@
 //! What a checkout request says, parsed: every field that is wrong gets a 400 naming it.
 
+use app::payment::Provider;
+use domain::ids::CouponId;
+use domain::ids::SkuId;
+use domain::ids::{BargainId, GroupId};
+use domain::order::{Address, AddressInput, Quantity};
+use domain::social::Profile;
+use edge::api::{ApiError, ApiRequest, RequestExt};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use shared::api::{ApiError, ApiRequest, RequestExt};
-use shared::ids::SkuId;
-use shared::order::{Address, AddressInput, Quantity};
-use shared::payment::Provider;
-use shared::promotions::CouponId;
-use shared::social::{BargainId, GroupId, Profile};
-use shared::store::cart::OfferRef;
+use store::cart::OfferRef;
 
 /// Lines per order: with each line's stock, flash-sale count, the coupon and the points, an
 /// order's writes stay inside DynamoDB's 100 items per transaction.

@@ -1,15 +1,15 @@
 //! What checkout answers: quotes, coupons on offer and in the wallet.
 
+use domain::ids::{ProductId, SkuId};
+use domain::money::Fen;
+use domain::order::{Discount, Order};
+use domain::pricing::{CouponOption, CouponValue, PricedLine, Quote, Scope};
+use domain::promotions::{ClaimRefusal, CouponTemplate, Validity, WalletCoupon};
 use serde::Serialize;
-use shared::ids::{ProductId, SkuId};
-use shared::money::Fen;
-use shared::order::{Discount, Order};
-use shared::pricing::{CouponOption, CouponValue, PricedLine, Quote, Scope};
-use shared::promotions::{ClaimRefusal, CouponTemplate, Validity, WalletCoupon};
-use shared::store::catalog::SkuForSale;
 use std::collections::BTreeMap;
+use store::catalog::SkuForSale;
 
-/// The order the engine applies things in (shared::pricing), shown with every quote so a
+/// The order the engine applies things in (domain::pricing), shown with every quote so a
 /// mini-program can explain the breakdown.
 pub const APPLICATION_ORDER: [&str; 5] = [
     "member_or_flash_price",
@@ -56,7 +56,7 @@ pub struct QuoteLineView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     pub unit_price: Fen,
-    pub price_kind: shared::pricing::PriceKind,
+    pub price_kind: domain::pricing::PriceKind,
     pub quantity: u32,
     #[serde(skip_serializing_if = "is_zero")]
     pub flash_quantity: u32,
@@ -93,7 +93,7 @@ pub struct CouponOptionView {
 #[serde(rename_all = "camelCase")]
 pub struct OrderAnswer<'a> {
     pub order: &'a Order,
-    pub payment: Option<shared::provider::PaymentStart>,
+    pub payment: Option<app::provider::PaymentStart>,
 }
 
 pub fn quote_answer(

@@ -7,19 +7,21 @@
 //! naming the order, and a refund is keyed by its `out_refund_no`, so redelivered messages
 //! change nothing.
 
+use app::payment::PaymentDesk;
+use app::provider::{Closed, Providers, Queried};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use shared::clock::now_epoch_seconds;
-use shared::config::{ConfigError, Settings};
-use shared::money::Fen;
-use shared::order::{OrderId, OrderStatus};
-use shared::payment::PaymentDesk;
-use shared::provider::{Closed, Providers, Queried};
-use shared::queue::{DeadlineMessage, MAX_DELAY_SECONDS};
-use shared::runtime::{Clients, QueueFunction, each_message};
-use shared::social::{GroupId, GroupStatus};
-use shared::store::marketing::MarketingStore;
-use shared::store::points::PointsLedger;
-use shared::store::social::SocialStore;
+use domain::clock::now_epoch_seconds;
+use domain::ids::GroupId;
+use domain::ids::OrderId;
+use domain::money::Fen;
+use domain::order::OrderStatus;
+use domain::social::GroupStatus;
+use edge::runtime::{Clients, QueueFunction, each_message};
+use settings::{ConfigError, Settings};
+use store::marketing::MarketingStore;
+use store::points::PointsLedger;
+use store::queue::{DeadlineMessage, MAX_DELAY_SECONDS};
+use store::social::SocialStore;
 
 /// A shopper in the middle of paying gets this long before we ask again.
 const USER_PAYING_RETRY_SECONDS: i64 = 60;
@@ -59,7 +61,7 @@ impl Deadlines {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let (settings, clients) = shared::runtime::from_env().await?;
+        let (settings, clients) = edge::runtime::from_env().await?;
         Self::new(&settings, &clients)
     }
 
@@ -345,7 +347,7 @@ impl Deadlines {
         order_id: &OrderId,
         transaction_id: &str,
         total: u64,
-        provider: shared::payment::Provider,
+        provider: app::payment::Provider,
     ) -> Result<(), String> {
         let out_refund_no = format!("LATE{order_id}");
         let total = Fen::new(total);

@@ -7,25 +7,28 @@
 //! redelivered message finds the order SHIPPED and does nothing; a message that can never work
 //! (not JSON, no such order) fails alone and reaches the DLQ after five receives.
 
+use app::wechat::{AccessTokenError, access_token};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use domain::clock::now_epoch_seconds;
+use domain::ids::GroupId;
+use domain::ids::OrderId;
+use domain::logistics::{Direction, Shipment, choose_warehouse};
+use domain::order::OrderStatus;
+use domain::social::GroupStatus;
+use edge::runtime::{Clients, QueueFunction, each_message};
+use providers::kuaidi100::{Courier, Kuaidi100, Waybill, WaybillRequest};
+use providers::wechat::WeChatApi;
 use serde_json::json;
-use shared::clock::now_epoch_seconds;
-use shared::config::{ConfigError, Settings};
-use shared::kuaidi100::{Courier, Kuaidi100, Waybill, WaybillRequest};
-use shared::logistics::{Direction, Shipment, choose_warehouse};
-use shared::order::{OrderId, OrderStatus};
-use shared::queue::{DeadlineMessage, FulfillmentMessage, Queue};
-use shared::runtime::{Clients, QueueFunction, each_message};
-use shared::social::{GroupId, GroupStatus};
-use shared::store::orders::{OrderStore, StoredOrder, Transition};
-use shared::store::shipments::{ShipClaim, ShipmentStore};
-use shared::store::social::{GroupStep, SocialStore};
-use shared::store::users::UserStore;
-use shared::wechat::{AccessTokenError, WeChatApi, access_token};
+use settings::{ConfigError, Settings};
 use std::sync::Arc;
+use store::orders::{OrderStore, StoredOrder, Transition};
+use store::queue::{DeadlineMessage, FulfillmentMessage, Queue};
+use store::shipments::{ShipClaim, ShipmentStore};
+use store::social::{GroupStep, SocialStore};
+use store::users::UserStore;
 
 pub struct Fulfillment {
-    metrics: shared::metrics::Metrics,
+    metrics: telemetry::metrics::Metrics,
     orders: OrderStore,
     orders_table: String,
     social: SocialStore,
@@ -73,7 +76,7 @@ impl Fulfillment {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let (settings, clients) = shared::runtime::from_env().await?;
+        let (settings, clients) = edge::runtime::from_env().await?;
         Self::new(&settings, &clients)
     }
 
@@ -243,8 +246,8 @@ impl Fulfillment {
         tracing::info!(order_id = %order_id, warehouse = %warehouse.id, company = %waybill.company, number = %waybill.number, ?transition, "order shipped");
         if transition == Transition::Done {
             self.metrics.event(
-                shared::metrics::BusinessEvent::Shipped,
-                &shared::metrics::Facts {
+                telemetry::metrics::BusinessEvent::Shipped,
+                &telemetry::metrics::Facts {
                     channel: stored.order.channel.as_deref(),
                     ..Default::default()
                 },
@@ -260,7 +263,7 @@ impl Fulfillment {
     /// group's expiry, which refunds every paid member.
     async fn seat_paid(
         &self,
-        order: &shared::order::Order,
+        order: &domain::order::Order,
         group_id: &GroupId,
     ) -> Result<(), String> {
         let now = now_epoch_seconds();

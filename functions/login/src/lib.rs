@@ -3,26 +3,27 @@
 //!
 //! Routes: `POST /v1/auth/login`, `POST /v1/auth/login/alipay`, `POST /v1/auth/phone`.
 
+use app::wechat;
+use domain::clock::now_epoch_seconds;
+use domain::ids::ShareCode;
+use domain::phone::{PhoneHashKey, PhoneNumber};
+use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
+use edge::auth::TokenService;
+use edge::runtime::{Clients, HttpFunction, respond};
+use providers::wechat::{WeChatApi, WeChatError};
 use serde::{Deserialize, Serialize};
-use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
-use shared::auth::TokenService;
-use shared::clock::now_epoch_seconds;
-use shared::config::{ConfigError, Settings};
-use shared::phone::{PhoneHashKey, PhoneNumber};
-use shared::runtime::{Clients, HttpFunction, respond};
-use shared::social::ShareCode;
-use shared::store::StoreError;
-use shared::store::social::SocialStore;
-use shared::store::users::{Identity, UserStore};
-use shared::wechat::{self, WeChatApi, WeChatError};
+use settings::{ConfigError, Settings};
+use store::StoreError;
+use store::social::SocialStore;
+use store::users::{Identity, UserStore};
 
 pub struct Login {
-    metrics: shared::metrics::Metrics,
+    metrics: telemetry::metrics::Metrics,
     users: UserStore,
     /// Share links, to attribute a new shopper to whoever invited them.
     invites: SocialStore,
     /// None for a shop without Alipay.
-    alipay: Option<shared::alipay::AlipayClient>,
+    alipay: Option<providers::alipay::AlipayClient>,
     wechat: WeChatApi,
     tokens: TokenService,
     phone_key: PhoneHashKey,
@@ -155,7 +156,7 @@ impl Login {
         let jwt_secret = settings.secret("JWT_SECRET")?;
         Ok(Self {
             metrics: clients.metrics("login"),
-            alipay: shared::alipay::AlipayClient::from_settings(settings, clients.http())?,
+            alipay: providers::alipay::AlipayClient::from_settings(settings, clients.http())?,
             invites: SocialStore::new(dynamodb.clone(), settings.required("MARKETING_TABLE")?),
             users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
             wechat: WeChatApi::new(settings, http)?,
@@ -165,7 +166,7 @@ impl Login {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let (settings, clients) = shared::runtime::from_env().await?;
+        let (settings, clients) = edge::runtime::from_env().await?;
         Self::new(&settings, &clients)
     }
 
@@ -235,7 +236,7 @@ impl Login {
         &self,
         identity: &Identity,
         invite_code: Option<&ShareCode>,
-        share: Option<shared::store::social::Share>,
+        share: Option<store::social::Share>,
     ) -> Result<ApiResponse, ApiError> {
         let now = now_epoch_seconds();
         let signed_in = self

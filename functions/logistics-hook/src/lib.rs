@@ -6,18 +6,18 @@
 //! when signed for), and a delivered parcel sends `order.delivered` to the deadlines queue, which
 //! awards the points and later completes the order. Two DynamoDB calls per push.
 
+use domain::clock::now_epoch_seconds;
+use domain::logistics::{Direction, PushError, read_push};
+use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt, form_fields};
+use edge::runtime::{Clients, HttpFunction, respond};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
-use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt, form_fields};
-use shared::clock::now_epoch_seconds;
-use shared::config::{ConfigError, Settings};
-use shared::logistics::{Direction, PushError, read_push};
-use shared::queue::{DeadlineMessage, Queue};
-use shared::runtime::{Clients, HttpFunction, respond};
-use shared::store::shipments::{Applied, ShipmentStore};
+use settings::{ConfigError, Settings};
+use store::queue::{DeadlineMessage, Queue};
+use store::shipments::{Applied, ShipmentStore};
 
 pub struct LogisticsHook {
-    metrics: shared::metrics::Metrics,
+    metrics: telemetry::metrics::Metrics,
     shipments: ShipmentStore,
     deadlines: Queue,
     salt: SecretString,
@@ -49,7 +49,7 @@ impl LogisticsHook {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let (settings, clients) = shared::runtime::from_env().await?;
+        let (settings, clients) = edge::runtime::from_env().await?;
         Self::new(&settings, &clients)
     }
 
@@ -112,8 +112,8 @@ impl LogisticsHook {
                 }
                 if order_delivered {
                     self.metrics.event(
-                        shared::metrics::BusinessEvent::Delivered,
-                        &shared::metrics::Facts {
+                        telemetry::metrics::BusinessEvent::Delivered,
+                        &telemetry::metrics::Facts {
                             channel: shipment.channel.as_deref(),
                             ..Default::default()
                         },

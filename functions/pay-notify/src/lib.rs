@@ -1,29 +1,29 @@
 //! `pay-notify`: WeChat Pay's and Alipay's payment notifications.
 //!
 //! Routes: `POST /v1/pay/wechat/notify`, `POST /v1/pay/alipay/notify`. Idempotency key: the order
-//! id (see [`shared::payment::PaymentDesk::settle`], the same for both providers); a repeated
+//! id (see [`app::payment::PaymentDesk::settle`], the same for both providers); a repeated
 //! notification changes nothing. No provider is called on this path, so it answers well inside
 //! WeChat's 5 seconds.
 
-use serde_json::json;
-use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
-use shared::clock::now_epoch_seconds;
-use shared::config::{ConfigError, Settings};
-use shared::order::OrderId;
-use shared::payment::PaymentDesk;
-use shared::refund::RefundStatus;
-use shared::runtime::{Clients, HttpFunction, respond};
-use shared::wechatpay::{
+use app::payment::PaymentDesk;
+use domain::clock::now_epoch_seconds;
+use domain::ids::OrderId;
+use domain::refund::RefundStatus;
+use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
+use edge::runtime::{Clients, HttpFunction, respond};
+use providers::wechatpay::{
     ApiV3Key, NotificationError, PlatformKeys, Transaction, open_notification,
 };
+use serde_json::json;
+use settings::{ConfigError, Settings};
 
 pub struct PayNotify {
-    metrics: shared::metrics::Metrics,
+    metrics: telemetry::metrics::Metrics,
     payments: PaymentDesk,
     keys: PlatformKeys,
     apiv3: ApiV3Key,
     /// None for a shop without Alipay: its webhook then refuses everything.
-    alipay: Option<shared::alipay::AlipayApp>,
+    alipay: Option<providers::alipay::AlipayApp>,
 }
 
 /// Alipay reads the body: exactly `success` stops its retries, anything else asks for them.
@@ -56,13 +56,13 @@ impl PayNotify {
             metrics: clients.metrics("pay-notify"),
             payments: PaymentDesk::new(settings, dynamodb, sqs, clients.metrics("pay-notify"))?,
             keys: PlatformKeys::from_settings(settings)?,
-            alipay: shared::alipay::AlipayApp::from_settings(settings)?,
+            alipay: providers::alipay::AlipayApp::from_settings(settings)?,
             apiv3: ApiV3Key::from_settings(settings)?,
         })
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let (settings, clients) = shared::runtime::from_env().await?;
+        let (settings, clients) = edge::runtime::from_env().await?;
         Self::new(&settings, &clients)
     }
 
@@ -139,11 +139,11 @@ impl PayNotify {
         let Some(form) = api::form_fields(&raw) else {
             return Ok(alipay_answer(400, "failure"));
         };
-        let notice = match shared::alipay::read_notification(&form, &app.public_key) {
+        let notice = match providers::alipay::read_notification(&form, &app.public_key) {
             Ok(notice) => notice,
             Err(err) => {
                 tracing::warn!(problem = %err, "Alipay notification refused");
-                let status = if err == shared::alipay::NoticeError::BadSignature {
+                let status = if err == providers::alipay::NoticeError::BadSignature {
                     401
                 } else {
                     400
@@ -151,10 +151,10 @@ impl PayNotify {
                 return Ok(alipay_answer(status, "failure"));
             }
         };
-        let payment = shared::payment::ProviderPayment::alipay(&notice, &app.app_id);
+        let payment = app::payment::ProviderPayment::alipay(&notice, &app.app_id);
         match self
             .payments
-            .settle(&payment, shared::clock::now_epoch_seconds())
+            .settle(&payment, domain::clock::now_epoch_seconds())
             .await
         {
             Ok(settlement) => {

@@ -1,4 +1,4 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::runtime::run_http(pay_notify::PayNotify::from_env()).await
+    edge::runtime::run_http(pay_notify::PayNotify::from_env()).await
 }

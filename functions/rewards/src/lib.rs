@@ -8,20 +8,21 @@
 //! redelivered, duplicated or reordered messages grant nothing twice.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use shared::clock::now_epoch_seconds;
-use shared::config::{ConfigError, Settings};
-use shared::ids::UserId;
-use shared::order::{OrderId, OrderStatus};
-use shared::queue::{MAX_DELAY_SECONDS, Queue, RewardMessage};
-use shared::runtime::{Clients, QueueFunction, each_message};
-use shared::social::InviteState;
-use shared::store::marketing::MarketingStore;
-use shared::store::orders::OrderStore;
-use shared::store::social::{FirstOrder, Settled, SocialStore};
-use shared::store::users::UserStore;
+use domain::clock::now_epoch_seconds;
+use domain::ids::OrderId;
+use domain::ids::UserId;
+use domain::order::OrderStatus;
+use domain::social::InviteState;
+use edge::runtime::{Clients, QueueFunction, each_message};
+use settings::{ConfigError, Settings};
+use store::marketing::MarketingStore;
+use store::orders::OrderStore;
+use store::queue::{MAX_DELAY_SECONDS, Queue, RewardMessage};
+use store::social::{FirstOrder, Settled, SocialStore};
+use store::users::UserStore;
 
 pub struct Rewards {
-    metrics: shared::metrics::Metrics,
+    metrics: telemetry::metrics::Metrics,
     social: SocialStore,
     orders: OrderStore,
     users: UserStore,
@@ -39,7 +40,7 @@ enum Verdict {
     LookAgainAt(i64),
 }
 
-fn verdict(order: &shared::order::Order, window_seconds: i64, now: i64) -> Verdict {
+fn verdict(order: &domain::order::Order, window_seconds: i64, now: i64) -> Verdict {
     match order.status {
         OrderStatus::Cancelled | OrderStatus::Refunding | OrderStatus::Refunded => Verdict::Forfeit,
         _ if order.refunded_amount.get() > 0 => Verdict::Forfeit,
@@ -62,7 +63,7 @@ impl Rewards {
         let window_days = settings.number_in(
             "REFUND_WINDOW_DAYS",
             0..=365,
-            shared::refund::DEFAULT_WINDOW_DAYS,
+            domain::refund::DEFAULT_WINDOW_DAYS,
         )?;
         Ok(Self {
             metrics: clients.metrics("rewards"),
@@ -82,7 +83,7 @@ impl Rewards {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let (settings, clients) = shared::runtime::from_env().await?;
+        let (settings, clients) = edge::runtime::from_env().await?;
         Self::new(&settings, &clients)
     }
 
@@ -185,8 +186,8 @@ impl Rewards {
         };
         if let Settled::Granted { points, .. } = &settled {
             self.metrics.event(
-                shared::metrics::BusinessEvent::InviteRewarded,
-                &shared::metrics::Facts {
+                telemetry::metrics::BusinessEvent::InviteRewarded,
+                &telemetry::metrics::Facts {
                     channel: Some("share"),
                     amount: None,
                     ..Default::default()
@@ -209,13 +210,13 @@ impl QueueFunction for Rewards {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::money::Fen;
+    use domain::money::Fen;
 
     fn order(
         status: OrderStatus,
         delivered_at: Option<i64>,
         refunded: u64,
-    ) -> shared::order::Order {
+    ) -> domain::order::Order {
         serde_json::from_value(serde_json::json!({
             "id": "20261125abcdefgh", "userId": "u1", "status": status, "lines": [],
             "subtotal": 100, "shipping": 0, "total": 100,

@@ -5,31 +5,32 @@
 //! `POST /v1/bargains/{id}/help`, `GET /v1/bargains/{id}`. Joining a group and paying for a
 //! bargain happen at checkout; rewards are granted by the `rewards` consumer.
 
+use domain::clock::now_epoch_seconds;
+use domain::ids::{BargainId, GroupId, ShareCode};
+use domain::ids::{ProductId, SkuId, UserId};
+use domain::money::Fen;
+use domain::social::Profile;
+use domain::social::{BargainStatus, GroupStatus, draw_cuts};
+use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
+use edge::auth::TokenService;
+use edge::cursor::CursorSealer;
+use edge::runtime::{Clients, HttpFunction, respond};
 use serde::Serialize;
 use serde_json::{Value, json};
+use settings::{ConfigError, Settings};
 use sha2::{Digest, Sha256};
-use shared::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
-use shared::auth::TokenService;
-use shared::clock::now_epoch_seconds;
-use shared::config::{ConfigError, Settings};
-use shared::cursor::CursorSealer;
-use shared::ids::{ProductId, SkuId, UserId};
-use shared::money::Fen;
-use shared::queue::{DeadlineMessage, Queue};
-use shared::runtime::{Clients, HttpFunction, respond};
-use shared::social::Profile;
-use shared::social::{BargainId, BargainStatus, GroupId, GroupStatus, ShareCode, draw_cuts};
-use shared::store::StoreError;
-use shared::store::cart::CartReader;
-use shared::store::catalog::CatalogStore;
-use shared::store::marketing::MarketingStore;
-use shared::store::points::PointsLedger;
-use shared::store::social::{Bargain, CheckedIn, Help, SocialStore};
+use store::StoreError;
+use store::cart::CartReader;
+use store::catalog::CatalogStore;
+use store::marketing::MarketingStore;
+use store::points::PointsLedger;
+use store::queue::{DeadlineMessage, Queue};
+use store::social::{Bargain, CheckedIn, Help, SocialStore};
 
 const LEDGER_PAGE: usize = 20;
 
 pub struct ShareReward {
-    metrics: shared::metrics::Metrics,
+    metrics: telemetry::metrics::Metrics,
     social: SocialStore,
     catalog: CatalogStore,
     cart: CartReader,
@@ -46,7 +47,7 @@ enum SocialError {
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
-    Queue(#[from] shared::queue::QueueError),
+    Queue(#[from] store::queue::QueueError),
 }
 
 impl From<SocialError> for ApiError {
@@ -105,7 +106,7 @@ struct BargainView<'a> {
 
 fn bargain_view<'a>(
     b: &'a Bargain,
-    helpers: &[shared::store::social::Helper],
+    helpers: &[store::social::Helper],
     viewer: Option<&UserId>,
     now: i64,
 ) -> BargainView<'a> {
@@ -129,14 +130,14 @@ fn bargain_view<'a>(
         helpers_left: b.max_helpers().saturating_sub(b.helpers),
         max_helpers: b.max_helpers(),
         status,
-        expires_at: shared::clock::rfc3339(b.expires_at),
+        expires_at: domain::clock::rfc3339(b.expires_at),
         seconds_left: (b.expires_at - now).max(0),
         mine,
         helped_by: helpers
             .iter()
             .map(|h| {
                 json!({"nickname": h.profile.nickname, "avatarUrl": h.profile.avatar_url,
-                       "cut": h.cut, "at": shared::clock::rfc3339(h.at)})
+                       "cut": h.cut, "at": domain::clock::rfc3339(h.at)})
             })
             .collect(),
         order_id: b
@@ -175,7 +176,7 @@ impl ShareReward {
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let (settings, clients) = shared::runtime::from_env().await?;
+        let (settings, clients) = edge::runtime::from_env().await?;
         Self::new(&settings, &clients)
     }
 
@@ -270,8 +271,8 @@ impl ShareReward {
                 .map_err(SocialError::from)?;
         if counted {
             self.metrics.event(
-                shared::metrics::BusinessEvent::ShareOpened,
-                &shared::metrics::Facts {
+                telemetry::metrics::BusinessEvent::ShareOpened,
+                &telemetry::metrics::Facts {
                     channel: Some("share"),
                     ..Default::default()
                 },
@@ -320,27 +321,27 @@ impl ShareReward {
             .take(LEDGER_PAGE)
             .map(|e| {
                 json!({"key": e.key, "delta": e.delta, "reason": e.reason,
-                       "orderId": e.order_id, "at": shared::clock::rfc3339(e.at)})
+                       "orderId": e.order_id, "at": domain::clock::rfc3339(e.at)})
             })
             .collect();
         let next = (entries.len() > offset + LEDGER_PAGE)
             .then(|| self.cursors.seal(&scope, &(offset + LEDGER_PAGE)));
-        let count = |state: shared::social::InviteState| {
+        let count = |state: domain::social::InviteState| {
             invites.iter().filter(|i| i.state == state).count()
         };
-        use shared::social::InviteState::*;
+        use domain::social::InviteState::*;
         Ok(api::json(
             200,
             &json!({
                 "points": {"balance": balance, "entries": page, "nextCursor": next},
-                "coupons": wallet.iter().map(|c| shared::promotions::wallet_view(c, now)).collect::<Vec<_>>(),
+                "coupons": wallet.iter().map(|c| domain::promotions::wallet_view(c, now)).collect::<Vec<_>>(),
                 "checkin": {"streak": streak, "checkedInToday": checked_in_today},
                 "invites": {
                     "count": invites.len(),
                     "pending": count(Joined) + count(Pending),
                     "granted": count(Granted),
                     "items": invites.iter().map(|i| json!({
-                        "joinedAt": shared::clock::rfc3339(i.joined_at),
+                        "joinedAt": domain::clock::rfc3339(i.joined_at),
                         "state": i.state,
                         "points": i.points,
                         "couponId": i.coupon_id,
@@ -367,7 +368,7 @@ impl ShareReward {
                 balance,
             } => Ok(api::json(
                 201,
-                &json!({"day": shared::social::shanghai_day(now).1, "streak": streak,
+                &json!({"day": domain::social::shanghai_day(now).1, "streak": streak,
                         "points": points, "balance": balance}),
             )),
             CheckedIn::AlreadyToday => Err(ApiError::new(
@@ -405,7 +406,7 @@ impl ShareReward {
                 "status": status.as_str(),
                 "paid": group.paid,
                 "seatsLeft": u32::from(group.size).saturating_sub(group.seats),
-                "expiresAt": group.expires_at.map(shared::clock::rfc3339),
+                "expiresAt": group.expires_at.map(domain::clock::rfc3339),
                 "secondsLeft": group.expires_at.map(|e| (e - now).max(0)),
                 "members": members.iter().map(|m| json!({
                     "nickname": m.profile.nickname,

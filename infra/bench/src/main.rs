@@ -12,11 +12,12 @@ mod runtime_api;
 mod shop;
 
 use anyhow::{Context, bail, ensure};
+use domain::ids::OrderId;
+use domain::order::OrderStatus;
 use proxy::CountingProxy;
 use report::{AwsCalls, FunctionFigures, RouteRow, percentile};
 use routes::{Calls, Emulators, EventSource, Route};
 use runtime_api::RuntimeApi;
-use shared::order::{OrderId, OrderStatus};
 use shop::{Gateway, ORDER_SKU};
 use std::collections::HashMap;
 use std::io::Write;
@@ -177,13 +178,13 @@ struct Bench {
     source: EventSource,
     gateway: Gateway,
     /// The stack's own order store, to check what pay-notify did.
-    orders: shared::store::orders::OrderStore,
+    orders: store::orders::OrderStore,
     /// The unpaid orders checkout placed; pay-notify's events pay them.
     placed: Vec<OrderId>,
     /// Numbers events and replays, so that every single-use WeChat code is fresh.
     sequence: u64,
     /// The stack's fulfillment consumer, to ship the orders the courier pushes are about.
-    fulfillment: std::sync::Arc<dyn shared::runtime::QueueFunction>,
+    fulfillment: std::sync::Arc<dyn edge::runtime::QueueFunction>,
 }
 
 impl Bench {
@@ -302,7 +303,7 @@ impl Bench {
             .gateway
             .place_order(&self.source.token, key, ORDER_SKU)
             .await?;
-        let now = shared::clock::now_epoch_seconds();
+        let now = domain::clock::now_epoch_seconds();
         self.orders
             .mark_paid(
                 &order.id,
@@ -349,24 +350,24 @@ impl Bench {
                     .emulators
                     .marketing
                     .claim(
-                        shared::promotions::CouponId::parse(routes::BENCH_COUPON)?.template(),
+                        domain::ids::CouponId::parse(routes::BENCH_COUPON)?.template(),
                         &user,
-                        shared::clock::now_epoch_seconds(),
+                        domain::clock::now_epoch_seconds(),
                     )
                     .await?;
                 ensure!(
-                    matches!(claimed, shared::store::marketing::Claim::Claimed(_)),
+                    matches!(claimed, store::marketing::Claim::Claimed(_)),
                     "the bench shopper could not claim {}",
                     routes::BENCH_COUPON
                 );
-                let gift = shared::store::points::LedgerEntry {
+                let gift = store::points::LedgerEntry {
                     key: "bench#gift".into(),
                     delta: routes::BENCH_POINTS,
                     reason: "bench".into(),
                     order_id: None,
                     at: 0,
                 };
-                shared::store::points::PointsLedger::new(
+                store::points::PointsLedger::new(
                     self.emulators.dynamodb.clone(),
                     self.emulators.marketing.table(),
                 )
@@ -399,11 +400,11 @@ impl Bench {
                 Ok(Vec::new())
             }
             "share-reward" => {
-                let sharer = shared::ids::UserId::parse("ubenchsharer")?;
+                let sharer = domain::ids::UserId::parse("ubenchsharer")?;
                 let share = self
                     .emulators
                     .social
-                    .create_share(&sharer, None, shared::clock::now_epoch_seconds())
+                    .create_share(&sharer, None, domain::clock::now_epoch_seconds())
                     .await?;
                 *self
                     .source
@@ -469,7 +470,7 @@ async fn with_shop_secret(
     env: &HashMap<String, String>,
     endpoint: &str,
 ) -> anyhow::Result<HashMap<String, String>> {
-    use shared::config::{SHOP_SECRET_ARN, SHOP_SECRET_KEYS};
+    use settings::{SHOP_SECRET_ARN, SHOP_SECRET_KEYS};
     let values: HashMap<String, String> = SHOP_SECRET_KEYS
         .iter()
         .filter_map(|key| Some((key.to_string(), env.get(*key)?.clone())))
@@ -477,7 +478,7 @@ async fn with_shop_secret(
     let client = aws_sdk_secretsmanager::Client::new(&devstack::aws_config(endpoint).await);
     let arn = devstack::store_shop_secret(
         &client,
-        &format!("bench{}-", shared::ids::random_token(8)),
+        &format!("bench{}-", domain::ids::random_token(8)),
         &values,
     )
     .await?;
@@ -494,7 +495,7 @@ async fn with_shop_secret(
 async fn start_stack(endpoint: &str) -> anyhow::Result<devstack::LocalStack> {
     let stack = devstack::LocalStack::start(devstack::StackOptions {
         endpoint: endpoint.to_string(),
-        prefix: format!("bench{}-", shared::ids::random_token(8)),
+        prefix: format!("bench{}-", domain::ids::random_token(8)),
         sandbox_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         gateway_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         extra: HashMap::new(),
@@ -563,7 +564,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
         paid: Default::default(),
         kuaidi100_salt: stack.settings["KUAIDI100_SALT"].clone(),
         waybills: Default::default(),
-        tokens: std::sync::Arc::new(shared::auth::TokenService::new(
+        tokens: std::sync::Arc::new(edge::auth::TokenService::new(
             &stack.settings["JWT_SECRET"].clone().into(),
         )?),
         share_code: Default::default(),
@@ -572,7 +573,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
     // The returning-user login needs the user to exist before the first measured event.
     let routes = routes::routes("login", &source);
     let returning = routes.first().context("login has no routes")?;
-    let answer = shared::runtime::HttpFunction::handle(
+    let answer = edge::runtime::HttpFunction::handle(
         stack.login.as_ref(),
         serde_json::from_value(returning.event(0)?)?,
     )
@@ -581,7 +582,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
         bail!("creating the bench user failed: {answer:?}");
     }
 
-    let settings = shared::config::Settings::from_map(stack.settings.clone());
+    let settings = settings::Settings::from_map(stack.settings.clone());
     let (dynamodb, sqs) = devstack::aws_clients(replaying.url()).await?;
     let table = |id: &str| stack.resources.tables[id].clone();
     let queue = |id: &str| stack.resources.queue_urls[id].clone();
@@ -589,36 +590,33 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
         dynamodb: dynamodb.clone(),
         catalog_table: table("CatalogTable"),
         users_table: table("UsersTable"),
-        wechat: shared::wechat::WeChatApi::new(&settings, shared::wechat::http_client())?,
-        cart: shared::store::cart::CartReader::new(
+        wechat: providers::wechat::WeChatApi::new(&settings, providers::wechat::http_client())?,
+        cart: store::cart::CartReader::new(
             dynamodb.clone(),
             table("CatalogTable"),
             table("UsersTable"),
             table("MarketingTable"),
         ),
-        marketing: shared::store::marketing::MarketingStore::new(
-            dynamodb.clone(),
-            table("MarketingTable"),
-        ),
-        shipments: shared::store::shipments::ShipmentStore::new(
+        marketing: store::marketing::MarketingStore::new(dynamodb.clone(), table("MarketingTable")),
+        shipments: store::shipments::ShipmentStore::new(
             dynamodb.clone(),
             table("OrdersTable"),
             table("CatalogTable"),
         ),
         replay_waybills: Vec::new(),
-        orders: shared::store::orders::OrderStore::new(
+        orders: store::orders::OrderStore::new(
             dynamodb.clone(),
             table("OrdersTable"),
             table("CatalogTable"),
             table("IdempotencyTable"),
             table("MarketingTable"),
         ),
-        fulfillment: shared::queue::Queue::new(sqs.clone(), queue("FulfillmentQueue")),
-        deadlines: shared::queue::Queue::new(sqs, queue("DeadlinesQueue")),
-        pay: shared::wechatpay::WeChatPay::new(&settings, shared::wechat::http_client())?,
+        fulfillment: store::queue::Queue::new(sqs.clone(), queue("FulfillmentQueue")),
+        deadlines: store::queue::Queue::new(sqs, queue("DeadlinesQueue")),
+        pay: providers::wechatpay::WeChatPay::new(&settings, providers::wechat::http_client())?,
         order_template: None,
         unpaid: Vec::new(),
-        social: shared::store::social::SocialStore::new(dynamodb, table("MarketingTable")),
+        social: store::social::SocialStore::new(dynamodb, table("MarketingTable")),
         share_code: None,
     };
     let mut env = stack.settings.clone();
@@ -675,7 +673,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
     let throughput = shop::fulfillment_throughput(&shipping, FULFILLMENT_MESSAGES)
         .await
         .context("the fulfillment throughput run")?;
-    let date = shared::clock::rfc3339(shared::clock::now_epoch_seconds());
+    let date = domain::clock::rfc3339(domain::clock::now_epoch_seconds());
     // bench.sh names itself, the command to repeat; the harness's own line shows what it ran.
     let command = match std::env::var("BENCH_COMMAND") {
         Ok(outer) => format!("`{outer}` (which ran `{}`)", args.join(" ")),

@@ -4,18 +4,19 @@
 use anyhow::{Context, bail};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use devstack::wechatpay_sandbox::WeChatPaySandbox;
+use domain::ids::CouponId;
+use domain::ids::OrderId;
+use domain::ids::{OpenId, SkuId, UserId};
+use domain::order::Order;
+use providers::wechat::WeChatApi;
+use providers::wechatpay::{Prepay, WeChatPay};
 use serde_json::{Value, json};
-use shared::ids::{OpenId, SkuId, UserId};
-use shared::order::{Order, OrderId};
-use shared::promotions::CouponId;
-use shared::queue::{DeadlineMessage, FulfillmentMessage, Queue};
-use shared::store::cart::CartReader;
-use shared::store::marketing::MarketingStore;
-use shared::store::orders::{Created, OrderStore, Transition};
-use shared::store::{Item, get_s, s};
-use shared::wechat::WeChatApi;
-use shared::wechatpay::{Prepay, WeChatPay};
 use std::sync::{Arc, Mutex, PoisonError};
+use store::cart::CartReader;
+use store::marketing::MarketingStore;
+use store::orders::{Created, OrderStore, Transition};
+use store::queue::{DeadlineMessage, FulfillmentMessage, Queue};
+use store::{Item, get_s, s};
 
 /// The user every returning-user login signs in as; the sandbox turns `benchuser.<n>` into them.
 pub const RETURNING_USER: &str = "benchuser";
@@ -221,7 +222,7 @@ pub struct EventSource {
     pub kuaidi100_salt: String,
     pub waybills: Arc<Mutex<Vec<String>>>,
     /// Signs tokens for a new shopper per check-in event (a check-in counts once a day).
-    pub tokens: Arc<shared::auth::TokenService>,
+    pub tokens: Arc<edge::auth::TokenService>,
     /// The share link the open events visit.
     pub share_code: Arc<Mutex<String>>,
 }
@@ -261,7 +262,7 @@ pub fn kuaidi100_push(number: &str, n: u64, salt: &str) -> String {
     format!(
         "param={}&sign={}",
         devstack::server::form_encode(&param),
-        shared::logistics::push_sign(&param, salt)
+        domain::logistics::push_sign(&param, salt)
     )
 }
 
@@ -508,7 +509,7 @@ pub fn routes(function: &str, source: &EventSource) -> Vec<Route> {
                     Calls::CheckIn,
                     move |n| {
                         let token = tokens
-                            .issue(&checkin_user(n, false), shared::clock::now_epoch_seconds())
+                            .issue(&checkin_user(n, false), domain::clock::now_epoch_seconds())
                             .token;
                         Ok(authorized(
                             fixture(include_str!("../../../events/share-reward-checkin.json")),
@@ -560,7 +561,7 @@ pub struct Emulators {
     pub wechat: WeChatApi,
     pub cart: CartReader,
     pub marketing: MarketingStore,
-    pub shipments: shared::store::shipments::ShipmentStore,
+    pub shipments: store::shipments::ShipmentStore,
     /// The waybills the push replays update (not the ones the function's events update).
     pub replay_waybills: Vec<String>,
     pub orders: OrderStore,
@@ -571,9 +572,9 @@ pub struct Emulators {
     pub order_template: Option<Order>,
     /// The unpaid orders place-order replays created; pay-notify replays pay them.
     pub unpaid: Vec<OrderId>,
-    pub social: shared::store::social::SocialStore,
+    pub social: store::social::SocialStore,
     /// The share link the open replays visit.
-    pub share_code: Option<shared::social::ShareCode>,
+    pub share_code: Option<domain::ids::ShareCode>,
 }
 
 fn key(pk: String, sk: &str) -> Item {
@@ -645,7 +646,7 @@ impl Emulators {
                     .dynamodb
                     .query()
                     .table_name(&self.catalog_table)
-                    .index_name(shared::store::catalog::INDEX_BY_CATEGORY)
+                    .index_name(store::catalog::INDEX_BY_CATEGORY)
                     .key_condition_expression("gsi1pk = :pk")
                     .expression_attribute_values(":pk", s("CATEGORY#fruit"))
                     .limit(11)
@@ -658,7 +659,7 @@ impl Emulators {
             }
             Calls::Search => {
                 let mut hits = Vec::new();
-                for term in shared::search::query_terms("普洱") {
+                for term in domain::search::query_terms("普洱") {
                     let out = self
                         .dynamodb
                         .query()
@@ -774,7 +775,7 @@ impl Emulators {
             Calls::PlaceOrder => self.replay_place_order(n).await?,
             Calls::CheckIn => {
                 self.social
-                    .check_in(&checkin_user(n, true), shared::clock::now_epoch_seconds())
+                    .check_in(&checkin_user(n, true), domain::clock::now_epoch_seconds())
                     .await?;
             }
             Calls::ShareOpen => {
@@ -784,7 +785,7 @@ impl Emulators {
                     .record_visit(
                         &code,
                         &format!("v:bench-replay-{n:010}"),
-                        shared::clock::now_epoch_seconds(),
+                        domain::clock::now_epoch_seconds(),
                     )
                     .await?;
             }
@@ -792,13 +793,13 @@ impl Emulators {
             Calls::KuaidiPush => {
                 let (number, push) = parcel_push(&self.replay_waybills, n)?;
                 let data = tracking_history(push);
-                let report = shared::logistics::TrackingReport {
+                let report = domain::logistics::TrackingReport {
                     number,
                     company: "zhongtong".into(),
                     state_code: Some(0),
                     events: data
                         .iter()
-                        .map(|e| shared::logistics::TrackingEvent {
+                        .map(|e| domain::logistics::TrackingEvent {
                             time: e["time"].as_str().unwrap_or_default().to_string(),
                             context: e["context"].as_str().unwrap_or_default().to_string(),
                             area_name: e["areaName"].as_str().map(str::to_string),
@@ -807,7 +808,7 @@ impl Emulators {
                     company_correction: None,
                 };
                 self.shipments
-                    .apply_report(&report, shared::clock::now_epoch_seconds())
+                    .apply_report(&report, domain::clock::now_epoch_seconds())
                     .await?;
             }
         }
@@ -835,7 +836,7 @@ impl Emulators {
     /// Checkout's calls for a fresh copy of the template order, in the handler's order.
     async fn replay_place_order(&mut self, n: u64) -> anyhow::Result<()> {
         let template = self.template()?;
-        let now = shared::clock::now_epoch_seconds();
+        let now = domain::clock::now_epoch_seconds();
         let order = Order {
             id: OrderId::generate(now),
             created_at: now,
@@ -886,9 +887,9 @@ impl Emulators {
             .get(&id)
             .await?
             .with_context(|| format!("order {id} is gone"))?;
-        let now = shared::clock::now_epoch_seconds();
+        let now = domain::clock::now_epoch_seconds();
         let transaction_id = format!("4200replay{n}");
-        let paid_at = shared::clock::rfc3339_shanghai(now);
+        let paid_at = domain::clock::rfc3339_shanghai(now);
         if self
             .orders
             .mark_paid(&id, &transaction_id, &paid_at, now)
@@ -916,7 +917,7 @@ mod tests {
             paid: Arc::default(),
             kuaidi100_salt: "salt".into(),
             waybills: Arc::new(Mutex::new(vec!["ZT7300000001".into()])),
-            tokens: Arc::new(shared::auth::TokenService::new(&"x".repeat(48).into()).unwrap()),
+            tokens: Arc::new(edge::auth::TokenService::new(&"x".repeat(48).into()).unwrap()),
             share_code: Arc::new(Mutex::new("abcdef123456".into())),
         }
     }
@@ -934,9 +935,8 @@ mod tests {
             let routes = routes(function, &source);
             assert!(!routes.is_empty());
             for route in routes {
-                let event: shared::api::ApiRequest =
-                    serde_json::from_value(route.event(1).unwrap())
-                        .unwrap_or_else(|e| panic!("{}: {e}", route.name));
+                let event: edge::api::ApiRequest = serde_json::from_value(route.event(1).unwrap())
+                    .unwrap_or_else(|e| panic!("{}: {e}", route.name));
                 assert_eq!(route.function, function);
                 assert!(event.route_key.is_some(), "{}", route.name);
             }
@@ -1002,9 +1002,9 @@ mod push_tests {
             "newest first"
         );
         let form = kuaidi100_push("ZT1", 2, "salt");
-        let fields = shared::api::form_fields(form.as_bytes()).unwrap();
+        let fields = edge::api::form_fields(form.as_bytes()).unwrap();
         let (param, sign) = (&fields[0].1, &fields[1].1);
-        let report = shared::logistics::read_push(param, sign, "salt").unwrap();
+        let report = domain::logistics::read_push(param, sign, "salt").unwrap();
         assert_eq!((report.number.as_str(), report.events.len()), ("ZT1", 3));
     }
 }

@@ -4,8 +4,8 @@
 use crate::http::Http;
 use anyhow::{Context, bail, ensure};
 use aws_sdk_dynamodb::types::AttributeValue;
+use domain::order::Order;
 use serde_json::{Value, json};
-use shared::order::Order;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -217,13 +217,13 @@ pub async fn contend(
 
 /// An SQS event of `order.paid` messages, as Lambda hands the fulfillment consumer a batch.
 pub fn order_paid_event(
-    orders: &[shared::order::OrderId],
+    orders: &[domain::ids::OrderId],
 ) -> anyhow::Result<aws_lambda_events::sqs::SqsEvent> {
     let records: Vec<serde_json::Value> = orders
         .iter()
         .enumerate()
         .map(|(i, id)| {
-            let body = serde_json::to_string(&shared::queue::FulfillmentMessage::order_paid(id, "4200bench"))?;
+            let body = serde_json::to_string(&store::queue::FulfillmentMessage::order_paid(id, "4200bench"))?;
             Ok(json!({"messageId": format!("bench-{i}-{id}"), "body": body, "eventSource": "aws:sqs"}))
         })
         .collect::<anyhow::Result<_>>()?;
@@ -271,14 +271,14 @@ pub async fn fulfillment_throughput(
     let fixture: Value =
         serde_json::from_str(include_str!("../../../events/checkout-place-order.json"))?;
     let orders = stack.order_store();
-    let now = shared::clock::now_epoch_seconds();
+    let now = domain::clock::now_epoch_seconds();
     let mut ids = Vec::with_capacity(messages);
     for i in 0..messages {
         let mut event = fixture.clone();
         event["headers"]["authorization"] = format!("Bearer {token}").into();
         event["headers"]["idempotency-key"] = format!("ship-{i}").into();
         event["body"] = order_body(ORDER_SKU).to_string().into();
-        let answer = shared::runtime::HttpFunction::handle(
+        let answer = edge::runtime::HttpFunction::handle(
             stack.checkout.as_ref(),
             serde_json::from_value(event)?,
         )
@@ -291,7 +291,7 @@ pub async fn fulfillment_throughput(
             Some(aws_lambda_events::encodings::Body::Text(text)) => serde_json::from_str(text)?,
             other => bail!("placing order {i}: unreadable answer {other:?}"),
         };
-        let id = shared::order::OrderId::parse(body["order"]["id"].as_str().unwrap_or_default())
+        let id = domain::ids::OrderId::parse(body["order"]["id"].as_str().unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("order {i}: {e}"))?;
         orders
             .mark_paid(&id, "4200bench", "2026-11-24T10:00:00+08:00", now)
@@ -301,7 +301,7 @@ pub async fn fulfillment_throughput(
     let labels_before = stack.kuaidi100.label_calls();
     let started = Instant::now();
     for batch in ids.chunks(BATCH) {
-        let handled = shared::runtime::QueueFunction::handle(
+        let handled = edge::runtime::QueueFunction::handle(
             stack.fulfillment.as_ref(),
             order_paid_event(batch)?,
         )
@@ -316,7 +316,7 @@ pub async fn fulfillment_throughput(
     for id in &ids {
         let status = orders.get(id).await?.map(|s| s.order.status);
         ensure!(
-            status == Some(shared::order::OrderStatus::Shipped),
+            status == Some(domain::order::OrderStatus::Shipped),
             "order {id} is {status:?} after fulfillment"
         );
     }

@@ -9,9 +9,9 @@
 //! {"outTradeNo": "..."}` pays a trade and posts the signed notification to its `notify_url`.
 
 use crate::server::{Incoming, Outgoing, Serve};
+use providers::crypto::SigningKey;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use shared::crypto::SigningKey;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
@@ -140,7 +140,7 @@ impl AlipaySandbox {
                 .map(|(_, v)| v.as_str())
                 .unwrap_or("")
         };
-        let content = shared::alipay::signing_content(
+        let content = providers::alipay::signing_content(
             form.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             &["sign"],
         );
@@ -170,7 +170,7 @@ impl AlipaySandbox {
                 }
                 self.answer(
                     &name,
-                    &json!({"open_id": Self::open_id_of(code), "access_token": shared::ids::random_token(24), "expires_in": 1296000}),
+                    &json!({"open_id": Self::open_id_of(code), "access_token": domain::ids::random_token(24), "expires_in": 1296000}),
                 )
             }
             "alipay.trade.create" => {
@@ -179,7 +179,7 @@ impl AlipaySandbox {
                     .trades
                     .entry(out_trade_no.clone())
                     .or_insert_with(|| Trade {
-                        trade_no: format!("20261125220014{}", shared::ids::random_token(14)),
+                        trade_no: format!("20261125220014{}", domain::ids::random_token(14)),
                         total: biz["total_amount"].as_str().unwrap_or("0").to_string(),
                         status: "WAIT_BUYER_PAY",
                         notify_url: Some(field("notify_url").to_string()).filter(|u| !u.is_empty()),
@@ -231,11 +231,11 @@ impl AlipaySandbox {
                     drop(state);
                     return self.business_error(&name, "ACQ.TRADE_STATUS_ERROR");
                 }
-                let amount = shared::money::Fen::parse_yuan(biz["refund_amount"].as_str().unwrap_or(""))
-                    .map(shared::money::Fen::get)
+                let amount = domain::money::Fen::parse_yuan(biz["refund_amount"].as_str().unwrap_or(""))
+                    .map(domain::money::Fen::get)
                     .unwrap_or(0);
-                let total = shared::money::Fen::parse_yuan(&trade.total)
-                    .map(shared::money::Fen::get)
+                let total = domain::money::Fen::parse_yuan(&trade.total)
+                    .map(domain::money::Fen::get)
                     .unwrap_or(0);
                 let request = biz["out_request_no"].as_str().unwrap_or("").to_string();
                 let key = (out_trade_no.clone(), request);
@@ -278,7 +278,7 @@ impl AlipaySandbox {
             ("notify_type".into(), "trade_status_sync".into()),
             (
                 "notify_id".into(),
-                format!("ac{}", shared::ids::random_token(30)),
+                format!("ac{}", domain::ids::random_token(30)),
             ),
             ("charset".into(), "utf-8".into()),
             ("version".into(), "1.0".into()),
@@ -286,7 +286,7 @@ impl AlipaySandbox {
             ("out_trade_no".into(), out_trade_no.into()),
             (
                 "trade_no".into(),
-                format!("20261125220014{}", shared::ids::random_token(14)),
+                format!("20261125220014{}", domain::ids::random_token(14)),
             ),
             ("trade_status".into(), "TRADE_SUCCESS".into()),
             ("total_amount".into(), total_amount.into()),
@@ -300,7 +300,7 @@ impl AlipaySandbox {
 
     /// Signs `form` as Alipay does and encodes it as the POST body.
     pub fn sign_form(&self, mut form: Vec<(String, String)>) -> String {
-        let content = shared::alipay::signing_content(
+        let content = providers::alipay::signing_content(
             form.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             &["sign", "sign_type"],
         );

@@ -9,8 +9,8 @@ use aws_lambda_events::encodings::Body;
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
-use shared::api::{ApiRequest, ApiResponse};
-use shared::runtime::HttpFunction;
+use edge::api::{ApiRequest, ApiResponse};
+use edge::runtime::HttpFunction;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -137,7 +137,7 @@ fn build_event(req: &Incoming, route_key: &str, params: &BTreeMap<String, String
         )
     };
     let now = time::OffsetDateTime::now_utc();
-    let request_id = format!("local-{}", shared::ids::random_token(16));
+    let request_id = format!("local-{}", domain::ids::random_token(16));
     let mut event = json!({
         "version": "2.0",
         "routeKey": route_key,
@@ -215,7 +215,7 @@ fn outgoing(response: ApiResponse) -> Outgoing {
 impl Serve for Gateway {
     async fn serve(&self, req: Incoming) -> Outgoing {
         if !self.open.load(std::sync::atomic::Ordering::SeqCst) {
-            let mut starting = shared::api::ApiError::new(
+            let mut starting = edge::api::ApiError::new(
                 503,
                 "starting",
                 "the shop is starting (seeding the demo shop); retry in a moment",
@@ -241,7 +241,7 @@ impl Serve for Gateway {
         }
         let response = match self.event_for(&req) {
             Some((event, function)) => function.handle(event).await,
-            None => shared::api::ApiError::route_not_found(&format!("{} {}", req.method, req.path))
+            None => edge::api::ApiError::route_not_found(&format!("{} {}", req.method, req.path))
                 .into_response(),
         };
         outgoing(response)

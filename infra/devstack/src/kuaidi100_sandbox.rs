@@ -7,8 +7,8 @@
 //! event to the waybill's history and pushes it; the answer is the hook's status and body.
 
 use crate::server::{Incoming, Outgoing, Serve, form_pairs};
+use domain::logistics::push_sign;
 use serde_json::{Value, json};
-use shared::logistics::push_sign;
 use std::collections::HashMap;
 use std::sync::Mutex;
 

@@ -15,9 +15,9 @@ pub mod wechatpay_sandbox;
 
 use anyhow::Context;
 use aws_lambda_events::sqs::SqsEvent;
+use edge::runtime::{Clients, HttpFunction, QueueFunction};
 use resources::LocalResources;
-use shared::config::Settings;
-use shared::runtime::{Clients, HttpFunction, QueueFunction};
+use settings::Settings;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -115,7 +115,7 @@ pub struct LocalStack {
     pub sandbox_url: String,
     pub api_url: String,
     /// Every metric line the stack's functions wrote (EMF, as on Lambda's stdout).
-    pub metrics: Arc<shared::metrics::MetricLog>,
+    pub metrics: Arc<telemetry::metrics::MetricLog>,
     /// The emulator's URL.
     pub endpoint: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -125,13 +125,13 @@ pub struct LocalStack {
 /// Random secrets for one local run: nothing secret is ever written into the repository.
 pub fn local_secrets() -> HashMap<String, String> {
     HashMap::from([
-        ("JWT_SECRET".to_string(), shared::ids::random_token(48)),
-        ("WECHAT_SECRET".to_string(), shared::ids::random_token(32)),
+        ("JWT_SECRET".to_string(), domain::ids::random_token(48)),
+        ("WECHAT_SECRET".to_string(), domain::ids::random_token(32)),
         (
             "KUAIDI100_SECRET".to_string(),
-            shared::ids::random_token(32),
+            domain::ids::random_token(32),
         ),
-        ("KUAIDI100_SALT".to_string(), shared::ids::random_token(16)),
+        ("KUAIDI100_SALT".to_string(), domain::ids::random_token(16)),
     ])
 }
 
@@ -181,7 +181,7 @@ pub struct StackOptions {
     pub hold_requests: bool,
 }
 
-/// Where the functions find the shop secret's keys (`shared::config::SHOP_SECRET_KEYS`).
+/// Where the functions find the shop secret's keys (`settings::SHOP_SECRET_KEYS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ShopSecret {
     /// In their settings, as plain values: `make dev` and most tests.
@@ -260,7 +260,7 @@ impl LocalStack {
 
         // The shop secret's keys leave the plain settings; each function that names
         // SHOP_SECRET_ARN gets them back either as plain values or through Secrets Manager.
-        let shop_secret: HashMap<String, String> = shared::config::SHOP_SECRET_KEYS
+        let shop_secret: HashMap<String, String> = settings::SHOP_SECRET_KEYS
             .iter()
             .filter_map(|key| Some((key.to_string(), overrides.remove(*key)?)))
             .collect();
@@ -270,12 +270,12 @@ impl LocalStack {
                 store_shop_secret(&secrets, &options.prefix, &shop_secret).await?
             }
         };
-        overrides.insert(shared::config::SHOP_SECRET_ARN.into(), secret_arn);
+        overrides.insert(settings::SHOP_SECRET_ARN.into(), secret_arn);
 
         let metrics = Arc::new(match &options.metrics_file {
-            Some(path) => shared::metrics::MetricLog::appending_to(path)
+            Some(path) => telemetry::metrics::MetricLog::appending_to(path)
                 .with_context(|| format!("opening {}", path.display()))?,
-            None => shared::metrics::MetricLog::default(),
+            None => telemetry::metrics::MetricLog::default(),
         });
         let clients = Clients::new(dynamodb.clone(), sqs.clone()).with_metric_sink(metrics.clone());
         let mut functions: HashMap<String, Arc<dyn HttpFunction>> = HashMap::new();
@@ -290,15 +290,14 @@ impl LocalStack {
         for spec in &template.functions {
             let mut settings = resources.settings_for(&template, spec, &overrides)?;
             all_settings.extend(settings.clone());
-            let reads_shop_secret = settings.contains_key(shared::config::SHOP_SECRET_ARN);
+            let reads_shop_secret = settings.contains_key(settings::SHOP_SECRET_ARN);
             if reads_shop_secret && options.shop_secret == ShopSecret::Plain {
                 settings.extend(shop_secret.clone());
             }
             function_settings.insert(spec.logical_id.clone(), settings.clone());
-            let settings =
-                shared::secrets::with_shop_secret(Settings::from_map(settings), &secrets)
-                    .await
-                    .with_context(|| format!("reading the shop secret for {}", spec.logical_id))?;
+            let settings = edge::secrets::with_shop_secret(Settings::from_map(settings), &secrets)
+                .await
+                .with_context(|| format!("reading the shop secret for {}", spec.logical_id))?;
             let context = || format!("building {}", spec.logical_id);
             let http_function: Arc<dyn HttpFunction> = match spec.logical_id.as_str() {
                 "LoginFunction" => {
@@ -411,8 +410,8 @@ impl LocalStack {
         })
     }
 
-    pub fn catalog_store(&self) -> shared::store::catalog::CatalogStore {
-        shared::store::catalog::CatalogStore::new(
+    pub fn catalog_store(&self) -> store::catalog::CatalogStore {
+        store::catalog::CatalogStore::new(
             self.dynamodb.clone(),
             self.resources.tables["CatalogTable"].clone(),
         )
@@ -434,7 +433,7 @@ impl LocalStack {
 
     /// Runs a shopctl command against this stack, as a merchant would.
     pub async fn shopctl(&self, words: &[&str]) -> Result<String, shopctl::CliError> {
-        shopctl::run(&self.admin(), words, shared::clock::now_epoch_seconds()).await
+        shopctl::run(&self.admin(), words, domain::clock::now_epoch_seconds()).await
     }
 
     /// What `make shopctl` needs to reach this stack: the emulator and the table names.
@@ -452,15 +451,15 @@ impl LocalStack {
         )
     }
 
-    pub fn user_store(&self) -> shared::store::users::UserStore {
-        shared::store::users::UserStore::new(
+    pub fn user_store(&self) -> store::users::UserStore {
+        store::users::UserStore::new(
             self.dynamodb.clone(),
             self.resources.tables["UsersTable"].clone(),
         )
     }
 
-    pub fn order_store(&self) -> shared::store::orders::OrderStore {
-        shared::store::orders::OrderStore::new(
+    pub fn order_store(&self) -> store::orders::OrderStore {
+        store::orders::OrderStore::new(
             self.dynamodb.clone(),
             self.resources.tables["OrdersTable"].clone(),
             self.resources.tables["CatalogTable"].clone(),

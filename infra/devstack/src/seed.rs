@@ -2,12 +2,12 @@
 //! SKUs, stock and Chinese titles. Writing it again refreshes texts and prices and keeps the
 //! stock and sales orders have changed.
 
-use shared::catalog::{Category, Product, Sku};
-use shared::ids::{CategoryId, ProductId, SkuId};
-use shared::money::Fen;
-use shared::store::StoreError;
-use shared::store::catalog::CatalogStore;
+use domain::catalog::{Category, Product, Sku};
+use domain::ids::{CategoryId, ProductId, SkuId};
+use domain::money::Fen;
 use std::collections::BTreeMap;
+use store::StoreError;
+use store::catalog::CatalogStore;
 
 /// (id, parent, name, sort)
 const CATEGORIES: &[(&str, Option<&str>, &str, u32)] = &[
@@ -232,7 +232,7 @@ const PRODUCTS: &[DemoProduct] = &[
     },
 ];
 
-fn id<T>(parse: impl Fn(&str) -> Result<T, shared::ids::InvalidId>, raw: &str) -> T {
+fn id<T>(parse: impl Fn(&str) -> Result<T, domain::ids::InvalidId>, raw: &str) -> T {
     parse(raw).unwrap_or_else(|e| panic!("demo data id {raw:?}: {e}"))
 }
 
@@ -291,7 +291,7 @@ pub fn demo_products() -> Vec<(Product, Vec<Sku>)> {
 /// Writes the demo shop. Returns (categories, products) written.
 pub async fn seed(catalog: &CatalogStore) -> Result<(usize, usize), StoreError> {
     catalog
-        .put_shipping_rule(&shared::pricing::ShippingRule::default())
+        .put_shipping_rule(&domain::pricing::ShippingRule::default())
         .await?;
     let categories = demo_categories();
     for c in &categories {

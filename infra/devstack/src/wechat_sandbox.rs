@@ -121,7 +121,7 @@ impl WeChatSandbox {
             .find(|(k, _)| k == "access_token")
             .map(|(_, v)| v);
         let mut state = self.state();
-        let now = shared::clock::now_epoch_seconds();
+        let now = domain::clock::now_epoch_seconds();
         let valid = matches!((&state.token, &token), (Some((t, exp)), Some(given)) if t == given && *exp > now);
         if !valid {
             return err(
@@ -157,7 +157,7 @@ impl WeChatSandbox {
         if body["grant_type"] != "client_credential" {
             return err(40002, "invalid grant_type");
         }
-        let now = shared::clock::now_epoch_seconds();
+        let now = domain::clock::now_epoch_seconds();
         let mut state = self.state();
         state.stable_token_calls += 1;
         let force = body["force_refresh"].as_bool().unwrap_or(false);
@@ -166,7 +166,7 @@ impl WeChatSandbox {
                 (token.clone(), *expires_at)
             }
             _ => (
-                format!("sandbox_at_{}", shared::ids::random_token(40)),
+                format!("sandbox_at_{}", domain::ids::random_token(40)),
                 now + TOKEN_SECONDS,
             ),
         };
@@ -177,7 +177,7 @@ impl WeChatSandbox {
     fn phone_number(&self, query: &str, body: &[u8]) -> Outgoing {
         let params: std::collections::HashMap<String, String> =
             form_pairs(query).into_iter().collect();
-        let now = shared::clock::now_epoch_seconds();
+        let now = domain::clock::now_epoch_seconds();
         let mut state = self.state();
         let valid_token = matches!(&state.token, Some((t, exp)) if Some(t) == params.get("access_token") && *exp > now);
         if !valid_token {

@@ -7,11 +7,11 @@
 //! Control route: `POST /__sandbox/wechatpay/pay {"outTradeNo": "...", "notify": true}`.
 
 use crate::server::{Incoming, Outgoing, Serve, form_pairs};
+use providers::crypto::{SigningKey, VerifyingKey};
+use providers::wechatpay::{ApiV3Key, MAX_CLOCK_SKEW_SECONDS};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use shared::crypto::{SigningKey, VerifyingKey};
-use shared::wechatpay::{ApiV3Key, MAX_CLOCK_SKEW_SECONDS};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -32,13 +32,13 @@ impl WeChatPayKeys {
         Self {
             mchid: "1900000109".into(),
             merchant: SigningKey::generate(),
-            merchant_serial: shared::ids::random_token(40).to_uppercase(),
+            merchant_serial: domain::ids::random_token(40).to_uppercase(),
             platform: SigningKey::generate(),
             platform_serial: format!(
                 "PUB_KEY_ID_{}",
-                shared::ids::random_token(24).to_uppercase()
+                domain::ids::random_token(24).to_uppercase()
             ),
-            apiv3_key: shared::ids::random_token(32),
+            apiv3_key: domain::ids::random_token(32),
         }
     }
 
@@ -163,7 +163,7 @@ impl WeChatPaySandbox {
         timestamp: i64,
         serial: &str,
     ) -> Vec<(String, String)> {
-        let nonce = shared::ids::random_token(32);
+        let nonce = domain::ids::random_token(32);
         let signature = self
             .platform
             .sign_base64(format!("{timestamp}\n{nonce}\n{body}\n").as_bytes());
@@ -184,7 +184,7 @@ impl WeChatPaySandbox {
         let mut out = Outgoing::json(status, body);
         out.headers.extend(self.signature_headers(
             &text,
-            shared::clock::now_epoch_seconds(),
+            domain::clock::now_epoch_seconds(),
             &self.platform_serial,
         ));
         out
@@ -215,7 +215,7 @@ impl WeChatPaySandbox {
             return false;
         };
         let fresh = ts.parse::<i64>().is_ok_and(|t| {
-            (shared::clock::now_epoch_seconds() - t).abs() <= MAX_CLOCK_SKEW_SECONDS
+            (domain::clock::now_epoch_seconds() - t).abs() <= MAX_CLOCK_SKEW_SECONDS
         });
         let path = if req.query.is_empty() {
             req.path.clone()
@@ -296,7 +296,7 @@ impl WeChatPaySandbox {
             }
             return self.signed(200, &json!({"prepay_id": existing.prepay_id}));
         }
-        let prepay_id = format!("wx{}", shared::ids::random_token(30));
+        let prepay_id = format!("wx{}", domain::ids::random_token(30));
         txns.insert(
             out_trade_no.to_string(),
             Txn {
@@ -431,8 +431,8 @@ impl WeChatPaySandbox {
         if t.transaction_id.is_none() {
             t.state = "SUCCESS";
             t.transaction_id = Some(format!("4200{}", digits(out_trade_no, 24)));
-            t.success_time = Some(shared::clock::rfc3339_shanghai(
-                shared::clock::now_epoch_seconds(),
+            t.success_time = Some(domain::clock::rfc3339_shanghai(
+                domain::clock::now_epoch_seconds(),
             ));
         }
         t.transaction_id.clone()
@@ -463,15 +463,15 @@ impl WeChatPaySandbox {
         original_type: &str,
         plain: &Value,
     ) -> Option<SignedNotification> {
-        let nonce = shared::ids::random_token(12);
+        let nonce = domain::ids::random_token(12);
         let ciphertext = self
             .apiv3
             .encrypt(&nonce, original_type, plain.to_string().as_bytes())
             .ok()?;
-        let now = shared::clock::now_epoch_seconds();
+        let now = domain::clock::now_epoch_seconds();
         let body = json!({
-            "id": format!("EV-{}", shared::ids::random_token(20)),
-            "create_time": shared::clock::rfc3339_shanghai(now),
+            "id": format!("EV-{}", domain::ids::random_token(20)),
+            "create_time": domain::clock::rfc3339_shanghai(now),
             "resource_type": "encrypt-resource",
             "event_type": event_type,
             "summary": summary,
@@ -498,7 +498,7 @@ impl WeChatPaySandbox {
             "out_refund_no": out_refund_no,
             "refund_id": refund["refund_id"],
             "refund_status": status,
-            "success_time": shared::clock::rfc3339_shanghai(shared::clock::now_epoch_seconds()),
+            "success_time": domain::clock::rfc3339_shanghai(domain::clock::now_epoch_seconds()),
             "user_received_account": "支付用户零钱",
             "amount": {"total": refund["amount"]["total"], "refund": refund["amount"]["refund"], "payer_total": refund["amount"]["total"], "payer_refund": refund["amount"]["refund"]},
         });

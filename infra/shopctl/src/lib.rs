@@ -9,22 +9,23 @@
 mod args;
 
 use args::Args;
-use shared::catalog::{FlashSale, GroupBuyOffer};
-use shared::ids::{CategoryId, ProductId, SkuId, UserId};
-use shared::logistics::Warehouse;
-use shared::metrics::{BusinessEvent, Funnel};
-use shared::money::Fen;
-use shared::pricing::{CouponValue, FullReduction, PointsPolicy, Scope, Tier};
-use shared::promotions::{
-    CouponTemplate, PromotionError, PromotionId, PromotionRules, Validity,
-    validated_full_reduction, validated_points_policy,
+use domain::catalog::{FlashSale, GroupBuyOffer};
+use domain::ids::PromotionId;
+use domain::ids::{CategoryId, ProductId, SkuId, UserId};
+use domain::logistics::Warehouse;
+use domain::money::Fen;
+use domain::pricing::{CouponValue, FullReduction, PointsPolicy, Scope, Tier};
+use domain::promotions::{
+    CouponTemplate, PromotionError, PromotionRules, Validity, validated_full_reduction,
+    validated_points_policy,
 };
-use shared::store::StoreError;
-use shared::store::catalog::CatalogStore;
-use shared::store::marketing::MarketingStore;
-use shared::store::shipments::ShipmentStore;
-use shared::store::users::UserStore;
 use std::fmt::Write as _;
+use store::StoreError;
+use store::catalog::CatalogStore;
+use store::marketing::MarketingStore;
+use store::shipments::ShipmentStore;
+use store::users::UserStore;
+use telemetry::metrics::{BusinessEvent, Funnel};
 
 pub const USAGE: &str = "\
 shopctl: set up the shop's promotions
@@ -392,8 +393,8 @@ async fn coupon_create(admin: &Admin, args: Args, now: i64) -> Result<String, Cl
             Validity::DaysAfterClaim { days } => format!("valid {days} days after claiming"),
             Validity::Dates { from, until } => format!(
                 "valid {} to {}",
-                shared::clock::rfc3339_shanghai(from),
-                shared::clock::rfc3339_shanghai(until)
+                domain::clock::rfc3339_shanghai(from),
+                domain::clock::rfc3339_shanghai(until)
             ),
         },
         template.total_limit,
@@ -612,8 +613,8 @@ async fn flash_sale_set(admin: &Admin, args: Args, now: i64) -> Result<String, C
         current.price.yuan_text(),
         sale.quota,
         sale.per_user_limit,
-        shared::clock::rfc3339_shanghai(starts_at),
-        shared::clock::rfc3339_shanghai(ends_at)
+        domain::clock::rfc3339_shanghai(starts_at),
+        domain::clock::rfc3339_shanghai(ends_at)
     ))
 }
 
@@ -663,7 +664,7 @@ async fn group_buy_set(admin: &Admin, args: Args) -> Result<String, CliError> {
 async fn bargain_set(admin: &Admin, args: Args) -> Result<String, CliError> {
     args.only(&["floor", "helpers", "hours"])?;
     let sku = sku_id(&args)?;
-    let offer = shared::social::BargainOffer {
+    let offer = domain::catalog::BargainOffer {
         floor_price: required_yuan(&args, "floor")?,
         max_helpers: required_number(&args, "helpers")?,
         time_limit_hours: required_number(&args, "hours")?,
@@ -720,7 +721,7 @@ async fn invite_policy(admin: &Admin, args: Args) -> Result<String, CliError> {
     let rules = admin
         .marketing
         .edit_rules(|rules| {
-            rules.invite = shared::social::InvitePolicy {
+            rules.invite = domain::social::InvitePolicy {
                 points,
                 coupon_template: coupon.clone(),
                 daily_cap,
@@ -734,7 +735,7 @@ async fn invite_policy(admin: &Admin, args: Args) -> Result<String, CliError> {
 async fn checkin_policy(admin: &Admin, args: Args) -> Result<String, CliError> {
     args.only(&["points", "streak-bonus", "streak-cap"])?;
     args.no_positionals()?;
-    let policy = shared::social::CheckinPolicy {
+    let policy = domain::social::CheckinPolicy {
         points: required_number(&args, "points")?,
         streak_bonus: required_number(&args, "streak-bonus")?,
         streak_cap: required_number(&args, "streak-cap")?,
@@ -815,8 +816,8 @@ fn percent(tenths: u64) -> String {
 pub fn describe_funnel(funnel: &Funnel, from: i64, to: i64) -> String {
     let mut out = format!(
         "funnel {} to {}\n",
-        shared::clock::rfc3339_shanghai(from),
-        shared::clock::rfc3339_shanghai(to)
+        domain::clock::rfc3339_shanghai(from),
+        domain::clock::rfc3339_shanghai(to)
     );
     let mut previous = "";
     for (step, n, share) in funnel.steps() {
@@ -970,7 +971,7 @@ async fn warehouse_set(admin: &Admin, args: Args) -> Result<String, CliError> {
         ));
     }
     let phone = text_option(&args, "sender-phone", 20)?;
-    shared::phone::PhoneNumber::parse_mainland(&phone)
+    domain::phone::PhoneNumber::parse_mainland(&phone)
         .map_err(|e| CliError::invalid("sender-phone", e))?;
     let warehouse = Warehouse {
         id,

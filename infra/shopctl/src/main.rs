@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     let mut stderr = std::io::stderr().lock();
     // The funnel reads a metric log, not the tables.
     if words.first().map(String::as_str) == Some("funnel") {
-        return match shopctl::funnel(&words[1..], shared::clock::now_epoch_seconds()) {
+        return match shopctl::funnel(&words[1..], domain::clock::now_epoch_seconds()) {
             Ok(said) => {
                 let _ = writeln!(std::io::stdout(), "{said}");
                 ExitCode::SUCCESS
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let config = shared::store::aws_config().await;
+        let config = store::aws_config().await;
         let admin = Admin::new(
             aws_sdk_dynamodb::Client::new(&config),
             &Tables {
@@ -65,7 +65,7 @@ fn main() -> ExitCode {
                 orders: &orders,
             },
         );
-        match run(&admin, &words, shared::clock::now_epoch_seconds()).await {
+        match run(&admin, &words, domain::clock::now_epoch_seconds()).await {
             Ok(answer) => {
                 let _ = writeln!(std::io::stdout(), "{answer}");
                 ExitCode::SUCCESS

@@ -1,5 +1,6 @@
 //! The catalog as shoppers see it: categories, products, SKUs and what each may show.
 
+use crate::field::FieldError;
 use crate::ids::{CategoryId, ProductId, SkuId};
 use crate::money::Fen;
 use serde::{Deserialize, Serialize};
@@ -115,6 +116,62 @@ pub struct GroupBuyOffer {
     pub time_limit_hours: u32,
 }
 
+fn refuse(field: &str, problem: &str) -> Result<(), FieldError> {
+    Err(FieldError::new(field, problem))
+}
+
+impl GroupBuyOffer {
+    /// Sane against the SKU's price: 2 to 10 people (`size`), a `price` above 0 and below the
+    /// regular one, 1 hour to 7 days (`hours`).
+    pub fn check(&self, regular: Fen) -> Result<(), FieldError> {
+        if !(2..=10).contains(&self.group_size) {
+            return refuse("size", "group size must be 2 to 10");
+        }
+        if self.price.get() == 0 || self.price >= regular {
+            return refuse(
+                "price",
+                "the group price must be above 0 and below the regular price",
+            );
+        }
+        if !(1..=168).contains(&self.time_limit_hours) {
+            return refuse("hours", "the time limit must be 1 to 168 hours");
+        }
+        Ok(())
+    }
+}
+
+/// A bargain (砍价) offer on one SKU: friends cut the price down to `floor_price`, the last of
+/// `max_helpers` landing on it exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BargainOffer {
+    pub floor_price: Fen,
+    pub max_helpers: u32,
+    pub time_limit_hours: u32,
+}
+
+impl BargainOffer {
+    /// Sane against the SKU's price: 1 to 50 `helpers`, each able to cut at least a fen above
+    /// the `floor`, 1 hour to 7 days (`hours`).
+    pub fn check(&self, regular: Fen) -> Result<(), FieldError> {
+        if !(1..=50).contains(&self.max_helpers) {
+            return refuse("helpers", "helpers must be 1 to 50");
+        }
+        if self.floor_price >= regular
+            || regular.get() - self.floor_price.get() < u64::from(self.max_helpers)
+        {
+            return refuse(
+                "floor",
+                "the floor must be below the price by at least a fen per helper",
+            );
+        }
+        if !(1..=168).contains(&self.time_limit_hours) {
+            return refuse("hours", "the time limit must be 1 to 168 hours");
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Sku {
@@ -134,7 +191,7 @@ pub struct Sku {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_buy: Option<GroupBuyOffer>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bargain: Option<crate::social::BargainOffer>,
+    pub bargain: Option<BargainOffer>,
 }
 
 /// One line of a listing.
@@ -179,7 +236,7 @@ pub struct SkuView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_buy: Option<GroupBuyOffer>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bargain: Option<crate::social::BargainOffer>,
+    pub bargain: Option<BargainOffer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -258,6 +315,36 @@ pub fn detail(product: &Product, skus: &[Sku], now: i64) -> ProductDetail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_offers_must_make_sense() {
+        let offer = |group_size, price, time_limit_hours| GroupBuyOffer {
+            group_size,
+            price: Fen::new(price),
+            time_limit_hours,
+        };
+        let regular = Fen::new(8800);
+        assert!(offer(3, 5900, 24).check(regular).is_ok());
+        for (bad, field) in [
+            (offer(1, 5900, 24), "size"),
+            (offer(11, 5900, 24), "size"),
+            (offer(3, 8800, 24), "price"),
+            (offer(3, 5900, 0), "hours"),
+        ] {
+            assert_eq!(bad.check(regular).unwrap_err().field, field);
+        }
+    }
+
+    #[test]
+    fn a_bargain_needs_a_fen_per_helper() {
+        let offer = BargainOffer {
+            floor_price: Fen::new(95),
+            max_helpers: 10,
+            time_limit_hours: 24,
+        };
+        assert!(offer.check(Fen::new(105)).is_ok());
+        assert_eq!(offer.check(Fen::new(104)).unwrap_err().field, "floor");
+    }
 
     fn sku(id: &str, price: u64, stock: u64) -> Sku {
         Sku {

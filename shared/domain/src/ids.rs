@@ -178,3 +178,163 @@ mod tests {
         assert!(serde_json::from_str::<SkuId>("\"s#1\"").is_err());
     }
 }
+
+/// An order number, also WeChat Pay's `out_trade_no`: the date, then 16 random characters, so
+/// numbers sort by day but cannot be guessed from one another.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OrderId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be 6 to 32 characters of letters, digits, '_', '-', '|' or '*'")]
+pub struct InvalidOrderId;
+
+impl OrderId {
+    pub fn generate(now: i64) -> Self {
+        let day = time::OffsetDateTime::from_unix_timestamp(now)
+            .map(|t| format!("{:04}{:02}{:02}", t.year(), u8::from(t.month()), t.day()))
+            .unwrap_or_else(|_| "00000000".into());
+        Self(format!("{day}{}", random_token(16)))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidOrderId> {
+        let ok = (6..=32).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b));
+        if ok {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(InvalidOrderId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for OrderId {
+    type Error = InvalidOrderId;
+    fn try_from(raw: String) -> Result<Self, InvalidOrderId> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<OrderId> for String {
+    fn from(id: OrderId) -> String {
+        id.0
+    }
+}
+
+impl std::fmt::Display for OrderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A merchant's name for a promotion (coupon template or full-reduction rule): 1 to 40 of
+/// lowercase letters, digits, '-' and '_', so it reads well in URLs, keys and the admin tool.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PromotionId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be 1 to 40 characters of lowercase letters, digits, '-' or '_'")]
+pub struct InvalidPromotionId;
+
+impl PromotionId {
+    pub fn parse(raw: &str) -> Result<Self, InvalidPromotionId> {
+        let ok = (1..=40).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(InvalidPromotionId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PromotionId {
+    type Error = InvalidPromotionId;
+    fn try_from(raw: String) -> Result<Self, InvalidPromotionId> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<PromotionId> for String {
+    fn from(id: PromotionId) -> String {
+        id.0
+    }
+}
+
+impl std::fmt::Display for PromotionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One coupon in one wallet: its template and the shopper's claim number (`new-user.1`), so a
+/// shopper's n-th claim of a template has one possible key and a per-user limit cannot be raced.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CouponId {
+    template: PromotionId,
+    number: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be a coupon id from the wallet, like new-user.1")]
+pub struct InvalidCouponId;
+
+impl CouponId {
+    pub fn new(template: PromotionId, number: u32) -> Self {
+        Self { template, number }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidCouponId> {
+        let (template, number) = raw.rsplit_once('.').ok_or(InvalidCouponId)?;
+        let number: u32 = number
+            .parse()
+            .ok()
+            .filter(|n| *n >= 1 && !number.starts_with('0'))
+            .ok_or(InvalidCouponId)?;
+        Ok(Self {
+            template: PromotionId::parse(template).map_err(|_| InvalidCouponId)?,
+            number,
+        })
+    }
+
+    pub fn template(&self) -> &PromotionId {
+        &self.template
+    }
+
+    pub fn number(&self) -> u32 {
+        self.number
+    }
+}
+
+impl std::fmt::Display for CouponId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.template, self.number)
+    }
+}
+
+impl TryFrom<String> for CouponId {
+    type Error = InvalidCouponId;
+    fn try_from(raw: String) -> Result<Self, InvalidCouponId> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<CouponId> for String {
+    fn from(id: CouponId) -> String {
+        id.to_string()
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod clock;
+pub mod field;
 pub mod ids;
 pub mod logistics;
 pub mod money;

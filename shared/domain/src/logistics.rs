@@ -2,8 +2,8 @@
 //! tracking timelines, the courier's state codes, and Kuaidi100's signed pushes. Pure; storage is
 //! `store::shipments`, the courier itself `kuaidi100`.
 
+use crate::ids::OrderId;
 use crate::ids::UserId;
-use crate::order::OrderId;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -1,64 +1,11 @@
 //! Orders: their numbers, lines, delivery address and the life they move through.
 
-use crate::ids::{ProductId, SkuId, UserId};
+use crate::field::FieldError;
+use crate::ids::{BargainId, CouponId, GroupId, OrderId, ProductId, SkuId, UserId};
 use crate::money::Fen;
 use crate::phone::PhoneNumber;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// An order number, also WeChat Pay's `out_trade_no`: the date, then 16 random characters, so
-/// numbers sort by day but cannot be guessed from one another.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct OrderId(String);
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("must be 6 to 32 characters of letters, digits, '_', '-', '|' or '*'")]
-pub struct InvalidOrderId;
-
-impl OrderId {
-    pub fn generate(now: i64) -> Self {
-        let day = time::OffsetDateTime::from_unix_timestamp(now)
-            .map(|t| format!("{:04}{:02}{:02}", t.year(), u8::from(t.month()), t.day()))
-            .unwrap_or_else(|_| "00000000".into());
-        Self(format!("{day}{}", crate::ids::random_token(16)))
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, InvalidOrderId> {
-        let ok = (6..=32).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b));
-        if ok {
-            Ok(Self(raw.to_string()))
-        } else {
-            Err(InvalidOrderId)
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for OrderId {
-    type Error = InvalidOrderId;
-    fn try_from(raw: String) -> Result<Self, InvalidOrderId> {
-        Self::parse(&raw)
-    }
-}
-
-impl From<OrderId> for String {
-    fn from(id: OrderId) -> String {
-        id.0
-    }
-}
-
-impl std::fmt::Display for OrderId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// How many of one SKU a line takes: 1 to 999.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -119,13 +66,6 @@ pub struct AddressInput {
     pub city: Option<String>,
     pub district: Option<String>,
     pub detail: Option<String>,
-}
-
-/// A field of the request and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub problem: String,
 }
 
 impl Address {
@@ -277,19 +217,19 @@ pub struct Order {
     pub total: Fen,
     /// The wallet coupon this order holds; it goes back to the wallet if the order is cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub coupon_id: Option<crate::promotions::CouponId>,
+    pub coupon_id: Option<CouponId>,
     /// Points this order spent; they come back if it is cancelled.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub points_used: u64,
     /// The group-buy group this order holds a seat in; it ships when the group completes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_id: Option<crate::social::GroupId>,
+    pub group_id: Option<GroupId>,
     /// This order started its group: if it is never paid, the group closes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub group_leader: bool,
     /// The bargain whose price this order took; it is usable again if the order is cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bargain_id: Option<crate::social::BargainId>,
+    pub bargain_id: Option<BargainId>,
     /// Who takes the money: WeChat Pay unless the shopper chose Alipay.
     #[serde(default = "wechat")]
     pub provider: crate::payment::Provider,

@@ -3,9 +3,10 @@
 //! the refunds of an order never add up to more than was paid. Pure; storage is
 //! `store::refunds`, the money moves through WeChat Pay.
 
+use crate::ids::OrderId;
 use crate::ids::SkuId;
 use crate::money::Fen;
-use crate::order::{Order, OrderId, OrderStatus};
+use crate::order::{Order, OrderStatus};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,9 +1,8 @@
 //! Social selling (社交裂变): share codes and invites, daily check-in, group-buy (拼团) and
 //! bargain (砍价). The rules here are pure; `store::social` keeps their state.
 
+use crate::ids::PromotionId;
 use crate::money::Fen;
-use crate::order::FieldError;
-use crate::promotions::PromotionId;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,7 +20,7 @@ pub fn shanghai_day(epoch_seconds: i64) -> (i64, String) {
     (index, text)
 }
 
-pub use crate::ids::{BargainId, GroupId, ShareCode};
+use crate::field::FieldError;
 
 /// What an invitee's first kept order earns the inviter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,65 +136,6 @@ impl JoinRefusal {
             JoinRefusal::AlreadyMember => "group_joined",
             JoinRefusal::OtherSku => "group_other_sku",
         }
-    }
-}
-
-fn refuse(field: &str, problem: &str) -> Result<(), FieldError> {
-    Err(FieldError {
-        field: field.into(),
-        problem: problem.into(),
-    })
-}
-
-impl crate::catalog::GroupBuyOffer {
-    /// Sane against the SKU's price: 2 to 10 people (`size`), a `price` above 0 and below the
-    /// regular one, 1 hour to 7 days (`hours`).
-    pub fn check(&self, regular: Fen) -> Result<(), FieldError> {
-        if !(2..=10).contains(&self.group_size) {
-            return refuse("size", "group size must be 2 to 10");
-        }
-        if self.price.get() == 0 || self.price >= regular {
-            return refuse(
-                "price",
-                "the group price must be above 0 and below the regular price",
-            );
-        }
-        if !(1..=168).contains(&self.time_limit_hours) {
-            return refuse("hours", "the time limit must be 1 to 168 hours");
-        }
-        Ok(())
-    }
-}
-
-/// A bargain (砍价) offer on one SKU: friends cut the price down to `floor_price`, the last of
-/// `max_helpers` landing on it exactly.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BargainOffer {
-    pub floor_price: Fen,
-    pub max_helpers: u32,
-    pub time_limit_hours: u32,
-}
-
-impl BargainOffer {
-    /// Sane against the SKU's price: 1 to 50 `helpers`, each able to cut at least a fen above
-    /// the `floor`, 1 hour to 7 days (`hours`).
-    pub fn check(&self, regular: Fen) -> Result<(), FieldError> {
-        if !(1..=50).contains(&self.max_helpers) {
-            return refuse("helpers", "helpers must be 1 to 50");
-        }
-        if self.floor_price >= regular
-            || regular.get() - self.floor_price.get() < u64::from(self.max_helpers)
-        {
-            return refuse(
-                "floor",
-                "the floor must be below the price by at least a fen per helper",
-            );
-        }
-        if !(1..=168).contains(&self.time_limit_hours) {
-            return refuse("hours", "the time limit must be 1 to 168 hours");
-        }
-        Ok(())
     }
 }
 
@@ -366,6 +306,7 @@ impl Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::ShareCode;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -449,36 +390,6 @@ mod tests {
         for bad in ["abc", "a#bcdefg", &"a".repeat(33), "abc def"] {
             assert!(ShareCode::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn group_offers_must_make_sense() {
-        let offer = |group_size, price, time_limit_hours| crate::catalog::GroupBuyOffer {
-            group_size,
-            price: Fen::new(price),
-            time_limit_hours,
-        };
-        let regular = Fen::new(8800);
-        assert!(offer(3, 5900, 24).check(regular).is_ok());
-        for (bad, field) in [
-            (offer(1, 5900, 24), "size"),
-            (offer(11, 5900, 24), "size"),
-            (offer(3, 8800, 24), "price"),
-            (offer(3, 5900, 0), "hours"),
-        ] {
-            assert_eq!(bad.check(regular).unwrap_err().field, field);
-        }
-    }
-
-    #[test]
-    fn a_bargain_needs_a_fen_per_helper() {
-        let offer = BargainOffer {
-            floor_price: Fen::new(95),
-            max_helpers: 10,
-            time_limit_hours: 24,
-        };
-        assert!(offer.check(Fen::new(105)).is_ok());
-        assert_eq!(offer.check(Fen::new(104)).unwrap_err().field, "floor");
     }
 
     proptest! {

@@ -4,10 +4,10 @@
 //!
 //! Depends on the domain and settings only: never on the stores, the Lambda runtime or the HTTP
 //! edge. What combines a provider with a store (the cached access_token, settling a payment)
-//! lives above, in `shared`.
+//! lives above, in `app`.
 
 // The domain's modules and the settings under the crate root, as the clients name them.
-use domain::{clock, ids, money, order};
+use domain::{clock, ids, money};
 use settings as config;
 
 pub mod alipay;

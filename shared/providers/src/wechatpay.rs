@@ -3,8 +3,8 @@
 
 use crate::config::{ConfigError, Settings};
 use crate::crypto::{self, SigningKey, VerifyingKey};
+use crate::ids::OrderId;
 use crate::money::Fen;
-use crate::order::OrderId;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;

@@ -1,5 +1,5 @@
 //! Reading settings. On Lambda they come from the environment, with the shop secret's keys from
-//! Secrets Manager laid over it (`shared::secrets` reads it); the local gateway and tests hand each function
+//! Secrets Manager laid over it (`edge::secrets` reads it); the local gateway and tests hand each function
 //! its own map, so many stacks (one per test) can live in one process.
 //! A missing or malformed setting stops the cold start with a message naming it.
 

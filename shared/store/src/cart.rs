@@ -11,10 +11,11 @@ use super::social::{Bargain, Group, SocialStore, bargain_key, group_key, member_
 use super::users::Buyer;
 use super::{Item, StoreError, batch_get, from_item, get_i64, get_s};
 use aws_sdk_dynamodb::Client;
+use domain::ids::CouponId;
+use domain::ids::{BargainId, GroupId};
 use domain::ids::{SkuId, UserId};
 use domain::pricing::ShippingRule;
-use domain::promotions::{CouponId, PromotionRules, WalletCoupon};
-use domain::social::{BargainId, GroupId};
+use domain::promotions::{PromotionRules, WalletCoupon};
 use std::collections::HashMap;
 
 #[derive(Clone)]

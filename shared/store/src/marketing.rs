@@ -13,10 +13,11 @@ use super::{
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use domain::ids::OrderId;
 use domain::ids::UserId;
-use domain::order::OrderId;
+use domain::ids::{CouponId, PromotionId};
 use domain::promotions::{
-    ClaimRefusal, CouponId, CouponStatus, CouponTemplate, PromotionId, PromotionRules, WalletCoupon,
+    ClaimRefusal, CouponStatus, CouponTemplate, PromotionRules, WalletCoupon,
 };
 
 #[derive(Clone)]

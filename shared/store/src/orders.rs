@@ -19,8 +19,9 @@ use super::{
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use domain::ids::OrderId;
 use domain::ids::{OpenId, SkuId, UserId};
-use domain::order::{Order, OrderId, OrderStatus, StatusChange};
+use domain::order::{Order, OrderStatus, StatusChange};
 
 pub const INDEX_BY_USER: &str = "ByUser";
 /// An Idempotency-Key answers the same order for a day.

@@ -9,8 +9,9 @@
 use super::{StoreError, failed_conditions, get_i64, get_s, n, s};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use domain::ids::OrderId;
 use domain::ids::UserId;
-use domain::order::{Order, OrderId};
+use domain::order::Order;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {

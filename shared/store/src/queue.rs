@@ -1,9 +1,9 @@
 //! SQS messages between functions. Consumers get them at least once, so every message names
 //! the key its consumer deduplicates on.
 
+use domain::ids::OrderId;
 use domain::ids::UserId;
-use domain::order::OrderId;
-use domain::social::{BargainId, GroupId};
+use domain::ids::{BargainId, GroupId};
 use serde::{Deserialize, Serialize};
 
 /// Longest delay SQS allows on one message; longer waits are re-enqueued.

@@ -11,8 +11,9 @@ use super::orders::{OrderStore, history_entry, order_key, sku_key};
 use super::points::PointsLedger;
 use super::{Item, StoreError, failed_conditions, from_item, get_i64, get_s, n, s, to_item};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use domain::ids::OrderId;
 use domain::ids::SkuId;
-use domain::order::{Order, OrderId, OrderStatus, StatusChange};
+use domain::order::{Order, OrderStatus, StatusChange};
 use domain::refund::{Refund, RefundStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,8 +14,9 @@ use super::orders::{INDEX_BY_USER, Transition, history_entry, order_key};
 use super::{Item, StoreError, failed_conditions, from_item, get_i64, n, s, to_item};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use domain::ids::OrderId;
 use domain::logistics::{Shipment, TrackingReport, Warehouse};
-use domain::order::{OrderId, OrderStatus, ShipmentSummary, StatusChange};
+use domain::order::{OrderStatus, ShipmentSummary, StatusChange};
 
 /// A claim older than this is taken to be from a worker that died.
 const CLAIM_SECONDS: i64 = 120;

@@ -17,13 +17,15 @@ use super::points::{LedgerEntry, PointsLedger};
 use super::{Item, StoreError, failed_conditions, from_item, get_i64, n, s, to_item};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use domain::ids::OrderId;
+use domain::ids::{BargainId, GroupId, ShareCode};
 use domain::ids::{ProductId, SkuId, UserId};
 use domain::money::Fen;
-use domain::order::{Order, OrderId, OrderStatus, StatusChange};
+use domain::order::{Order, OrderStatus, StatusChange};
 use domain::promotions::{CouponTemplate, WalletCoupon};
 use domain::social::{
-    BargainId, BargainStatus, CheckinPolicy, GroupId, GroupStatus, HelpRefusal, InvitePolicy,
-    InviteState, Profile, ShareCode, next_streak, shanghai_day,
+    BargainStatus, CheckinPolicy, GroupStatus, HelpRefusal, InvitePolicy, InviteState, Profile,
+    next_streak, shanghai_day,
 };
 use serde::{Deserialize, Serialize};
 

@@ -229,7 +229,7 @@ impl UserStore {
             let mut items = vec![put(openid_item)?, put(user_item)?];
             if let (Some((by, invites)), Some(code)) = (
                 inviter,
-                invite_code.and_then(|c| domain::social::ShareCode::parse(c).ok()),
+                invite_code.and_then(|c| domain::ids::ShareCode::parse(c).ok()),
             ) {
                 items.push(invites.invite_write(by, &user.id, &code, now)?);
             }

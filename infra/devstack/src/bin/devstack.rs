@@ -84,7 +84,7 @@ async fn dev() -> anyhow::Result<()> {
     let (categories, products) = seed::seed(&stack.catalog_store())
         .await
         .context("seeding the demo shop")?;
-    let now = shared::clock::now_epoch_seconds();
+    let now = domain::clock::now_epoch_seconds();
     seed::warehouses(&stack.admin(), now)
         .await
         .context("setting up the demo warehouses")?;
@@ -155,7 +155,7 @@ async fn wait_for_stop() {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    shared::telemetry::init();
+    telemetry::logs::init();
     let command = std::env::args().nth(1).unwrap_or_else(|| "dev".into());
     let result = match command.as_str() {
         "dev" => dev().await,

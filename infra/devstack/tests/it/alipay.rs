@@ -4,8 +4,8 @@
 
 use crate::checkout::{order_body, place};
 use crate::support::{Answer, TestShop};
-use shared::money::Fen;
-use shared::runtime::QueueFunction;
+use domain::money::Fen;
+use edge::runtime::QueueFunction;
 
 /// An unpaid order of a new shopper: (token, order id, total as Alipay writes it).
 async fn unpaid(shop: &TestShop, who: &str) -> (String, String, String) {
@@ -158,12 +158,12 @@ async fn the_alipay_client_and_the_sandbox_sign_and_verify_each_other() {
     // The client's own settings (app key, gateway) as a function using it would have them.
     let mut map = shop.stack.settings.clone();
     map.extend(shop.stack.alipay.settings(&shop.stack.sandbox_url));
-    let settings = shared::config::Settings::from_map(map);
+    let settings = settings::Settings::from_map(map);
     let client =
-        shared::alipay::AlipayClient::from_settings(&settings, shared::wechat::http_client())
+        providers::alipay::AlipayClient::from_settings(&settings, providers::wechat::http_client())
             .unwrap()
             .expect("the stack configures Alipay");
-    let now = shared::clock::now_epoch_seconds();
+    let now = domain::clock::now_epoch_seconds();
 
     let open_id = client.login("ada.1", now).await.unwrap();
     assert_eq!(

@@ -1,8 +1,8 @@
 use crate::support::TestShop;
 use aws_sdk_dynamodb::types::AttributeValue;
 use devstack::seed;
+use domain::ids::{CategoryId, ProductId, UserId};
 use serde_json::Value;
-use shared::ids::{CategoryId, ProductId, UserId};
 
 fn ids(answer: &Value) -> Vec<String> {
     answer["items"]

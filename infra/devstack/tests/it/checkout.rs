@@ -1,8 +1,8 @@
 use crate::support::{TestShop, address};
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::StreamExt;
+use providers::crypto::VerifyingKey;
 use serde_json::{Value, json};
-use shared::crypto::VerifyingKey;
 
 /// A number on a SKU's item (`stock`, `flashSold`), 0 when absent, read consistently.
 async fn sku_number(shop: &TestShop, sku: &str, attribute: &str) -> i64 {
@@ -114,7 +114,7 @@ async fn placing_an_order_reserves_stock_and_returns_signed_payment_parameters()
         payment["nonceStr"].as_str().unwrap()
     );
     let merchant: VerifyingKey =
-        shared::crypto::SigningKey::from_pem(&shop.stack.settings["WECHATPAY_PRIVATE_KEY"])
+        providers::crypto::SigningKey::from_pem(&shop.stack.settings["WECHATPAY_PRIVATE_KEY"])
             .unwrap()
             .verifying_key();
     assert!(
@@ -395,7 +395,7 @@ async fn a_member_is_charged_their_levels_price_and_a_live_flash_sale_its_sale_p
         vec![(":m", member_prices)],
     )
     .await;
-    let now = shared::clock::now_epoch_seconds();
+    let now = domain::clock::now_epoch_seconds();
     let sale = AttributeValue::M(
         [
             ("startsAt", (now - 60).to_string()),
@@ -450,7 +450,7 @@ async fn a_member_is_charged_their_levels_price_and_a_live_flash_sale_its_sale_p
 }
 
 async fn start_flash_sale(shop: &TestShop, sku: &str, price: u64, quota: u64, per_user: u32) {
-    let now = shared::clock::now_epoch_seconds();
+    let now = domain::clock::now_epoch_seconds();
     let sale = AttributeValue::M(
         [
             ("startsAt", now - 60),

@@ -5,7 +5,7 @@
 use crate::checkout::{order_body, place};
 use crate::support::{TestShop, emulator};
 use serde_json::{Value, json};
-use shared::config::{SHOP_SECRET_ARN, SHOP_SECRET_KEYS, Settings};
+use settings::{SHOP_SECRET_ARN, SHOP_SECRET_KEYS, Settings};
 use std::collections::HashMap;
 
 async fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
@@ -17,7 +17,7 @@ async fn stored_secret(values: &Value) -> String {
     secrets_client(&emulator())
         .await
         .create_secret()
-        .name(format!("t{}-shop-secret", shared::ids::random_token(10)))
+        .name(format!("t{}-shop-secret", domain::ids::random_token(10)))
         .secret_string(values.to_string())
         .send()
         .await
@@ -75,7 +75,7 @@ async fn a_whole_purchase_runs_with_every_secret_read_from_secrets_manager() {
     let order = shop.get_as(&token, &format!("/v1/orders/{id}")).await.body;
     let number = order["shipment"]["number"].as_str().unwrap().to_string();
     let param = json!({"status": "polling", "message": "", "lastResult": {"state": "3", "ischeck": "1", "com": "zhongtong", "nu": number, "data": [{"time": "2026-12-01 10:00:00", "ftime": "2026-12-01 10:00:00", "context": "已签收"}]}}).to_string();
-    let sign = shared::logistics::push_sign(&param, &shop.stack.settings["KUAIDI100_SALT"]);
+    let sign = domain::logistics::push_sign(&param, &shop.stack.settings["KUAIDI100_SALT"]);
     let pushed = shop
         .post_raw(
             "/v1/logistics/kuaidi100/notify",
@@ -105,11 +105,10 @@ async fn a_key_missing_from_the_shop_secret_fails_the_cold_start_naming_it_and_n
 
     // when the function starts
     let secrets = secrets_client(&emulator()).await;
-    let settings = shared::secrets::with_shop_secret(Settings::from_map(settings), &secrets)
+    let settings = edge::secrets::with_shop_secret(Settings::from_map(settings), &secrets)
         .await
         .unwrap();
-    let clients =
-        shared::runtime::Clients::new(shop.stack.dynamodb.clone(), shop.stack.sqs.clone());
+    let clients = edge::runtime::Clients::new(shop.stack.dynamodb.clone(), shop.stack.sqs.clone());
     let err = pay_notify::PayNotify::new(&settings, &clients)
         .err()
         .expect("pay-notify cannot start without its APIv3 key");
@@ -128,7 +127,7 @@ async fn an_unreadable_shop_secret_fails_the_cold_start_naming_shop_secret_arn()
     // a secret that does not exist
     let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:no-such-shop-AbCdEf";
     let err =
-        shared::secrets::with_shop_secret(settings(missing), &secrets_client(&emulator()).await)
+        edge::secrets::with_shop_secret(settings(missing), &secrets_client(&emulator()).await)
             .await
             .unwrap_err();
     assert_eq!(err.name, SHOP_SECRET_ARN);
@@ -139,7 +138,7 @@ async fn an_unreadable_shop_secret_fails_the_cold_start_naming_shop_secret_arn()
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", listener.local_addr().unwrap())
     };
-    let err = shared::secrets::with_shop_secret(settings(missing), &secrets_client(&closed).await)
+    let err = edge::secrets::with_shop_secret(settings(missing), &secrets_client(&closed).await)
         .await
         .unwrap_err();
     assert_eq!(err.name, SHOP_SECRET_ARN);
@@ -149,14 +148,14 @@ async fn an_unreadable_shop_secret_fails_the_cold_start_naming_shop_secret_arn()
         let created = secrets_client(&emulator())
             .await
             .create_secret()
-            .name(format!("t{}-plain-text", shared::ids::random_token(10)))
+            .name(format!("t{}-plain-text", domain::ids::random_token(10)))
             .secret_string("JWT_SECRET=abc")
             .send()
             .await
             .unwrap();
         created.arn.unwrap()
     };
-    let err = shared::secrets::with_shop_secret(settings(&arn), &secrets_client(&emulator()).await)
+    let err = edge::secrets::with_shop_secret(settings(&arn), &secrets_client(&emulator()).await)
         .await
         .unwrap_err();
     assert_eq!(err.name, SHOP_SECRET_ARN);

@@ -4,9 +4,9 @@
 
 use crate::support::{TestShop, address};
 use aws_lambda_events::sqs::SqsEvent;
+use edge::api::ApiRequest;
+use edge::runtime::{HttpFunction, QueueFunction};
 use serde_json::{Value, json};
-use shared::api::ApiRequest;
-use shared::runtime::{HttpFunction, QueueFunction};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -58,7 +58,7 @@ async fn paid_order(shop: &TestShop, token: &str, key: &str) -> String {
     shop.stack
         .order_store()
         .mark_paid(
-            &shared::order::OrderId::parse(&id).unwrap(),
+            &domain::ids::OrderId::parse(&id).unwrap(),
             "4200000001",
             "2026-11-24T10:00:00+08:00",
             1,
@@ -72,7 +72,7 @@ async fn paid_order(shop: &TestShop, token: &str, key: &str) -> String {
 async fn every_sample_event_succeeds_through_its_handler() {
     let shop = TestShop::start().await;
     // The demo promotions, so the claim sample finds its coupon.
-    devstack::seed::promotions(&shop.stack.admin(), shared::clock::now_epoch_seconds())
+    devstack::seed::promotions(&shop.stack.admin(), domain::clock::now_epoch_seconds())
         .await
         .unwrap();
     devstack::seed::warehouses(&shop.stack.admin(), 0)
@@ -185,16 +185,16 @@ async fn every_sample_event_succeeds_through_its_handler() {
                 .unwrap();
             event["body"] = json!(shop.stack.alipay.notification(
                 &order,
-                &shared::money::Fen::new(total).yuan_text(),
+                &domain::money::Fen::new(total).yuan_text(),
                 |_| {}
             ));
         }
         if event["routeKey"] == "POST /v1/logistics/kuaidi100/notify" {
             // A push is only valid signed with our salt: sign the sample's param.
             let body = event["body"].as_str().unwrap().to_string();
-            let fields = shared::api::form_fields(body.as_bytes()).unwrap();
+            let fields = edge::api::form_fields(body.as_bytes()).unwrap();
             let param = &fields.iter().find(|(k, _)| k == "param").unwrap().1;
-            let sign = shared::logistics::push_sign(param, &shop.stack.settings["KUAIDI100_SALT"]);
+            let sign = domain::logistics::push_sign(param, &shop.stack.settings["KUAIDI100_SALT"]);
             event["body"] = json!(format!(
                 "param={}&sign={sign}",
                 devstack::server::form_encode(param)

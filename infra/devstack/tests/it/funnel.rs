@@ -4,7 +4,7 @@
 use crate::checkout::place;
 use crate::support::{TestShop, address};
 use serde_json::json;
-use shared::metrics::{BusinessEvent, Funnel};
+use telemetry::metrics::{BusinessEvent, Funnel};
 
 #[tokio::test]
 async fn a_scripted_purchase_run_is_counted_step_by_step_with_its_channels() {
@@ -75,11 +75,11 @@ async fn a_scripted_purchase_run_is_counted_step_by_step_with_its_channels() {
         .await
         .unwrap();
 
-    let dir = std::env::temp_dir().join(format!("funnel-{}", shared::ids::random_token(8)));
+    let dir = std::env::temp_dir().join(format!("funnel-{}", domain::ids::random_token(8)));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("metrics.jsonl");
     std::fs::write(&log, shop.stack.metrics.lines().join("\n")).unwrap();
-    let now = shared::clock::now_epoch_seconds();
+    let now = domain::clock::now_epoch_seconds();
     let report = shopctl::funnel(&["--log", log.to_str().unwrap(), "--since", "1h"], now).unwrap();
 
     let counted = Funnel::count(

@@ -1,8 +1,8 @@
 use crate::support::TestShop;
 use devstack::SANDBOX_APPID;
 use devstack::wechat_sandbox::openid_for;
+use domain::ids::UserId;
 use serde_json::json;
-use shared::ids::UserId;
 use std::collections::HashMap;
 
 #[tokio::test]

@@ -5,12 +5,12 @@
 use crate::checkout::{order_body, place};
 use crate::support::TestShop;
 use aws_lambda_events::sqs::SqsEvent;
+use domain::ids::OrderId;
+use domain::logistics::push_sign;
+use edge::runtime::QueueFunction;
 use serde_json::{Value, json};
-use shared::logistics::push_sign;
-use shared::order::OrderId;
-use shared::queue::FulfillmentMessage;
-use shared::runtime::QueueFunction;
 use std::collections::HashMap;
+use store::queue::FulfillmentMessage;
 
 /// A shop with the demo catalog and warehouses, and `settings` over the defaults.
 async fn shop_with(settings: &[(&str, &str)]) -> TestShop {
@@ -50,7 +50,7 @@ async fn paid_order(shop: &TestShop, who: &str, sku: &str, province: &str) -> (S
 fn sqs_event(bodies: &[String]) -> SqsEvent {
     let records: Vec<Value> = bodies
         .iter()
-        .map(|b| json!({"messageId": format!("m-{}", shared::ids::random_token(8)), "body": b}))
+        .map(|b| json!({"messageId": format!("m-{}", domain::ids::random_token(8)), "body": b}))
         .collect();
     serde_json::from_value(json!({ "Records": records })).unwrap()
 }
@@ -246,8 +246,8 @@ async fn the_whole_history_pushed_again_and_out_of_order_keeps_each_event_once_a
     shop.stack.drain("DeadlinesQueue").await.unwrap();
     let order = order_of(&shop, &token, &id).await;
     assert_eq!(order["status"], "COMPLETED");
-    let user = shared::ids::UserId::parse(order["userId"].as_str().unwrap()).unwrap();
-    let ledger = shared::store::points::PointsLedger::new(
+    let user = domain::ids::UserId::parse(order["userId"].as_str().unwrap()).unwrap();
+    let ledger = store::points::PointsLedger::new(
         shop.stack.dynamodb.clone(),
         shop.stack.resources.tables["MarketingTable"].clone(),
     );

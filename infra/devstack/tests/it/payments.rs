@@ -3,9 +3,9 @@ use crate::support::TestShop;
 use aws_lambda_events::sqs::SqsEvent;
 use base64::Engine;
 use devstack::wechatpay_sandbox::SignedNotification;
+use domain::ids::OrderId;
+use edge::runtime::QueueFunction;
 use serde_json::{Value, json};
-use shared::order::OrderId;
-use shared::runtime::QueueFunction;
 
 /// A shopper with an unpaid order for one `sku`: (token, order id).
 async fn unpaid(shop: &TestShop, who: &str, sku: &str) -> (String, String) {
@@ -29,7 +29,7 @@ async fn deliver(shop: &TestShop, n: &SignedNotification) -> u16 {
 /// Runs the order's payment deadline now, as the deadlines queue would deliver it.
 async fn run_deadline(shop: &TestShop, order_id: &str) {
     let body = json!({"type": "order.deadline", "orderId": order_id, "dueAt": 0}).to_string();
-    let event: SqsEvent = serde_json::from_value(json!({"Records": [{"messageId": format!("m-{}", shared::ids::random_token(8)), "body": body}]})).unwrap();
+    let event: SqsEvent = serde_json::from_value(json!({"Records": [{"messageId": format!("m-{}", domain::ids::random_token(8)), "body": body}]})).unwrap();
     let consumer: &dyn QueueFunction = shop.stack.deadlines.as_ref();
     let response = consumer.handle(event).await;
     assert!(
@@ -156,7 +156,7 @@ async fn forged_stale_or_tampered_notifications_are_refused_and_change_nothing()
     shop.stack.wechatpay.mark_paid(&id).unwrap();
     let genuine = shop.stack.wechatpay.notification(&id, |_| {}).unwrap();
     let sign_by_other_key = {
-        let other = shared::crypto::SigningKey::generate();
+        let other = providers::crypto::SigningKey::generate();
         let timestamp = genuine
             .headers
             .iter()
@@ -178,7 +178,7 @@ async fn forged_stale_or_tampered_notifications_are_refused_and_change_nothing()
         )
     };
     let stale = {
-        let old = shared::clock::now_epoch_seconds() - 600;
+        let old = domain::clock::now_epoch_seconds() - 600;
         let headers = shop.stack.wechatpay.signature_headers(
             &genuine.body,
             old,
@@ -213,7 +213,7 @@ async fn forged_stale_or_tampered_notifications_are_refused_and_change_nothing()
         SignedNotification {
             headers: shop.stack.wechatpay.signature_headers(
                 &body,
-                shared::clock::now_epoch_seconds(),
+                domain::clock::now_epoch_seconds(),
                 &serial,
             ),
             body,

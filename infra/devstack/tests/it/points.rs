@@ -1,8 +1,8 @@
 use crate::checkout::{order_body, place};
 use crate::support::TestShop;
-use shared::ids::UserId;
-use shared::order::OrderId;
-use shared::store::points::{LedgerEntry, PointsLedger, Posted};
+use domain::ids::OrderId;
+use domain::ids::UserId;
+use store::points::{LedgerEntry, PointsLedger, Posted};
 
 fn ledger(shop: &TestShop) -> PointsLedger {
     PointsLedger::new(

@@ -5,10 +5,10 @@ use crate::checkout::{place, stock_of};
 use crate::support::{TestShop, address};
 use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
+use domain::ids::UserId;
+use edge::runtime::QueueFunction;
 use serde_json::{Value, json};
-use shared::ids::UserId;
-use shared::runtime::QueueFunction;
-use shared::store::points::{LedgerEntry, PointsLedger};
+use store::points::{LedgerEntry, PointsLedger};
 
 async fn shopctl(shop: &TestShop, words: &[&str]) -> String {
     match shop.stack.shopctl(words).await {
@@ -51,7 +51,7 @@ fn ledger(shop: &TestShop) -> PointsLedger {
 
 async fn give_points(shop: &TestShop, user: &str, points: i64) {
     let entry = LedgerEntry {
-        key: format!("gift#{}", shared::ids::random_token(6)),
+        key: format!("gift#{}", domain::ids::random_token(6)),
         delta: points,
         reason: "测试赠送".into(),
         order_id: None,
@@ -92,7 +92,7 @@ fn order_with(sku: &str, quantity: u32, coupon: Option<&str>, points: u64) -> Va
 
 async fn run_deadline(shop: &TestShop, order_id: &str) {
     let body = json!({"type": "order.deadline", "orderId": order_id, "dueAt": 0}).to_string();
-    let event: SqsEvent = serde_json::from_value(json!({"Records": [{"messageId": format!("m-{}", shared::ids::random_token(8)), "body": body}]})).unwrap();
+    let event: SqsEvent = serde_json::from_value(json!({"Records": [{"messageId": format!("m-{}", domain::ids::random_token(8)), "body": body}]})).unwrap();
     let consumer: &dyn QueueFunction = shop.stack.deadlines.as_ref();
     let response = consumer.handle(event).await;
     assert!(response.batch_item_failures.is_empty());

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 async fn the_templates_tables_are_created_with_their_indexes_and_rerunning_keeps_them() {
     let template = Template::project().unwrap();
     let (dynamodb, sqs) = devstack::aws_clients(&emulator()).await.unwrap();
-    let prefix = format!("p{}-", shared::ids::random_token(8));
+    let prefix = format!("p{}-", domain::ids::random_token(8));
 
     let first = LocalResources::provision(&template, &prefix, &dynamodb, &sqs)
         .await
@@ -56,7 +56,7 @@ Resources:
     )
     .unwrap();
     let (dynamodb, sqs) = devstack::aws_clients(&emulator()).await.unwrap();
-    let prefix = format!("q{}-", shared::ids::random_token(8));
+    let prefix = format!("q{}-", domain::ids::random_token(8));
 
     let local = LocalResources::provision(&template, &prefix, &dynamodb, &sqs)
         .await
@@ -90,7 +90,7 @@ async fn a_setting_only_a_deploy_gives_must_be_given_locally() {
     let (dynamodb, sqs) = devstack::aws_clients(&emulator()).await.unwrap();
     let local = LocalResources::provision(
         &template,
-        &format!("s{}-", shared::ids::random_token(8)),
+        &format!("s{}-", domain::ids::random_token(8)),
         &dynamodb,
         &sqs,
     )

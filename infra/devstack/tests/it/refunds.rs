@@ -4,8 +4,8 @@
 use crate::checkout::{place, stock_of};
 use crate::support::{TestShop, address};
 use devstack::wechatpay_sandbox::SignedNotification;
+use domain::ids::OrderId;
 use serde_json::{Value, json};
-use shared::order::OrderId;
 
 /// A paid order of `who` for `lines` (sku, quantity), paid at the sandbox too: (token, id).
 async fn paid(shop: &TestShop, who: &str, lines: &[(&str, u32)], extra: Value) -> (String, String) {
@@ -45,7 +45,7 @@ async fn order_of(shop: &TestShop, token: &str, id: &str) -> Value {
 }
 
 /// Every refund recorded for the order, as stored.
-async fn refunds_of(shop: &TestShop, id: &str) -> Vec<shared::refund::Refund> {
+async fn refunds_of(shop: &TestShop, id: &str) -> Vec<domain::refund::Refund> {
     shop.stack
         .order_store()
         .refunds_of(&OrderId::parse(id).unwrap())
@@ -84,18 +84,18 @@ async fn a_full_refund_notified_many_times_refunds_once_and_gives_back_stock_cou
         .await
         .unwrap();
     let (token, user) = shop.login("refunder.1").await;
-    let gift = shared::store::points::LedgerEntry {
+    let gift = store::points::LedgerEntry {
         key: "gift".into(),
         delta: 2_000,
         reason: "测试".into(),
         order_id: None,
         at: 1,
     };
-    let ledger = shared::store::points::PointsLedger::new(
+    let ledger = store::points::PointsLedger::new(
         shop.stack.dynamodb.clone(),
         shop.stack.resources.tables["MarketingTable"].clone(),
     );
-    let user_id = shared::ids::UserId::parse(&user).unwrap();
+    let user_id = domain::ids::UserId::parse(&user).unwrap();
     ledger.post(&user_id, &gift).await.unwrap();
     assert_eq!(
         shop.post_as(&token, "/v1/coupons/sorry/claim", &json!({}))

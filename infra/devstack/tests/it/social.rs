@@ -6,9 +6,9 @@ use crate::support::{Answer, TestShop, address};
 use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
 use devstack::wechatpay_sandbox::SignedNotification;
+use domain::ids::OrderId;
+use edge::runtime::QueueFunction;
 use serde_json::{Value, json};
-use shared::order::OrderId;
-use shared::runtime::QueueFunction;
 use std::collections::HashMap;
 
 async fn deliver(shop: &TestShop, n: &SignedNotification) -> u16 {
@@ -29,7 +29,7 @@ async fn pay(shop: &TestShop, order: &str) {
 fn sqs_event(bodies: &[Value]) -> SqsEvent {
     let records: Vec<Value> = bodies
         .iter()
-        .map(|b| json!({"messageId": format!("m-{}", shared::ids::random_token(8)), "body": b.to_string()}))
+        .map(|b| json!({"messageId": format!("m-{}", domain::ids::random_token(8)), "body": b.to_string()}))
         .collect();
     serde_json::from_value(json!({ "Records": records })).unwrap()
 }
@@ -58,7 +58,7 @@ async fn shop_with(settings: &[(&str, &str)]) -> TestShop {
     devstack::seed::seed(&shop.stack.catalog_store())
         .await
         .unwrap();
-    let now = shared::clock::now_epoch_seconds();
+    let now = domain::clock::now_epoch_seconds();
     devstack::seed::promotions(&shop.stack.admin(), now)
         .await
         .unwrap();
@@ -270,7 +270,7 @@ async fn a_group_that_expires_with_two_of_three_paid_refunds_both_exactly_once()
     );
 
     // Given the group's 24 hours have passed...
-    let now = shared::clock::now_epoch_seconds();
+    let now = domain::clock::now_epoch_seconds();
     shop.stack
         .dynamodb
         .update_item()
@@ -606,7 +606,7 @@ async fn the_inviter_under_another_account_and_invites_past_the_daily_cap_earn_n
                 .post_as(
                     &token,
                     "/v1/auth/phone",
-                    &json!({"code": format!("phone-{phone}.{}", shared::ids::random_token(4))}),
+                    &json!({"code": format!("phone-{phone}.{}", domain::ids::random_token(4))}),
                 )
                 .await;
             assert_eq!(answer.status, 200, "{}", answer.text);

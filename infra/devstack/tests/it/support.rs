@@ -77,7 +77,7 @@ impl TestShop {
     ) -> Self {
         let stack = LocalStack::start(StackOptions {
             endpoint: emulator(),
-            prefix: format!("t{}-", shared::ids::random_token(10)),
+            prefix: format!("t{}-", domain::ids::random_token(10)),
             sandbox_addr: any_port(),
             gateway_addr: any_port(),
             extra: settings,

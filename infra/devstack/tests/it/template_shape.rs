@@ -101,7 +101,7 @@ fn no_secret_is_in_a_functions_configuration_and_the_shop_secret_is_readable_whe
         for (name, value) in &vars {
             let name = name.as_str().unwrap();
             assert!(
-                !shared::config::SHOP_SECRET_KEYS.contains(&name),
+                !settings::SHOP_SECRET_KEYS.contains(&name),
                 "{id}.{name} is a secret: functions read it from SHOP_SECRET_ARN"
             );
             assert!(
@@ -256,7 +256,7 @@ fn the_dashboard_shows_the_funnel_every_function_and_every_dead_letter_queue() {
     };
     let json: serde_json::Value = serde_json::from_str(&body).expect("the body is JSON");
     assert!(json["widgets"].as_array().unwrap().len() >= 6);
-    for event in shared::metrics::FUNNEL_STEPS {
+    for event in telemetry::metrics::FUNNEL_STEPS {
         assert!(
             body.contains(&format!("\"{}\"", event.metric())),
             "{}",

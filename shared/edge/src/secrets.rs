@@ -1,7 +1,7 @@
 //! The shop secret: one Secrets Manager secret (a JSON object keyed like the settings it holds)
 //! read once per cold start, so no secret value sits in a function's configuration.
 
-use crate::config::{ConfigError, SHOP_SECRET_ARN, Settings};
+use settings::{ConfigError, SHOP_SECRET_ARN, Settings};
 
 /// `settings` with the shop secret laid over them when `SHOP_SECRET_ARN` names one (one
 /// GetSecretValue); as they are otherwise (local runs and tests give plain settings).

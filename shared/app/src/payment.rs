@@ -1,13 +1,14 @@
 //! Applying a payment to its order: the one place an order becomes PAID, whichever provider took
 //! the money (WeChat Pay, Alipay) and whether its webhook or a deadline's query reported it.
 
-use crate::money::Fen;
-use crate::order::{OrderId, OrderStatus};
-use crate::queue::{DeadlineMessage, FulfillmentMessage, Queue, QueueError, RewardMessage};
-use crate::store::StoreError;
-use crate::store::orders::{OrderStore, Transition};
-use crate::wechatpay::Transaction;
+use domain::ids::OrderId;
+use domain::money::Fen;
+use domain::order::OrderStatus;
+use providers::wechatpay::Transaction;
 use serde_json::json;
+use store::StoreError;
+use store::orders::{OrderStore, Transition};
+use store::queue::{DeadlineMessage, FulfillmentMessage, Queue, QueueError, RewardMessage};
 
 pub use domain::payment::Provider;
 
@@ -42,7 +43,7 @@ impl ProviderPayment {
     }
 
     /// An authentic Alipay notification, judged against our Alipay app.
-    pub fn alipay(notice: &crate::alipay::TradeNotice, app_id: &str) -> Self {
+    pub fn alipay(notice: &providers::alipay::TradeNotice, app_id: &str) -> Self {
         Self {
             provider: Provider::Alipay,
             out_trade_no: notice.out_trade_no.clone(),
@@ -95,16 +96,16 @@ pub struct PaymentDesk {
     /// An invited shopper's payments go here: their first decides the inviter's reward.
     pub rewards: Queue,
     pub merchant: Merchant,
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: telemetry::metrics::Metrics,
 }
 
 impl PaymentDesk {
     pub fn new(
-        settings: &crate::config::Settings,
+        settings: &settings::Settings,
         dynamodb: aws_sdk_dynamodb::Client,
         sqs: aws_sdk_sqs::Client,
-        metrics: crate::metrics::Metrics,
-    ) -> Result<Self, crate::config::ConfigError> {
+        metrics: telemetry::metrics::Metrics,
+    ) -> Result<Self, settings::ConfigError> {
         Ok(Self {
             orders: OrderStore::new(
                 dynamodb,
@@ -197,8 +198,8 @@ impl PaymentDesk {
                             .await?;
                         self.tell_inviter(&stored.order).await?;
                         self.metrics.event(
-                            crate::metrics::BusinessEvent::OrderPaid,
-                            &crate::metrics::Facts {
+                            telemetry::metrics::BusinessEvent::OrderPaid,
+                            &telemetry::metrics::Facts {
                                 channel: stored.order.channel.as_deref(),
                                 amount: Some(stored.order.total),
                                 ..Default::default()
@@ -248,7 +249,7 @@ impl PaymentDesk {
     }
 
     /// An invited shopper's payment, for the rewards consumer (which knows if it was the first).
-    async fn tell_inviter(&self, order: &crate::order::Order) -> Result<(), SettleError> {
+    async fn tell_inviter(&self, order: &domain::order::Order) -> Result<(), SettleError> {
         if let Some(inviter) = &order.invited_by {
             let message = RewardMessage::InviteePaid {
                 order_id: order.id.clone(),
@@ -268,29 +269,29 @@ impl PaymentDesk {
         &self,
         order_id: &OrderId,
         out_refund_no: &str,
-        outcome: crate::refund::RefundStatus,
+        outcome: domain::refund::RefundStatus,
         amount: Fen,
         now: i64,
-    ) -> Result<crate::store::refunds::Finished, SettleError> {
-        use crate::store::refunds::Finished;
+    ) -> Result<store::refunds::Finished, SettleError> {
+        use store::refunds::Finished;
         let finished = self
             .orders
             .finish_refund(order_id, out_refund_no, outcome, now)
             .await?;
         let needs_order = matches!(finished, Finished::AlreadyFinished)
             || (matches!(finished, Finished::Finished(_))
-                && outcome == crate::refund::RefundStatus::Success);
+                && outcome == domain::refund::RefundStatus::Success);
         let order = if needs_order {
             self.orders.get(order_id).await?.map(|s| s.order)
         } else {
             None
         };
-        if outcome == crate::refund::RefundStatus::Success
+        if outcome == domain::refund::RefundStatus::Success
             && matches!(finished, Finished::Finished(_))
         {
             self.metrics.event(
-                crate::metrics::BusinessEvent::Refunded,
-                &crate::metrics::Facts {
+                telemetry::metrics::BusinessEvent::Refunded,
+                &telemetry::metrics::Facts {
                     channel: order.as_ref().and_then(|o| o.channel.as_deref()),
                     amount: Some(amount),
                     ..Default::default()

@@ -2,11 +2,11 @@
 //! session_key never leaves the backend; the mini-program only ever holds this token.
 
 use crate::api::{ApiError, ApiRequest, RequestExt};
-use crate::config::ConfigError;
-use crate::ids::UserId;
+use domain::ids::UserId;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use settings::ConfigError;
 
 pub const ISSUER: &str = "wechat-shop";
 pub const AUDIENCE: &str = "wechat-shop-miniprogram";
@@ -132,7 +132,7 @@ mod tests {
     }
 
     fn now() -> i64 {
-        crate::clock::now_epoch_seconds()
+        domain::clock::now_epoch_seconds()
     }
 
     #[test]

@@ -1,11 +1,10 @@
-//! WeChat's server API (the client is `providers::wechat`) and the access_token every function
-//! that calls it shares, cached in the users table.
+//! The access_token every function that calls WeChat's server API shares (the client is
+//! `providers::wechat`), cached in the users table.
 
-pub use providers::wechat::*;
-
-use crate::store::StoreError;
-use crate::store::users::UserStore;
+use providers::wechat::{WeChatApi, WeChatError};
 use secrecy::SecretString;
+use store::StoreError;
+use store::users::UserStore;
 
 /// Refresh the cached access_token this long before WeChat expires it (old and new overlap then).
 const REFRESH_EARLY_SECONDS: i64 = 300;

@@ -2,8 +2,8 @@
 //! and tests, both through the same [`HttpFunction::handle`].
 
 use crate::api::{ApiError, ApiRequest, ApiResponse, RequestExt};
-use crate::config::{ConfigError, Settings};
 use lambda_runtime::{LambdaEvent, service_fn};
+use settings::{ConfigError, Settings};
 use std::convert::Infallible;
 use std::future::Future;
 use std::time::Instant;
@@ -18,7 +18,7 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     http: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
     /// Where metric lines go: stdout on Lambda (CloudWatch reads EMF from it).
-    metrics: std::sync::Arc<dyn crate::metrics::MetricSink>,
+    metrics: std::sync::Arc<dyn telemetry::metrics::MetricSink>,
 }
 
 impl Clients {
@@ -27,22 +27,22 @@ impl Clients {
             dynamodb,
             sqs,
             http: Default::default(),
-            metrics: std::sync::Arc::new(crate::metrics::StdoutSink),
+            metrics: std::sync::Arc::new(telemetry::metrics::StdoutSink),
         }
     }
 
     /// The same clients writing metric lines to `sink` (the local stack's metric log).
     pub fn with_metric_sink(
         mut self,
-        sink: std::sync::Arc<dyn crate::metrics::MetricSink>,
+        sink: std::sync::Arc<dyn telemetry::metrics::MetricSink>,
     ) -> Self {
         self.metrics = sink;
         self
     }
 
     /// Metrics for the function called `function`.
-    pub fn metrics(&self, function: &'static str) -> crate::metrics::Metrics {
-        crate::metrics::Metrics::new(self.metrics.clone(), function)
+    pub fn metrics(&self, function: &'static str) -> telemetry::metrics::Metrics {
+        telemetry::metrics::Metrics::new(self.metrics.clone(), function)
     }
 
     /// For one SDK configuration (region, credentials, `AWS_ENDPOINT_URL`).
@@ -55,14 +55,16 @@ impl Clients {
 
     /// For WeChat and WeChat Pay, with the timeouts every provider call needs; one per stack.
     pub fn http(&self) -> reqwest::Client {
-        self.http.get_or_init(crate::wechat::http_client).clone()
+        self.http
+            .get_or_init(providers::wechat::http_client)
+            .clone()
     }
 }
 
 /// A function's settings and clients on Lambda, once per cold start: the environment with the
 /// shop secret laid over it (one GetSecretValue when `SHOP_SECRET_ARN` is set), and the clients.
 pub async fn from_env() -> Result<(Settings, Clients), ConfigError> {
-    let config = crate::store::aws_config().await;
+    let config = store::aws_config().await;
     let settings = crate::secrets::with_shop_secret(
         Settings::from_process_env(),
         &aws_sdk_secretsmanager::Client::new(&config),
@@ -81,7 +83,7 @@ pub trait HttpFunction: Send + Sync {
 /// is read), its access log line with the latency, its route metrics (latency, 4xx, 5xx) and its
 /// error mapping: errors become their JSON answer, and a 5xx logs its cause chain.
 pub async fn respond<Fut>(
-    metrics: &crate::metrics::Metrics,
+    metrics: &telemetry::metrics::Metrics,
     req: &ApiRequest,
     work: Fut,
 ) -> ApiResponse
@@ -129,7 +131,7 @@ where
 async fn cold_start<F>(
     init: impl Future<Output = Result<F, ConfigError>>,
 ) -> Result<F, ConfigError> {
-    crate::telemetry::init();
+    telemetry::logs::init();
     init.await
         .inspect_err(|err| tracing::error!(error = %err, "cold start failed"))
 }

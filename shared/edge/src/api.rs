@@ -142,8 +142,8 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 /// A domain rule refusing one field of the request: 400 naming it.
-impl From<domain::order::FieldError> for ApiError {
-    fn from(err: domain::order::FieldError) -> Self {
+impl From<domain::field::FieldError> for ApiError {
+    fn from(err: domain::field::FieldError) -> Self {
         Self::invalid_field(err.field, err.problem)
     }
 }

@@ -2,12 +2,13 @@
 //! money, so the payment flow (idempotency, late payments, querying before cancelling, refunds)
 //! is one piece of code for WeChat Pay and Alipay alike.
 
-use crate::alipay::AlipayClient;
-use crate::ids::OpenId;
-use crate::money::Fen;
-use crate::order::{Order, OrderId};
 use crate::payment::{Merchant, Provider, ProviderPayment};
-use crate::wechatpay::{PaymentParams, Prepay, WeChatPay};
+use domain::ids::OpenId;
+use domain::ids::OrderId;
+use domain::money::Fen;
+use domain::order::Order;
+use providers::alipay::AlipayClient;
+use providers::wechatpay::{PaymentParams, Prepay, WeChatPay};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -267,9 +268,9 @@ impl Providers {
 
     /// From the settings: WeChat Pay's, and Alipay's when `ALIPAY_APP_ID` is set.
     pub fn from_settings(
-        settings: &crate::config::Settings,
+        settings: &settings::Settings,
         http: reqwest::Client,
-    ) -> Result<Self, crate::config::ConfigError> {
+    ) -> Result<Self, settings::ConfigError> {
         Ok(Self {
             wechat: Arc::new(WeChatPay::new(settings, http.clone())?),
             alipay: AlipayClient::from_settings(settings, http)?
@@ -283,7 +284,7 @@ impl Providers {
         &self,
         desk: &crate::payment::PaymentDesk,
         order: &Order,
-        refund: &crate::refund::Refund,
+        refund: &domain::refund::Refund,
         now: i64,
     ) -> Result<RefundAsked, RefundError> {
         let asked = self
@@ -301,7 +302,7 @@ impl Providers {
             desk.refund_finished(
                 &order.id,
                 &refund.out_refund_no,
-                crate::refund::RefundStatus::Success,
+                domain::refund::RefundStatus::Success,
                 refund.amount,
                 now,
             )

@@ -6,9 +6,8 @@
 //! arrival, a category, the function and route) and never a user id, order id, openid, phone or
 //! address.
 
-use crate::api::{ApiRequest, RequestExt};
-use crate::ids::CategoryId;
-use crate::money::Fen;
+use domain::ids::CategoryId;
+use domain::money::Fen;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -67,26 +66,6 @@ impl BusinessEvent {
             BusinessEvent::Refunded => Some("RefundedAmount"),
             _ => None,
         }
-    }
-}
-
-/// How a shopper arrived, from what the mini-program passes along: `X-Share-Code` (the `s`
-/// parameter it was opened with) makes it `share`; otherwise `X-WX-Scene` (the launch scene,
-/// `wx.getLaunchOptionsSync().scene`) is grouped into a few channels a shop owner acts on.
-pub fn channel_of(req: &ApiRequest) -> &'static str {
-    let share = req
-        .header_str("x-share-code")
-        .map(str::trim)
-        .is_some_and(|c| crate::ids::ShareCode::parse(c).is_ok());
-    if share {
-        return "share";
-    }
-    match req
-        .header_str("x-wx-scene")
-        .and_then(|s| s.trim().parse::<u32>().ok())
-    {
-        Some(scene) => scene_channel(scene),
-        None => "direct",
     }
 }
 
@@ -182,7 +161,7 @@ pub struct Metrics {
 }
 
 fn now_ms() -> i64 {
-    crate::clock::now_epoch_seconds() * 1000
+    domain::clock::now_epoch_seconds() * 1000
 }
 
 impl Metrics {
@@ -452,18 +431,5 @@ mod tests {
         assert_eq!(steps[4], (BusinessEvent::Shipped, 0, Some(0)));
         assert_eq!(steps[5].2, None, "no share of an empty step");
         assert_eq!(funnel.by_channel["share"][&BusinessEvent::ProductViewed], 4);
-    }
-
-    #[test]
-    fn channels_come_from_the_share_code_or_the_scene() {
-        let mut req = ApiRequest::default();
-        assert_eq!(channel_of(&req), "direct");
-        req.headers.insert("x-wx-scene", "1011".parse().unwrap());
-        assert_eq!(channel_of(&req), "qrcode");
-        req.headers
-            .insert("x-share-code", "abcdef123456".parse().unwrap());
-        assert_eq!(channel_of(&req), "share");
-        assert_eq!(scene_channel(1089), "discover");
-        assert_eq!(scene_channel(9999), "other");
     }
 }
