@@ -372,7 +372,7 @@ mod tests {
             "requestContext": {"http": {"method": "GET", "path": "/v1/products"}, "requestId": "t"},
             "isBase64Encoded": false
         });
-        serde_json::from_value(event).unwrap()
+        edge::api::request_from_event(&event).unwrap()
     }
 
     #[test]

@@ -351,9 +351,7 @@ mod tests {
     use serde_json::json;
 
     fn request(body: Value) -> ApiRequest {
-        let mut req = ApiRequest::default();
-        req.body = Some(body.to_string());
-        req
+        ApiRequest::new(edge::api::Body::Text(body.to_string()))
     }
 
     fn address() -> Value {
@@ -521,10 +519,10 @@ mod tests {
                 .as_deref(),
             Some("Idempotency-Key")
         );
-        req.headers
+        req.headers_mut()
             .insert("idempotency-key", "x".repeat(65).parse().unwrap());
         assert!(IdempotencyKey::from_request(&req).is_err());
-        req.headers
+        req.headers_mut()
             .insert("idempotency-key", "order-1".parse().unwrap());
         assert_eq!(
             IdempotencyKey::from_request(&req).unwrap().as_str(),

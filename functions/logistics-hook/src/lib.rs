@@ -55,7 +55,7 @@ impl LogisticsHook {
 
     async fn kuaidi100(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let raw = req.body_bytes()?;
-        let Some(fields) = form_fields(&raw) else {
+        let Some(fields) = form_fields(raw) else {
             return Ok(answer(400, false, "the body is not a form"));
         };
         let field = |name: &str| {

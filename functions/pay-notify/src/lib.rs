@@ -28,14 +28,7 @@ pub struct PayNotify {
 
 /// Alipay reads the body: exactly `success` stops its retries, anything else asks for them.
 fn alipay_answer(status: u16, body: &str) -> ApiResponse {
-    let mut response = ApiResponse::default();
-    response.status_code = i64::from(status);
-    response.headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response.body = Some(aws_lambda_events::encodings::Body::Text(body.to_string()));
-    response
+    api::text(status, "text/plain; charset=utf-8", body)
 }
 
 /// WeChat Pay reads only the status; the body is for people reading its logs.
@@ -44,9 +37,7 @@ fn fail(status: u16, message: &str) -> ApiResponse {
 }
 
 fn accepted() -> ApiResponse {
-    let mut response = ApiResponse::default();
-    response.status_code = 204;
-    response
+    api::empty(204)
 }
 
 impl PayNotify {
@@ -71,7 +62,7 @@ impl PayNotify {
         let raw = req.body_bytes()?;
         let now = now_epoch_seconds();
         let (envelope, plain) =
-            match open_notification(&self.keys, &self.apiv3, &req.headers, &raw, now) {
+            match open_notification(&self.keys, &self.apiv3, req.headers(), raw, now) {
                 Ok(opened) => opened,
                 Err(err) => {
                     tracing::warn!(problem = %err, "notification refused");
@@ -136,7 +127,7 @@ impl PayNotify {
             return Ok(alipay_answer(404, "failure"));
         };
         let raw = req.body_bytes()?;
-        let Some(form) = api::form_fields(&raw) else {
+        let Some(form) = api::form_fields(raw) else {
             return Ok(alipay_answer(400, "failure"));
         };
         let notice = match providers::alipay::read_notification(&form, &app.public_key) {

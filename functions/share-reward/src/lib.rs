@@ -240,12 +240,7 @@ impl ShareReward {
                 format!("v:{v}")
             }
             (None, None | Some(Value::Null)) => {
-                let ip = req
-                    .request_context
-                    .http
-                    .source_ip
-                    .as_deref()
-                    .unwrap_or("unknown");
+                let ip = req.source_ip().unwrap_or("unknown");
                 // Only a hash of the address is kept: enough to count, nothing to identify.
                 format!(
                     "a:{}",

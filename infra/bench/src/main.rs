@@ -575,10 +575,10 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
     let returning = routes.first().context("login has no routes")?;
     let answer = edge::runtime::HttpFunction::handle(
         stack.login.as_ref(),
-        serde_json::from_value(returning.event(0)?)?,
+        edge::api::request_from_event(&returning.event(0)?)?,
     )
     .await;
-    if answer.status_code != 200 {
+    if answer.status() != 200 {
         bail!("creating the bench user failed: {answer:?}");
     }
 

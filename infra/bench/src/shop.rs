@@ -280,15 +280,15 @@ pub async fn fulfillment_throughput(
         event["body"] = order_body(ORDER_SKU).to_string().into();
         let answer = edge::runtime::HttpFunction::handle(
             stack.checkout.as_ref(),
-            serde_json::from_value(event)?,
+            edge::api::request_from_event(&event)?,
         )
         .await;
         ensure!(
-            answer.status_code == 201,
+            answer.status() == 201,
             "placing order {i} for the fulfillment run: {answer:?}"
         );
-        let body: Value = match &answer.body {
-            Some(aws_lambda_events::encodings::Body::Text(text)) => serde_json::from_str(text)?,
+        let body: Value = match answer.body() {
+            edge::api::Body::Text(text) => serde_json::from_str(text)?,
             other => bail!("placing order {i}: unreadable answer {other:?}"),
         };
         let id = domain::ids::OrderId::parse(body["order"]["id"].as_str().unwrap_or_default())

@@ -5,8 +5,8 @@
 use crate::server::{Incoming, Outgoing, Serve, form_pairs};
 use crate::template::{Route, Template};
 use anyhow::bail;
-use aws_lambda_events::encodings::Body;
 use base64::Engine;
+use edge::api::Body;
 use serde_json::{Map, Value, json};
 
 use edge::api::{ApiRequest, ApiResponse};
@@ -81,7 +81,8 @@ impl Gateway {
                 .map(|p| (route, p, f.clone()))
         })?;
         let event = build_event(req, &route.key(), &params);
-        let event: ApiRequest = serde_json::from_value(event).ok()?;
+        // lambda_http's own parsing, as on Lambda: a difference between the two cannot hide.
+        let event = edge::api::request_from_event(&event).ok()?;
         Some((event, function))
     }
 }
@@ -181,31 +182,19 @@ fn build_event(req: &Incoming, route_key: &str, params: &BTreeMap<String, String
 
 /// What API Gateway sends back to the client for a function's answer.
 fn outgoing(response: ApiResponse) -> Outgoing {
-    let mut headers: Vec<(String, String)> = response
+    let (parts, body) = response.into_parts();
+    let headers = parts
         .headers
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    headers.extend(
-        response
-            .cookies
-            .iter()
-            .map(|c| ("set-cookie".to_string(), c.clone())),
-    );
-    let body = match response.body {
-        None | Some(Body::Empty) => Vec::new(),
-        Some(Body::Text(text)) if response.is_base64_encoded => {
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .unwrap_or_default()
-        }
-        Some(Body::Text(text)) => text.into_bytes(),
-        Some(Body::Binary(bytes)) => bytes,
-        Some(_) => Vec::new(),
+    let body = match body {
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
     };
-    let status = u16::try_from(response.status_code).unwrap_or(502);
     Outgoing {
-        status,
+        status: parts.status.as_u16(),
         headers,
         body,
     }
@@ -222,7 +211,7 @@ impl Serve for Gateway {
             )
             .into_response();
             starting
-                .headers
+                .headers_mut()
                 .insert("retry-after", http::HeaderValue::from_static("1"));
             return outgoing(starting);
         }

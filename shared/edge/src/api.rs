@@ -3,16 +3,22 @@
 //! Use cases return their own error enums; each converts into [`ApiError`], and
 //! [`ApiError::into_response`] is the single place an error becomes a status and a JSON body.
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::encodings::Body;
-use base64::Engine;
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use lambda_http::RequestExt as _;
+use lambda_http::request::RequestContext;
+
+/// A request's or an answer's body: empty, text, or bytes (a base64 event body, decoded).
+pub use lambda_http::Body;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-pub type ApiRequest = ApiGatewayV2httpRequest;
-pub type ApiResponse = ApiGatewayV2httpResponse;
+/// A request as lambda_http turns API Gateway's HTTP API (payload 2.0) event into one: on
+/// Lambda, and in the local gateway, which builds the same event and parses it the same way.
+/// Path parameters, the query and the request context ride in its extensions.
+pub type ApiRequest = lambda_http::Request;
+/// An answer; lambda_http writes it back as the payload 2.0 response API Gateway expects.
+pub type ApiResponse = http::Response<Body>;
 
 /// Largest JSON body any route accepts; API Gateway allows more, the shop never needs it.
 /// Shoppers send a few KiB; a courier push with a long Chinese history, percent-encoded, far more.
@@ -148,18 +154,39 @@ impl From<domain::field::FieldError> for ApiError {
     }
 }
 
+/// A payload 2.0 event turned into a request by lambda_http's own parsing, exactly as on
+/// Lambda: for the local gateway, the bench and tests, which build or read such events.
+pub fn request_from_event(event: &serde_json::Value) -> Result<ApiRequest, serde_json::Error> {
+    lambda_http::request::from_str(&event.to_string())
+}
+
+/// An answer with the given status, content type and text body.
+pub fn text(status: u16, content_type: &'static str, body: impl Into<String>) -> ApiResponse {
+    let mut response = http::Response::new(Body::Text(body.into()));
+    *response.status_mut() = status_of(status);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// An answer with no body (204, 304).
+pub fn empty(status: u16) -> ApiResponse {
+    let mut response = http::Response::new(Body::Empty);
+    *response.status_mut() = status_of(status);
+    response
+}
+
+/// Our statuses are all valid; one that is not is a bug answered as a 500, never a panic.
+fn status_of(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 /// A JSON answer with the given status.
 pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> ApiResponse {
     // Serializing our own response types cannot fail (no maps with non-string keys).
     let body = serde_json::to_string(value).unwrap_or_else(|_| String::from("{}"));
-    let mut response = ApiResponse::default();
-    response.status_code = i64::from(status);
-    response.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    response.body = Some(Body::Text(body));
-    response
+    text(status, "application/json; charset=utf-8", body)
 }
 
 /// How long clients and CDNs may keep a public catalog answer.
@@ -183,18 +210,15 @@ pub fn cached_json<T: Serialize + ?Sized>(
         Caching::Private => String::from("private, no-store"),
     };
     if let Ok(v) = HeaderValue::from_str(&cache_control) {
-        response.headers.insert(header::CACHE_CONTROL, v);
+        response.headers_mut().insert(header::CACHE_CONTROL, v);
     }
     if let Caching::Private = caching {
         return response;
     }
-    let Some(Body::Text(body)) = &response.body else {
-        return response;
-    };
-    let digest = Sha256::digest(body.as_bytes());
+    let digest = Sha256::digest(response.body().as_ref());
     let etag = format!("\"{}\"", hex::encode(&digest[..12]));
     let matches = req
-        .headers
+        .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
@@ -202,17 +226,16 @@ pub fn cached_json<T: Serialize + ?Sized>(
                 .any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")
         });
     if let Ok(v) = HeaderValue::from_str(&etag) {
-        response.headers.insert(header::ETAG, v);
+        response.headers_mut().insert(header::ETAG, v);
     }
     if matches {
-        response.status_code = 304;
-        response.body = None;
-        response.headers.remove(header::CONTENT_TYPE);
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        *response.body_mut() = Body::Empty;
+        response.headers_mut().remove(header::CONTENT_TYPE);
     }
     response
 }
 
-/// Reading the parts of an API Gateway HTTP API (payload 2.0) event.
 /// The fields of an `application/x-www-form-urlencoded` body, in order; `None` when a field is
 /// not valid percent-encoded UTF-8.
 pub fn form_fields(body: &[u8]) -> Option<Vec<(String, String)>> {
@@ -244,53 +267,65 @@ pub fn form_fields(body: &[u8]) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
+/// Reading the parts of a request the way every handler does, errors as the 4xx they are.
 pub trait RequestExt {
     fn request_id(&self) -> &str;
     fn route(&self) -> &str;
     fn header_str(&self, name: &str) -> Option<&str>;
     fn path_param(&self, name: &str) -> Result<&str, ApiError>;
     fn query_param(&self, name: &str) -> Option<&str>;
-    fn body_bytes(&self) -> Result<Vec<u8>, ApiError>;
+    /// The caller's address as API Gateway saw it.
+    fn source_ip(&self) -> Option<&str>;
+    /// The body's exact bytes (lambda_http has already undone API Gateway's base64), so a
+    /// webhook's signature is checked over what was sent.
+    fn body_bytes(&self) -> Result<&[u8], ApiError>;
     /// The JSON body as `T`; a missing, mistyped or malformed field is a 400 naming it.
     fn json_body<T: DeserializeOwned>(&self) -> Result<T, ApiError>;
 }
 
+fn http_context(
+    req: &ApiRequest,
+) -> Option<&aws_lambda_events::apigw::ApiGatewayV2httpRequestContext> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => Some(context),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
 impl RequestExt for ApiRequest {
     fn request_id(&self) -> &str {
-        self.request_context.request_id.as_deref().unwrap_or("-")
+        http_context(self)
+            .and_then(|c| c.request_id.as_deref())
+            .unwrap_or("-")
     }
 
     fn route(&self) -> &str {
-        self.route_key
-            .as_deref()
-            .or(self.request_context.route_key.as_deref())
+        http_context(self)
+            .and_then(|c| c.route_key.as_deref())
             .unwrap_or("")
     }
 
     fn header_str(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        self.headers().get(name).and_then(|v| v.to_str().ok())
     }
 
     fn path_param(&self, name: &str) -> Result<&str, ApiError> {
-        self.path_parameters
-            .get(name)
-            .map(String::as_str)
+        self.path_parameters_ref()
+            .and_then(|p| p.first(name))
             .ok_or_else(|| ApiError::invalid_field(name, "is required in the path"))
     }
 
     fn query_param(&self, name: &str) -> Option<&str> {
-        self.query_string_parameters.first(name)
+        self.query_string_parameters_ref()?.first(name)
     }
 
-    fn body_bytes(&self) -> Result<Vec<u8>, ApiError> {
-        let raw = self.body.as_deref().unwrap_or("");
-        let bytes = if self.is_base64_encoded {
-            base64::engine::general_purpose::STANDARD
-                .decode(raw)
-                .map_err(|_| ApiError::invalid_field("body", "is not valid base64"))?
-        } else {
-            raw.as_bytes().to_vec()
-        };
+    fn source_ip(&self) -> Option<&str> {
+        http_context(self)?.http.source_ip.as_deref()
+    }
+
+    fn body_bytes(&self) -> Result<&[u8], ApiError> {
+        let bytes = self.body().as_ref();
         if bytes.len() > MAX_BODY_BYTES {
             return Err(ApiError::new(
                 413,
@@ -306,7 +341,7 @@ impl RequestExt for ApiRequest {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::invalid_field("body", "a JSON object is required"));
         }
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
         serde_path_to_error::deserialize(de).map_err(|err| {
             let path = err.path().to_string();
             let inner = err.into_inner();
@@ -372,9 +407,22 @@ mod tests {
     use serde::Deserialize;
 
     fn request_with_body(body: &str) -> ApiRequest {
-        let mut req = ApiRequest::default();
-        req.body = Some(body.to_string());
-        req
+        ApiRequest::new(Body::Text(body.to_string()))
+    }
+
+    /// A POST as API Gateway sends one with a base64 body, through lambda_http's own parsing.
+    fn base64_post(path: &str, content_type: &str, body: &[u8]) -> ApiRequest {
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": format!("POST {path}"),
+            "rawPath": path,
+            "rawQueryString": "",
+            "headers": {"content-type": content_type},
+            "requestContext": {"http": {"method": "POST", "path": path}},
+            "body": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, body),
+            "isBase64Encoded": true,
+        });
+        request_from_event(&event).expect("a payload 2.0 event")
     }
 
     #[derive(Debug, Deserialize)]
@@ -414,17 +462,62 @@ mod tests {
 
     #[test]
     fn base64_body_is_decoded_before_parsing() {
-        let mut req = request_with_body("eyJjb2RlIjoiYWJjIn0=");
-        req.is_base64_encoded = true;
+        let req = base64_post(
+            "/v1/auth/login",
+            "application/octet-stream",
+            br#"{"code":"abc"}"#,
+        );
         let login: Login = req.json_body().unwrap();
         assert_eq!(login.code, "abc");
     }
 
     #[test]
+    fn a_base64_body_reaches_the_handler_byte_for_byte() {
+        // A webhook's signature covers the exact bytes, including ones that are not UTF-8.
+        let sent: Vec<u8> = vec![b'a', b'=', 0xe5, 0xb7, 0xff, 0x00, b'&'];
+        let req = base64_post(
+            "/v1/logistics/kuaidi100/notify",
+            "application/x-www-form-urlencoded",
+            &sent,
+        );
+        assert_eq!(req.body_bytes().unwrap(), sent.as_slice());
+    }
+
+    #[test]
+    fn the_request_context_path_and_query_come_from_the_event() {
+        let req = request_from_event(&serde_json::json!({
+            "version": "2.0",
+            "routeKey": "GET /v1/products/{id}",
+            "rawPath": "/v1/products/longjing",
+            "rawQueryString": "fields=a%2Cb&page=2",
+            "headers": {"x-wx-scene": "1011"},
+            "pathParameters": {"id": "longjing"},
+            "requestContext": {
+                "requestId": "req-1",
+                "routeKey": "GET /v1/products/{id}",
+                "http": {"method": "GET", "path": "/v1/products/longjing", "sourceIp": "203.0.113.9"}
+            },
+            "isBase64Encoded": false,
+        }))
+        .unwrap();
+        assert_eq!(req.request_id(), "req-1");
+        assert_eq!(req.route(), "GET /v1/products/{id}");
+        assert_eq!(req.path_param("id").unwrap(), "longjing");
+        assert_eq!(req.query_param("fields"), Some("a,b"));
+        assert_eq!(req.query_param("page"), Some("2"));
+        assert_eq!(req.source_ip(), Some("203.0.113.9"));
+        assert_eq!(req.header_str("x-wx-scene"), Some("1011"));
+        assert_eq!(
+            req.path_param("sku").unwrap_err().field.as_deref(),
+            Some("sku")
+        );
+    }
+
+    #[test]
     fn error_body_has_code_message_and_field() {
         let resp = ApiError::invalid_field("code", "is required").into_response();
-        assert_eq!(resp.status_code, 400);
-        let Some(Body::Text(body)) = resp.body else {
+        assert_eq!(resp.status(), 400);
+        let Body::Text(body) = resp.into_body() else {
             panic!("text body expected")
         };
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -439,13 +532,13 @@ mod tests {
             Caching::Public { max_age: 60 },
             &[1, 2, 3],
         );
-        let etag = first.headers.get(header::ETAG).unwrap().clone();
+        let etag = first.headers().get(header::ETAG).unwrap().clone();
         let mut again = ApiRequest::default();
-        again.headers.insert(header::IF_NONE_MATCH, etag);
+        again.headers_mut().insert(header::IF_NONE_MATCH, etag);
         let second = cached_json(&again, Caching::Public { max_age: 60 }, &[1, 2, 3]);
-        assert_eq!(second.status_code, 304);
-        assert!(second.body.is_none());
+        assert_eq!(second.status(), 304);
+        assert!(matches!(second.body(), Body::Empty));
         let changed = cached_json(&again, Caching::Public { max_age: 60 }, &[1, 2, 4]);
-        assert_eq!(changed.status_code, 200);
+        assert_eq!(changed.status(), 200);
     }
 }

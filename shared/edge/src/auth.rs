@@ -207,7 +207,7 @@ mod tests {
         let req = ApiRequest::default();
         assert_eq!(service().require_user(&req).unwrap_err().status, 401);
         let mut req = ApiRequest::default();
-        req.headers
+        req.headers_mut()
             .insert("authorization", "Basic abc".parse().unwrap());
         assert_eq!(service().optional_user(&req).unwrap_err().status, 401);
     }

@@ -31,9 +31,10 @@ mod tests {
     fn channels_come_from_the_share_code_or_the_scene() {
         let mut req = ApiRequest::default();
         assert_eq!(channel_of(&req), "direct");
-        req.headers.insert("x-wx-scene", "1011".parse().unwrap());
+        req.headers_mut()
+            .insert("x-wx-scene", "1011".parse().unwrap());
         assert_eq!(channel_of(&req), "qrcode");
-        req.headers
+        req.headers_mut()
             .insert("x-share-code", "abcdef123456".parse().unwrap());
         assert_eq!(channel_of(&req), "share");
         assert_eq!(scene_channel(1089), "discover");

@@ -112,13 +112,13 @@ where
         };
         let latency = started.elapsed();
         tracing::info!(
-            status = response.status_code,
+            status = response.status().as_u16(),
             latency_us = latency.as_micros() as u64,
             "answered"
         );
         metrics.route(
             req.route(),
-            u16::try_from(response.status_code).unwrap_or(500),
+            response.status().as_u16(),
             latency.as_secs_f64() * 1000.0,
         );
         response
@@ -137,7 +137,9 @@ async fn cold_start<F>(
 }
 
 /// A function's whole `main`: logging, its cold-start setup (config and clients, once), then
-/// the Lambda Runtime API loop. A bad setting stops the cold start with a log line naming it.
+/// the Lambda Runtime API loop through lambda_http, which turns each payload 2.0 event into an
+/// [`ApiRequest`] and each answer back. A bad setting stops the cold start with a log line
+/// naming it.
 pub async fn run_http<F, Init>(init: Init) -> Result<(), lambda_runtime::Error>
 where
     F: HttpFunction,
@@ -145,11 +147,9 @@ where
 {
     let function = cold_start(init).await?;
     let function = &function;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiRequest>| async move {
-            Ok::<_, Infallible>(function.handle(event.payload).await)
-        },
-    ))
+    lambda_http::run(lambda_http::service_fn(move |req: ApiRequest| async move {
+        Ok::<_, Infallible>(function.handle(req).await)
+    }))
     .await
 }
 

@@ -290,3 +290,70 @@ fn the_dashboard_shows_the_funnel_every_function_and_every_dead_letter_queue() {
         assert!(alarms.iter().any(|a| a == wanted), "{wanted}");
     }
 }
+
+/// The README's "Finding a route's code" rows: (first cell, code path, handler), backticks off.
+fn readme_code_rows() -> Vec<(String, String, String)> {
+    let readme = std::fs::read_to_string(devstack::project_root().join("README.md")).unwrap();
+    let section = readme
+        .split("### Finding a route's code")
+        .nth(1)
+        .expect("README has a \"Finding a route's code\" section");
+    let section = section.split("\n#").next().unwrap();
+    section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            let unquote = |c: &str| c.split('`').nth(1).unwrap_or_default().to_string();
+            (unquote(cells[0]), unquote(cells[1]), unquote(cells[2]))
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_finds_every_route_and_queue_in_one_hop_from_the_template() {
+    let template = devstack::template::Template::project().unwrap();
+    let rows = readme_code_rows();
+    let source = |path: &str| std::fs::read_to_string(devstack::project_root().join(path)).unwrap();
+    let code_of = |f: &devstack::template::FunctionSpec| {
+        format!("functions/{}/src/lib.rs", f.binary.as_deref().unwrap())
+    };
+
+    for function in &template.functions {
+        for route in &function.routes {
+            let key = route.key();
+            let (_, code, handler) = rows
+                .iter()
+                .find(|(r, _, _)| *r == key)
+                .unwrap_or_else(|| panic!("README: no row for {key}"));
+            assert_eq!(*code, code_of(function), "README: {key}");
+            let method = handler.split("::").nth(1).unwrap();
+            assert!(
+                source(code).contains(&format!("\"{key}\" => self.{method}(")),
+                "{code} does not send {key} to {handler}"
+            );
+        }
+        for queue in &function.queues {
+            let (_, code, handler) = rows
+                .iter()
+                .find(|(r, _, _)| r == queue)
+                .unwrap_or_else(|| panic!("README: no row for {queue}"));
+            assert_eq!(*code, code_of(function), "README: {queue}");
+            let method = handler.split("::").nth(1).unwrap();
+            assert!(
+                source(code).contains(&format!("self.{method}(m)")),
+                "{code}: {handler} does not consume {queue}"
+            );
+        }
+    }
+    let listed = template
+        .functions
+        .iter()
+        .map(|f| f.routes.len() + f.queues.len())
+        .sum::<usize>();
+    assert_eq!(
+        rows.len(),
+        listed,
+        "README lists a route or queue the template lacks"
+    );
+}
