@@ -105,6 +105,7 @@ pub struct LocalStack {
     pub logistics_hook: Arc<logistics_hook::LogisticsHook>,
     pub share_reward: Arc<share_reward::ShareReward>,
     pub rewards: Arc<rewards::Rewards>,
+    pub wechat_push: Arc<wechat_push::WeChatPush>,
     pub gateway: Arc<gateway::Gateway>,
     /// Queue consumers by the logical id of the queue they read.
     pub consumers: Vec<(String, Arc<dyn QueueFunction>)>,
@@ -132,6 +133,16 @@ pub fn local_secrets() -> HashMap<String, String> {
             domain::ids::random_token(32),
         ),
         ("KUAIDI100_SALT".to_string(), domain::ids::random_token(16)),
+        // The message push's Token and EncodingAESKey, as a shop enters them in WeChat's
+        // console; the WeChat sandbox signs and encrypts its pushes with the same pair.
+        (
+            "WECHAT_PUSH_TOKEN".to_string(),
+            domain::ids::random_token(24).replace(['-', '_'], "x"),
+        ),
+        (
+            "WECHAT_PUSH_AES_KEY".to_string(),
+            domain::ids::random_token(43).replace(['-', '_'], "A"),
+        ),
     ])
 }
 
@@ -237,10 +248,17 @@ impl LocalStack {
         let alipay = Arc::new(alipay_sandbox::AlipaySandbox::new());
         overrides.extend(alipay.settings(&sandbox_url));
         overrides.extend(options.extra);
-        let wechat = Arc::new(wechat_sandbox::WeChatSandbox::new(
-            &overrides["WECHAT_APPID"],
-            &overrides["WECHAT_SECRET"],
-        ));
+        let wechat = Arc::new(
+            wechat_sandbox::WeChatSandbox::new(
+                &overrides["WECHAT_APPID"],
+                &overrides["WECHAT_SECRET"],
+            )
+            .pushing_to(
+                format!("{api_url}/v1/wechat/events"),
+                &overrides["WECHAT_PUSH_TOKEN"],
+                &overrides["WECHAT_PUSH_AES_KEY"],
+            )?,
+        );
         let wechatpay = Arc::new(wechatpay_sandbox::WeChatPaySandbox::new(
             &options.wechatpay_keys,
         ));
@@ -284,7 +302,7 @@ impl LocalStack {
         let (mut login, mut browse, mut checkout, mut pay_notify, mut deadlines) =
             (None, None, None, None, None);
         let (mut fulfillment, mut logistics_hook) = (None, None);
-        let (mut share_reward, mut rewards) = (None, None);
+        let (mut share_reward, mut rewards, mut wechat_push) = (None, None, None);
         all_settings.extend(shop_secret.clone());
         let mut function_settings = HashMap::new();
         for spec in &template.functions {
@@ -361,6 +379,13 @@ impl LocalStack {
                     share_reward = Some(f.clone());
                     f
                 }
+                "WeChatPushFunction" => {
+                    let f = Arc::new(
+                        wechat_push::WeChatPush::new(&settings, &clients).with_context(context)?,
+                    );
+                    wechat_push = Some(f.clone());
+                    f
+                }
                 "RewardsFunction" => {
                     let f =
                         Arc::new(rewards::Rewards::new(&settings, &clients).with_context(context)?);
@@ -395,6 +420,7 @@ impl LocalStack {
             logistics_hook: logistics_hook.context("template has no LogisticsHookFunction")?,
             share_reward: share_reward.context("template has no ShareRewardFunction")?,
             rewards: rewards.context("template has no RewardsFunction")?,
+            wechat_push: wechat_push.context("template has no WeChatPushFunction")?,
             gateway,
             consumers,
             wechat,

@@ -8,6 +8,10 @@
 //!
 //! Phone codes: `phone-<11 digits>` (or `phone-<11 digits>.<n>`, another code for the same
 //! number) gives that number; any other code a fixed one per code.
+//!
+//! The message push: [`WeChatSandbox::push`] (and `POST /__sandbox/wechat/push` with
+//! `{"message": {...}}`) encrypts and signs a message with the shop's Token and EncodingAESKey,
+//! as WeChat does in safe mode, and posts it to the shop's `/v1/wechat/events`.
 
 use crate::server::{Incoming, Outgoing, Serve, form_pairs};
 use base64::Engine;
@@ -22,6 +26,29 @@ pub struct WeChatSandbox {
     appid: String,
     secret: String,
     state: Mutex<State>,
+    push: Option<PushTarget>,
+}
+
+/// Where and how the sandbox pushes messages: the shop's URL and the keys both sides share.
+struct PushTarget {
+    keys: providers::wechat_push::PushKeys,
+    url: String,
+    http: reqwest::Client,
+}
+
+/// A message sealed as WeChat posts it: the query string and the JSON body.
+#[derive(Debug, Clone)]
+pub struct SealedPush {
+    pub query: String,
+    pub body: String,
+    pub encrypted: String,
+}
+
+/// What the shop answered a push.
+#[derive(Debug, Clone)]
+pub struct PushAnswer {
+    pub status: u16,
+    pub body: String,
 }
 
 #[derive(Default)]
@@ -54,7 +81,75 @@ impl WeChatSandbox {
             appid: appid.into(),
             secret: secret.into(),
             state: Mutex::new(State::default()),
+            push: None,
         }
+    }
+
+    /// Pushes messages to `url` (the shop's `/v1/wechat/events`) with the console's Token and
+    /// EncodingAESKey.
+    pub fn pushing_to(
+        mut self,
+        url: impl Into<String>,
+        token: &str,
+        encoding_aes_key: &str,
+    ) -> anyhow::Result<Self> {
+        let keys = providers::wechat_push::PushKeys::new(
+            token.to_string().into(),
+            encoding_aes_key,
+            self.appid.clone(),
+        )?;
+        self.push = Some(PushTarget {
+            keys,
+            url: url.into(),
+            http: reqwest::Client::new(),
+        });
+        Ok(self)
+    }
+
+    /// `message` encrypted and signed at `timestamp`, as WeChat would post it.
+    pub fn seal(&self, message: &Value, timestamp: i64) -> anyhow::Result<SealedPush> {
+        let target = self
+            .push
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the sandbox was not given the push keys"))?;
+        let nonce = domain::ids::random_token(10);
+        let timestamp = timestamp.to_string();
+        let (encrypted, signature) =
+            target
+                .keys
+                .seal(&message.to_string(), &timestamp, &nonce, rand::random());
+        Ok(SealedPush {
+            query: format!(
+                "signature={signature}&timestamp={timestamp}&nonce={nonce}&openid=o_sandbox&encrypt_type=aes&msg_signature={signature}"
+            ),
+            body: json!({"ToUserName": "gh_sandbox", "Encrypt": encrypted}).to_string(),
+            encrypted,
+        })
+    }
+
+    /// Posts a sealed push to the shop as WeChat does.
+    pub async fn deliver(&self, sealed: &SealedPush) -> anyhow::Result<PushAnswer> {
+        let target = self
+            .push
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the sandbox was not given the push keys"))?;
+        let answer = target
+            .http
+            .post(format!("{}?{}", target.url, sealed.query))
+            .header("content-type", "application/json")
+            .body(sealed.body.clone())
+            .send()
+            .await?;
+        Ok(PushAnswer {
+            status: answer.status().as_u16(),
+            body: answer.text().await?,
+        })
+    }
+
+    /// Encrypts, signs and posts `message` now, as WeChat's message push does.
+    pub async fn push(&self, message: &Value) -> anyhow::Result<PushAnswer> {
+        let sealed = self.seal(message, domain::clock::now_epoch_seconds())?;
+        self.deliver(&sealed).await
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -250,6 +345,21 @@ impl Serve for WeChatSandbox {
             }
             ("POST", "/cgi-bin/message/subscribe/send") => {
                 self.subscribe_send(&req.query, &req.body)
+            }
+            ("POST", "/__sandbox/wechat/push") => {
+                let message = serde_json::from_slice::<Value>(&req.body)
+                    .ok()
+                    .and_then(|v| v.get("message").cloned());
+                let Some(message) = message else {
+                    return Outgoing::json(400, &json!({"error": "send {\"message\": {...}}"}));
+                };
+                match self.push(&message).await {
+                    Ok(answer) => Outgoing::json(
+                        200,
+                        &json!({"shopStatus": answer.status, "shopAnswer": answer.body}),
+                    ),
+                    Err(e) => Outgoing::json(502, &json!({"error": e.to_string()})),
+                }
             }
             ("GET", "/__sandbox/stats") => {
                 let s = self.state();

@@ -14,6 +14,7 @@ pub mod money;
 pub mod order;
 pub mod payment;
 pub mod phone;
+pub mod platform;
 pub mod pricing;
 pub mod promotions;
 pub mod refund;

@@ -250,9 +250,17 @@ pub struct Order {
     /// The parcel, once shipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipment: Option<ShipmentSummary>,
-    /// When the courier reported it signed for.
+    /// When the courier reported it signed for, or the shopper confirmed it on WeChat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<i64>,
+    /// WeChat's settlement of a WeChat Pay order (`trade_manage_order_settlement`): when the
+    /// shopper confirmed receipt, when the funds were settled, and WeChat's estimate until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_received_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_settlement_at: Option<i64>,
     /// The parcel the shopper sends back, before a shipped order's refund.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_shipment: Option<ShipmentSummary>,

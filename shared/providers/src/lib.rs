@@ -14,4 +14,5 @@ pub mod alipay;
 pub mod crypto;
 pub mod kuaidi100;
 pub mod wechat;
+pub mod wechat_push;
 pub mod wechatpay;

@@ -40,6 +40,8 @@ pub const SHOP_SECRET_KEYS: &[&str] = &[
     "KUAIDI100_KEY",
     "KUAIDI100_SECRET",
     "KUAIDI100_SALT",
+    "WECHAT_PUSH_TOKEN",
+    "WECHAT_PUSH_AES_KEY",
 ];
 
 #[derive(Clone, Default)]

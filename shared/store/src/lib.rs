@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod marketing;
 pub mod orders;
 pub mod points;
+pub mod pushes;
 pub mod queue;
 pub mod refunds;
 pub mod shipments;

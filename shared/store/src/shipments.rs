@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use domain::ids::OrderId;
 use domain::logistics::{Shipment, TrackingReport, Warehouse};
 use domain::order::{OrderStatus, ShipmentSummary, StatusChange};
+use domain::platform::Settlement;
 
 /// A claim older than this is taken to be from a worker that died.
 const CLAIM_SECONDS: i64 = 120;
@@ -46,6 +47,19 @@ pub enum Applied {
         effect: domain::logistics::PushEffect,
         /// The order moved `SHIPPED -> DELIVERED` with this report.
         order_delivered: bool,
+    },
+}
+
+/// What WeChat's settlement news did to its order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    UnknownOrder,
+    Recorded {
+        /// When the order was delivered, if it is: by this confirmation or before it.
+        delivered_at: Option<i64>,
+        /// This confirmation moved it `SHIPPED -> DELIVERED`.
+        moved: bool,
+        channel: Option<String>,
     },
 }
 
@@ -206,6 +220,106 @@ impl ShipmentStore {
         out.item
             .map(|item| Ok((from_item(&item)?, get_i64(&item, "version").unwrap_or(0))))
             .transpose()
+    }
+
+    /// WeChat's settlement news on the order (`trade_manage_order_settlement`): the times it
+    /// reports, a confirmation and a settlement kept as first reported, the estimate as last
+    /// reported; and with a confirmation, `SHIPPED -> DELIVERED` at the time the shopper
+    /// confirmed (forward only: a refunding or delivered order stays where it is).
+    pub async fn record_settlement(
+        &self,
+        id: &OrderId,
+        settlement: &Settlement,
+        now: i64,
+    ) -> Result<Settled, StoreError> {
+        let mut sets = vec!["wechatSettlementAt = :now".to_string()];
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(id).into_iter().collect()))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", n(now))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        for (name, value, first_wins) in [
+            ("confirmedReceivedAt", settlement.confirm_receive_time, true),
+            ("settledAt", settlement.settlement_time, true),
+            (
+                "estimatedSettlementAt",
+                settlement.estimated_settlement_time,
+                false,
+            ),
+        ] {
+            let Some(value) = value else { continue };
+            let placeholder = format!(":{name}");
+            sets.push(if first_wins {
+                format!("{name} = if_not_exists({name}, {placeholder})")
+            } else {
+                format!("{name} = {placeholder}")
+            });
+            update = update.expression_attribute_values(placeholder, n(value));
+        }
+        let stored = match update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+        {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(err) if super::condition_failed(&err) => return Ok(Settled::UnknownOrder),
+            Err(err) => return Err(StoreError::dynamo("UpdateItem record settlement", err)),
+        };
+        let channel = super::get_s(&stored, "channel").map(str::to_string);
+        let status = super::get_s(&stored, "status");
+        let confirmed = get_i64(&stored, "confirmedReceivedAt");
+        if status == Some(OrderStatus::Delivered.as_str()) {
+            return Ok(Settled::Recorded {
+                delivered_at: get_i64(&stored, "deliveredAt"),
+                moved: false,
+                channel,
+            });
+        }
+        let (Some(at), Some(OrderStatus::Shipped)) =
+            (confirmed, status.and_then(OrderStatus::parse))
+        else {
+            return Ok(Settled::Recorded {
+                delivered_at: None,
+                moved: false,
+                channel,
+            });
+        };
+        let change = StatusChange {
+            status: OrderStatus::Delivered,
+            at: now,
+            reason: Some("confirmed received on WeChat".into()),
+        };
+        let moved = self
+            .client
+            .update_item()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(id).into_iter().collect()))
+            .update_expression(
+                "SET #s = :delivered, deliveredAt = :at, history = list_append(history, :h)",
+            )
+            .condition_expression("#s = :shipped")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":delivered", s(OrderStatus::Delivered.as_str()))
+            .expression_attribute_values(":shipped", s(OrderStatus::Shipped.as_str()))
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":h", history_entry(&change))
+            .send()
+            .await;
+        match moved {
+            Ok(_) => Ok(Settled::Recorded {
+                delivered_at: Some(at),
+                moved: true,
+                channel,
+            }),
+            // Moved on in between (the courier's signed-for push, a refund): read where it is.
+            Err(err) if super::condition_failed(&err) => {
+                Box::pin(self.record_settlement(id, settlement, now)).await
+            }
+            Err(err) => Err(StoreError::dynamo("UpdateItem confirm received", err)),
+        }
     }
 
     pub async fn shipment(&self, number: &str) -> Result<Option<Shipment>, StoreError> {

@@ -334,6 +334,28 @@ impl UserStore {
         }
     }
 
+    /// Forgets the phone bound to this openid's account (its keyed hash and masked form), as
+    /// when the shopper revokes it on WeChat; false when the openid has no account or no phone.
+    pub async fn forget_phone(&self, openid: &OpenId) -> Result<bool, StoreError> {
+        let Some(id) = self.user_id_for(&Identity::WeChat(openid.clone())).await? else {
+            return Ok(false);
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", user_key(&id))
+            .update_expression("REMOVE phoneHash, phoneMasked, phoneBoundAt")
+            .condition_expression("attribute_exists(phoneHash) OR attribute_exists(phoneMasked)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if super::condition_failed(&err) => Ok(false),
+            Err(err) => Err(StoreError::dynamo("UpdateItem forget phone", err)),
+        }
+    }
+
     pub async fn record_view(&self, id: &UserId, category: &CategoryId) -> Result<(), StoreError> {
         self.bump(id, &format!("v_{category}"), None).await
     }

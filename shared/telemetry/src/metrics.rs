@@ -69,6 +69,31 @@ impl BusinessEvent {
     }
 }
 
+/// Something an operator must act on, counted so an alarm can page them; not part of the
+/// funnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alert {
+    /// WeChat reminded us that a paid order has no shipping information: its funds stay frozen.
+    WeChatShippingReminder,
+    /// WeChat reminded us that the shop has not used its shipping information API.
+    WeChatAccessApiReminder,
+}
+
+impl Alert {
+    pub const ALL: [Alert; 2] = [
+        Alert::WeChatShippingReminder,
+        Alert::WeChatAccessApiReminder,
+    ];
+
+    /// The metric's name in CloudWatch (and in the template's alarms).
+    pub fn metric(self) -> &'static str {
+        match self {
+            Alert::WeChatShippingReminder => "WeChatShippingReminder",
+            Alert::WeChatAccessApiReminder => "WeChatAccessApiReminder",
+        }
+    }
+}
+
 /// WeChat launch scenes (场景值) by the channel they belong to.
 pub fn scene_channel(scene: u32) -> &'static str {
     match scene {
@@ -200,6 +225,27 @@ impl Metrics {
     pub fn event(&self, event: BusinessEvent, facts: &Facts<'_>) {
         self.sink
             .write_line(&Self::event_line(event, facts, now_ms()));
+    }
+
+    /// The EMF line for an alert at `timestamp_ms`: a count with no dimension, which the
+    /// template's alarm watches.
+    pub fn alert_line(alert: Alert, timestamp_ms: i64) -> String {
+        json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [[]],
+                    "Metrics": [{"Name": alert.metric(), "Unit": "Count"}],
+                }],
+            },
+            alert.metric(): 1,
+        })
+        .to_string()
+    }
+
+    pub fn alert(&self, alert: Alert) {
+        self.sink.write_line(&Self::alert_line(alert, now_ms()));
     }
 
     /// A route's latency and whether it failed (4xx, 5xx), by function and route.
@@ -379,6 +425,17 @@ mod tests {
             (doc["Revenue"].as_u64(), doc["Channel"].as_str()),
             (Some(990), Some("direct"))
         );
+    }
+
+    #[test]
+    fn alert_lines_are_valid_emf_and_outside_the_funnel() {
+        for alert in Alert::ALL {
+            let line = Metrics::alert_line(alert, 1_795_536_000_000);
+            let doc = assert_valid_emf(&line);
+            assert_eq!(doc[alert.metric()], 1);
+            let funnel = Funnel::count([line.as_str()], 0, i64::MAX);
+            assert_eq!(funnel, Funnel::default());
+        }
     }
 
     #[test]

@@ -203,6 +203,39 @@ async fn every_sample_event_succeeds_through_its_handler() {
                 event["headers"][k] = json!(v);
             }
         }
+        if event["routeKey"] == "GET /v1/wechat/events" {
+            // WeChat's console signs its URL check with the Token the shop entered.
+            let keys = providers::wechat_push::PushKeys::new(
+                shop.stack.settings["WECHAT_PUSH_TOKEN"].clone().into(),
+                &shop.stack.settings["WECHAT_PUSH_AES_KEY"],
+                devstack::SANDBOX_APPID.into(),
+            )
+            .unwrap();
+            let query = &event["queryStringParameters"];
+            let signature = keys.url_signature(
+                query["timestamp"].as_str().unwrap(),
+                query["nonce"].as_str().unwrap(),
+            );
+            let raw = event["rawQueryString"]
+                .as_str()
+                .unwrap()
+                .replace("REPLACE_WITH_A_URL_SIGNATURE", &signature);
+            event["rawQueryString"] = json!(raw);
+            event["queryStringParameters"]["signature"] = json!(signature);
+        }
+        if event["routeKey"] == "POST /v1/wechat/events" {
+            // A message is only taken encrypted and signed by the sandbox a moment ago.
+            let now = domain::clock::now_epoch_seconds();
+            let message = json!({"ToUserName": "gh_0123456789ab", "FromUserName": "o_wechat_platform", "CreateTime": now, "MsgType": "event", "Event": "trade_manage_remind_access_api"});
+            let sealed = shop.stack.wechat.seal(&message, now).unwrap();
+            event["rawQueryString"] = json!(sealed.query);
+            event["queryStringParameters"] = json!(
+                devstack::server::form_pairs(&sealed.query)
+                    .into_iter()
+                    .collect::<std::collections::BTreeMap<_, _>>()
+            );
+            event["body"] = json!(sealed.body);
+        }
         if event["routeKey"] == "POST /v1/pay/alipay/notify" {
             // Only the sandbox's Alipay key signs a notification we take: pay `order` with it.
             let total = shop
@@ -244,6 +277,7 @@ async fn every_sample_event_succeeds_through_its_handler() {
             "PayNotifyFunction" => shop.stack.pay_notify.clone(),
             "LogisticsHookFunction" => shop.stack.logistics_hook.clone(),
             "ShareRewardFunction" => shop.stack.share_reward.clone(),
+            "WeChatPushFunction" => shop.stack.wechat_push.clone(),
             other => panic!("no handler for {other}"),
         };
 

@@ -19,3 +19,4 @@ mod refunds;
 mod social;
 mod support;
 mod template_shape;
+mod wechat_push;

@@ -1,0 +1,248 @@
+//! `wechat-push`: WeChat's message push (消息推送) in safe mode, JSON format.
+//!
+//! Routes: `GET /v1/wechat/events` (the URL check WeChat's console makes: `echostr` back when
+//! `signature` matches) and `POST /v1/wechat/events` (an encrypted message). A message's
+//! `msg_signature` is checked before anything in it is read, a `timestamp` far from our clock
+//! is refused, and a message naming another AppID is refused; each message acts once however
+//! often WeChat pushes it (claimed, handled, then marked done). Acted on: order settlement and
+//! confirmation (`SHIPPED -> DELIVERED`, forward only), WeChat's shipping reminders (an alert
+//! metric and a log line naming the order), and the shopper revoking their phone number.
+
+use domain::clock::now_epoch_seconds;
+use domain::platform::{PaymentRef, PlatformEvent, PushedMessage, fresh};
+use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
+use edge::runtime::{Clients, HttpFunction, respond};
+use providers::wechat_push::{PushError, PushKeys};
+use serde::Deserialize;
+use settings::{ConfigError, Settings};
+use store::pushes::{Claim, PushLog};
+use store::queue::{DeadlineMessage, Queue};
+use store::shipments::{Settled, ShipmentStore};
+use store::users::UserStore;
+use telemetry::metrics::{Alert, BusinessEvent, Facts};
+
+/// WeChat's `RevokeInfo` code for the phone number.
+const REVOKED_PHONE: u32 = 8;
+
+pub struct WeChatPush {
+    metrics: telemetry::metrics::Metrics,
+    keys: PushKeys,
+    pushes: PushLog,
+    shipments: ShipmentStore,
+    users: UserStore,
+    deadlines: Queue,
+}
+
+/// A safe-mode message as WeChat posts it.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "Encrypt")]
+    encrypt: String,
+}
+
+/// What WeChat reads: exactly `success` stops its retries.
+fn success() -> ApiResponse {
+    api::text(200, "text/plain; charset=utf-8", "success")
+}
+
+fn required<'a>(req: &'a ApiRequest, name: &str) -> Result<&'a str, ApiError> {
+    req.query_param(name)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::invalid_field(name, "is required in the query"))
+}
+
+impl WeChatPush {
+    pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
+        let orders = settings.required("ORDERS_TABLE")?;
+        Ok(Self {
+            metrics: clients.metrics("wechat-push"),
+            keys: PushKeys::from_settings(settings)?,
+            pushes: PushLog::new(
+                clients.dynamodb.clone(),
+                settings.required("IDEMPOTENCY_TABLE")?,
+            ),
+            shipments: ShipmentStore::new(clients.dynamodb.clone(), orders, String::new()),
+            users: UserStore::new(clients.dynamodb.clone(), settings.required("USERS_TABLE")?),
+            deadlines: Queue::new(
+                clients.sqs.clone(),
+                settings.required("DEADLINES_QUEUE_URL")?,
+            ),
+        })
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let (settings, clients) = edge::runtime::from_env().await?;
+        Self::new(&settings, &clients)
+    }
+
+    async fn verify_url(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let signature = required(req, "signature")?;
+        let timestamp = required(req, "timestamp")?;
+        let nonce = required(req, "nonce")?;
+        let echostr = required(req, "echostr")?;
+        if !self.keys.url_signature_matches(timestamp, nonce, signature) {
+            tracing::warn!("message push URL check with a wrong signature refused");
+            return Err(ApiError::unauthorized("signature does not match"));
+        }
+        Ok(api::text(200, "text/plain; charset=utf-8", echostr))
+    }
+
+    async fn receive(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let msg_signature = required(req, "msg_signature")?;
+        let timestamp = required(req, "timestamp")?;
+        let nonce = required(req, "nonce")?;
+        if req.query_param("encrypt_type").is_some_and(|t| t != "aes") {
+            return Err(ApiError::invalid_field(
+                "encrypt_type",
+                "must be aes: set the message push to safe mode",
+            ));
+        }
+        let now = now_epoch_seconds();
+        if !fresh(timestamp, now) {
+            tracing::warn!(timestamp, "message push with a stale timestamp refused");
+            return Err(ApiError::unauthorized("timestamp is too far from now"));
+        }
+        let envelope: Envelope = req.json_body()?;
+        let json = self
+            .keys
+            .open(timestamp, nonce, msg_signature, &envelope.encrypt)
+            .map_err(|err| {
+                tracing::warn!(error = %err, "message push refused");
+                match err {
+                    PushError::Signature | PushError::OtherApp => {
+                        ApiError::unauthorized(err.to_string())
+                    }
+                    PushError::Encoding | PushError::Malformed => {
+                        ApiError::invalid_field("Encrypt", err)
+                    }
+                }
+            })?;
+        let message =
+            PushedMessage::parse(&json).map_err(|err| ApiError::invalid_field("Encrypt", err))?;
+        let key = &message.dedupe_key;
+        match self
+            .pushes
+            .claim(key, now)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?
+        {
+            Claim::Done => return Ok(success()),
+            // The push being handled answers for both; if it fails, WeChat pushes again.
+            Claim::Busy => return Ok(success()),
+            Claim::Mine => {}
+        }
+        self.act(&message.event, now).await?;
+        self.pushes
+            .done(key, now)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?;
+        Ok(success())
+    }
+
+    async fn act(&self, event: &PlatformEvent, now: i64) -> Result<(), ApiError> {
+        match event {
+            PlatformEvent::OrderSettlement {
+                payment,
+                settlement,
+            } => {
+                let Some(order_id) = &payment.order_id else {
+                    tracing::warn!(transaction_id = ?payment.transaction_id, "settlement for an order number that is not ours");
+                    return Ok(());
+                };
+                let settled = self
+                    .shipments
+                    .record_settlement(order_id, settlement, now)
+                    .await
+                    .map_err(|e| ApiError::unexpected(&e))?;
+                match settled {
+                    Settled::UnknownOrder => {
+                        tracing::warn!(%order_id, "settlement for an order we do not have");
+                    }
+                    Settled::Recorded {
+                        delivered_at: Some(delivered_at),
+                        moved,
+                        channel,
+                    } => {
+                        // Sent on every push that finds it confirmed, like the courier's: the
+                        // deadlines consumer awards points and completes the order once.
+                        self.deadlines
+                            .send(
+                                &DeadlineMessage::OrderDelivered {
+                                    order_id: order_id.clone(),
+                                    delivered_at,
+                                },
+                                0,
+                            )
+                            .await
+                            .map_err(|e| ApiError::unexpected(&e))?;
+                        if moved {
+                            self.metrics.event(
+                                BusinessEvent::Delivered,
+                                &Facts {
+                                    channel: channel.as_deref(),
+                                    ..Facts::default()
+                                },
+                            );
+                        }
+                        tracing::info!(%order_id, moved, "confirmed received on WeChat");
+                    }
+                    Settled::Recorded { .. } => {
+                        tracing::info!(%order_id, "settlement recorded");
+                    }
+                }
+            }
+            PlatformEvent::RemindShipping { payment } => {
+                self.metrics.alert(Alert::WeChatShippingReminder);
+                let PaymentRef {
+                    transaction_id,
+                    order_id,
+                } = payment;
+                tracing::warn!(order_id = ?order_id.as_ref().map(|o| o.to_string()), transaction_id = ?transaction_id, "WeChat reminds: this paid order has no shipping information yet");
+            }
+            PlatformEvent::RemindAccessApi => {
+                self.metrics.alert(Alert::WeChatAccessApiReminder);
+                tracing::warn!(
+                    "WeChat reminds: the mini-program has not uploaded shipping information through the API"
+                );
+            }
+            PlatformEvent::AuthorizationRevoke { openid, revoked } => {
+                if revoked.contains(&REVOKED_PHONE) {
+                    let forgotten = self
+                        .users
+                        .forget_phone(openid)
+                        .await
+                        .map_err(|e| ApiError::unexpected(&e))?;
+                    tracing::info!(forgotten, "phone number revoked on WeChat");
+                }
+                let kept_nothing: Vec<&u32> =
+                    revoked.iter().filter(|k| **k != REVOKED_PHONE).collect();
+                if !kept_nothing.is_empty() {
+                    tracing::info!(kinds = ?kept_nothing, "revocation of data kept with no user record");
+                }
+            }
+            PlatformEvent::AuthorizationCancellation { .. } => {
+                tracing::warn!(
+                    "WeChat account deleted: the shopper's data awaits account deletion"
+                );
+            }
+            PlatformEvent::Other { kind } => {
+                tracing::info!(kind, "pushed message not acted on");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpFunction for WeChatPush {
+    async fn handle(&self, req: ApiRequest) -> ApiResponse {
+        respond(&self.metrics, &req, async {
+            match req.route() {
+                "GET /v1/wechat/events" => self.verify_url(&req).await,
+                "POST /v1/wechat/events" => self.receive(&req).await,
+                other => Err(ApiError::route_not_found(other)),
+            }
+        })
+        .await
+    }
+}
