@@ -781,6 +781,7 @@ impl Checkout {
             confirmed_received_at: None,
             settled_at: None,
             estimated_settlement_at: None,
+            shipping_upload: None,
             return_shipment: None,
             refunded_skus: Vec::new(),
             refunded_amount: Fen::ZERO,

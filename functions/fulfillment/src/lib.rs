@@ -6,6 +6,12 @@
 //! shopper with a subscribe message (a failed notice is logged, never fails the order). A
 //! redelivered message finds the order SHIPPED and does nothing; a message that can never work
 //! (not JSON, no such order) fails alone and reaches the DLQ after five receives.
+//!
+//! A shipped WeChat Pay order then has its shipping information uploaded to WeChat
+//! (`shipping.upload`, through this queue so WeChat never holds up shipping): once per
+//! waybill, claimed so duplicate messages call WeChat once, retried with a growing delay while
+//! WeChat is busy or has not indexed the payment (10060001), and recorded on the order
+//! (`shippingUpload`: PENDING, UPLOADED, or FAILED with WeChat's errcode).
 
 use app::wechat::{AccessTokenError, access_token};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -14,10 +20,12 @@ use domain::ids::GroupId;
 use domain::ids::OrderId;
 use domain::logistics::{Direction, Shipment, choose_warehouse};
 use domain::order::OrderStatus;
+use domain::order::{ShippingUpload, UploadState};
+use domain::shipping_info::{self, UploadPlan};
 use domain::social::GroupStatus;
 use edge::runtime::{Clients, QueueFunction, each_message};
 use providers::kuaidi100::{Courier, Kuaidi100, Waybill, WaybillRequest};
-use providers::wechat::WeChatApi;
+use providers::wechat::{WeChatApi, WeChatError};
 use serde_json::json;
 use settings::{ConfigError, Settings};
 use std::sync::Arc;
@@ -41,6 +49,9 @@ pub struct Fulfillment {
     /// The subscribe-message template for "order shipped"; no notices without one.
     shipped_template: Option<String>,
 }
+
+/// Tries of one shipping upload before it is recorded FAILED (about an hour of backoff).
+const MAX_UPLOAD_ATTEMPTS: u32 = 10;
 
 /// The first `max` characters: WeChat's `thing` fields take 20.
 fn clip(text: &str, max: usize) -> String {
@@ -92,7 +103,170 @@ impl Fulfillment {
                 company,
                 number,
             } => self.track_return(&order_id, company, number).await,
+            FulfillmentMessage::ShippingUpload { order_id, attempt } => {
+                self.upload_shipping(&order_id, attempt).await
+            }
         }
+    }
+
+    /// Queues the order's shipping upload (`attempt` tries so far) after `delay` seconds.
+    async fn queue_upload(
+        &self,
+        order_id: &OrderId,
+        attempt: u32,
+        delay: u32,
+    ) -> Result<(), String> {
+        self.fulfillment
+            .send(
+                &FulfillmentMessage::ShippingUpload {
+                    order_id: order_id.clone(),
+                    attempt,
+                },
+                i64::from(delay),
+            )
+            .await
+            .map_err(|e| format!("queueing the shipping upload: {e}"))
+    }
+
+    /// Uploads the order's shipping information to WeChat, as the module comment says.
+    async fn upload_shipping(&self, order_id: &OrderId, attempt: u32) -> Result<(), String> {
+        let stored = self
+            .orders
+            .get(order_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("poison message: order {order_id} does not exist"))?;
+        let Some(shipment) = stored.order.shipment.clone() else {
+            return Err(format!("order {order_id} has no shipment to upload yet"));
+        };
+        let now = now_epoch_seconds();
+        match shipping_info::plan(&stored.order, &shipment.number, now) {
+            UploadPlan::Nothing | UploadPlan::Failed => return Ok(()),
+            UploadPlan::NoUploadsLeft => {
+                tracing::warn!(order_id = %order_id, number = %shipment.number, "the waybill changed after WeChat's one re-upload: correct it in WeChat's merchant platform");
+                return Ok(());
+            }
+            // Its worker finishes it, or its claim lapses and a redelivery takes over.
+            UploadPlan::Claimed => {
+                return Err(format!(
+                    "order {order_id}'s upload is claimed by another worker"
+                ));
+            }
+            UploadPlan::Upload => {}
+        }
+        let read = stored.order.shipping_upload.clone();
+        let base = read.clone().unwrap_or(ShippingUpload {
+            state: UploadState::Pending,
+            tracking_no: None,
+            uploads: 0,
+            attempts: 0,
+            errcode: None,
+            uploaded_at: None,
+            claimed_until: None,
+            version: 0,
+        });
+        let claimed = ShippingUpload {
+            state: UploadState::Pending,
+            attempts: attempt + 1,
+            claimed_until: Some(now + 30),
+            ..base.clone()
+        };
+        if !self
+            .shipments
+            .swap_upload(order_id, read.as_ref(), &claimed)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return Err(format!(
+                "order {order_id}'s upload moved on while claiming it; rereading"
+            ));
+        }
+        let claimed = ShippingUpload {
+            version: read.as_ref().map_or(1, |r| r.version + 1),
+            ..claimed
+        };
+        let settle = |state: UploadState, errcode: Option<i64>| ShippingUpload {
+            state,
+            errcode,
+            claimed_until: None,
+            ..claimed.clone()
+        };
+        let body = shipping_info::upload_body(
+            &stored.order,
+            stored.payer().as_deref().unwrap_or(""),
+            &shipment.company,
+            &shipment.number,
+            &shipping_info::shanghai_rfc3339(now),
+        );
+        let outcome = match body {
+            Err(refused) => {
+                tracing::error!(order_id = %order_id, problem = %refused, "shipping information cannot be uploaded");
+                return self
+                    .finish_upload(order_id, &claimed, &settle(UploadState::Failed, None))
+                    .await;
+            }
+            Ok(body) => match access_token(&self.wechat, &self.users, now).await {
+                Ok(token) => self.wechat.upload_shipping_info(&token, &body).await,
+                Err(AccessTokenError::WeChat(err)) => Err(err),
+                Err(AccessTokenError::Store(err)) => return Err(err.to_string()),
+            },
+        };
+        match outcome {
+            Ok(()) => {
+                tracing::info!(order_id = %order_id, number = %shipment.number, "shipping information uploaded to WeChat");
+                let uploaded = ShippingUpload {
+                    tracking_no: Some(shipment.number.clone()),
+                    uploads: claimed.uploads + 1,
+                    attempts: 0,
+                    uploaded_at: Some(now),
+                    ..settle(UploadState::Uploaded, None)
+                };
+                self.finish_upload(order_id, &claimed, &uploaded).await
+            }
+            Err(err) => {
+                let errcode = match &err {
+                    WeChatError::Refused { errcode, .. }
+                    | WeChatError::InvalidAccessToken(errcode) => Some(*errcode),
+                    _ => None,
+                };
+                let again = matches!(err, WeChatError::Unavailable(_) | WeChatError::RateLimited)
+                    || errcode.is_some_and(shipping_info::retryable);
+                if again && claimed.attempts < MAX_UPLOAD_ATTEMPTS {
+                    tracing::warn!(order_id = %order_id, error = %err, attempt = claimed.attempts, "WeChat could not take the shipping information yet; retrying");
+                    self.finish_upload(order_id, &claimed, &settle(UploadState::Pending, errcode))
+                        .await?;
+                    return self
+                        .queue_upload(
+                            order_id,
+                            claimed.attempts,
+                            shipping_info::retry_delay_seconds(claimed.attempts),
+                        )
+                        .await;
+                }
+                tracing::error!(order_id = %order_id, error = %err, "WeChat refused the shipping information: the merchant must upload it by hand");
+                self.finish_upload(order_id, &claimed, &settle(UploadState::Failed, errcode))
+                    .await
+            }
+        }
+    }
+
+    /// Records how the claimed upload ended; a claim lost in the meantime (it lapsed and
+    /// another worker took over) leaves the record to that worker.
+    async fn finish_upload(
+        &self,
+        order_id: &OrderId,
+        claimed: &ShippingUpload,
+        outcome: &ShippingUpload,
+    ) -> Result<(), String> {
+        let written = self
+            .shipments
+            .swap_upload(order_id, Some(claimed), outcome)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !written {
+            tracing::warn!(order_id = %order_id, "the shipping upload's claim lapsed before its outcome was recorded");
+        }
+        Ok(())
     }
 
     /// A return parcel: its shipment (so the hook knows the number) and a tracking subscription.
@@ -164,6 +338,12 @@ impl Fulfillment {
             }
             OrderStatus::PendingPayment => {
                 return Err(format!("order {order_id} is not paid yet; retrying later"));
+            }
+            // Shipped already: a redelivery after a crash between shipping and queueing the
+            // upload queues it now (the upload does nothing when it is done).
+            OrderStatus::Shipped => {
+                tracing::info!(order_id = %order_id, "shipped already");
+                return self.queue_upload_if_needed(&stored, 0).await;
             }
             status => {
                 tracing::info!(order_id = %order_id, status = status.as_str(), "nothing to ship");
@@ -254,7 +434,21 @@ impl Fulfillment {
             );
             self.notify_shipped(&stored, &shipment, now).await;
         }
+        if stored.order.provider == domain::payment::Provider::Wechat {
+            self.queue_upload(order_id, 0, 0).await?;
+        }
         Ok(())
+    }
+
+    /// Queues the upload of a shipped order whose shipping information WeChat lacks.
+    async fn queue_upload_if_needed(&self, stored: &StoredOrder, delay: u32) -> Result<(), String> {
+        let Some(shipment) = &stored.order.shipment else {
+            return Ok(());
+        };
+        match shipping_info::plan(&stored.order, &shipment.number, now_epoch_seconds()) {
+            UploadPlan::Upload => self.queue_upload(&stored.order.id, 0, delay).await,
+            _ => Ok(()),
+        }
     }
 
     /// A paid group-buy seat: the order waits for its group, and the payment that fills the

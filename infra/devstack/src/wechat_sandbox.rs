@@ -60,6 +60,10 @@ struct State {
     stable_token_calls: u64,
     code2session_calls: u64,
     subscribe_messages: Vec<Value>,
+    /// Payments whose next shipping upload is answered 10060001.
+    not_indexed: HashSet<String>,
+    /// Accepted shipping uploads: (payment, body).
+    shipping_uploads: Vec<(String, Value)>,
 }
 
 fn err(code: i64, msg: &str) -> Outgoing {
@@ -210,20 +214,27 @@ impl WeChatSandbox {
 
     /// Subscribe messages as WeChat takes them: a valid access_token and a body naming the shopper
     /// and the template. Kept for tests and `GET /__sandbox/stats`.
-    fn subscribe_send(&self, query: &str, body: &[u8]) -> Outgoing {
+    /// 40001 unless the query carries the access_token the sandbox issued, unexpired.
+    fn token_error(&self, query: &str) -> Option<Outgoing> {
         let token = form_pairs(query)
             .into_iter()
             .find(|(k, _)| k == "access_token")
             .map(|(_, v)| v);
-        let mut state = self.state();
         let now = domain::clock::now_epoch_seconds();
-        let valid = matches!((&state.token, &token), (Some((t, exp)), Some(given)) if t == given && *exp > now);
-        if !valid {
-            return err(
+        let valid = matches!((&self.state().token, &token), (Some((t, exp)), Some(given)) if t == given && *exp > now);
+        (!valid).then(|| {
+            err(
                 40001,
                 "invalid credential, access_token is invalid or not latest",
-            );
+            )
+        })
+    }
+
+    fn subscribe_send(&self, query: &str, body: &[u8]) -> Outgoing {
+        if let Some(refused) = self.token_error(query) {
+            return refused;
         }
+        let mut state = self.state();
         let Ok(body) = serde_json::from_slice::<Value>(body) else {
             return err(47001, "data format error");
         };
@@ -235,6 +246,118 @@ impl WeChatSandbox {
         }
         state.subscribe_messages.push(body);
         json_ok(json!({}))
+    }
+
+    /// `upload_shipping_info` as WeChat checks it: a valid access_token; `order_key` by
+    /// transaction_id or mchid + out_trade_no; `shipping_list` an array (47001 otherwise) of
+    /// exactly one in unified mode (268485228); SF needs a contact; at most two uploads per
+    /// payment. A transaction marked with [`WeChatSandbox::not_indexed_once`] first gets
+    /// 10060001, as a payment WeChat has not indexed yet.
+    fn upload_shipping_info(&self, query: &str, body: &[u8]) -> Outgoing {
+        if let Some(refused) = self.token_error(query) {
+            return refused;
+        }
+        let Ok(doc) = serde_json::from_slice::<Value>(body) else {
+            return err(47001, "data format error");
+        };
+        let key = &doc["order_key"];
+        let transaction = match key["order_number_type"].as_i64() {
+            Some(2) => key["transaction_id"].as_str().map(str::to_string),
+            Some(1) => match (key["mchid"].as_str(), key["out_trade_no"].as_str()) {
+                (Some(m), Some(o)) => Some(format!("{m}/{o}")),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(transaction) = transaction.filter(|t| !t.is_empty()) else {
+            return err(47001, "data format error: order_key");
+        };
+        let logistics_type = doc["logistics_type"].as_i64().unwrap_or(0);
+        let mode = doc["delivery_mode"].as_i64().unwrap_or(0);
+        if !(1..=4).contains(&logistics_type) || !(1..=2).contains(&mode) {
+            return err(47001, "data format error: logistics_type or delivery_mode");
+        }
+        let Some(list) = doc["shipping_list"].as_array() else {
+            return err(47001, "data format error: shipping_list must be an array");
+        };
+        if mode == 1 && list.len() != 1 {
+            return err(
+                268485228,
+                "unified delivery mode needs exactly one shipping_list entry",
+            );
+        }
+        for item in list {
+            let desc = item["item_desc"].as_str().unwrap_or("");
+            if desc.is_empty() || desc.chars().count() > 120 {
+                return err(47001, "data format error: item_desc");
+            }
+            if logistics_type == 1 {
+                let (Some(number), Some(company)) = (
+                    item["tracking_no"].as_str(),
+                    item["express_company"].as_str(),
+                ) else {
+                    return err(47001, "data format error: tracking_no and express_company");
+                };
+                if number.is_empty() || company.is_empty() {
+                    return err(47001, "data format error: tracking_no and express_company");
+                }
+                let contact = &item["contact"];
+                let given = contact["receiver_contact"]
+                    .as_str()
+                    .or(contact["consignor_contact"].as_str())
+                    .filter(|c| !c.is_empty());
+                if company == "SF" && given.is_none() {
+                    return err(47001, "data format error: SF shipments need a contact");
+                }
+                if given.is_some_and(|c| {
+                    let visible = c.chars().filter(char::is_ascii_digit).count();
+                    visible > 4
+                }) {
+                    return err(47001, "data format error: contact must be masked");
+                }
+            }
+        }
+        let time_ok = doc["upload_time"].as_str().is_some_and(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).is_ok()
+        });
+        if !time_ok {
+            return err(47001, "data format error: upload_time");
+        }
+        if doc["payer"]["openid"].as_str().is_none_or(str::is_empty) {
+            return err(47001, "data format error: payer.openid");
+        }
+        let mut state = self.state();
+        if state.not_indexed.remove(&transaction) {
+            return err(10060001, "order not found: the payment is not indexed yet");
+        }
+        let uploads = state
+            .shipping_uploads
+            .iter()
+            .filter(|(t, _)| *t == transaction)
+            .count();
+        if uploads >= 2 {
+            return err(
+                10060012,
+                "shipping information can be uploaded again only once",
+            );
+        }
+        state.shipping_uploads.push((transaction, doc));
+        json_ok(json!({}))
+    }
+
+    /// The next upload for this payment (`transaction_id`) gets 10060001, as when WeChat has
+    /// not indexed a payment yet.
+    pub fn not_indexed_once(&self, transaction_id: &str) {
+        self.state().not_indexed.insert(transaction_id.to_string());
+    }
+
+    /// The shipping information uploads WeChat accepted, oldest first.
+    pub fn shipping_uploads(&self) -> Vec<Value> {
+        self.state()
+            .shipping_uploads
+            .iter()
+            .map(|(_, doc)| doc.clone())
+            .collect()
     }
 
     /// The subscribe messages sent so far, oldest first.
@@ -345,6 +468,12 @@ impl Serve for WeChatSandbox {
             }
             ("POST", "/cgi-bin/message/subscribe/send") => {
                 self.subscribe_send(&req.query, &req.body)
+            }
+            ("POST", "/wxa/sec/order/upload_shipping_info") => {
+                self.upload_shipping_info(&req.query, &req.body)
+            }
+            ("GET", "/__sandbox/wechat/shipping-uploads") => {
+                Outgoing::json(200, &json!({"uploads": self.shipping_uploads()}))
             }
             ("POST", "/__sandbox/wechat/push") => {
                 let message = serde_json::from_slice::<Value>(&req.body)

@@ -19,4 +19,5 @@ pub mod pricing;
 pub mod promotions;
 pub mod refund;
 pub mod search;
+pub mod shipping_info;
 pub mod social;

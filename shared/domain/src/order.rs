@@ -261,6 +261,10 @@ pub struct Order {
     pub settled_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_settlement_at: Option<i64>,
+    /// The shipping information upload WeChat needs before it releases a WeChat Pay order's
+    /// funds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_upload: Option<ShippingUpload>,
     /// The parcel the shopper sends back, before a shipped order's refund.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_shipment: Option<ShipmentSummary>,
@@ -289,6 +293,42 @@ fn wechat() -> crate::payment::Provider {
 
 fn is_zero_fen(f: &Fen) -> bool {
     f.get() == 0
+}
+
+/// Where an order's shipping information upload stands, as the order and the shopper's
+/// order page show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShippingUpload {
+    pub state: UploadState,
+    /// The waybill last uploaded: a second upload happens only for another one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_no: Option<String>,
+    /// Uploads WeChat accepted for this payment (it takes at most two).
+    #[serde(default)]
+    pub uploads: u32,
+    /// Tries of the current upload, for the retry's backoff.
+    #[serde(default)]
+    pub attempts: u32,
+    /// WeChat's errcode when the upload failed or is being retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errcode: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaded_at: Option<i64>,
+    /// A worker is talking to WeChat about it until then; after, another may take over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_until: Option<i64>,
+    /// Bumped by every write: each is conditional on the version it read.
+    #[serde(default)]
+    pub version: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UploadState {
+    Pending,
+    Uploaded,
+    Failed,
 }
 
 /// Which courier carries the order and under what waybill number.

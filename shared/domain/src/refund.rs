@@ -221,6 +221,7 @@ mod tests {
             confirmed_received_at: None,
             settled_at: None,
             estimated_settlement_at: None,
+            shipping_upload: None,
             return_shipment: None,
             refunded_skus: vec![],
             refunded_amount: Fen::ZERO,

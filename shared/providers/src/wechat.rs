@@ -197,6 +197,24 @@ impl WeChatApi {
         Ok(())
     }
 
+    /// Uploads an order's shipping information (`upload_shipping_info`, body as
+    /// `domain::shipping_info::upload_body` builds it).
+    pub async fn upload_shipping_info(
+        &self,
+        access_token: &SecretString,
+        body: &Value,
+    ) -> Result<(), WeChatError> {
+        let url = format!("{}/wxa/sec/order/upload_shipping_info", self.base);
+        self.call::<Value>(|| {
+            self.http
+                .post(&url)
+                .query(&[("access_token", access_token.expose_secret())])
+                .json(body)
+        })
+        .await?;
+        Ok(())
+    }
+
     pub async fn phone_number(
         &self,
         access_token: &SecretString,

@@ -29,6 +29,13 @@ pub enum FulfillmentMessage {
     /// Every seat of a group-buy group is paid: ship its members' orders (each once, by status).
     #[serde(rename = "group.completed", rename_all = "camelCase")]
     GroupCompleted { group_id: GroupId },
+    /// Upload the order's shipping information to WeChat; `attempt` counts the tries so far.
+    #[serde(rename = "shipping.upload", rename_all = "camelCase")]
+    ShippingUpload {
+        order_id: OrderId,
+        #[serde(default)]
+        attempt: u32,
+    },
 }
 
 impl FulfillmentMessage {

@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use domain::ids::OrderId;
 use domain::logistics::{Shipment, TrackingReport, Warehouse};
+use domain::order::ShippingUpload;
 use domain::order::{OrderStatus, ShipmentSummary, StatusChange};
 use domain::platform::Settlement;
 
@@ -319,6 +320,44 @@ impl ShipmentStore {
                 Box::pin(self.record_settlement(id, settlement, now)).await
             }
             Err(err) => Err(StoreError::dynamo("UpdateItem confirm received", err)),
+        }
+    }
+
+    /// Replaces the order's shipping upload with `next` (its version one past `read`'s), if
+    /// it is still what was read: false when another worker wrote it in between.
+    pub async fn swap_upload(
+        &self,
+        id: &OrderId,
+        read: Option<&ShippingUpload>,
+        next: &ShippingUpload,
+    ) -> Result<bool, StoreError> {
+        let next = ShippingUpload {
+            version: read.map_or(1, |r| r.version + 1),
+            ..next.clone()
+        };
+        let value = serde_json::to_value(&next).map_err(|e| StoreError::Corrupt {
+            key: format!("ORDER#{id}"),
+            problem: e.to_string(),
+        })?;
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(id).into_iter().collect()))
+            .update_expression("SET shippingUpload = :next")
+            .expression_attribute_values(":next", super::to_attribute(&value));
+        update = match read {
+            None => update.condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(shippingUpload)",
+            ),
+            Some(read) => update
+                .condition_expression("shippingUpload.version = :read")
+                .expression_attribute_values(":read", n(read.version)),
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if super::condition_failed(&err) => Ok(false),
+            Err(err) => Err(StoreError::dynamo("UpdateItem shipping upload", err)),
         }
     }
 

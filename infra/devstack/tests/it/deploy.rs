@@ -71,7 +71,8 @@ async fn a_whole_purchase_runs_with_every_secret_read_from_secrets_manager() {
         .sandbox("/__sandbox/wechatpay/pay", &json!({"outTradeNo": id}))
         .await;
     assert_eq!(paid["notifyStatus"], 204, "{paid}");
-    assert_eq!(shop.stack.drain("FulfillmentQueue").await.unwrap(), 1);
+    // order.paid, then the shipping upload it queues
+    assert_eq!(shop.stack.drain("FulfillmentQueue").await.unwrap(), 2);
     let order = shop.get_as(&token, &format!("/v1/orders/{id}")).await.body;
     let number = order["shipment"]["number"].as_str().unwrap().to_string();
     let param = json!({"status": "polling", "message": "", "lastResult": {"state": "3", "ischeck": "1", "com": "zhongtong", "nu": number, "data": [{"time": "2026-12-01 10:00:00", "ftime": "2026-12-01 10:00:00", "context": "已签收"}]}}).to_string();

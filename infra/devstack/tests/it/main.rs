@@ -16,6 +16,7 @@ mod points;
 mod promotions;
 mod provisioning;
 mod refunds;
+mod shipping_info;
 mod social;
 mod support;
 mod template_shape;

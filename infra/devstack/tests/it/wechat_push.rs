@@ -35,7 +35,8 @@ async fn shipped_order(shop: &TestShop, who: &str) -> (String, String) {
         .sandbox("/__sandbox/wechatpay/pay", &json!({"outTradeNo": id}))
         .await;
     assert_eq!(paid["notifyStatus"], 204, "{paid}");
-    assert_eq!(shop.stack.drain("FulfillmentQueue").await.unwrap(), 1);
+    // order.paid, then the shipping upload it queues
+    assert_eq!(shop.stack.drain("FulfillmentQueue").await.unwrap(), 2);
     assert_eq!(status_of(shop, &token, &id).await, "SHIPPED");
     (token, id)
 }

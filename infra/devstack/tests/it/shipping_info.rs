@@ -1,0 +1,197 @@
+//! WeChat's shipping information (发货信息录入): a shipped WeChat Pay order's waybill is
+//! uploaded through the fulfillment queue, once, retried while WeChat has not indexed the
+//! payment, with the receiver's phone masked; Alipay orders are never uploaded.
+
+use crate::checkout::{order_body, place};
+use crate::support::TestShop;
+use aws_lambda_events::sqs::SqsEvent;
+use domain::ids::OrderId;
+use edge::runtime::QueueFunction;
+use serde_json::{Value, json};
+use store::queue::FulfillmentMessage;
+
+/// A shop with the demo catalog and warehouses (杭州仓 with 中通, 广州仓 with 顺丰).
+async fn shop() -> TestShop {
+    let shop = TestShop::start().await;
+    devstack::seed::warehouses(&shop.stack.admin(), 0)
+        .await
+        .unwrap();
+    shop
+}
+
+/// An order of `who` sent to `province`, paid through the WeChat Pay sandbox: (token, id).
+async fn paid_order(shop: &TestShop, who: &str, province: &str) -> (String, String) {
+    let (token, _) = shop.login(who).await;
+    let mut body = order_body("longjing-1", 1);
+    body["address"]["province"] = json!(province);
+    let placed = place(shop, &token, &format!("{who}-order"), &body).await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let id = placed.body["order"]["id"].as_str().unwrap().to_string();
+    let paid = shop
+        .sandbox("/__sandbox/wechatpay/pay", &json!({"outTradeNo": id}))
+        .await;
+    assert_eq!(paid["notifyStatus"], 204, "{paid}");
+    (token, id)
+}
+
+async fn order_of(shop: &TestShop, token: &str, id: &str) -> Value {
+    let answer = shop.get_as(token, &format!("/v1/orders/{id}")).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.body
+}
+
+/// Hands the fulfillment consumer these messages, as SQS would.
+async fn deliver(shop: &TestShop, messages: &[FulfillmentMessage]) {
+    let records: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({"messageId": format!("m-{i}"), "body": serde_json::to_string(m).unwrap()}))
+        .collect();
+    let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
+    let consumer: &dyn QueueFunction = shop.stack.fulfillment.as_ref();
+    let answer = consumer.handle(event).await;
+    assert!(
+        answer.batch_item_failures.is_empty(),
+        "{:?}",
+        answer.batch_item_failures
+    );
+}
+
+fn upload_of(id: &OrderId) -> FulfillmentMessage {
+    FulfillmentMessage::ShippingUpload {
+        order_id: id.clone(),
+        attempt: 0,
+    }
+}
+
+#[tokio::test]
+async fn a_shipped_wechat_pay_order_is_uploaded_once_with_its_waybill_and_a_masked_phone() {
+    // given an order to Guangdong, which ships from 广州仓 with SF (SF requires the contact)
+    let shop = shop().await;
+    let (token, id) = paid_order(&shop, "ying.1", "广东省").await;
+
+    // when fulfillment ships it, and the order.paid and upload messages come again
+    let handled = shop.stack.drain("FulfillmentQueue").await.unwrap();
+    let order_id = OrderId::parse(&id).unwrap();
+    deliver(
+        &shop,
+        &[
+            FulfillmentMessage::order_paid(&order_id, "t"),
+            upload_of(&order_id),
+            upload_of(&order_id),
+        ],
+    )
+    .await;
+    shop.stack.drain("FulfillmentQueue").await.unwrap();
+
+    // then WeChat got exactly one upload, as its rules want it
+    assert_eq!(handled, 2, "order.paid, then its shipping upload");
+    let order = order_of(&shop, &token, &id).await;
+    let uploads = shop.stack.wechat.shipping_uploads();
+    assert_eq!(uploads.len(), 1, "{uploads:?}");
+    let upload = &uploads[0];
+    assert_eq!(
+        upload["order_key"]["transaction_id"],
+        order["transactionId"]
+    );
+    assert_eq!(upload["logistics_type"], 1);
+    let item = &upload["shipping_list"][0];
+    assert_eq!(item["tracking_no"], order["shipment"]["number"]);
+    assert_eq!(item["express_company"], "SF");
+    assert_eq!(item["contact"]["receiver_contact"], "*******5678");
+    assert!(item["item_desc"].as_str().unwrap().contains("×1"));
+    assert_eq!(
+        upload["payer"]["openid"],
+        devstack::wechat_sandbox::openid_for(devstack::SANDBOX_APPID, "ying")
+    );
+    assert!(upload["upload_time"].as_str().unwrap().ends_with("+08:00"));
+    // and the shopper's order shows it uploaded
+    assert_eq!(order["shippingUpload"]["state"], "UPLOADED");
+    assert_eq!(order["shippingUpload"]["uploads"], 1);
+    assert_eq!(
+        order["shippingUpload"]["trackingNo"],
+        order["shipment"]["number"]
+    );
+}
+
+#[tokio::test]
+async fn an_upload_that_first_meets_10060001_is_retried_and_succeeds_exactly_once() {
+    // given a shipped order whose payment WeChat has not indexed yet
+    let shop = shop().await;
+    let (token, id) = paid_order(&shop, "chen.1", "浙江省").await;
+    let transaction = shop.get_as(&token, &format!("/v1/orders/{id}")).await.body["transactionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    shop.stack.wechat.not_indexed_once(&transaction);
+
+    // when fulfillment ships it and makes the first upload
+    shop.stack.drain("FulfillmentQueue").await.unwrap();
+
+    // then the upload waits with WeChat's code, its retry queued with a delay
+    let waiting = order_of(&shop, &token, &id).await;
+    assert_eq!(waiting["status"], "SHIPPED");
+    assert_eq!(waiting["shippingUpload"]["state"], "PENDING");
+    assert_eq!(waiting["shippingUpload"]["errcode"], 10060001);
+    assert!(shop.stack.wechat.shipping_uploads().is_empty());
+
+    // when the retry arrives (and, later, a duplicate of it)
+    let order_id = OrderId::parse(&id).unwrap();
+    let retry = FulfillmentMessage::ShippingUpload {
+        order_id: order_id.clone(),
+        attempt: 1,
+    };
+    deliver(&shop, std::slice::from_ref(&retry)).await;
+    deliver(&shop, &[retry]).await;
+
+    // then it is uploaded, once
+    let order = order_of(&shop, &token, &id).await;
+    assert_eq!(order["shippingUpload"]["state"], "UPLOADED");
+    assert_eq!(order["shippingUpload"].get("errcode"), None);
+    let uploads = shop.stack.wechat.shipping_uploads();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0]["shipping_list"][0]["express_company"], "ZTO");
+}
+
+#[tokio::test]
+async fn an_alipay_order_ships_without_a_wechat_upload() {
+    // given an order paid with Alipay
+    let shop = shop().await;
+    let login = shop
+        .post("/v1/auth/login/alipay", &json!({"code": "alipay-user.1"}))
+        .await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    let token = login.body["token"].as_str().unwrap().to_string();
+    let mut body = order_body("longjing-1", 1);
+    body["provider"] = json!("alipay");
+    let placed = place(&shop, &token, "alipay-ship", &body).await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let id = placed.body["order"]["id"].as_str().unwrap().to_string();
+    shop.stack
+        .order_store()
+        .mark_paid(
+            &OrderId::parse(&id).unwrap(),
+            "2026120122001",
+            "2026-12-01T10:00:00+08:00",
+            1,
+        )
+        .await
+        .unwrap();
+    deliver(
+        &shop,
+        &[FulfillmentMessage::order_paid(
+            &OrderId::parse(&id).unwrap(),
+            "t",
+        )],
+    )
+    .await;
+
+    // when every message is handled
+    shop.stack.drain("FulfillmentQueue").await.unwrap();
+
+    // then it shipped and nothing went to WeChat
+    let order = order_of(&shop, &token, &id).await;
+    assert_eq!(order["status"], "SHIPPED");
+    assert_eq!(order.get("shippingUpload"), None);
+    assert!(shop.stack.wechat.shipping_uploads().is_empty());
+}
