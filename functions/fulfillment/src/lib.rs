@@ -109,6 +109,15 @@ impl Fulfillment {
         }
     }
 
+    /// The order a message names; one that does not exist can never be handled (poison).
+    async fn order(&self, order_id: &OrderId) -> Result<StoredOrder, String> {
+        self.orders
+            .get(order_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("poison message: order {order_id} does not exist"))
+    }
+
     /// Queues the order's shipping upload (`attempt` tries so far) after `delay` seconds.
     async fn queue_upload(
         &self,
@@ -130,12 +139,7 @@ impl Fulfillment {
 
     /// Uploads the order's shipping information to WeChat, as the module comment says.
     async fn upload_shipping(&self, order_id: &OrderId, attempt: u32) -> Result<(), String> {
-        let stored = self
-            .orders
-            .get(order_id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("poison message: order {order_id} does not exist"))?;
+        let stored = self.order(order_id).await?;
         let Some(shipment) = stored.order.shipment.clone() else {
             return Err(format!("order {order_id} has no shipment to upload yet"));
         };
@@ -196,7 +200,7 @@ impl Fulfillment {
             stored.payer().as_deref().unwrap_or(""),
             &shipment.company,
             &shipment.number,
-            &shipping_info::shanghai_rfc3339(now),
+            &domain::clock::rfc3339_shanghai(now),
         );
         let outcome = match body {
             Err(refused) => {
@@ -276,12 +280,7 @@ impl Fulfillment {
         company: String,
         number: String,
     ) -> Result<(), String> {
-        let stored = self
-            .orders
-            .get(order_id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("poison message: order {order_id} does not exist"))?;
+        let stored = self.order(order_id).await?;
         let shipment = Shipment {
             order_id: order_id.clone(),
             direction: Direction::Return,
@@ -309,12 +308,7 @@ impl Fulfillment {
     }
 
     async fn ship(&self, order_id: &OrderId) -> Result<(), String> {
-        let stored = self
-            .orders
-            .get(order_id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("poison message: order {order_id} does not exist"))?;
+        let stored = self.order(order_id).await?;
         match stored.order.status {
             OrderStatus::Paid if let Some(group) = &stored.order.group_id => {
                 return self.seat_paid(&stored.order, group).await;

@@ -142,19 +142,6 @@ pub fn upload_body(
     }))
 }
 
-/// `at` (Unix seconds) as RFC 3339 in China Standard Time, as WeChat's examples write it.
-pub fn shanghai_rfc3339(at: i64) -> String {
-    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    time::OffsetDateTime::from_unix_timestamp(at)
-        .map(|t| t.to_offset(offset))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,11 +266,6 @@ mod tests {
         let delays: Vec<u32> = (1..=6).map(retry_delay_seconds).collect();
         assert_eq!(delays, vec![60, 120, 240, 480, 480, 480]);
         assert!(retryable(10060001) && retryable(-1) && !retryable(47001));
-    }
-
-    #[test]
-    fn upload_times_are_shanghai_time() {
-        assert_eq!(shanghai_rfc3339(1_796_126_400), "2026-12-01T20:00:00+08:00");
     }
 
     #[test]

@@ -10,15 +10,6 @@ use edge::runtime::QueueFunction;
 use serde_json::{Value, json};
 use store::queue::FulfillmentMessage;
 
-/// A shop with the demo catalog and warehouses (杭州仓 with 中通, 广州仓 with 顺丰).
-async fn shop() -> TestShop {
-    let shop = TestShop::start().await;
-    devstack::seed::warehouses(&shop.stack.admin(), 0)
-        .await
-        .unwrap();
-    shop
-}
-
 /// An order of `who` sent to `province`, paid through the WeChat Pay sandbox: (token, id).
 async fn paid_order(shop: &TestShop, who: &str, province: &str) -> (String, String) {
     let (token, _) = shop.login(who).await;
@@ -67,7 +58,7 @@ fn upload_of(id: &OrderId) -> FulfillmentMessage {
 #[tokio::test]
 async fn a_shipped_wechat_pay_order_is_uploaded_once_with_its_waybill_and_a_masked_phone() {
     // given an order to Guangdong, which ships from 广州仓 with SF (SF requires the contact)
-    let shop = shop().await;
+    let shop = TestShop::shipping().await;
     let (token, id) = paid_order(&shop, "ying.1", "广东省").await;
 
     // when fulfillment ships it, and the order.paid and upload messages come again
@@ -117,7 +108,7 @@ async fn a_shipped_wechat_pay_order_is_uploaded_once_with_its_waybill_and_a_mask
 #[tokio::test]
 async fn an_upload_that_first_meets_10060001_is_retried_and_succeeds_exactly_once() {
     // given a shipped order whose payment WeChat has not indexed yet
-    let shop = shop().await;
+    let shop = TestShop::shipping().await;
     let (token, id) = paid_order(&shop, "chen.1", "浙江省").await;
     let transaction = shop.get_as(&token, &format!("/v1/orders/{id}")).await.body["transactionId"]
         .as_str()
@@ -156,7 +147,7 @@ async fn an_upload_that_first_meets_10060001_is_retried_and_succeeds_exactly_onc
 #[tokio::test]
 async fn an_alipay_order_ships_without_a_wechat_upload() {
     // given an order paid with Alipay
-    let shop = shop().await;
+    let shop = TestShop::shipping().await;
     let login = shop
         .post("/v1/auth/login/alipay", &json!({"code": "alipay-user.1"}))
         .await;

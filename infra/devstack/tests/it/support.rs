@@ -50,6 +50,16 @@ impl TestShop {
         shop
     }
 
+    /// A shop with the demo catalog and its warehouses (杭州仓 with 中通, 广州仓 with 顺丰), so
+    /// paid orders ship.
+    pub async fn shipping() -> Self {
+        let shop = Self::start().await;
+        seed::warehouses(&shop.stack.admin(), 0)
+            .await
+            .expect("seeding the demo warehouses");
+        shop
+    }
+
     /// A shop with an empty catalog and `settings` overriding the sandbox defaults.
     pub async fn with_settings(settings: HashMap<String, String>) -> Self {
         Self::with_options(settings, ShopSecret::Plain, false).await

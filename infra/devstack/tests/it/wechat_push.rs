@@ -10,15 +10,6 @@ use serde_json::{Value, json};
 
 const EVENTS: &str = "/v1/wechat/events";
 
-/// A shop with the demo catalog and warehouses, so paid orders ship.
-async fn shop() -> TestShop {
-    let shop = TestShop::start().await;
-    devstack::seed::warehouses(&shop.stack.admin(), 0)
-        .await
-        .unwrap();
-    shop
-}
-
 /// A paid WeChat Pay order of `who`, shipped by the fulfillment consumer: (token, order id).
 async fn shipped_order(shop: &TestShop, who: &str) -> (String, String) {
     let (token, _) = shop.login(who).await;
@@ -114,7 +105,7 @@ async fn the_url_check_echoes_echostr_only_for_our_tokens_signature() {
 #[tokio::test]
 async fn forged_stale_or_foreign_pushes_are_refused_and_change_nothing() {
     // given a shipped order and a confirmation of it, sealed as WeChat would seal it
-    let shop = shop().await;
+    let shop = TestShop::shipping().await;
     let (token, id) = shipped_order(&shop, "mei.1").await;
     let now = domain::clock::now_epoch_seconds();
     let message = settlement(&id, now, Some(now), None);
@@ -164,7 +155,7 @@ async fn forged_stale_or_foreign_pushes_are_refused_and_change_nothing() {
 #[tokio::test]
 async fn a_confirmation_pushed_five_times_at_once_delivers_the_order_once_and_never_back() {
     // given a shipped order
-    let shop = shop().await;
+    let shop = TestShop::shipping().await;
     let (token, id) = shipped_order(&shop, "lan.1").await;
     let now = domain::clock::now_epoch_seconds();
     let confirmation = settlement(&id, now, Some(now - 60), None);
