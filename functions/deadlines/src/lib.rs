@@ -15,13 +15,15 @@ use domain::ids::GroupId;
 use domain::ids::OrderId;
 use domain::money::Fen;
 use domain::order::OrderStatus;
+use domain::order::UploadState;
 use domain::social::GroupStatus;
 use edge::runtime::{Clients, QueueFunction, each_message};
 use settings::{ConfigError, Settings};
 use store::marketing::MarketingStore;
 use store::points::PointsLedger;
-use store::queue::{DeadlineMessage, MAX_DELAY_SECONDS};
+use store::queue::{DeadlineMessage, FulfillmentMessage, MAX_DELAY_SECONDS};
 use store::social::SocialStore;
+use telemetry::metrics::Alert;
 
 /// A shopper in the middle of paying gets this long before we ask again.
 const USER_PAYING_RETRY_SECONDS: i64 = 60;
@@ -89,6 +91,9 @@ impl Deadlines {
             DeadlineMessage::OrderComplete { order_id, due_at } => {
                 self.complete(&order_id, due_at).await
             }
+            DeadlineMessage::ShippingCheck { order_id, due_at } => {
+                self.shipping_check(&order_id, due_at).await
+            }
             DeadlineMessage::GroupExpire { group_id, due_at } => {
                 self.group_expire(&group_id, due_at).await
             }
@@ -137,9 +142,72 @@ impl Deadlines {
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(order_id = %order_id, ?posted, "delivered order's points");
+        // The courier's word reaches WeChat through the fulfillment consumer; an order the
+        // shopper confirmed on WeChat needs no notice.
+        if order.provider == domain::payment::Provider::Wechat
+            && order.confirmed_received_at.is_none()
+            && order.shipping_upload.is_some()
+        {
+            let notice = FulfillmentMessage::ReceiptNotify {
+                order_id: order_id.clone(),
+                received_at: delivered_at,
+                attempt: 0,
+            };
+            self.payments
+                .fulfillment
+                .send(&notice, 0)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         if order.status == OrderStatus::Delivered {
             self.complete(order_id, delivered_at + self.complete_after_seconds)
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// A day after shipping began: a WeChat Pay order WeChat still has no shipping information
+    /// for raises one alert (metric and a log line naming it). Orders refunded, cancelled or
+    /// still waiting for their group are left alone.
+    async fn shipping_check(&self, order_id: &OrderId, due_at: i64) -> Result<(), String> {
+        let now = now_epoch_seconds();
+        if now < due_at {
+            let again = DeadlineMessage::ShippingCheck {
+                order_id: order_id.clone(),
+                due_at,
+            };
+            return self.come_back(&again, due_at, now).await;
+        }
+        let Some(stored) = self
+            .payments
+            .orders
+            .get(order_id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Err(format!("poison message: order {order_id} does not exist"));
+        };
+        let order = &stored.order;
+        let uploaded = order
+            .shipping_upload
+            .as_ref()
+            .is_some_and(|u| u.state == UploadState::Uploaded);
+        let expects_upload = matches!(
+            order.status,
+            OrderStatus::Paid | OrderStatus::Shipped | OrderStatus::Delivered
+        );
+        if uploaded || !expects_upload || order.provider != domain::payment::Provider::Wechat {
+            return Ok(());
+        }
+        if self
+            .payments
+            .orders
+            .record_shipping_alert(order_id, now)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            self.payments.metrics.alert(Alert::ShippingNotUploaded);
+            tracing::warn!(order_id = %order_id, status = order.status.as_str(), upload = ?order.shipping_upload.as_ref().map(|u| u.state), "a day on, WeChat still has no shipping information for this order: its funds stay frozen");
         }
         Ok(())
     }

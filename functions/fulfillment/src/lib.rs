@@ -52,6 +52,9 @@ pub struct Fulfillment {
 
 /// Tries of one shipping upload before it is recorded FAILED (about an hour of backoff).
 const MAX_UPLOAD_ATTEMPTS: u32 = 10;
+/// A WeChat Pay order without shipping information this long after it ships (or fails to)
+/// raises an alert; WeChat itself reminds at 48 hours.
+const SHIPPING_CHECK_SECONDS: i64 = 24 * 60 * 60;
 
 /// The first `max` characters: WeChat's `thing` fields take 20.
 fn clip(text: &str, max: usize) -> String {
@@ -106,6 +109,11 @@ impl Fulfillment {
             FulfillmentMessage::ShippingUpload { order_id, attempt } => {
                 self.upload_shipping(&order_id, attempt).await
             }
+            FulfillmentMessage::ReceiptNotify {
+                order_id,
+                received_at,
+                attempt,
+            } => self.notify_receipt(&order_id, received_at, attempt).await,
         }
     }
 
@@ -167,6 +175,7 @@ impl Fulfillment {
             errcode: None,
             uploaded_at: None,
             claimed_until: None,
+            receipt_notified_at: None,
             version: 0,
         });
         let claimed = ShippingUpload {
@@ -250,6 +259,110 @@ impl Fulfillment {
                 tracing::error!(order_id = %order_id, error = %err, "WeChat refused the shipping information: the merchant must upload it by hand");
                 self.finish_upload(order_id, &claimed, &settle(UploadState::Failed, errcode))
                     .await
+            }
+        }
+    }
+
+    /// Tells WeChat the courier delivered an uploaded order (`notify_confirm_receive`), once:
+    /// claimed like an upload, recorded as `receiptNotifiedAt`. An upload still on its way is
+    /// waited for; an order WeChat itself saw confirmed needs nothing.
+    async fn notify_receipt(
+        &self,
+        order_id: &OrderId,
+        received_at: i64,
+        attempt: u32,
+    ) -> Result<(), String> {
+        let stored = self.order(order_id).await?;
+        let order = &stored.order;
+        let (Some(upload), Some(transaction_id)) = (&order.shipping_upload, &order.transaction_id)
+        else {
+            return Ok(());
+        };
+        if upload.receipt_notified_at.is_some() || order.confirmed_received_at.is_some() {
+            return Ok(());
+        }
+        let now = now_epoch_seconds();
+        let again = |attempt: u32| FulfillmentMessage::ReceiptNotify {
+            order_id: order_id.clone(),
+            received_at,
+            attempt,
+        };
+        let busy = upload.claimed_until.is_some_and(|until| until > now);
+        if busy || upload.state == UploadState::Pending {
+            if attempt >= MAX_UPLOAD_ATTEMPTS {
+                tracing::warn!(order_id = %order_id, "WeChat was never told of the delivery: the upload did not finish");
+                return Ok(());
+            }
+            return self
+                .fulfillment
+                .send(
+                    &again(attempt + 1),
+                    i64::from(shipping_info::retry_delay_seconds(attempt + 1)),
+                )
+                .await
+                .map_err(|e| e.to_string());
+        }
+        if upload.state != UploadState::Uploaded {
+            tracing::warn!(order_id = %order_id, "delivered, but its shipping information never reached WeChat");
+            return Ok(());
+        }
+        let claimed = ShippingUpload {
+            claimed_until: Some(now + 30),
+            ..upload.clone()
+        };
+        if !self
+            .shipments
+            .swap_upload(order_id, Some(upload), &claimed)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return Err(format!(
+                "order {order_id}'s upload moved on while claiming it; rereading"
+            ));
+        }
+        let claimed = ShippingUpload {
+            version: upload.version + 1,
+            ..claimed
+        };
+        let told = match access_token(&self.wechat, &self.users, now).await {
+            Ok(token) => {
+                self.wechat
+                    .notify_confirm_receive(&token, transaction_id, received_at)
+                    .await
+            }
+            Err(AccessTokenError::WeChat(err)) => Err(err),
+            Err(AccessTokenError::Store(err)) => return Err(err.to_string()),
+        };
+        let released = ShippingUpload {
+            claimed_until: None,
+            ..claimed.clone()
+        };
+        match told {
+            Ok(()) => {
+                tracing::info!(order_id = %order_id, "WeChat told the order was received");
+                let notified = ShippingUpload {
+                    receipt_notified_at: Some(now),
+                    ..released
+                };
+                self.finish_upload(order_id, &claimed, &notified).await
+            }
+            Err(err) => {
+                let retry = matches!(err, WeChatError::Unavailable(_) | WeChatError::RateLimited)
+                    || matches!(&err, WeChatError::Refused { errcode, .. } | WeChatError::InvalidAccessToken(errcode) if shipping_info::retryable(*errcode));
+                self.finish_upload(order_id, &claimed, &released).await?;
+                if retry && attempt < MAX_UPLOAD_ATTEMPTS {
+                    tracing::warn!(order_id = %order_id, error = %err, "WeChat could not take the receipt yet; retrying");
+                    return self
+                        .fulfillment
+                        .send(
+                            &again(attempt + 1),
+                            i64::from(shipping_info::retry_delay_seconds(attempt + 1)),
+                        )
+                        .await
+                        .map_err(|e| e.to_string());
+                }
+                tracing::error!(order_id = %order_id, error = %err, "WeChat refused the receipt notice");
+                Ok(())
             }
         }
     }
@@ -356,6 +469,21 @@ impl Fulfillment {
             return Err(format!(
                 "order {order_id} is being shipped by another worker"
             ));
+        }
+        if stored.order.provider == domain::payment::Provider::Wechat {
+            // WeChat holds the funds until it has the shipping information: a day from now,
+            // an order still without it raises an alert.
+            let due_at = now + SHIPPING_CHECK_SECONDS;
+            self.deadlines
+                .send(
+                    &DeadlineMessage::ShippingCheck {
+                        order_id: order_id.clone(),
+                        due_at,
+                    },
+                    store::queue::MAX_DELAY_SECONDS,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
         }
         let warehouses = self
             .shipments

@@ -64,6 +64,7 @@ struct State {
     not_indexed: HashSet<String>,
     /// Accepted shipping uploads: (payment, body).
     shipping_uploads: Vec<(String, Value)>,
+    receipt_confirmations: Vec<Value>,
 }
 
 fn err(code: i64, msg: &str) -> Outgoing {
@@ -345,6 +346,62 @@ impl WeChatSandbox {
         json_ok(json!({}))
     }
 
+    /// `notify_confirm_receive`: a valid access_token, a payment whose shipping information was
+    /// uploaded (10060001 otherwise), `received_time` in seconds. Kept for tests.
+    fn notify_confirm_receive(&self, query: &str, body: &[u8]) -> Outgoing {
+        if let Some(refused) = self.token_error(query) {
+            return refused;
+        }
+        let Ok(doc) = serde_json::from_slice::<Value>(body) else {
+            return err(47001, "data format error");
+        };
+        let transaction = doc["transaction_id"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| {
+                match (
+                    doc["merchant_id"].as_str(),
+                    doc["merchant_trade_no"].as_str(),
+                ) {
+                    (Some(m), Some(o)) => Some(format!("{m}/{o}")),
+                    _ => None,
+                }
+            });
+        let Some(transaction) = transaction else {
+            return err(
+                47001,
+                "data format error: transaction_id or merchant_id + merchant_trade_no",
+            );
+        };
+        let seconds = doc["received_time"]
+            .as_i64()
+            .filter(|t| (1_000_000_000..10_000_000_000).contains(t));
+        if seconds.is_none() {
+            return err(
+                47001,
+                "data format error: received_time must be Unix seconds",
+            );
+        }
+        let mut state = self.state();
+        if !state
+            .shipping_uploads
+            .iter()
+            .any(|(t, _)| *t == transaction)
+        {
+            return err(
+                10060001,
+                "order not found: no shipping information for this payment",
+            );
+        }
+        state.receipt_confirmations.push(doc);
+        json_ok(json!({}))
+    }
+
+    /// The `notify_confirm_receive` calls WeChat accepted, oldest first.
+    pub fn receipt_confirmations(&self) -> Vec<Value> {
+        self.state().receipt_confirmations.clone()
+    }
+
     /// The next upload for this payment (`transaction_id`) gets 10060001, as when WeChat has
     /// not indexed a payment yet.
     pub fn not_indexed_once(&self, transaction_id: &str) {
@@ -471,6 +528,9 @@ impl Serve for WeChatSandbox {
             }
             ("POST", "/wxa/sec/order/upload_shipping_info") => {
                 self.upload_shipping_info(&req.query, &req.body)
+            }
+            ("POST", "/wxa/sec/order/notify_confirm_receive") => {
+                self.notify_confirm_receive(&req.query, &req.body)
             }
             ("GET", "/__sandbox/wechat/shipping-uploads") => {
                 Outgoing::json(200, &json!({"uploads": self.shipping_uploads()}))

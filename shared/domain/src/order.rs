@@ -318,6 +318,9 @@ pub struct ShippingUpload {
     /// A worker is talking to WeChat about it until then; after, another may take over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_until: Option<i64>,
+    /// When WeChat was told the courier delivered it (`notify_confirm_receive`, once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_notified_at: Option<i64>,
     /// Bumped by every write: each is conditional on the version it read.
     #[serde(default)]
     pub version: u32,

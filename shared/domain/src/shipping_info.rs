@@ -183,6 +183,7 @@ mod tests {
             errcode: None,
             uploaded_at: Some(10),
             claimed_until: None,
+            receipt_notified_at: None,
             version: 3,
         }
     }

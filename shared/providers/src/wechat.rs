@@ -215,6 +215,28 @@ impl WeChatApi {
         Ok(())
     }
 
+    /// Tells WeChat an express order was received (`notify_confirm_receive`), by payment.
+    pub async fn notify_confirm_receive(
+        &self,
+        access_token: &SecretString,
+        transaction_id: &str,
+        received_time: i64,
+    ) -> Result<(), WeChatError> {
+        let url = format!("{}/wxa/sec/order/notify_confirm_receive", self.base);
+        let body = serde_json::json!({
+            "transaction_id": transaction_id,
+            "received_time": received_time,
+        });
+        self.call::<Value>(|| {
+            self.http
+                .post(&url)
+                .query(&[("access_token", access_token.expose_secret())])
+                .json(&body)
+        })
+        .await?;
+        Ok(())
+    }
+
     pub async fn phone_number(
         &self,
         access_token: &SecretString,

@@ -456,6 +456,28 @@ impl OrderStore {
         }
     }
 
+    /// Marks the order alerted for missing shipping information: true the first time only, so
+    /// duplicate checks raise one alert.
+    pub async fn record_shipping_alert(&self, id: &OrderId, now: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(id).into_iter().collect()))
+            .update_expression("SET shippingAlertedAt = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(shippingAlertedAt)",
+            )
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if super::condition_failed(&err) => Ok(false),
+            Err(err) => Err(StoreError::dynamo("UpdateItem shipping alert", err)),
+        }
+    }
+
     /// `from -> to` with a history entry, conditional on `from`: a duplicate or late event finds
     /// the order moved on and changes nothing.
     pub async fn advance(

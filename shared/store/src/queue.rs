@@ -36,6 +36,14 @@ pub enum FulfillmentMessage {
         #[serde(default)]
         attempt: u32,
     },
+    /// The courier says the parcel was signed for: tell WeChat (`notify_confirm_receive`), once.
+    #[serde(rename = "receipt.notify", rename_all = "camelCase")]
+    ReceiptNotify {
+        order_id: OrderId,
+        received_at: i64,
+        #[serde(default)]
+        attempt: u32,
+    },
 }
 
 impl FulfillmentMessage {
@@ -80,6 +88,10 @@ pub enum DeadlineMessage {
     /// A bargain's time limit: unused, it expires.
     #[serde(rename = "bargain.expire", rename_all = "camelCase")]
     BargainExpire { bargain_id: BargainId, due_at: i64 },
+    /// A day after payment: a WeChat Pay order whose shipping information is still not with
+    /// WeChat raises an alert (WeChat reminds the shop at 48 hours and holds the funds).
+    #[serde(rename = "shipping.check", rename_all = "camelCase")]
+    ShippingCheck { order_id: OrderId, due_at: i64 },
 }
 
 /// For the rewards consumer. Invite rewards are decided once, by the invite's state.

@@ -77,12 +77,15 @@ pub enum Alert {
     WeChatShippingReminder,
     /// WeChat reminded us that the shop has not used its shipping information API.
     WeChatAccessApiReminder,
+    /// A WeChat Pay order paid a day ago still has no shipping information with WeChat.
+    ShippingNotUploaded,
 }
 
 impl Alert {
-    pub const ALL: [Alert; 2] = [
+    pub const ALL: [Alert; 3] = [
         Alert::WeChatShippingReminder,
         Alert::WeChatAccessApiReminder,
+        Alert::ShippingNotUploaded,
     ];
 
     /// The metric's name in CloudWatch (and in the template's alarms).
@@ -90,6 +93,7 @@ impl Alert {
         match self {
             Alert::WeChatShippingReminder => "WeChatShippingReminder",
             Alert::WeChatAccessApiReminder => "WeChatAccessApiReminder",
+            Alert::ShippingNotUploaded => "WeChatShippingNotUploaded",
         }
     }
 }

@@ -186,3 +186,77 @@ async fn an_alipay_order_ships_without_a_wechat_upload() {
     assert_eq!(order.get("shippingUpload"), None);
     assert!(shop.stack.wechat.shipping_uploads().is_empty());
 }
+
+#[tokio::test]
+async fn a_parcel_signed_for_is_told_to_wechat_once() {
+    // given a shipped WeChat Pay order whose shipping information WeChat has
+    let shop = TestShop::shipping().await;
+    let (token, id) = paid_order(&shop, "qing.1", "浙江省").await;
+    shop.stack.drain("FulfillmentQueue").await.unwrap();
+    let number = order_of(&shop, &token, &id).await["shipment"]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // when the courier pushes "signed for" twice and every queue is worked through
+    for _ in 0..2 {
+        let pushed = shop
+            .sandbox(
+                "/__sandbox/kuaidi100/push",
+                &json!({"number": number, "state": 3, "context": "已签收，签收人：本人"}),
+            )
+            .await;
+        assert!(pushed.to_string().contains("true"), "{pushed}");
+        shop.stack.drain("DeadlinesQueue").await.unwrap();
+        shop.stack.drain("FulfillmentQueue").await.unwrap();
+    }
+
+    // then WeChat was told once, with the payment and the time it was signed for
+    let order = order_of(&shop, &token, &id).await;
+    assert_eq!(order["status"], "DELIVERED");
+    let confirmations = shop.stack.wechat.receipt_confirmations();
+    assert_eq!(confirmations.len(), 1, "{confirmations:?}");
+    assert_eq!(confirmations[0]["transaction_id"], order["transactionId"]);
+    assert_eq!(confirmations[0]["received_time"], order["deliveredAt"]);
+    assert!(order["shippingUpload"]["receiptNotifiedAt"].is_i64());
+}
+
+#[tokio::test]
+async fn a_wechat_pay_order_without_shipping_information_a_day_on_raises_one_alert() {
+    // given a paid order that cannot ship (no warehouse) and one that shipped and uploaded
+    let shop = TestShop::start().await;
+    let (token, stuck) = paid_order(&shop, "hui.1", "浙江省").await;
+    shop.stack.drain("FulfillmentQueue").await.unwrap();
+    assert_eq!(order_of(&shop, &token, &stuck).await["status"], "PAID");
+    devstack::seed::warehouses(&shop.stack.admin(), 0)
+        .await
+        .unwrap();
+    let (_, shipped) = paid_order(&shop, "hui2.1", "浙江省").await;
+    shop.stack.drain("FulfillmentQueue").await.unwrap();
+
+    // when their day-after checks come due (the stuck order's twice)
+    let check = |id: &str| json!({"type": "shipping.check", "orderId": id, "dueAt": 0}).to_string();
+    let records: Vec<Value> = [check(&stuck), check(&stuck), check(&shipped)]
+        .iter()
+        .enumerate()
+        .map(|(i, body)| json!({"messageId": format!("c-{i}"), "body": body}))
+        .collect();
+    let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
+    let consumer: &dyn QueueFunction = shop.stack.deadlines.as_ref();
+    let answer = consumer.handle(event).await;
+
+    // then one alert, for the stuck order only
+    assert!(
+        answer.batch_item_failures.is_empty(),
+        "{:?}",
+        answer.batch_item_failures
+    );
+    let alerts = shop
+        .stack
+        .metrics
+        .lines()
+        .iter()
+        .filter(|l| l.contains("\"WeChatShippingNotUploaded\":1"))
+        .count();
+    assert_eq!(alerts, 1);
+}
