@@ -128,6 +128,24 @@ impl WeChatApi {
         }
     }
 
+    /// POSTs `body` to `path` with the access_token, for the calls whose answer is only errcode 0.
+    async fn post_with_token(
+        &self,
+        path: &str,
+        access_token: &SecretString,
+        body: &Value,
+    ) -> Result<(), WeChatError> {
+        let url = format!("{}{path}", self.base);
+        self.call::<Value>(|| {
+            self.http
+                .post(&url)
+                .query(&[("access_token", access_token.expose_secret())])
+                .json(body)
+        })
+        .await?;
+        Ok(())
+    }
+
     pub async fn code_to_session(&self, code: &str) -> Result<WeChatSession, WeChatError> {
         #[derive(Deserialize)]
         struct Answer {
@@ -180,21 +198,14 @@ impl WeChatApi {
         page: &str,
         data: &Value,
     ) -> Result<(), WeChatError> {
-        let url = format!("{}/cgi-bin/message/subscribe/send", self.base);
         let body = serde_json::json!({
             "touser": openid.expose(),
             "template_id": template_id,
             "page": page,
             "data": data,
         });
-        self.call::<Value>(|| {
-            self.http
-                .post(&url)
-                .query(&[("access_token", access_token.expose_secret())])
-                .json(&body)
-        })
-        .await?;
-        Ok(())
+        self.post_with_token("/cgi-bin/message/subscribe/send", access_token, &body)
+            .await
     }
 
     /// Uploads an order's shipping information (`upload_shipping_info`, body as
@@ -204,15 +215,8 @@ impl WeChatApi {
         access_token: &SecretString,
         body: &Value,
     ) -> Result<(), WeChatError> {
-        let url = format!("{}/wxa/sec/order/upload_shipping_info", self.base);
-        self.call::<Value>(|| {
-            self.http
-                .post(&url)
-                .query(&[("access_token", access_token.expose_secret())])
-                .json(body)
-        })
-        .await?;
-        Ok(())
+        self.post_with_token("/wxa/sec/order/upload_shipping_info", access_token, body)
+            .await
     }
 
     /// Tells WeChat an express order was received (`notify_confirm_receive`), by payment.
@@ -222,19 +226,12 @@ impl WeChatApi {
         transaction_id: &str,
         received_time: i64,
     ) -> Result<(), WeChatError> {
-        let url = format!("{}/wxa/sec/order/notify_confirm_receive", self.base);
         let body = serde_json::json!({
             "transaction_id": transaction_id,
             "received_time": received_time,
         });
-        self.call::<Value>(|| {
-            self.http
-                .post(&url)
-                .query(&[("access_token", access_token.expose_secret())])
-                .json(&body)
-        })
-        .await?;
-        Ok(())
+        self.post_with_token("/wxa/sec/order/notify_confirm_receive", access_token, &body)
+            .await
     }
 
     pub async fn phone_number(
