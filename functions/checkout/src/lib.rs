@@ -4,12 +4,14 @@
 //! `GET /v1/orders/{id}`, `POST /v1/orders/{id}/cancel`, `GET /v1/coupons/available`,
 //! `POST /v1/coupons/{templateId}/claim`.
 
+mod receipt;
 mod request;
 mod views;
 
 use app::payment::PaymentDesk;
 use app::payment::Provider;
 use app::provider::{Closed, PaymentStart, ProviderError, Providers, Queried, RefundError};
+use app::receipt::Receipts;
 use domain::clock::now_epoch_seconds;
 use domain::ids::GroupId;
 use domain::ids::OrderId;
@@ -24,6 +26,7 @@ use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
 use edge::auth::TokenService;
 use edge::cursor::CursorSealer;
 use edge::runtime::{Clients, HttpFunction, respond};
+use providers::wechat::WeChatApi;
 use request::{CheckoutRequest, IdempotencyKey};
 use serde::Serialize;
 use settings::{ConfigError, Settings};
@@ -34,8 +37,10 @@ use store::catalog::SkuForSale;
 use store::marketing::{Claim, MarketingStore};
 use store::orders::{Created, FlashHold, Transition};
 use store::queue::DeadlineMessage;
+use store::queue::Queue;
 use store::shipments::ShipmentStore;
 use store::social::{Group, Member, SocialStore};
+use store::users::UserStore;
 use views::{OrderAnswer, PointsView};
 
 /// Unpaid orders are cancelled and their stock released after this many minutes by default.
@@ -53,6 +58,10 @@ pub struct Checkout {
     /// WeChat Pay, and Alipay when the shop takes it: picked per order.
     providers: Providers,
     payments: PaymentDesk,
+    /// WeChat's `get_order`, for receipts confirmed through its component.
+    wechat: WeChatApi,
+    users: UserStore,
+    receipts: Receipts,
     payment_seconds: i64,
     refund_window_days: i64,
 }
@@ -365,7 +374,18 @@ impl Checkout {
             ),
             tokens: TokenService::new(&jwt_secret)?,
             cursors: CursorSealer::derive(&jwt_secret),
-            providers: Providers::from_settings(settings, http)?,
+            providers: Providers::from_settings(settings, http.clone())?,
+            wechat: WeChatApi::new(settings, http)?,
+            users: UserStore::new(dynamodb.clone(), settings.required("USERS_TABLE")?),
+            receipts: Receipts::new(
+                ShipmentStore::new(
+                    dynamodb.clone(),
+                    settings.required("ORDERS_TABLE")?,
+                    &catalog_table,
+                ),
+                Queue::new(sqs.clone(), settings.required("DEADLINES_QUEUE_URL")?),
+                clients.metrics("checkout"),
+            ),
             // Its order store also carries the catalog and idempotency tables: checkout reserves.
             payments: PaymentDesk::new(settings, dynamodb, sqs, clients.metrics("checkout"))?,
             payment_seconds: payment_minutes * 60,
@@ -1196,6 +1216,8 @@ impl HttpFunction for Checkout {
                 "POST /v1/coupons/{templateId}/claim" => self.claim_coupon(&req).await,
                 "POST /v1/orders/{id}/refund" => self.refund(&req).await,
                 "POST /v1/orders/{id}/return" => self.register_return(&req).await,
+                "GET /v1/orders/{id}/confirm-receipt" => self.confirm_receipt_params(&req).await,
+                "POST /v1/orders/{id}/confirm-receipt" => self.confirm_receipt(&req).await,
                 other => Err(ApiError::route_not_found(other)),
             }
         })

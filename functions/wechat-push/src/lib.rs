@@ -8,6 +8,7 @@
 //! confirmation (`SHIPPED -> DELIVERED`, forward only), WeChat's shipping reminders (an alert
 //! metric and a log line naming the order), and the shopper revoking their phone number.
 
+use app::receipt::Receipts;
 use domain::clock::now_epoch_seconds;
 use domain::platform::{PaymentRef, PlatformEvent, PushedMessage, fresh};
 use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
@@ -16,10 +17,10 @@ use providers::wechat_push::{PushError, PushKeys};
 use serde::Deserialize;
 use settings::{ConfigError, Settings};
 use store::pushes::{Claim, PushLog};
-use store::queue::{DeadlineMessage, Queue};
+use store::queue::Queue;
 use store::shipments::{Settled, ShipmentStore};
 use store::users::UserStore;
-use telemetry::metrics::{Alert, BusinessEvent, Facts};
+use telemetry::metrics::Alert;
 
 /// WeChat's `RevokeInfo` code for the phone number.
 const REVOKED_PHONE: u32 = 8;
@@ -28,9 +29,8 @@ pub struct WeChatPush {
     metrics: telemetry::metrics::Metrics,
     keys: PushKeys,
     pushes: PushLog,
-    shipments: ShipmentStore,
+    receipts: Receipts,
     users: UserStore,
-    deadlines: Queue,
 }
 
 /// A safe-mode message as WeChat posts it.
@@ -61,12 +61,15 @@ impl WeChatPush {
                 clients.dynamodb.clone(),
                 settings.required("IDEMPOTENCY_TABLE")?,
             ),
-            shipments: ShipmentStore::new(clients.dynamodb.clone(), orders, String::new()),
-            users: UserStore::new(clients.dynamodb.clone(), settings.required("USERS_TABLE")?),
-            deadlines: Queue::new(
-                clients.sqs.clone(),
-                settings.required("DEADLINES_QUEUE_URL")?,
+            receipts: Receipts::new(
+                ShipmentStore::new(clients.dynamodb.clone(), orders, String::new()),
+                Queue::new(
+                    clients.sqs.clone(),
+                    settings.required("DEADLINES_QUEUE_URL")?,
+                ),
+                clients.metrics("wechat-push"),
             ),
+            users: UserStore::new(clients.dynamodb.clone(), settings.required("USERS_TABLE")?),
         })
     }
 
@@ -150,8 +153,8 @@ impl WeChatPush {
                     return Ok(());
                 };
                 let settled = self
-                    .shipments
-                    .record_settlement(order_id, settlement, now)
+                    .receipts
+                    .record(order_id, settlement, now)
                     .await
                     .map_err(|e| ApiError::unexpected(&e))?;
                 match settled {
@@ -159,31 +162,10 @@ impl WeChatPush {
                         tracing::warn!(%order_id, "settlement for an order we do not have");
                     }
                     Settled::Recorded {
-                        delivered_at: Some(delivered_at),
+                        delivered_at: Some(_),
                         moved,
-                        channel,
+                        ..
                     } => {
-                        // Sent on every push that finds it confirmed, like the courier's: the
-                        // deadlines consumer awards points and completes the order once.
-                        self.deadlines
-                            .send(
-                                &DeadlineMessage::OrderDelivered {
-                                    order_id: order_id.clone(),
-                                    delivered_at,
-                                },
-                                0,
-                            )
-                            .await
-                            .map_err(|e| ApiError::unexpected(&e))?;
-                        if moved {
-                            self.metrics.event(
-                                BusinessEvent::Delivered,
-                                &Facts {
-                                    channel: channel.as_deref(),
-                                    ..Facts::default()
-                                },
-                            );
-                        }
                         tracing::info!(%order_id, moved, "confirmed received on WeChat");
                     }
                     Settled::Recorded { .. } => {

@@ -9,6 +9,10 @@
 //! Phone codes: `phone-<11 digits>` (or `phone-<11 digits>.<n>`, another code for the same
 //! number) gives that number; any other code a fixed one per code.
 //!
+//! Shipping information: `upload_shipping_info`, `notify_confirm_receive` and `get_order`,
+//! checked as WeChat does; `POST /__sandbox/wechat/confirm-receipt {"transactionId"}` plays the
+//! shopper confirming receipt in WeChat's component.
+//!
 //! The message push: [`WeChatSandbox::push`] (and `POST /__sandbox/wechat/push` with
 //! `{"message": {...}}`) encrypts and signs a message with the shop's Token and EncodingAESKey,
 //! as WeChat does in safe mode, and posts it to the shop's `/v1/wechat/events`.
@@ -65,6 +69,8 @@ struct State {
     /// Accepted shipping uploads: (payment, body).
     shipping_uploads: Vec<(String, Value)>,
     receipt_confirmations: Vec<Value>,
+    /// Payments whose receipt the shopper confirmed in WeChat's component.
+    receipts_confirmed: HashSet<String>,
 }
 
 fn err(code: i64, msg: &str) -> Outgoing {
@@ -397,6 +403,40 @@ impl WeChatSandbox {
         json_ok(json!({}))
     }
 
+    /// `get_order`: 3 (receipt confirmed) once [`WeChatSandbox::confirm_receipt`] was called for
+    /// the payment, 2 (shipped) once its shipping information was uploaded, 1 (to ship) before.
+    fn get_order(&self, query: &str, body: &[u8]) -> Outgoing {
+        if let Some(refused) = self.token_error(query) {
+            return refused;
+        }
+        let transaction = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|doc| doc["transaction_id"].as_str().map(str::to_string));
+        let Some(transaction) = transaction else {
+            return err(47001, "data format error: transaction_id");
+        };
+        let state = self.state();
+        let order_state = if state.receipts_confirmed.contains(&transaction) {
+            3
+        } else if state
+            .shipping_uploads
+            .iter()
+            .any(|(t, _)| *t == transaction)
+        {
+            2
+        } else {
+            1
+        };
+        json_ok(json!({"order": {"transaction_id": transaction, "order_state": order_state}}))
+    }
+
+    /// The shopper confirms receipt in WeChat's component for this payment.
+    pub fn confirm_receipt(&self, transaction_id: &str) {
+        self.state()
+            .receipts_confirmed
+            .insert(transaction_id.to_string());
+    }
+
     /// The `notify_confirm_receive` calls WeChat accepted, oldest first.
     pub fn receipt_confirmations(&self) -> Vec<Value> {
         self.state().receipt_confirmations.clone()
@@ -528,6 +568,21 @@ impl Serve for WeChatSandbox {
             }
             ("POST", "/wxa/sec/order/upload_shipping_info") => {
                 self.upload_shipping_info(&req.query, &req.body)
+            }
+            ("POST", "/wxa/sec/order/get_order") => self.get_order(&req.query, &req.body),
+            ("POST", "/__sandbox/wechat/confirm-receipt") => {
+                let transaction = serde_json::from_slice::<Value>(&req.body)
+                    .ok()
+                    .and_then(|v| v["transactionId"].as_str().map(str::to_string));
+                match transaction {
+                    Some(t) => {
+                        self.confirm_receipt(&t);
+                        Outgoing::json(200, &json!({"confirmed": t}))
+                    }
+                    None => {
+                        Outgoing::json(400, &json!({"error": "send {\"transactionId\": \"...\"}"}))
+                    }
+                }
             }
             ("POST", "/wxa/sec/order/notify_confirm_receive") => {
                 self.notify_confirm_receive(&req.query, &req.body)

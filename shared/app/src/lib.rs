@@ -1,7 +1,7 @@
 //! The use cases that combine a store with a provider: the payment desk that settles payments
 //! and refunds exactly once whichever way their news arrives (`payment`), the port every use
-//! case pays and refunds through, whatever the provider (`provider`), and WeChat's shared
-//! access_token (`wechat`).
+//! case pays and refunds through, whatever the provider (`provider`), a receipt confirmed on
+//! WeChat (`receipt`), and WeChat's shared access_token (`wechat`).
 //!
 //! Depends on the domain, the stores, the providers, the settings and telemetry: never on the
 //! HTTP edge (requests, responses, auth) or the Lambda runtime, so the API functions, the queue
@@ -9,4 +9,5 @@
 
 pub mod payment;
 pub mod provider;
+pub mod receipt;
 pub mod wechat;

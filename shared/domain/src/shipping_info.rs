@@ -69,6 +69,12 @@ pub fn retry_delay_seconds(attempt: u32) -> u32 {
         .min(900)
 }
 
+/// Whether WeChat's `get_order` state means the shopper confirmed receipt: 3 confirmed,
+/// 4 done, 6 awaiting settlement (which follows a confirmation).
+pub fn receipt_confirmed(order_state: i64) -> bool {
+    matches!(order_state, 3 | 4 | 6)
+}
+
 /// WeChat's errcodes worth trying again: busy (-1), the payment not indexed yet (10060001),
 /// and a stale access_token (40001, 42001).
 pub fn retryable(errcode: i64) -> bool {

@@ -128,22 +128,22 @@ impl WeChatApi {
         }
     }
 
-    /// POSTs `body` to `path` with the access_token, for the calls whose answer is only errcode 0.
-    async fn post_with_token(
+    /// POSTs `body` to `path` with the access_token; the answer as `T` (`Value` where only
+    /// errcode 0 matters).
+    async fn post_with_token<T: DeserializeOwned>(
         &self,
         path: &str,
         access_token: &SecretString,
         body: &Value,
-    ) -> Result<(), WeChatError> {
+    ) -> Result<T, WeChatError> {
         let url = format!("{}{path}", self.base);
-        self.call::<Value>(|| {
+        self.call(|| {
             self.http
                 .post(&url)
                 .query(&[("access_token", access_token.expose_secret())])
                 .json(body)
         })
-        .await?;
-        Ok(())
+        .await
     }
 
     pub async fn code_to_session(&self, code: &str) -> Result<WeChatSession, WeChatError> {
@@ -204,8 +204,9 @@ impl WeChatApi {
             "page": page,
             "data": data,
         });
-        self.post_with_token("/cgi-bin/message/subscribe/send", access_token, &body)
+        self.post_with_token::<Value>("/cgi-bin/message/subscribe/send", access_token, &body)
             .await
+            .map(|_| ())
     }
 
     /// Uploads an order's shipping information (`upload_shipping_info`, body as
@@ -215,8 +216,9 @@ impl WeChatApi {
         access_token: &SecretString,
         body: &Value,
     ) -> Result<(), WeChatError> {
-        self.post_with_token("/wxa/sec/order/upload_shipping_info", access_token, body)
+        self.post_with_token::<Value>("/wxa/sec/order/upload_shipping_info", access_token, body)
             .await
+            .map(|_| ())
     }
 
     /// Tells WeChat an express order was received (`notify_confirm_receive`), by payment.
@@ -230,8 +232,31 @@ impl WeChatApi {
             "transaction_id": transaction_id,
             "received_time": received_time,
         });
-        self.post_with_token("/wxa/sec/order/notify_confirm_receive", access_token, &body)
+        self.post_with_token::<Value>("/wxa/sec/order/notify_confirm_receive", access_token, &body)
             .await
+            .map(|_| ())
+    }
+
+    /// WeChat's state of a payment's order (`get_order`): 1 to ship, 2 shipped, 3 receipt
+    /// confirmed, 4 done, 5 refunded, 6 awaiting settlement.
+    pub async fn order_state(
+        &self,
+        access_token: &SecretString,
+        transaction_id: &str,
+    ) -> Result<i64, WeChatError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            order: OrderState,
+        }
+        #[derive(Deserialize)]
+        struct OrderState {
+            order_state: i64,
+        }
+        let body = serde_json::json!({ "transaction_id": transaction_id });
+        let answer: Answer = self
+            .post_with_token("/wxa/sec/order/get_order", access_token, &body)
+            .await?;
+        Ok(answer.order.order_state)
     }
 
     pub async fn phone_number(
@@ -256,15 +281,9 @@ impl WeChatApi {
         struct Watermark {
             appid: String,
         }
-        let url = format!("{}/wxa/business/getuserphonenumber", self.base);
         let body = serde_json::json!({ "code": code, "openid": openid.expose() });
         let answer: Answer = self
-            .call(|| {
-                self.http
-                    .post(&url)
-                    .query(&[("access_token", access_token.expose_secret())])
-                    .json(&body)
-            })
+            .post_with_token("/wxa/business/getuserphonenumber", access_token, &body)
             .await?;
         let info = answer.phone_info;
         if info.watermark.appid != self.appid {

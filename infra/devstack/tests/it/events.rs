@@ -153,6 +153,16 @@ async fn every_sample_event_succeeds_through_its_handler() {
         .unwrap()
         .to_string();
     let (friend, _) = shop.login("events-friend.1").await;
+    // The shopper confirms the shipped order's receipt in WeChat's component (the
+    // confirm-receipt sample then finds WeChat's confirmation).
+    let tracked_payment = shop
+        .get_as(&token, &format!("/v1/orders/{tracked}"))
+        .await
+        .body["transactionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    shop.stack.wechat.confirm_receipt(&tracked_payment);
     let files = event_files();
     assert!(!files.is_empty());
 

@@ -260,3 +260,61 @@ async fn a_wechat_pay_order_without_shipping_information_a_day_on_raises_one_ale
         .count();
     assert_eq!(alerts, 1);
 }
+
+#[tokio::test]
+async fn receipt_confirmed_in_wechats_component_moves_the_order_only_when_wechat_says_so() {
+    // given a shipped WeChat Pay order whose shipping information WeChat has
+    let shop = TestShop::shipping().await;
+    let (token, id) = paid_order(&shop, "fang.1", "浙江省").await;
+    shop.stack.drain("FulfillmentQueue").await.unwrap();
+    let path = format!("/v1/orders/{id}/confirm-receipt");
+
+    // when the mini-program asks for the component's parameters
+    let params = shop.get_as(&token, &path).await;
+    let (stranger, _) = shop.login("fang-stranger.1").await;
+    let not_theirs = shop.get_as(&stranger, &path).await;
+
+    // then it gets the payment to confirm, and nobody else does
+    let order = order_of(&shop, &token, &id).await;
+    assert_eq!(params.status, 200, "{}", params.text);
+    assert_eq!(params.body["businessType"], "weappOrderConfirm");
+    assert_eq!(
+        params.body["extraData"]["transaction_id"],
+        order["transactionId"]
+    );
+    assert_eq!(not_theirs.status, 404);
+
+    // when the component "reports success" before WeChat has any confirmation
+    let premature = shop.post_as(&token, &path, &json!({})).await;
+
+    // then the client's word moves nothing
+    assert_eq!(
+        (premature.status, premature.error_code()),
+        (409, "not_confirmed")
+    );
+    assert_eq!(order_of(&shop, &token, &id).await["status"], "SHIPPED");
+
+    // when the shopper really confirms in WeChat and the mini-program reports it twice
+    shop.stack
+        .wechat
+        .confirm_receipt(order["transactionId"].as_str().unwrap());
+    let confirmed = shop.post_as(&token, &path, &json!({})).await;
+    let again = shop.post_as(&token, &path, &json!({})).await;
+
+    // then the order is delivered once, and a second report answers the same
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    assert_eq!(confirmed.body["order"]["status"], "DELIVERED");
+    assert_eq!(again.status, 200, "{}", again.text);
+    let order = order_of(&shop, &token, &id).await;
+    let delivered = order["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["status"] == "DELIVERED")
+        .count();
+    assert_eq!(delivered, 1);
+    assert!(order["confirmedReceivedAt"].is_i64());
+    // and a delivered order has no component to open
+    let after = shop.get_as(&token, &path).await;
+    assert_eq!((after.status, after.error_code()), (409, "not_shipped"));
+}
