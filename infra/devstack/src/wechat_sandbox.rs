@@ -71,6 +71,7 @@ struct State {
     receipt_confirmations: Vec<Value>,
     /// Payments whose receipt the shopper confirmed in WeChat's component.
     receipts_confirmed: HashSet<String>,
+    paths: std::collections::BTreeMap<&'static str, String>,
 }
 
 fn err(code: i64, msg: &str) -> Outgoing {
@@ -430,6 +431,31 @@ impl WeChatSandbox {
         json_ok(json!({"order": {"transaction_id": transaction, "order_state": order_state}}))
     }
 
+    /// `update_order_detail_path` (the path must carry `${商品订单号}`) and `set_msg_jump_path`:
+    /// a valid access_token and a relative page path, kept for tests.
+    fn set_path(&self, which: &'static str, query: &str, body: &[u8]) -> Outgoing {
+        if let Some(refused) = self.token_error(query) {
+            return refused;
+        }
+        let path = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|doc| doc["path"].as_str().map(str::to_string))
+            .filter(|p| !p.is_empty() && !p.starts_with('/'));
+        let Some(path) = path else {
+            return err(47001, "data format error: path");
+        };
+        if which == "order_detail" && !path.contains("${商品订单号}") {
+            return err(47001, "data format error: path must contain ${商品订单号}");
+        }
+        self.state().paths.insert(which, path);
+        json_ok(json!({}))
+    }
+
+    /// The paths set so far: `order_detail`, `message_jump`.
+    pub fn paths(&self) -> std::collections::BTreeMap<&'static str, String> {
+        self.state().paths.clone()
+    }
+
     /// The shopper confirms receipt in WeChat's component for this payment.
     pub fn confirm_receipt(&self, transaction_id: &str) {
         self.state()
@@ -570,6 +596,12 @@ impl Serve for WeChatSandbox {
                 self.upload_shipping_info(&req.query, &req.body)
             }
             ("POST", "/wxa/sec/order/get_order") => self.get_order(&req.query, &req.body),
+            ("POST", "/wxa/sec/order/update_order_detail_path") => {
+                self.set_path("order_detail", &req.query, &req.body)
+            }
+            ("POST", "/wxa/sec/order/set_msg_jump_path") => {
+                self.set_path("message_jump", &req.query, &req.body)
+            }
             ("POST", "/__sandbox/wechat/confirm-receipt") => {
                 let transaction = serde_json::from_slice::<Value>(&req.body)
                     .ok()

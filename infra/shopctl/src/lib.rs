@@ -61,6 +61,9 @@ shopctl: set up the shop's promotions
           --sender-address <text>
   shopctl warehouse list
   shopctl shipments exceptions
+  shopctl wechat paths [--order-detail 'pages/order/detail?id=${商品订单号}'] [--message-jump <page>]
+          the pages WeChat opens from its order screens and its shipping messages
+          (needs WECHAT_APPID and WECHAT_SECRET, or SHOP_SECRET_ARN, and WECHAT_API_BASE locally)
 
 Tables come from CATALOG_TABLE, MARKETING_TABLE, USERS_TABLE and ORDERS_TABLE (and AWS_ENDPOINT_URL for the
 local emulator). For the shop `make dev` runs: make shopctl ARGS=\"coupon list\".";
@@ -76,6 +79,9 @@ pub enum CliError {
     NotFound(String),
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// A provider (WeChat) could not do it.
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl CliError {
@@ -90,7 +96,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) | CliError::Invalid { .. } => 2,
-            CliError::NotFound(_) | CliError::Store(_) => 1,
+            CliError::NotFound(_) | CliError::Store(_) | CliError::Failed(_) => 1,
         }
     }
 }
@@ -116,6 +122,54 @@ fn option_of(field: &str) -> &str {
         "scope" => "products",
         other => other,
     }
+}
+
+/// `shopctl wechat paths`: tells WeChat which mini-program pages its order screens
+/// (`--order-detail`, with `${商品订单号}`) and its shipping messages (`--message-jump`) open.
+pub async fn wechat_paths<S: AsRef<str>>(
+    wechat: &providers::wechat::WeChatApi,
+    users: &UserStore,
+    words: &[S],
+    now: i64,
+) -> Result<String, CliError> {
+    use domain::shipping_info::MiniProgramPath;
+    let words: Vec<&str> = words.iter().map(AsRef::as_ref).collect();
+    let args = Args::parse(&words)?;
+    let detail = args
+        .optional("order-detail")
+        .map(|raw| {
+            MiniProgramPath::order_detail(raw).map_err(|e| CliError::invalid("order-detail", e))
+        })
+        .transpose()?;
+    let jump = args
+        .optional("message-jump")
+        .map(|raw| MiniProgramPath::parse(raw).map_err(|e| CliError::invalid("message-jump", e)))
+        .transpose()?;
+    if detail.is_none() && jump.is_none() {
+        return Err(CliError::invalid(
+            "order-detail",
+            "give --order-detail, --message-jump or both",
+        ));
+    }
+    let token = app::wechat::access_token(wechat, users, now)
+        .await
+        .map_err(|e| CliError::Failed(format!("WeChat's access_token: {e}")))?;
+    let mut said = Vec::new();
+    if let Some(path) = &detail {
+        wechat
+            .set_order_detail_path(&token, path.as_str())
+            .await
+            .map_err(|e| CliError::Failed(format!("WeChat refused the order detail path: {e}")))?;
+        said.push(format!("order detail path: {}", path.as_str()));
+    }
+    if let Some(path) = &jump {
+        wechat
+            .set_message_jump_path(&token, path.as_str())
+            .await
+            .map_err(|e| CliError::Failed(format!("WeChat refused the message jump path: {e}")))?;
+        said.push(format!("message jump path: {}", path.as_str()));
+    }
+    Ok(said.join("\n"))
 }
 
 /// The stores the tool writes to.

@@ -65,7 +65,25 @@ fn main() -> ExitCode {
                 orders: &orders,
             },
         );
-        match run(&admin, &words, domain::clock::now_epoch_seconds()).await {
+        let now = domain::clock::now_epoch_seconds();
+        let answer = match words.as_slice() {
+            // WeChat's server API, with the shop's settings and secret as a function reads them.
+            [first, second, rest @ ..] if first == "wechat" && second == "paths" => {
+                match edge::runtime::from_env().await {
+                    Ok((settings, clients)) => {
+                        match providers::wechat::WeChatApi::new(&settings, clients.http()) {
+                            Ok(wechat) => {
+                                shopctl::wechat_paths(&wechat, &admin.users, rest, now).await
+                            }
+                            Err(e) => Err(CliError::Failed(e.to_string())),
+                        }
+                    }
+                    Err(e) => Err(CliError::Failed(e.to_string())),
+                }
+            }
+            _ => run(&admin, &words, now).await,
+        };
+        match answer {
             Ok(answer) => {
                 let _ = writeln!(std::io::stdout(), "{answer}");
                 ExitCode::SUCCESS

@@ -69,6 +69,46 @@ pub fn retry_delay_seconds(attempt: u32) -> u32 {
         .min(900)
 }
 
+/// What WeChat puts in place of the order number in the order detail path.
+pub const ORDER_NUMBER_PLACEHOLDER: &str = "${商品订单号}";
+
+/// A page of the mini-program WeChat opens from its order and message screens
+/// (`pages/order/detail?id=${商品订单号}`): a relative path of printable characters, at most
+/// 1024 bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MiniProgramPath(String);
+
+impl MiniProgramPath {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let raw = raw.trim();
+        if raw.is_empty() || raw.len() > 1024 {
+            return Err("must be a page path of 1 to 1024 bytes");
+        }
+        if raw.starts_with('/') || raw.contains("://") {
+            return Err(
+                "must be a page of the mini-program, like pages/order/detail?id=${商品订单号}",
+            );
+        }
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("must not contain spaces or control characters");
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    /// An order detail path: it must carry the order number placeholder.
+    pub fn order_detail(raw: &str) -> Result<Self, &'static str> {
+        let path = Self::parse(raw)?;
+        if !path.0.contains(ORDER_NUMBER_PLACEHOLDER) {
+            return Err("must contain ${商品订单号}, which WeChat replaces with the order number");
+        }
+        Ok(path)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Whether WeChat's `get_order` state means the shopper confirmed receipt: 3 confirmed,
 /// 4 done, 6 awaiting settlement (which follows a confirmation).
 pub fn receipt_confirmed(order_state: i64) -> bool {
@@ -273,6 +313,16 @@ mod tests {
         let delays: Vec<u32> = (1..=6).map(retry_delay_seconds).collect();
         assert_eq!(delays, vec![60, 120, 240, 480, 480, 480]);
         assert!(retryable(10060001) && retryable(-1) && !retryable(47001));
+    }
+
+    #[test]
+    fn page_paths_are_relative_and_the_detail_path_carries_the_order_number() {
+        assert!(MiniProgramPath::order_detail("pages/order/detail?id=${商品订单号}").is_ok());
+        assert!(MiniProgramPath::order_detail("pages/order/detail").is_err());
+        assert!(MiniProgramPath::parse("pages/order/list").is_ok());
+        for bad in ["", "/pages/a", "https://x.com/a", "pages/a b"] {
+            assert!(MiniProgramPath::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

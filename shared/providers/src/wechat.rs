@@ -259,6 +259,35 @@ impl WeChatApi {
         Ok(answer.order.order_state)
     }
 
+    /// The page WeChat opens from its order screens (`update_order_detail_path`), with
+    /// `${商品订单号}` where the order number goes.
+    pub async fn set_order_detail_path(
+        &self,
+        access_token: &SecretString,
+        path: &str,
+    ) -> Result<(), WeChatError> {
+        let body = serde_json::json!({ "path": path });
+        self.post_with_token::<Value>(
+            "/wxa/sec/order/update_order_detail_path",
+            access_token,
+            &body,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The page WeChat opens from its shipping and receipt messages (`set_msg_jump_path`).
+    pub async fn set_message_jump_path(
+        &self,
+        access_token: &SecretString,
+        path: &str,
+    ) -> Result<(), WeChatError> {
+        let body = serde_json::json!({ "path": path });
+        self.post_with_token::<Value>("/wxa/sec/order/set_msg_jump_path", access_token, &body)
+            .await
+            .map(|_| ())
+    }
+
     pub async fn phone_number(
         &self,
         access_token: &SecretString,

@@ -318,3 +318,45 @@ async fn receipt_confirmed_in_wechats_component_moves_the_order_only_when_wechat
     let after = shop.get_as(&token, &path).await;
     assert_eq!((after.status, after.error_code()), (409, "not_shipped"));
 }
+
+#[tokio::test]
+async fn shopctl_tells_wechat_which_pages_its_order_screens_and_messages_open() {
+    // given the shop's WeChat settings, as a function reads them
+    let shop = TestShop::with_settings(Default::default()).await;
+    let settings = settings::Settings::from_map(shop.stack.settings.clone());
+    let wechat =
+        providers::wechat::WeChatApi::new(&settings, providers::wechat::http_client()).unwrap();
+    let users = shop.stack.user_store();
+    let now = domain::clock::now_epoch_seconds();
+
+    // when the merchant gives a detail path without the order number, then a proper one
+    let refused = shopctl::wechat_paths(
+        &wechat,
+        &users,
+        &["--order-detail", "pages/order/detail"],
+        now,
+    )
+    .await;
+    let said = shopctl::wechat_paths(
+        &wechat,
+        &users,
+        &[
+            "--order-detail",
+            "pages/order/detail?id=${商品订单号}",
+            "--message-jump",
+            "pages/order/list",
+        ],
+        now,
+    )
+    .await
+    .unwrap();
+
+    // then the first names the option and sets nothing; the second sets both
+    let refused = refused.unwrap_err();
+    assert_eq!(refused.exit_code(), 2);
+    assert!(refused.to_string().contains("--order-detail"), "{refused}");
+    assert!(said.contains("pages/order/list"), "{said}");
+    let paths = shop.stack.wechat.paths();
+    assert_eq!(paths["order_detail"], "pages/order/detail?id=${商品订单号}");
+    assert_eq!(paths["message_jump"], "pages/order/list");
+}
