@@ -114,18 +114,20 @@ impl Deadlines {
         }
     }
 
-    /// Points for a delivered order (once: the ledger entry is keyed by the order), then its
-    /// completion scheduled.
-    async fn order_delivered(&self, order_id: &OrderId, delivered_at: i64) -> Result<(), String> {
-        let Some(stored) = self
-            .payments
+    /// The order a message names; one that does not exist can never be handled (poison).
+    async fn order(&self, order_id: &OrderId) -> Result<store::orders::StoredOrder, String> {
+        self.payments
             .orders
             .get(order_id)
             .await
             .map_err(|e| e.to_string())?
-        else {
-            return Err(format!("poison message: order {order_id} does not exist"));
-        };
+            .ok_or_else(|| format!("poison message: order {order_id} does not exist"))
+    }
+
+    /// Points for a delivered order (once: the ledger entry is keyed by the order), then its
+    /// completion scheduled.
+    async fn order_delivered(&self, order_id: &OrderId, delivered_at: i64) -> Result<(), String> {
+        let stored = self.order(order_id).await?;
         let order = &stored.order;
         if !matches!(
             order.status,
@@ -178,15 +180,7 @@ impl Deadlines {
             };
             return self.come_back(&again, due_at, now).await;
         }
-        let Some(stored) = self
-            .payments
-            .orders
-            .get(order_id)
-            .await
-            .map_err(|e| e.to_string())?
-        else {
-            return Err(format!("poison message: order {order_id} does not exist"));
-        };
+        let stored = self.order(order_id).await?;
         let order = &stored.order;
         let uploaded = order
             .shipping_upload
