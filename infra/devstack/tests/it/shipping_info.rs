@@ -251,13 +251,7 @@ async fn a_wechat_pay_order_without_shipping_information_a_day_on_raises_one_ale
         "{:?}",
         answer.batch_item_failures
     );
-    let alerts = shop
-        .stack
-        .metrics
-        .lines()
-        .iter()
-        .filter(|l| l.contains("\"WeChatShippingNotUploaded\":1"))
-        .count();
+    let alerts = shop.metric_count("WeChatShippingNotUploaded");
     assert_eq!(alerts, 1);
 }
 

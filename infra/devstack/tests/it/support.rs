@@ -50,6 +50,18 @@ impl TestShop {
         shop
     }
 
+    /// How many metric lines the shop's functions wrote counting `metric` once (an EMF line
+    /// carries `"<metric>":1`).
+    pub fn metric_count(&self, metric: &str) -> usize {
+        let needle = format!("\"{metric}\":1");
+        self.stack
+            .metrics
+            .lines()
+            .iter()
+            .filter(|l| l.contains(&needle))
+            .count()
+    }
+
     /// A shop with the demo catalog and its warehouses (杭州仓 with 中通, 广州仓 with 顺丰), so
     /// paid orders ship.
     pub async fn shipping() -> Self {

@@ -180,13 +180,7 @@ async fn a_confirmation_pushed_five_times_at_once_delivers_the_order_once_and_ne
         .filter(|h| h["status"] == "DELIVERED")
         .count();
     assert_eq!(delivered_entries, 1);
-    let delivered_metrics = shop
-        .stack
-        .metrics
-        .lines()
-        .iter()
-        .filter(|l| l.contains("\"Delivered\":1"))
-        .count();
+    let delivered_metrics = shop.metric_count("Delivered");
     assert_eq!(delivered_metrics, 1);
     // the deadlines consumer takes the delivery (points, completion later) as the courier's
     assert!(shop.stack.drain("DeadlinesQueue").await.unwrap() >= 1);
@@ -220,13 +214,7 @@ async fn a_shipping_reminder_raises_an_alert_naming_the_order_once() {
         assert_eq!((answer.status, answer.body.as_str()), (200, "success"));
     }
 
-    let alerts = shop
-        .stack
-        .metrics
-        .lines()
-        .iter()
-        .filter(|l| l.contains("\"WeChatShippingReminder\":1"))
-        .count();
+    let alerts = shop.metric_count("WeChatShippingReminder");
     assert_eq!(alerts, 1);
 }
 
