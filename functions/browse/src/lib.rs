@@ -9,7 +9,7 @@ use domain::clock::now_epoch_seconds;
 use domain::ids::{CategoryId, ProductId, UserId};
 use domain::search::{self, MAX_QUERY_CHARS};
 use edge::api::{ApiError, ApiRequest, ApiResponse, Caching, RequestExt, cached_json};
-use edge::auth::TokenService;
+use edge::auth::Sessions;
 use edge::cursor::CursorSealer;
 use edge::runtime::{Background, Clients, HttpFunction, respond};
 use serde::{Deserialize, Serialize};
@@ -29,7 +29,7 @@ pub struct Browse {
     metrics: telemetry::metrics::Metrics,
     catalog: CatalogStore,
     users: UserStore,
-    tokens: TokenService,
+    sessions: Sessions,
     cursors: CursorSealer,
     background: Background,
 }
@@ -131,7 +131,10 @@ impl Browse {
             metrics: clients.metrics("browse"),
             catalog: CatalogStore::new(dynamodb.clone(), settings.required("CATALOG_TABLE")?),
             users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
-            tokens: TokenService::new(&jwt_secret)?,
+            sessions: Sessions::new(
+                &jwt_secret,
+                UserStore::new(clients.dynamodb.clone(), settings.required("USERS_TABLE")?),
+            )?,
             cursors: CursorSealer::derive(&jwt_secret),
             background: Background::default(),
         })
@@ -217,7 +220,7 @@ impl Browse {
     async fn product(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let id = ProductId::parse(req.path_param("id")?)
             .map_err(|e| ApiError::invalid_field("id", e))?;
-        let viewer = self.tokens.optional_user(req)?;
+        let viewer = self.sessions.optional_user(req).await?;
         let (product, skus) = self
             .catalog
             .product(&id)
@@ -257,7 +260,7 @@ impl Browse {
     }
 
     async fn recommendations(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        match self.tokens.optional_user(req)? {
+        match self.sessions.optional_user(req).await? {
             None => {
                 let popular = self
                     .catalog

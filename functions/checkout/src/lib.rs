@@ -23,7 +23,7 @@ use domain::pricing::{self, CartLine, PriceRequest, PricingError, Quote};
 use domain::promotions::CouponStatus;
 use domain::social::{BargainStatus, GroupStatus, HelpRefusal, JoinRefusal};
 use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
-use edge::auth::TokenService;
+use edge::auth::Sessions;
 use edge::cursor::CursorSealer;
 use edge::runtime::{Clients, HttpFunction, respond};
 use providers::wechat::WeChatApi;
@@ -53,7 +53,7 @@ pub struct Checkout {
     shipments: ShipmentStore,
     marketing: MarketingStore,
     social: SocialStore,
-    tokens: TokenService,
+    sessions: Sessions,
     cursors: CursorSealer,
     /// WeChat Pay, and Alipay when the shop takes it: picked per order.
     providers: Providers,
@@ -372,7 +372,10 @@ impl Checkout {
                 settings.required("ORDERS_TABLE")?,
                 &catalog_table,
             ),
-            tokens: TokenService::new(&jwt_secret)?,
+            sessions: Sessions::new(
+                &jwt_secret,
+                UserStore::new(dynamodb.clone(), settings.required("USERS_TABLE")?),
+            )?,
             cursors: CursorSealer::derive(&jwt_secret),
             providers: Providers::from_settings(settings, http.clone())?,
             wechat: WeChatApi::new(settings, http)?,
@@ -482,7 +485,7 @@ impl Checkout {
     /// The price of a cart with its discounts, the points on offer and what each wallet coupon
     /// would save: one batched read and one wallet query, side by side.
     async fn quote(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let request = CheckoutRequest::parse_quote(req)?;
         let (priced, wallet) =
             futures::join!(self.priced(&user, &request), self.marketing.wallet(&user));
@@ -519,7 +522,7 @@ impl Checkout {
     }
 
     async fn place_order(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let key = IdempotencyKey::from_request(req)?;
         let request = CheckoutRequest::parse_order(req)?;
         let hash = request.fingerprint();
@@ -877,7 +880,7 @@ impl Checkout {
 
     /// The order with its status history and, once shipped, the parcel's tracking, newest first.
     async fn get_order(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let stored = self.own_order(req, &user).await?;
         let mut answer =
             serde_json::to_value(&stored.order).map_err(|e| ApiError::unexpected(&e))?;
@@ -899,7 +902,7 @@ impl Checkout {
     }
 
     async fn list_orders(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let status = match req.query_param("status").filter(|s| !s.is_empty()) {
             Some(raw) => Some(
                 OrderStatus::parse(raw)
@@ -936,7 +939,7 @@ impl Checkout {
     }
 
     async fn cancel(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let stored = self.own_order(req, &user).await?;
         let order = &stored.order;
         if order.status == OrderStatus::Cancelled {
@@ -996,7 +999,7 @@ impl Checkout {
     /// to REFUNDING in one transaction, then asked of WeChat Pay under its own out_refund_no (a
     /// retry of the same request asks again for the same refund). Its notification finishes it.
     async fn refund(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let request = request::RefundRequest::parse(req)?;
         let mut stored = self.own_order(req, &user).await?;
         let now = now_epoch_seconds();
@@ -1097,7 +1100,7 @@ impl Checkout {
     /// The waybill the shopper sends a shipped order's goods back under; tracked by the courier
     /// hook, and what a shipped order's refund waits for.
     async fn register_return(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let waybill = request::ReturnRequest::parse(req)?;
         let stored = self.own_order(req, &user).await?;
         let order = &stored.order;
@@ -1142,7 +1145,7 @@ impl Checkout {
 impl Checkout {
     /// Coupons the shopper can claim, and the coupons in their wallet.
     async fn available_coupons(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let (templates, wallet) =
             futures::join!(self.marketing.templates(), self.marketing.wallet(&user));
         let templates = templates.map_err(CheckoutError::from)?;
@@ -1172,7 +1175,7 @@ impl Checkout {
     }
 
     async fn claim_coupon(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let not_found = || ApiError::new(404, "coupon_not_found", "no such coupon on offer");
         let id = PromotionId::parse(req.path_param("templateId")?).map_err(|_| not_found())?;
         let now = now_epoch_seconds();

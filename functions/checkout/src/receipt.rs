@@ -60,7 +60,7 @@ impl Checkout {
         &self,
         req: &ApiRequest,
     ) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let stored = self.own_order(req, &user).await?;
         let order = &stored.order;
         if order.provider != Provider::Wechat {
@@ -86,7 +86,7 @@ impl Checkout {
     /// and moves the order to DELIVERED only if WeChat saw the confirmation. A delivered order
     /// answers as it is.
     pub(crate) async fn confirm_receipt(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let stored = self.own_order(req, &user).await?;
         let order = &stored.order;
         if order.provider != Provider::Wechat {

@@ -1,14 +1,17 @@
-//! `login`: turns a wx.login code (or an Alipay my.getAuthCode code) into the shop's own token,
-//! and binds a phone number.
+//! `login`: the shopper's account. Turns a wx.login code (or an Alipay my.getAuthCode code)
+//! into the shop's own token, binds a phone number, exports everything the shop keeps about
+//! the shopper and deletes the account.
 //!
-//! Routes: `POST /v1/auth/login`, `POST /v1/auth/login/alipay`, `POST /v1/auth/phone`.
+//! Routes: `POST /v1/auth/login`, `POST /v1/auth/login/alipay`, `POST /v1/auth/phone`,
+//! `GET /v1/me/export`, `DELETE /v1/me`.
 
+use app::privacy::{Privacy, PrivacyError};
 use app::wechat;
 use domain::clock::now_epoch_seconds;
 use domain::ids::ShareCode;
 use domain::phone::{PhoneHashKey, PhoneNumber};
 use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
-use edge::auth::TokenService;
+use edge::auth::Sessions;
 use edge::runtime::{Clients, HttpFunction, respond};
 use providers::wechat::{WeChatApi, WeChatError};
 use serde::{Deserialize, Serialize};
@@ -25,8 +28,9 @@ pub struct Login {
     /// None for a shop without Alipay.
     alipay: Option<providers::alipay::AlipayClient>,
     wechat: WeChatApi,
-    tokens: TokenService,
+    sessions: Sessions,
     phone_key: PhoneHashKey,
+    privacy: Privacy,
 }
 
 /// A one-time code from wx.login() or the getPhoneNumber button.
@@ -118,6 +122,38 @@ impl From<wechat::AccessTokenError> for LoginError {
     }
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeletedAnswer {
+    deleted: bool,
+    orders_anonymised: usize,
+}
+
+/// The answers of the privacy routes, in one place.
+fn privacy_error(err: PrivacyError) -> ApiError {
+    match err {
+        PrivacyError::InFlight(orders) => ApiError::new(
+            409,
+            "orders_in_flight",
+            format!(
+                "{} order(s) are still on their way: wait until they are delivered, or cancel or refund them, then delete the account",
+                orders.len()
+            ),
+        )
+        .with_detail(
+            "orders",
+            serde_json::Value::Array(
+                orders
+                    .iter()
+                    .map(|(id, status)| serde_json::json!({"id": id, "status": status}))
+                    .collect(),
+            ),
+        ),
+        PrivacyError::UnknownAccount => LoginError::UnknownUser.into(),
+        PrivacyError::Store(e) => ApiError::unexpected(&e),
+    }
+}
+
 impl From<LoginError> for ApiError {
     fn from(err: LoginError) -> Self {
         match &err {
@@ -158,9 +194,18 @@ impl Login {
             metrics: clients.metrics("login"),
             alipay: providers::alipay::AlipayClient::from_settings(settings, clients.http())?,
             invites: SocialStore::new(dynamodb.clone(), settings.required("MARKETING_TABLE")?),
+            privacy: Privacy::new(
+                dynamodb.clone(),
+                &settings.required("USERS_TABLE")?,
+                &settings.required("ORDERS_TABLE")?,
+                &settings.required("MARKETING_TABLE")?,
+            ),
+            sessions: Sessions::new(
+                &jwt_secret,
+                UserStore::new(dynamodb.clone(), settings.required("USERS_TABLE")?),
+            )?,
             users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
             wechat: WeChatApi::new(settings, http)?,
-            tokens: TokenService::new(&jwt_secret)?,
             phone_key: PhoneHashKey::derive(&jwt_secret),
         })
     }
@@ -249,7 +294,7 @@ impl Login {
             )
             .await
             .map_err(LoginError::from)?;
-        let issued = self.tokens.issue(&signed_in.user.id, now);
+        let issued = self.sessions.issue(&signed_in.user.id, now);
         tracing::info!(user_id = %signed_in.user.id, is_new = signed_in.is_new, "logged in");
         Ok(api::json(
             200,
@@ -266,7 +311,7 @@ impl Login {
     }
 
     async fn bind_phone(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let body: PhoneBody = req.json_body()?;
         let code = WeChatCode::parse("code", &body.code)?;
         let openid = self
@@ -316,6 +361,46 @@ impl Login {
     }
 }
 
+impl Login {
+    /// Everything the shop keeps about the caller, as one JSON document.
+    async fn export(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.sessions.require_user(req).await?;
+        let export = self
+            .privacy
+            .export(&user, now_epoch_seconds())
+            .await
+            .map_err(privacy_error)?;
+        tracing::info!(user_id = %user, orders = export.orders.len(), "personal data exported");
+        Ok(api::json(200, &export))
+    }
+
+    /// Deletes the caller's account: personal data erased, orders anonymised, points and
+    /// coupons forfeited, every token refused from now on.
+    async fn delete_account(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.sessions.require_user(req).await?;
+        let deleted = self
+            .privacy
+            .delete_account(&user, now_epoch_seconds())
+            .await
+            .map_err(privacy_error)?;
+        tracing::info!(
+            user_id = %user,
+            orders_erased = deleted.orders_erased,
+            own_records = deleted.marketing.own_records,
+            shares = deleted.marketing.shares,
+            faces = deleted.marketing.faces,
+            "account deleted"
+        );
+        Ok(api::json(
+            200,
+            &DeletedAnswer {
+                deleted: true,
+                orders_anonymised: deleted.orders_erased,
+            },
+        ))
+    }
+}
+
 #[async_trait::async_trait]
 impl HttpFunction for Login {
     async fn handle(&self, req: ApiRequest) -> ApiResponse {
@@ -324,6 +409,8 @@ impl HttpFunction for Login {
                 "POST /v1/auth/login" => self.login(&req).await,
                 "POST /v1/auth/login/alipay" => self.login_alipay(&req).await,
                 "POST /v1/auth/phone" => self.bind_phone(&req).await,
+                "GET /v1/me/export" => self.export(&req).await,
+                "DELETE /v1/me" => self.delete_account(&req).await,
                 other => Err(ApiError::route_not_found(other)),
             }
         })

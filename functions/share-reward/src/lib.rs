@@ -12,7 +12,7 @@ use domain::money::Fen;
 use domain::social::Profile;
 use domain::social::{BargainStatus, GroupStatus, draw_cuts};
 use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
-use edge::auth::TokenService;
+use edge::auth::Sessions;
 use edge::cursor::CursorSealer;
 use edge::runtime::{Clients, HttpFunction, respond};
 use serde::Serialize;
@@ -37,7 +37,7 @@ pub struct ShareReward {
     marketing: MarketingStore,
     points: PointsLedger,
     deadlines: Queue,
-    tokens: TokenService,
+    sessions: Sessions,
     cursors: CursorSealer,
 }
 
@@ -170,7 +170,13 @@ impl ShareReward {
                 clients.sqs.clone(),
                 settings.required("DEADLINES_QUEUE_URL")?,
             ),
-            tokens: TokenService::new(&jwt_secret)?,
+            sessions: Sessions::new(
+                &jwt_secret,
+                store::users::UserStore::new(
+                    clients.dynamodb.clone(),
+                    settings.required("USERS_TABLE")?,
+                ),
+            )?,
             cursors: CursorSealer::derive(&jwt_secret),
         })
     }
@@ -183,7 +189,7 @@ impl ShareReward {
     /// A share link for the shopper (and a product): the code is bound to them, so whoever signs
     /// up through it counts as their invitee.
     async fn create_share(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let body = optional_body(req)?;
         let product = match body.get("productId") {
             None | Some(Value::Null) => None,
@@ -226,7 +232,7 @@ impl ShareReward {
     /// address); the sharer's own opens are not counted. Answers what the page needs, and the
     /// code to pass to login as `inviteCode`.
     async fn open_share(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let viewer = self.tokens.optional_user(req)?;
+        let viewer = self.sessions.optional_user(req).await?;
         let not_found = || ApiError::new(404, "share_not_found", "no such share link");
         let code = ShareCode::parse(req.path_param("code")?).map_err(|_| not_found())?;
         let body = optional_body(req)?;
@@ -289,7 +295,7 @@ impl ShareReward {
     /// Points (balance and a page of the ledger), coupons, check-in streak and invites with
     /// their rewards.
     async fn rewards(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let scope = format!("ledger|{user}");
         let offset: usize = match req.query_param("cursor").filter(|c| !c.is_empty()) {
             Some(c) => self.cursors.open(&scope, c)?,
@@ -349,7 +355,7 @@ impl ShareReward {
 
     /// Today's check-in (Asia/Shanghai). A second one the same day is 409 and grants nothing.
     async fn check_in(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let now = now_epoch_seconds();
         match self
             .social
@@ -416,7 +422,7 @@ impl ShareReward {
     /// Starts a bargain on a SKU that offers one; its cuts are drawn now and its expiry
     /// scheduled before it is written (a crash between the two leaves an expiry for nothing).
     async fn start_bargain(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let body: Value = req.json_body()?;
         let sku_id = body
             .get("skuId")
@@ -485,7 +491,7 @@ impl ShareReward {
     }
 
     async fn help_bargain(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let user = self.tokens.require_user(req)?;
+        let user = self.sessions.require_user(req).await?;
         let not_found = || ApiError::new(404, "bargain_not_found", "no such bargain");
         let id = BargainId::parse(req.path_param("id")?).map_err(|_| not_found())?;
         let profile = Profile::from_json(&optional_body(req)?, "")?;
@@ -509,7 +515,7 @@ impl ShareReward {
     }
 
     async fn bargain(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let viewer = self.tokens.optional_user(req)?;
+        let viewer = self.sessions.optional_user(req).await?;
         let not_found = || ApiError::new(404, "bargain_not_found", "no such bargain");
         let id = BargainId::parse(req.path_param("id")?).map_err(|_| not_found())?;
         let (bargain, helpers) = futures::join!(self.social.bargain(&id), self.social.helpers(&id));

@@ -6,8 +6,11 @@
 //! is refused, and a message naming another AppID is refused; each message acts once however
 //! often WeChat pushes it (claimed, handled, then marked done). Acted on: order settlement and
 //! confirmation (`SHIPPED -> DELIVERED`, forward only), WeChat's shipping reminders (an alert
-//! metric and a log line naming the order), and the shopper revoking their phone number.
+//! metric and a log line naming the order), the shopper revoking their phone, addresses or
+//! nickname and avatar (forgotten wherever we keep them), and the shopper deleting their WeChat
+//! account (their shop account goes too, as `DELETE /v1/me` does).
 
+use app::privacy::Privacy;
 use app::receipt::Receipts;
 use domain::clock::now_epoch_seconds;
 use domain::platform::{PaymentRef, PlatformEvent, PushedMessage, fresh};
@@ -19,18 +22,14 @@ use settings::{ConfigError, Settings};
 use store::pushes::{Claim, PushLog};
 use store::queue::Queue;
 use store::shipments::{Settled, ShipmentStore};
-use store::users::UserStore;
 use telemetry::metrics::Alert;
-
-/// WeChat's `RevokeInfo` code for the phone number.
-const REVOKED_PHONE: u32 = 8;
 
 pub struct WeChatPush {
     metrics: telemetry::metrics::Metrics,
     keys: PushKeys,
     pushes: PushLog,
     receipts: Receipts,
-    users: UserStore,
+    privacy: Privacy,
 }
 
 /// A safe-mode message as WeChat posts it.
@@ -69,7 +68,12 @@ impl WeChatPush {
                 ),
                 clients.metrics("wechat-push"),
             ),
-            users: UserStore::new(clients.dynamodb.clone(), settings.required("USERS_TABLE")?),
+            privacy: Privacy::new(
+                clients.dynamodb.clone(),
+                &settings.required("USERS_TABLE")?,
+                &settings.required("ORDERS_TABLE")?,
+                &settings.required("MARKETING_TABLE")?,
+            ),
         })
     }
 
@@ -188,24 +192,34 @@ impl WeChatPush {
                 );
             }
             PlatformEvent::AuthorizationRevoke { openid, revoked } => {
-                if revoked.contains(&REVOKED_PHONE) {
-                    let forgotten = self
-                        .users
-                        .forget_phone(openid)
-                        .await
-                        .map_err(|e| ApiError::unexpected(&e))?;
-                    tracing::info!(forgotten, "phone number revoked on WeChat");
-                }
-                let kept_nothing: Vec<&u32> =
-                    revoked.iter().filter(|k| **k != REVOKED_PHONE).collect();
-                if !kept_nothing.is_empty() {
-                    tracing::info!(kinds = ?kept_nothing, "revocation of data kept with no user record");
-                }
-            }
-            PlatformEvent::AuthorizationCancellation { .. } => {
-                tracing::warn!(
-                    "WeChat account deleted: the shopper's data awaits account deletion"
+                let forgotten = self
+                    .privacy
+                    .revoke(openid, revoked, now)
+                    .await
+                    .map_err(|e| ApiError::unexpected(&e))?;
+                tracing::info!(
+                    phone = forgotten.phone,
+                    receivers = forgotten.receivers,
+                    faces = forgotten.faces,
+                    not_kept = ?forgotten.not_kept,
+                    "authorization revoked on WeChat: forgotten"
                 );
+            }
+            PlatformEvent::AuthorizationCancellation { openid } => {
+                match self
+                    .privacy
+                    .wechat_account_gone(openid, now)
+                    .await
+                    .map_err(|e| ApiError::unexpected(&e))?
+                {
+                    Some(deleted) => tracing::info!(
+                        orders_erased = deleted.orders_erased,
+                        orders_kept = ?deleted.orders_kept.iter().map(|o| o.to_string()).collect::<Vec<_>>(),
+                        own_records = deleted.marketing.own_records,
+                        "WeChat account deleted: the shop account is deleted too"
+                    ),
+                    None => tracing::info!("WeChat account deleted: no shop account"),
+                }
             }
             PlatformEvent::Other { kind } => {
                 tracing::info!(kind, "pushed message not acted on");

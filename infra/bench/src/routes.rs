@@ -401,7 +401,7 @@ pub fn routes(function: &str, source: &EventSource) -> Vec<Route> {
                 .expect_body("/order/status", json!("PENDING_PAYMENT"))
                 .expect_body("/payment/signType", json!("RSA"))
                 .within(Budget {
-                    dynamodb: 2,
+                    dynamodb: 3,
                     sqs: Some(1),
                     besides: "the prepay",
                 }),
@@ -419,7 +419,7 @@ pub fn routes(function: &str, source: &EventSource) -> Vec<Route> {
                 )
                 .expect_body("/total", json!(2 * 12800 + 3990 - 2000))
                 .within(Budget {
-                    dynamodb: 2,
+                    dynamodb: 3,
                     sqs: None,
                     besides: "",
                 }),
@@ -448,7 +448,7 @@ pub fn routes(function: &str, source: &EventSource) -> Vec<Route> {
                 .expect_body("/discounts/2/amount", json!(10_000))
                 .expect_body("/total", json!(72_560 - 4000 - 2000 - 10_000))
                 .within(Budget {
-                    dynamodb: 2,
+                    dynamodb: 3,
                     sqs: None,
                     besides: "",
                 }),
@@ -524,7 +524,7 @@ pub fn routes(function: &str, source: &EventSource) -> Vec<Route> {
                 )
                 .expect_body("/streak", json!(1))
                 .within(Budget {
-                    dynamodb: 2,
+                    dynamodb: 3,
                     sqs: None,
                     besides: "",
                 }),

@@ -68,7 +68,23 @@ pub struct AddressInput {
     pub detail: Option<String>,
 }
 
+/// What an erased order shows where its receiver was.
+pub const ERASED_RECEIVER: &str = "已注销用户";
+
 impl Address {
+    /// What an order keeps of its address once its shopper is erased: the province and city
+    /// (the shop's sales by region still add up), nothing that finds a person.
+    pub fn erased(&self) -> Address {
+        Address {
+            name: ERASED_RECEIVER.into(),
+            phone: String::new(),
+            province: self.province.clone(),
+            city: self.city.clone(),
+            district: String::new(),
+            detail: String::new(),
+        }
+    }
+
     /// Every field required, trimmed, of a sane length; the phone a mainland mobile number.
     pub fn parse(input: &AddressInput, prefix: &str) -> Result<Self, FieldError> {
         let text = |value: &Option<String>, name: &str, max: usize| -> Result<String, FieldError> {
@@ -155,6 +171,16 @@ impl OrderStatus {
     /// Money has been received for the order (and not given back).
     pub fn is_paid_or_beyond(self) -> bool {
         !matches!(self, OrderStatus::PendingPayment | OrderStatus::Cancelled)
+    }
+
+    /// The order still needs its shopper: a payment may arrive, goods are on their way, or money
+    /// is on its way back. Such an order keeps its address and blocks deleting the account.
+    pub fn in_flight(self) -> bool {
+        use OrderStatus::*;
+        matches!(
+            self,
+            PendingPayment | Paid | WaitingGroup | Shipped | Refunding
+        )
     }
 }
 
@@ -383,6 +409,36 @@ mod tests {
         assert!(Shipped.can_become(Delivered) && !Delivered.can_become(Shipped));
         assert_eq!(OrderStatus::parse("PENDING_PAYMENT"), Some(PendingPayment));
         assert_eq!(OrderStatus::parse("paid"), None);
+    }
+
+    #[test]
+    fn only_finished_orders_let_their_shopper_go() {
+        use OrderStatus::*;
+        for status in [PendingPayment, Paid, WaitingGroup, Shipped, Refunding] {
+            assert!(status.in_flight(), "{status:?}");
+        }
+        for status in [Delivered, Completed, Cancelled, Refunded] {
+            assert!(!status.in_flight(), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn an_erased_address_keeps_the_region_and_nothing_that_finds_a_person() {
+        let address = Address {
+            name: "张三".into(),
+            phone: "13812345678".into(),
+            province: "浙江省".into(),
+            city: "杭州市".into(),
+            district: "西湖区".into(),
+            detail: "文三路 90 号".into(),
+        };
+        let erased = address.erased();
+        assert_eq!(erased.name, ERASED_RECEIVER);
+        assert_eq!(
+            (erased.province.as_str(), erased.city.as_str()),
+            ("浙江省", "杭州市")
+        );
+        assert!(erased.phone.is_empty() && erased.district.is_empty() && erased.detail.is_empty());
     }
 
     #[test]

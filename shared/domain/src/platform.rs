@@ -137,6 +137,30 @@ impl PushedMessage {
     }
 }
 
+/// What a shopper can take back on WeChat (`RevokeInfo`), as far as the shop keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// 2: the delivery addresses they gave us.
+    Address,
+    /// 6: their nickname and avatar.
+    Profile,
+    /// 8: their phone number.
+    Phone,
+    /// A kind of data the shop does not keep (location, photos, ...).
+    Other(u32),
+}
+
+impl Revoked {
+    pub fn of(kind: u32) -> Self {
+        match kind {
+            2 => Revoked::Address,
+            6 => Revoked::Profile,
+            8 => Revoked::Phone,
+            other => Revoked::Other(other),
+        }
+    }
+}
+
 /// `RevokeInfo` arrives as `"8"`, `"2,8"`, `8` or `[2, 8]`.
 fn revoked_kinds(info: Option<&Value>) -> Vec<u32> {
     let mut kinds: Vec<u32> = match info {
@@ -216,6 +240,14 @@ mod tests {
         let no_openid =
             r#"{"CreateTime":1,"MsgType":"event","Event":"user_authorization_cancellation"}"#;
         assert!(PushedMessage::parse(no_openid).is_err());
+    }
+
+    #[test]
+    fn revoked_kinds_name_what_the_shop_keeps() {
+        assert_eq!(Revoked::of(2), Revoked::Address);
+        assert_eq!(Revoked::of(6), Revoked::Profile);
+        assert_eq!(Revoked::of(8), Revoked::Phone);
+        assert_eq!(Revoked::of(1), Revoked::Other(1));
     }
 
     #[test]

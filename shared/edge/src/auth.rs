@@ -1,5 +1,9 @@
 //! The shop's own session token: an HS256 JWT whose subject is our user id. WeChat's
 //! session_key never leaves the backend; the mini-program only ever holds this token.
+//!
+//! `TokenService` signs and checks tokens; `Sessions` is what a route asks for its caller: a
+//! good token whose account has not been deleted since (one read of the account per request,
+//! so a deletion refuses its tokens at once, on every warm instance).
 
 use crate::api::{ApiError, ApiRequest, RequestExt};
 use domain::ids::UserId;
@@ -116,6 +120,57 @@ impl TokenService {
         // Our own id (never the openid) joins the request's log span.
         tracing::Span::current().record("user_id", user.as_str());
         Ok(Some(user))
+    }
+}
+
+/// The caller of a route: a token that checks out, of an account that still exists.
+pub struct Sessions {
+    tokens: TokenService,
+    accounts: store::users::UserStore,
+}
+
+impl Sessions {
+    pub fn new(
+        secret: &SecretString,
+        accounts: store::users::UserStore,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            tokens: TokenService::new(secret)?,
+            accounts,
+        })
+    }
+
+    pub fn issue(&self, user: &UserId, now: i64) -> IssuedToken {
+        self.tokens.issue(user, now)
+    }
+
+    /// The caller of a route that requires a login.
+    pub async fn require_user(&self, req: &ApiRequest) -> Result<UserId, ApiError> {
+        let user = self.tokens.require_user(req)?;
+        self.still_open(user).await
+    }
+
+    /// The caller of a route that also serves guests; a deleted account's token is 401 here
+    /// too, so the mini-program logs in again.
+    pub async fn optional_user(&self, req: &ApiRequest) -> Result<Option<UserId>, ApiError> {
+        match self.tokens.optional_user(req)? {
+            Some(user) => self.still_open(user).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn still_open(&self, user: UserId) -> Result<UserId, ApiError> {
+        if self
+            .accounts
+            .is_deleted(&user)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?
+        {
+            return Err(ApiError::unauthorized(
+                "this account was deleted; log in again to start a new one",
+            ));
+        }
+        Ok(user)
     }
 }
 

@@ -19,7 +19,6 @@ use std::collections::{BTreeSet, HashMap};
 
 /// The most postings read for one search term: a shop's catalog, not the web.
 const MAX_POSTINGS_PER_TERM: usize = 2000;
-const BATCH_WRITE_MAX: usize = 25;
 
 pub const INDEX_BY_CATEGORY: &str = "ByCategory";
 pub const INDEX_SHELF: &str = "Shelf";
@@ -541,37 +540,8 @@ impl CatalogStore {
         self.batch_write(writes).await
     }
 
-    /// Sets every attribute of `item` except `keep`, which only takes the new value when absent.
     async fn batch_write(&self, writes: Vec<WriteRequest>) -> Result<(), StoreError> {
-        for chunk in writes.chunks(BATCH_WRITE_MAX) {
-            let mut pending = chunk.to_vec();
-            for attempt in 0..6 {
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-                }
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::Corrupt {
-                    key: "BatchWriteItem".into(),
-                    problem: "writes left unprocessed after retries".into(),
-                });
-            }
-        }
-        Ok(())
+        super::batch_write(&self.client, &self.table, writes).await
     }
 }
 

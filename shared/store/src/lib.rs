@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod marketing;
 pub mod orders;
 pub mod points;
+pub mod privacy;
 pub mod pushes;
 pub mod queue;
 pub mod refunds;
@@ -146,6 +147,46 @@ pub async fn batch_get(
         }
     }
     Ok(found)
+}
+
+/// BatchWriteItem's limit.
+const BATCH_WRITE_MAX: usize = 25;
+
+/// Puts and deletes in one table, 25 per BatchWriteItem, retrying what DynamoDB leaves
+/// unprocessed. Unconditional: only for writes whose order and repetition do not matter.
+pub async fn batch_write(
+    client: &Client,
+    table: &str,
+    writes: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+) -> Result<(), StoreError> {
+    for chunk in writes.chunks(BATCH_WRITE_MAX) {
+        let mut pending = chunk.to_vec();
+        for attempt in 0..6 {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+            let out = client
+                .batch_write_item()
+                .request_items(table, pending)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
+            pending = out
+                .unprocessed_items
+                .and_then(|mut left| left.remove(table))
+                .unwrap_or_default();
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::Corrupt {
+                key: "BatchWriteItem".into(),
+                problem: "writes left unprocessed after retries".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Writes `item` at `key`, keeping the stored value of each attribute in `keep` (counters the

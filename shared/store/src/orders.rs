@@ -456,6 +456,48 @@ impl OrderStore {
         }
     }
 
+    /// Every order of a shopper, newest first, for their data export and their account's
+    /// deletion.
+    pub async fn all_for_user(&self, user: &UserId) -> Result<Vec<Order>, StoreError> {
+        let mut orders = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.list_for_user(user, None, after, 100).await?;
+            orders.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(orders),
+            }
+        }
+    }
+
+    /// Replaces the order's receiver with `Address::erased` and forgets whom its provider
+    /// charged, conditional on the status as read: false when the order moved meanwhile (read
+    /// it again: it may be in flight now). Amounts, lines and dates stay for the accounts.
+    pub async fn erase_receiver(&self, order: &Order, now: i64) -> Result<bool, StoreError> {
+        let erased = AttributeValue::M(to_item(&order.address.erased()));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(&order.id).into_iter().collect()))
+            .update_expression(
+                "SET address = :erased, receiverErasedAt = :now REMOVE openid, alipayOpenId",
+            )
+            .condition_expression("#s = :read")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":erased", erased)
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":read", s(order.status.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if super::condition_failed(&err) => Ok(false),
+            Err(err) => Err(StoreError::dynamo("UpdateItem erase receiver", err)),
+        }
+    }
+
     /// Marks the order alerted for missing shipping information: true the first time only, so
     /// duplicate checks raise one alert.
     pub async fn record_shipping_alert(&self, id: &OrderId, now: i64) -> Result<bool, StoreError> {

@@ -326,6 +326,7 @@ impl SocialStore {
                 opens: 0,
             };
             let mut item = to_item(&share);
+            super::privacy::tag(&mut item, sharer);
             item.extend(key(format!("SHARE#{}", share.code), "SHARE"));
             let result = self
                 .client
@@ -784,6 +785,7 @@ impl SocialStore {
         member: &Member,
     ) -> Result<TransactWriteItem, StoreError> {
         let mut item = to_item(member);
+        super::privacy::tag(&mut item, &member.user_id);
         item.extend(member_key(group, &member.user_id));
         put(&self.table, item, Some("attribute_not_exists(pk)"))
     }
@@ -1018,6 +1020,7 @@ impl SocialStore {
 
     pub async fn start_bargain(&self, bargain: &Bargain) -> Result<(), StoreError> {
         let mut item = to_item(bargain);
+        super::privacy::tag(&mut item, &bargain.owner_id);
         item.extend(bargain_key(&bargain.id));
         self.client
             .put_item()
@@ -1092,6 +1095,7 @@ impl SocialStore {
                 .build()
                 .map_err(build_err)?;
             let mut item = to_item(&record);
+            super::privacy::tag(&mut item, helper);
             item.extend(key(format!("BARGAIN#{id}"), format!("HELPER#{helper}")));
             let items = vec![
                 TransactWriteItem::builder().update(take).build(),

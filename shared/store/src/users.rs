@@ -2,7 +2,8 @@
 //! viewed and bought (for recommendations); and the cached WeChat access_token.
 //!
 //! Items in the users table (key `pk`):
-//! - `USER#<userId>`: the account
+//! - `USER#<userId>`: the account; once deleted, only `deletedAt` is left of it, so every token
+//!   it ever had is refused
 //! - `ALIPAY#<open_id>`: the same for an Alipay identity (a shop's Alipay mini-program)
 //! - `OPENID#<openid>`: which account an openid belongs to; created with the account in one
 //!   transaction, conditional on not existing, so two racing first logins make one user
@@ -148,6 +149,7 @@ impl UserStore {
         }
     }
 
+    /// The account, unless it does not exist or was deleted.
     pub async fn get(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         let out = self
             .client
@@ -158,10 +160,16 @@ impl UserStore {
             .send()
             .await
             .map_err(|e| StoreError::dynamo("GetItem user", e))?;
-        out.item.as_ref().map(super::from_item).transpose()
+        out.item
+            .filter(|i| !i.contains_key("deletedAt"))
+            .as_ref()
+            .map(super::from_item)
+            .transpose()
     }
 
-    async fn user_id_for(&self, identity: &Identity) -> Result<Option<UserId>, StoreError> {
+    /// The account this identity signed in to, if it has one (a deleted account's identity
+    /// has none: its next login starts a new account).
+    pub async fn user_id_for(&self, identity: &Identity) -> Result<Option<UserId>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -249,6 +257,89 @@ impl UserStore {
             key: "<identity redacted>".into(),
             problem: "sign-in kept conflicting".into(),
         })
+    }
+
+    /// True when the account was deleted: its tokens are refused from then on. A strongly
+    /// consistent read, so a deletion is seen by the very next request.
+    pub async fn is_deleted(&self, id: &UserId) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", user_key(id))
+            .projection_expression("deletedAt")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem account state", e))?;
+        Ok(out.item.is_some_and(|i| i.contains_key("deletedAt")))
+    }
+
+    /// Closes the account, in one transaction: everything it held (phone, provider ids, invite,
+    /// member level) is removed and `deletedAt` set; its openid (or Alipay id) is released, so
+    /// the same person's next login starts a new, empty account; the recommendation counters
+    /// go. False when the account does not exist or was already closed.
+    pub async fn close(&self, id: &UserId, now: i64) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", user_key(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem account to close", e))?;
+        let Some(item) = out.item.filter(|i| !i.contains_key("deletedAt")) else {
+            return Ok(false);
+        };
+        let mut identities = Vec::new();
+        if let Some(openid) = get_s(&item, "openid") {
+            identities.push(format!("OPENID#{openid}"));
+        }
+        if let Some(alipay) = get_s(&item, "alipayOpenId") {
+            identities.push(format!("ALIPAY#{alipay}"));
+        }
+        let build = |e| StoreError::dynamo("build account close", e);
+        let tombstone = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", user_key(id))
+            .update_expression(
+                "SET deletedAt = :now REMOVE openid, alipayOpenId, phoneHash, phoneMasked, \
+                 phoneBoundAt, inviteCode, invitedBy, memberLevel",
+            )
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deletedAt)")
+            .expression_attribute_values(":now", n(now))
+            .build()
+            .map_err(build)?;
+        let mut items = vec![TransactWriteItem::builder().update(tombstone).build()];
+        for identity in identities {
+            // Only if it still points here: the identity may already belong to a new account.
+            let release = aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(identity))
+                .condition_expression("attribute_not_exists(pk) OR userId = :u")
+                .expression_attribute_values(":u", s(id.as_str()))
+                .build()
+                .map_err(build)?;
+            items.push(TransactWriteItem::builder().delete(release).build());
+        }
+        let prefs = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("PREFS#{id}")))
+            .build()
+            .map_err(build)?;
+        items.push(TransactWriteItem::builder().delete(prefs).build());
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err) if failed_conditions(&err).is_some() => Ok(false),
+            Err(err) => Err(StoreError::dynamo("TransactWriteItems close account", err)),
+        }
     }
 
     /// What checkout needs of a shopper: whom WeChat Pay charges and their member level.

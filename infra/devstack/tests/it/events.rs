@@ -153,6 +153,8 @@ async fn every_sample_event_succeeds_through_its_handler() {
         .unwrap()
         .to_string();
     let (friend, _) = shop.login("events-friend.1").await;
+    // Deleting an account needs one with nothing on its way.
+    let (leaving, _) = shop.login("events-leaving.1").await;
     // The shopper confirms the shipped order's receipt in WeChat's component (the
     // confirm-receipt sample then finds WeChat's confirmation).
     let tracked_payment = shop
@@ -169,6 +171,10 @@ async fn every_sample_event_succeeds_through_its_handler() {
     for file in files {
         let fill = |text: &str| {
             text.replace("REPLACE_WITH_A_TOKEN_FROM_LOGIN", &token)
+                .replace(
+                    "REPLACE_WITH_A_TOKEN_OF_A_SHOPPER_WITH_NO_ORDER_IN_FLIGHT",
+                    &leaving,
+                )
                 .replace("REPLACE_WITH_AN_UNPAID_ORDER_ID", &to_expire)
                 .replace("REPLACE_WITH_AN_ORDER_ID", &order)
                 .replace("REPLACE_WITH_A_PAID_ORDER_ID", &to_ship)

@@ -13,6 +13,7 @@ mod logistics;
 mod openapi;
 mod payments;
 mod points;
+mod privacy;
 mod promotions;
 mod provisioning;
 mod refunds;

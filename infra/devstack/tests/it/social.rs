@@ -20,7 +20,7 @@ async fn deliver(shop: &TestShop, n: &SignedNotification) -> u16 {
 }
 
 /// The shopper pays at the sandbox and WeChat Pay tells us, signed.
-async fn pay(shop: &TestShop, order: &str) {
+pub(crate) async fn pay(shop: &TestShop, order: &str) {
     shop.stack.wechatpay.mark_paid(order).unwrap();
     let notification = shop.stack.wechatpay.notification(order, |_| {}).unwrap();
     assert_eq!(deliver(shop, &notification).await, 204);
@@ -47,7 +47,7 @@ fn group_order(sku: &str, group: Option<&str>) -> Value {
 }
 
 /// A shop with the demo catalog, promotions and warehouses, and `settings` over the defaults.
-async fn shop_with(settings: &[(&str, &str)]) -> TestShop {
+pub(crate) async fn shop_with(settings: &[(&str, &str)]) -> TestShop {
     let shop = TestShop::with_settings(
         settings
             .iter()
@@ -472,7 +472,7 @@ async fn a_friend_helps_a_bargain_once() {
 }
 
 /// Ships the paid order and has the courier report it signed for.
-async fn deliver_order(shop: &TestShop, token: &str, order: &str) {
+pub(crate) async fn deliver_order(shop: &TestShop, token: &str, order: &str) {
     shop.stack.drain("FulfillmentQueue").await.unwrap();
     let number = order_of(shop, token, order).await["shipment"]["number"]
         .as_str()

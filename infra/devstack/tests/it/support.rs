@@ -169,6 +169,15 @@ impl TestShop {
         .await
     }
 
+    pub async fn delete_as(&self, token: &str, path: &str) -> Answer {
+        self.send(
+            self.http
+                .delete(format!("{}{path}", self.base))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> Answer {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body))
             .await
