@@ -15,7 +15,8 @@
 //!
 //! The message push: [`WeChatSandbox::push`] (and `POST /__sandbox/wechat/push` with
 //! `{"message": {...}}`) encrypts and signs a message with the shop's Token and EncodingAESKey,
-//! as WeChat does in safe mode, and posts it to the shop's `/v1/wechat/events`.
+//! as WeChat does in safe mode, and posts it to the shop's `/v1/wechat/events`. A pushed event
+//! names its shopper by openid: `GET /__sandbox/wechat/openid?name=<name>` tells which.
 
 use crate::server::{Incoming, Outgoing, Serve, form_pairs};
 use base64::Engine;
@@ -618,6 +619,17 @@ impl Serve for WeChatSandbox {
             }
             ("POST", "/wxa/sec/order/notify_confirm_receive") => {
                 self.notify_confirm_receive(&req.query, &req.body)
+            }
+            ("GET", "/__sandbox/wechat/openid") => {
+                match form_pairs(&req.query)
+                    .into_iter()
+                    .find(|(k, _)| k == "name")
+                {
+                    Some((_, name)) if !name.is_empty() => {
+                        Outgoing::json(200, &json!({"openid": openid_for(&self.appid, &name)}))
+                    }
+                    _ => Outgoing::json(400, &json!({"error": "send ?name=<shopper name>"})),
+                }
             }
             ("GET", "/__sandbox/wechat/shipping-uploads") => {
                 Outgoing::json(200, &json!({"uploads": self.shipping_uploads()}))

@@ -196,7 +196,14 @@ async fn a_wechat_account_deleted_on_wechat_takes_the_shop_account_with_it() {
         shop.post_as(&token, "/v1/checkin", &json!({})).await.status,
         201
     );
-    let openid = devstack::wechat_sandbox::openid_for(devstack::SANDBOX_APPID, "wen");
+    let openid = shop.sandbox_get("/__sandbox/wechat/openid?name=wen").await["openid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        openid,
+        devstack::wechat_sandbox::openid_for(devstack::SANDBOX_APPID, "wen")
+    );
 
     // when WeChat pushes user_authorization_cancellation, twice
     for _ in 0..2 {

@@ -146,6 +146,17 @@ impl TestShop {
             .expect("the sandbox answers JSON")
     }
 
+    pub async fn sandbox_get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.stack.sandbox_url))
+            .send()
+            .await
+            .expect("the sandbox answers")
+            .json()
+            .await
+            .expect("the sandbox answers JSON")
+    }
+
     pub async fn get(&self, path: &str) -> Answer {
         self.send(self.http.get(format!("{}{path}", self.base)))
             .await
