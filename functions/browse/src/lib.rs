@@ -2,7 +2,9 @@
 //! never a table scan.
 //!
 //! Routes: `GET /v1/categories`, `GET /v1/products`, `GET /v1/products/{id}`,
-//! `GET /v1/recommendations`.
+//! `GET /v1/recommendations`, favorites (`/v1/favorites`) and footprints (`/v1/footprints`).
+
+mod marks;
 
 use domain::catalog::{self, ProductSummary, category_tree};
 use domain::clock::now_epoch_seconds;
@@ -17,6 +19,7 @@ use settings::{ConfigError, Settings};
 use std::collections::HashSet;
 use store::StoreError;
 use store::catalog::{CatalogStore, ListPosition};
+use store::shopping::ShoppingStore;
 use store::users::UserStore;
 
 const DEFAULT_PAGE: usize = 20;
@@ -24,11 +27,28 @@ const MAX_PAGE: usize = 50;
 const RECOMMENDATIONS: usize = 10;
 /// Categories a personal recommendation draws from.
 const INTEREST_CATEGORIES: usize = 3;
+/// The latest footprints a recommendation looks at.
+const RECENT_FOOTPRINTS: usize = 10;
+
+/// The categories to recommend from: that of the latest view first (what the shopper is after
+/// now), then their strongest interests over time; three at most.
+fn interests(recent: &[store::shopping::Mark], strongest: &[CategoryId]) -> Vec<CategoryId> {
+    let mut picked: Vec<CategoryId> = Vec::with_capacity(INTEREST_CATEGORIES);
+    let latest = recent.iter().find_map(|m| m.category_id.clone());
+    for category in latest.into_iter().chain(strongest.iter().cloned()) {
+        if picked.len() < INTEREST_CATEGORIES && !picked.contains(&category) {
+            picked.push(category);
+        }
+    }
+    picked
+}
 
 pub struct Browse {
     metrics: telemetry::metrics::Metrics,
     catalog: CatalogStore,
     users: UserStore,
+    /// Favorites and footprints.
+    shopping: ShoppingStore,
     sessions: Sessions,
     cursors: CursorSealer,
     background: Background,
@@ -36,6 +56,23 @@ pub struct Browse {
 
 fn store_failure(err: StoreError) -> ApiError {
     ApiError::unexpected(&err)
+}
+
+/// A listing's `limit`: 1 to 50, 20 when absent.
+pub(crate) fn page_limit(req: &ApiRequest) -> Result<usize, ApiError> {
+    match req.query_param("limit").filter(|l| !l.is_empty()) {
+        None => Ok(DEFAULT_PAGE),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=MAX_PAGE).contains(l))
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_PAGE}"),
+                )
+            }),
+    }
 }
 
 /// What `GET /v1/products` was asked for, parsed from the query string.
@@ -67,19 +104,7 @@ impl ListingQuery {
                 format!("must be at most {MAX_QUERY_CHARS} characters"),
             ));
         }
-        let limit = match req.query_param("limit").filter(|l| !l.is_empty()) {
-            None => DEFAULT_PAGE,
-            Some(raw) => raw
-                .parse::<usize>()
-                .ok()
-                .filter(|l| (1..=MAX_PAGE).contains(l))
-                .ok_or_else(|| {
-                    ApiError::invalid_field(
-                        "limit",
-                        format!("must be a whole number from 1 to {MAX_PAGE}"),
-                    )
-                })?,
-        };
+        let limit = page_limit(req)?;
         let cursor = req
             .query_param("cursor")
             .filter(|c| !c.is_empty())
@@ -130,6 +155,7 @@ impl Browse {
         Ok(Self {
             metrics: clients.metrics("browse"),
             catalog: CatalogStore::new(dynamodb.clone(), settings.required("CATALOG_TABLE")?),
+            shopping: ShoppingStore::new(dynamodb.clone(), settings.required("SHOPPING_TABLE")?),
             users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
             sessions: Sessions::new(
                 &jwt_secret,
@@ -237,10 +263,18 @@ impl Browse {
         );
         if let Some(viewer) = viewer {
             // Best effort and off the answer's path: a lost view only dulls recommendations.
-            let users = self.users.clone();
-            let category = product.category_id.clone();
+            let (users, shopping) = (self.users.clone(), self.shopping.clone());
+            let (category, product_id) = (product.category_id.clone(), product.id.clone());
             self.background.spawn(async move {
-                if let Err(err) = users.record_view(&viewer, &category).await {
+                let now = now_epoch_seconds();
+                let (counted, footprint) =
+                    futures::join!(users.record_view(&viewer, &category), async {
+                        shopping
+                            .record_footprint(&viewer, &product_id, &category, now)
+                            .await?;
+                        shopping.trim_footprints(&viewer).await
+                    });
+                if let Err(err) = counted.map(|_| ()).and(footprint.map(|_| ())) {
                     tracing::warn!(error = %err, "view not recorded");
                 }
             });
@@ -290,8 +324,11 @@ impl Browse {
     /// Best sellers from the shopper's favourite categories, taken in turn, without what they
     /// already bought; topped up with shop-wide best sellers.
     async fn personal_recommendations(&self, user: &UserId) -> Result<Recommendations, StoreError> {
-        let prefs = self.users.preferences(user).await?;
-        let interests = prefs.top_categories(INTEREST_CATEGORIES);
+        let (prefs, recent) = futures::try_join!(
+            self.users.preferences(user),
+            self.shopping.footprints(user, None, RECENT_FOOTPRINTS)
+        )?;
+        let interests = interests(&recent.items, &prefs.top_categories(INTEREST_CATEGORIES));
         let per_category = futures::future::try_join_all(interests.iter().map(|c| {
             self.catalog.list(
                 Some(c),
@@ -300,7 +337,9 @@ impl Browse {
             )
         }))
         .await?;
+        // Neither what they bought nor what they have just looked at: more like it instead.
         let mut seen: HashSet<ProductId> = prefs.bought_products.iter().cloned().collect();
+        seen.extend(recent.items.iter().map(|m| m.product_id.clone()));
         let mut picked = Vec::new();
         let mut lists: Vec<_> = per_category
             .into_iter()
@@ -349,6 +388,11 @@ impl HttpFunction for Browse {
                 "GET /v1/products" => self.products(&req).await,
                 "GET /v1/products/{id}" => self.product(&req).await,
                 "GET /v1/recommendations" => self.recommendations(&req).await,
+                "PUT /v1/favorites/{productId}" => self.favor(&req).await,
+                "DELETE /v1/favorites/{productId}" => self.unfavor(&req).await,
+                "GET /v1/favorites" => self.favorites(&req).await,
+                "GET /v1/footprints" => self.footprints(&req).await,
+                "DELETE /v1/footprints" => self.clear_footprints(&req).await,
                 other => Err(ApiError::route_not_found(other)),
             }
         })

@@ -2,8 +2,10 @@
 //!
 //! Routes: `POST /v1/checkout/quote`, `POST /v1/orders`, `GET /v1/orders`,
 //! `GET /v1/orders/{id}`, `POST /v1/orders/{id}/cancel`, `GET /v1/coupons/available`,
-//! `POST /v1/coupons/{templateId}/claim`.
+//! `POST /v1/coupons/{templateId}/claim`, refunds and returns, receipt confirmation, and the
+//! cart (`/v1/cart`, `/v1/cart/items/{skuId}`).
 
+mod cart;
 mod receipt;
 mod request;
 mod views;
@@ -39,6 +41,7 @@ use store::orders::{Created, FlashHold, Transition};
 use store::queue::DeadlineMessage;
 use store::queue::Queue;
 use store::shipments::ShipmentStore;
+use store::shopping::ShoppingStore;
 use store::social::{Group, Member, SocialStore};
 use store::users::UserStore;
 use views::{OrderAnswer, PointsView};
@@ -49,7 +52,10 @@ const ORDERS_PAGE: usize = 20;
 
 pub struct Checkout {
     metrics: telemetry::metrics::Metrics,
+    /// Everything a price depends on, in one read.
     cart: CartReader,
+    /// The shopper's cart lines and address book.
+    shopping: ShoppingStore,
     shipments: ShipmentStore,
     marketing: MarketingStore,
     social: SocialStore,
@@ -365,6 +371,7 @@ impl Checkout {
                 settings.required("USERS_TABLE")?,
                 &marketing_table,
             ),
+            shopping: ShoppingStore::new(dynamodb.clone(), settings.required("SHOPPING_TABLE")?),
             social: SocialStore::new(dynamodb.clone(), &marketing_table),
             marketing: MarketingStore::new(dynamodb.clone(), marketing_table),
             shipments: ShipmentStore::new(
@@ -524,8 +531,24 @@ impl Checkout {
     async fn place_order(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let user = self.sessions.require_user(req).await?;
         let key = IdempotencyKey::from_request(req)?;
-        let request = CheckoutRequest::parse_order(req)?;
+        let mut request = CheckoutRequest::parse_order(req)?;
         let hash = request.fingerprint();
+        if request.from_cart || request.address_id.is_some() {
+            // A retry finds the order its key placed, however the cart or the book changed since.
+            if let Some((order, openid)) = self.replay(&user, key.as_str(), &hash).await? {
+                let payment = self
+                    .payment_for(&order, &openid, now_epoch_seconds())
+                    .await?;
+                return Ok(api::json(
+                    201,
+                    &OrderAnswer {
+                        order: &order,
+                        payment,
+                    },
+                ));
+            }
+            self.fill_from_saved(&user, &mut request).await?;
+        }
         // A flash-sale line that lost its quota or allowance to a racing order is priced again
         // (at the regular price once the sale is gone) rather than refused; three tries at most.
         let mut attempt = 0;
@@ -809,6 +832,7 @@ impl Checkout {
             refunded_skus: Vec::new(),
             refunded_amount: Fen::ZERO,
             refund_count: 0,
+            from_cart: request.from_cart,
             group_id: None,
             group_leader: false,
             bargain_id: None,
@@ -1221,6 +1245,10 @@ impl HttpFunction for Checkout {
                 "POST /v1/orders/{id}/return" => self.register_return(&req).await,
                 "GET /v1/orders/{id}/confirm-receipt" => self.confirm_receipt_params(&req).await,
                 "POST /v1/orders/{id}/confirm-receipt" => self.confirm_receipt(&req).await,
+                "GET /v1/cart" => self.cart(&req).await,
+                "POST /v1/cart/items" => self.add_to_cart(&req).await,
+                "PATCH /v1/cart/items/{skuId}" => self.change_cart_line(&req).await,
+                "DELETE /v1/cart/items/{skuId}" => self.remove_from_cart(&req).await,
                 other => Err(ApiError::route_not_found(other)),
             }
         })

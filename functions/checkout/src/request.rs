@@ -1,8 +1,8 @@
 //! What a checkout request says, parsed: every field that is wrong gets a 400 naming it.
 
 use app::payment::Provider;
-use domain::ids::CouponId;
 use domain::ids::SkuId;
+use domain::ids::{AddressId, CouponId};
 use domain::ids::{BargainId, GroupId};
 use domain::order::{Address, AddressInput, Quantity};
 use domain::social::Profile;
@@ -13,7 +13,7 @@ use store::cart::OfferRef;
 
 /// Lines per order: with each line's stock, flash-sale count, the coupon and the points, an
 /// order's writes stay inside DynamoDB's 100 items per transaction.
-const MAX_LINES: usize = 40;
+pub(crate) const MAX_LINES: usize = 40;
 
 /// The `Idempotency-Key` header: 1 to 64 printable ASCII characters.
 pub struct IdempotencyKey(String);
@@ -45,8 +45,13 @@ impl IdempotencyKey {
 }
 
 pub struct CheckoutRequest {
+    /// With `from_cart`, empty until the cart's selected lines are read.
     pub items: Vec<(SkuId, Quantity)>,
+    /// Order the selected lines of the shopper's cart instead of `items`.
+    pub from_cart: bool,
+    /// Given inline, or read from the address book when the order names `address_id`.
     pub address: Option<Address>,
+    pub address_id: Option<AddressId>,
     /// The wallet coupon to use, if any.
     pub coupon: Option<CouponId>,
     /// Points the shopper wants to spend (the most allowed is used when this is more).
@@ -156,7 +161,9 @@ impl CheckoutRequest {
             offer: parse_offer(&body, &items)?,
             provider: parse_provider(&body)?,
             items,
+            from_cart: false,
             address: None,
+            address_id: None,
             coupon: parse_coupon(&body)?,
             points: parse_points(&body)?,
         })
@@ -164,20 +171,69 @@ impl CheckoutRequest {
 
     pub fn parse_order(req: &ApiRequest) -> Result<Self, ApiError> {
         let body: Value = req.json_body()?;
-        let items = parse_items(&body)?;
-        let raw = body
-            .get("address")
-            .filter(|a| !a.is_null())
-            .ok_or_else(|| ApiError::invalid_field("address", "is required"))?;
-        let input: AddressInput = serde_json::from_value(raw.clone())
-            .map_err(|_| ApiError::invalid_field("address", "must be an object of text fields"))?;
-        let address = Address::parse(&input, "address")
-            .map_err(|e| ApiError::invalid_field(e.field, e.problem))?;
+        let from_cart = match body.get("fromCart") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+            Some(Value::Bool(true)) => true,
+            Some(_) => return Err(ApiError::invalid_field("fromCart", "must be true or false")),
+        };
+        let items = if from_cart {
+            if body.get("items").is_some_and(|i| !i.is_null()) {
+                return Err(ApiError::invalid_field(
+                    "items",
+                    "an order from the cart takes its selected lines: send items or fromCart, not both",
+                ));
+            }
+            Vec::new()
+        } else {
+            parse_items(&body)?
+        };
+        let (address, address_id) = match (
+            body.get("address").filter(|a| !a.is_null()),
+            body.get("addressId").filter(|a| !a.is_null()),
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid_field(
+                    "addressId",
+                    "send an address or an addressId from the address book, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(ApiError::invalid_field(
+                    "address",
+                    "is required (or an addressId from the address book)",
+                ));
+            }
+            (Some(raw), None) => {
+                let input: AddressInput = serde_json::from_value(raw.clone()).map_err(|_| {
+                    ApiError::invalid_field("address", "must be an object of text fields")
+                })?;
+                (Some(Address::parse(&input, "address")?), None)
+            }
+            (None, Some(raw)) => (
+                None,
+                Some(
+                    raw.as_str()
+                        .and_then(|r| AddressId::parse(r).ok())
+                        .ok_or_else(|| {
+                            ApiError::invalid_field("addressId", "must be an address id")
+                        })?,
+                ),
+            ),
+        };
+        let offer = parse_offer(&body, &items)?;
+        if from_cart && offer.is_some() {
+            return Err(ApiError::invalid_field(
+                "fromCart",
+                "a group-buy or bargain order names its one line in items",
+            ));
+        }
         Ok(Self {
-            offer: parse_offer(&body, &items)?,
+            offer,
             provider: parse_provider(&body)?,
             items,
-            address: Some(address),
+            from_cart,
+            address,
+            address_id,
             coupon: parse_coupon(&body)?,
             points: parse_points(&body)?,
         })
@@ -187,7 +243,9 @@ impl CheckoutRequest {
     pub fn fingerprint(&self) -> String {
         let canonical = serde_json::json!({
             "items": self.items.iter().map(|(s, q)| (s.as_str(), q.get())).collect::<Vec<_>>(),
+            "fromCart": self.from_cart,
             "address": self.address,
+            "addressId": self.address_id,
             "couponId": self.coupon.as_ref().map(ToString::to_string),
             "points": self.points,
             "offer": self.offer.as_ref().map(Offer::fingerprint),

@@ -32,6 +32,7 @@ use std::sync::Arc;
 use store::orders::{OrderStore, StoredOrder, Transition};
 use store::queue::{DeadlineMessage, FulfillmentMessage, Queue};
 use store::shipments::{ShipClaim, ShipmentStore};
+use store::shopping::ShoppingStore;
 use store::social::{GroupStep, SocialStore};
 use store::users::UserStore;
 
@@ -46,6 +47,8 @@ pub struct Fulfillment {
     courier: Arc<dyn Courier>,
     wechat: WeChatApi,
     users: UserStore,
+    /// The carts paid orders were placed from: their bought lines leave them.
+    shopping: ShoppingStore,
     /// The subscribe-message template for "order shipped"; no notices without one.
     shipped_template: Option<String>,
 }
@@ -82,6 +85,7 @@ impl Fulfillment {
             shipments: ShipmentStore::new(dynamodb.clone(), &orders_table, &catalog_table),
             courier: Arc::new(Kuaidi100::new(settings, clients.http())?),
             wechat: WeChatApi::new(settings, clients.http())?,
+            shopping: ShoppingStore::new(dynamodb.clone(), settings.required("SHOPPING_TABLE")?),
             users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
             shipped_template: settings
                 .get("WECHAT_SHIPPED_TEMPLATE_ID")
@@ -422,6 +426,7 @@ impl Fulfillment {
 
     async fn ship(&self, order_id: &OrderId) -> Result<(), String> {
         let stored = self.order(order_id).await?;
+        self.leave_cart(&stored).await?;
         match stored.order.status {
             OrderStatus::Paid if let Some(group) = &stored.order.group_id => {
                 return self.seat_paid(&stored.order, group).await;
@@ -563,6 +568,24 @@ impl Fulfillment {
     }
 
     /// Queues the upload of a shipped order whose shipping information WeChat lacks.
+    /// A paid order placed from the cart takes its lines out of it (once, however often
+    /// `order.paid` arrives); an unpaid or cancelled one leaves the cart as it was.
+    async fn leave_cart(&self, stored: &StoredOrder) -> Result<(), String> {
+        let order = &stored.order;
+        if !order.from_cart || !order.status.is_paid_or_beyond() {
+            return Ok(());
+        }
+        let bought: Vec<_> = order
+            .lines
+            .iter()
+            .map(|l| (l.sku_id.clone(), l.quantity.get()))
+            .collect();
+        self.shopping
+            .take_bought(&order.user_id, &order.id, order.created_at, &bought)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     async fn queue_upload_if_needed(&self, stored: &StoredOrder, delay: u32) -> Result<(), String> {
         let Some(shipment) = &stored.order.shipment else {
             return Ok(());

@@ -3,7 +3,9 @@
 //! the shopper and deletes the account.
 //!
 //! Routes: `POST /v1/auth/login`, `POST /v1/auth/login/alipay`, `POST /v1/auth/phone`,
-//! `GET /v1/me/export`, `DELETE /v1/me`.
+//! `GET /v1/me/export`, `DELETE /v1/me`, and the address book (`/v1/addresses`).
+
+mod addresses;
 
 use app::privacy::{Privacy, PrivacyError};
 use app::wechat;
@@ -31,6 +33,8 @@ pub struct Login {
     sessions: Sessions,
     phone_key: PhoneHashKey,
     privacy: Privacy,
+    /// The address book.
+    shopping: store::shopping::ShoppingStore,
 }
 
 /// A one-time code from wx.login() or the getPhoneNumber button.
@@ -199,6 +203,11 @@ impl Login {
                 &settings.required("USERS_TABLE")?,
                 &settings.required("ORDERS_TABLE")?,
                 &settings.required("MARKETING_TABLE")?,
+                &settings.required("SHOPPING_TABLE")?,
+            ),
+            shopping: store::shopping::ShoppingStore::new(
+                dynamodb.clone(),
+                settings.required("SHOPPING_TABLE")?,
             ),
             sessions: Sessions::new(
                 &jwt_secret,
@@ -411,6 +420,11 @@ impl HttpFunction for Login {
                 "POST /v1/auth/phone" => self.bind_phone(&req).await,
                 "GET /v1/me/export" => self.export(&req).await,
                 "DELETE /v1/me" => self.delete_account(&req).await,
+                "GET /v1/addresses" => self.addresses(&req).await,
+                "POST /v1/addresses" => self.add_address(&req).await,
+                "PUT /v1/addresses/{id}" => self.replace_address(&req).await,
+                "DELETE /v1/addresses/{id}" => self.remove_address(&req).await,
+                "POST /v1/addresses/{id}/default" => self.set_default_address(&req).await,
                 other => Err(ApiError::route_not_found(other)),
             }
         })

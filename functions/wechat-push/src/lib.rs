@@ -73,6 +73,7 @@ impl WeChatPush {
                 &settings.required("USERS_TABLE")?,
                 &settings.required("ORDERS_TABLE")?,
                 &settings.required("MARKETING_TABLE")?,
+                &settings.required("SHOPPING_TABLE")?,
             ),
         })
     }

@@ -4,8 +4,8 @@
 use crate::template::{EnvValue, FunctionSpec, Resource, Template};
 use anyhow::{Context, bail};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_yaml::Value;
@@ -31,6 +31,23 @@ fn text(v: Option<&Value>) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
+}
+
+/// An index's `Projection` as the template writes it.
+fn projection(projection: Option<&Value>) -> Projection {
+    let kind = match text(projection.and_then(|p| p.get("ProjectionType"))).as_deref() {
+        Some("KEYS_ONLY") => ProjectionType::KeysOnly,
+        Some("INCLUDE") => ProjectionType::Include,
+        _ => ProjectionType::All,
+    };
+    let non_key: Option<Vec<String>> = projection
+        .and_then(|p| p.get("NonKeyAttributes"))
+        .and_then(Value::as_sequence)
+        .map(|s| s.iter().filter_map(|v| text(Some(v))).collect());
+    Projection::builder()
+        .projection_type(kind)
+        .set_non_key_attributes(non_key)
+        .build()
 }
 
 fn key_schema(node: Option<&Value>) -> anyhow::Result<Vec<KeySchemaElement>> {
@@ -89,26 +106,25 @@ async fn create_table(
         .into_iter()
         .flatten()
     {
-        let projection = index.get("Projection");
-        let kind = match text(projection.and_then(|p| p.get("ProjectionType"))).as_deref() {
-            Some("KEYS_ONLY") => ProjectionType::KeysOnly,
-            Some("INCLUDE") => ProjectionType::Include,
-            _ => ProjectionType::All,
-        };
-        let non_key: Option<Vec<String>> = projection
-            .and_then(|p| p.get("NonKeyAttributes"))
-            .and_then(Value::as_sequence)
-            .map(|s| s.iter().filter_map(|v| text(Some(v))).collect());
         request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(text(index.get("IndexName")).context("IndexName")?)
                 .set_key_schema(Some(key_schema(index.get("KeySchema"))?))
-                .projection(
-                    Projection::builder()
-                        .projection_type(kind)
-                        .set_non_key_attributes(non_key)
-                        .build(),
-                )
+                .projection(projection(index.get("Projection")))
+                .build()?,
+        );
+    }
+    for index in p
+        .get("LocalSecondaryIndexes")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        request = request.local_secondary_indexes(
+            LocalSecondaryIndex::builder()
+                .index_name(text(index.get("IndexName")).context("IndexName")?)
+                .set_key_schema(Some(key_schema(index.get("KeySchema"))?))
+                .projection(projection(index.get("Projection")))
                 .build()?,
         );
     }

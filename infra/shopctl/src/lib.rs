@@ -852,6 +852,7 @@ pub fn funnel<S: AsRef<str>>(words: &[S], now: i64) -> Result<String, CliError> 
 fn event_label(event: BusinessEvent) -> &'static str {
     match event {
         BusinessEvent::ProductViewed => "product viewed",
+        BusinessEvent::CartAdd => "added to cart",
         BusinessEvent::Quote => "quote",
         BusinessEvent::OrderCreated => "order created",
         BusinessEvent::OrderPaid => "order paid",

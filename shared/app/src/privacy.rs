@@ -19,6 +19,7 @@ use store::marketing::MarketingStore;
 use store::orders::OrderStore;
 use store::points::PointsLedger;
 use store::privacy::{Erased, ShopperRecords};
+use store::shopping::ShoppingStore;
 use store::social::SocialStore;
 use store::users::{Identity, UserStore};
 
@@ -40,6 +41,8 @@ pub struct Deleted {
     /// until they are delivered or refunded.
     pub orders_kept: Vec<OrderId>,
     pub marketing: Erased,
+    /// Cart lines, addresses, favorites and footprints: deleted.
+    pub shopping: usize,
 }
 
 /// What a revocation on WeChat changed, for its log line.
@@ -47,6 +50,8 @@ pub struct Deleted {
 pub struct Forgotten {
     pub phone: bool,
     pub receivers: usize,
+    /// Addresses taken out of the address book.
+    pub addresses: usize,
     pub faces: usize,
     /// Kinds revoked that the shop never keeps.
     pub not_kept: Vec<u32>,
@@ -68,6 +73,8 @@ pub struct Export {
     pub shares: Value,
     /// The people who joined through the shopper's links: only when and what it earned.
     pub invites: Vec<Value>,
+    /// The cart, the address book, favorites and footprints, as kept.
+    pub shopping: Vec<Value>,
 }
 
 pub struct Privacy {
@@ -77,6 +84,7 @@ pub struct Privacy {
     coupons: MarketingStore,
     social: SocialStore,
     records: ShopperRecords,
+    shopping: ShoppingStore,
 }
 
 impl Privacy {
@@ -85,6 +93,7 @@ impl Privacy {
         users: &str,
         orders: &str,
         marketing: &str,
+        shopping: &str,
     ) -> Self {
         Self {
             users: UserStore::new(dynamodb.clone(), users),
@@ -93,7 +102,8 @@ impl Privacy {
             points: PointsLedger::new(dynamodb.clone(), marketing),
             coupons: MarketingStore::new(dynamodb.clone(), marketing),
             social: SocialStore::new(dynamodb.clone(), marketing),
-            records: ShopperRecords::new(dynamodb, marketing),
+            records: ShopperRecords::new(dynamodb.clone(), marketing),
+            shopping: ShoppingStore::new(dynamodb, shopping),
         }
     }
 
@@ -103,16 +113,21 @@ impl Privacy {
             .get(user)
             .await?
             .ok_or(PrivacyError::UnknownAccount)?;
-        let (prefs, orders, balance, entries, coupons, streak, traces, invites) = futures::try_join!(
-            self.users.preferences(user),
-            self.orders.all_for_user(user),
-            self.points.balance(user),
-            self.points.entries(user),
-            self.coupons.wallet(user),
-            self.social.streak(user, now),
-            self.records.traces(user),
-            self.social.invites(user),
-        )?;
+        let reads = Box::pin(async {
+            futures::try_join!(
+                self.users.preferences(user),
+                self.orders.all_for_user(user),
+                self.points.balance(user),
+                self.points.entries(user),
+                self.coupons.wallet(user),
+                self.social.streak(user, now),
+                self.records.traces(user),
+                self.social.invites(user),
+                self.shopping.everything(user),
+            )
+        });
+        let (prefs, orders, balance, entries, coupons, streak, traces, invites, shopping) =
+            reads.await?;
         let named = |counts: &std::collections::BTreeMap<domain::ids::CategoryId, u64>| -> Value {
             counts
                 .iter()
@@ -160,6 +175,7 @@ impl Privacy {
                     })
                 })
                 .collect(),
+            shopping,
         })
     }
 
@@ -168,7 +184,8 @@ impl Privacy {
         if self.users.get(user).await?.is_none() {
             return Err(PrivacyError::UnknownAccount);
         }
-        self.erase(user, now, true).await
+        // Boxed: erasing awaits a dozen stores in turn, too deep a future for a small stack.
+        Box::pin(self.erase(user, now, true)).await
     }
 
     /// `user_authorization_cancellation`: the WeChat account is gone, so the shop's goes too.
@@ -186,7 +203,7 @@ impl Privacy {
         else {
             return Ok(None);
         };
-        self.erase(&user, now, false).await.map(Some)
+        Box::pin(self.erase(&user, now, false)).await.map(Some)
     }
 
     /// `user_authorization_revoke`: the kinds of data taken back, forgotten wherever we keep
@@ -210,6 +227,7 @@ impl Privacy {
                     let orders = self.orders.all_for_user(user).await?;
                     let (erased, _) = self.erase_receivers(orders, now).await?;
                     forgotten.receivers += erased;
+                    forgotten.addresses += self.shopping.erase_addresses(user).await?;
                 }
                 (Revoked::Profile, Some(user)) => {
                     forgotten.faces += self.records.erase_faces(user, false).await?;
@@ -244,11 +262,13 @@ impl Privacy {
             return Err(PrivacyError::InFlight(orders_kept));
         }
         let marketing = self.records.erase(user).await?;
+        let shopping = self.shopping.erase(user).await?;
         self.users.close(user, now).await?;
         Ok(Deleted {
             orders_erased,
             orders_kept: orders_kept.into_iter().map(|(id, _)| id).collect(),
             marketing,
+            shopping,
         })
     }
 

@@ -96,6 +96,17 @@ id_type!(
     BargainId, 6, 32
 );
 
+id_type!(
+    /// An address in a shopper's address book.
+    AddressId, 6, 32
+);
+
+impl AddressId {
+    pub fn generate() -> Self {
+        Self(random_token(12))
+    }
+}
+
 impl ShareCode {
     pub fn generate() -> Self {
         Self(random_token(12))

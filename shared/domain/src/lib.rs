@@ -5,6 +5,8 @@
 //! Depends on serde, thiserror, time and small pure crates only: never on the AWS SDK, HTTP,
 //! tokio or a crypto provider. Stores, providers, use cases and the HTTP edge depend on it.
 
+pub mod address_book;
+pub mod cart;
 pub mod catalog;
 pub mod clock;
 pub mod field;

@@ -39,6 +39,13 @@ impl TryFrom<u32> for Quantity {
     }
 }
 
+/// A cart line (at most 99) always makes an order line.
+impl From<crate::cart::CartQuantity> for Quantity {
+    fn from(q: crate::cart::CartQuantity) -> Self {
+        Quantity(q.get())
+    }
+}
+
 impl From<Quantity> for u32 {
     fn from(q: Quantity) -> u32 {
         q.0
@@ -86,9 +93,17 @@ impl Address {
     }
 
     /// Every field required, trimmed, of a sane length; the phone a mainland mobile number.
+    /// Fields are named `<prefix>.<field>`, or just `<field>` with an empty prefix.
     pub fn parse(input: &AddressInput, prefix: &str) -> Result<Self, FieldError> {
+        let named = |name: &str| {
+            if prefix.is_empty() {
+                name.to_string()
+            } else {
+                format!("{prefix}.{name}")
+            }
+        };
         let text = |value: &Option<String>, name: &str, max: usize| -> Result<String, FieldError> {
-            let field = format!("{prefix}.{name}");
+            let field = named(name);
             let v = value.as_deref().map(str::trim).unwrap_or("");
             if v.is_empty() {
                 return Err(FieldError {
@@ -106,7 +121,7 @@ impl Address {
         };
         let phone_raw = text(&input.phone, "phone", 20)?;
         let phone = PhoneNumber::parse_mainland(&phone_raw).map_err(|e| FieldError {
-            field: format!("{prefix}.phone"),
+            field: named("phone"),
             problem: e.to_string(),
         })?;
         Ok(Self {
@@ -302,6 +317,9 @@ pub struct Order {
     /// Refunds asked for so far; every refund is written conditional on it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub refund_count: u32,
+    /// Ordered from the shopper's cart: the bought lines leave it once the order is paid.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_cart: bool,
     #[serde(default)]
     pub history: Vec<StatusChange>,
 }

@@ -210,11 +210,43 @@ pub struct AppliedDiscount {
     pub per_line: Vec<Fen>,
 }
 
+/// Where a cart stands against one 满减 rule: the tier it reached and what the next one needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierProgress {
+    pub rule_id: String,
+    /// What the rule counted: the in-scope goods after the rules before it.
+    pub eligible: Fen,
+    pub reached: Option<Tier>,
+    pub next: Option<NextTier>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextTier {
+    pub tier: Tier,
+    /// How much more in-scope goods it takes.
+    pub missing: Fen,
+}
+
+impl TierProgress {
+    /// What the cart page says to nudge the shopper: "再买 ¥12.00 减 ¥40.00".
+    pub fn hint(&self) -> Option<String> {
+        self.next.map(|n| {
+            format!(
+                "再买 ¥{} 减 ¥{}",
+                n.missing.yuan_text(),
+                n.tier.off.yuan_text()
+            )
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quote {
     pub lines: Vec<PricedLine>,
     pub subtotal: Fen,
     pub discounts: Vec<AppliedDiscount>,
+    /// One entry per 满减 rule, in the order they applied.
+    pub full_reduction_progress: Vec<TierProgress>,
     pub points_offered: u64,
     pub points_used: u64,
     pub shipping: Fen,
@@ -381,6 +413,7 @@ pub fn price(request: &PriceRequest<'_>) -> Result<Quote, PricingError> {
             .sum()
     };
 
+    let mut full_reduction_progress = Vec::with_capacity(request.full_reductions.len());
     for rule in request.full_reductions {
         let eligible = in_scope(&rule.scope, &lines);
         let best = rule
@@ -388,6 +421,20 @@ pub fn price(request: &PriceRequest<'_>) -> Result<Quote, PricingError> {
             .iter()
             .filter(|t| t.threshold.get() <= eligible)
             .max_by_key(|t| (t.threshold, t.off));
+        let next = rule
+            .tiers
+            .iter()
+            .filter(|t| t.threshold.get() > eligible && best.is_none_or(|b| t.off > b.off))
+            .min_by_key(|t| (t.threshold, std::cmp::Reverse(t.off)));
+        full_reduction_progress.push(TierProgress {
+            rule_id: rule.id.clone(),
+            eligible: Fen::new(eligible),
+            reached: best.copied(),
+            next: next.map(|t| NextTier {
+                tier: *t,
+                missing: Fen::new(t.threshold.get() - eligible),
+            }),
+        });
         if let Some(tier) = best {
             let off = tier.off.get().min(eligible);
             let label = format!("满{}减{}", yuan(tier.threshold), yuan(tier.off));
@@ -466,6 +513,7 @@ pub fn price(request: &PriceRequest<'_>) -> Result<Quote, PricingError> {
         lines,
         subtotal,
         discounts,
+        full_reduction_progress,
         points_offered,
         points_used,
         shipping,
@@ -684,6 +732,46 @@ mod tests {
             "snacks are outside the rule"
         );
         assert_eq!(q.total, Fen::new(30000 + 5000 - 4000));
+    }
+
+    #[test]
+    fn a_cart_learns_the_tier_it_reached_and_exactly_what_the_next_one_needs() {
+        let tiers = vec![
+            Tier {
+                threshold: Fen::new(19900),
+                off: Fen::new(2000),
+            },
+            Tier {
+                threshold: Fen::new(29900),
+                off: Fen::new(4000),
+            },
+        ];
+        let rule = FullReduction {
+            id: "r1".into(),
+            scope: Scope::Shop,
+            tiers,
+        };
+        let progress = |fen: u64| {
+            let lines = [line(sku("a", fen), "tea", 1)];
+            price(&PriceRequest {
+                full_reductions: std::slice::from_ref(&rule),
+                ..PriceRequest::plain(&lines, 0, ShippingRule::default())
+            })
+            .unwrap()
+            .full_reduction_progress
+            .remove(0)
+        };
+
+        let short = progress(18701);
+        assert_eq!(short.reached, None);
+        assert_eq!(short.next.unwrap().missing, Fen::new(1199));
+        assert_eq!(short.hint().as_deref(), Some("再买 ¥11.99 减 ¥20.00"));
+        let first = progress(28700);
+        assert_eq!(first.reached.unwrap().off, Fen::new(2000));
+        assert_eq!(first.hint().as_deref(), Some("再买 ¥12.00 减 ¥40.00"));
+        let top = progress(29900);
+        assert_eq!((top.reached.unwrap().off, top.next), (Fen::new(4000), None));
+        assert_eq!(top.hint(), None);
     }
 
     #[test]

@@ -226,6 +226,7 @@ mod tests {
             refunded_skus: vec![],
             refunded_amount: Fen::ZERO,
             refund_count: 0,
+            from_cart: false,
             group_id: None,
             group_leader: false,
             bargain_id: None,

@@ -89,6 +89,12 @@ impl ApiError {
         Self::internal().with_cause(err)
     }
 
+    /// Names the request field a refusal is about (an error with its own code, not a 400).
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
     pub fn with_detail(mut self, key: &'static str, value: serde_json::Value) -> Self {
         self.details.push((key, value));
         self

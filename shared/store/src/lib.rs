@@ -16,6 +16,7 @@ pub mod pushes;
 pub mod queue;
 pub mod refunds;
 pub mod shipments;
+pub mod shopping;
 pub mod social;
 pub mod users;
 
@@ -247,6 +248,58 @@ pub fn failed_conditions<R>(
                 .collect(),
         ),
         _ => None,
+    }
+}
+
+/// Runs a transaction: `None` when it went through, or which of its items' conditions failed
+/// (index-aligned) when DynamoDB cancelled it for that.
+pub(crate) async fn transact(
+    client: &Client,
+    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    what: &'static str,
+) -> Result<Option<Vec<bool>>, StoreError> {
+    match client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(err) => match failed_conditions(&err) {
+            Some(failed) => Ok(Some(failed)),
+            None => Err(StoreError::dynamo(what, err)),
+        },
+    }
+}
+
+/// Every item of partition `pk` (only `projection`'s attributes, when given), read
+/// consistently, page after page.
+pub(crate) async fn query_partition(
+    client: &Client,
+    table: &str,
+    pk: &str,
+    projection: Option<&str>,
+    operation: &'static str,
+) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .set_projection_expression(projection.map(str::to_string))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo(operation, e))?;
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return Ok(items);
+        }
     }
 }
 

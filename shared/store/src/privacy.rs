@@ -126,26 +126,16 @@ impl ShopperRecords {
     async fn own_keys(&self, user: &UserId) -> Result<Vec<Item>, StoreError> {
         let mut keys = Vec::new();
         for pk in own_partitions(user) {
-            let mut start = None;
-            loop {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression("pk = :pk")
-                    .expression_attribute_values(":pk", s(&pk))
-                    .projection_expression("pk, sk")
-                    .consistent_read(true)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::dynamo("Query own records", e))?;
-                keys.extend(out.items.unwrap_or_default());
-                start = out.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
-            }
+            keys.extend(
+                super::query_partition(
+                    &self.client,
+                    &self.table,
+                    &pk,
+                    Some("pk, sk"),
+                    "Query own records",
+                )
+                .await?,
+            );
         }
         Ok(keys)
     }

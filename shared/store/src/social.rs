@@ -14,7 +14,7 @@
 //!   `BARGAIN#<id>` / `HELPER#<userId>`: one friend's cut
 
 use super::points::{LedgerEntry, PointsLedger};
-use super::{Item, StoreError, failed_conditions, from_item, get_i64, n, s, to_item};
+use super::{Item, StoreError, from_item, get_i64, n, s, to_item};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use domain::ids::OrderId;
@@ -293,19 +293,7 @@ impl SocialStore {
         items: Vec<TransactWriteItem>,
         what: &'static str,
     ) -> Result<Option<Vec<bool>>, StoreError> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(None),
-            Err(err) => match failed_conditions(&err) {
-                Some(failed) => Ok(Some(failed)),
-                None => Err(StoreError::dynamo(what, err)),
-            },
-        }
+        super::transact(&self.client, items, what).await
     }
 }
 

@@ -20,6 +20,8 @@ pub const NAMESPACE: &str = "WeChatShop";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BusinessEvent {
     ProductViewed,
+    /// A SKU put in the cart (加购).
+    CartAdd,
     Quote,
     OrderCreated,
     OrderPaid,
@@ -31,8 +33,9 @@ pub enum BusinessEvent {
 }
 
 impl BusinessEvent {
-    pub const ALL: [BusinessEvent; 9] = [
+    pub const ALL: [BusinessEvent; 10] = [
         BusinessEvent::ProductViewed,
+        BusinessEvent::CartAdd,
         BusinessEvent::Quote,
         BusinessEvent::OrderCreated,
         BusinessEvent::OrderPaid,
@@ -47,6 +50,7 @@ impl BusinessEvent {
     pub fn metric(self) -> &'static str {
         match self {
             BusinessEvent::ProductViewed => "ProductViewed",
+            BusinessEvent::CartAdd => "CartAdd",
             BusinessEvent::Quote => "Quote",
             BusinessEvent::OrderCreated => "OrderCreated",
             BusinessEvent::OrderPaid => "OrderPaid",
@@ -290,8 +294,9 @@ pub struct Funnel {
 }
 
 /// The steps a shopper goes through, in order: each is shown as a share of the one before.
-pub const FUNNEL_STEPS: [BusinessEvent; 6] = [
+pub const FUNNEL_STEPS: [BusinessEvent; 7] = [
     BusinessEvent::ProductViewed,
+    BusinessEvent::CartAdd,
     BusinessEvent::Quote,
     BusinessEvent::OrderCreated,
     BusinessEvent::OrderPaid,
@@ -472,6 +477,8 @@ mod tests {
         for _ in 0..4 {
             lines.push(at(BusinessEvent::ProductViewed, "share", 100));
         }
+        lines.push(at(BusinessEvent::CartAdd, "share", 100));
+        lines.push(at(BusinessEvent::CartAdd, "share", 100));
         lines.push(at(BusinessEvent::Quote, "share", 100));
         lines.push(at(BusinessEvent::Quote, "direct", 101));
         lines.push(at(BusinessEvent::OrderCreated, "direct", 102));
@@ -487,10 +494,11 @@ mod tests {
         assert_eq!(funnel.revenue, 100);
         let steps = funnel.steps();
         assert_eq!(steps[0], (BusinessEvent::ProductViewed, 4, None));
-        assert_eq!(steps[1], (BusinessEvent::Quote, 2, Some(500)));
-        assert_eq!(steps[3], (BusinessEvent::OrderPaid, 1, Some(1000)));
-        assert_eq!(steps[4], (BusinessEvent::Shipped, 0, Some(0)));
-        assert_eq!(steps[5].2, None, "no share of an empty step");
+        assert_eq!(steps[1], (BusinessEvent::CartAdd, 2, Some(500)));
+        assert_eq!(steps[2], (BusinessEvent::Quote, 2, Some(1000)));
+        assert_eq!(steps[4], (BusinessEvent::OrderPaid, 1, Some(1000)));
+        assert_eq!(steps[5], (BusinessEvent::Shipped, 0, Some(0)));
+        assert_eq!(steps[6].2, None, "no share of an empty step");
         assert_eq!(funnel.by_channel["share"][&BusinessEvent::ProductViewed], 4);
     }
 }

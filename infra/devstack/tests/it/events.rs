@@ -153,6 +153,15 @@ async fn every_sample_event_succeeds_through_its_handler() {
         .unwrap()
         .to_string();
     let (friend, _) = shop.login("events-friend.1").await;
+    // Two saved addresses: one to edit and make the default, one to remove.
+    let mut saved = Vec::new();
+    for _ in 0..2 {
+        let added = shop
+            .post_as(&token, "/v1/addresses", &crate::support::address())
+            .await;
+        assert_eq!(added.status, 201, "{}", added.text);
+        saved.push(added.body["id"].as_str().unwrap().to_string());
+    }
     // Deleting an account needs one with nothing on its way.
     let (leaving, _) = shop.login("events-leaving.1").await;
     // The shopper confirms the shipped order's receipt in WeChat's component (the
@@ -176,6 +185,8 @@ async fn every_sample_event_succeeds_through_its_handler() {
                     &leaving,
                 )
                 .replace("REPLACE_WITH_AN_UNPAID_ORDER_ID", &to_expire)
+                .replace("REPLACE_WITH_AN_ADDRESS_ID_TO_REMOVE", &saved[1])
+                .replace("REPLACE_WITH_AN_ADDRESS_ID", &saved[0])
                 .replace("REPLACE_WITH_AN_ORDER_ID", &order)
                 .replace("REPLACE_WITH_A_PAID_ORDER_ID", &to_ship)
                 .replace("REPLACE_WITH_A_REFUNDABLE_ORDER_ID", &refundable)
@@ -297,7 +308,10 @@ async fn every_sample_event_succeeds_through_its_handler() {
             other => panic!("no handler for {other}"),
         };
 
-        let response = handler.handle(event).await;
+        // A task of its own, as the gateway and Lambda's runtime run each request.
+        let response = tokio::spawn(async move { handler.handle(event).await })
+            .await
+            .unwrap();
 
         assert!(
             response.status().is_success(),

@@ -13,13 +13,24 @@ async fn a_scripted_purchase_run_is_counted_step_by_step_with_its_channels() {
         .await
         .unwrap();
     let (token, _) = shop.login("funnel.1").await;
-    // Three product views (two from a QR code), two quotes, two orders (one arrived by a share
+    // Three product views (two from a QR code), two adds to the cart, two quotes, two orders (one arrived by a share
     // link), one of them paid, shipped and delivered.
     for scene in ["1011", "1011", "1001"] {
         let seen = shop
             .get_with("/v1/products/longjing", ("x-wx-scene", scene))
             .await;
         assert_eq!(seen.status, 200);
+    }
+    // Two adds to the cart.
+    for _ in 0..2 {
+        let added = shop
+            .post_as(
+                &token,
+                "/v1/cart/items",
+                &json!({"skuId": "longjing-1", "quantity": 1}),
+            )
+            .await;
+        assert_eq!(added.status, 201, "{}", added.text);
     }
     let cart = json!({"items": [{"skuId": "longjing-1", "quantity": 1}]});
     for _ in 0..2 {
@@ -89,8 +100,8 @@ async fn a_scripted_purchase_run_is_counted_step_by_step_with_its_channels() {
     );
     assert_eq!(
         BusinessEvent::ALL.map(|e| counted.of(e)),
-        [3, 2, 2, 1, 1, 1, 0, 0, 0],
-        "viewed, quote, created, paid, shipped, delivered, refunded, shares, invites"
+        [3, 2, 2, 2, 1, 1, 1, 0, 0, 0],
+        "viewed, cart, quote, created, paid, shipped, delivered, refunded, shares, invites"
     );
     assert_eq!(counted.revenue, total);
     assert_eq!(
@@ -100,7 +111,8 @@ async fn a_scripted_purchase_run_is_counted_step_by_step_with_its_channels() {
     assert_eq!(counted.by_channel["share"][&BusinessEvent::OrderPaid], 1);
     for line in [
         "product viewed          3",
-        "quote                   2    66.6% of product viewed",
+        "added to cart           2    66.6% of product viewed",
+        "quote                   2   100.0% of added to cart",
         "order created           2   100.0% of quote",
         "order paid              1    50.0% of order created",
         "delivered               1   100.0% of shipped",

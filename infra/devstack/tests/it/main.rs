@@ -18,6 +18,7 @@ mod promotions;
 mod provisioning;
 mod refunds;
 mod shipping_info;
+mod shopping;
 mod social;
 mod support;
 mod template_shape;

@@ -79,6 +79,18 @@ async fn deleting_an_account_erases_it_refuses_its_tokens_and_a_new_login_finds_
         .await;
     let code = share.body["code"].as_str().unwrap().to_string();
     let bargain = helped_bargain(&shop, "owner.1", &token).await;
+    let saved = shop
+        .post_as(&token, "/v1/addresses", &crate::support::address())
+        .await;
+    assert_eq!(saved.status, 201, "{}", saved.text);
+    let carted = shop
+        .post_as(
+            &token,
+            "/v1/cart/items",
+            &json!({"skuId": "walnut-1", "quantity": 1}),
+        )
+        .await;
+    assert_eq!(carted.status, 201, "{}", carted.text);
     let placed = place(&shop, &token, "mei-order", &order_body("longjing-1", 1)).await;
     assert_eq!(placed.status, 201, "{}", placed.text);
     let order_id = placed.body["order"]["id"].as_str().unwrap().to_string();
@@ -95,6 +107,14 @@ async fn deleting_an_account_erases_it_refuses_its_tokens_and_a_new_login_finds_
         before["shares"]["bargainHelps"][0]["help"]["nickname"],
         "小美"
     );
+    let kept: Vec<&str> = before["shopping"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["record"].as_str())
+        .collect();
+    assert!(kept.contains(&"CART#walnut-1"), "{kept:?}");
+    assert!(kept.iter().any(|r| r.starts_with("ADDRESS#")), "{kept:?}");
 
     // when they delete their account
     let deleted = delete_me(&shop, &token).await;
@@ -151,6 +171,7 @@ async fn deleting_an_account_erases_it_refuses_its_tokens_and_a_new_login_finds_
     assert_eq!(fresh["coupons"], json!([]));
     assert_eq!(fresh["shares"]["links"], json!([]));
     assert_eq!(fresh["shares"]["bargainHelps"], json!([]));
+    assert_eq!(fresh["shopping"], json!([]));
     let text = fresh.to_string();
     for trace in [old_id.as_str(), "5678", code.as_str(), "小美", &order_id] {
         assert!(!text.contains(trace), "{trace} left in {text}");
@@ -236,6 +257,10 @@ async fn revoking_addresses_and_profile_on_wechat_forgets_them_but_not_what_is_o
     let second = place(&shop, &token, "yu-2", &order_body("longjing-1", 1)).await;
     let unpaid = second.body["order"]["id"].as_str().unwrap().to_string();
     let bargain = helped_bargain(&shop, "owner.2", &token).await;
+    let saved = shop
+        .post_as(&token, "/v1/addresses", &crate::support::address())
+        .await;
+    assert_eq!(saved.status, 201, "{}", saved.text);
     let openid = devstack::wechat_sandbox::openid_for(devstack::SANDBOX_APPID, "yu");
 
     // when WeChat says they revoked their addresses (2) and nickname and avatar (6)
@@ -258,6 +283,8 @@ async fn revoking_addresses_and_profile_on_wechat_forgets_them_but_not_what_is_o
     assert_eq!(cancelled["address"]["name"], domain::order::ERASED_RECEIVER);
     assert_eq!(cancelled["address"]["phone"], "");
     assert_eq!(unpaid["address"]["name"], "张三");
+    let book = shop.get_as(&token, "/v1/addresses").await.body;
+    assert_eq!(book["items"], json!([]), "the address book is emptied");
     let helpers = helpers_of(&shop, &bargain).await;
     assert_eq!(helpers[0]["nickname"], "微信用户");
     assert_eq!(helpers[0]["avatarUrl"], Value::Null, "{helpers}");

@@ -180,6 +180,23 @@ impl TestShop {
         .await
     }
 
+    pub async fn send_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Answer {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.send(request).await
+    }
+
     pub async fn delete_as(&self, token: &str, path: &str) -> Answer {
         self.send(
             self.http
