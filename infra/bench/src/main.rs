@@ -616,6 +616,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
         pay: providers::wechatpay::WeChatPay::new(&settings, providers::wechat::http_client())?,
         order_template: None,
         unpaid: Vec::new(),
+        users: store::users::UserStore::new(dynamodb.clone(), table("UsersTable")),
         social: store::social::SocialStore::new(dynamodb, table("MarketingTable")),
         share_code: None,
     };

@@ -578,6 +578,8 @@ pub struct Emulators {
     /// The unpaid orders place-order replays created; pay-notify replays pay them.
     pub unpaid: Vec<OrderId>,
     pub social: store::social::SocialStore,
+    /// Whether a caller's account was deleted: every authenticated route reads it first.
+    pub users: store::users::UserStore,
     /// The share link the open replays visit.
     pub share_code: Option<domain::ids::ShareCode>,
 }
@@ -757,6 +759,7 @@ impl Emulators {
                     .map(|id| SkuId::parse(id))
                     .collect::<Result<Vec<_>, _>>()?;
                 let user = &self.template()?.user_id;
+                self.users.is_deleted(user).await?;
                 // The quote reads the cart and the wallet side by side.
                 let (priced, wallet) =
                     tokio::join!(self.priced(&ids, user, None), self.marketing.wallet(user));
@@ -769,6 +772,7 @@ impl Emulators {
                     .map(|id| SkuId::parse(id))
                     .collect::<Result<Vec<_>, _>>()?;
                 let user = &self.template()?.user_id;
+                self.users.is_deleted(user).await?;
                 let coupon = CouponId::parse(BENCH_COUPON)?;
                 let (priced, wallet) = tokio::join!(
                     self.priced(&ids, user, Some(&coupon)),
@@ -779,6 +783,7 @@ impl Emulators {
             }
             Calls::PlaceOrder => self.replay_place_order(n).await?,
             Calls::CheckIn => {
+                self.users.is_deleted(&checkin_user(n, true)).await?;
                 self.social
                     .check_in(&checkin_user(n, true), domain::clock::now_epoch_seconds())
                     .await?;
@@ -848,6 +853,7 @@ impl Emulators {
             pay_deadline: now + (template.pay_deadline - template.created_at),
             ..template.clone()
         };
+        self.users.is_deleted(&order.user_id).await?;
         let ids: Vec<SkuId> = order.lines.iter().map(|l| l.sku_id.clone()).collect();
         let openid = self
             .priced(&ids, &order.user_id, order.coupon_id.as_ref())
