@@ -8,6 +8,7 @@
 mod cart;
 mod receipt;
 mod request;
+mod uploads;
 mod views;
 
 use app::payment::PaymentDesk;
@@ -56,6 +57,8 @@ pub struct Checkout {
     cart: CartReader,
     /// The shopper's cart lines and address book.
     shopping: ShoppingStore,
+    /// Shoppers' photos: upload forms and the links that show them.
+    media: store::media::MediaBucket,
     shipments: ShipmentStore,
     marketing: MarketingStore,
     social: SocialStore,
@@ -372,6 +375,7 @@ impl Checkout {
                 &marketing_table,
             ),
             shopping: ShoppingStore::new(dynamodb.clone(), settings.required("SHOPPING_TABLE")?),
+            media: clients.media_bucket(settings)?,
             social: SocialStore::new(dynamodb.clone(), &marketing_table),
             marketing: MarketingStore::new(dynamodb.clone(), marketing_table),
             shipments: ShipmentStore::new(
@@ -922,6 +926,9 @@ impl Checkout {
                 "events": shipment.timeline,
             });
         }
+        if stored.order.refund_count > 0 {
+            answer["afterSales"] = self.after_sales(&stored.order.id).await?;
+        }
         Ok(api::json(200, &answer))
     }
 
@@ -1024,8 +1031,11 @@ impl Checkout {
     /// retry of the same request asks again for the same refund). Its notification finishes it.
     async fn refund(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let user = self.sessions.require_user(req).await?;
-        let request = request::RefundRequest::parse(req)?;
+        let request = request::RefundRequest::parse(req, &user)?;
         let mut stored = self.own_order(req, &user).await?;
+        if let Err(refusal) = request.evidence.fits(&stored.order) {
+            return Err(ApiError::new(422, refusal.code(), refusal.to_string()).with_field("kind"));
+        }
         let now = now_epoch_seconds();
         let mut attempt = 0;
         let refund = loop {
@@ -1037,7 +1047,11 @@ impl Checkout {
                 &request.reason,
                 self.refund_window_days,
                 now,
-            ) {
+            )
+            .map(|refund| domain::refund::Refund {
+                evidence: Some(request.evidence.clone()),
+                ..refund
+            }) {
                 Ok(refund) => match self
                     .payments
                     .orders
@@ -1245,6 +1259,7 @@ impl HttpFunction for Checkout {
                 "POST /v1/orders/{id}/return" => self.register_return(&req).await,
                 "GET /v1/orders/{id}/confirm-receipt" => self.confirm_receipt_params(&req).await,
                 "POST /v1/orders/{id}/confirm-receipt" => self.confirm_receipt(&req).await,
+                "POST /v1/uploads" => self.upload(&req).await,
                 "GET /v1/cart" => self.cart(&req).await,
                 "POST /v1/cart/items" => self.add_to_cart(&req).await,
                 "PATCH /v1/cart/items/{skuId}" => self.change_cart_line(&req).await,

@@ -2,9 +2,11 @@
 
 use app::payment::Provider;
 use domain::ids::SkuId;
-use domain::ids::{AddressId, CouponId};
+use domain::ids::{AddressId, CouponId, UserId};
 use domain::ids::{BargainId, GroupId};
+use domain::media::{UploadPurpose, photo_keys};
 use domain::order::{Address, AddressInput, Quantity};
+use domain::refund::{Evidence, MAX_DESCRIPTION_CHARS, MAX_EVIDENCE_PHOTOS, RefundKind};
 use domain::social::Profile;
 use edge::api::{ApiError, ApiRequest, RequestExt};
 use serde_json::Value;
@@ -259,11 +261,52 @@ impl CheckoutRequest {
 pub struct RefundRequest {
     pub reason: String,
     pub lines: Option<Vec<SkuId>>,
+    /// `kind`, `description` and `photos`, kept with the refund.
+    pub evidence: Evidence,
 }
 
 impl RefundRequest {
-    pub fn parse(req: &ApiRequest) -> Result<Self, ApiError> {
+    /// `photos` must be the caller's own after-sales uploads.
+    pub fn parse(req: &ApiRequest, user: &UserId) -> Result<Self, ApiError> {
         let body: Value = req.json_body()?;
+        let kind = match body.get("kind") {
+            None | Some(Value::Null) => RefundKind::RefundOnly,
+            Some(Value::String(k)) if k == "refund_only" => RefundKind::RefundOnly,
+            Some(Value::String(k)) if k == "return_and_refund" => RefundKind::ReturnAndRefund,
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    "kind",
+                    "must be \"refund_only\" or \"return_and_refund\"",
+                ));
+            }
+        };
+        let description = match body.get("description") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(d))
+                if d.trim().chars().count() <= MAX_DESCRIPTION_CHARS
+                    && !d.chars().any(|c| c.is_control() && c != '\n') =>
+            {
+                d.trim().to_string()
+            }
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    "description",
+                    format!("must be at most {MAX_DESCRIPTION_CHARS} characters of text"),
+                ));
+            }
+        };
+        let photos = photo_keys(
+            "photos",
+            body.get("photos"),
+            MAX_EVIDENCE_PHOTOS,
+            user,
+            UploadPurpose::AfterSale,
+        )?;
+        let evidence = Evidence {
+            kind,
+            description,
+            photos,
+        };
         let reason = body
             .get("reason")
             .and_then(Value::as_str)
@@ -294,7 +337,11 @@ impl RefundRequest {
                 ));
             }
         };
-        Ok(Self { reason, lines })
+        Ok(Self {
+            reason,
+            lines,
+            evidence,
+        })
     }
 }
 
@@ -537,13 +584,26 @@ mod tests {
             (json!({"reason": "坏了", "lines": []}), "lines"),
             (json!({"reason": "坏了", "lines": ["ok", 5]}), "lines[1]"),
             (json!({"reason": "坏了", "lines": ["a#b"]}), "lines[0]"),
+            (json!({"reason": "坏了", "kind": "exchange"}), "kind"),
+            (
+                json!({"reason": "坏了", "description": "长".repeat(201)}),
+                "description",
+            ),
+            (
+                json!({"reason": "坏了", "photos": ["/etc/passwd"]}),
+                "photos[0]",
+            ),
         ];
+        let me = UserId::parse("u1abc").unwrap();
         for (body, field) in refund_cases {
-            let err = RefundRequest::parse(&request(body.clone())).err().unwrap();
+            let err = RefundRequest::parse(&request(body.clone()), &me)
+                .err()
+                .unwrap();
             assert_eq!(err.field.as_deref(), Some(field), "{body}");
         }
-        let all = RefundRequest::parse(&request(json!({"reason": " 不想要了 "}))).unwrap();
+        let all = RefundRequest::parse(&request(json!({"reason": " 不想要了 "})), &me).unwrap();
         assert_eq!((all.reason.as_str(), all.lines), ("不想要了", None));
+        assert_eq!(all.evidence.kind, RefundKind::RefundOnly);
 
         let return_cases = [
             (json!({"number": "ZT7399000001"}), "company"),

@@ -214,8 +214,14 @@ impl LocalStack {
             aws_sdk_sqs::Client::new(&config),
         );
         let secrets = aws_sdk_secretsmanager::Client::new(&config);
-        let resources =
-            LocalResources::provision(&template, &options.prefix, &dynamodb, &sqs).await?;
+        let resources = LocalResources::provision(
+            &template,
+            &options.prefix,
+            &dynamodb,
+            &sqs,
+            &options.endpoint,
+        )
+        .await?;
 
         let sandbox_listener = TcpListener::bind(options.sandbox_addr)
             .await
@@ -295,7 +301,7 @@ impl LocalStack {
                 .with_context(|| format!("opening {}", path.display()))?,
             None => telemetry::metrics::MetricLog::default(),
         });
-        let clients = Clients::new(dynamodb.clone(), sqs.clone()).with_metric_sink(metrics.clone());
+        let clients = Clients::from_config(&config).with_metric_sink(metrics.clone());
         let mut functions: HashMap<String, Arc<dyn HttpFunction>> = HashMap::new();
         let mut consumers: Vec<(String, Arc<dyn QueueFunction>)> = Vec::new();
         let mut all_settings = HashMap::new();

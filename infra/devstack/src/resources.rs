@@ -15,6 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Clone, Default)]
 pub struct LocalResources {
     pub tables: BTreeMap<String, String>,
+    /// Bucket names by logical id.
+    pub buckets: BTreeMap<String, String>,
     pub queue_urls: BTreeMap<String, String>,
     pub queue_arns: BTreeMap<String, String>,
 }
@@ -30,6 +32,24 @@ fn text(v: Option<&Value>) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
+    }
+}
+
+/// Creates a bucket in the emulator (which takes the S3 REST call unsigned); an existing one is
+/// kept.
+async fn create_bucket(endpoint: &str, name: &str) -> anyhow::Result<()> {
+    let url = format!("{}/{name}", endpoint.trim_end_matches('/'));
+    let answer = reqwest::Client::new()
+        .put(&url)
+        .send()
+        .await
+        .with_context(|| format!("creating bucket {name}"))?;
+    let status = answer.status();
+    let body = answer.text().await.unwrap_or_default();
+    if status.is_success() || body.contains("BucketAlreadyOwnedByYou") {
+        Ok(())
+    } else {
+        bail!("creating bucket {name}: {status} {body}")
     }
 }
 
@@ -228,8 +248,17 @@ impl LocalResources {
         prefix: &str,
         dynamodb: &aws_sdk_dynamodb::Client,
         sqs: &aws_sdk_sqs::Client,
+        endpoint: &str,
     ) -> anyhow::Result<Self> {
         let mut local = LocalResources::default();
+        for bucket in &template.buckets {
+            // Bucket names are lowercase, and the emulator's buckets are one namespace.
+            let name = format!("{prefix}{}", bucket.logical_id)
+                .to_ascii_lowercase()
+                .replace('_', "-");
+            create_bucket(endpoint, &name).await?;
+            local.buckets.insert(bucket.logical_id.clone(), name);
+        }
         for table in &template.tables {
             let name = format!("{prefix}{}", table.logical_id);
             create_table(dynamodb, &name, table).await?;
@@ -303,6 +332,8 @@ impl LocalResources {
                     EnvValue::Ref(id) => {
                         if let Some(t) = self.tables.get(id) {
                             t.clone()
+                        } else if let Some(b) = self.buckets.get(id) {
+                            b.clone()
                         } else if let Some(u) = self.queue_urls.get(id) {
                             u.clone()
                         } else if let Some(default) = template.parameters.get(id) {

@@ -10,6 +10,7 @@ use std::path::Path;
 pub struct Template {
     pub tables: Vec<Resource>,
     pub queues: Vec<Resource>,
+    pub buckets: Vec<Resource>,
     pub functions: Vec<FunctionSpec>,
     /// Parameter defaults, by parameter name.
     pub parameters: BTreeMap<String, Option<String>>,
@@ -189,6 +190,7 @@ impl Template {
         let mut template = Template {
             tables: Vec::new(),
             queues: Vec::new(),
+            buckets: Vec::new(),
             functions: Vec::new(),
             parameters,
         };
@@ -202,6 +204,10 @@ impl Template {
                     properties,
                 }),
                 "AWS::SQS::Queue" => template.queues.push(Resource {
+                    logical_id: id,
+                    properties,
+                }),
+                "AWS::S3::Bucket" => template.buckets.push(Resource {
                     logical_id: id,
                     properties,
                 }),

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod field;
 pub mod ids;
 pub mod logistics;
+pub mod media;
 pub mod money;
 pub mod order;
 pub mod payment;

@@ -58,6 +58,45 @@ pub struct Refund {
     pub created_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<i64>,
+    /// What the shopper said and showed (售后凭证).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+}
+
+/// What the shopper asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundKind {
+    /// Money back for goods not shipped or not received (仅退款).
+    RefundOnly,
+    /// The goods go back, then the money (退货退款).
+    ReturnAndRefund,
+}
+
+/// The shopper's description and photos of what went wrong, kept with the refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    pub kind: RefundKind,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<crate::media::MediaKey>,
+}
+
+/// A description of what went wrong: at most this many characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 200;
+/// At most this many photos with a refund.
+pub const MAX_EVIDENCE_PHOTOS: usize = 6;
+
+impl Evidence {
+    /// Goods go back only once they went out.
+    pub fn fits(&self, order: &Order) -> Result<(), RefundRefusal> {
+        if self.kind == RefundKind::ReturnAndRefund && order.shipment.is_none() {
+            return Err(RefundRefusal::NothingToReturn);
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,6 +113,8 @@ pub enum RefundRefusal {
         "the parcel has shipped: register its return waybill first (POST /v1/orders/{{id}}/return)"
     )]
     ReturnRequired,
+    #[error("nothing has shipped to send back: ask for refund_only")]
+    NothingToReturn,
 }
 
 impl RefundRefusal {
@@ -84,6 +125,7 @@ impl RefundRefusal {
             RefundRefusal::UnknownLine(_) => "unknown_line",
             RefundRefusal::NothingLeft => "already_refunded",
             RefundRefusal::ReturnRequired => "return_required",
+            RefundRefusal::NothingToReturn => "nothing_to_return",
         }
     }
 }
@@ -167,6 +209,7 @@ pub fn plan(
         completes_order,
         created_at: now,
         finished_at: None,
+        evidence: None,
     })
 }
 

@@ -16,6 +16,9 @@ use tracing::Instrument;
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// What the clients were built from (region, credentials, endpoint), for signing media
+    /// uploads and reads; absent for clients put together by hand.
+    config: Option<aws_config::SdkConfig>,
     http: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
     /// Where metric lines go: stdout on Lambda (CloudWatch reads EMF from it).
     metrics: std::sync::Arc<dyn telemetry::metrics::MetricSink>,
@@ -26,6 +29,7 @@ impl Clients {
         Self {
             dynamodb,
             sqs,
+            config: None,
             http: Default::default(),
             metrics: std::sync::Arc::new(telemetry::metrics::StdoutSink),
         }
@@ -47,10 +51,29 @@ impl Clients {
 
     /// For one SDK configuration (region, credentials, `AWS_ENDPOINT_URL`).
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
-        Self::new(
-            aws_sdk_dynamodb::Client::new(config),
-            aws_sdk_sqs::Client::new(config),
-        )
+        Self {
+            config: Some(config.clone()),
+            ..Self::new(
+                aws_sdk_dynamodb::Client::new(config),
+                aws_sdk_sqs::Client::new(config),
+            )
+        }
+    }
+
+    /// The media bucket named by `MEDIA_BUCKET`, signed for with these clients' credentials.
+    pub fn media_bucket(
+        &self,
+        settings: &Settings,
+    ) -> Result<store::media::MediaBucket, ConfigError> {
+        let bucket = settings.required("MEDIA_BUCKET")?;
+        let config = self.config.as_ref().ok_or_else(|| {
+            ConfigError::new(
+                "MEDIA_BUCKET",
+                "needs clients built from an AWS configuration",
+            )
+        })?;
+        store::media::MediaBucket::new(config, bucket)
+            .map_err(|problem| ConfigError::new("MEDIA_BUCKET", problem))
     }
 
     /// For WeChat and WeChat Pay, with the timeouts every provider call needs; one per stack.

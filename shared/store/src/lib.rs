@@ -9,6 +9,7 @@
 pub mod cart;
 pub mod catalog;
 pub mod marketing;
+pub mod media;
 pub mod orders;
 pub mod points;
 pub mod privacy;

@@ -9,15 +9,17 @@ async fn the_templates_tables_are_created_with_their_indexes_and_rerunning_keeps
     let (dynamodb, sqs) = devstack::aws_clients(&emulator()).await.unwrap();
     let prefix = format!("p{}-", domain::ids::random_token(8));
 
-    let first = LocalResources::provision(&template, &prefix, &dynamodb, &sqs)
+    let first = LocalResources::provision(&template, &prefix, &dynamodb, &sqs, &emulator())
         .await
         .unwrap();
-    let second = LocalResources::provision(&template, &prefix, &dynamodb, &sqs)
+    let second = LocalResources::provision(&template, &prefix, &dynamodb, &sqs, &emulator())
         .await
         .unwrap();
 
     assert_eq!(first.tables, second.tables);
     assert_eq!(first.tables.len(), template.tables.len());
+    assert_eq!(first.buckets, second.buckets, "an existing bucket is kept");
+    assert_eq!(first.buckets.len(), template.buckets.len());
     let catalog = dynamodb
         .describe_table()
         .table_name(&first.tables["CatalogTable"])
@@ -58,7 +60,7 @@ Resources:
     let (dynamodb, sqs) = devstack::aws_clients(&emulator()).await.unwrap();
     let prefix = format!("q{}-", domain::ids::random_token(8));
 
-    let local = LocalResources::provision(&template, &prefix, &dynamodb, &sqs)
+    let local = LocalResources::provision(&template, &prefix, &dynamodb, &sqs, &emulator())
         .await
         .unwrap();
 
@@ -93,6 +95,7 @@ async fn a_setting_only_a_deploy_gives_must_be_given_locally() {
         &format!("s{}-", domain::ids::random_token(8)),
         &dynamodb,
         &sqs,
+        &emulator(),
     )
     .await
     .unwrap();

@@ -450,3 +450,153 @@ async fn what_is_left_after_a_partial_refund_still_ships() {
     assert_eq!(order["refundedSkus"], json!(["walnut-1"]));
     assert_eq!(shop.stack.kuaidi100.label_calls(), 1);
 }
+
+/// An upload form for a PNG after-sales photo, as `POST /v1/uploads` answers it.
+async fn upload_form(shop: &TestShop, token: &str) -> Value {
+    let answer = shop
+        .post_as(
+            token,
+            "/v1/uploads",
+            &json!({"purpose": "after_sale", "contentType": "image/png", "size": 1024}),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    answer.body
+}
+
+#[tokio::test]
+async fn an_upload_form_is_signed_for_one_key_of_the_callers_one_image_type_and_five_megabytes() {
+    // given a shopper
+    let shop = TestShop::start().await;
+    let (token, user) = shop.login("photo.1").await;
+
+    // when they ask to upload a PNG
+    let before = domain::clock::now_epoch_seconds();
+    let form = upload_form(&shop, &token).await;
+
+    // then the policy, read back, allows exactly that key, that type, 1 byte to 5 MB, briefly
+    use base64::Engine;
+    let key = form["key"].as_str().unwrap();
+    assert!(
+        key.starts_with(&format!("uploads/after-sale/{user}/")),
+        "{key}"
+    );
+    let fields = &form["fields"];
+    assert_eq!(fields["key"], key);
+    assert_eq!(fields["Content-Type"], "image/png");
+    let policy: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(fields["policy"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let conditions = policy["conditions"].as_array().unwrap();
+    assert!(conditions.contains(&json!({"key": key})), "{policy}");
+    assert!(conditions.contains(&json!({"Content-Type": "image/png"})));
+    assert!(conditions.contains(&json!(["content-length-range", 1, 5 * 1024 * 1024])));
+    let bucket = shop.stack.resources.buckets["MediaBucket"].clone();
+    assert!(conditions.contains(&json!({"bucket": bucket})));
+    assert!(
+        form["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/{bucket}"))
+    );
+    let expires = time::OffsetDateTime::parse(
+        policy["expiration"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+    .unix_timestamp();
+    assert!((before + 590..=before + 610).contains(&expires), "{policy}");
+    let signature = fields["x-amz-signature"].as_str().unwrap();
+    assert!(signature.len() == 64 && signature.bytes().all(|b| b.is_ascii_hexdigit()));
+    // and anything else is refused by field
+    for (body, field) in [
+        (
+            json!({"purpose": "review", "contentType": "application/pdf", "size": 10}),
+            "contentType",
+        ),
+        (
+            json!({"purpose": "review", "contentType": "image/png", "size": 6 * 1024 * 1024}),
+            "size",
+        ),
+        (
+            json!({"purpose": "avatar", "contentType": "image/png", "size": 10}),
+            "purpose",
+        ),
+    ] {
+        let refused = shop.post_as(&token, "/v1/uploads", &body).await;
+        assert_eq!(
+            (refused.status, refused.error_field()),
+            (400, field),
+            "{body}"
+        );
+    }
+    assert_eq!(shop.post("/v1/uploads", &json!({})).await.status, 401);
+}
+
+#[tokio::test]
+async fn a_refund_keeps_its_description_and_photos_and_refuses_another_shoppers_photo() {
+    // given a paid order and a photo its shopper uploaded
+    let shop = TestShop::start().await;
+    let (token, id) = paid(&shop, "evidence.1", &[("longjing-1", 1)], json!({})).await;
+    let form = upload_form(&shop, &token).await;
+    let key = form["key"].as_str().unwrap().to_string();
+    let photo = b"\x89PNG\r\n\x1a\n not really a picture".to_vec();
+    let put = reqwest::Client::new()
+        .put(format!("{}/{key}", form["url"].as_str().unwrap()))
+        .header("content-type", "image/png")
+        .body(photo.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.status());
+    let (other, _) = shop.login("evidence-other.1").await;
+    let theirs = upload_form(&shop, &other).await["key"].clone();
+
+    // when the refund names someone else's photo, or asks to send back what never shipped
+    let stolen = refund(
+        &shop,
+        &token,
+        &id,
+        json!({"reason": "质量问题", "photos": [theirs]}),
+    )
+    .await;
+    let no_parcel = refund(
+        &shop,
+        &token,
+        &id,
+        json!({"reason": "质量问题", "kind": "return_and_refund"}),
+    )
+    .await;
+    // and when it names their own
+    let asked = refund(
+        &shop,
+        &token,
+        &id,
+        json!({"reason": "不想要了", "kind": "refund_only", "description": "拍错了规格", "photos": [key]}),
+    )
+    .await;
+
+    // then only the last is taken, and the order shows it with a working link to the photo
+    assert_eq!((stolen.status, stolen.error_field()), (400, "photos[0]"));
+    assert_eq!(
+        (no_parcel.status, no_parcel.error_code()),
+        (422, "nothing_to_return")
+    );
+    assert_eq!(asked.status, 202, "{}", asked.text);
+    let order = shop.get_as(&token, &format!("/v1/orders/{id}")).await.body;
+    let shown = &order["afterSales"][0];
+    assert_eq!(shown["kind"], "refund_only");
+    assert_eq!(shown["description"], "拍错了规格");
+    assert_eq!(shown["photos"][0]["key"], key.as_str());
+    let url = shown["photos"][0]["url"].as_str().unwrap();
+    assert!(
+        url.contains("X-Amz-Signature=") && url.contains("X-Amz-Expires=3600"),
+        "{url}"
+    );
+    let fetched = reqwest::get(url).await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.unwrap().to_vec(), photo);
+}

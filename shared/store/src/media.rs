@@ -1,0 +1,252 @@
+//! The media bucket, which is never public: a shopper's photo goes straight from the
+//! mini-program to S3 with an upload signed for exactly one key (a browser-style POST policy,
+//! as `wx.uploadFile` sends it), and is shown through presigned reads. Both are signed here
+//! with the function's own credentials (AWS Signature Version 4), without a call to S3.
+
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sigv4::http_request::{
+    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+};
+use aws_sigv4::sign::v4::{self, calculate_signature, generate_signing_key};
+use base64::Engine;
+use domain::media::{ImageType, MAX_UPLOAD_BYTES, MediaKey};
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// An upload form is good for this long after it is handed out.
+pub const UPLOAD_SECONDS: i64 = 10 * 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("no AWS credentials to sign with")]
+    Credentials(#[source] aws_credential_types::provider::error::CredentialsError),
+    #[error("could not sign: {0}")]
+    Signing(String),
+}
+
+/// What `wx.uploadFile` needs: POST the file (form field `file`, last) with `fields` to `url`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadForm {
+    pub url: String,
+    pub key: MediaKey,
+    pub fields: BTreeMap<String, String>,
+    pub expires_at: i64,
+    pub max_bytes: u64,
+}
+
+#[derive(Clone)]
+pub struct MediaBucket {
+    bucket: String,
+    region: String,
+    /// Where the bucket answers: `https://<bucket>.s3.<region>.amazonaws.com` in AWS, the
+    /// emulator's `<endpoint>/<bucket>` locally.
+    base_url: String,
+    credentials: SharedCredentialsProvider,
+}
+
+fn amz_date(at: i64) -> (String, String) {
+    let time =
+        time::OffsetDateTime::from_unix_timestamp(at).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let date = format!(
+        "{:04}{:02}{:02}",
+        time.year(),
+        u8::from(time.month()),
+        time.day()
+    );
+    let stamp = format!(
+        "{date}T{:02}{:02}{:02}Z",
+        time.hour(),
+        time.minute(),
+        time.second()
+    );
+    (date, stamp)
+}
+
+fn iso8601(at: i64) -> String {
+    let time =
+        time::OffsetDateTime::from_unix_timestamp(at).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
+        time.year(),
+        u8::from(time.month()),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    )
+}
+
+fn system_time(at: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(u64::try_from(at).unwrap_or(0))
+}
+
+impl MediaBucket {
+    /// From the SDK configuration every client is built from: its region, its endpoint (the
+    /// emulator locally) and its credentials.
+    pub fn new(config: &aws_config::SdkConfig, bucket: impl Into<String>) -> Result<Self, String> {
+        let bucket = bucket.into();
+        let region = config
+            .region()
+            .map(|r| r.as_ref().to_string())
+            .ok_or("no AWS region configured")?;
+        let credentials = config
+            .credentials_provider()
+            .ok_or("no AWS credentials configured")?;
+        let base_url = match config.endpoint_url() {
+            Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+            None => format!("https://{bucket}.s3.{region}.amazonaws.com"),
+        };
+        Ok(Self {
+            bucket,
+            region,
+            base_url,
+            credentials,
+        })
+    }
+
+    async fn credentials(&self) -> Result<aws_credential_types::Credentials, MediaError> {
+        self.credentials
+            .provide_credentials()
+            .await
+            .map_err(MediaError::Credentials)
+    }
+
+    /// A POST policy for exactly `key`: that content type, 1 byte to 5 MB, for ten minutes.
+    pub async fn upload_form(
+        &self,
+        key: &MediaKey,
+        image: ImageType,
+        now: i64,
+    ) -> Result<UploadForm, MediaError> {
+        let credentials = self.credentials().await?;
+        let (date, stamp) = amz_date(now);
+        let credential = format!(
+            "{}/{date}/{}/s3/aws4_request",
+            credentials.access_key_id(),
+            self.region
+        );
+        let expires_at = now + UPLOAD_SECONDS;
+        let mut conditions = vec![
+            serde_json::json!({"bucket": self.bucket}),
+            serde_json::json!({"key": key.as_str()}),
+            serde_json::json!({"Content-Type": image.content_type()}),
+            serde_json::json!(["content-length-range", 1, MAX_UPLOAD_BYTES]),
+            serde_json::json!({"x-amz-algorithm": "AWS4-HMAC-SHA256"}),
+            serde_json::json!({"x-amz-credential": credential}),
+            serde_json::json!({"x-amz-date": stamp}),
+        ];
+        let mut fields = BTreeMap::from([
+            ("key".to_string(), key.as_str().to_string()),
+            ("Content-Type".to_string(), image.content_type().to_string()),
+            (
+                "x-amz-algorithm".to_string(),
+                "AWS4-HMAC-SHA256".to_string(),
+            ),
+            ("x-amz-credential".to_string(), credential),
+            ("x-amz-date".to_string(), stamp),
+        ]);
+        if let Some(token) = credentials.session_token() {
+            conditions.push(serde_json::json!({"x-amz-security-token": token}));
+            fields.insert("x-amz-security-token".into(), token.to_string());
+        }
+        let policy =
+            serde_json::json!({"expiration": iso8601(expires_at), "conditions": conditions});
+        let encoded = base64::engine::general_purpose::STANDARD.encode(policy.to_string());
+        let signing_key = generate_signing_key(
+            credentials.secret_access_key(),
+            system_time(now),
+            &self.region,
+            "s3",
+        );
+        fields.insert(
+            "x-amz-signature".into(),
+            calculate_signature(signing_key, encoded.as_bytes()),
+        );
+        fields.insert("policy".into(), encoded);
+        Ok(UploadForm {
+            url: self.base_url.clone(),
+            key: key.clone(),
+            fields,
+            expires_at,
+            max_bytes: MAX_UPLOAD_BYTES,
+        })
+    }
+
+    /// A URL that shows the photo for `seconds`.
+    pub async fn presigned_get(
+        &self,
+        key: &MediaKey,
+        now: i64,
+        seconds: u64,
+    ) -> Result<String, MediaError> {
+        let identity = self.credentials().await?.into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(Duration::from_secs(seconds));
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("s3")
+            .time(system_time(now))
+            .settings(settings)
+            .build()
+            .map_err(|e| MediaError::Signing(e.to_string()))?
+            .into();
+        let url = format!("{}/{}", self.base_url, key.as_str());
+        let host = url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default()
+            .to_string();
+        let request = SignableRequest::new(
+            "GET",
+            url.as_str(),
+            std::iter::once(("host", host.as_str())),
+            SignableBody::UnsignedPayload,
+        )
+        .map_err(|e| MediaError::Signing(e.to_string()))?;
+        let (instructions, _) = sign(request, &params)
+            .map_err(|e| MediaError::Signing(e.to_string()))?
+            .into_parts();
+        let query: Vec<String> = instructions
+            .params()
+            .iter()
+            .map(|(k, v)| format!("{}={}", k, percent_encode(v)))
+            .collect();
+        Ok(format!("{url}?{}", query.join("&")))
+    }
+}
+
+/// RFC 3986 unreserved characters stay; everything else is %-encoded, as SigV4 wants.
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amz_dates_are_utc_and_compact() {
+        assert_eq!(
+            amz_date(1_796_126_400),
+            ("20261201".to_string(), "20261201T120000Z".to_string())
+        );
+        assert_eq!(iso8601(1_796_126_400), "2026-12-01T12:00:00.000Z");
+    }
+
+    #[test]
+    fn values_are_percent_encoded_except_unreserved() {
+        assert_eq!(percent_encode("a/b c+~"), "a%2Fb%20c%2B~");
+    }
+}
