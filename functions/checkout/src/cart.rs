@@ -365,6 +365,14 @@ impl Checkout {
                     ApiError::new(404, "address_not_found", "no such address in your book")
                         .with_field("addressId")
                 })?;
+            if saved.address.phone.is_empty() {
+                return Err(ApiError::new(
+                    422,
+                    "address_incomplete",
+                    "this address has no phone (it was revoked on WeChat): add one first",
+                )
+                .with_field("addressId"));
+            }
             request.address = Some(saved.address);
         }
         Ok(())

@@ -204,6 +204,7 @@ impl Login {
                 &settings.required("ORDERS_TABLE")?,
                 &settings.required("MARKETING_TABLE")?,
                 &settings.required("SHOPPING_TABLE")?,
+                PhoneHashKey::derive(&jwt_secret),
             ),
             shopping: store::shopping::ShoppingStore::new(
                 dynamodb.clone(),

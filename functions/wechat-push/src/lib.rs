@@ -74,6 +74,7 @@ impl WeChatPush {
                 &settings.required("ORDERS_TABLE")?,
                 &settings.required("MARKETING_TABLE")?,
                 &settings.required("SHOPPING_TABLE")?,
+                domain::phone::PhoneHashKey::derive(&settings.secret("JWT_SECRET")?),
             ),
         })
     }
@@ -201,6 +202,8 @@ impl WeChatPush {
                 tracing::info!(
                     phone = forgotten.phone,
                     receivers = forgotten.receivers,
+                    addresses = forgotten.addresses,
+                    address_phones = forgotten.address_phones,
                     faces = forgotten.faces,
                     not_kept = ?forgotten.not_kept,
                     "authorization revoked on WeChat: forgotten"

@@ -10,6 +10,7 @@
 
 use domain::ids::{OpenId, OrderId, UserId};
 use domain::order::{ERASED_RECEIVER, Order, OrderStatus};
+use domain::phone::{PhoneHashKey, PhoneNumber};
 use domain::platform::Revoked;
 use domain::promotions::WalletCoupon;
 use serde::Serialize;
@@ -52,6 +53,8 @@ pub struct Forgotten {
     pub receivers: usize,
     /// Addresses taken out of the address book.
     pub addresses: usize,
+    /// Addresses whose phone was the revoked number: blanked.
+    pub address_phones: usize,
     pub faces: usize,
     /// Kinds revoked that the shop never keeps.
     pub not_kept: Vec<u32>,
@@ -85,6 +88,8 @@ pub struct Privacy {
     social: SocialStore,
     records: ShopperRecords,
     shopping: ShoppingStore,
+    /// How the bound phone is kept: a revoked number is found in addresses by its keyed hash.
+    phone_key: PhoneHashKey,
 }
 
 impl Privacy {
@@ -94,6 +99,7 @@ impl Privacy {
         orders: &str,
         marketing: &str,
         shopping: &str,
+        phone_key: PhoneHashKey,
     ) -> Self {
         Self {
             users: UserStore::new(dynamodb.clone(), users),
@@ -104,6 +110,7 @@ impl Privacy {
             social: SocialStore::new(dynamodb.clone(), marketing),
             records: ShopperRecords::new(dynamodb.clone(), marketing),
             shopping: ShoppingStore::new(dynamodb, shopping),
+            phone_key,
         }
     }
 
@@ -222,7 +229,20 @@ impl Privacy {
             .await?;
         for kind in kinds {
             match (Revoked::of(*kind), &user) {
-                (Revoked::Phone, _) => forgotten.phone = self.users.forget_phone(openid).await?,
+                (Revoked::Phone, Some(user)) => {
+                    // The addresses first, while the account still knows which number it was.
+                    if let Some(bound) = self.users.get(user).await?.and_then(|u| u.phone_hash) {
+                        forgotten.address_phones += self
+                            .shopping
+                            .forget_address_phones(user, |phone| {
+                                PhoneNumber::parse_mainland(phone)
+                                    .is_ok_and(|p| p.keyed_hash(&self.phone_key) == bound)
+                            })
+                            .await?;
+                    }
+                    forgotten.phone = self.users.forget_phone(openid).await?;
+                }
+                (Revoked::Phone, None) => {}
                 (Revoked::Address, Some(user)) => {
                     let orders = self.orders.all_for_user(user).await?;
                     let (erased, _) = self.erase_receivers(orders, now).await?;

@@ -545,6 +545,26 @@ impl ShoppingStore {
             .is_none())
     }
 
+    /// Blanks the phone of every address `revoked` says holds the revoked number (the shopper
+    /// took it back on WeChat); such an address is kept but must be given a phone before an
+    /// order can use it. How many were blanked.
+    pub async fn forget_address_phones(
+        &self,
+        user: &UserId,
+        revoked: impl Fn(&str) -> bool,
+    ) -> Result<usize, StoreError> {
+        let book = self.address_book(user).await?;
+        let mut forgotten = 0;
+        for saved in book.addresses.iter().filter(|a| revoked(&a.address.phone)) {
+            let mut blank = saved.clone();
+            blank.address.phone = String::new();
+            if self.replace_address(user, &blank).await? == Saved::Saved {
+                forgotten += 1;
+            }
+        }
+        Ok(forgotten)
+    }
+
     /// Removes an address; when it was the default, the newest other one becomes the default.
     /// False when it was not in the book.
     pub async fn remove_address(&self, user: &UserId, id: &AddressId) -> Result<bool, StoreError> {

@@ -219,7 +219,7 @@ async fn a_shipping_reminder_raises_an_alert_naming_the_order_once() {
 }
 
 #[tokio::test]
-async fn revoking_the_phone_on_wechat_removes_it_from_the_shoppers_account() {
+async fn revoking_the_phone_on_wechat_removes_it_from_the_account_and_the_address_book() {
     // given a shopper who bound a phone
     let shop = TestShop::with_settings(Default::default()).await;
     let (token, id) = shop.login("rui.1").await;
@@ -232,13 +232,22 @@ async fn revoking_the_phone_on_wechat_removes_it_from_the_shoppers_account() {
         .await;
     assert_eq!(bound.status, 200, "{}", bound.text);
     let openid = devstack::wechat_sandbox::openid_for(devstack::SANDBOX_APPID, "rui");
+    // and two saved addresses, one with the bound number and one with another
+    let mut saved = Vec::new();
+    for phone in ["13812345678", "13987654321"] {
+        let mut body = crate::support::address();
+        body["phone"] = json!(phone);
+        let added = shop.post_as(&token, "/v1/addresses", &body).await;
+        assert_eq!(added.status, 201, "{}", added.text);
+        saved.push(added.body["id"].as_str().unwrap().to_string());
+    }
 
-    // when WeChat tells us they revoked the phone (8) and the address (2)
+    // when WeChat tells us they revoked the phone (8)
     let now = domain::clock::now_epoch_seconds();
     let revoke = json!({
         "ToUserName": "gh_sandbox", "FromUserName": openid, "CreateTime": now,
         "MsgType": "event", "Event": "user_authorization_revoke",
-        "OpenID": openid, "AppID": devstack::SANDBOX_APPID, "RevokeInfo": "2,8",
+        "OpenID": openid, "AppID": devstack::SANDBOX_APPID, "RevokeInfo": "8",
     });
     let answer = shop.stack.wechat.push(&revoke).await.unwrap();
 
@@ -252,6 +261,31 @@ async fn revoking_the_phone_on_wechat_removes_it_from_the_shoppers_account() {
         .unwrap()
         .unwrap();
     assert_eq!((user.phone_hash, user.phone_masked), (None, None));
+    // and the address that held the number keeps no phone (an order must not use it), the
+    // other keeps its own
+    let book = shop.get_as(&token, "/v1/addresses").await.body;
+    let phone_of = |id: &str| {
+        book["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == id)
+            .unwrap()["phone"]
+            .clone()
+    };
+    assert_eq!(phone_of(&saved[0]), "");
+    assert_eq!(phone_of(&saved[1]), "13987654321");
+    let ordered = crate::checkout::place(
+        &shop,
+        &token,
+        "rui-book",
+        &json!({"items": [{"skuId": "longjing-1", "quantity": 1}], "addressId": saved[0]}),
+    )
+    .await;
+    assert_eq!(
+        (ordered.status, ordered.error_code()),
+        (422, "address_incomplete")
+    );
     let again = shop.post("/v1/auth/login", &json!({"code": "rui.2"})).await;
     assert_eq!(again.body["user"]["phoneBound"], false);
 }
