@@ -19,15 +19,23 @@ PORT=$api_port SANDBOX_PORT=$sandbox_port ./target/debug/devstack dev > .local/f
 shop_pid=$!
 trap 'kill "$shop_pid" 2>/dev/null || true; wait "$shop_pid" 2>/dev/null || true; kill "$emulator_pid" 2>/dev/null || true; wait "$emulator_pid" 2>/dev/null || true' EXIT
 base="http://127.0.0.1:$api_port"
-# The gateway answers 503 `starting` until the demo shop is seeded: wait for it to open.
-for _ in $(seq 1 600); do
-  status=$(curl -s -o /dev/null -w '%{http_code}' "$base/v1/categories" || true)
+shop_failed() {
+  echo "fuzz: $1; the shop's log:" >&2
+  tail -n 40 .local/fuzz-shop.log >&2
+  exit 1
+}
+# The gateway answers 503 `starting` until the demo shop is seeded: wait for it to open, each
+# try and the whole wait bounded, so a shop that accepts but never answers fails the run at once.
+status=none
+for _ in $(seq 1 300); do
+  status=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$base/v1/categories" || true)
   if [ "$status" = 200 ]; then break; fi
-  if ! kill -0 "$shop_pid" 2>/dev/null; then echo "the shop died; see .local/fuzz-shop.log" >&2; exit 1; fi
+  if ! kill -0 "$shop_pid" 2>/dev/null; then shop_failed "the shop died"; fi
   sleep 0.2
 done
+if [ "$status" != 200 ]; then shop_failed "the shop did not open (last answer: $status)"; fi
 login() {
-  curl -sf -X POST "$base/v1/auth/login" -H 'content-type: application/json' \
+  curl -sf --max-time 10 -X POST "$base/v1/auth/login" -H 'content-type: application/json' \
     -d "{\"code\":\"$1.1\"}" | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'
 }
 token=$(login "fuzzer-$RANDOM")

@@ -98,6 +98,12 @@ async fn dev() -> anyhow::Result<()> {
     stack.gateway.open();
 
     let base = stack.api_url.clone();
+    // Everything awaited is gathered before stdout is locked: the lock held across an await
+    // blocked every worker thread whose task logged meanwhile, and the shop hung once open.
+    let mut listings = Vec::new();
+    for listing in [&["rules"][..], &["coupon", "list"], &["warehouse", "list"]] {
+        listings.push(stack.shopctl(listing).await?);
+    }
     let mut out = std::io::stdout().lock();
     writeln!(out, "\nThe shop is up: {base}")?;
     writeln!(
@@ -115,10 +121,8 @@ async fn dev() -> anyhow::Result<()> {
         "  promotions, set up by {} shopctl commands (see make shopctl ARGS=\"help\"):",
         promotions.len()
     )?;
-    for listing in [&["rules"][..], &["coupon", "list"], &["warehouse", "list"]] {
-        for line in stack.shopctl(listing).await?.lines() {
-            writeln!(out, "    {line}")?;
-        }
+    for line in listings.iter().flat_map(|listing| listing.lines()) {
+        writeln!(out, "    {line}")?;
     }
     writeln!(out, "\nTry:")?;
     writeln!(out, "  curl -s {base}/v1/categories")?;
