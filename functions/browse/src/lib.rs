@@ -2,15 +2,18 @@
 //! never a table scan.
 //!
 //! Routes: `GET /v1/categories`, `GET /v1/products`, `GET /v1/products/{id}`,
-//! `GET /v1/recommendations`, favorites (`/v1/favorites`) and footprints (`/v1/footprints`).
+//! `GET /v1/products/{id}/reviews`, `GET /v1/recommendations`, favorites (`/v1/favorites`) and
+//! footprints (`/v1/footprints`). Product detail carries its rating (`rating`: count, average,
+//! share of 4 and 5 stars), read in the same batch as its SKUs.
 
 mod marks;
+mod reviews;
 
 use domain::catalog::{self, ProductSummary, category_tree};
 use domain::clock::now_epoch_seconds;
 use domain::ids::{CategoryId, ProductId, UserId};
 use domain::search::{self, MAX_QUERY_CHARS};
-use edge::api::{ApiError, ApiRequest, ApiResponse, Caching, RequestExt, cached_json};
+use edge::api::{ApiError, ApiRequest, ApiResponse, Caching, RequestExt, cached_json, page_limit};
 use edge::auth::Sessions;
 use edge::cursor::CursorSealer;
 use edge::runtime::{Background, Clients, HttpFunction, respond};
@@ -19,11 +22,10 @@ use settings::{ConfigError, Settings};
 use std::collections::HashSet;
 use store::StoreError;
 use store::catalog::{CatalogStore, ListPosition};
+use store::reviews::ReviewStore;
 use store::shopping::ShoppingStore;
 use store::users::UserStore;
 
-const DEFAULT_PAGE: usize = 20;
-const MAX_PAGE: usize = 50;
 const RECOMMENDATIONS: usize = 10;
 /// Categories a personal recommendation draws from.
 const INTEREST_CATEGORIES: usize = 3;
@@ -49,6 +51,9 @@ pub struct Browse {
     users: UserStore,
     /// Favorites and footprints.
     shopping: ShoppingStore,
+    reviews: ReviewStore,
+    /// Review photos, shown by links that expire.
+    media: store::media::MediaBucket,
     sessions: Sessions,
     cursors: CursorSealer,
     background: Background,
@@ -56,23 +61,6 @@ pub struct Browse {
 
 fn store_failure(err: StoreError) -> ApiError {
     ApiError::unexpected(&err)
-}
-
-/// A listing's `limit`: 1 to 50, 20 when absent.
-pub(crate) fn page_limit(req: &ApiRequest) -> Result<usize, ApiError> {
-    match req.query_param("limit").filter(|l| !l.is_empty()) {
-        None => Ok(DEFAULT_PAGE),
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=MAX_PAGE).contains(l))
-            .ok_or_else(|| {
-                ApiError::invalid_field(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_PAGE}"),
-                )
-            }),
-    }
 }
 
 /// What `GET /v1/products` was asked for, parsed from the query string.
@@ -156,6 +144,8 @@ impl Browse {
             metrics: clients.metrics("browse"),
             catalog: CatalogStore::new(dynamodb.clone(), settings.required("CATALOG_TABLE")?),
             shopping: ShoppingStore::new(dynamodb.clone(), settings.required("SHOPPING_TABLE")?),
+            reviews: ReviewStore::new(dynamodb.clone(), settings.required("REVIEWS_TABLE")?),
+            media: clients.media_bucket(settings)?,
             users: UserStore::new(dynamodb, settings.required("USERS_TABLE")?),
             sessions: Sessions::new(
                 &jwt_secret,
@@ -247,9 +237,9 @@ impl Browse {
         let id = ProductId::parse(req.path_param("id")?)
             .map_err(|e| ApiError::invalid_field("id", e))?;
         let viewer = self.sessions.optional_user(req).await?;
-        let (product, skus) = self
+        let (product, skus, rating) = self
             .catalog
-            .product(&id)
+            .product_with_rating(&id)
             .await
             .map_err(store_failure)?
             .ok_or_else(|| ApiError::new(404, "product_not_found", format!("no product {id}")))?;
@@ -285,10 +275,12 @@ impl Browse {
             #[serde(flatten)]
             detail: catalog::ProductDetail,
             on_shelf: bool,
+            rating: serde_json::Value,
         }
         let answer = Answer {
             detail: catalog::detail(&product, &skus, now_epoch_seconds()),
             on_shelf: product.on_shelf,
+            rating: rating.to_json(),
         };
         Ok(cached_json(req, Caching::Public { max_age: 30 }, &answer))
     }
@@ -387,6 +379,7 @@ impl HttpFunction for Browse {
                 "GET /v1/categories" => self.categories(&req).await,
                 "GET /v1/products" => self.products(&req).await,
                 "GET /v1/products/{id}" => self.product(&req).await,
+                "GET /v1/products/{id}/reviews" => self.reviews(&req).await,
                 "GET /v1/recommendations" => self.recommendations(&req).await,
                 "PUT /v1/favorites/{productId}" => self.favor(&req).await,
                 "DELETE /v1/favorites/{productId}" => self.unfavor(&req).await,

@@ -110,13 +110,9 @@ impl Browse {
 
     async fn marks(&self, req: &ApiRequest, list: List) -> Result<ApiResponse, ApiError> {
         let user = self.sessions.require_user(req).await?;
-        let limit = super::page_limit(req)?;
+        let limit = edge::api::page_limit(req)?;
         let scope = list.scope(&user);
-        let after: Option<ListPosition> = req
-            .query_param("cursor")
-            .filter(|c| !c.is_empty())
-            .map(|c| self.cursors.open(&scope, c))
-            .transpose()?;
+        let after: Option<ListPosition> = self.cursors.position(req, &scope)?;
         let page = match list {
             List::Favorites => self.shopping.favorites(&user, after, limit).await,
             List::Footprints => self.shopping.footprints(&user, after, limit).await,

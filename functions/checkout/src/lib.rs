@@ -8,6 +8,7 @@
 mod cart;
 mod receipt;
 mod request;
+mod reviews;
 mod uploads;
 mod views;
 
@@ -59,6 +60,7 @@ pub struct Checkout {
     shopping: ShoppingStore,
     /// Shoppers' photos: upload forms and the links that show them.
     media: store::media::MediaBucket,
+    reviews: store::reviews::ReviewStore,
     shipments: ShipmentStore,
     marketing: MarketingStore,
     social: SocialStore,
@@ -376,6 +378,10 @@ impl Checkout {
             ),
             shopping: ShoppingStore::new(dynamodb.clone(), settings.required("SHOPPING_TABLE")?),
             media: clients.media_bucket(settings)?,
+            reviews: store::reviews::ReviewStore::new(
+                dynamodb.clone(),
+                settings.required("REVIEWS_TABLE")?,
+            ),
             social: SocialStore::new(dynamodb.clone(), &marketing_table),
             marketing: MarketingStore::new(dynamodb.clone(), marketing_table),
             shipments: ShipmentStore::new(
@@ -942,11 +948,7 @@ impl Checkout {
             None => None,
         };
         let scope = format!("orders|{user}|{}", status.map_or("", OrderStatus::as_str));
-        let after = req
-            .query_param("cursor")
-            .filter(|c| !c.is_empty())
-            .map(|c| self.cursors.open::<ListPosition>(&scope, c))
-            .transpose()?;
+        let after: Option<ListPosition> = self.cursors.position(req, &scope)?;
         let page = self
             .payments
             .orders
@@ -1260,6 +1262,8 @@ impl HttpFunction for Checkout {
                 "GET /v1/orders/{id}/confirm-receipt" => self.confirm_receipt_params(&req).await,
                 "POST /v1/orders/{id}/confirm-receipt" => self.confirm_receipt(&req).await,
                 "POST /v1/uploads" => self.upload(&req).await,
+                "POST /v1/orders/{id}/reviews" => self.review(&req).await,
+                "GET /v1/me/reviews" => self.my_reviews(&req).await,
                 "GET /v1/cart" => self.cart(&req).await,
                 "POST /v1/cart/items" => self.add_to_cart(&req).await,
                 "PATCH /v1/cart/items/{skuId}" => self.change_cart_line(&req).await,

@@ -12,9 +12,6 @@ use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// A photo link works this long: long enough to look at an order page.
-const PHOTO_LINK_SECONDS: u64 = 60 * 60;
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UploadBody {
@@ -53,15 +50,21 @@ impl Checkout {
         let now = now_epoch_seconds();
         let mut shown = Vec::with_capacity(refunds.len());
         for refund in refunds {
-            let mut photos = Vec::new();
-            for key in refund.evidence.iter().flat_map(|e| e.photos.iter()) {
-                let url = self
-                    .media
-                    .presigned_get(key, now, PHOTO_LINK_SECONDS)
-                    .await
-                    .map_err(|e| ApiError::unexpected(&e))?;
-                photos.push(json!({"key": key, "url": url}));
-            }
+            let keys: Vec<MediaKey> = refund
+                .evidence
+                .iter()
+                .flat_map(|e| e.photos.iter().cloned())
+                .collect();
+            let links = self
+                .media
+                .photo_links(&keys, now)
+                .await
+                .map_err(|e| ApiError::unexpected(&e))?;
+            let photos: Vec<Value> = keys
+                .iter()
+                .zip(links)
+                .map(|(key, url)| json!({"key": key, "url": url}))
+                .collect();
             shown.push(json!({
                 "outRefundNo": refund.out_refund_no,
                 "status": refund.status,

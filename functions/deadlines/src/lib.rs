@@ -2,6 +2,8 @@
 //! about at WeChat Pay first (a lost notification must not cancel a paid order), then closed,
 //! cancelled and its stock released. Money that arrived for a cancelled order is refunded. A
 //! delivered order earns its points and, `COMPLETE_AFTER_DAYS` later, becomes COMPLETED.
+//! A new review's text and photos go to WeChat's content checks (`review.check`), tried again
+//! with a growing delay while WeChat is busy, and left to the merchant once it refuses.
 //!
 //! Idempotency: every step is conditional on the order's status, points are posted under a key
 //! naming the order, and a refund is keyed by its `out_refund_no`, so redelivered messages
@@ -9,6 +11,7 @@
 
 use app::payment::PaymentDesk;
 use app::provider::{Closed, Providers, Queried};
+use app::reviews::{Checked, ContentChecks};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use domain::clock::now_epoch_seconds;
 use domain::ids::GroupId;
@@ -22,7 +25,9 @@ use settings::{ConfigError, Settings};
 use store::marketing::MarketingStore;
 use store::points::PointsLedger;
 use store::queue::{DeadlineMessage, FulfillmentMessage, MAX_DELAY_SECONDS};
+use store::reviews::{ReviewKey, ReviewStore};
 use store::social::SocialStore;
+use store::users::UserStore;
 use telemetry::metrics::Alert;
 
 /// A shopper in the middle of paying gets this long before we ask again.
@@ -38,7 +43,12 @@ pub struct Deadlines {
     points: PointsLedger,
     social: SocialStore,
     complete_after_seconds: i64,
+    content_checks: ContentChecks,
 }
+
+/// Tries of a review's checks while WeChat is busy (about two hours of backoff), after which
+/// the merchant decides.
+const MAX_CHECK_ATTEMPTS: u32 = 10;
 
 impl Deadlines {
     pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
@@ -59,6 +69,17 @@ impl Deadlines {
             payments: PaymentDesk::new(settings, dynamodb, sqs, clients.metrics("deadlines"))?,
             providers: Providers::from_settings(settings, http)?,
             complete_after_seconds: complete_after_days * 24 * 60 * 60,
+            content_checks: ContentChecks::new(
+                settings,
+                clients.http(),
+                ReviewStore::new(
+                    clients.dynamodb.clone(),
+                    settings.required("REVIEWS_TABLE")?,
+                )
+                .showing(settings.required("CATALOG_TABLE")?),
+                UserStore::new(clients.dynamodb.clone(), settings.required("USERS_TABLE")?),
+                clients.media_bucket(settings)?,
+            )?,
         })
     }
 
@@ -111,7 +132,57 @@ impl Deadlines {
                 tracing::info!(bargain_id = %bargain_id, expired, "bargain deadline");
                 Ok(())
             }
+            DeadlineMessage::ReviewCheck {
+                product_id,
+                order_id,
+                sku_id,
+                attempt,
+            } => {
+                let key = ReviewKey {
+                    product_id,
+                    order_id,
+                    sku_id,
+                };
+                self.review_check(key, attempt).await
+            }
         }
+    }
+
+    async fn review_check(&self, key: ReviewKey, attempt: u32) -> Result<(), String> {
+        let now = now_epoch_seconds();
+        let checked = self
+            .content_checks
+            .check(&key, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        match checked {
+            Checked::Sent(review) => {
+                tracing::info!(product_id = %key.product_id, order_id = %key.order_id, state = review.state.as_str(), "review sent to WeChat's checks");
+            }
+            Checked::Nothing => {}
+            Checked::Later(why) if attempt + 1 < MAX_CHECK_ATTEMPTS => {
+                let delay = (30_i64 << attempt.min(5)).min(MAX_DELAY_SECONDS);
+                tracing::warn!(product_id = %key.product_id, attempt, delay, why, "WeChat's content checks busy; trying again");
+                let again = DeadlineMessage::ReviewCheck {
+                    product_id: key.product_id,
+                    order_id: key.order_id,
+                    sku_id: key.sku_id,
+                    attempt: attempt + 1,
+                };
+                self.payments
+                    .deadlines
+                    .send(&again, delay)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Checked::Later(why) => {
+                self.content_checks
+                    .unchecked(&key, now, &why)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
     }
 
     /// The order a message names; one that does not exist can never be handled (poison).

@@ -131,6 +131,8 @@ impl From<wechat::AccessTokenError> for LoginError {
 struct DeletedAnswer {
     deleted: bool,
     orders_anonymised: usize,
+    /// Reviews kept as anonymous words and stars.
+    reviews_anonymised: usize,
 }
 
 /// The answers of the privacy routes, in one place.
@@ -204,6 +206,7 @@ impl Login {
                 &settings.required("ORDERS_TABLE")?,
                 &settings.required("MARKETING_TABLE")?,
                 &settings.required("SHOPPING_TABLE")?,
+                &settings.required("REVIEWS_TABLE")?,
                 PhoneHashKey::derive(&jwt_secret),
             ),
             shopping: store::shopping::ShoppingStore::new(
@@ -399,6 +402,7 @@ impl Login {
             own_records = deleted.marketing.own_records,
             shares = deleted.marketing.shares,
             faces = deleted.marketing.faces,
+            reviews = deleted.reviews_anonymised,
             "account deleted"
         );
         Ok(api::json(
@@ -406,6 +410,7 @@ impl Login {
             &DeletedAnswer {
                 deleted: true,
                 orders_anonymised: deleted.orders_erased,
+                reviews_anonymised: deleted.reviews_anonymised,
             },
         ))
     }

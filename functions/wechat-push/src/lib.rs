@@ -7,8 +7,9 @@
 //! often WeChat pushes it (claimed, handled, then marked done). Acted on: order settlement and
 //! confirmation (`SHIPPED -> DELIVERED`, forward only), WeChat's shipping reminders (an alert
 //! metric and a log line naming the order), the shopper revoking their phone, addresses or
-//! nickname and avatar (forgotten wherever we keep them), and the shopper deleting their WeChat
-//! account (their shop account goes too, as `DELETE /v1/me` does).
+//! nickname and avatar (forgotten wherever we keep them), the shopper deleting their WeChat
+//! account (their shop account goes too, as `DELETE /v1/me` does), and WeChat's verdict on a
+//! review's photo (`wxa_media_check`, matched to the photo by its trace id).
 
 use app::privacy::Privacy;
 use app::receipt::Receipts;
@@ -21,6 +22,7 @@ use serde::Deserialize;
 use settings::{ConfigError, Settings};
 use store::pushes::{Claim, PushLog};
 use store::queue::Queue;
+use store::reviews::ReviewStore;
 use store::shipments::{Settled, ShipmentStore};
 use telemetry::metrics::Alert;
 
@@ -30,6 +32,7 @@ pub struct WeChatPush {
     pushes: PushLog,
     receipts: Receipts,
     privacy: Privacy,
+    reviews: ReviewStore,
 }
 
 /// A safe-mode message as WeChat posts it.
@@ -68,12 +71,18 @@ impl WeChatPush {
                 ),
                 clients.metrics("wechat-push"),
             ),
+            reviews: ReviewStore::new(
+                clients.dynamodb.clone(),
+                settings.required("REVIEWS_TABLE")?,
+            )
+            .showing(settings.required("CATALOG_TABLE")?),
             privacy: Privacy::new(
                 clients.dynamodb.clone(),
                 &settings.required("USERS_TABLE")?,
                 &settings.required("ORDERS_TABLE")?,
                 &settings.required("MARKETING_TABLE")?,
                 &settings.required("SHOPPING_TABLE")?,
+                &settings.required("REVIEWS_TABLE")?,
                 domain::phone::PhoneHashKey::derive(&settings.secret("JWT_SECRET")?),
             ),
         })
@@ -223,6 +232,26 @@ impl WeChatPush {
                         "WeChat account deleted: the shop account is deleted too"
                     ),
                     None => tracing::info!("WeChat account deleted: no shop account"),
+                }
+            }
+            PlatformEvent::MediaCheck { trace_id, verdict } => {
+                let review =
+                    app::reviews::record_photo_verdict(&self.reviews, trace_id, verdict, now)
+                        .await
+                        .map_err(|e| ApiError::unexpected(&e))?;
+                match review {
+                    Some(review) => tracing::info!(
+                        trace_id,
+                        suggest = ?verdict.suggest,
+                        label = verdict.label,
+                        product_id = %review.product_id,
+                        state = review.state.as_str(),
+                        "photo verdict given to its review"
+                    ),
+                    // The checker finds it with the trace when it records the trace.
+                    None => {
+                        tracing::info!(trace_id, "photo verdict kept for a trace not yet recorded")
+                    }
                 }
             }
             PlatformEvent::Other { kind } => {

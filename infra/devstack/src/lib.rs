@@ -611,6 +611,18 @@ impl LocalStack {
                 }
             });
         }
+        // WeChat judges review photos a moment later and pushes each verdict.
+        let wechat = self.wechat.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                if wechat.media_checks_waiting() > 0
+                    && let Err(err) = wechat.release_media_checks().await
+                {
+                    tracing::warn!(error = %err, "pushing photo verdicts failed");
+                }
+            }
+        });
     }
 }
 

@@ -17,6 +17,13 @@
 //! `{"message": {...}}`) encrypts and signs a message with the shop's Token and EncodingAESKey,
 //! as WeChat does in safe mode, and posts it to the shop's `/v1/wechat/events`. A pushed event
 //! names its shopper by openid: `GET /__sandbox/wechat/openid?name=<name>` tells which.
+//!
+//! Content security: `msg_sec_check` finds text `risky` when it holds one of [`RISKY_WORDS`]
+//! (label by word) and `review` when it holds `人工复核`; `media_check_async` answers a trace
+//! id and holds the photo until [`WeChatSandbox::release_media_checks`] (`make dev` releases
+//! every second; `POST /__sandbox/wechat/media-checks/release` too), which fetches each photo
+//! from its URL as WeChat does and pushes `wxa_media_check`: `risky` (20002) for a file
+//! holding the bytes `RISKY`, `review` for `REVIEW`, `pass` otherwise.
 
 use crate::server::{Incoming, Outgoing, Serve, form_pairs};
 use base64::Engine;
@@ -73,7 +80,21 @@ struct State {
     /// Payments whose receipt the shopper confirmed in WeChat's component.
     receipts_confirmed: HashSet<String>,
     paths: std::collections::BTreeMap<&'static str, String>,
+    /// Photos sent to `media_check_async` whose verdict is not pushed yet.
+    media_checks: Vec<MediaCheck>,
+    /// Texts checked, in order.
+    text_checks: Vec<Value>,
 }
+
+#[derive(Debug, Clone)]
+struct MediaCheck {
+    trace_id: String,
+    media_url: String,
+    openid: String,
+}
+
+/// Words the sandbox's text check finds risky, with WeChat's label for each.
+pub const RISKY_WORDS: &[(&str, i64)] = &[("代开发票", 10001), ("赌博", 20006), ("傻瓜", 20003)];
 
 fn err(code: i64, msg: &str) -> Outgoing {
     Outgoing::json(200, &json!({"errcode": code, "errmsg": msg}))
@@ -163,6 +184,110 @@ impl WeChatSandbox {
     pub async fn push(&self, message: &Value) -> anyhow::Result<PushAnswer> {
         let sealed = self.seal(message, domain::clock::now_epoch_seconds())?;
         self.deliver(&sealed).await
+    }
+
+    /// `msg_sec_check` version 2: a valid token, an openid, a known scene, at most 2500
+    /// characters; the verdict by [`RISKY_WORDS`].
+    fn msg_sec_check(&self, query: &str, body: &[u8]) -> Outgoing {
+        if let Some(refused) = self.token_error(query) {
+            return refused;
+        }
+        let Ok(body) = serde_json::from_slice::<Value>(body) else {
+            return err(47001, "data format error");
+        };
+        let content = body["content"].as_str().unwrap_or("");
+        let well_formed = body["version"] == 2
+            && body["scene"].as_i64().is_some_and(|s| (1..=4).contains(&s))
+            && body["openid"].as_str().is_some_and(|o| !o.is_empty())
+            && !content.is_empty()
+            && content.chars().count() <= 2500;
+        if !well_formed {
+            return err(47001, "data format error");
+        }
+        let (suggest, label) = match RISKY_WORDS.iter().find(|(w, _)| content.contains(w)) {
+            Some((_, label)) => ("risky", *label),
+            None if content.contains("人工复核") => ("review", 21000),
+            None => ("pass", 100),
+        };
+        self.state().text_checks.push(body.clone());
+        json_ok(json!({
+            "trace_id": format!("text-{}", domain::ids::random_token(12)),
+            "result": {"suggest": suggest, "label": label},
+            "detail": [{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label, "prob": 90}],
+        }))
+    }
+
+    /// `media_check_async` version 2: a trace id now, the verdict pushed on release.
+    fn media_check_async(&self, query: &str, body: &[u8]) -> Outgoing {
+        if let Some(refused) = self.token_error(query) {
+            return refused;
+        }
+        let Ok(body) = serde_json::from_slice::<Value>(body) else {
+            return err(47001, "data format error");
+        };
+        let (Some(url), Some(openid)) = (body["media_url"].as_str(), body["openid"].as_str())
+        else {
+            return err(47001, "data format error");
+        };
+        if body["version"] != 2 || body["media_type"] != 2 || !url.starts_with("http") {
+            return err(47001, "data format error");
+        }
+        let trace_id = format!("media-{}", domain::ids::random_token(16));
+        self.state().media_checks.push(MediaCheck {
+            trace_id: trace_id.clone(),
+            media_url: url.to_string(),
+            openid: openid.to_string(),
+        });
+        json_ok(json!({ "trace_id": trace_id }))
+    }
+
+    /// Texts checked so far, as sent.
+    pub fn text_checks(&self) -> Vec<Value> {
+        self.state().text_checks.clone()
+    }
+
+    /// How many photos wait for their verdict.
+    pub fn media_checks_waiting(&self) -> usize {
+        self.state().media_checks.len()
+    }
+
+    /// Judges every photo waiting (fetched from its URL, as WeChat does) and pushes each
+    /// verdict to the shop; answers the pushes made as (trace id, suggest, the shop's status).
+    pub async fn release_media_checks(&self) -> anyhow::Result<Vec<(String, String, u16)>> {
+        let waiting = std::mem::take(&mut self.state().media_checks);
+        let http = reqwest::Client::new();
+        let mut pushed = Vec::with_capacity(waiting.len());
+        for check in waiting {
+            let fetched = match http.get(&check.media_url).send().await {
+                Ok(answer) if answer.status().is_success() => answer.bytes().await.ok(),
+                _ => None,
+            };
+            let contains =
+                |bytes: &[u8], marker: &[u8]| bytes.windows(marker.len()).any(|w| w == marker);
+            let (errcode, suggest, label) = match &fetched {
+                None => (-1008, "review", 0),
+                Some(bytes) if contains(bytes, b"RISKY") => (0, "risky", 20002),
+                Some(bytes) if contains(bytes, b"REVIEW") => (0, "review", 21000),
+                Some(_) => (0, "pass", 100),
+            };
+            let message = json!({
+                "ToUserName": "gh_sandbox",
+                "FromUserName": check.openid,
+                "CreateTime": domain::clock::now_epoch_seconds(),
+                "MsgType": "event",
+                "Event": "wxa_media_check",
+                "appid": self.appid,
+                "trace_id": check.trace_id,
+                "version": 2,
+                "errcode": errcode,
+                "errmsg": if errcode == 0 { "ok" } else { "media download failed" },
+                "result": {"suggest": suggest, "label": label},
+                "detail": [{"strategy": "content_model", "errcode": errcode, "suggest": suggest, "label": label, "prob": 90}],
+            });
+            let answer = self.push(&message).await?;
+            pushed.push((check.trace_id, suggest.to_string(), answer.status));
+        }
+        Ok(pushed)
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -597,6 +722,17 @@ impl Serve for WeChatSandbox {
                 self.upload_shipping_info(&req.query, &req.body)
             }
             ("POST", "/wxa/sec/order/get_order") => self.get_order(&req.query, &req.body),
+            ("POST", "/wxa/msg_sec_check") => self.msg_sec_check(&req.query, &req.body),
+            ("POST", "/wxa/media_check_async") => self.media_check_async(&req.query, &req.body),
+            ("POST", "/__sandbox/wechat/media-checks/release") => {
+                match self.release_media_checks().await {
+                    Ok(pushed) => Outgoing::json(
+                        200,
+                        &json!({"pushed": pushed.iter().map(|(t, s, status)| json!({"traceId": t, "suggest": s, "shopStatus": status})).collect::<Vec<_>>()}),
+                    ),
+                    Err(e) => Outgoing::json(502, &json!({"error": e.to_string()})),
+                }
+            }
             ("POST", "/wxa/sec/order/update_order_detail_path") => {
                 self.set_path("order_detail", &req.query, &req.body)
             }

@@ -12,4 +12,5 @@ pub mod payment;
 pub mod privacy;
 pub mod provider;
 pub mod receipt;
+pub mod reviews;
 pub mod wechat;

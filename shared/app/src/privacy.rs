@@ -5,7 +5,8 @@
 //!
 //! Deleting an account erases in an order that can be repeated after a crash at any point:
 //! orders first (their receiver replaced, amounts, lines and dates kept for the accounts), then
-//! the marketing records, and last the account itself, whose close refuses every token it had.
+//! the marketing and shopping records, then the reviews made anonymous (the words and stars
+//! stay, without author, name or avatar), and last the account itself, whose close refuses every token it had.
 //! Until that last step the shopper's token still works, so a failed deletion can be retried.
 
 use domain::ids::{OpenId, OrderId, UserId};
@@ -13,6 +14,7 @@ use domain::order::{ERASED_RECEIVER, Order, OrderStatus};
 use domain::phone::{PhoneHashKey, PhoneNumber};
 use domain::platform::Revoked;
 use domain::promotions::WalletCoupon;
+use domain::review::Review;
 use serde::Serialize;
 use serde_json::{Value, json};
 use store::StoreError;
@@ -20,6 +22,7 @@ use store::marketing::MarketingStore;
 use store::orders::OrderStore;
 use store::points::PointsLedger;
 use store::privacy::{Erased, ShopperRecords};
+use store::reviews::ReviewStore;
 use store::shopping::ShoppingStore;
 use store::social::SocialStore;
 use store::users::{Identity, UserStore};
@@ -44,6 +47,8 @@ pub struct Deleted {
     pub marketing: Erased,
     /// Cart lines, addresses, favorites and footprints: deleted.
     pub shopping: usize,
+    /// Reviews that stay, anonymous: no author, name or avatar.
+    pub reviews_anonymised: usize,
 }
 
 /// What a revocation on WeChat changed, for its log line.
@@ -78,6 +83,8 @@ pub struct Export {
     pub invites: Vec<Value>,
     /// The cart, the address book, favorites and footprints, as kept.
     pub shopping: Vec<Value>,
+    /// Every review written, with where its checks stand.
+    pub reviews: Vec<Review>,
 }
 
 pub struct Privacy {
@@ -88,6 +95,7 @@ pub struct Privacy {
     social: SocialStore,
     records: ShopperRecords,
     shopping: ShoppingStore,
+    reviews: ReviewStore,
     /// How the bound phone is kept: a revoked number is found in addresses by its keyed hash.
     phone_key: PhoneHashKey,
 }
@@ -99,6 +107,7 @@ impl Privacy {
         orders: &str,
         marketing: &str,
         shopping: &str,
+        reviews: &str,
         phone_key: PhoneHashKey,
     ) -> Self {
         Self {
@@ -109,7 +118,8 @@ impl Privacy {
             coupons: MarketingStore::new(dynamodb.clone(), marketing),
             social: SocialStore::new(dynamodb.clone(), marketing),
             records: ShopperRecords::new(dynamodb.clone(), marketing),
-            shopping: ShoppingStore::new(dynamodb, shopping),
+            shopping: ShoppingStore::new(dynamodb.clone(), shopping),
+            reviews: ReviewStore::new(dynamodb, reviews),
             phone_key,
         }
     }
@@ -131,9 +141,10 @@ impl Privacy {
                 self.records.traces(user),
                 self.social.invites(user),
                 self.shopping.everything(user),
+                self.reviews.all_by_author(user),
             )
         });
-        let (prefs, orders, balance, entries, coupons, streak, traces, invites, shopping) =
+        let (prefs, orders, balance, entries, coupons, streak, traces, invites, shopping, reviews) =
             reads.await?;
         let named = |counts: &std::collections::BTreeMap<domain::ids::CategoryId, u64>| -> Value {
             counts
@@ -183,6 +194,7 @@ impl Privacy {
                 })
                 .collect(),
             shopping,
+            reviews,
         })
     }
 
@@ -251,6 +263,7 @@ impl Privacy {
                 }
                 (Revoked::Profile, Some(user)) => {
                     forgotten.faces += self.records.erase_faces(user, false).await?;
+                    forgotten.faces += self.reviews.anonymise(user, false).await?;
                 }
                 (Revoked::Other(kind), _) => forgotten.not_kept.push(kind),
                 (Revoked::Address | Revoked::Profile, None) => {}
@@ -283,12 +296,14 @@ impl Privacy {
         }
         let marketing = self.records.erase(user).await?;
         let shopping = self.shopping.erase(user).await?;
+        let reviews_anonymised = self.reviews.anonymise(user, true).await?;
         self.users.close(user, now).await?;
         Ok(Deleted {
             orders_erased,
             orders_kept: orders_kept.into_iter().map(|(id, _)| id).collect(),
             marketing,
             shopping,
+            reviews_anonymised,
         })
     }
 

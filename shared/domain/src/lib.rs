@@ -21,6 +21,7 @@ pub mod platform;
 pub mod pricing;
 pub mod promotions;
 pub mod refund;
+pub mod review;
 pub mod search;
 pub mod shipping_info;
 pub mod social;

@@ -48,6 +48,12 @@ pub enum PlatformEvent {
     AuthorizationRevoke { openid: OpenId, revoked: Vec<u32> },
     /// `user_authorization_cancellation`: the shopper deleted their WeChat account.
     AuthorizationCancellation { openid: OpenId },
+    /// `wxa_media_check`: WeChat's verdict on a photo sent to `mediaCheckAsync`. A check that
+    /// failed at WeChat (`errcode` not 0) comes as `review`: a person decides.
+    MediaCheck {
+        trace_id: String,
+        verdict: crate::review::Verdict,
+    },
     /// Anything else WeChat pushes (text messages, events we do not act on).
     Other { kind: String },
 }
@@ -101,8 +107,11 @@ impl PushedMessage {
         let created = seconds(&doc, "CreateTime").unwrap_or(0);
         let msg_type = text(&doc, "MsgType").unwrap_or("");
         let kind = text(&doc, "Event").unwrap_or(msg_type).to_string();
-        let dedupe_key = match doc.get("MsgId") {
-            Some(id) if !id.is_null() => format!("msg|{id}"),
+        let trace_id = text(&doc, "trace_id");
+        let dedupe_key = match (doc.get("MsgId"), trace_id) {
+            (Some(id), _) if !id.is_null() => format!("msg|{id}"),
+            // Verdicts on many photos can share a second: each is its own by its trace.
+            (_, Some(trace)) if kind == "wxa_media_check" => format!("media|{trace}"),
             _ => format!("event|{from}|{created}|{kind}"),
         };
         let openid = || {
@@ -131,10 +140,33 @@ impl PushedMessage {
             ("event", "user_authorization_cancellation") => {
                 PlatformEvent::AuthorizationCancellation { openid: openid()? }
             }
+            ("event", "wxa_media_check") => PlatformEvent::MediaCheck {
+                trace_id: trace_id
+                    .ok_or(InvalidMessage("names no trace_id"))?
+                    .to_string(),
+                verdict: media_verdict(&doc),
+            },
             _ => PlatformEvent::Other { kind },
         };
         Ok(Self { event, dedupe_key })
     }
+}
+
+fn media_verdict(doc: &Value) -> crate::review::Verdict {
+    use crate::review::{Suggest, Verdict};
+    let failed = doc.get("errcode").and_then(Value::as_i64).unwrap_or(0) != 0;
+    let result = doc.get("result");
+    let suggest = result
+        .and_then(|r| r.get("suggest"))
+        .and_then(Value::as_str)
+        .and_then(Suggest::parse)
+        .filter(|_| !failed)
+        .unwrap_or(Suggest::Review);
+    let label = result
+        .and_then(|r| r.get("label"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    Verdict { suggest, label }
 }
 
 /// What a shopper can take back on WeChat (`RevokeInfo`), as far as the shop keeps it.
@@ -265,6 +297,44 @@ mod tests {
         assert_eq!(text.dedupe_key, "msg|23456");
         assert!(PushedMessage::parse("[1]").is_err());
         assert!(PushedMessage::parse("not json").is_err());
+    }
+
+    #[test]
+    fn a_media_verdict_names_its_trace_and_dedupes_by_it() {
+        let pushed = |trace: &str, body: &str| {
+            PushedMessage::parse(&format!(
+                r#"{{"ToUserName":"gh_1","FromUserName":"o_sys","CreateTime":7,"MsgType":"event","Event":"wxa_media_check","appid":"wx1","trace_id":"{trace}","version":2,{body}}}"#
+            ))
+            .unwrap()
+        };
+        let risky = pushed(
+            "t-1",
+            r#""errcode":0,"result":{"suggest":"risky","label":20002}"#,
+        );
+        assert_eq!(
+            risky.event,
+            PlatformEvent::MediaCheck {
+                trace_id: "t-1".into(),
+                verdict: crate::review::Verdict {
+                    suggest: crate::review::Suggest::Risky,
+                    label: 20002
+                },
+            }
+        );
+        assert_eq!(risky.dedupe_key, "media|t-1");
+        assert_ne!(
+            pushed(
+                "t-2",
+                r#""errcode":0,"result":{"suggest":"pass","label":100}"#
+            )
+            .dedupe_key,
+            risky.dedupe_key
+        );
+        let failed = pushed("t-3", r#""errcode":-1008,"errmsg":"download failed""#);
+        assert!(matches!(
+            failed.event,
+            PlatformEvent::MediaCheck { verdict, .. } if verdict.suggest == crate::review::Suggest::Review
+        ));
     }
 
     #[test]

@@ -391,6 +391,27 @@ pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// A page holds 20 items unless the request's `limit` asks for 1 to 50.
+pub const DEFAULT_PAGE: usize = 20;
+pub const MAX_PAGE: usize = 50;
+
+/// A listing's `limit`: 1 to 50, 20 when absent.
+pub fn page_limit(req: &ApiRequest) -> Result<usize, ApiError> {
+    match req.query_param("limit").filter(|l| !l.is_empty()) {
+        None => Ok(DEFAULT_PAGE),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=MAX_PAGE).contains(l))
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_PAGE}"),
+                )
+            }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

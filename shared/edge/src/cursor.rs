@@ -1,7 +1,7 @@
 //! Paging cursors the client cannot forge. A cursor is our own position (a DynamoDB key or an
 //! offset) sealed with an HMAC and bound to the query it belongs to; anything else is a 400.
 
-use crate::api::ApiError;
+use crate::api::{ApiError, ApiRequest, RequestExt};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -44,6 +44,18 @@ impl CursorSealer {
             URL_SAFE_NO_PAD.encode(&payload),
             URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES])
         )
+    }
+
+    /// Where the request's page starts: its `cursor` opened for `scope`, or None on a first page.
+    pub fn position<T: DeserializeOwned>(
+        &self,
+        req: &ApiRequest,
+        scope: &str,
+    ) -> Result<Option<T>, ApiError> {
+        req.query_param("cursor")
+            .filter(|c| !c.is_empty())
+            .map(|c| self.open(scope, c))
+            .transpose()
     }
 
     pub fn open<T: DeserializeOwned>(&self, scope: &str, cursor: &str) -> Result<T, ApiError> {

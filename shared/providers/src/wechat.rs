@@ -3,6 +3,7 @@
 
 use crate::config::{ConfigError, Settings};
 use crate::ids::OpenId;
+use domain::review::{Suggest, Verdict};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -27,6 +28,27 @@ pub enum WeChatError {
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the phone number WeChat returned is for another app")]
     WrongApp,
+}
+
+/// `result {suggest, label}` of WeChat's content checks, pushed or answered.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Outcome {
+    pub suggest: String,
+    #[serde(default)]
+    pub label: i64,
+}
+
+impl Outcome {
+    pub fn verdict(&self) -> Result<Verdict, WeChatError> {
+        Suggest::parse(&self.suggest)
+            .map(|suggest| Verdict {
+                suggest,
+                label: self.label,
+            })
+            .ok_or_else(|| {
+                WeChatError::Unavailable(format!("unknown suggest {:?}", self.suggest).into())
+            })
+    }
 }
 
 /// A WeChat login: who the shopper is to WeChat.
@@ -286,6 +308,56 @@ impl WeChatApi {
         self.post_with_token::<Value>("/wxa/sec/order/set_msg_jump_path", access_token, &body)
             .await
             .map(|_| ())
+    }
+
+    /// WeChat's verdict on a shopper's text (`msg_sec_check` version 2, scene 2: a comment),
+    /// checked as written by `openid`, who must have used the mini-program in the last 2 hours.
+    pub async fn check_text(
+        &self,
+        access_token: &SecretString,
+        openid: &OpenId,
+        content: &str,
+    ) -> Result<Verdict, WeChatError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            result: Outcome,
+        }
+        let body = serde_json::json!({
+            "content": content,
+            "version": 2,
+            "scene": 2,
+            "openid": openid.expose(),
+        });
+        let answer: Answer = self
+            .post_with_token("/wxa/msg_sec_check", access_token, &body)
+            .await?;
+        answer.result.verdict()
+    }
+
+    /// Sends a photo (a URL WeChat can fetch) to `media_check_async` (version 2, scene 2, an
+    /// image); WeChat pushes its verdict later as `wxa_media_check`, naming the trace id this
+    /// answers.
+    pub async fn check_image_later(
+        &self,
+        access_token: &SecretString,
+        openid: &OpenId,
+        media_url: &str,
+    ) -> Result<String, WeChatError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            trace_id: String,
+        }
+        let body = serde_json::json!({
+            "media_url": media_url,
+            "media_type": 2,
+            "version": 2,
+            "scene": 2,
+            "openid": openid.expose(),
+        });
+        let answer: Answer = self
+            .post_with_token("/wxa/media_check_async", access_token, &body)
+            .await?;
+        Ok(answer.trace_id)
     }
 
     pub async fn phone_number(

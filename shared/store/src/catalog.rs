@@ -149,6 +149,25 @@ impl CatalogStore {
 
     /// A product and its SKUs (in the order the product lists them), on or off the shelf.
     pub async fn product(&self, id: &ProductId) -> Result<Option<(Product, Vec<Sku>)>, StoreError> {
+        Ok(self
+            .product_read(id, false)
+            .await?
+            .map(|(product, skus, _)| (product, skus)))
+    }
+
+    /// The product, its SKUs and its rating, the rating read in the same batch as the SKUs.
+    pub async fn product_with_rating(
+        &self,
+        id: &ProductId,
+    ) -> Result<Option<(Product, Vec<Sku>, domain::review::RatingSummary)>, StoreError> {
+        self.product_read(id, true).await
+    }
+
+    async fn product_read(
+        &self,
+        id: &ProductId,
+        with_rating: bool,
+    ) -> Result<Option<(Product, Vec<Sku>, domain::review::RatingSummary)>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -161,7 +180,23 @@ impl CatalogStore {
             return Ok(None);
         };
         let stored = stored_product(&item)?;
-        let mut skus = self.skus(&stored.sku_ids).await?;
+        let mut keys: Vec<Item> = stored
+            .sku_ids
+            .iter()
+            .map(|id| key_item(sku_key(id)))
+            .collect();
+        if with_rating {
+            keys.push(crate::reviews::rating_key(id));
+        }
+        let mut rating = domain::review::RatingSummary::default();
+        let mut skus = Vec::with_capacity(stored.sku_ids.len());
+        for item in self.batch_get(keys).await? {
+            if get_s(&item, "sk") == Some("RATING") {
+                rating = crate::reviews::rating_of(&item);
+            } else {
+                skus.push(read_sku(&item)?);
+            }
+        }
         let order: HashMap<&SkuId, usize> = stored
             .sku_ids
             .iter()
@@ -169,7 +204,7 @@ impl CatalogStore {
             .map(|(i, s)| (s, i))
             .collect();
         skus.sort_by_key(|s| order.get(&s.id).copied().unwrap_or(usize::MAX));
-        Ok(Some((stored.product, skus)))
+        Ok(Some((stored.product, skus, rating)))
     }
 
     pub async fn skus(&self, ids: &[SkuId]) -> Result<Vec<Sku>, StoreError> {

@@ -16,6 +16,7 @@ pub mod privacy;
 pub mod pushes;
 pub mod queue;
 pub mod refunds;
+pub mod reviews;
 pub mod shipments;
 pub mod shopping;
 pub mod social;
@@ -302,6 +303,67 @@ pub(crate) async fn query_partition(
             return Ok(items);
         }
     }
+}
+
+/// One page of an index, newest first: partition `pk_name = pk` of `index`, sorted by the
+/// number `sort`, at most `limit` items after `after`, and where the next page starts (a
+/// position holding the table's keys, the index's partition key and `sort` as text).
+pub(crate) async fn index_page(
+    client: &Client,
+    table: &str,
+    index: &str,
+    (pk_name, pk): (&str, &str),
+    sort: &str,
+    after: Option<ListPosition>,
+    limit: usize,
+) -> Result<Page<Item>, StoreError> {
+    let mut items: Vec<Item> = Vec::new();
+    let mut start = after.map(|p| {
+        let mut key = p.into_key();
+        // The index's sort key is a number; a cursor keeps it as text.
+        if let Some(AttributeValue::S(t)) = key.get(sort).cloned() {
+            key.insert(sort.to_string(), AttributeValue::N(t));
+        }
+        key
+    });
+    loop {
+        let page = i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX);
+        let out = client
+            .query()
+            .table_name(table)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(pk))
+            .scan_index_forward(false)
+            .set_exclusive_start_key(start.take())
+            .limit(page)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query index page", e))?;
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if items.len() > limit || start.is_none() {
+            break;
+        }
+    }
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|last| {
+            let mut keys = vec!["pk", "sk"];
+            if pk_name != "pk" {
+                keys.push(pk_name);
+            }
+            let mut position = ListPosition::of(last, &keys);
+            if let Some(t) = get_i64(last, sort) {
+                position.0.insert(sort.to_string(), t.to_string());
+            }
+            position
+        })
+    } else {
+        None
+    };
+    Ok(Page { items, next })
 }
 
 /// Every item of partition `pk` whose sort key starts with `prefix`, read consistently, page

@@ -219,6 +219,24 @@ impl MediaBucket {
     }
 }
 
+/// A photo link shown to shoppers works this long: long enough to look at a page.
+pub const PHOTO_LINK_SECONDS: u64 = 60 * 60;
+
+impl MediaBucket {
+    /// Links that show these photos for [`PHOTO_LINK_SECONDS`], in their order.
+    pub async fn photo_links(
+        &self,
+        keys: &[MediaKey],
+        now: i64,
+    ) -> Result<Vec<String>, MediaError> {
+        let mut links = Vec::with_capacity(keys.len());
+        for key in keys {
+            links.push(self.presigned_get(key, now, PHOTO_LINK_SECONDS).await?);
+        }
+        Ok(links)
+    }
+}
+
 /// RFC 3986 unreserved characters stay; everything else is %-encoded, as SigV4 wants.
 fn percent_encode(value: &str) -> String {
     value

@@ -4,6 +4,7 @@
 use domain::ids::OrderId;
 use domain::ids::UserId;
 use domain::ids::{BargainId, GroupId};
+use domain::ids::{ProductId, SkuId};
 use serde::{Deserialize, Serialize};
 
 /// Longest delay SQS allows on one message; longer waits are re-enqueued.
@@ -92,6 +93,16 @@ pub enum DeadlineMessage {
     /// WeChat raises an alert (WeChat reminds the shop at 48 hours and holds the funds).
     #[serde(rename = "shipping.check", rename_all = "camelCase")]
     ShippingCheck { order_id: OrderId, due_at: i64 },
+    /// A new review's content goes to WeChat's checks (its text and each photo not yet sent);
+    /// tried again later while WeChat is busy. Idempotent: what was checked is not sent again.
+    #[serde(rename = "review.check", rename_all = "camelCase")]
+    ReviewCheck {
+        product_id: ProductId,
+        order_id: OrderId,
+        sku_id: SkuId,
+        #[serde(default)]
+        attempt: u32,
+    },
 }
 
 /// For the rewards consumer. Invite rewards are decided once, by the invite's state.

@@ -747,48 +747,17 @@ impl ShoppingStore {
         after: Option<ListPosition>,
         limit: usize,
     ) -> Result<Page<Mark>, StoreError> {
-        let mut items: Vec<Item> = Vec::new();
-        let mut start = after.map(|p| {
-            let mut key = p.into_key();
-            // The index's sort key is a number; a cursor keeps it as text.
-            if let Some(AttributeValue::S(t)) = key.get(at).cloned() {
-                key.insert(at.to_string(), AttributeValue::N(t));
-            }
-            key
-        });
-        loop {
-            let page = i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX);
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", partition(user))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start.take())
-                .limit(page)
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo("Query marks", e))?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if items.len() > limit || start.is_none() {
-                break;
-            }
-        }
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|last| {
-                let mut position = ListPosition::of(last, &["pk", "sk"]);
-                if let Some(t) = get_i64(last, at) {
-                    position.0.insert(at.to_string(), t.to_string());
-                }
-                position
-            })
-        } else {
-            None
-        };
+        let pk = format!("SHOPPER#{user}");
+        let Page { items, next } = super::index_page(
+            &self.client,
+            &self.table,
+            index,
+            ("pk", &pk),
+            at,
+            after,
+            limit,
+        )
+        .await?;
         Ok(Page {
             items: items
                 .iter()

@@ -90,6 +90,23 @@ async fn paid_order(shop: &TestShop, token: &str, key: &str) -> String {
     id
 }
 
+/// Ships a paid order through the fulfillment consumer: its waybill number.
+async fn ship(shop: &TestShop, token: &str, order: &str) -> String {
+    let paid = json!({"Records": [{"messageId": format!("setup-{order}"), "body": json!({"type": "order.paid", "orderId": order, "transactionId": "t", "dedupeKey": format!("order.paid:{order}")}).to_string()}]});
+    let shipped = shop
+        .stack
+        .fulfillment
+        .handle(serde_json::from_value(paid).unwrap())
+        .await;
+    assert!(shipped.batch_item_failures.is_empty());
+    shop.get_as(token, &format!("/v1/orders/{order}"))
+        .await
+        .body["shipment"]["number"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 #[tokio::test]
 async fn every_sample_event_succeeds_through_its_handler() {
     let shop = TestShop::start().await;
@@ -110,20 +127,7 @@ async fn every_sample_event_succeeds_through_its_handler() {
     let to_ship = paid_order(&shop, &token, "events-d").await;
     let tracked = paid_order(&shop, &token, "events-e").await;
     let refundable = paid_order(&shop, &token, "events-f").await;
-    let ship = json!({"Records": [{"messageId": "setup", "body": json!({"type": "order.paid", "orderId": tracked, "transactionId": "t", "dedupeKey": "d"}).to_string()}]});
-    let shipped = shop
-        .stack
-        .fulfillment
-        .handle(serde_json::from_value(ship).unwrap())
-        .await;
-    assert!(shipped.batch_item_failures.is_empty());
-    let waybill = shop
-        .get_as(&token, &format!("/v1/orders/{tracked}"))
-        .await
-        .body["shipment"]["number"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let waybill = ship(&shop, &token, &tracked).await;
     // A share, a group (started, not yet paid) and a bargain with a friend to help it.
     let share = shop
         .post_as(&token, "/v1/shares", &json!({"productId": "longjing"}))
@@ -174,6 +178,16 @@ async fn every_sample_event_succeeds_through_its_handler() {
         .unwrap()
         .to_string();
     shop.stack.wechat.confirm_receipt(&tracked_payment);
+    // A delivered order for the review sample.
+    let received = paid_order(&shop, &token, "events-g").await;
+    let received_waybill = ship(&shop, &token, &received).await;
+    let (status, _) = shop
+        .stack
+        .kuaidi100
+        .push(&received_waybill, 3, "已签收")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
     let files = event_files();
     assert!(!files.is_empty());
 
@@ -196,6 +210,7 @@ async fn every_sample_event_succeeds_through_its_handler() {
                 .replace("REPLACE_WITH_A_GROUP_ID", &group)
                 .replace("REPLACE_WITH_A_BARGAIN_ID", &bargain)
                 .replace("REPLACE_WITH_A_FRIEND_TOKEN", &friend)
+                .replace("REPLACE_WITH_A_DELIVERED_ORDER_ID", &received)
         };
         let mut event: Value =
             serde_json::from_str(&fill(&std::fs::read_to_string(&file).unwrap())).unwrap();

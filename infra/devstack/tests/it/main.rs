@@ -17,6 +17,7 @@ mod privacy;
 mod promotions;
 mod provisioning;
 mod refunds;
+mod reviews;
 mod shipping_info;
 mod shopping;
 mod social;

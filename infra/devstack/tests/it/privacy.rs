@@ -123,7 +123,7 @@ async fn deleting_an_account_erases_it_refuses_its_tokens_and_a_new_login_finds_
     assert_eq!(deleted.status, 200, "{}", deleted.text);
     assert_eq!(
         deleted.body,
-        json!({"deleted": true, "ordersAnonymised": 1})
+        json!({"deleted": true, "ordersAnonymised": 1, "reviewsAnonymised": 0})
     );
     for path in ["/v1/me/export", "/v1/orders", "/v1/rewards"] {
         assert_eq!(shop.get_as(&token, path).await.status, 401, "{path}");
