@@ -1039,6 +1039,8 @@ impl Checkout {
             return Err(ApiError::new(422, refusal.code(), refusal.to_string()).with_field("kind"));
         }
         let now = now_epoch_seconds();
+        self.keep_photos("photos", &request.evidence.photos, now)
+            .await?;
         let mut attempt = 0;
         let refund = loop {
             attempt += 1;

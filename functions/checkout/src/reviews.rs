@@ -77,6 +77,7 @@ impl Checkout {
             ApiError::new(422, code, refusal.to_string()).with_field("skuId")
         })?;
         let now = now_epoch_seconds();
+        self.keep_photos("photos", &draft.photos, now).await?;
         let review = Review::new(order, line, &user, draft, now);
         let (status, review) = match self
             .reviews

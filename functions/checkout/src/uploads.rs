@@ -11,6 +11,7 @@ use domain::refund::Refund;
 use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use store::media::Kept;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -36,6 +37,26 @@ impl Checkout {
             .map_err(|e| ApiError::unexpected(&e))?;
         tracing::info!(key = key.as_str(), "upload form handed out");
         Ok(api::json(201, &form))
+    }
+
+    /// Marks the photos a review or a refund names as kept, so unused uploads can expire;
+    /// a key nothing was uploaded under is a 400 naming it (`<field>[i]`).
+    pub(crate) async fn keep_photos(
+        &self,
+        field: &str,
+        keys: &[MediaKey],
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let kept = futures::future::try_join_all(keys.iter().map(|key| self.media.keep(key, now)))
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?;
+        match kept.iter().position(|k| *k == Kept::Missing) {
+            Some(i) => Err(ApiError::invalid_field(
+                format!("{field}[{i}]"),
+                "was never uploaded: upload the photo with the form POST /v1/uploads gave",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// An order's refunds as its shopper sees them: state, amount, and what they said and

@@ -442,6 +442,18 @@ impl LocalStack {
         })
     }
 
+    /// The media bucket as the functions sign for it.
+    pub async fn media_bucket(&self) -> anyhow::Result<store::media::MediaBucket> {
+        store::media::MediaBucket::new(
+            &aws_config(&self.endpoint).await,
+            self.settings
+                .get("MEDIA_BUCKET")
+                .ok_or_else(|| anyhow::anyhow!("the template names no MEDIA_BUCKET"))?,
+            reqwest::Client::new(),
+        )
+        .map_err(anyhow::Error::msg)
+    }
+
     pub fn catalog_store(&self) -> store::catalog::CatalogStore {
         store::catalog::CatalogStore::new(
             self.dynamodb.clone(),

@@ -2,6 +2,10 @@
 //! mini-program to S3 with an upload signed for exactly one key (a browser-style POST policy,
 //! as `wx.uploadFile` sends it), and is shown through presigned reads. Both are signed here
 //! with the function's own credentials (AWS Signature Version 4), without a call to S3.
+//!
+//! Every upload is tagged `media=unused`; a review or a refund that names a photo tags it
+//! `media=kept` (the one call to S3, which also proves the photo was uploaded), and the
+//! bucket's lifecycle deletes what is still unused two days on.
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{
@@ -22,6 +26,8 @@ pub enum MediaError {
     Credentials(#[source] aws_credential_types::provider::error::CredentialsError),
     #[error("could not sign: {0}")]
     Signing(String),
+    #[error("S3 could not be reached or refused")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// What `wx.uploadFile` needs: POST the file (form field `file`, last) with `fields` to `url`.
@@ -43,6 +49,7 @@ pub struct MediaBucket {
     /// emulator's `<endpoint>/<bucket>` locally.
     base_url: String,
     credentials: SharedCredentialsProvider,
+    http: reqwest::Client,
 }
 
 fn amz_date(at: i64) -> (String, String) {
@@ -84,7 +91,11 @@ fn system_time(at: i64) -> SystemTime {
 impl MediaBucket {
     /// From the SDK configuration every client is built from: its region, its endpoint (the
     /// emulator locally) and its credentials.
-    pub fn new(config: &aws_config::SdkConfig, bucket: impl Into<String>) -> Result<Self, String> {
+    pub fn new(
+        config: &aws_config::SdkConfig,
+        bucket: impl Into<String>,
+        http: reqwest::Client,
+    ) -> Result<Self, String> {
         let bucket = bucket.into();
         let region = config
             .region()
@@ -102,6 +113,7 @@ impl MediaBucket {
             region,
             base_url,
             credentials,
+            http,
         })
     }
 
@@ -132,6 +144,7 @@ impl MediaBucket {
             serde_json::json!({"key": key.as_str()}),
             serde_json::json!({"Content-Type": image.content_type()}),
             serde_json::json!(["content-length-range", 1, MAX_UPLOAD_BYTES]),
+            serde_json::json!({"tagging": UNUSED_TAGGING}),
             serde_json::json!({"x-amz-algorithm": "AWS4-HMAC-SHA256"}),
             serde_json::json!({"x-amz-credential": credential}),
             serde_json::json!({"x-amz-date": stamp}),
@@ -139,6 +152,7 @@ impl MediaBucket {
         let mut fields = BTreeMap::from([
             ("key".to_string(), key.as_str().to_string()),
             ("Content-Type".to_string(), image.content_type().to_string()),
+            ("tagging".to_string(), UNUSED_TAGGING.to_string()),
             (
                 "x-amz-algorithm".to_string(),
                 "AWS4-HMAC-SHA256".to_string(),
@@ -194,12 +208,7 @@ impl MediaBucket {
             .map_err(|e| MediaError::Signing(e.to_string()))?
             .into();
         let url = format!("{}/{}", self.base_url, key.as_str());
-        let host = url
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_default()
-            .to_string();
+        let host = host_of(&url).to_string();
         let request = SignableRequest::new(
             "GET",
             url.as_str(),
@@ -217,6 +226,118 @@ impl MediaBucket {
             .collect();
         Ok(format!("{url}?{}", query.join("&")))
     }
+}
+
+/// What marking a photo kept found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    Kept,
+    /// Nothing was ever uploaded under that key.
+    Missing,
+}
+
+/// The tag the upload form puts on every new photo; the bucket's lifecycle deletes photos
+/// still carrying it two days on.
+pub const UNUSED_TAGGING: &str =
+    "<Tagging><TagSet><Tag><Key>media</Key><Value>unused</Value></Tag></TagSet></Tagging>";
+const KEPT_TAGGING: &str =
+    "<Tagging><TagSet><Tag><Key>media</Key><Value>kept</Value></Tag></TagSet></Tagging>";
+
+impl MediaBucket {
+    /// Marks the photo kept (a review or a refund names it), so the lifecycle rule for unused
+    /// uploads leaves it: S3's `PutObjectTagging`, signed here like everything else.
+    pub async fn keep(&self, key: &MediaKey, now: i64) -> Result<Kept, MediaError> {
+        let body = KEPT_TAGGING.as_bytes();
+        let (status, _) = self
+            .send_signed("PUT", &format!("{}?tagging", key.as_str()), body, now)
+            .await?;
+        match status {
+            200..=299 => Ok(Kept::Kept),
+            404 => Ok(Kept::Missing),
+            status => Err(MediaError::Unavailable(
+                format!("S3 PutObjectTagging answered {status}").into(),
+            )),
+        }
+    }
+
+    /// The photo's tags as S3 keeps them (`GetObjectTagging`'s XML): whether it is kept.
+    pub async fn tagging(&self, key: &MediaKey, now: i64) -> Result<String, MediaError> {
+        match self
+            .send_signed("GET", &format!("{}?tagging", key.as_str()), b"", now)
+            .await?
+        {
+            (200, body) => Ok(body),
+            (status, _) => Err(MediaError::Unavailable(
+                format!("S3 GetObjectTagging answered {status}").into(),
+            )),
+        }
+    }
+
+    /// One request to the bucket at `path`, signed in its headers (with the body's MD5, which
+    /// the tagging calls require): its status and body.
+    async fn send_signed(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(u16, String), MediaError> {
+        let url = format!("{}/{path}", self.base_url);
+        let md5 = base64::engine::general_purpose::STANDARD
+            .encode(<md5::Md5 as md5::Digest>::digest(body));
+        let host = host_of(&url).to_string();
+        let identity = self.credentials().await?.into();
+        let mut settings = SigningSettings::default();
+        settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("s3")
+            .time(system_time(now))
+            .settings(settings)
+            .build()
+            .map_err(|e| MediaError::Signing(e.to_string()))?
+            .into();
+        let headers = [("host", host.as_str()), ("content-md5", md5.as_str())];
+        let request = SignableRequest::new(
+            method,
+            url.as_str(),
+            headers.into_iter(),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| MediaError::Signing(e.to_string()))?;
+        let (instructions, _) = sign(request, &params)
+            .map_err(|e| MediaError::Signing(e.to_string()))?
+            .into_parts();
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| MediaError::Signing(e.to_string()))?;
+        let mut call = self
+            .http
+            .request(method, &url)
+            .header("content-md5", &md5)
+            .body(body.to_vec());
+        for (name, value) in instructions.headers() {
+            call = call.header(name, value);
+        }
+        let answer = call
+            .send()
+            .await
+            .map_err(|e| MediaError::Unavailable(Box::new(e.without_url())))?;
+        let status = answer.status().as_u16();
+        let text = answer
+            .text()
+            .await
+            .map_err(|e| MediaError::Unavailable(Box::new(e.without_url())))?;
+        Ok((status, text))
+    }
+}
+
+/// The host a URL names, as SigV4 signs it.
+fn host_of(url: &str) -> &str {
+    url.split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default()
 }
 
 /// A photo link shown to shoppers works this long: long enough to look at a page.

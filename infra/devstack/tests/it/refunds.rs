@@ -494,6 +494,14 @@ async fn an_upload_form_is_signed_for_one_key_of_the_callers_one_image_type_and_
     assert!(conditions.contains(&json!({"key": key})), "{policy}");
     assert!(conditions.contains(&json!({"Content-Type": "image/png"})));
     assert!(conditions.contains(&json!(["content-length-range", 1, 5 * 1024 * 1024])));
+    // tagged unused until a review or refund keeps it, so the bucket can forget it
+    assert!(conditions.contains(&json!({"tagging": fields["tagging"]})));
+    assert!(
+        fields["tagging"]
+            .as_str()
+            .unwrap()
+            .contains("<Key>media</Key><Value>unused</Value>")
+    );
     let bucket = shop.stack.resources.buckets["MediaBucket"].clone();
     assert!(conditions.contains(&json!({"bucket": bucket})));
     assert!(

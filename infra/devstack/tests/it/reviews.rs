@@ -45,6 +45,8 @@ async fn photo(shop: &TestShop, token: &str, bytes: &[u8]) -> String {
     let put = reqwest::Client::new()
         .put(format!("{}/{key}", form.body["url"].as_str().unwrap()))
         .header("content-type", "image/jpeg")
+        // What the form's `tagging` field does to a POSTed upload.
+        .header("x-amz-tagging", "media=unused")
         .body(bytes.to_vec())
         .send()
         .await
@@ -300,6 +302,60 @@ async fn reviews_of_others_orders_undelivered_orders_or_others_photos_are_refuse
     assert_eq!(
         (other_words.status, other_words.error_code()),
         (409, "already_reviewed")
+    );
+}
+
+#[tokio::test]
+async fn a_photo_never_uploaded_is_refused_and_a_reviewed_one_is_kept_from_expiry() {
+    // given a delivered order, an upload form left unused and a photo uploaded as the form says
+    let shop = shop_with(&[]).await;
+    let (token, order) = delivered(&shop, "qian", &["longjing-1"]).await;
+    let form = shop
+        .post_as(
+            &token,
+            "/v1/uploads",
+            &json!({"purpose": "review", "contentType": "image/png", "size": 10}),
+        )
+        .await;
+    assert_eq!(
+        form.body["fields"]["tagging"],
+        "<Tagging><TagSet><Tag><Key>media</Key><Value>unused</Value></Tag></TagSet></Tagging>"
+    );
+    let never_uploaded = form.body["key"].as_str().unwrap().to_string();
+    let key = photo(&shop, &token, b"\xff\xd8\xff kept").await;
+    // when a review names the key nothing was uploaded under, then the uploaded one
+    let missing = review(
+        &shop,
+        &token,
+        &order,
+        &json!({"skuId": "longjing-1", "rating": 4, "photos": [key, never_uploaded]}),
+    )
+    .await;
+    let kept = review(
+        &shop,
+        &token,
+        &order,
+        &json!({"skuId": "longjing-1", "rating": 4, "photos": [key]}),
+    )
+    .await;
+
+    // then the first is refused naming the photo, and the reviewed photo is tagged kept
+    assert_eq!((missing.status, missing.error_field()), (400, "photos[1]"));
+    assert_eq!(kept.status, 201, "{}", kept.text);
+    let tags = shop
+        .stack
+        .media_bucket()
+        .await
+        .unwrap()
+        .tagging(
+            &domain::media::MediaKey::parse(&key).unwrap(),
+            domain::clock::now_epoch_seconds(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        tags.contains("<Key>media</Key><Value>kept</Value>"),
+        "{tags}"
     );
 }
 

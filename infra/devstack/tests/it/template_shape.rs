@@ -187,6 +187,38 @@ fn policies_name_their_resources() {
 }
 
 #[test]
+fn the_media_bucket_is_private_and_forgets_unused_uploads() {
+    let t = template();
+    let buckets = resources_of(&t, "AWS::S3::Bucket");
+    let (_, media) = buckets
+        .iter()
+        .find(|(name, _)| name == "MediaBucket")
+        .expect("a MediaBucket");
+    let block = &media["Properties"]["PublicAccessBlockConfiguration"];
+    for setting in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[setting], Value::Bool(true), "{setting}");
+    }
+    // The tag is the one the upload form sets and keeping a photo replaces.
+    let unused = media["Properties"]["LifecycleConfiguration"]["Rules"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|r| r["Id"] == "ExpireUnusedUploads")
+        .expect("a rule for unused uploads");
+    assert_eq!(unused["Status"], "Enabled");
+    assert_eq!(unused["Prefix"], "uploads/");
+    assert_eq!(unused["TagFilters"][0]["Key"], "media");
+    assert_eq!(unused["TagFilters"][0]["Value"], "unused");
+    assert!(store::media::UNUSED_TAGGING.contains("<Key>media</Key><Value>unused</Value>"));
+    assert!(unused["ExpirationInDays"].as_u64().is_some_and(|d| d <= 7));
+}
+
+#[test]
 fn every_sqs_event_source_reports_partial_batch_failures() {
     let t = template();
     for (id, f) in resources_of(&t, "AWS::Serverless::Function") {
