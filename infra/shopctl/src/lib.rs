@@ -23,6 +23,7 @@ use std::fmt::Write as _;
 use store::StoreError;
 use store::catalog::CatalogStore;
 use store::marketing::MarketingStore;
+use store::reviews::{ReviewKey, ReviewStore};
 use store::shipments::ShipmentStore;
 use store::users::UserStore;
 use telemetry::metrics::{BusinessEvent, Funnel};
@@ -61,12 +62,16 @@ shopctl: set up the shop's promotions
           --sender-address <text>
   shopctl warehouse list
   shopctl shipments exceptions
+  shopctl reviews pending
+          reviews WeChat's content checks left to the merchant (IN_REVIEW), newest first
+  shopctl reviews approve --product <id> --order <id> --sku <id>
+  shopctl reviews reject --product <id> --order <id> --sku <id> [--reason <text, told to its author>]
   shopctl wechat paths [--order-detail 'pages/order/detail?id=${商品订单号}'] [--message-jump <page>]
           the pages WeChat opens from its order screens and its shipping messages
           (needs WECHAT_APPID and WECHAT_SECRET, or SHOP_SECRET_ARN, and WECHAT_API_BASE locally)
 
-Tables come from CATALOG_TABLE, MARKETING_TABLE, USERS_TABLE and ORDERS_TABLE (and AWS_ENDPOINT_URL for the
-local emulator). For the shop `make dev` runs: make shopctl ARGS=\"coupon list\".";
+Tables come from CATALOG_TABLE, MARKETING_TABLE, USERS_TABLE, ORDERS_TABLE and REVIEWS_TABLE (and
+AWS_ENDPOINT_URL for the local emulator). For the shop `make dev` runs: make shopctl ARGS=\"coupon list\".";
 
 /// What went wrong, for the merchant: a usage mistake names the option.
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +183,7 @@ pub struct Admin {
     pub marketing: MarketingStore,
     pub users: UserStore,
     pub shipments: ShipmentStore,
+    pub reviews: ReviewStore,
 }
 
 /// The shop's tables, by what they hold.
@@ -186,6 +192,7 @@ pub struct Tables<'a> {
     pub marketing: &'a str,
     pub users: &'a str,
     pub orders: &'a str,
+    pub reviews: &'a str,
 }
 
 impl Admin {
@@ -194,7 +201,8 @@ impl Admin {
             catalog: CatalogStore::new(client.clone(), tables.catalog),
             marketing: MarketingStore::new(client.clone(), tables.marketing),
             users: UserStore::new(client.clone(), tables.users),
-            shipments: ShipmentStore::new(client, tables.orders, tables.catalog),
+            shipments: ShipmentStore::new(client.clone(), tables.orders, tables.catalog),
+            reviews: ReviewStore::new(client, tables.reviews).showing(tables.catalog),
         }
     }
 }
@@ -226,6 +234,13 @@ pub async fn run<S: AsRef<str>>(admin: &Admin, words: &[S], now: i64) -> Result<
         ["warehouse", "set", rest @ ..] => warehouse_set(admin, Args::parse(rest)?).await,
         ["warehouse", "list"] => warehouse_list(admin).await,
         ["shipments", "exceptions"] => shipment_exceptions(admin).await,
+        ["reviews", "pending"] => reviews_pending(admin).await,
+        ["reviews", "approve", rest @ ..] => {
+            review_decide(admin, Args::parse(rest)?, true, now).await
+        }
+        ["reviews", "reject", rest @ ..] => {
+            review_decide(admin, Args::parse(rest)?, false, now).await
+        }
         ["funnel", rest @ ..] => funnel(rest, now),
         [] | ["help"] | ["--help"] | ["-h"] => Ok(USAGE.to_string()),
         _ => Err(CliError::Usage(format!(
@@ -1099,4 +1114,68 @@ async fn shipment_exceptions(admin: &Admin) -> Result<String, CliError> {
         })
         .collect::<Vec<_>>()
         .join("\n"))
+}
+
+async fn reviews_pending(admin: &Admin) -> Result<String, CliError> {
+    let page = admin.reviews.awaiting_merchant(None, 50).await?;
+    if page.items.is_empty() {
+        return Ok("no reviews wait for you".into());
+    }
+    let mut said: Vec<String> = page
+        .items
+        .iter()
+        .map(|r| {
+            format!(
+                "--product {} --order {} --sku {}  {}★  {} photo(s)  {}",
+                r.product_id,
+                r.order_id,
+                r.sku_id,
+                r.rating.stars(),
+                r.photos.len(),
+                r.text.chars().take(60).collect::<String>()
+            )
+        })
+        .collect();
+    if page.next.is_some() {
+        said.push("(more: decide these first)".into());
+    }
+    Ok(said.join("\n"))
+}
+
+async fn review_decide(
+    admin: &Admin,
+    args: Args,
+    approved: bool,
+    now: i64,
+) -> Result<String, CliError> {
+    args.only(&["product", "order", "sku", "reason"])?;
+    args.no_positionals()?;
+    let key = ReviewKey {
+        product_id: ProductId::parse(args.required("product")?)
+            .map_err(|e| CliError::invalid("product", e))?,
+        order_id: domain::ids::OrderId::parse(args.required("order")?)
+            .map_err(|e| CliError::invalid("order", e))?,
+        sku_id: SkuId::parse(args.required("sku")?).map_err(|e| CliError::invalid("sku", e))?,
+    };
+    let reason = args.optional("reason").unwrap_or("").trim();
+    if approved && !reason.is_empty() {
+        return Err(CliError::invalid("reason", "is only for a rejection"));
+    }
+    if reason.chars().count() > 100 {
+        return Err(CliError::invalid(
+            "reason",
+            "must be at most 100 characters",
+        ));
+    }
+    match app::reviews::decide_by_merchant(&admin.reviews, &key, approved, reason, now).await {
+        Ok(review) => Ok(format!(
+            "review of {} in order {}: {}",
+            review.sku_id,
+            review.order_id,
+            review.state.as_str()
+        )),
+        Err(app::reviews::ReviewError::Store(e)) => Err(CliError::Store(e)),
+        Err(e @ app::reviews::ReviewError::NotFound) => Err(CliError::NotFound(e.to_string())),
+        Err(e) => Err(CliError::Failed(e.to_string())),
+    }
 }

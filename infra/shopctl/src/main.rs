@@ -31,9 +31,10 @@ fn main() -> ExitCode {
             table("MARKETING_TABLE")?,
             table("USERS_TABLE")?,
             table("ORDERS_TABLE")?,
+            table("REVIEWS_TABLE")?,
         ))
     })();
-    let (catalog, marketing, users, orders) = match tables {
+    let (catalog, marketing, users, orders, reviews) = match tables {
         Ok(t) => t,
         Err(e) if words.is_empty() || words[0] == "help" => {
             let _ = writeln!(std::io::stdout(), "{USAGE}\n\n({e})");
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
                 marketing: &marketing,
                 users: &users,
                 orders: &orders,
+                reviews: &reviews,
             },
         );
         let now = domain::clock::now_epoch_seconds();

@@ -7,7 +7,7 @@
 //! counted in its product's rating) once.
 
 use crate::wechat::{AccessTokenError, access_token};
-use domain::review::{Review, Verdict};
+use domain::review::{MerchantDecision, Review, ReviewState, Verdict};
 use providers::wechat::{WeChatApi, WeChatError};
 use store::StoreError;
 use store::media::MediaBucket;
@@ -27,6 +27,10 @@ pub enum ReviewError {
     Contention(ReviewKey),
     #[error(transparent)]
     Media(#[from] store::media::MediaError),
+    #[error("no such review")]
+    NotFound,
+    #[error("the review is {} and not the merchant's to decide", .0.as_str())]
+    NotAwaiting(ReviewState),
 }
 
 /// Applies `change` to the review and decides its state again, as often as concurrent writes
@@ -75,6 +79,42 @@ pub async fn record_photo_verdict(
         }
     })
     .await
+}
+
+/// The merchant's word on a review WeChat left to them (IN_REVIEW): approved, it is shown and
+/// counted; rejected, it is hidden and its author told `reason`. The same word again changes
+/// nothing; a review in any other state is not theirs to decide.
+pub async fn decide_by_merchant(
+    reviews: &ReviewStore,
+    key: &ReviewKey,
+    approved: bool,
+    reason: &str,
+    now: i64,
+) -> Result<Review, ReviewError> {
+    let review = reviews.get(key).await?.ok_or(ReviewError::NotFound)?;
+    let repeated = review
+        .moderation
+        .merchant
+        .as_ref()
+        .is_some_and(|d| d.approved == approved);
+    if repeated {
+        return Ok(review);
+    }
+    if review.state != ReviewState::InReview {
+        return Err(ReviewError::NotAwaiting(review.state));
+    }
+    let decision = MerchantDecision {
+        approved,
+        reason: reason.to_string(),
+        at: now,
+    };
+    amend(reviews, key, now, |r| {
+        if r.state == ReviewState::InReview {
+            r.moderation.merchant = Some(decision.clone());
+        }
+    })
+    .await?
+    .ok_or(ReviewError::NotFound)
 }
 
 /// What one round of checks came to.

@@ -185,6 +185,20 @@ pub struct Moderation {
     /// decides instead.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unchecked: bool,
+    /// The merchant's word on a review WeChat left to them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant: Option<MerchantDecision>,
+}
+
+/// What the merchant decided about a review in their queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MerchantDecision {
+    pub approved: bool,
+    /// Told to the author of a rejected review.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    pub at: i64,
 }
 
 /// Who sees a review.
@@ -247,11 +261,24 @@ pub fn decide(has_text: bool, moderation: &Moderation) -> (ReviewState, Option<S
         .into_iter()
         .chain(moderation.photos.iter().map(|p| p.verdict))
         .collect();
+    if !moderation.unchecked && verdicts.iter().any(Option::is_none) {
+        return (ReviewState::Pending, None);
+    }
+    // WeChat found nothing risky but left the rest to the merchant.
+    match &moderation.merchant {
+        Some(decision) if decision.approved => return (ReviewState::Shown, None),
+        Some(decision) => {
+            let why = if decision.reason.is_empty() {
+                "评价未通过商家审核，不会展示".to_string()
+            } else {
+                format!("评价未通过商家审核，不会展示：{}", decision.reason)
+            };
+            return (ReviewState::Hidden, Some(why));
+        }
+        None => {}
+    }
     if moderation.unchecked {
         return (ReviewState::InReview, None);
-    }
-    if verdicts.iter().any(Option::is_none) {
-        return (ReviewState::Pending, None);
     }
     if verdicts
         .iter()
@@ -329,9 +356,8 @@ impl Review {
             rating: draft.rating,
             text: draft.text,
             moderation: Moderation {
-                text: None,
                 photos: vec![PhotoCheck::default(); draft.photos.len()],
-                unchecked: false,
+                ..Moderation::default()
             },
             photos: draft.photos,
             specs: line.specs.clone(),
@@ -348,10 +374,10 @@ impl Review {
         self.rating == other.rating && self.text == other.text && self.photos == other.photos
     }
 
-    /// Decides the state again from the checks, while it is still pending; answers whether
-    /// it has just been shown.
+    /// Decides the state again from the checks, while it is pending or with the merchant;
+    /// answers whether it has just been shown.
     pub fn settle(&mut self, now: i64) -> bool {
-        if self.state != ReviewState::Pending {
+        if !matches!(self.state, ReviewState::Pending | ReviewState::InReview) {
             return false;
         }
         let (state, reason) = decide(!self.text.is_empty(), &self.moderation);
@@ -474,7 +500,7 @@ mod tests {
         let mut m = Moderation {
             text: None,
             photos: vec![photo(None), photo(pass())],
-            unchecked: false,
+            ..Moderation::default()
         };
         assert_eq!(decide(true, &m).0, ReviewState::Pending);
         m.text = pass();
@@ -485,7 +511,7 @@ mod tests {
         let photos_only = Moderation {
             text: None,
             photos: vec![photo(pass())],
-            unchecked: false,
+            ..Moderation::default()
         };
         assert_eq!(decide(false, &photos_only).0, ReviewState::Shown);
     }
@@ -502,7 +528,7 @@ mod tests {
                 })),
                 photo(None),
             ],
-            unchecked: false,
+            ..Moderation::default()
         };
         let (state, reason) = decide(true, &m);
         assert_eq!(state, ReviewState::Hidden);
@@ -520,7 +546,7 @@ mod tests {
                 label: 21000,
             }),
             photos: vec![],
-            unchecked: false,
+            ..Moderation::default()
         };
         assert_eq!(decide(true, &unsure).0, ReviewState::InReview);
         let unchecked = Moderation {
@@ -528,6 +554,48 @@ mod tests {
             ..Moderation::default()
         };
         assert_eq!(decide(true, &unchecked).0, ReviewState::InReview);
+    }
+
+    #[test]
+    fn the_merchant_decides_what_wechat_left_to_them_but_never_over_a_risky_verdict() {
+        let decision = |approved: bool| MerchantDecision {
+            approved,
+            reason: if approved {
+                String::new()
+            } else {
+                "与商品无关".into()
+            },
+            at: 1,
+        };
+        let unsure = Moderation {
+            text: Some(Verdict {
+                suggest: Suggest::Review,
+                label: 21000,
+            }),
+            merchant: Some(decision(true)),
+            ..Moderation::default()
+        };
+        assert_eq!(decide(true, &unsure).0, ReviewState::Shown);
+        let rejected = Moderation {
+            merchant: Some(decision(false)),
+            ..unsure.clone()
+        };
+        assert_eq!(
+            decide(true, &rejected),
+            (
+                ReviewState::Hidden,
+                Some("评价未通过商家审核，不会展示：与商品无关".into())
+            )
+        );
+        let risky = Moderation {
+            text: Some(Verdict {
+                suggest: Suggest::Risky,
+                label: 20003,
+            }),
+            merchant: Some(decision(true)),
+            ..Moderation::default()
+        };
+        assert_eq!(decide(true, &risky).0, ReviewState::Hidden);
     }
 
     #[test]

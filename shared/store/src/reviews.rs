@@ -3,7 +3,8 @@
 //!   reviewed once by the key itself. Only shown reviews carry `listedAt` and `photoRank`, the
 //!   sort keys of the `Newest` and `PhotosFirst` local indexes, so those list nothing else.
 //!   `author` and `createdAt` key the `ByAuthor` index (a shopper's own reviews, whatever
-//!   their state); a deleted account's reviews lose `author` and leave it.
+//!   their state); a deleted account's reviews lose `author` and leave it. Reviews WeChat
+//!   left to the merchant carry `merchantQueue`, which keys the `AwaitingMerchant` index.
 //! - `TRACE#<traceId>` / `TRACE`: a photo sent to WeChat's `mediaCheckAsync`, which review and
 //!   photo it is, and WeChat's verdict once pushed. Whichever of the two writes comes second
 //!   finds the other's half, so a verdict pushed before we recorded the trace is not lost.
@@ -20,6 +21,9 @@ use domain::review::{RatingSummary, Review, ReviewOrder, ReviewState, Verdict, p
 pub const INDEX_NEWEST: &str = "Newest";
 pub const INDEX_PHOTOS_FIRST: &str = "PhotosFirst";
 pub const INDEX_BY_AUTHOR: &str = "ByAuthor";
+pub const INDEX_AWAITING_MERCHANT: &str = "AwaitingMerchant";
+/// The one partition of the merchant's queue: it holds only what waits, so it stays small.
+const MERCHANT_QUEUE: &str = "IN_REVIEW";
 /// A trace is kept long past WeChat's 30-minute verdict.
 const TRACE_SECONDS: i64 = 7 * 24 * 60 * 60;
 
@@ -95,6 +99,9 @@ fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
 fn review_item(review: &Review) -> Item {
     let mut item = to_item(review);
     item.extend(ReviewKey::of(review).item());
+    if review.state == ReviewState::InReview {
+        item.insert("merchantQueue".into(), s(MERCHANT_QUEUE));
+    }
     if let (ReviewState::Shown, Some(at)) = (review.state, review.shown_at) {
         item.insert("listedAt".into(), n(at));
         item.insert("photoRank".into(), n(photos_first_rank(&review.photos, at)));
@@ -330,6 +337,22 @@ impl ReviewStore {
             items: page.items.iter().map(from_item).collect::<Result<_, _>>()?,
             next: page.next,
         })
+    }
+
+    /// A page of the reviews waiting for the merchant, newest first.
+    pub async fn awaiting_merchant(
+        &self,
+        after: Option<ListPosition>,
+        limit: usize,
+    ) -> Result<Page<Review>, StoreError> {
+        self.page(
+            INDEX_AWAITING_MERCHANT,
+            ("merchantQueue", MERCHANT_QUEUE),
+            "createdAt",
+            after,
+            limit,
+        )
+        .await
     }
 
     /// Every review the shopper wrote (their export and the deletion of their account).

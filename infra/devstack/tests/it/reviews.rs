@@ -225,6 +225,81 @@ async fn risky_words_or_a_risky_photo_are_never_shown_and_the_author_is_told_why
 }
 
 #[tokio::test]
+async fn what_wechat_is_unsure_of_waits_for_the_merchant_who_shows_or_rejects_it() {
+    // given two reviews WeChat's text check is unsure of
+    let shop = shop_with(&[]).await;
+    let (token, order) = delivered(&shop, "he", &["longjing-1", "walnut-1"]).await;
+    for (sku, text) in [
+        ("longjing-1", "请人工复核：好茶"),
+        ("walnut-1", "人工复核 一般"),
+    ] {
+        let posted = review(
+            &shop,
+            &token,
+            &order,
+            &json!({"skuId": sku, "rating": 4, "text": text}),
+        )
+        .await;
+        assert_eq!(posted.status, 201, "{}", posted.text);
+    }
+    check(&shop).await;
+    let admin = shop.stack.admin();
+    let pending = shopctl::run(&admin, &["reviews", "pending"], 0)
+        .await
+        .unwrap();
+    assert_eq!(pending.lines().count(), 2, "{pending}");
+    assert!(pending.contains(&format!("--order {order} --sku walnut-1")));
+    assert!(listed(&shop, "longjing", "newest").await.is_empty());
+
+    // when the merchant approves one and rejects the other
+    let which = |sku: &str| {
+        vec![
+            "--product".to_string(),
+            sku.split('-').next().unwrap().to_string(),
+            "--order".into(),
+            order.clone(),
+            "--sku".into(),
+            sku.to_string(),
+        ]
+    };
+    let mut approve = vec!["reviews".to_string(), "approve".into()];
+    approve.extend(which("longjing-1"));
+    let mut reject = vec!["reviews".to_string(), "reject".into()];
+    reject.extend(which("walnut-1"));
+    reject.extend(["--reason".to_string(), "与商品无关".into()]);
+    let now = domain::clock::now_epoch_seconds();
+    let approved = shopctl::run(&admin, &approve, now).await.unwrap();
+    let rejected = shopctl::run(&admin, &reject, now).await.unwrap();
+    let again = shopctl::run(&admin, &approve, now).await.unwrap();
+
+    // then the approved one is shown and counted once, the rejected one hidden with why
+    assert!(approved.ends_with("SHOWN"), "{approved}");
+    assert!(rejected.ends_with("HIDDEN"), "{rejected}");
+    assert_eq!(again, approved);
+    assert_eq!(listed(&shop, "longjing", "newest").await.len(), 1);
+    assert_eq!(rating(&shop, "longjing").await["count"], 1);
+    let walnut = mine(&shop, &token)
+        .await
+        .into_iter()
+        .find(|r| r["skuId"] == "walnut-1")
+        .unwrap();
+    assert_eq!(
+        walnut["hiddenReason"],
+        "评价未通过商家审核，不会展示：与商品无关"
+    );
+    assert_eq!(
+        shopctl::run(&admin, &["reviews", "pending"], 0)
+            .await
+            .unwrap(),
+        "no reviews wait for you"
+    );
+    // and a shown review is not the merchant's to hide
+    let mut hide_shown = vec!["reviews".to_string(), "reject".into()];
+    hide_shown.extend(which("longjing-1"));
+    assert!(shopctl::run(&admin, &hide_shown, now).await.is_err());
+}
+
+#[tokio::test]
 async fn reviews_of_others_orders_undelivered_orders_or_others_photos_are_refused() {
     // given a delivered order, a paid one not yet shipped, and another shopper's photo
     let shop = shop_with(&[]).await;
