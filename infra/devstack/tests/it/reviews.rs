@@ -300,6 +300,48 @@ async fn what_wechat_is_unsure_of_waits_for_the_merchant_who_shows_or_rejects_it
 }
 
 #[tokio::test]
+async fn revoking_nickname_and_avatar_on_wechat_takes_them_off_the_shoppers_reviews() {
+    // given a shown review under the shopper's nickname and avatar
+    let shop = shop_with(&[]).await;
+    let (token, order) = delivered(&shop, "tang", &["longjing-1"]).await;
+    let posted = review(
+        &shop,
+        &token,
+        &order,
+        &json!({"skuId": "longjing-1", "rating": 3, "text": "还行", "nickname": "小唐", "avatarUrl": "https://a.example/t.png"}),
+    )
+    .await;
+    assert_eq!(posted.status, 201, "{}", posted.text);
+    check(&shop).await;
+    assert_eq!(
+        listed(&shop, "longjing", "newest").await[0]["nickname"],
+        "小唐"
+    );
+
+    // when the shopper revokes nickname and avatar (RevokeInfo 6) on WeChat
+    let openid = devstack::wechat_sandbox::openid_for(devstack::SANDBOX_APPID, "tang");
+    let answer = shop
+        .stack
+        .wechat
+        .push(&json!({"ToUserName": "gh_sandbox", "FromUserName": openid, "CreateTime": domain::clock::now_epoch_seconds(), "MsgType": "event", "Event": "user_authorization_revoke", "OpenID": openid, "RevokeInfo": "6"}))
+        .await
+        .unwrap();
+    assert_eq!((answer.status, answer.body.as_str()), (200, "success"));
+
+    // then the review stays, its words and stars without the name or avatar
+    let shown = listed(&shop, "longjing", "newest").await;
+    assert_eq!(
+        (
+            &shown[0]["nickname"],
+            &shown[0]["avatarUrl"],
+            &shown[0]["text"]
+        ),
+        (&json!("匿名用户"), &Value::Null, &json!("还行"))
+    );
+    assert_eq!(mine(&shop, &token).await.len(), 1);
+}
+
+#[tokio::test]
 async fn reviews_of_others_orders_undelivered_orders_or_others_photos_are_refused() {
     // given a delivered order, a paid one not yet shipped, and another shopper's photo
     let shop = shop_with(&[]).await;
