@@ -259,10 +259,14 @@ impl Browse {
                 let now = now_epoch_seconds();
                 let (counted, footprint) =
                     futures::join!(users.record_view(&viewer, &category), async {
-                        shopping
+                        let over = shopping
                             .record_footprint(&viewer, &product_id, &category, now)
                             .await?;
-                        shopping.trim_footprints(&viewer).await
+                        if over {
+                            shopping.trim_footprints(&viewer).await
+                        } else {
+                            Ok(0)
+                        }
                     });
                 if let Err(err) = counted.map(|_| ()).and(footprint.map(|_| ())) {
                     tracing::warn!(error = %err, "view not recorded");

@@ -10,6 +10,9 @@
 //! - `FAV#<productId>`: a favorite (`favoredAt`, sorted by the `Favorites` local index)
 //! - `VIEW#<productId>`: the latest view of a product (`viewedAt`, sorted by the `Footprints`
 //!   local index; `expiresAt` 90 days on, when DynamoDB drops it)
+//! - `FOOTPRINTS` (`count`): how many products were viewed, so a view reads the footprints
+//!   only when they may be past the 200 kept (expired ones make it count high; a trim sets
+//!   it right)
 
 use super::{Item, ListPosition, Page, StoreError, from_item, get_i64, get_s};
 use super::{n, s, to_item};
@@ -26,6 +29,8 @@ pub const INDEX_FAVORITES: &str = "Favorites";
 pub const INDEX_FOOTPRINTS: &str = "Footprints";
 /// A shopper's footprints keep the latest view of at most this many products.
 pub const MAX_FOOTPRINTS: usize = 200;
+/// The record counting a shopper's footprints.
+const FOOTPRINT_COUNT: &str = "FOOTPRINTS";
 /// A footprint is forgotten this long after the view.
 const FOOTPRINT_SECONDS: i64 = 90 * 24 * 60 * 60;
 
@@ -667,14 +672,17 @@ impl ShoppingStore {
     }
 
     /// Records a view: the product's footprint moves to now and lives 90 more days.
+    /// Keeps the view as the product's footprint; answers whether the footprints may now be
+    /// past the 200 kept (then [`ShoppingStore::trim_footprints`]).
     pub async fn record_footprint(
         &self,
         user: &UserId,
         product: &ProductId,
         category: &CategoryId,
         now: i64,
-    ) -> Result<(), StoreError> {
-        self.client
+    ) -> Result<bool, StoreError> {
+        let put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(
@@ -688,10 +696,32 @@ impl ShoppingStore {
                     ])
                     .collect(),
             ))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await
             .map_err(|e| StoreError::dynamo("PutItem footprint", e))?;
-        Ok(())
+        if put.attributes.is_some_and(|old| !old.is_empty()) {
+            // A product viewed again: still as many footprints.
+            return Ok(false);
+        }
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user, FOOTPRINT_COUNT)))
+            .update_expression("ADD #count :one")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("UpdateItem footprint count", e))?;
+        let count = counted
+            .attributes
+            .as_ref()
+            .and_then(|a| get_i64(a, "count"))
+            .unwrap_or(0);
+        Ok(usize::try_from(count).unwrap_or(usize::MAX) > MAX_FOOTPRINTS)
     }
 
     /// Forgets the oldest footprints past the 200 kept; how many it forgot.
@@ -709,12 +739,33 @@ impl ShoppingStore {
                 .await
                 .map_err(|e| StoreError::dynamo("DeleteItem footprint", e))?;
         }
+        let kept = all.items.len() - stale.len();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(
+                key(user, FOOTPRINT_COUNT)
+                    .into_iter()
+                    .chain([("count".to_string(), n(kept))])
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem footprint count", e))?;
         Ok(stale.len())
     }
 
     pub async fn clear_footprints(&self, user: &UserId) -> Result<usize, StoreError> {
         let views = self.items(user, "VIEW#").await?;
-        self.delete_items(&views).await
+        let cleared = self.delete_items(&views).await?;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user, FOOTPRINT_COUNT)))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("DeleteItem footprint count", e))?;
+        Ok(cleared)
     }
 
     /// Newest first, a page at a time.

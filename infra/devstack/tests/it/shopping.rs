@@ -398,3 +398,56 @@ async fn favorites_and_footprints_list_newest_first_with_todays_price() {
         .await;
     assert_eq!(unknown.status, 404);
 }
+
+#[tokio::test]
+async fn footprints_keep_the_latest_two_hundred_and_read_them_only_when_past_that() {
+    // given a shopper who has viewed 200 products, one of them twice
+    let shop = TestShop::start().await;
+    let shopping = store::shopping::ShoppingStore::new(
+        shop.stack.dynamodb.clone(),
+        shop.stack.settings["SHOPPING_TABLE"].clone(),
+    );
+    let user = domain::ids::UserId::parse("u-footprints").unwrap();
+    let category = domain::ids::CategoryId::parse("tea").unwrap();
+    let product = |i: usize| domain::ids::ProductId::parse(&format!("p{i:03}")).unwrap();
+    let mut told_over = 0;
+    for i in 0..200 {
+        if shopping
+            .record_footprint(&user, &product(i), &category, 1_000 + i as i64)
+            .await
+            .unwrap()
+        {
+            told_over += 1;
+        }
+    }
+    let again = shopping
+        .record_footprint(&user, &product(0), &category, 5_000)
+        .await
+        .unwrap();
+    assert_eq!((told_over, again), (0, false));
+
+    // when two more products are viewed
+    let first_over = shopping
+        .record_footprint(&user, &product(200), &category, 6_000)
+        .await
+        .unwrap();
+    let trimmed = shopping.trim_footprints(&user).await.unwrap();
+    let second_over = shopping
+        .record_footprint(&user, &product(201), &category, 7_000)
+        .await
+        .unwrap();
+    let trimmed_again = shopping.trim_footprints(&user).await.unwrap();
+
+    // then each is told over the limit, and the oldest views go, one each time
+    assert_eq!((first_over, trimmed), (true, 1));
+    assert_eq!((second_over, trimmed_again), (true, 1));
+    let all = shopping.footprints(&user, None, 500).await.unwrap().items;
+    assert_eq!(all.len(), 200);
+    assert_eq!(all[0].product_id, product(201));
+    // the re-viewed product is kept at its latest view; the two oldest others went
+    assert!(all.iter().any(|m| m.product_id == product(0)));
+    assert!(
+        !all.iter()
+            .any(|m| m.product_id == product(1) || m.product_id == product(2))
+    );
+}
