@@ -192,6 +192,40 @@ pub async fn batch_write(
     Ok(())
 }
 
+/// A record's table key (`pk`, `sk`), whatever else it holds.
+pub(crate) fn table_key(record: &Item) -> Item {
+    ["pk", "sk"]
+        .into_iter()
+        .filter_map(|k| record.get(k).map(|v| (k.to_string(), v.clone())))
+        .collect()
+}
+
+/// Deletes the items of `table` these records are (by their `pk` and `sk`, whatever else they
+/// hold), in batches; how many.
+pub async fn delete_keys(
+    client: &Client,
+    table: &str,
+    records: &[Item],
+) -> Result<usize, StoreError> {
+    let deletes = records
+        .iter()
+        .map(|record| {
+            aws_sdk_dynamodb::types::DeleteRequest::builder()
+                .set_key(Some(table_key(record)))
+                .build()
+                .map(|d| {
+                    aws_sdk_dynamodb::types::WriteRequest::builder()
+                        .delete_request(d)
+                        .build()
+                })
+                .map_err(|e| StoreError::dynamo("build DeleteRequest", e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let deleted = deletes.len();
+    batch_write(client, table, deletes).await?;
+    Ok(deleted)
+}
+
 /// Writes `item` at `key`, keeping the stored value of each attribute in `keep` (counters the
 /// shop moves, like stock or coupons issued) and setting it only where none is stored yet.
 pub async fn upsert_keeping(
@@ -283,17 +317,46 @@ pub(crate) async fn query_partition(
     projection: Option<&str>,
     operation: &'static str,
 ) -> Result<Vec<Item>, StoreError> {
+    query_all(client, table, pk, None, projection, operation).await
+}
+
+/// Every item of partition `pk` whose sort key starts with `prefix`, read consistently, page
+/// after page.
+pub(crate) async fn query_prefix(
+    client: &Client,
+    table: &str,
+    pk: &str,
+    prefix: &str,
+    operation: &'static str,
+) -> Result<Vec<Item>, StoreError> {
+    query_all(client, table, pk, Some(prefix), None, operation).await
+}
+
+async fn query_all(
+    client: &Client,
+    table: &str,
+    pk: &str,
+    prefix: Option<&str>,
+    projection: Option<&str>,
+    operation: &'static str,
+) -> Result<Vec<Item>, StoreError> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let out = client
+        let mut query = client
             .query()
             .table_name(table)
-            .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(pk))
             .set_projection_expression(projection.map(str::to_string))
             .consistent_read(true)
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(start);
+        query = match prefix {
+            Some(prefix) => query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix)),
+            None => query.key_condition_expression("pk = :pk"),
+        };
+        let out = query
             .send()
             .await
             .map_err(|e| StoreError::dynamo(operation, e))?;
@@ -364,37 +427,6 @@ pub(crate) async fn index_page(
         None
     };
     Ok(Page { items, next })
-}
-
-/// Every item of partition `pk` whose sort key starts with `prefix`, read consistently, page
-/// after page.
-pub(crate) async fn query_prefix(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-    pk: &str,
-    prefix: &str,
-    operation: &'static str,
-) -> Result<Vec<Item>, StoreError> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = client
-            .query()
-            .table_name(table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo(operation, e))?;
-        items.extend(out.items.unwrap_or_default());
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return Ok(items);
-        }
-    }
 }
 
 pub fn s(value: impl Into<String>) -> AttributeValue {

@@ -12,7 +12,6 @@
 use super::social::{Bargain, Helper, Member, Share};
 use super::{Item, StoreError, batch_get, from_item, get_s, s};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 use domain::ids::{BargainId, GroupId, UserId};
 use domain::social::Profile;
 
@@ -82,13 +81,6 @@ fn trace_of(key: &Item) -> Option<Trace> {
     }
 }
 
-fn keys_of(item: &Item) -> Item {
-    ["pk", "sk"]
-        .into_iter()
-        .filter_map(|k| item.get(k).map(|v| (k.to_string(), v.clone())))
-        .collect()
-}
-
 impl ShopperRecords {
     pub fn new(client: Client, marketing: impl Into<String>) -> Self {
         Self {
@@ -114,7 +106,7 @@ impl ShopperRecords {
                 .send()
                 .await
                 .map_err(|e| StoreError::dynamo("Query ByShopper", e))?;
-            keys.extend(out.items.unwrap_or_default().iter().map(keys_of));
+            keys.extend(out.items.unwrap_or_default().iter().map(super::table_key));
             start = out.last_evaluated_key;
             if start.is_none() {
                 return Ok(keys);
@@ -278,17 +270,9 @@ impl ShopperRecords {
     /// refers to them once the account's orders are all finished, and deleting twice is
     /// deleting once.
     async fn delete_all(&self, keys: Vec<Item>) -> Result<(), StoreError> {
-        let deletes = keys
-            .iter()
-            .map(|key| {
-                DeleteRequest::builder()
-                    .set_key(Some(keys_of(key)))
-                    .build()
-                    .map(|d| WriteRequest::builder().delete_request(d).build())
-                    .map_err(|e| StoreError::dynamo("build DeleteRequest", e))
-            })
-            .collect::<Result<_, _>>()?;
-        super::batch_write(&self.client, &self.table, deletes).await
+        super::delete_keys(&self.client, &self.table, &keys)
+            .await
+            .map(|_| ())
     }
 }
 

@@ -18,8 +18,7 @@ use super::{Item, ListPosition, Page, StoreError, from_item, get_i64, get_s};
 use super::{n, s, to_item};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem,
-    Update, WriteRequest,
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
 use domain::address_book::{MAX_ADDRESSES, SavedAddress};
 use domain::cart::{CartItem, CartQuantity, MAX_CART_LINES};
@@ -125,23 +124,7 @@ impl ShoppingStore {
     /// Deletes these records (of the shopper's own partition: nothing else refers to them, and
     /// deleting twice is deleting once); how many.
     async fn delete_items(&self, items: &[Item]) -> Result<usize, StoreError> {
-        let deletes = items
-            .iter()
-            .map(|item| {
-                let key: Item = ["pk", "sk"]
-                    .into_iter()
-                    .filter_map(|k| item.get(k).map(|v| (k.to_string(), v.clone())))
-                    .collect();
-                DeleteRequest::builder()
-                    .set_key(Some(key))
-                    .build()
-                    .map(|d| WriteRequest::builder().delete_request(d).build())
-                    .map_err(build_err)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let deleted = deletes.len();
-        super::batch_write(&self.client, &self.table, deletes).await?;
-        Ok(deleted)
+        super::delete_keys(&self.client, &self.table, items).await
     }
 
     async fn item(&self, key: Item, what: &'static str) -> Result<Option<Item>, StoreError> {

@@ -18,20 +18,6 @@ async fn delete_me(shop: &TestShop, token: &str) -> crate::support::Answer {
     shop.delete_as(token, "/v1/me").await
 }
 
-async fn push(shop: &TestShop, event: &str, openid: &str, extra: Value) {
-    let mut message = json!({
-        "ToUserName": "gh_sandbox", "FromUserName": openid,
-        "CreateTime": domain::clock::now_epoch_seconds(),
-        "MsgType": "event", "Event": event,
-        "OpenID": openid, "AppID": devstack::SANDBOX_APPID,
-    });
-    if let (Some(message), Some(extra)) = (message.as_object_mut(), extra.as_object()) {
-        message.extend(extra.clone());
-    }
-    let answer = shop.stack.wechat.push(&message).await.unwrap();
-    assert_eq!((answer.status, answer.body.as_str()), (200, "success"));
-}
-
 /// A bargain of someone else's that `friend` helped with their nickname and avatar: its id.
 async fn helped_bargain(shop: &TestShop, owner: &str, friend: &str) -> String {
     let (owner, _) = shop.login(owner).await;
@@ -228,7 +214,8 @@ async fn a_wechat_account_deleted_on_wechat_takes_the_shop_account_with_it() {
 
     // when WeChat pushes user_authorization_cancellation, twice
     for _ in 0..2 {
-        push(&shop, "user_authorization_cancellation", &openid, json!({})).await;
+        shop.push_event("user_authorization_cancellation", &openid, json!({}))
+            .await;
     }
 
     // then the token is refused and the next login is a new, empty account
@@ -264,8 +251,7 @@ async fn revoking_addresses_and_profile_on_wechat_forgets_them_but_not_what_is_o
     let openid = devstack::wechat_sandbox::openid_for(devstack::SANDBOX_APPID, "yu");
 
     // when WeChat says they revoked their addresses (2) and nickname and avatar (6)
-    push(
-        &shop,
+    shop.push_event(
         "user_authorization_revoke",
         &openid,
         json!({"RevokeInfo": "2,6"}),

@@ -320,13 +320,12 @@ async fn revoking_nickname_and_avatar_on_wechat_takes_them_off_the_shoppers_revi
 
     // when the shopper revokes nickname and avatar (RevokeInfo 6) on WeChat
     let openid = devstack::wechat_sandbox::openid_for(devstack::SANDBOX_APPID, "tang");
-    let answer = shop
-        .stack
-        .wechat
-        .push(&json!({"ToUserName": "gh_sandbox", "FromUserName": openid, "CreateTime": domain::clock::now_epoch_seconds(), "MsgType": "event", "Event": "user_authorization_revoke", "OpenID": openid, "RevokeInfo": "6"}))
-        .await
-        .unwrap();
-    assert_eq!((answer.status, answer.body.as_str()), (200, "success"));
+    shop.push_event(
+        "user_authorization_revoke",
+        &openid,
+        json!({"RevokeInfo": "6"}),
+    )
+    .await;
 
     // then the review stays, its words and stars without the name or avatar
     let shown = listed(&shop, "longjing", "newest").await;

@@ -250,6 +250,22 @@ impl TestShop {
     }
 
     /// Logs in as the sandbox shopper `code` names; returns (token, user id).
+    /// WeChat pushes `event` about the shopper `openid` (with `extra` fields), sealed as in
+    /// safe mode; the shop must answer `success`.
+    pub async fn push_event(&self, event: &str, openid: &str, extra: Value) {
+        let mut message = serde_json::json!({
+            "ToUserName": "gh_sandbox", "FromUserName": openid,
+            "CreateTime": domain::clock::now_epoch_seconds(),
+            "MsgType": "event", "Event": event,
+            "OpenID": openid, "AppID": devstack::SANDBOX_APPID,
+        });
+        if let (Some(message), Some(extra)) = (message.as_object_mut(), extra.as_object()) {
+            message.extend(extra.clone());
+        }
+        let answer = self.stack.wechat.push(&message).await.unwrap();
+        assert_eq!((answer.status, answer.body.as_str()), (200, "success"));
+    }
+
     pub async fn login(&self, code: &str) -> (String, String) {
         let answer = self
             .post("/v1/auth/login", &serde_json::json!({"code": code}))
