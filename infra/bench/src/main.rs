@@ -680,7 +680,29 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
         Ok(outer) => format!("`{outer}` (which ran `{}`)", args.join(" ")),
         Err(_) => format!("`{}`", args.join(" ")),
     };
-    Ok(report::render(&rows, &contention, &date, &command, &runs) + &throughput.render())
+    Ok(report::render(&rows, &contention, &date, &command, &runs)
+        + &throughput.render()
+        + &staff_passwords())
+}
+
+/// What a staff sign-in spends on its password: Argon2id with the admin function's
+/// parameters, the median of 15 hashes on one core of this machine.
+fn staff_passwords() -> String {
+    use app::credentials::{ARGON2_LANES, ARGON2_MEMORY_KIB, ARGON2_PASSES, hash_password};
+    let mut times: Vec<f64> = (0..15)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            let _ = hash_password("bench-Password-1");
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    format!(
+        "\n### Staff passwords\n\nArgon2id m={ARGON2_MEMORY_KIB} KiB, t={ARGON2_PASSES}, p={ARGON2_LANES}: \
+         median {:.1} ms a hash (15 hashes, one core of this machine; Lambda gives the admin \
+         function's 1024 MB about 0.6 of a core).\n",
+        times[times.len() / 2]
+    )
 }
 
 #[tokio::main]

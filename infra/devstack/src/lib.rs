@@ -106,6 +106,7 @@ pub struct LocalStack {
     pub share_reward: Arc<share_reward::ShareReward>,
     pub rewards: Arc<rewards::Rewards>,
     pub wechat_push: Arc<wechat_push::WeChatPush>,
+    pub admin: Arc<admin::Admin>,
     pub gateway: Arc<gateway::Gateway>,
     /// Queue consumers by the logical id of the queue they read.
     pub consumers: Vec<(String, Arc<dyn QueueFunction>)>,
@@ -127,6 +128,10 @@ pub struct LocalStack {
 pub fn local_secrets() -> HashMap<String, String> {
     HashMap::from([
         ("JWT_SECRET".to_string(), domain::ids::random_token(48)),
+        (
+            "ADMIN_JWT_SECRET".to_string(),
+            domain::ids::random_token(48),
+        ),
         ("WECHAT_SECRET".to_string(), domain::ids::random_token(32)),
         (
             "KUAIDI100_SECRET".to_string(),
@@ -308,7 +313,7 @@ impl LocalStack {
         let (mut login, mut browse, mut checkout, mut pay_notify, mut deadlines) =
             (None, None, None, None, None);
         let (mut fulfillment, mut logistics_hook) = (None, None);
-        let (mut share_reward, mut rewards, mut wechat_push) = (None, None, None);
+        let (mut share_reward, mut rewards, mut wechat_push, mut admin) = (None, None, None, None);
         all_settings.extend(shop_secret.clone());
         let mut function_settings = HashMap::new();
         for spec in &template.functions {
@@ -392,6 +397,11 @@ impl LocalStack {
                     wechat_push = Some(f.clone());
                     f
                 }
+                "AdminFunction" => {
+                    let f = Arc::new(admin::Admin::new(&settings, &clients).with_context(context)?);
+                    admin = Some(f.clone());
+                    f
+                }
                 "RewardsFunction" => {
                     let f =
                         Arc::new(rewards::Rewards::new(&settings, &clients).with_context(context)?);
@@ -427,6 +437,7 @@ impl LocalStack {
             share_reward: share_reward.context("template has no ShareRewardFunction")?,
             rewards: rewards.context("template has no RewardsFunction")?,
             wechat_push: wechat_push.context("template has no WeChatPushFunction")?,
+            admin: admin.context("template has no AdminFunction")?,
             gateway,
             consumers,
             wechat,
@@ -472,6 +483,7 @@ impl LocalStack {
                 users: &table("UsersTable"),
                 orders: &table("OrdersTable"),
                 reviews: &table("ReviewsTable"),
+                staff: &table("StaffTable"),
             },
         )
     }
@@ -488,7 +500,7 @@ impl LocalStack {
             "# Written by `make dev` for `make shopctl`: the local stack's emulator, tables and\n\
              # WeChat sandbox (its AppSecret is this run's random one, never a real shop's).\n\
              AWS_ENDPOINT_URL={}\nAWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\nAWS_REGION=us-east-1\n\
-             CATALOG_TABLE={}\nMARKETING_TABLE={}\nUSERS_TABLE={}\nORDERS_TABLE={}\nREVIEWS_TABLE={}\n\
+             CATALOG_TABLE={}\nMARKETING_TABLE={}\nUSERS_TABLE={}\nORDERS_TABLE={}\nREVIEWS_TABLE={}\nSTAFF_TABLE={}\n\
              WECHAT_APPID={}\nWECHAT_API_BASE={}\nWECHAT_SECRET={}\n",
             self.endpoint,
             table("CatalogTable"),
@@ -496,6 +508,7 @@ impl LocalStack {
             table("UsersTable"),
             table("OrdersTable"),
             table("ReviewsTable"),
+            table("StaffTable"),
             self.settings["WECHAT_APPID"],
             self.sandbox_url,
             self.settings["WECHAT_SECRET"],

@@ -62,6 +62,10 @@ shopctl: set up the shop's promotions
           --sender-address <text>
   shopctl warehouse list
   shopctl shipments exceptions
+  shopctl staff create-owner <username>
+          the shop's first owner: prints a one-time password and the otpauth:// URI to scan
+          into an authenticator app (owners always sign in with its code); everything else
+          about staff happens through the admin API
   shopctl reviews pending
           reviews WeChat's content checks left to the merchant (IN_REVIEW), newest first
   shopctl reviews approve --product <id> --order <id> --sku <id>
@@ -70,8 +74,8 @@ shopctl: set up the shop's promotions
           the pages WeChat opens from its order screens and its shipping messages
           (needs WECHAT_APPID and WECHAT_SECRET, or SHOP_SECRET_ARN, and WECHAT_API_BASE locally)
 
-Tables come from CATALOG_TABLE, MARKETING_TABLE, USERS_TABLE, ORDERS_TABLE and REVIEWS_TABLE (and
-AWS_ENDPOINT_URL for the local emulator). For the shop `make dev` runs: make shopctl ARGS=\"coupon list\".";
+Tables come from CATALOG_TABLE, MARKETING_TABLE, USERS_TABLE, ORDERS_TABLE, REVIEWS_TABLE and
+STAFF_TABLE (and AWS_ENDPOINT_URL for the local emulator). For the shop `make dev` runs: make shopctl ARGS=\"coupon list\".";
 
 /// What went wrong, for the merchant: a usage mistake names the option.
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +188,7 @@ pub struct Admin {
     pub users: UserStore,
     pub shipments: ShipmentStore,
     pub reviews: ReviewStore,
+    pub staff: app::staff::StaffDesk,
 }
 
 /// The shop's tables, by what they hold.
@@ -193,6 +198,7 @@ pub struct Tables<'a> {
     pub users: &'a str,
     pub orders: &'a str,
     pub reviews: &'a str,
+    pub staff: &'a str,
 }
 
 impl Admin {
@@ -202,7 +208,8 @@ impl Admin {
             marketing: MarketingStore::new(client.clone(), tables.marketing),
             users: UserStore::new(client.clone(), tables.users),
             shipments: ShipmentStore::new(client.clone(), tables.orders, tables.catalog),
-            reviews: ReviewStore::new(client, tables.reviews).showing(tables.catalog),
+            reviews: ReviewStore::new(client.clone(), tables.reviews).showing(tables.catalog),
+            staff: app::staff::StaffDesk::new(store::staff::StaffStore::new(client, tables.staff)),
         }
     }
 }
@@ -234,6 +241,7 @@ pub async fn run<S: AsRef<str>>(admin: &Admin, words: &[S], now: i64) -> Result<
         ["warehouse", "set", rest @ ..] => warehouse_set(admin, Args::parse(rest)?).await,
         ["warehouse", "list"] => warehouse_list(admin).await,
         ["shipments", "exceptions"] => shipment_exceptions(admin).await,
+        ["staff", "create-owner", name] => create_owner(admin, name, now).await,
         ["reviews", "pending"] => reviews_pending(admin).await,
         ["reviews", "approve", rest @ ..] => {
             review_decide(admin, Args::parse(rest)?, true, now).await
@@ -1176,6 +1184,26 @@ async fn review_decide(
         )),
         Err(app::reviews::ReviewError::Store(e)) => Err(CliError::Store(e)),
         Err(e @ app::reviews::ReviewError::NotFound) => Err(CliError::NotFound(e.to_string())),
+        Err(e) => Err(CliError::Failed(e.to_string())),
+    }
+}
+
+async fn create_owner(admin: &Admin, name: &str, now: i64) -> Result<String, CliError> {
+    match admin.staff.create_owner(name, now).await {
+        Ok((owner, password, uri)) => Ok(format!(
+            "owner {} ({})\n\
+             one-time password (change it at the first sign-in): {password}\n\
+             scan into an authenticator app; sign-ins need its code:\n{uri}",
+            owner.username.as_str(),
+            owner.id
+        )),
+        Err(app::staff::StaffError::Invalid(f)) => {
+            Err(CliError::Usage(format!("the username {}", f.problem)))
+        }
+        Err(app::staff::StaffError::UsernameTaken) => {
+            Err(CliError::Failed(format!("{name}: that username is taken")))
+        }
+        Err(app::staff::StaffError::Store(e)) => Err(CliError::Store(e)),
         Err(e) => Err(CliError::Failed(e.to_string())),
     }
 }

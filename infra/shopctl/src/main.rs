@@ -32,9 +32,10 @@ fn main() -> ExitCode {
             table("USERS_TABLE")?,
             table("ORDERS_TABLE")?,
             table("REVIEWS_TABLE")?,
+            table("STAFF_TABLE")?,
         ))
     })();
-    let (catalog, marketing, users, orders, reviews) = match tables {
+    let (catalog, marketing, users, orders, reviews, staff) = match tables {
         Ok(t) => t,
         Err(e) if words.is_empty() || words[0] == "help" => {
             let _ = writeln!(std::io::stdout(), "{USAGE}\n\n({e})");
@@ -65,6 +66,7 @@ fn main() -> ExitCode {
                 users: &users,
                 orders: &orders,
                 reviews: &reviews,
+                staff: &staff,
             },
         );
         let now = domain::clock::now_epoch_seconds();

@@ -8,9 +8,11 @@
 //! HTTP edge (requests, responses, auth) or the Lambda runtime, so the API functions, the queue
 //! consumers and shopctl call the same use case.
 
+pub mod credentials;
 pub mod payment;
 pub mod privacy;
 pub mod provider;
 pub mod receipt;
 pub mod reviews;
+pub mod staff;
 pub mod wechat;

@@ -25,3 +25,4 @@ pub mod review;
 pub mod search;
 pub mod shipping_info;
 pub mod social;
+pub mod staff;

@@ -54,23 +54,53 @@ impl From<AuthError> for ApiError {
     }
 }
 
+/// The keys and checks of an HS256 token kind: `secret` (the setting `setting`, at least 32
+/// bytes), our issuer, `audience`, `leeway` seconds of clock skew.
+fn hs256(
+    secret: &SecretString,
+    setting: &str,
+    audience: &str,
+    leeway: u64,
+) -> Result<(EncodingKey, DecodingKey, Validation), ConfigError> {
+    let key = secret.expose_secret().as_bytes();
+    if key.len() < MIN_SECRET_BYTES {
+        return Err(ConfigError::new(
+            setting,
+            format!("must be at least {MIN_SECRET_BYTES} bytes"),
+        ));
+    }
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = leeway;
+    Ok((
+        EncodingKey::from_secret(key),
+        DecodingKey::from_secret(key),
+        validation,
+    ))
+}
+
+/// The request's bearer token: none without an Authorization header, 401 for a malformed one.
+fn bearer(req: &ApiRequest) -> Result<Option<&str>, AuthError> {
+    let Some(value) = req.header_str("authorization") else {
+        return Ok(None);
+    };
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(Some)
+        .ok_or(AuthError::MissingBearer)
+}
+
 impl TokenService {
     pub fn new(secret: &SecretString) -> Result<Self, ConfigError> {
-        let key = secret.expose_secret().as_bytes();
-        if key.len() < MIN_SECRET_BYTES {
-            return Err(ConfigError::new(
-                "JWT_SECRET",
-                format!("must be at least {MIN_SECRET_BYTES} bytes"),
-            ));
-        }
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        let (encoding, decoding, validation) = hs256(secret, "JWT_SECRET", AUDIENCE, 30)?;
         Ok(Self {
-            encoding: EncodingKey::from_secret(key),
-            decoding: DecodingKey::from_secret(key),
+            encoding,
+            decoding,
             validation,
         })
     }
@@ -107,15 +137,9 @@ impl TokenService {
     /// The caller of a route that also serves guests. A token that is present but bad is still
     /// 401, so the mini-program knows to log in again instead of silently losing personalisation.
     pub fn optional_user(&self, req: &ApiRequest) -> Result<Option<UserId>, ApiError> {
-        let Some(value) = req.header_str("authorization") else {
+        let Some(token) = bearer(req)? else {
             return Ok(None);
         };
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(AuthError::MissingBearer)?;
         let user = self.verify(token)?;
         // Our own id (never the openid) joins the request's log span.
         tracing::Span::current().record("user_id", user.as_str());
@@ -171,6 +195,124 @@ impl Sessions {
             ));
         }
         Ok(user)
+    }
+}
+
+/// Staff tokens: their own secret (`ADMIN_JWT_SECRET`) and audience, so a shopper's token is
+/// never a staff token nor the other way round; each names its session, which every request
+/// reads (one GetItem), so signing out or disabling a member refuses it at once.
+pub const STAFF_AUDIENCE: &str = "wechat-shop-admin";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StaffClaims {
+    sub: String,
+    sid: String,
+    iss: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// Who is calling an admin route, as their session says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffCaller {
+    pub staff_id: String,
+    pub sid: String,
+    pub role: domain::staff::Role,
+    pub stepped_up_at: Option<i64>,
+    pub expires_at: i64,
+}
+
+impl StaffCaller {
+    /// A high-risk action: a TOTP code within the last five minutes, else 403
+    /// `step_up_required`.
+    pub fn require_step_up(&self, now: i64) -> Result<(), ApiError> {
+        match self.stepped_up_at {
+            Some(at) if now - at <= domain::staff::STEP_UP_SECONDS => Ok(()),
+            _ => Err(ApiError::new(
+                403,
+                "step_up_required",
+                "this needs a fresh code from your authenticator app: POST /admin/v1/auth/step-up",
+            )),
+        }
+    }
+}
+
+pub struct StaffSessions {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    pub store: store::staff::StaffStore,
+}
+
+impl StaffSessions {
+    pub fn new(
+        secret: &SecretString,
+        store: store::staff::StaffStore,
+    ) -> Result<Self, ConfigError> {
+        let (encoding, decoding, validation) =
+            hs256(secret, "ADMIN_JWT_SECRET", STAFF_AUDIENCE, 5)?;
+        Ok(Self {
+            encoding,
+            decoding,
+            validation,
+            store,
+        })
+    }
+
+    /// A token for session `sid` of `staff_id`, good until `expires_at`.
+    pub fn issue(&self, staff_id: &str, sid: &str, expires_at: i64, now: i64) -> IssuedToken {
+        let claims = StaffClaims {
+            sub: staff_id.to_string(),
+            sid: sid.to_string(),
+            iss: ISSUER.to_string(),
+            aud: STAFF_AUDIENCE.to_string(),
+            iat: now,
+            exp: expires_at,
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing with a valid key");
+        IssuedToken {
+            token,
+            expires_in: expires_at - now,
+        }
+    }
+
+    /// The caller of an admin route, if their session is live and their role allows
+    /// `permission` (403 `forbidden` otherwise).
+    pub async fn require(
+        &self,
+        req: &ApiRequest,
+        permission: domain::staff::Permission,
+        now: i64,
+    ) -> Result<StaffCaller, ApiError> {
+        let token = bearer(req)?.ok_or(AuthError::MissingBearer)?;
+        let claims = jsonwebtoken::decode::<StaffClaims>(token, &self.decoding, &self.validation)
+            .map_err(|_| AuthError::InvalidToken)?
+            .claims;
+        let session = self
+            .store
+            .session(&claims.sub, &claims.sid, now)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?
+            .ok_or_else(|| {
+                ApiError::unauthorized("this session was signed out or has lapsed; sign in again")
+            })?;
+        tracing::Span::current().record("user_id", claims.sub.as_str());
+        if !session.role.allows(permission) {
+            return Err(ApiError::new(
+                403,
+                "forbidden",
+                format!("the {} role may not do this", session.role.as_str()),
+            ));
+        }
+        Ok(StaffCaller {
+            staff_id: session.staff_id,
+            sid: session.sid,
+            role: session.role,
+            stepped_up_at: session.stepped_up_at,
+            expires_at: session.expires_at,
+        })
     }
 }
 

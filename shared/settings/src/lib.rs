@@ -31,6 +31,7 @@ pub const SHOP_SECRET_ARN: &str = "SHOP_SECRET_ARN";
 /// locally they are plain settings.
 pub const SHOP_SECRET_KEYS: &[&str] = &[
     "JWT_SECRET",
+    "ADMIN_JWT_SECRET",
     "WECHAT_SECRET",
     "WECHATPAY_PRIVATE_KEY",
     "WECHATPAY_APIV3_KEY",

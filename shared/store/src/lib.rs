@@ -20,6 +20,7 @@ pub mod reviews;
 pub mod shipments;
 pub mod shopping;
 pub mod social;
+pub mod staff;
 pub mod users;
 
 use aws_sdk_dynamodb::Client;

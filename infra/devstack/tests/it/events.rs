@@ -90,6 +90,98 @@ async fn paid_order(shop: &TestShop, token: &str, key: &str) -> String {
     id
 }
 
+/// The staff the admin samples act as, and what fills their placeholders.
+struct SampleStaff {
+    fills: Vec<(&'static str, String)>,
+}
+
+impl SampleStaff {
+    fn fill(&self, text: &str) -> String {
+        self.fills
+            .iter()
+            .fold(text.to_string(), |t, (placeholder, value)| {
+                t.replace(placeholder, value)
+            })
+    }
+}
+
+async fn staff_for_samples(shop: &TestShop) -> SampleStaff {
+    use app::credentials::totp_at;
+    let store = store::staff::StaffStore::new(
+        shop.stack.dynamodb.clone(),
+        shop.stack.settings["STAFF_TABLE"].clone(),
+    );
+    let desk = app::staff::StaffDesk::new(store.clone());
+    let now = domain::clock::now_epoch_seconds();
+    let sign_in = |username: String, password: String, code: Option<String>| async move {
+        let answer = shop
+            .post(
+                "/admin/v1/auth/sign-in",
+                &json!({"username": username, "password": password, "code": code}),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        answer.body["token"].as_str().unwrap().to_string()
+    };
+    let (owner, owner_password, _) = desk.create_owner("events-owner", now).await.unwrap();
+    let secret = owner.totp_secret.clone().unwrap();
+    let owner_token = sign_in(
+        "events-owner".into(),
+        owner_password,
+        Some(format!("{:06}", totp_at(&secret, now / 30))),
+    )
+    .await;
+    let mut staff = Vec::new();
+    for (name, role) in [
+        ("events-operator", domain::staff::Role::Operator),
+        ("events-leaver", domain::staff::Role::Service),
+        ("events-renamer", domain::staff::Role::Warehouse),
+        ("events-enroller", domain::staff::Role::Service),
+        ("events-gone", domain::staff::Role::Service),
+    ] {
+        let (member, password) = desk.add(name, role, now).await.unwrap();
+        let token = sign_in(name.into(), password.clone(), None).await;
+        staff.push((member, password, token));
+    }
+    let enrolling = &staff[3];
+    let started = shop
+        .post_as(&enrolling.2, "/admin/v1/me/totp", &json!({}))
+        .await;
+    assert_eq!(started.status, 201, "{}", started.text);
+    let pending = store
+        .get(&enrolling.0.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .pending_totp
+        .unwrap();
+    SampleStaff {
+        // Longest first: some placeholders begin with others.
+        fills: vec![
+            ("REPLACE_WITH_A_STAFF_TOKEN_TO_SIGN_OUT", staff[1].2.clone()),
+            (
+                "REPLACE_WITH_A_STAFF_TOKEN_TO_CHANGE_PASSWORD",
+                staff[2].2.clone(),
+            ),
+            ("REPLACE_WITH_ITS_PASSWORD", staff[2].1.clone()),
+            ("REPLACE_WITH_AN_ENROLLING_STAFF_TOKEN", enrolling.2.clone()),
+            (
+                "REPLACE_WITH_THE_ENROLLING_CODE",
+                format!("{:06}", totp_at(&pending, now / 30)),
+            ),
+            ("REPLACE_WITH_A_STAFF_ID_TO_DISABLE", staff[4].0.id.clone()),
+            ("REPLACE_WITH_A_STAFF_USERNAME", "events-operator".into()),
+            ("REPLACE_WITH_A_STAFF_PASSWORD", staff[0].1.clone()),
+            ("REPLACE_WITH_A_STAFF_TOKEN", staff[0].2.clone()),
+            ("REPLACE_WITH_AN_OWNER_TOKEN", owner_token),
+            (
+                "REPLACE_WITH_THE_OWNERS_NEXT_CODE",
+                format!("{:06}", totp_at(&secret, now / 30 + 1)),
+            ),
+        ],
+    }
+}
+
 /// Ships a paid order through the fulfillment consumer: its waybill number.
 async fn ship(shop: &TestShop, token: &str, order: &str) -> String {
     let paid = json!({"Records": [{"messageId": format!("setup-{order}"), "body": json!({"type": "order.paid", "orderId": order, "transactionId": "t", "dedupeKey": format!("order.paid:{order}")}).to_string()}]});
@@ -188,12 +280,15 @@ async fn every_sample_event_succeeds_through_its_handler() {
         .await
         .unwrap();
     assert_eq!(status, 200);
+    let staff = staff_for_samples(&shop).await;
     let files = event_files();
     assert!(!files.is_empty());
 
     for file in files {
         let fill = |text: &str| {
-            text.replace("REPLACE_WITH_A_TOKEN_FROM_LOGIN", &token)
+            staff
+                .fill(text)
+                .replace("REPLACE_WITH_A_TOKEN_FROM_LOGIN", &token)
                 .replace(
                     "REPLACE_WITH_A_TOKEN_OF_A_SHOPPER_WITH_NO_ORDER_IN_FLIGHT",
                     &leaving,
@@ -320,6 +415,7 @@ async fn every_sample_event_succeeds_through_its_handler() {
             "LogisticsHookFunction" => shop.stack.logistics_hook.clone(),
             "ShareRewardFunction" => shop.stack.share_reward.clone(),
             "WeChatPushFunction" => shop.stack.wechat_push.clone(),
+            "AdminFunction" => shop.stack.admin.clone(),
             other => panic!("no handler for {other}"),
         };
 

@@ -2,6 +2,7 @@
 //! moto emulator, its own WeChat sandbox and gateway, and talks HTTP to it like a mini-program.
 //! Run through `make test`, which starts the emulator.
 
+mod admin;
 mod alipay;
 mod browse;
 mod checkout;

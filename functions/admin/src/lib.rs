@@ -1,0 +1,416 @@
+//! `admin`: the merchant's API, behind its own HTTP API (`AdminApi`), routes under
+//! `/admin/v1/`. Staff sign in with username and password, then a TOTP code (owners always,
+//! others once enrolled); tokens are the staff's own (their own secret and audience, 30
+//! minutes, renewable), and each request reads its session, so signing out or disabling a
+//! member refuses their tokens at once. Each route needs the one permission [`ROUTES`] names;
+//! high-risk ones also a code within five minutes (step-up).
+
+use app::staff::{StaffDesk, StaffError};
+use domain::clock::now_epoch_seconds;
+use domain::staff::{Permission, Role, STAFF_TOKEN_SECONDS};
+use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
+use edge::auth::{StaffCaller, StaffSessions};
+use edge::runtime::{Clients, HttpFunction, respond};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use settings::{ConfigError, Settings};
+use store::staff::{StaffMember, StaffStore};
+
+/// Every admin route and what it needs: `None` for signing in, which has no caller yet.
+pub const ROUTES: &[(&str, Option<Permission>)] = &[
+    ("POST /admin/v1/auth/sign-in", None),
+    ("POST /admin/v1/auth/renew", Some(Permission::OwnAccount)),
+    ("POST /admin/v1/auth/sign-out", Some(Permission::OwnAccount)),
+    ("POST /admin/v1/auth/step-up", Some(Permission::OwnAccount)),
+    ("GET /admin/v1/me", Some(Permission::OwnAccount)),
+    ("POST /admin/v1/me/password", Some(Permission::OwnAccount)),
+    ("POST /admin/v1/me/totp", Some(Permission::OwnAccount)),
+    (
+        "POST /admin/v1/me/totp/confirm",
+        Some(Permission::OwnAccount),
+    ),
+    ("GET /admin/v1/staff", Some(Permission::StaffManage)),
+    ("POST /admin/v1/staff", Some(Permission::StaffManage)),
+    (
+        "POST /admin/v1/staff/{id}/disable",
+        Some(Permission::StaffManage),
+    ),
+];
+
+/// The permission a route needs; `Err` for a route this function does not serve.
+pub fn permission_of(route: &str) -> Result<Option<Permission>, ApiError> {
+    ROUTES
+        .iter()
+        .find(|(r, _)| *r == route)
+        .map(|(_, p)| *p)
+        .ok_or_else(|| ApiError::route_not_found(route))
+}
+
+pub struct Admin {
+    metrics: telemetry::metrics::Metrics,
+    desk: StaffDesk,
+    sessions: StaffSessions,
+}
+
+/// The one place staff errors become HTTP answers.
+fn refused(err: StaffError) -> ApiError {
+    match err {
+        StaffError::BadCredentials => ApiError::new(
+            401,
+            "invalid_credentials",
+            "the username or password is wrong",
+        ),
+        StaffError::Locked { until } => {
+            let mut locked = ApiError::new(
+                423,
+                "account_locked",
+                "too many wrong passwords: try again in 15 minutes",
+            );
+            if let Some(until) = until {
+                locked = locked.with_detail("lockedUntil", json!(until));
+            }
+            locked
+        }
+        StaffError::CodeRequired => ApiError::new(
+            401,
+            "code_required",
+            "enter the 6-digit code from your authenticator app",
+        )
+        .with_field("code"),
+        StaffError::BadCode => ApiError::new(
+            401,
+            "invalid_code",
+            "the code is wrong, expired or used already; wait for the next one",
+        )
+        .with_field("code"),
+        StaffError::UsernameTaken => {
+            ApiError::new(409, "username_taken", "that username is taken").with_field("username")
+        }
+        StaffError::NotFound => ApiError::new(404, "staff_not_found", "no such staff member"),
+        StaffError::NotEnrolling => ApiError::new(409, "not_enrolling", err.to_string()),
+        StaffError::Invalid(field) => ApiError::invalid_field(field.field, field.problem),
+        StaffError::Hash(_) | StaffError::Store(_) => ApiError::unexpected(&err),
+    }
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    username: Option<String>,
+    password: Option<String>,
+    code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Code {
+    code: Option<String>,
+}
+
+fn code_of(body: &Code) -> Result<&str, ApiError> {
+    body.code
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::invalid_field("code", "is required: the 6-digit code"))
+}
+
+fn member_view(member: &StaffMember) -> Value {
+    json!({
+        "id": member.id,
+        "username": member.username,
+        "role": member.role.as_str(),
+        "totpEnrolled": member.totp_secret.is_some(),
+        "mustChangePassword": member.must_change_password,
+        "disabled": member.disabled,
+        "createdAt": member.created_at,
+    })
+}
+
+impl Admin {
+    pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
+        let store = StaffStore::new(clients.dynamodb.clone(), settings.required("STAFF_TABLE")?);
+        Ok(Self {
+            metrics: clients.metrics("admin"),
+            sessions: StaffSessions::new(&settings.secret("ADMIN_JWT_SECRET")?, store.clone())?,
+            desk: StaffDesk::new(store),
+        })
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let (settings, clients) = edge::runtime::from_env().await?;
+        Self::new(&settings, &clients)
+    }
+
+    fn signed_in(&self, member: &StaffMember, sid: &str, expires_at: i64, now: i64) -> ApiResponse {
+        let issued = self.sessions.issue(&member.id, sid, expires_at, now);
+        api::json(
+            200,
+            &json!({"token": issued.token, "expiresIn": issued.expires_in, "staff": member_view(member)}),
+        )
+    }
+
+    async fn member(&self, caller: &StaffCaller) -> Result<StaffMember, ApiError> {
+        self.desk
+            .store
+            .get(&caller.staff_id)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?
+            .ok_or_else(|| refused(StaffError::NotFound))
+    }
+
+    async fn sign_in(&self, req: &ApiRequest, now: i64) -> Result<ApiResponse, ApiError> {
+        let body: SignIn = req.json_body()?;
+        let username = body
+            .username
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| ApiError::invalid_field("username", "is required"))?;
+        let password = body
+            .password
+            .as_deref()
+            .filter(|p| !p.is_empty() && p.len() <= 256)
+            .ok_or_else(|| ApiError::invalid_field("password", "is required"))?;
+        let signed = self
+            .desk
+            .sign_in(username, password, body.code.as_deref(), now)
+            .await
+            .map_err(refused)?;
+        tracing::info!(staff_id = %signed.member.id, role = signed.member.role.as_str(), "staff signed in");
+        Ok(self.signed_in(&signed.member, &signed.sid, signed.expires_at, now))
+    }
+
+    /// A fresh token for the same session, another 30 minutes on.
+    async fn renew(&self, caller: &StaffCaller, now: i64) -> Result<ApiResponse, ApiError> {
+        let expires_at = now + STAFF_TOKEN_SECONDS;
+        let live = self
+            .desk
+            .store
+            .touch_session(&caller.staff_id, &caller.sid, Some(expires_at), None, now)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?;
+        if !live {
+            return Err(ApiError::unauthorized(
+                "this session has lapsed; sign in again",
+            ));
+        }
+        let member = self.member(caller).await?;
+        Ok(self.signed_in(&member, &caller.sid, expires_at, now))
+    }
+
+    async fn sign_out(&self, caller: &StaffCaller) -> Result<ApiResponse, ApiError> {
+        self.desk
+            .store
+            .close_session(&caller.staff_id, &caller.sid)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?;
+        tracing::info!(staff_id = %caller.staff_id, "staff signed out");
+        Ok(api::empty(204))
+    }
+
+    async fn step_up(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let body: Code = req.json_body()?;
+        let member = self.member(caller).await?;
+        self.desk
+            .check_code(&member, code_of(&body)?, now)
+            .await
+            .map_err(refused)?;
+        self.desk
+            .store
+            .touch_session(&caller.staff_id, &caller.sid, None, Some(now), now)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?;
+        Ok(api::json(
+            200,
+            &json!({"steppedUpUntil": now + domain::staff::STEP_UP_SECONDS}),
+        ))
+    }
+
+    async fn me(&self, caller: &StaffCaller) -> Result<ApiResponse, ApiError> {
+        let member = self.member(caller).await?;
+        let mut view = member_view(&member);
+        view["sessionExpiresAt"] = json!(caller.expires_at);
+        view["steppedUpAt"] = json!(caller.stepped_up_at);
+        Ok(api::json(200, &view))
+    }
+
+    async fn change_password(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+    ) -> Result<ApiResponse, ApiError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Change {
+            current_password: Option<String>,
+            new_password: Option<String>,
+        }
+        let body: Change = req.json_body()?;
+        let current = body
+            .current_password
+            .as_deref()
+            .ok_or_else(|| ApiError::invalid_field("currentPassword", "is required"))?;
+        let new = body
+            .new_password
+            .as_deref()
+            .ok_or_else(|| ApiError::invalid_field("newPassword", "is required"))?;
+        let member = self.member(caller).await?;
+        self.desk
+            .change_password(&member, current, new)
+            .await
+            .map_err(|err| match err {
+                StaffError::Invalid(f) => ApiError::invalid_field("newPassword", f.problem),
+                StaffError::BadCredentials => {
+                    ApiError::new(401, "invalid_credentials", "the current password is wrong")
+                        .with_field("currentPassword")
+                }
+                other => refused(other),
+            })?;
+        Ok(api::empty(204))
+    }
+
+    async fn start_totp(&self, caller: &StaffCaller) -> Result<ApiResponse, ApiError> {
+        let member = self.member(caller).await?;
+        if member.totp_secret.is_some() {
+            return Err(ApiError::new(
+                409,
+                "already_enrolled",
+                "a second factor is enrolled already",
+            ));
+        }
+        let enrolment = self.desk.start_enrolment(&member).await.map_err(refused)?;
+        Ok(api::json(
+            201,
+            &json!({"secret": enrolment.secret_base32, "otpauthUri": enrolment.otpauth_uri}),
+        ))
+    }
+
+    async fn confirm_totp(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let body: Code = req.json_body()?;
+        let member = self.member(caller).await?;
+        self.desk
+            .confirm_enrolment(&member, code_of(&body)?, now)
+            .await
+            .map_err(refused)?;
+        tracing::info!(staff_id = %member.id, "second factor enrolled");
+        Ok(api::empty(204))
+    }
+
+    async fn staff_list(&self) -> Result<ApiResponse, ApiError> {
+        let directory = self
+            .desk
+            .store
+            .directory()
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?;
+        let items: Vec<Value> = directory
+            .iter()
+            .map(|(id, username, role, disabled, created_at)| {
+                json!({"id": id, "username": username, "role": role.as_str(), "disabled": disabled, "createdAt": created_at})
+            })
+            .collect();
+        Ok(api::json(200, &json!({ "items": items })))
+    }
+
+    async fn add_staff(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        caller.require_step_up(now)?;
+        let body: Value = req.json_body()?;
+        let username = body
+            .get("username")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::invalid_field("username", "is required"))?;
+        let role = Role::parse(body.get("role").and_then(Value::as_str).unwrap_or(""))?;
+        let (member, password) = self.desk.add(username, role, now).await.map_err(refused)?;
+        tracing::info!(staff_id = %member.id, role = role.as_str(), by = %caller.staff_id, "staff member added");
+        let mut view = member_view(&member);
+        view["oneTimePassword"] = json!(password);
+        Ok(api::json(201, &view))
+    }
+
+    async fn disable_staff(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        caller.require_step_up(now)?;
+        let id = req.path_param("id")?;
+        if id == caller.staff_id {
+            return Err(ApiError::new(
+                409,
+                "cannot_disable_self",
+                "another owner must disable you",
+            ));
+        }
+        let disabled = self
+            .desk
+            .store
+            .disable(id)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?;
+        if !disabled {
+            return Err(refused(StaffError::NotFound));
+        }
+        tracing::info!(staff_id = id, by = %caller.staff_id, "staff member disabled");
+        Ok(api::json(200, &json!({"id": id, "disabled": true})))
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpFunction for Admin {
+    async fn handle(&self, req: ApiRequest) -> ApiResponse {
+        respond(&self.metrics, &req, async {
+            let now = now_epoch_seconds();
+            let route = req.route();
+            if route == "POST /admin/v1/auth/sign-in" {
+                return self.sign_in(&req, now).await;
+            }
+            let permission =
+                permission_of(route)?.ok_or_else(|| ApiError::route_not_found(route))?;
+            let caller = self.sessions.require(&req, permission, now).await?;
+            match route {
+                "POST /admin/v1/auth/sign-in" => self.sign_in(&req, now).await,
+                "POST /admin/v1/auth/renew" => self.renew(&caller, now).await,
+                "POST /admin/v1/auth/sign-out" => self.sign_out(&caller).await,
+                "POST /admin/v1/auth/step-up" => self.step_up(&req, &caller, now).await,
+                "GET /admin/v1/me" => self.me(&caller).await,
+                "POST /admin/v1/me/password" => self.change_password(&req, &caller).await,
+                "POST /admin/v1/me/totp" => self.start_totp(&caller).await,
+                "POST /admin/v1/me/totp/confirm" => self.confirm_totp(&req, &caller, now).await,
+                "GET /admin/v1/staff" => self.staff_list().await,
+                "POST /admin/v1/staff" => self.add_staff(&req, &caller, now).await,
+                "POST /admin/v1/staff/{id}/disable" => self.disable_staff(&req, &caller, now).await,
+                other => Err(ApiError::route_not_found(other)),
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_names_its_permission_once() {
+        let mut seen = std::collections::HashSet::new();
+        for (route, _) in ROUTES {
+            assert!(route.contains(" /admin/v1/"), "{route}");
+            assert!(seen.insert(route), "{route} twice");
+        }
+        assert_eq!(permission_of("POST /admin/v1/auth/sign-in").unwrap(), None);
+        assert!(permission_of("GET /v1/products").is_err());
+    }
+}

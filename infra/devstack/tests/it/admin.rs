@@ -1,0 +1,321 @@
+//! The merchant's door: staff sign-in with a password and a TOTP code, the lock after five
+//! wrong passwords, codes used once, tokens of their own kind, step-up, and every admin route
+//! with every role against the one permission table.
+
+use crate::support::{Answer, TestShop};
+use app::credentials::totp_at;
+use app::staff::StaffDesk;
+use domain::staff::Role;
+use serde_json::{Value, json};
+use store::staff::StaffStore;
+
+fn store(shop: &TestShop) -> StaffStore {
+    StaffStore::new(
+        shop.stack.dynamodb.clone(),
+        shop.stack.settings["STAFF_TABLE"].clone(),
+    )
+}
+
+fn now() -> i64 {
+    domain::clock::now_epoch_seconds()
+}
+
+fn code(secret: &[u8], step_offset: i64) -> String {
+    format!("{:06}", totp_at(secret, now() / 30 + step_offset))
+}
+
+async fn sign_in(shop: &TestShop, username: &str, password: &str, code: Option<&str>) -> Answer {
+    shop.post(
+        "/admin/v1/auth/sign-in",
+        &json!({"username": username, "password": password, "code": code}),
+    )
+    .await
+}
+
+fn token_of(answer: &Answer) -> String {
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.body["token"].as_str().unwrap().to_string()
+}
+
+/// An owner made as `shopctl staff create-owner` makes one: (token, TOTP secret, id).
+async fn owner(shop: &TestShop, name: &str) -> (String, Vec<u8>, String) {
+    let (owner, password, uri) = StaffDesk::new(store(shop))
+        .create_owner(name, now())
+        .await
+        .unwrap();
+    assert!(uri.starts_with(&format!("otpauth://totp/wechat-shop:{name}?secret=")));
+    let secret = owner.totp_secret.clone().unwrap();
+    let token = token_of(&sign_in(shop, name, &password, Some(&code(&secret, 0))).await);
+    (token, secret, owner.id)
+}
+
+/// A member of `role`, added by the owner through the API and signed in: (token, id).
+async fn member(shop: &TestShop, owner_token: &str, name: &str, role: Role) -> (String, String) {
+    let added = shop
+        .post_as(
+            owner_token,
+            "/admin/v1/staff",
+            &json!({"username": name, "role": role.as_str()}),
+        )
+        .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    assert_eq!(added.body["mustChangePassword"], true);
+    let password = added.body["oneTimePassword"].as_str().unwrap().to_string();
+    let id = added.body["id"].as_str().unwrap().to_string();
+    (token_of(&sign_in(shop, name, &password, None).await), id)
+}
+
+#[tokio::test]
+async fn eight_wrong_passwords_at_once_count_exactly_five_and_lock_the_account() {
+    // given a staff member
+    let shop = TestShop::start().await;
+    let (owner_token, _, _) = owner(&shop, "boss").await;
+    let added = shop
+        .post_as(
+            &owner_token,
+            "/admin/v1/staff",
+            &json!({"username": "xiaoli", "role": "service"}),
+        )
+        .await;
+    let password = added.body["oneTimePassword"].as_str().unwrap().to_string();
+
+    // when eight wrong passwords arrive together
+    let guesses = futures::future::join_all((0..8).map(|i| {
+        let shop = &shop;
+        async move { sign_in(shop, "xiaoli", &format!("guess-{i}-Wrong"), None).await }
+    }))
+    .await;
+
+    // then exactly five were checked (and wrong), the rest refused as locked, and now even
+    // the right password is refused for 15 minutes
+    let wrong = guesses.iter().filter(|a| a.status == 401).count();
+    let locked = guesses.iter().filter(|a| a.status == 423).count();
+    assert_eq!(
+        (wrong, locked),
+        (5, 3),
+        "{:?}",
+        guesses.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    assert!(
+        guesses
+            .iter()
+            .filter(|a| a.status == 401)
+            .all(|a| a.error_code() == "invalid_credentials")
+    );
+    let right = sign_in(&shop, "xiaoli", &password, None).await;
+    assert_eq!((right.status, right.error_code()), (423, "account_locked"));
+    // and an unknown name says no more than a wrong password
+    let nobody = sign_in(&shop, "nobody-here", "whatever-Pass1", None).await;
+    assert_eq!(
+        (nobody.status, nobody.error_code()),
+        (401, "invalid_credentials")
+    );
+}
+
+#[tokio::test]
+async fn an_owner_needs_a_code_and_each_code_works_once() {
+    // given the shop's first owner
+    let shop = TestShop::start().await;
+    let (owner, password, _) = StaffDesk::new(store(&shop))
+        .create_owner("laoban", now())
+        .await
+        .unwrap();
+    let secret = owner.totp_secret.clone().unwrap();
+
+    // when they sign in without a code, with a wrong one, then with the right one twice
+    let no_code = sign_in(&shop, "laoban", &password, None).await;
+    let wrong = sign_in(&shop, "laoban", &password, Some("000000")).await;
+    let current = code(&secret, 0);
+    let first = sign_in(&shop, "laoban", &password, Some(&current)).await;
+    let replayed = sign_in(&shop, "laoban", &password, Some(&current)).await;
+
+    // then only the first right code opens a session, stepped up
+    assert_eq!(
+        (no_code.status, no_code.error_code()),
+        (401, "code_required")
+    );
+    assert_eq!((wrong.status, wrong.error_code()), (401, "invalid_code"));
+    let token = token_of(&first);
+    assert_eq!(
+        (replayed.status, replayed.error_code()),
+        (401, "invalid_code")
+    );
+    let me = shop.get_as(&token, "/admin/v1/me").await;
+    assert_eq!(me.body["role"], "owner");
+    assert!(me.body["steppedUpAt"].is_i64());
+    // and stepping up again takes the next code, once
+    let step = shop
+        .post_as(&token, "/admin/v1/auth/step-up", &json!({"code": current}))
+        .await;
+    assert_eq!((step.status, step.error_code()), (401, "invalid_code"));
+    let next = code(&secret, 1);
+    let stepped = shop
+        .post_as(&token, "/admin/v1/auth/step-up", &json!({"code": next}))
+        .await;
+    assert_eq!(stepped.status, 200, "{}", stepped.text);
+}
+
+#[tokio::test]
+async fn shopper_and_staff_tokens_never_open_each_others_doors() {
+    // given a shopper and a staff member, each signed in
+    let shop = TestShop::start().await;
+    let (shopper, _) = shop.login("keke.1").await;
+    let (staff, _, _) = owner(&shop, "zhanggui").await;
+
+    // when each calls the other's API
+    let shopper_on_admin = shop.get_as(&shopper, "/admin/v1/me").await;
+    let staff_on_shop = shop.get_as(&staff, "/v1/orders").await;
+
+    // then both are 401, and each works on its own
+    assert_eq!(shopper_on_admin.status, 401, "{}", shopper_on_admin.text);
+    assert_eq!(staff_on_shop.status, 401, "{}", staff_on_shop.text);
+    assert_eq!(shop.get_as(&shopper, "/v1/orders").await.status, 200);
+    assert_eq!(shop.get_as(&staff, "/admin/v1/me").await.status, 200);
+}
+
+#[tokio::test]
+async fn signing_out_or_being_disabled_refuses_the_token_at_once_and_adding_staff_needs_a_fresh_code()
+ {
+    // given an owner and two members signed in
+    let shop = TestShop::start().await;
+    let (owner_token, secret, owner_id) = owner(&shop, "dong").await;
+    let (leaving, _) = member(&shop, &owner_token, "xiaozhao", Role::Operator).await;
+    let (disabled, disabled_id) = member(&shop, &owner_token, "xiaoqian", Role::Warehouse).await;
+    let renewed = shop
+        .post_as(&leaving, "/admin/v1/auth/renew", &json!({}))
+        .await;
+    let renewed = token_of(&renewed);
+
+    // when one signs out and the owner disables the other
+    assert_eq!(
+        shop.post_as(&leaving, "/admin/v1/auth/sign-out", &json!({}))
+            .await
+            .status,
+        204
+    );
+    let off = shop
+        .post_as(
+            &owner_token,
+            &format!("/admin/v1/staff/{disabled_id}/disable"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{}", off.text);
+
+    // then their tokens (the renewed one too) are 401 from now on, and the disabled member
+    // cannot sign in again
+    for token in [&leaving, &renewed, &disabled] {
+        assert_eq!(shop.get_as(token, "/admin/v1/me").await.status, 401);
+    }
+    let listed = shop.get_as(&owner_token, "/admin/v1/staff").await;
+    let gone = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == disabled_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(gone["disabled"], true);
+
+    // when the owner's step-up is more than five minutes old
+    let claims: Value = {
+        use base64::Engine;
+        let payload = owner_token.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    store(&shop)
+        .touch_session(
+            &owner_id,
+            claims["sid"].as_str().unwrap(),
+            None,
+            Some(now() - 301),
+            now(),
+        )
+        .await
+        .unwrap();
+    let stale = shop
+        .post_as(
+            &owner_token,
+            "/admin/v1/staff",
+            &json!({"username": "xiaosun", "role": "service"}),
+        )
+        .await;
+
+    // then adding staff waits for a fresh code
+    assert_eq!(
+        (stale.status, stale.error_code()),
+        (403, "step_up_required")
+    );
+    let stepped = shop
+        .post_as(
+            &owner_token,
+            "/admin/v1/auth/step-up",
+            &json!({"code": code(&secret, 1)}),
+        )
+        .await;
+    assert_eq!(stepped.status, 200, "{}", stepped.text);
+    let fresh = shop
+        .post_as(
+            &owner_token,
+            "/admin/v1/staff",
+            &json!({"username": "xiaosun", "role": "service"}),
+        )
+        .await;
+    assert_eq!(fresh.status, 201, "{}", fresh.text);
+}
+
+#[tokio::test]
+async fn every_admin_route_with_every_role_is_allowed_or_refused_as_the_table_says() {
+    // given a signed-in member of every role
+    let shop = TestShop::start().await;
+    let (owner_token, _, _) = owner(&shop, "quanquan").await;
+    let mut tokens = vec![(Role::Owner, owner_token.clone())];
+    for (name, role) in [
+        ("op-one", Role::Operator),
+        ("svc-one", Role::Service),
+        ("wh-one", Role::Warehouse),
+    ] {
+        tokens.push((role, member(&shop, &owner_token, name, role).await.0));
+    }
+
+    for (role, token) in &tokens {
+        // Signing out last, so the token serves every other route first.
+        let mut routes: Vec<_> = admin::ROUTES
+            .iter()
+            .filter(|(route, _)| *route != "POST /admin/v1/auth/sign-in")
+            .collect();
+        routes.sort_by_key(|(route, _)| *route == "POST /admin/v1/auth/sign-out");
+        for (route, permission) in routes {
+            let permission = permission.unwrap();
+            let (method, path) = route.split_once(' ').unwrap();
+            let path = path.replace("{id}", "st_nobody");
+            // when the role calls the route (with a body that names no one real)
+            let answer = match method {
+                "GET" => shop.get_as(token, &path).await,
+                _ => shop.post_as(token, &path, &json!({})).await,
+            };
+            // then the table decides: refused as forbidden, or past the door
+            let refused = answer.status == 403 && answer.error_code() == "forbidden";
+            assert_eq!(
+                refused,
+                !role.allows(permission),
+                "{} on {route}: {} {}",
+                role.as_str(),
+                answer.status,
+                answer.text
+            );
+            assert_ne!(
+                answer.status,
+                401,
+                "{} on {route}: {}",
+                role.as_str(),
+                answer.text
+            );
+        }
+    }
+}

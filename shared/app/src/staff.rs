@@ -1,0 +1,212 @@
+//! The merchant's door: staff signing in (password, then a TOTP code for anyone enrolled and
+//! always for owners), stepping up for high-risk actions, enrolling a second factor, and the
+//! owner adding and disabling staff. The admin API and shopctl (`staff create-owner`) share
+//! these; tokens themselves are the edge's.
+
+use crate::credentials::{
+    burn_a_check, hash_password, new_totp_secret, one_time_password, otpauth_uri, password_matches,
+    totp_step_of,
+};
+use domain::field::FieldError;
+use domain::staff::{Role, STAFF_TOKEN_SECONDS, Username};
+use store::StoreError;
+use store::staff::{Attempt, Created, StaffMember, StaffStore};
+
+/// The issuer authenticator apps show beside the code.
+pub const TOTP_ISSUER: &str = "wechat-shop";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error("the username or password is wrong")]
+    BadCredentials,
+    #[error("too many wrong passwords: the account is locked")]
+    Locked { until: Option<i64> },
+    #[error("this account needs a code from the authenticator app")]
+    CodeRequired,
+    #[error("the code is wrong, expired or used already")]
+    BadCode,
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error("no such staff member")]
+    NotFound,
+    #[error("no second factor is being enrolled: start with POST /admin/v1/me/totp")]
+    NotEnrolling,
+    #[error("{}: {}", .0.field, .0.problem)]
+    Invalid(FieldError),
+    #[error(transparent)]
+    Hash(#[from] crate::credentials::HashError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A session opened by signing in.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub member: StaffMember,
+    pub sid: String,
+    pub expires_at: i64,
+}
+
+/// A new second factor to scan.
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    pub secret_base32: String,
+    pub otpauth_uri: String,
+}
+
+pub struct StaffDesk {
+    pub store: StaffStore,
+}
+
+impl StaffDesk {
+    pub fn new(store: StaffStore) -> Self {
+        Self { store }
+    }
+
+    /// Password first (each try counted before it is checked), then the code where one is
+    /// needed; a code opens the session stepped up.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        code: Option<&str>,
+        now: i64,
+    ) -> Result<SignedIn, StaffError> {
+        let name = Username::parse(username).map_err(|_| StaffError::BadCredentials)?;
+        let Some(member) = self.store.by_username(&name).await? else {
+            burn_a_check(password);
+            return Err(StaffError::BadCredentials);
+        };
+        let failures = match self.store.claim_attempt(&member.id, now).await? {
+            Attempt::Counted(failures) => failures,
+            Attempt::Locked(until) => return Err(StaffError::Locked { until }),
+        };
+        if member.disabled || !password_matches(password, &member.password_hash) {
+            let locked = self.store.record_failure(&member.id, failures, now).await?;
+            if locked {
+                tracing::warn!(staff_id = %member.id, "staff account locked after five wrong passwords");
+            }
+            return Err(StaffError::BadCredentials);
+        }
+        self.store.record_success(&member.id).await?;
+        let needs_code = member.totp_secret.is_some() || member.role.requires_second_factor();
+        let stepped_up_at = match (needs_code, code) {
+            (false, _) => None,
+            (true, None) => return Err(StaffError::CodeRequired),
+            (true, Some(code)) => {
+                self.check_code(&member, code, now).await?;
+                Some(now)
+            }
+        };
+        let expires_at = now + STAFF_TOKEN_SECONDS;
+        let sid = self
+            .store
+            .open_session(&member.id, member.role, stepped_up_at, expires_at)
+            .await?;
+        Ok(SignedIn {
+            member,
+            sid,
+            expires_at,
+        })
+    }
+
+    /// A right code of the member's second factor, used once.
+    pub async fn check_code(
+        &self,
+        member: &StaffMember,
+        code: &str,
+        now: i64,
+    ) -> Result<(), StaffError> {
+        let secret = member.totp_secret.as_deref().ok_or(StaffError::BadCode)?;
+        let step = totp_step_of(secret, code, now).ok_or(StaffError::BadCode)?;
+        if !self.store.use_totp_step(&member.id, step).await? {
+            return Err(StaffError::BadCode);
+        }
+        Ok(())
+    }
+
+    /// A fresh secret to scan; it replaces nothing until a code from it confirms it.
+    pub async fn start_enrolment(&self, member: &StaffMember) -> Result<Enrolment, StaffError> {
+        let secret = new_totp_secret();
+        self.store.start_enrolment(&member.id, &secret).await?;
+        Ok(Enrolment {
+            secret_base32: crate::credentials::base32(&secret),
+            otpauth_uri: otpauth_uri(TOTP_ISSUER, member.username.as_str(), &secret),
+        })
+    }
+
+    pub async fn confirm_enrolment(
+        &self,
+        member: &StaffMember,
+        code: &str,
+        now: i64,
+    ) -> Result<(), StaffError> {
+        let pending = member
+            .pending_totp
+            .as_deref()
+            .ok_or(StaffError::NotEnrolling)?;
+        let step = totp_step_of(pending, code, now).ok_or(StaffError::BadCode)?;
+        if !self.store.use_totp_step(&member.id, step).await? {
+            return Err(StaffError::BadCode);
+        }
+        if !self.store.confirm_enrolment(&member.id, pending).await? {
+            return Err(StaffError::NotEnrolling);
+        }
+        Ok(())
+    }
+
+    /// The owner adds a member: answers the member and the one-time password to hand them.
+    pub async fn add(
+        &self,
+        username: &str,
+        role: Role,
+        now: i64,
+    ) -> Result<(StaffMember, String), StaffError> {
+        let name = Username::parse(username).map_err(StaffError::Invalid)?;
+        let password = one_time_password();
+        let member = StaffMember::new(name, role, hash_password(&password)?, now);
+        match self.store.create(&member).await? {
+            Created::Created => Ok((member, password)),
+            Created::UsernameTaken => Err(StaffError::UsernameTaken),
+        }
+    }
+
+    /// The shop's first owner (`shopctl staff create-owner`): enrolled in a second factor
+    /// from the start, since owners always need one. Answers the owner, their one-time
+    /// password and the `otpauth://` URI to scan.
+    pub async fn create_owner(
+        &self,
+        username: &str,
+        now: i64,
+    ) -> Result<(StaffMember, String, String), StaffError> {
+        let name = Username::parse(username).map_err(StaffError::Invalid)?;
+        let password = one_time_password();
+        let secret = new_totp_secret();
+        let mut member = StaffMember::new(name, Role::Owner, hash_password(&password)?, now);
+        member.totp_secret = Some(secret.to_vec());
+        match self.store.create(&member).await? {
+            Created::Created => {
+                let uri = otpauth_uri(TOTP_ISSUER, member.username.as_str(), &secret);
+                Ok((member, password, uri))
+            }
+            Created::UsernameTaken => Err(StaffError::UsernameTaken),
+        }
+    }
+
+    /// A new password, after the current one is proven.
+    pub async fn change_password(
+        &self,
+        member: &StaffMember,
+        current: &str,
+        new: &str,
+    ) -> Result<(), StaffError> {
+        if !password_matches(current, &member.password_hash) {
+            return Err(StaffError::BadCredentials);
+        }
+        let new = domain::staff::new_password(new).map_err(StaffError::Invalid)?;
+        self.store
+            .set_password(&member.id, &hash_password(new)?)
+            .await?;
+        Ok(())
+    }
+}
