@@ -3,9 +3,11 @@
 //! others once enrolled); tokens are the staff's own (their own secret and audience, 30
 //! minutes, renewable), and each request reads its session, so signing out or disabling a
 //! member refuses their tokens at once. Each route needs the one permission [`ROUTES`] names;
-//! high-risk ones also a code within five minutes (step-up).
+//! high-risk ones also a code within five minutes (step-up). Every change to staff is written
+//! with its audit record in one transaction; `GET /admin/v1/audit` reads a day of the log with
+//! the check of its hash chain.
 
-use app::staff::{StaffDesk, StaffError};
+use app::staff::{Actor, StaffDesk, StaffError};
 use domain::clock::now_epoch_seconds;
 use domain::staff::{Permission, Role, STAFF_TOKEN_SECONDS};
 use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
@@ -35,6 +37,7 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         "POST /admin/v1/staff/{id}/disable",
         Some(Permission::StaffManage),
     ),
+    ("GET /admin/v1/audit", Some(Permission::AuditRead)),
 ];
 
 /// The permission a route needs; `Err` for a route this function does not serve.
@@ -112,6 +115,15 @@ fn code_of(body: &Code) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::invalid_field("code", "is required: the 6-digit code"))
 }
 
+/// The caller as the audit log names them.
+fn actor(req: &ApiRequest, caller: &StaffCaller) -> Actor {
+    Actor {
+        staff_id: caller.staff_id.clone(),
+        role: caller.role.as_str().to_string(),
+        request_id: req.request_id().to_string(),
+    }
+}
+
 fn member_view(member: &StaffMember) -> Value {
     json!({
         "id": member.id,
@@ -127,10 +139,14 @@ fn member_view(member: &StaffMember) -> Value {
 impl Admin {
     pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
         let store = StaffStore::new(clients.dynamodb.clone(), settings.required("STAFF_TABLE")?);
+        let audit = store::audit::AuditLog::new(
+            clients.dynamodb.clone(),
+            settings.required("AUDIT_TABLE")?,
+        );
         Ok(Self {
             metrics: clients.metrics("admin"),
             sessions: StaffSessions::new(&settings.secret("ADMIN_JWT_SECRET")?, store.clone())?,
-            desk: StaffDesk::new(store),
+            desk: StaffDesk::new(store, audit),
         })
     }
 
@@ -332,11 +348,58 @@ impl Admin {
             .and_then(Value::as_str)
             .ok_or_else(|| ApiError::invalid_field("username", "is required"))?;
         let role = Role::parse(body.get("role").and_then(Value::as_str).unwrap_or(""))?;
-        let (member, password) = self.desk.add(username, role, now).await.map_err(refused)?;
+        let (member, password) = self
+            .desk
+            .add(username, role, &actor(req, caller), now)
+            .await
+            .map_err(refused)?;
         tracing::info!(staff_id = %member.id, role = role.as_str(), by = %caller.staff_id, "staff member added");
         let mut view = member_view(&member);
         view["oneTimePassword"] = json!(password);
         Ok(api::json(201, &view))
+    }
+
+    /// `GET /admin/v1/audit?day&staff&action&target`: a day of the log (today by default),
+    /// filtered, with whether the day's chain is intact and where it breaks.
+    async fn audit(&self, req: &ApiRequest, now: i64) -> Result<ApiResponse, ApiError> {
+        let day = match req.query_param("day").filter(|d| !d.is_empty()) {
+            Some(raw) => domain::audit::parse_day(raw)?,
+            None => domain::audit::day_of(now),
+        };
+        let kept = self
+            .desk
+            .audit
+            .day(&day)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?;
+        let chain = match domain::audit::verify_chain(
+            &kept.records,
+            kept.head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
+        ) {
+            Ok(()) => json!({"intact": true, "records": kept.records.len()}),
+            Err(broken) => {
+                tracing::error!(day, seq = broken.seq(), problem = %broken, "audit chain broken");
+                json!({"intact": false, "brokenAt": broken.seq(), "problem": broken.to_string()})
+            }
+        };
+        let wanted = |name: &str, value: &str| {
+            req.query_param(name)
+                .filter(|v| !v.is_empty())
+                .is_none_or(|v| v == value)
+        };
+        let items: Vec<&domain::audit::AuditRecord> = kept
+            .records
+            .iter()
+            .filter(|r| {
+                wanted("staff", &r.staff_id)
+                    && wanted("action", &r.action)
+                    && wanted("target", &r.target)
+            })
+            .collect();
+        Ok(api::json(
+            200,
+            &json!({"day": day, "items": items, "chain": chain}),
+        ))
     }
 
     async fn disable_staff(
@@ -356,10 +419,9 @@ impl Admin {
         }
         let disabled = self
             .desk
-            .store
-            .disable(id)
+            .disable(id, &actor(req, caller), now)
             .await
-            .map_err(|e| ApiError::unexpected(&e))?;
+            .map_err(refused)?;
         if !disabled {
             return Err(refused(StaffError::NotFound));
         }
@@ -392,6 +454,7 @@ impl HttpFunction for Admin {
                 "GET /admin/v1/staff" => self.staff_list().await,
                 "POST /admin/v1/staff" => self.add_staff(&req, &caller, now).await,
                 "POST /admin/v1/staff/{id}/disable" => self.disable_staff(&req, &caller, now).await,
+                "GET /admin/v1/audit" => self.audit(&req, now).await,
                 other => Err(ApiError::route_not_found(other)),
             }
         })

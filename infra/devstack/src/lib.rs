@@ -484,6 +484,7 @@ impl LocalStack {
                 orders: &table("OrdersTable"),
                 reviews: &table("ReviewsTable"),
                 staff: &table("StaffTable"),
+                audit: &table("AuditTable"),
             },
         )
     }
@@ -500,7 +501,7 @@ impl LocalStack {
             "# Written by `make dev` for `make shopctl`: the local stack's emulator, tables and\n\
              # WeChat sandbox (its AppSecret is this run's random one, never a real shop's).\n\
              AWS_ENDPOINT_URL={}\nAWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\nAWS_REGION=us-east-1\n\
-             CATALOG_TABLE={}\nMARKETING_TABLE={}\nUSERS_TABLE={}\nORDERS_TABLE={}\nREVIEWS_TABLE={}\nSTAFF_TABLE={}\n\
+             CATALOG_TABLE={}\nMARKETING_TABLE={}\nUSERS_TABLE={}\nORDERS_TABLE={}\nREVIEWS_TABLE={}\nSTAFF_TABLE={}\nAUDIT_TABLE={}\n\
              WECHAT_APPID={}\nWECHAT_API_BASE={}\nWECHAT_SECRET={}\n",
             self.endpoint,
             table("CatalogTable"),
@@ -509,6 +510,7 @@ impl LocalStack {
             table("OrdersTable"),
             table("ReviewsTable"),
             table("StaffTable"),
+            table("AuditTable"),
             self.settings["WECHAT_APPID"],
             self.sandbox_url,
             self.settings["WECHAT_SECRET"],

@@ -66,6 +66,8 @@ shopctl: set up the shop's promotions
           the shop's first owner: prints a one-time password and the otpauth:// URI to scan
           into an authenticator app (owners always sign in with its code); everything else
           about staff happens through the admin API
+  shopctl audit verify --day <YYYY-MM-DD>
+          recomputes the day's audit chain; names the first record deleted or changed
   shopctl reviews pending
           reviews WeChat's content checks left to the merchant (IN_REVIEW), newest first
   shopctl reviews approve --product <id> --order <id> --sku <id>
@@ -74,8 +76,8 @@ shopctl: set up the shop's promotions
           the pages WeChat opens from its order screens and its shipping messages
           (needs WECHAT_APPID and WECHAT_SECRET, or SHOP_SECRET_ARN, and WECHAT_API_BASE locally)
 
-Tables come from CATALOG_TABLE, MARKETING_TABLE, USERS_TABLE, ORDERS_TABLE, REVIEWS_TABLE and
-STAFF_TABLE (and AWS_ENDPOINT_URL for the local emulator). For the shop `make dev` runs: make shopctl ARGS=\"coupon list\".";
+Tables come from CATALOG_TABLE, MARKETING_TABLE, USERS_TABLE, ORDERS_TABLE, REVIEWS_TABLE,
+STAFF_TABLE and AUDIT_TABLE (and AWS_ENDPOINT_URL for the local emulator). For the shop `make dev` runs: make shopctl ARGS=\"coupon list\".";
 
 /// What went wrong, for the merchant: a usage mistake names the option.
 #[derive(Debug, thiserror::Error)]
@@ -199,6 +201,7 @@ pub struct Tables<'a> {
     pub orders: &'a str,
     pub reviews: &'a str,
     pub staff: &'a str,
+    pub audit: &'a str,
 }
 
 impl Admin {
@@ -209,7 +212,10 @@ impl Admin {
             users: UserStore::new(client.clone(), tables.users),
             shipments: ShipmentStore::new(client.clone(), tables.orders, tables.catalog),
             reviews: ReviewStore::new(client.clone(), tables.reviews).showing(tables.catalog),
-            staff: app::staff::StaffDesk::new(store::staff::StaffStore::new(client, tables.staff)),
+            staff: app::staff::StaffDesk::new(
+                store::staff::StaffStore::new(client.clone(), tables.staff),
+                store::audit::AuditLog::new(client, tables.audit),
+            ),
         }
     }
 }
@@ -242,6 +248,7 @@ pub async fn run<S: AsRef<str>>(admin: &Admin, words: &[S], now: i64) -> Result<
         ["warehouse", "list"] => warehouse_list(admin).await,
         ["shipments", "exceptions"] => shipment_exceptions(admin).await,
         ["staff", "create-owner", name] => create_owner(admin, name, now).await,
+        ["audit", "verify", rest @ ..] => audit_verify(admin, Args::parse(rest)?).await,
         ["reviews", "pending"] => reviews_pending(admin).await,
         ["reviews", "approve", rest @ ..] => {
             review_decide(admin, Args::parse(rest)?, true, now).await
@@ -1205,5 +1212,26 @@ async fn create_owner(admin: &Admin, name: &str, now: i64) -> Result<String, Cli
         }
         Err(app::staff::StaffError::Store(e)) => Err(CliError::Store(e)),
         Err(e) => Err(CliError::Failed(e.to_string())),
+    }
+}
+
+async fn audit_verify(admin: &Admin, args: Args) -> Result<String, CliError> {
+    args.only(&["day"])?;
+    args.no_positionals()?;
+    let day = domain::audit::parse_day(args.required("day")?)
+        .map_err(|e| CliError::invalid("day", e.problem))?;
+    let kept = admin.staff.audit.day(&day).await?;
+    match domain::audit::verify_chain(
+        &kept.records,
+        kept.head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
+    ) {
+        Ok(()) => Ok(format!(
+            "{day}: {} records, the chain is intact",
+            kept.records.len()
+        )),
+        Err(broken) => Err(CliError::Failed(format!(
+            "{day}: the chain breaks at record {}: {broken}",
+            broken.seq()
+        ))),
     }
 }

@@ -33,9 +33,10 @@ fn main() -> ExitCode {
             table("ORDERS_TABLE")?,
             table("REVIEWS_TABLE")?,
             table("STAFF_TABLE")?,
+            table("AUDIT_TABLE")?,
         ))
     })();
-    let (catalog, marketing, users, orders, reviews, staff) = match tables {
+    let (catalog, marketing, users, orders, reviews, staff, audit) = match tables {
         Ok(t) => t,
         Err(e) if words.is_empty() || words[0] == "help" => {
             let _ = writeln!(std::io::stdout(), "{USAGE}\n\n({e})");
@@ -67,6 +68,7 @@ fn main() -> ExitCode {
                 orders: &orders,
                 reviews: &reviews,
                 staff: &staff,
+                audit: &audit,
             },
         );
         let now = domain::clock::now_epoch_seconds();

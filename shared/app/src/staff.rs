@@ -7,10 +7,13 @@ use crate::credentials::{
     burn_a_check, hash_password, new_totp_secret, one_time_password, otpauth_uri, password_matches,
     totp_step_of,
 };
+use domain::audit::AuditEntry;
 use domain::field::FieldError;
 use domain::staff::{Role, STAFF_TOKEN_SECONDS, Username};
+use serde_json::json;
 use store::StoreError;
-use store::staff::{Attempt, Created, StaffMember, StaffStore};
+use store::audit::{AuditLog, Committed};
+use store::staff::{Attempt, StaffMember, StaffStore};
 
 /// The issuer authenticator apps show beside the code.
 pub const TOTP_ISSUER: &str = "wechat-shop";
@@ -54,13 +57,94 @@ pub struct Enrolment {
     pub otpauth_uri: String,
 }
 
+/// Who is acting, for the audit record: a staff member through the admin API, or shopctl.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub staff_id: String,
+    pub role: String,
+    pub request_id: String,
+}
+
+impl Actor {
+    /// The merchant at the command line (`shopctl`), before any staff exists.
+    pub fn shopctl() -> Self {
+        Self {
+            staff_id: "shopctl".into(),
+            role: "bootstrap".into(),
+            request_id: format!("shopctl-{}", domain::ids::random_token(8)),
+        }
+    }
+
+    fn entry(
+        &self,
+        action: &str,
+        target: String,
+        before: serde_json::Value,
+        after: serde_json::Value,
+        at: i64,
+    ) -> AuditEntry {
+        AuditEntry {
+            staff_id: self.staff_id.clone(),
+            role: self.role.clone(),
+            action: action.to_string(),
+            target,
+            before,
+            after,
+            request_id: self.request_id.clone(),
+            at,
+        }
+    }
+}
+
 pub struct StaffDesk {
     pub store: StaffStore,
+    pub audit: AuditLog,
 }
 
 impl StaffDesk {
-    pub fn new(store: StaffStore) -> Self {
-        Self { store }
+    pub fn new(store: StaffStore, audit: AuditLog) -> Self {
+        Self { store, audit }
+    }
+
+    /// Adds `member`, audited as `by` adding them; the name taken refuses both.
+    async fn create(&self, member: &StaffMember, by: &Actor, now: i64) -> Result<(), StaffError> {
+        let entry = by.entry(
+            "staff.add",
+            format!("staff:{}", member.id),
+            serde_json::Value::Null,
+            json!({"username": member.username.as_str(), "role": member.role.as_str()}),
+            now,
+        );
+        match self
+            .audit
+            .commit(self.store.create_writes(member)?, entry)
+            .await?
+        {
+            Committed::Done(_) => Ok(()),
+            Committed::Refused(_) => Err(StaffError::UsernameTaken),
+        }
+    }
+
+    /// Disables a member, audited, and closes their sessions; false when there is none.
+    pub async fn disable(&self, id: &str, by: &Actor, now: i64) -> Result<bool, StaffError> {
+        let entry = by.entry(
+            "staff.disable",
+            format!("staff:{id}"),
+            json!({"disabled": false}),
+            json!({"disabled": true}),
+            now,
+        );
+        match self
+            .audit
+            .commit(self.store.disable_writes(id)?, entry)
+            .await?
+        {
+            Committed::Done(_) => {
+                self.store.close_sessions(id).await?;
+                Ok(true)
+            }
+            Committed::Refused(_) => Ok(false),
+        }
     }
 
     /// Password first (each try counted before it is checked), then the code where one is
@@ -160,15 +244,14 @@ impl StaffDesk {
         &self,
         username: &str,
         role: Role,
+        by: &Actor,
         now: i64,
     ) -> Result<(StaffMember, String), StaffError> {
         let name = Username::parse(username).map_err(StaffError::Invalid)?;
         let password = one_time_password();
         let member = StaffMember::new(name, role, hash_password(&password)?, now);
-        match self.store.create(&member).await? {
-            Created::Created => Ok((member, password)),
-            Created::UsernameTaken => Err(StaffError::UsernameTaken),
-        }
+        self.create(&member, by, now).await?;
+        Ok((member, password))
     }
 
     /// The shop's first owner (`shopctl staff create-owner`): enrolled in a second factor
@@ -184,13 +267,9 @@ impl StaffDesk {
         let secret = new_totp_secret();
         let mut member = StaffMember::new(name, Role::Owner, hash_password(&password)?, now);
         member.totp_secret = Some(secret.to_vec());
-        match self.store.create(&member).await? {
-            Created::Created => {
-                let uri = otpauth_uri(TOTP_ISSUER, member.username.as_str(), &secret);
-                Ok((member, password, uri))
-            }
-            Created::UsernameTaken => Err(StaffError::UsernameTaken),
-        }
+        self.create(&member, &Actor::shopctl(), now).await?;
+        let uri = otpauth_uri(TOTP_ISSUER, member.username.as_str(), &secret);
+        Ok((member, password, uri))
     }
 
     /// A new password, after the current one is proven.

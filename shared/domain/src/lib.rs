@@ -6,6 +6,7 @@
 //! tokio or a crypto provider. Stores, providers, use cases and the HTTP edge depend on it.
 
 pub mod address_book;
+pub mod audit;
 pub mod cart;
 pub mod catalog;
 pub mod clock;

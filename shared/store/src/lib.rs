@@ -6,6 +6,7 @@
 //! Depends on the domain and the AWS SDK only: never on a provider client, the HTTP edge or the
 //! Lambda runtime.
 
+pub mod audit;
 pub mod cart;
 pub mod catalog;
 pub mod marketing;

@@ -15,7 +15,7 @@
 
 use super::{Item, StoreError, get_i64, get_s, n, s};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use base64::Engine;
 use domain::ids::random_token;
 use domain::staff::{LOCK_SECONDS, MAX_FAILED_SIGN_INS, Role, SignInGuard, Username};
@@ -128,12 +128,6 @@ pub enum Attempt {
     Locked(Option<i64>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Created {
-    Created,
-    UsernameTaken,
-}
-
 #[derive(Clone)]
 pub struct StaffStore {
     client: Client,
@@ -148,8 +142,12 @@ impl StaffStore {
         }
     }
 
-    /// Adds a staff member, unless the name is taken.
-    pub async fn create(&self, member: &StaffMember) -> Result<Created, StoreError> {
+    /// The writes that add a staff member, each refused if the name or id is taken: commit
+    /// them with their audit record ([`crate::audit::AuditLog::commit`]).
+    pub fn create_writes(
+        &self,
+        member: &StaffMember,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let mut profile = profile_key(&member.id);
         profile.extend([
             ("id".to_string(), s(&member.id)),
@@ -177,23 +175,21 @@ impl StaffStore {
             ("role".to_string(), s(member.role.as_str())),
             ("createdAt".to_string(), n(member.created_at)),
         ]);
-        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
-            Ok(TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .map_err(build_err)?,
-                )
-                .build())
-        };
-        let items = vec![put(name)?, put(profile)?, put(listed)?];
-        match super::transact(&self.client, items, "TransactWriteItems staff").await? {
-            None => Ok(Created::Created),
-            Some(_) => Ok(Created::UsernameTaken),
-        }
+        [name, profile, listed]
+            .into_iter()
+            .map(|item| {
+                Ok(TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .build()
+                            .map_err(build_err)?,
+                    )
+                    .build())
+            })
+            .collect()
     }
 
     async fn item(&self, key: Item, what: &'static str) -> Result<Option<Item>, StoreError> {
@@ -549,32 +545,32 @@ impl StaffStore {
         Ok(())
     }
 
-    /// Disables the member and closes every session they have: their tokens are 401 at once.
-    pub async fn disable(&self, id: &str) -> Result<bool, StoreError> {
-        let disabled = self
-            .client
-            .update_item()
+    /// The writes that disable a member (refused if there is no such member): commit them
+    /// with their audit record, then [`StaffStore::close_sessions`].
+    pub fn disable_writes(&self, id: &str) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let profile = Update::builder()
             .table_name(&self.table)
             .set_key(Some(profile_key(id)))
             .update_expression("SET disabled = :yes")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .send()
-            .await;
-        match disabled {
-            Ok(_) => {}
-            Err(err) if super::condition_failed(&err) => return Ok(false),
-            Err(err) => return Err(StoreError::dynamo("UpdateItem staff disable", err)),
-        }
-        self.client
-            .update_item()
+            .build()
+            .map_err(build_err)?;
+        let listed = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key("DIRECTORY", format!("STAFF#{id}"))))
             .update_expression("SET disabled = :yes")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("UpdateItem staff directory", e))?;
+            .build()
+            .map_err(build_err)?;
+        Ok(vec![
+            TransactWriteItem::builder().update(profile).build(),
+            TransactWriteItem::builder().update(listed).build(),
+        ])
+    }
+
+    /// Closes every session the member has: their tokens are 401 at once.
+    pub async fn close_sessions(&self, id: &str) -> Result<usize, StoreError> {
         let sessions = super::query_prefix(
             &self.client,
             &self.table,
@@ -583,7 +579,6 @@ impl StaffStore {
             "Query staff sessions",
         )
         .await?;
-        super::delete_keys(&self.client, &self.table, &sessions).await?;
-        Ok(true)
+        super::delete_keys(&self.client, &self.table, &sessions).await
     }
 }

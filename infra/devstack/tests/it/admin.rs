@@ -2,7 +2,7 @@
 //! wrong passwords, codes used once, tokens of their own kind, step-up, and every admin route
 //! with every role against the one permission table.
 
-use crate::support::{Answer, TestShop};
+use crate::support::{Answer, TestShop, audit_log};
 use app::credentials::totp_at;
 use app::staff::StaffDesk;
 use domain::staff::Role;
@@ -39,7 +39,7 @@ fn token_of(answer: &Answer) -> String {
 
 /// An owner made as `shopctl staff create-owner` makes one: (token, TOTP secret, id).
 async fn owner(shop: &TestShop, name: &str) -> (String, Vec<u8>, String) {
-    let (owner, password, uri) = StaffDesk::new(store(shop))
+    let (owner, password, uri) = StaffDesk::new(store(shop), audit_log(shop))
         .create_owner(name, now())
         .await
         .unwrap();
@@ -116,7 +116,7 @@ async fn eight_wrong_passwords_at_once_count_exactly_five_and_lock_the_account()
 async fn an_owner_needs_a_code_and_each_code_works_once() {
     // given the shop's first owner
     let shop = TestShop::start().await;
-    let (owner, password, _) = StaffDesk::new(store(&shop))
+    let (owner, password, _) = StaffDesk::new(store(&shop), audit_log(&shop))
         .create_owner("laoban", now())
         .await
         .unwrap();
@@ -318,4 +318,116 @@ async fn every_admin_route_with_every_role_is_allowed_or_refused_as_the_table_sa
             );
         }
     }
+}
+
+#[tokio::test]
+async fn staff_changes_are_audited_in_a_chain_that_names_the_record_edited_or_deleted() {
+    // given an owner (created by shopctl) who adds two members and disables one
+    let shop = TestShop::start().await;
+    let (owner_token, _, owner_id) = owner(&shop, "jianzhang").await;
+    let (_, first) = member(&shop, &owner_token, "xiaohu", Role::Service).await;
+    member(&shop, &owner_token, "xiaolu", Role::Warehouse).await;
+    let off = shop
+        .post_as(
+            &owner_token,
+            &format!("/admin/v1/staff/{first}/disable"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{}", off.text);
+
+    // then the day holds four records in a chain that checks, each naming who did what
+    let day = domain::audit::day_of(now());
+    let log = shop
+        .get_as(&owner_token, &format!("/admin/v1/audit?day={day}"))
+        .await;
+    assert_eq!(log.status, 200, "{}", log.text);
+    assert_eq!(log.body["chain"]["intact"], true, "{}", log.text);
+    let actions: Vec<(&str, &str)> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap(),
+                r["staffId"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("staff.add", "shopctl"),
+            ("staff.add", owner_id.as_str()),
+            ("staff.add", owner_id.as_str()),
+            ("staff.disable", owner_id.as_str()),
+        ]
+    );
+    let disabled = &log.body["items"][3];
+    assert_eq!(disabled["target"], format!("staff:{first}"));
+    assert!(
+        disabled["requestId"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty())
+    );
+    let filtered = shop
+        .get_as(
+            &owner_token,
+            &format!("/admin/v1/audit?day={day}&action=staff.disable"),
+        )
+        .await;
+    assert_eq!(filtered.body["items"].as_array().unwrap().len(), 1);
+    let admin = shop.stack.admin();
+    let verify = [
+        "audit".to_string(),
+        "verify".into(),
+        "--day".into(),
+        day.clone(),
+    ];
+    let intact = shopctl::run(&admin, &verify, now()).await.unwrap();
+    assert_eq!(intact, format!("{day}: 4 records, the chain is intact"));
+
+    // when someone with table access edits record 2, then deletes record 3
+    let table = shop.stack.settings["AUDIT_TABLE"].clone();
+    let key = |seq: u64| {
+        std::collections::HashMap::from([
+            ("pk".to_string(), store::s(format!("DAY#{day}"))),
+            ("sk".to_string(), store::s(format!("SEQ#{seq:010}"))),
+        ])
+    };
+    shop.stack
+        .dynamodb
+        .update_item()
+        .table_name(&table)
+        .set_key(Some(key(2)))
+        .update_expression("SET #after = :after")
+        .expression_attribute_names("#after", "after")
+        .expression_attribute_values(":after", store::to_attribute(&json!({"role": "owner"})))
+        .send()
+        .await
+        .unwrap();
+    let edited = shopctl::run(&admin, &verify, now()).await.unwrap_err();
+    shop.stack
+        .dynamodb
+        .delete_item()
+        .table_name(&table)
+        .set_key(Some(key(3)))
+        .send()
+        .await
+        .unwrap();
+    let deleted = shop
+        .get_as(&owner_token, &format!("/admin/v1/audit?day={day}"))
+        .await;
+
+    // then the check names record 2 as changed, and the API still reports it first
+    assert!(
+        edited.to_string().contains("breaks at record 2"),
+        "{edited}"
+    );
+    assert_eq!(deleted.body["chain"]["intact"], false);
+    assert_eq!(deleted.body["chain"]["brokenAt"], 2);
+    // and an operator may not read the log
+    let (operator, _) = member(&shop, &owner_token, "xiaoma", Role::Operator).await;
+    let refused = shop.get_as(&operator, "/admin/v1/audit").await;
+    assert_eq!((refused.status, refused.error_code()), (403, "forbidden"));
 }

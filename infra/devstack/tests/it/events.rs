@@ -2,7 +2,7 @@
 //! function's handler against the emulator and must succeed. Placeholders in the files (a token,
 //! an order id, a notification's signature) are filled with real ones first.
 
-use crate::support::{TestShop, address};
+use crate::support::{TestShop, address, audit_log};
 use aws_lambda_events::sqs::SqsEvent;
 use edge::api::ApiRequest;
 use edge::runtime::{HttpFunction, QueueFunction};
@@ -111,7 +111,7 @@ async fn staff_for_samples(shop: &TestShop) -> SampleStaff {
         shop.stack.dynamodb.clone(),
         shop.stack.settings["STAFF_TABLE"].clone(),
     );
-    let desk = app::staff::StaffDesk::new(store.clone());
+    let desk = app::staff::StaffDesk::new(store.clone(), audit_log(shop));
     let now = domain::clock::now_epoch_seconds();
     let sign_in = |username: String, password: String, code: Option<String>| async move {
         let answer = shop
@@ -139,7 +139,10 @@ async fn staff_for_samples(shop: &TestShop) -> SampleStaff {
         ("events-enroller", domain::staff::Role::Service),
         ("events-gone", domain::staff::Role::Service),
     ] {
-        let (member, password) = desk.add(name, role, now).await.unwrap();
+        let (member, password) = desk
+            .add(name, role, &app::staff::Actor::shopctl(), now)
+            .await
+            .unwrap();
         let token = sign_in(name.into(), password.clone(), None).await;
         staff.push((member, password, token));
     }

@@ -282,3 +282,11 @@ impl TestShop {
 pub fn address() -> Value {
     serde_json::json!({"name": "张三", "phone": "13812345678", "province": "浙江省", "city": "杭州市", "district": "西湖区", "detail": "文三路 90 号"})
 }
+
+/// The shop's audit log, as the admin function writes it.
+pub fn audit_log(shop: &TestShop) -> store::audit::AuditLog {
+    store::audit::AuditLog::new(
+        shop.stack.dynamodb.clone(),
+        shop.stack.settings["AUDIT_TABLE"].clone(),
+    )
+}
