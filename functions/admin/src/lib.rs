@@ -274,7 +274,7 @@ impl Admin {
             .ok_or_else(|| ApiError::invalid_field("newPassword", "is required"))?;
         let member = self.member(caller).await?;
         self.desk
-            .change_password(&member, current, new)
+            .change_password(&member, &caller.sid, current, new)
             .await
             .map_err(|err| match err {
                 StaffError::Invalid(f) => ApiError::invalid_field("newPassword", f.problem),
@@ -348,7 +348,7 @@ impl Admin {
             .and_then(Value::as_str)
             .ok_or_else(|| ApiError::invalid_field("username", "is required"))?;
         let role = Role::parse(body.get("role").and_then(Value::as_str).unwrap_or(""))?;
-        let (member, password) = self
+        let (member, password, otpauth_uri) = self
             .desk
             .add(username, role, &actor(req, caller), now)
             .await
@@ -356,6 +356,9 @@ impl Admin {
         tracing::info!(staff_id = %member.id, role = role.as_str(), by = %caller.staff_id, "staff member added");
         let mut view = member_view(&member);
         view["oneTimePassword"] = json!(password);
+        if let Some(uri) = otpauth_uri {
+            view["otpauthUri"] = json!(uri);
+        }
         Ok(api::json(201, &view))
     }
 

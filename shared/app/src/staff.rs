@@ -140,7 +140,7 @@ impl StaffDesk {
             .await?
         {
             Committed::Done(_) => {
-                self.store.close_sessions(id).await?;
+                self.store.close_sessions(id, None).await?;
                 Ok(true)
             }
             Committed::Refused(_) => Ok(false),
@@ -185,7 +185,7 @@ impl StaffDesk {
         let expires_at = now + STAFF_TOKEN_SECONDS;
         let sid = self
             .store
-            .open_session(&member.id, member.role, stepped_up_at, expires_at)
+            .open_session(&member, stepped_up_at, expires_at)
             .await?;
         Ok(SignedIn {
             member,
@@ -239,19 +239,25 @@ impl StaffDesk {
         Ok(())
     }
 
-    /// The owner adds a member: answers the member and the one-time password to hand them.
+    /// The owner adds a member: answers the member, the one-time password to hand them and,
+    /// for another owner (who always signs in with a code), the `otpauth://` URI to scan.
     pub async fn add(
         &self,
         username: &str,
         role: Role,
         by: &Actor,
         now: i64,
-    ) -> Result<(StaffMember, String), StaffError> {
+    ) -> Result<(StaffMember, String, Option<String>), StaffError> {
         let name = Username::parse(username).map_err(StaffError::Invalid)?;
         let password = one_time_password();
-        let member = StaffMember::new(name, role, hash_password(&password)?, now);
+        let mut member = StaffMember::new(name, role, hash_password(&password)?, now);
+        let uri = role.requires_second_factor().then(|| {
+            let secret = new_totp_secret();
+            member.totp_secret = Some(secret.to_vec());
+            otpauth_uri(TOTP_ISSUER, member.username.as_str(), &secret)
+        });
         self.create(&member, by, now).await?;
-        Ok((member, password))
+        Ok((member, password, uri))
     }
 
     /// The shop's first owner (`shopctl staff create-owner`): enrolled in a second factor
@@ -272,10 +278,12 @@ impl StaffDesk {
         Ok((member, password, uri))
     }
 
-    /// A new password, after the current one is proven.
+    /// A new password, after the current one is proven; every other session of the member
+    /// is signed out, and this one may do all its role allows.
     pub async fn change_password(
         &self,
         member: &StaffMember,
+        sid: &str,
         current: &str,
         new: &str,
     ) -> Result<(), StaffError> {
@@ -283,9 +291,17 @@ impl StaffDesk {
             return Err(StaffError::BadCredentials);
         }
         let new = domain::staff::new_password(new).map_err(StaffError::Invalid)?;
+        if password_matches(new, &member.password_hash) {
+            return Err(StaffError::Invalid(FieldError::new(
+                "newPassword",
+                "must differ from the current one",
+            )));
+        }
         self.store
             .set_password(&member.id, &hash_password(new)?)
             .await?;
+        self.store.close_sessions(&member.id, Some(sid)).await?;
+        self.store.password_changed(&member.id, sid).await?;
         Ok(())
     }
 }

@@ -306,6 +306,13 @@ impl StaffSessions {
                 format!("the {} role may not do this", session.role.as_str()),
             ));
         }
+        if session.must_change_password && permission != domain::staff::Permission::OwnAccount {
+            return Err(ApiError::new(
+                403,
+                "password_change_required",
+                "change the password you were given first: POST /admin/v1/me/password",
+            ));
+        }
         Ok(StaffCaller {
             staff_id: session.staff_id,
             sid: session.sid,

@@ -115,6 +115,8 @@ pub struct StaffSession {
     pub staff_id: String,
     pub sid: String,
     pub role: Role,
+    /// Signed in with a handed-out password: only their own account until they change it.
+    pub must_change_password: bool,
     pub stepped_up_at: Option<i64>,
     pub expires_at: i64,
 }
@@ -439,17 +441,20 @@ impl StaffStore {
     /// Opens a session acting as `role` until `expires_at`; its id.
     pub async fn open_session(
         &self,
-        id: &str,
-        role: Role,
+        member: &StaffMember,
         stepped_up_at: Option<i64>,
         expires_at: i64,
     ) -> Result<String, StoreError> {
         let sid = random_token(20);
-        let mut item = session_key(id, &sid);
+        let mut item = session_key(&member.id, &sid);
         item.extend([
-            ("staffId".to_string(), s(id)),
-            ("role".to_string(), s(role.as_str())),
+            ("staffId".to_string(), s(&member.id)),
+            ("role".to_string(), s(member.role.as_str())),
             ("expiresAt".to_string(), n(expires_at)),
+            (
+                "mustChangePassword".to_string(),
+                AttributeValue::Bool(member.must_change_password),
+            ),
         ]);
         if let Some(at) = stepped_up_at {
             item.insert("steppedUpAt".into(), n(at));
@@ -491,6 +496,10 @@ impl StaffStore {
                 }
             })?,
             stepped_up_at: get_i64(&item, "steppedUpAt"),
+            must_change_password: matches!(
+                item.get("mustChangePassword"),
+                Some(AttributeValue::Bool(true))
+            ),
             expires_at,
         }))
     }
@@ -569,9 +578,9 @@ impl StaffStore {
         ])
     }
 
-    /// Closes every session the member has: their tokens are 401 at once.
-    pub async fn close_sessions(&self, id: &str) -> Result<usize, StoreError> {
-        let sessions = super::query_prefix(
+    /// Closes every session the member has (but `keep`): their tokens are 401 at once.
+    pub async fn close_sessions(&self, id: &str, keep: Option<&str>) -> Result<usize, StoreError> {
+        let mut sessions = super::query_prefix(
             &self.client,
             &self.table,
             &format!("STAFF#{id}"),
@@ -579,6 +588,29 @@ impl StaffStore {
             "Query staff sessions",
         )
         .await?;
+        if let Some(keep) = keep {
+            let kept = format!("SESSION#{keep}");
+            sessions.retain(|item| get_s(item, "sk") != Some(kept.as_str()));
+        }
         super::delete_keys(&self.client, &self.table, &sessions).await
+    }
+
+    /// The session's password is its own now: the whole admin API opens to it.
+    pub async fn password_changed(&self, id: &str, sid: &str) -> Result<(), StoreError> {
+        let changed = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(session_key(id, sid)))
+            .update_expression("SET mustChangePassword = :no")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .send()
+            .await;
+        match changed {
+            Ok(_) => Ok(()),
+            Err(err) if super::condition_failed(&err) => Ok(()),
+            Err(err) => Err(StoreError::dynamo("UpdateItem staff session password", err)),
+        }
     }
 }

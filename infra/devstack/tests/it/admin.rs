@@ -46,7 +46,20 @@ async fn owner(shop: &TestShop, name: &str) -> (String, Vec<u8>, String) {
     assert!(uri.starts_with(&format!("otpauth://totp/wechat-shop:{name}?secret=")));
     let secret = owner.totp_secret.clone().unwrap();
     let token = token_of(&sign_in(shop, name, &password, Some(&code(&secret, 0))).await);
+    change_password(shop, &token, &password).await;
     (token, secret, owner.id)
+}
+
+/// The handed-out password replaced, as the first sign-in must.
+async fn change_password(shop: &TestShop, token: &str, given: &str) {
+    let changed = shop
+        .post_as(
+            token,
+            "/admin/v1/me/password",
+            &json!({"currentPassword": given, "newPassword": format!("{given}-Mine")}),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{}", changed.text);
 }
 
 /// A member of `role`, added by the owner through the API and signed in: (token, id).
@@ -62,7 +75,9 @@ async fn member(shop: &TestShop, owner_token: &str, name: &str, role: Role) -> (
     assert_eq!(added.body["mustChangePassword"], true);
     let password = added.body["oneTimePassword"].as_str().unwrap().to_string();
     let id = added.body["id"].as_str().unwrap().to_string();
-    (token_of(&sign_in(shop, name, &password, None).await), id)
+    let token = token_of(&sign_in(shop, name, &password, None).await);
+    change_password(shop, &token, &password).await;
+    (token, id)
 }
 
 #[tokio::test]
@@ -153,6 +168,58 @@ async fn an_owner_needs_a_code_and_each_code_works_once() {
         .post_as(&token, "/admin/v1/auth/step-up", &json!({"code": next}))
         .await;
     assert_eq!(stepped.status, 200, "{}", stepped.text);
+}
+
+#[tokio::test]
+async fn a_handed_out_password_opens_only_the_members_own_account_until_changed() {
+    // given an owner who adds another owner
+    let shop = TestShop::start().await;
+    let (owner_token, _, _) = owner(&shop, "dalaoban").await;
+    let added = shop
+        .post_as(
+            &owner_token,
+            "/admin/v1/staff",
+            &json!({"username": "erlaoban", "role": "owner"}),
+        )
+        .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    let given = added.body["oneTimePassword"].as_str().unwrap().to_string();
+    let uri = added.body["otpauthUri"].as_str().unwrap();
+    let secret_b32 = uri
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let secret = store(&shop)
+        .get(added.body["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .totp_secret
+        .unwrap();
+    assert_eq!(app::credentials::base32(&secret), secret_b32);
+
+    // when the new owner signs in with the password and a code from the URI's secret
+    let token = token_of(&sign_in(&shop, "erlaoban", &given, Some(&code(&secret, 0))).await);
+
+    // then their own account works, the rest waits for a password of their own
+    assert_eq!(
+        shop.get_as(&token, "/admin/v1/me").await.body["mustChangePassword"],
+        true
+    );
+    let staff = shop.get_as(&token, "/admin/v1/staff").await;
+    assert_eq!(
+        (staff.status, staff.error_code()),
+        (403, "password_change_required")
+    );
+    change_password(&shop, &token, &given).await;
+    assert_eq!(shop.get_as(&token, "/admin/v1/staff").await.status, 200);
+    assert_eq!(
+        shop.get_as(&token, "/admin/v1/me").await.body["mustChangePassword"],
+        false
+    );
 }
 
 #[tokio::test]

@@ -127,10 +127,18 @@ async fn staff_for_samples(shop: &TestShop) -> SampleStaff {
     let secret = owner.totp_secret.clone().unwrap();
     let owner_token = sign_in(
         "events-owner".into(),
-        owner_password,
+        owner_password.clone(),
         Some(format!("{:06}", totp_at(&secret, now / 30))),
     )
     .await;
+    let changed = shop
+        .post_as(
+            &owner_token,
+            "/admin/v1/me/password",
+            &json!({"currentPassword": owner_password, "newPassword": "Owner-of-the-tea-shop-1"}),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{}", changed.text);
     let mut staff = Vec::new();
     for (name, role) in [
         ("events-operator", domain::staff::Role::Operator),
@@ -139,7 +147,7 @@ async fn staff_for_samples(shop: &TestShop) -> SampleStaff {
         ("events-enroller", domain::staff::Role::Service),
         ("events-gone", domain::staff::Role::Service),
     ] {
-        let (member, password) = desk
+        let (member, password, _) = desk
             .add(name, role, &app::staff::Actor::shopctl(), now)
             .await
             .unwrap();
