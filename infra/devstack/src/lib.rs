@@ -460,7 +460,6 @@ impl LocalStack {
             self.settings
                 .get("MEDIA_BUCKET")
                 .ok_or_else(|| anyhow::anyhow!("the template names no MEDIA_BUCKET"))?,
-            reqwest::Client::new(),
         )
         .map_err(anyhow::Error::msg)
     }

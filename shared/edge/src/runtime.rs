@@ -72,7 +72,7 @@ impl Clients {
                 "needs clients built from an AWS configuration",
             )
         })?;
-        store::media::MediaBucket::new(config, bucket, self.http())
+        store::media::MediaBucket::new(config, bucket)
             .map_err(|problem| ConfigError::new("MEDIA_BUCKET", problem))
     }
 

@@ -49,7 +49,9 @@ pub struct MediaBucket {
     /// emulator's `<endpoint>/<bucket>` locally.
     base_url: String,
     credentials: SharedCredentialsProvider,
-    http: reqwest::Client,
+    /// Made on the first call to S3 (keeping a photo): functions that only sign never build
+    /// an HTTP client (its TLS roots) at cold start.
+    http: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
 }
 
 fn amz_date(at: i64) -> (String, String) {
@@ -91,11 +93,7 @@ fn system_time(at: i64) -> SystemTime {
 impl MediaBucket {
     /// From the SDK configuration every client is built from: its region, its endpoint (the
     /// emulator locally) and its credentials.
-    pub fn new(
-        config: &aws_config::SdkConfig,
-        bucket: impl Into<String>,
-        http: reqwest::Client,
-    ) -> Result<Self, String> {
+    pub fn new(config: &aws_config::SdkConfig, bucket: impl Into<String>) -> Result<Self, String> {
         let bucket = bucket.into();
         let region = config
             .region()
@@ -113,7 +111,7 @@ impl MediaBucket {
             region,
             base_url,
             credentials,
-            http,
+            http: Default::default(),
         })
     }
 
@@ -311,8 +309,14 @@ impl MediaBucket {
             .into_parts();
         let method = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| MediaError::Signing(e.to_string()))?;
-        let mut call = self
-            .http
+        let http = self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default()
+        });
+        let mut call = http
             .request(method, &url)
             .header("content-md5", &md5)
             .body(body.to_vec());
