@@ -368,6 +368,7 @@ impl Checkout {
             DEFAULT_PAYMENT_MINUTES,
         )?;
         let marketing_table = settings.required("MARKETING_TABLE")?;
+        let personal = clients.personal_data(settings)?;
         Ok(Self {
             metrics: clients.metrics("checkout"),
             cart: CartReader::new(
@@ -376,7 +377,8 @@ impl Checkout {
                 settings.required("USERS_TABLE")?,
                 &marketing_table,
             ),
-            shopping: ShoppingStore::new(dynamodb.clone(), settings.required("SHOPPING_TABLE")?),
+            shopping: ShoppingStore::new(dynamodb.clone(), settings.required("SHOPPING_TABLE")?)
+                .with_personal_data(personal.clone()),
             media: clients.media_bucket(settings)?,
             reviews: store::reviews::ReviewStore::new(
                 dynamodb.clone(),
@@ -407,7 +409,8 @@ impl Checkout {
                 clients.metrics("checkout"),
             ),
             // Its order store also carries the catalog and idempotency tables: checkout reserves.
-            payments: PaymentDesk::new(settings, dynamodb, sqs, clients.metrics("checkout"))?,
+            payments: PaymentDesk::new(settings, dynamodb, sqs, clients.metrics("checkout"))?
+                .with_personal_data(personal),
             payment_seconds: payment_minutes * 60,
             refund_window_days: settings.number_in(
                 "REFUND_WINDOW_DAYS",

@@ -71,7 +71,9 @@ impl Fulfillment {
         let catalog_table = settings.required("CATALOG_TABLE")?;
         Ok(Self {
             metrics: clients.metrics("fulfillment"),
-            orders: OrderStore::new(dynamodb.clone(), &orders_table, &catalog_table, "", ""),
+            // The courier's label needs the receiver: this function opens, never seals.
+            orders: OrderStore::new(dynamodb.clone(), &orders_table, &catalog_table, "", "")
+                .with_personal_data(clients.personal_data(settings)?),
             orders_table: orders_table.clone(),
             social: SocialStore::new(dynamodb.clone(), settings.required("MARKETING_TABLE")?),
             fulfillment: Queue::new(

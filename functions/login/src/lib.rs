@@ -196,6 +196,7 @@ impl Login {
     pub fn new(settings: &Settings, clients: &Clients) -> Result<Self, ConfigError> {
         let (dynamodb, http) = (clients.dynamodb.clone(), clients.http());
         let jwt_secret = settings.secret("JWT_SECRET")?;
+        let personal = clients.personal_data(settings)?;
         Ok(Self {
             metrics: clients.metrics("login"),
             alipay: providers::alipay::AlipayClient::from_settings(settings, clients.http())?,
@@ -208,11 +209,13 @@ impl Login {
                 &settings.required("SHOPPING_TABLE")?,
                 &settings.required("REVIEWS_TABLE")?,
                 PhoneHashKey::derive(&jwt_secret),
-            ),
+            )
+            .with_personal_data(personal.clone()),
             shopping: store::shopping::ShoppingStore::new(
                 dynamodb.clone(),
                 settings.required("SHOPPING_TABLE")?,
-            ),
+            )
+            .with_personal_data(personal),
             sessions: Sessions::new(
                 &jwt_secret,
                 UserStore::new(dynamodb.clone(), settings.required("USERS_TABLE")?),

@@ -84,7 +84,8 @@ impl WeChatPush {
                 &settings.required("SHOPPING_TABLE")?,
                 &settings.required("REVIEWS_TABLE")?,
                 domain::phone::PhoneHashKey::derive(&settings.secret("JWT_SECRET")?),
-            ),
+            )
+            .with_personal_data(clients.personal_data(settings)?),
         })
     }
 

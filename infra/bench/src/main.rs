@@ -228,6 +228,9 @@ impl Bench {
         let mut cold = Vec::new();
         let mut cold_with_secret = Vec::new();
         let mut first = Vec::new();
+        // The KMS calls of the cold starts and their first events: a function that seals
+        // personal data makes its one GenerateDataKey in its first event that seals.
+        self.proxy.take();
         for _ in 0..self.options.cold_starts {
             let process = FunctionProcess::start(&binary, name, &self.env).await?;
             cold.push(process.cold_start);
@@ -239,6 +242,8 @@ impl Bench {
             self.invoke(&process, main).await?;
             process.stop().await;
         }
+        let processes = 2 * self.options.cold_starts;
+        let kms_per_process = report::kms_calls(&self.proxy.take(), processes);
 
         let process = FunctionProcess::start(&binary, name, &self.env).await?;
         let mut rows = Vec::new();
@@ -289,6 +294,7 @@ impl Bench {
                 cold_p90: percentile(&cold, 90),
                 cold_with_secret_p50: percentile(&cold_with_secret, 50),
                 first_event_p50: percentile(&first, 50),
+                kms_per_process,
                 peak_rss_mb,
                 binary_mb: size as f64 / (1024.0 * 1024.0),
                 file: describe_file(&binary).await,

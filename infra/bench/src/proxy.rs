@@ -112,6 +112,8 @@ fn service_name(raw: &str) -> String {
         "DynamoDB".into()
     } else if raw == "AmazonSQS" || raw == "sqs" {
         "SQS".into()
+    } else if raw == "TrentService" || raw == "kms" {
+        "KMS".into()
     } else {
         raw.to_string()
     }
@@ -201,6 +203,8 @@ mod tests {
             call("DynamoDB", "TransactWriteItems")
         );
         assert_eq!(classify(&sqs, b"{}"), call("SQS", "SendMessage"));
+        let kms = headers(&[("x-amz-target", "TrentService.GenerateDataKey")]);
+        assert_eq!(classify(&kms, b"{}"), call("KMS", "GenerateDataKey"));
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct FunctionFigures {
     /// The same, configured as in AWS: the shop secret read from Secrets Manager.
     pub cold_with_secret_p50: Duration,
     pub first_event_p50: Duration,
+    /// KMS calls per process over its cold start and first event, by action.
+    pub kms_per_process: String,
     pub peak_rss_mb: f64,
     pub binary_mb: f64,
     /// What `file` says about the binary.
@@ -68,6 +70,25 @@ impl AwsCalls {
             }
         }
         (total, actions.join(", "))
+    }
+}
+
+/// KMS calls in `tally` per process, by action ("GenerateDataKey 1"), or "0".
+pub fn kms_calls(tally: &Tally, processes: usize) -> String {
+    let each: Vec<String> = tally
+        .iter()
+        .filter(|((service, _), _)| service == "KMS")
+        .map(|((_, action), calls)| {
+            format!(
+                "{action} {}",
+                count(*calls as f64 / processes.max(1) as f64)
+            )
+        })
+        .collect();
+    if each.is_empty() {
+        "0".into()
+    } else {
+        each.join(", ")
     }
 }
 
@@ -119,14 +140,14 @@ pub fn render(
     let _ = writeln!(
         out,
         "| Function | Route | Cold start p50 / p90 (ms) | Cold start with SHOP_SECRET_ARN p50 (ms) \
-         | First event p50 (ms) | Warm p50 / p90 (ms) \
+         | First event p50 (ms) | KMS calls, cold start + first event | Warm p50 / p90 (ms) \
          | Emulator calls p50 (ms) | Handler p50 excl. emulator (ms) | Peak RSS (MB) | Binary (MB) |"
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|");
     for row in rows {
         let emulator = row.emulator_p50.unwrap_or_default();
         let handler = ms(row.warm_p50) - ms(emulator);
-        let (cold, cold_secret, first, rss, binary) = match &row.figures {
+        let (cold, cold_secret, first, kms, rss, binary) = match &row.figures {
             Some(f) => (
                 format!(
                     "{} / {:.1}",
@@ -135,14 +156,22 @@ pub fn render(
                 ),
                 judged(ms(f.cold_with_secret_p50), TARGET_COLD_START_MS, 1),
                 format!("{:.2}", ms(f.first_event_p50)),
+                f.kms_per_process.clone(),
                 judged(f.peak_rss_mb, TARGET_RSS_MB, 1),
                 judged(f.binary_mb, TARGET_BINARY_MB, 2),
             ),
-            None => ("″".into(), "″".into(), "″".into(), "″".into(), "″".into()),
+            None => (
+                "″".into(),
+                "″".into(),
+                "″".into(),
+                "″".into(),
+                "″".into(),
+                "″".into(),
+            ),
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {cold} | {cold_secret} | {first} | {:.2} / {:.2} | {} | {} | {rss} | {binary} |",
+            "| {} | {} | {cold} | {cold_secret} | {first} | {kms} | {:.2} / {:.2} | {} | {} | {rss} | {binary} |",
             row.function,
             row.route,
             ms(row.warm_p50),
@@ -162,7 +191,9 @@ pub fn render(
         out,
         "- Cold start: process spawn to its first `GET /runtime/invocation/next` (config read, clients built). \
          With SHOP_SECRET_ARN: configured as in AWS, the same plus one GetSecretValue (to moto). \
-         First event: the main route's first invocation after that."
+         First event: the main route's first invocation after that; for a function that seals \
+         personal data it includes the one GenerateDataKey (to moto's KMS) of its first seal, \
+         counted per process in the KMS column."
     );
     let _ = writeln!(
         out,
@@ -265,6 +296,17 @@ mod tests {
 
     fn ms_list(values: &[u64]) -> Vec<Duration> {
         values.iter().map(|v| Duration::from_millis(*v)).collect()
+    }
+
+    #[test]
+    fn kms_calls_are_counted_per_process_by_action() {
+        let mut tally = Tally::new();
+        tally.insert(("KMS".into(), "GenerateDataKey".into()), 40);
+        tally.insert(("DynamoDB".into(), "GetItem".into()), 99);
+        assert_eq!(kms_calls(&tally, 40), "GenerateDataKey 1");
+        tally.insert(("KMS".into(), "Decrypt".into()), 10);
+        assert_eq!(kms_calls(&tally, 40), "Decrypt 0.25, GenerateDataKey 1");
+        assert_eq!(kms_calls(&Tally::new(), 40), "0");
     }
 
     #[test]

@@ -122,6 +122,8 @@ pub struct LocalStack {
     pub endpoint: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// The keys to personal data, as the functions that seal it hold them.
+    pub personal_data: store::personal::PersonalDataKeys,
 }
 
 /// Random secrets for one local run: nothing secret is ever written into the repository.
@@ -422,6 +424,11 @@ impl LocalStack {
             gateway.hold();
         }
         server::spawn(gateway_listener, gateway.clone());
+        let personal_data_key = resources
+            .keys
+            .get("PersonalDataKey")
+            .cloned()
+            .context("template has no PersonalDataKey")?;
         Ok(Self {
             template,
             resources,
@@ -450,6 +457,10 @@ impl LocalStack {
             endpoint: options.endpoint.clone(),
             dynamodb,
             sqs,
+            personal_data: store::personal::PersonalDataKeys::new(
+                aws_sdk_kms::Client::new(&config),
+                personal_data_key,
+            ),
         })
     }
 
@@ -501,6 +512,7 @@ impl LocalStack {
              # WeChat sandbox (its AppSecret is this run's random one, never a real shop's).\n\
              AWS_ENDPOINT_URL={}\nAWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\nAWS_REGION=us-east-1\n\
              CATALOG_TABLE={}\nMARKETING_TABLE={}\nUSERS_TABLE={}\nORDERS_TABLE={}\nREVIEWS_TABLE={}\nSTAFF_TABLE={}\nAUDIT_TABLE={}\n\
+             SHOPPING_TABLE={}\nPERSONAL_DATA_KEY_ID={}\n\
              WECHAT_APPID={}\nWECHAT_API_BASE={}\nWECHAT_SECRET={}\n",
             self.endpoint,
             table("CatalogTable"),
@@ -510,6 +522,8 @@ impl LocalStack {
             table("ReviewsTable"),
             table("StaffTable"),
             table("AuditTable"),
+            table("ShoppingTable"),
+            self.resources.keys["PersonalDataKey"],
             self.settings["WECHAT_APPID"],
             self.sandbox_url,
             self.settings["WECHAT_SECRET"],
@@ -531,6 +545,16 @@ impl LocalStack {
             self.resources.tables["IdempotencyTable"].clone(),
             self.resources.tables["MarketingTable"].clone(),
         )
+        .with_personal_data(self.personal_data.clone())
+    }
+
+    /// The shopping table's store, opening and sealing addresses as the functions do.
+    pub fn shopping_store(&self) -> store::shopping::ShoppingStore {
+        store::shopping::ShoppingStore::new(
+            self.dynamodb.clone(),
+            self.resources.tables["ShoppingTable"].clone(),
+        )
+        .with_personal_data(self.personal_data.clone())
     }
 
     /// Feeds the visible messages of a queue to its consumer like Lambda's event source does,

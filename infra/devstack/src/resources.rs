@@ -1,4 +1,4 @@
-//! Creating the template's tables and queues in the emulator, and the settings each function
+//! Creating the template's tables, queues, buckets and keys in the emulator, and the settings each function
 //! gets from them. Re-running keeps what exists.
 
 use crate::template::{EnvValue, FunctionSpec, Resource, Template};
@@ -17,6 +17,8 @@ pub struct LocalResources {
     pub tables: BTreeMap<String, String>,
     /// Bucket names by logical id.
     pub buckets: BTreeMap<String, String>,
+    /// KMS key ids by logical id.
+    pub keys: BTreeMap<String, String>,
     pub queue_urls: BTreeMap<String, String>,
     pub queue_arns: BTreeMap<String, String>,
 }
@@ -51,6 +53,36 @@ async fn create_bucket(endpoint: &str, name: &str) -> anyhow::Result<()> {
     } else {
         bail!("creating bucket {name}: {status} {body}")
     }
+}
+
+/// The emulator's KMS key under the alias `alias/<name>`, created with the alias the first
+/// time, so a stack started again over the same emulator opens what it sealed before.
+async fn create_key(kms: &aws_sdk_kms::Client, name: &str) -> anyhow::Result<String> {
+    let alias = format!("alias/{name}");
+    if let Ok(found) = kms.describe_key().key_id(&alias).send().await
+        && let Some(id) = found.key_metadata().map(|m| m.key_id())
+    {
+        return Ok(id.to_string());
+    }
+    let created = kms
+        .create_key()
+        .description(format!("local {name}"))
+        .send()
+        .await
+        .map_err(aws_error)
+        .with_context(|| format!("creating KMS key {name}"))?;
+    let id = created
+        .key_metadata()
+        .map(|m| m.key_id().to_string())
+        .context("CreateKey gave no key id")?;
+    kms.create_alias()
+        .alias_name(&alias)
+        .target_key_id(&id)
+        .send()
+        .await
+        .map_err(aws_error)
+        .with_context(|| format!("naming KMS key {name}"))?;
+    Ok(id)
 }
 
 /// An index's `Projection` as the template writes it.
@@ -259,6 +291,13 @@ impl LocalResources {
             create_bucket(endpoint, &name).await?;
             local.buckets.insert(bucket.logical_id.clone(), name);
         }
+        if !template.keys.is_empty() {
+            let kms = aws_sdk_kms::Client::new(&crate::aws_config(endpoint).await);
+            for key in &template.keys {
+                let id = create_key(&kms, &format!("{prefix}{}", key.logical_id)).await?;
+                local.keys.insert(key.logical_id.clone(), id);
+            }
+        }
         for table in &template.tables {
             let name = format!("{prefix}{}", table.logical_id);
             create_table(dynamodb, &name, table).await?;
@@ -334,6 +373,8 @@ impl LocalResources {
                             t.clone()
                         } else if let Some(b) = self.buckets.get(id) {
                             b.clone()
+                        } else if let Some(k) = self.keys.get(id) {
+                            k.clone()
                         } else if let Some(u) = self.queue_urls.get(id) {
                             u.clone()
                         } else if let Some(default) = template.parameters.get(id) {

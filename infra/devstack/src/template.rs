@@ -11,6 +11,8 @@ pub struct Template {
     pub tables: Vec<Resource>,
     pub queues: Vec<Resource>,
     pub buckets: Vec<Resource>,
+    /// KMS keys (`AWS::KMS::Key`).
+    pub keys: Vec<Resource>,
     pub functions: Vec<FunctionSpec>,
     /// Parameter defaults, by parameter name.
     pub parameters: BTreeMap<String, Option<String>>,
@@ -191,6 +193,7 @@ impl Template {
             tables: Vec::new(),
             queues: Vec::new(),
             buckets: Vec::new(),
+            keys: Vec::new(),
             functions: Vec::new(),
             parameters,
         };
@@ -208,6 +211,10 @@ impl Template {
                     properties,
                 }),
                 "AWS::S3::Bucket" => template.buckets.push(Resource {
+                    logical_id: id,
+                    properties,
+                }),
+                "AWS::KMS::Key" => template.keys.push(Resource {
                     logical_id: id,
                     properties,
                 }),

@@ -87,6 +87,26 @@ fn main() -> ExitCode {
                     Err(e) => Err(CliError::Failed(e.to_string())),
                 }
             }
+            // Reads and seals shoppers' personal data: it needs the KMS key the functions use.
+            [first, second] if first == "personal-data" && second == "seal" => {
+                match (table("SHOPPING_TABLE"), std::env::var("PERSONAL_DATA_KEY_ID")) {
+                    (Ok(shopping), Ok(key)) => {
+                        let keys = store::personal::PersonalDataKeys::from_config(&config, key);
+                        let client = aws_sdk_dynamodb::Client::new(&config);
+                        shopctl::seal_personal_data(
+                            &store::orders::OrderStore::new(client.clone(), &orders, "", "", "")
+                                .with_personal_data(keys.clone()),
+                            &store::shopping::ShoppingStore::new(client, shopping)
+                                .with_personal_data(keys),
+                        )
+                        .await
+                    }
+                    (Err(e), _) => Err(CliError::Failed(e)),
+                    (_, Err(_)) => Err(CliError::Failed(
+                        "PERSONAL_DATA_KEY_ID is not set: name the KMS key (the stack's PersonalDataKey)".into(),
+                    )),
+                }
+            }
             _ => run(&admin, &words, now).await,
         };
         match answer {

@@ -125,6 +125,12 @@ impl PaymentDesk {
         })
     }
 
+    /// The same desk sealing the receivers of the orders it writes and opening those it reads.
+    pub fn with_personal_data(mut self, keys: store::personal::PersonalDataKeys) -> Self {
+        self.orders = self.orders.with_personal_data(keys);
+        self
+    }
+
     /// A WeChat Pay transaction, settled as [`PaymentDesk::settle`] settles any payment.
     pub async fn settle_wechat(
         &self,

@@ -124,6 +124,14 @@ impl Privacy {
         }
     }
 
+    /// The same use case opening and sealing receivers: the export shows the shopper their
+    /// addresses, and a revoked phone leaves addresses that are sealed again.
+    pub fn with_personal_data(mut self, keys: store::personal::PersonalDataKeys) -> Self {
+        self.orders = self.orders.with_personal_data(keys.clone());
+        self.shopping = self.shopping.with_personal_data(keys);
+        self
+    }
+
     pub async fn export(&self, user: &UserId, now: i64) -> Result<Export, PrivacyError> {
         let account = self
             .users

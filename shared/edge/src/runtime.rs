@@ -9,6 +9,9 @@ use std::future::Future;
 use std::time::Instant;
 use tracing::Instrument;
 
+/// The setting naming the KMS key that seals shoppers' personal data.
+pub const PERSONAL_DATA_KEY_ID: &str = "PERSONAL_DATA_KEY_ID";
+
 /// The clients a function talks to the world with, built once per cold start (or once per local
 /// stack) and handed to every function's constructor. An SDK client opens nothing until used;
 /// the HTTP client loads TLS roots, so it is built only for functions that call a provider.
@@ -74,6 +77,24 @@ impl Clients {
         })?;
         store::media::MediaBucket::new(config, bucket)
             .map_err(|problem| ConfigError::new("MEDIA_BUCKET", problem))
+    }
+
+    /// The keys to shoppers' personal data, under the KMS key `PERSONAL_DATA_KEY_ID`. KMS is
+    /// first called when a store first seals or opens, not here.
+    pub fn personal_data(
+        &self,
+        settings: &Settings,
+    ) -> Result<store::personal::PersonalDataKeys, ConfigError> {
+        let key_id = settings.required(PERSONAL_DATA_KEY_ID)?;
+        let config = self.config.as_ref().ok_or_else(|| {
+            ConfigError::new(
+                PERSONAL_DATA_KEY_ID,
+                "needs clients built from an AWS configuration",
+            )
+        })?;
+        Ok(store::personal::PersonalDataKeys::from_config(
+            config, key_id,
+        ))
     }
 
     /// For WeChat and WeChat Pay, with the timeouts every provider call needs; one per stack.

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod marketing;
 pub mod media;
 pub mod orders;
+pub mod personal;
 pub mod points;
 pub mod privacy;
 pub mod pushes;
@@ -43,6 +44,12 @@ pub enum StoreError {
     },
     #[error("stored item {key} does not match its type: {problem}")]
     Corrupt { key: String, problem: String },
+    /// Sealing or opening shoppers' personal data failed (KMS unreachable or refusing).
+    #[error("personal data: {operation} failed: {problem}")]
+    PersonalData {
+        operation: &'static str,
+        problem: String,
+    },
 }
 
 impl StoreError {

@@ -12,6 +12,7 @@
 
 use super::catalog::flash_buy_key;
 use super::marketing::MarketingStore;
+use super::personal::{self, PersonalDataKeys};
 use super::points::PointsLedger;
 use super::social::SocialStore;
 use super::{
@@ -38,6 +39,8 @@ pub struct OrderStore {
     pub(crate) points: PointsLedger,
     /// Group seats and bargains an order holds, too.
     pub(crate) social: SocialStore,
+    /// What seals and opens the receiver's name, phone and street; without it they read empty.
+    personal: Option<PersonalDataKeys>,
 }
 
 /// An order as stored: the order and whose WeChat account pays for it.
@@ -129,7 +132,36 @@ impl OrderStore {
             orders: orders.into(),
             catalog: catalog.into(),
             idempotency: idempotency.into(),
+            personal: None,
         }
+    }
+
+    /// The same store sealing the receivers it writes and opening those it reads.
+    pub fn with_personal_data(mut self, keys: PersonalDataKeys) -> Self {
+        self.personal = Some(keys);
+        self
+    }
+
+    /// Seals the receivers that orders written before sealing existed keep in clear (an
+    /// erased receiver has nothing left to seal).
+    pub async fn seal_clear_receivers(&self) -> Result<personal::Migrated, StoreError> {
+        personal::seal_what_is_clear(
+            &self.client,
+            self.personal.as_ref(),
+            personal::ClearItems {
+                table: &self.orders,
+                sort_key: "ORDER",
+                sort_key_is_prefix: false,
+                attribute: Some("address"),
+            },
+        )
+        .await
+    }
+
+    /// Orders as read, their receivers opened (or withheld, without keys).
+    pub(crate) async fn orders_of(&self, mut items: Vec<Item>) -> Result<Vec<Order>, StoreError> {
+        personal::open_items(self.personal.as_ref(), &mut items, Some("address")).await?;
+        items.iter().map(from_item).collect()
     }
 
     /// Moves a shopper's count of flash-sale units bought for `sku` by `delta`.
@@ -196,6 +228,7 @@ impl OrderStore {
         }
         let mut order_item = to_item(order);
         order_item.extend(order_key(&order.id));
+        personal::seal_item(self.personal.as_ref(), &mut order_item, Some("address")).await?;
         let payer_attribute = match order.provider {
             domain::payment::Provider::Wechat => "openid",
             domain::payment::Provider::Alipay => "alipayOpenId",
@@ -355,18 +388,20 @@ impl OrderStore {
     }
 
     pub async fn get(&self, id: &OrderId) -> Result<Option<StoredOrder>, StoreError> {
-        self.order_item(id)
-            .await?
-            .map(|item| {
-                let openid = get_s(&item, "openid").and_then(|o| OpenId::parse(o).ok());
-                let alipay_open_id = get_s(&item, "alipayOpenId").map(str::to_string);
-                from_item(&item).map(|order| StoredOrder {
-                    order,
-                    openid,
-                    alipay_open_id,
-                })
-            })
-            .transpose()
+        let Some(mut item) = self.order_item(id).await? else {
+            return Ok(None);
+        };
+        personal::open_items(
+            self.personal.as_ref(),
+            std::slice::from_mut(&mut item),
+            Some("address"),
+        )
+        .await?;
+        Ok(Some(StoredOrder {
+            openid: get_s(&item, "openid").and_then(|o| OpenId::parse(o).ok()),
+            alipay_open_id: get_s(&item, "alipayOpenId").map(str::to_string),
+            order: from_item(&item)?,
+        }))
     }
 
     /// A shopper's orders, newest first, optionally only those in one status.
@@ -416,7 +451,7 @@ impl OrderStore {
             None
         };
         Ok(Page {
-            items: orders.iter().map(from_item).collect::<Result<_, _>>()?,
+            items: self.orders_of(orders).await?,
             next,
         })
     }

@@ -51,16 +51,17 @@ fn sku_list(ids: &[SkuId]) -> AttributeValue {
 
 impl OrderStore {
     async fn refund_state(&self, id: &OrderId) -> Result<Option<RefundState>, StoreError> {
-        self.order_item(id)
-            .await?
-            .map(|item| {
-                Ok(RefundState {
-                    order: from_item(&item)?,
-                    processing: get_i64(&item, "refundsProcessing").unwrap_or(0),
-                    before: get_s(&item, "statusBeforeRefund").and_then(OrderStatus::parse),
-                })
-            })
-            .transpose()
+        let Some(item) = self.order_item(id).await? else {
+            return Ok(None);
+        };
+        let processing = get_i64(&item, "refundsProcessing").unwrap_or(0);
+        let before = get_s(&item, "statusBeforeRefund").and_then(OrderStatus::parse);
+        let order = self.orders_of(vec![item]).await?.remove(0);
+        Ok(Some(RefundState {
+            order,
+            processing,
+            before,
+        }))
     }
 
     /// Records `refund` (planned from `order` as read) and moves the order to REFUNDING, in one

@@ -14,6 +14,7 @@
 //!   only when they may be past the 200 kept (expired ones make it count high; a trim sets
 //!   it right)
 
+use super::personal::{self, PersonalDataKeys};
 use super::{Item, ListPosition, Page, StoreError, from_item, get_i64, get_s};
 use super::{n, s, to_item};
 use aws_sdk_dynamodb::Client;
@@ -88,6 +89,8 @@ pub struct Mark {
 pub struct ShoppingStore {
     client: Client,
     table: String,
+    /// What seals and opens addresses' names, phones and streets; without it they read empty.
+    personal: Option<PersonalDataKeys>,
 }
 
 impl ShoppingStore {
@@ -95,7 +98,45 @@ impl ShoppingStore {
         Self {
             client,
             table: table.into(),
+            personal: None,
         }
+    }
+
+    /// The same store sealing the addresses it writes and opening those it reads.
+    pub fn with_personal_data(mut self, keys: PersonalDataKeys) -> Self {
+        self.personal = Some(keys);
+        self
+    }
+
+    /// Seals the addresses written before sealing existed that are still in clear.
+    pub async fn seal_clear_addresses(&self) -> Result<personal::Migrated, StoreError> {
+        personal::seal_what_is_clear(
+            &self.client,
+            self.personal.as_ref(),
+            personal::ClearItems {
+                table: &self.table,
+                sort_key: "ADDRESS#",
+                sort_key_is_prefix: true,
+                attribute: None,
+            },
+        )
+        .await
+    }
+
+    async fn addresses_of(&self, mut items: Vec<Item>) -> Result<Vec<SavedAddress>, StoreError> {
+        personal::open_items(self.personal.as_ref(), &mut items, None).await?;
+        items.iter().map(from_item).collect()
+    }
+
+    async fn address_item(
+        &self,
+        user: &UserId,
+        address: &SavedAddress,
+    ) -> Result<Item, StoreError> {
+        let mut item = to_item(address);
+        item.extend(key(user, format!("ADDRESS#{}", address.id)));
+        personal::seal_item(self.personal.as_ref(), &mut item, None).await?;
+        Ok(item)
     }
 
     async fn items(&self, user: &UserId, prefix: &str) -> Result<Vec<Item>, StoreError> {
@@ -408,16 +449,18 @@ impl ShoppingStore {
     /// Every address (newest first) and which is the default, in one query.
     pub async fn address_book(&self, user: &UserId) -> Result<AddressBook, StoreError> {
         let mut book = AddressBook::default();
+        let mut addresses = Vec::new();
         for item in self.items(user, "ADDRESS").await? {
             match get_s(&item, "sk") {
                 Some("ADDRESSES") => {
                     book.default_id =
                         get_s(&item, "defaultId").and_then(|d| AddressId::parse(d).ok());
                 }
-                Some(_) => book.addresses.push(from_item(&item)?),
+                Some(_) => addresses.push(item),
                 None => {}
             }
         }
+        book.addresses = self.addresses_of(addresses).await?;
         book.addresses.sort_by(|a, b| {
             b.created_at
                 .cmp(&a.created_at)
@@ -431,11 +474,13 @@ impl ShoppingStore {
         user: &UserId,
         id: &AddressId,
     ) -> Result<Option<SavedAddress>, StoreError> {
-        self.item(key(user, format!("ADDRESS#{id}")), "GetItem address")
+        let Some(item) = self
+            .item(key(user, format!("ADDRESS#{id}")), "GetItem address")
             .await?
-            .as_ref()
-            .map(from_item)
-            .transpose()
+        else {
+            return Ok(None);
+        };
+        Ok(self.addresses_of(vec![item]).await?.pop())
     }
 
     /// Adds an address, within the book's 20; the first one, or one asked to be, becomes the
@@ -446,8 +491,7 @@ impl ShoppingStore {
         address: &SavedAddress,
         make_default: bool,
     ) -> Result<Saved, StoreError> {
-        let mut item = to_item(address);
-        item.extend(key(user, format!("ADDRESS#{}", address.id)));
+        let item = self.address_item(user, address).await?;
         let default = if make_default {
             "defaultId = :id"
         } else {
@@ -485,8 +529,7 @@ impl ShoppingStore {
         user: &UserId,
         address: &SavedAddress,
     ) -> Result<Saved, StoreError> {
-        let mut item = to_item(address);
-        item.extend(key(user, format!("ADDRESS#{}", address.id)));
+        let item = self.address_item(user, address).await?;
         match self
             .client
             .put_item()
@@ -812,10 +855,11 @@ impl ShoppingStore {
 /// Everything at once, for the shopper's export and the deletion of their account.
 impl ShoppingStore {
     /// Every record of the shopper's partition, as stored (keys left out).
+    /// Addresses come opened: the export is the shopper's own.
     pub async fn everything(&self, user: &UserId) -> Result<Vec<serde_json::Value>, StoreError> {
-        Ok(self
-            .partition_items(user)
-            .await?
+        let mut items = self.partition_items(user).await?;
+        personal::open_items(self.personal.as_ref(), &mut items, None).await?;
+        Ok(items
             .iter()
             .map(|item| {
                 let mut value = super::from_attribute(&AttributeValue::M(item.clone()));

@@ -13,6 +13,7 @@ mod login;
 mod logistics;
 mod openapi;
 mod payments;
+mod personal_data;
 mod points;
 mod privacy;
 mod promotions;

@@ -20,6 +20,8 @@ async fn the_templates_tables_are_created_with_their_indexes_and_rerunning_keeps
     assert_eq!(first.tables.len(), template.tables.len());
     assert_eq!(first.buckets, second.buckets, "an existing bucket is kept");
     assert_eq!(first.buckets.len(), template.buckets.len());
+    assert_eq!(first.keys, second.keys, "an existing KMS key is kept");
+    assert_eq!(first.keys.len(), template.keys.len());
     let catalog = dynamodb
         .describe_table()
         .table_name(&first.tables["CatalogTable"])

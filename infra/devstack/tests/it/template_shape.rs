@@ -219,6 +219,70 @@ fn the_media_bucket_is_private_and_forgets_unused_uploads() {
 }
 
 #[test]
+fn only_the_functions_that_need_shoppers_personal_data_may_open_it_and_fewer_may_seal_it() {
+    let t = template();
+    let keys = resources_of(&t, "AWS::KMS::Key");
+    let (_, key) = keys
+        .iter()
+        .find(|(name, _)| name == "PersonalDataKey")
+        .expect("a PersonalDataKey");
+    assert_eq!(key["Properties"]["EnableKeyRotation"], Value::Bool(true));
+    assert_eq!(
+        key["DeletionPolicy"], "Retain",
+        "losing the key loses every sealed address"
+    );
+
+    let mut opening = Vec::new();
+    let mut sealing = Vec::new();
+    for (id, f) in resources_of(&t, "AWS::Serverless::Function") {
+        let kms: Vec<Value> = statements(&f)
+            .into_iter()
+            .filter(|s| format!("{:?}", s["Action"]).contains("kms:"))
+            .collect();
+        let actions = format!("{:?}", kms.iter().map(|s| &s["Action"]).collect::<Vec<_>>());
+        for statement in &kms {
+            assert!(
+                format!("{:?}", statement["Resource"]).contains("PersonalDataKey"),
+                "{id}: KMS only on the personal data key"
+            );
+            assert_eq!(
+                statement["Condition"]["StringEquals"]["kms:EncryptionContext:purpose"],
+                "shop-personal-data",
+                "{id}: only data keys made for personal data"
+            );
+        }
+        let named = !f["Properties"]["Environment"]["Variables"]["PERSONAL_DATA_KEY_ID"].is_null();
+        assert_eq!(
+            named,
+            !kms.is_empty(),
+            "{id}: the key named exactly where it may be used"
+        );
+        if actions.contains("kms:Decrypt") {
+            opening.push(id.clone());
+        }
+        if actions.contains("kms:GenerateDataKey") {
+            sealing.push(id);
+        }
+    }
+    opening.sort();
+    sealing.sort();
+    // The shopper's own pages and privacy requests, and the courier's label.
+    assert_eq!(
+        opening,
+        [
+            "CheckoutFunction",
+            "FulfillmentFunction",
+            "LoginFunction",
+            "WeChatPushFunction"
+        ]
+    );
+    assert_eq!(
+        sealing,
+        ["CheckoutFunction", "LoginFunction", "WeChatPushFunction"]
+    );
+}
+
+#[test]
 fn every_sqs_event_source_reports_partial_batch_failures() {
     let t = template();
     for (id, f) in resources_of(&t, "AWS::Serverless::Function") {
