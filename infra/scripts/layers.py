@@ -26,7 +26,7 @@ LAYERS = {
     "providers": {"domain", "settings"},
     "telemetry": {"domain"},
     "app": {"domain", "settings", "store", "providers", "telemetry"},
-    "edge": {"domain", "settings", "store", "providers", "telemetry"},
+    "edge": {"domain", "settings", "store", "providers", "telemetry", "app"},
 }
 
 # What the domain must never have anywhere in its dependency tree: I/O, the AWS SDK, HTTP,

@@ -7,15 +7,23 @@
 //! with its audit record in one transaction; `GET /admin/v1/audit` reads a day of the log with
 //! the check of its hash chain.
 
+use app::after_sales::{AfterSales, Verdict};
+use app::payment::PaymentDesk;
+use app::provider::Providers;
 use app::staff::{Actor, StaffDesk, StaffError};
 use domain::clock::now_epoch_seconds;
+use domain::ids::OrderId;
+use domain::money::Fen;
 use domain::staff::{Permission, Role, STAFF_TOKEN_SECONDS};
 use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
 use edge::auth::{StaffCaller, StaffSessions};
+use edge::cursor::CursorSealer;
 use edge::runtime::{Clients, HttpFunction, respond};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use settings::{ConfigError, Settings};
+use store::ListPosition;
+use store::shipments::ShipmentStore;
 use store::staff::{StaffMember, StaffStore};
 
 /// Every admin route and what it needs: `None` for signing in, which has no caller yet.
@@ -38,7 +46,23 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         Some(Permission::StaffManage),
     ),
     ("GET /admin/v1/audit", Some(Permission::AuditRead)),
+    (
+        "GET /admin/v1/after-sales",
+        Some(Permission::AfterSalesApprove),
+    ),
+    (
+        "POST /admin/v1/orders/{id}/refunds/{refundNo}/approve",
+        Some(Permission::AfterSalesApprove),
+    ),
+    (
+        "POST /admin/v1/orders/{id}/refunds/{refundNo}/reject",
+        Some(Permission::AfterSalesApprove),
+    ),
 ];
+
+/// Refunds above this many fen need a code entered within five minutes to approve, unless
+/// `REFUND_STEP_UP_FEN` says otherwise.
+pub const DEFAULT_REFUND_STEP_UP_FEN: i64 = 50_000;
 
 /// The permission a route needs; `Err` for a route this function does not serve.
 pub fn permission_of(route: &str) -> Result<Option<Permission>, ApiError> {
@@ -53,6 +77,13 @@ pub struct Admin {
     metrics: telemetry::metrics::Metrics,
     desk: StaffDesk,
     sessions: StaffSessions,
+    /// Refunds waiting for staff, decided here (售后审核).
+    after_sales: AfterSales,
+    /// The shoppers' after-sales photos, shown through short-lived links.
+    media: store::media::MediaBucket,
+    cursors: CursorSealer,
+    /// Approving a refund above this needs step-up.
+    refund_step_up_above: Fen,
 }
 
 /// The one place staff errors become HTTP answers.
@@ -143,10 +174,37 @@ impl Admin {
             clients.dynamodb.clone(),
             settings.required("AUDIT_TABLE")?,
         );
+        let secret = settings.secret("ADMIN_JWT_SECRET")?;
+        let orders = settings.required("ORDERS_TABLE")?;
+        let after_sales = AfterSales::from_settings(
+            settings,
+            PaymentDesk::new(
+                settings,
+                clients.dynamodb.clone(),
+                clients.sqs.clone(),
+                clients.metrics("admin"),
+            )?,
+            Providers::from_settings(settings, clients.http())?,
+            ShipmentStore::new(
+                clients.dynamodb.clone(),
+                &orders,
+                settings.required("CATALOG_TABLE")?,
+            ),
+        )?
+        .deciding(audit.clone());
+        let step_up = settings.number_in(
+            "REFUND_STEP_UP_FEN",
+            0..=100_000_000,
+            DEFAULT_REFUND_STEP_UP_FEN,
+        )?;
         Ok(Self {
             metrics: clients.metrics("admin"),
-            sessions: StaffSessions::new(&settings.secret("ADMIN_JWT_SECRET")?, store.clone())?,
+            sessions: StaffSessions::new(&secret, store.clone())?,
             desk: StaffDesk::new(store, audit),
+            after_sales,
+            media: clients.media_bucket(settings)?,
+            cursors: CursorSealer::derive(&secret),
+            refund_step_up_above: Fen::new(u64::try_from(step_up).unwrap_or(0)),
         })
     }
 
@@ -433,6 +491,86 @@ impl Admin {
     }
 }
 
+/// After-sales (售后审核): the queue of refunds waiting for staff, and their decisions.
+impl Admin {
+    /// `GET /admin/v1/after-sales?limit&cursor`: refunds awaiting approval, oldest first, with
+    /// the shopper's reason and photos.
+    async fn after_sales_queue(&self, req: &ApiRequest, now: i64) -> Result<ApiResponse, ApiError> {
+        let scope = "after-sales";
+        let after: Option<ListPosition> = self.cursors.position(req, scope)?;
+        let page = self
+            .after_sales
+            .desk
+            .orders
+            .awaiting_approval(after, api::page_limit(req)?)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for refund in &page.items {
+            items.push(
+                app::after_sales::shown(&self.media, refund, now)
+                    .await
+                    .map_err(|e| ApiError::unexpected(&e))?,
+            );
+        }
+        let mut answer = json!({ "items": items });
+        if let Some(next) = page.next {
+            answer["nextCursor"] = json!(self.cursors.seal(scope, &next));
+        }
+        Ok(api::json(200, &answer))
+    }
+
+    /// `POST .../refunds/{refundNo}/approve {overrideReturn?}` and `.../reject {reason}`. A
+    /// refund above `REFUND_STEP_UP_FEN` needs step-up to approve.
+    async fn decide_refund(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        approve: bool,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        #[derive(Deserialize, Default)]
+        #[serde(rename_all = "camelCase")]
+        struct Decide {
+            override_return: Option<bool>,
+            reason: Option<String>,
+        }
+        let not_found = || ApiError::new(404, "refund_not_found", "no such order or refund");
+        let order_id = OrderId::parse(req.path_param("id")?).map_err(|_| not_found())?;
+        let refund_no = req.path_param("refundNo")?;
+        let body: Decide = if req.body_bytes()?.iter().all(u8::is_ascii_whitespace) {
+            Decide::default()
+        } else {
+            req.json_body()?
+        };
+        let verdict = if approve {
+            let refund = self
+                .after_sales
+                .desk
+                .orders
+                .refund(&order_id, refund_no)
+                .await
+                .map_err(|e| ApiError::unexpected(&e))?
+                .ok_or_else(not_found)?;
+            if refund.amount > self.refund_step_up_above {
+                caller.require_step_up(now)?;
+            }
+            Verdict::Approve {
+                override_return: body.override_return.unwrap_or(false),
+            }
+        } else {
+            Verdict::Reject {
+                reason: domain::refund::rejection_reason(body.reason.as_deref())?,
+            }
+        };
+        let refund = self
+            .after_sales
+            .decide(&order_id, refund_no, &verdict, &actor(req, caller), now)
+            .await?;
+        Ok(api::json(200, &json!({ "refund": refund })))
+    }
+}
+
 #[async_trait::async_trait]
 impl HttpFunction for Admin {
     async fn handle(&self, req: ApiRequest) -> ApiResponse {
@@ -458,6 +596,13 @@ impl HttpFunction for Admin {
                 "POST /admin/v1/staff" => self.add_staff(&req, &caller, now).await,
                 "POST /admin/v1/staff/{id}/disable" => self.disable_staff(&req, &caller, now).await,
                 "GET /admin/v1/audit" => self.audit(&req, now).await,
+                "GET /admin/v1/after-sales" => self.after_sales_queue(&req, now).await,
+                "POST /admin/v1/orders/{id}/refunds/{refundNo}/approve" => {
+                    self.decide_refund(&req, &caller, true, now).await
+                }
+                "POST /admin/v1/orders/{id}/refunds/{refundNo}/reject" => {
+                    self.decide_refund(&req, &caller, false, now).await
+                }
                 other => Err(ApiError::route_not_found(other)),
             }
         })

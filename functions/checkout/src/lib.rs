@@ -14,7 +14,7 @@ mod views;
 
 use app::payment::PaymentDesk;
 use app::payment::Provider;
-use app::provider::{Closed, PaymentStart, ProviderError, Providers, Queried, RefundError};
+use app::provider::{Closed, PaymentStart, ProviderError, Providers, Queried};
 use app::receipt::Receipts;
 use domain::clock::now_epoch_seconds;
 use domain::ids::GroupId;
@@ -73,8 +73,9 @@ pub struct Checkout {
     wechat: WeChatApi,
     users: UserStore,
     receipts: Receipts,
+    /// Refunds asked for: at once, or waiting for staff as `REFUND_APPROVAL` says.
+    after_sales: app::after_sales::AfterSales,
     payment_seconds: i64,
-    refund_window_days: i64,
 }
 
 /// Why an order could not be placed, priced or changed.
@@ -369,6 +370,15 @@ impl Checkout {
         )?;
         let marketing_table = settings.required("MARKETING_TABLE")?;
         let personal = clients.personal_data(settings)?;
+        let providers = Providers::from_settings(settings, http.clone())?;
+        // Its order store also carries the catalog and idempotency tables: checkout reserves.
+        let payments = PaymentDesk::new(
+            settings,
+            dynamodb.clone(),
+            sqs.clone(),
+            clients.metrics("checkout"),
+        )?
+        .with_personal_data(personal.clone());
         Ok(Self {
             metrics: clients.metrics("checkout"),
             cart: CartReader::new(
@@ -396,7 +406,7 @@ impl Checkout {
                 UserStore::new(dynamodb.clone(), settings.required("USERS_TABLE")?),
             )?,
             cursors: CursorSealer::derive(&jwt_secret),
-            providers: Providers::from_settings(settings, http.clone())?,
+            providers: providers.clone(),
             wechat: WeChatApi::new(settings, http)?,
             users: UserStore::new(dynamodb.clone(), settings.required("USERS_TABLE")?),
             receipts: Receipts::new(
@@ -409,14 +419,14 @@ impl Checkout {
                 clients.metrics("checkout"),
             ),
             // Its order store also carries the catalog and idempotency tables: checkout reserves.
-            payments: PaymentDesk::new(settings, dynamodb, sqs, clients.metrics("checkout"))?
-                .with_personal_data(personal),
-            payment_seconds: payment_minutes * 60,
-            refund_window_days: settings.number_in(
-                "REFUND_WINDOW_DAYS",
-                0..=365,
-                domain::refund::DEFAULT_WINDOW_DAYS,
+            after_sales: app::after_sales::AfterSales::from_settings(
+                settings,
+                payments.clone(),
+                providers,
+                ShipmentStore::new(dynamodb, settings.required("ORDERS_TABLE")?, &catalog_table),
             )?,
+            payments,
+            payment_seconds: payment_minutes * 60,
         })
     }
 
@@ -1032,110 +1042,27 @@ impl Checkout {
 /// After-sales: refunds and returns.
 impl Checkout {
     /// Refunds some or all of a paid order's lines: the refund is recorded with the order moving
-    /// to REFUNDING in one transaction, then asked of WeChat Pay under its own out_refund_no (a
-    /// retry of the same request asks again for the same refund). Its notification finishes it.
+    /// to REFUNDING in one transaction, then asked of its provider under its own out_refund_no
+    /// (a retry of the same request asks again for the same refund), or left waiting for staff
+    /// (`AWAITING_APPROVAL`) as `REFUND_APPROVAL` says. Its notification finishes it.
     async fn refund(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let user = self.sessions.require_user(req).await?;
         let request = request::RefundRequest::parse(req, &user)?;
-        let mut stored = self.own_order(req, &user).await?;
+        let stored = self.own_order(req, &user).await?;
         if let Err(refusal) = request.evidence.fits(&stored.order) {
             return Err(ApiError::new(422, refusal.code(), refusal.to_string()).with_field("kind"));
         }
         let now = now_epoch_seconds();
         self.keep_photos("photos", &request.evidence.photos, now)
             .await?;
-        let mut attempt = 0;
-        let refund = loop {
-            attempt += 1;
-            let order = &stored.order;
-            match domain::refund::plan(
-                order,
-                request.lines.as_deref(),
-                &request.reason,
-                self.refund_window_days,
-                now,
-            )
-            .map(|refund| domain::refund::Refund {
-                evidence: Some(request.evidence.clone()),
-                ..refund
-            }) {
-                Ok(refund) => match self
-                    .payments
-                    .orders
-                    .begin_refund(order, &refund, now)
-                    .await
-                    .map_err(CheckoutError::from)?
-                {
-                    store::refunds::Begun::Begun => break refund,
-                    store::refunds::Begun::OrderChanged if attempt < 4 => {}
-                    store::refunds::Begun::OrderChanged => {
-                        return Err(ApiError::new(
-                            409,
-                            "order_changed",
-                            "the order changed meanwhile; please try again",
-                        ));
-                    }
-                },
-                // Asked again for lines already being refunded: the same refund, asked again.
-                Err(domain::refund::RefundRefusal::NothingLeft) => {
-                    let refunds = self
-                        .payments
-                        .orders
-                        .refunds_of(&order.id)
-                        .await
-                        .map_err(CheckoutError::from)?;
-                    let wanted: Vec<SkuId> = request
-                        .lines
-                        .clone()
-                        .unwrap_or_else(|| order.lines.iter().map(|l| l.sku_id.clone()).collect());
-                    match refunds.into_iter().find(|r| {
-                        r.status == domain::refund::RefundStatus::Processing
-                            && wanted.iter().all(|w| r.sku_ids.contains(w))
-                    }) {
-                        Some(pending) => break pending,
-                        None => {
-                            return Err(ApiError::new(
-                                409,
-                                "already_refunded",
-                                "every line asked for is refunded already",
-                            ));
-                        }
-                    }
-                }
-                Err(refusal) => {
-                    let status = match refusal {
-                        domain::refund::RefundRefusal::UnknownLine(_) => 422,
-                        _ => 409,
-                    };
-                    let mut e = ApiError::new(status, refusal.code(), refusal.to_string());
-                    if matches!(refusal, domain::refund::RefundRefusal::UnknownLine(_)) {
-                        e.field = Some("lines".into());
-                    }
-                    return Err(e);
-                }
-            }
-            stored = self.own_order(req, &user).await?;
+        let ask = app::after_sales::RefundAsk {
+            reason: request.reason,
+            lines: request.lines,
+            evidence: request.evidence,
         };
-        let order = &stored.order;
-        match self
-            .providers
-            .refund(&self.payments, order, &refund, now)
-            .await
-        {
-            Ok(_) => {}
-            Err(RefundError::Recording(err)) => return Err(ApiError::unexpected(&err)),
-            Err(RefundError::Provider(source)) => {
-                return Err(ApiError::new(
-                    502,
-                    "refund_unavailable",
-                    "the refund is recorded but the payment provider did not answer; send the same request again",
-                )
-                .with_detail("outRefundNo", serde_json::json!(refund.out_refund_no))
-                .with_cause(&source));
-            }
-        }
-        tracing::info!(order_id = %order.id, out_refund_no = %refund.out_refund_no, amount = refund.amount.get(), "refund requested");
-        let current = self.current(&order.id).await?;
+        let order_id = stored.order.id.clone();
+        let refund = self.after_sales.request(stored.order, &ask, now).await?;
+        let current = self.current(&order_id).await?;
         Ok(api::json(
             202,
             &serde_json::json!({"refund": refund, "order": current}),

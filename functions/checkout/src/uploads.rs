@@ -10,7 +10,7 @@ use domain::media::{ImageType, MediaKey, UploadPurpose, upload_size};
 use domain::refund::Refund;
 use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use store::media::Kept;
 
 #[derive(Deserialize)]
@@ -70,33 +70,12 @@ impl Checkout {
             .map_err(|e| ApiError::unexpected(&e))?;
         let now = now_epoch_seconds();
         let mut shown = Vec::with_capacity(refunds.len());
-        for refund in refunds {
-            let keys: Vec<MediaKey> = refund
-                .evidence
-                .iter()
-                .flat_map(|e| e.photos.iter().cloned())
-                .collect();
-            let links = self
-                .media
-                .photo_links(&keys, now)
-                .await
-                .map_err(|e| ApiError::unexpected(&e))?;
-            let photos: Vec<Value> = keys
-                .iter()
-                .zip(links)
-                .map(|(key, url)| json!({"key": key, "url": url}))
-                .collect();
-            shown.push(json!({
-                "outRefundNo": refund.out_refund_no,
-                "status": refund.status,
-                "amount": refund.amount,
-                "skuIds": refund.sku_ids,
-                "reason": refund.reason,
-                "kind": refund.evidence.as_ref().map(|e| e.kind),
-                "description": refund.evidence.as_ref().map(|e| e.description.clone()),
-                "photos": photos,
-                "createdAt": refund.created_at,
-            }));
+        for refund in &refunds {
+            shown.push(
+                app::after_sales::shown(&self.media, refund, now)
+                    .await
+                    .map_err(|e| ApiError::unexpected(&e))?,
+            );
         }
         Ok(Value::Array(shown))
     }

@@ -610,13 +610,18 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
             table("CatalogTable"),
         ),
         replay_waybills: Vec::new(),
+        // Sealing the receiver as checkout does: its data key made once, like the function's.
         orders: store::orders::OrderStore::new(
             dynamodb.clone(),
             table("OrdersTable"),
             table("CatalogTable"),
             table("IdempotencyTable"),
             table("MarketingTable"),
-        ),
+        )
+        .with_personal_data(store::personal::PersonalDataKeys::from_config(
+            &devstack::aws_config(replaying.url()).await,
+            stack.resources.keys["PersonalDataKey"].clone(),
+        )),
         fulfillment: store::queue::Queue::new(sqs.clone(), queue("FulfillmentQueue")),
         deadlines: store::queue::Queue::new(sqs, queue("DeadlinesQueue")),
         pay: providers::wechatpay::WeChatPay::new(&settings, providers::wechat::http_client())?,

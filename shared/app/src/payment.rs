@@ -89,6 +89,7 @@ pub enum SettleError {
 
 /// Everything that settles payments: the orders, who we are, and the queues a settlement feeds.
 /// Built once per cold start by each function that takes money in.
+#[derive(Clone)]
 pub struct PaymentDesk {
     pub orders: OrderStore,
     pub fulfillment: Queue,

@@ -75,7 +75,8 @@ impl Actor {
         }
     }
 
-    fn entry(
+    /// The audit log's entry for this actor doing `action` to `target`.
+    pub fn entry(
         &self,
         action: &str,
         target: String,

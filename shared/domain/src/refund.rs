@@ -12,19 +12,26 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RefundStatus {
+    /// Asked, and waiting for the shop's staff (`REFUND_APPROVAL`): the provider is not asked
+    /// until someone approves.
+    AwaitingApproval,
     Processing,
     Success,
     Abnormal,
     Closed,
+    /// Staff said no, with a reason the shopper sees; the lines may be asked for again.
+    Rejected,
 }
 
 impl RefundStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            RefundStatus::AwaitingApproval => "AWAITING_APPROVAL",
             RefundStatus::Processing => "PROCESSING",
             RefundStatus::Success => "SUCCESS",
             RefundStatus::Abnormal => "ABNORMAL",
             RefundStatus::Closed => "CLOSED",
+            RefundStatus::Rejected => "REJECTED",
         }
     }
 
@@ -61,6 +68,69 @@ pub struct Refund {
     /// What the shopper said and showed (售后凭证).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
+    /// Who approved or rejected it, for a refund that waited for staff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+}
+
+/// A staff member's decision on a refund that waited for one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    /// The staff member's id.
+    pub by: String,
+    pub at: i64,
+    /// Why it was rejected: the shopper sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Approved before the return parcel was signed for (the audit record says so too).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub override_return: bool,
+}
+
+/// `REFUND_APPROVAL`: which refunds wait for the shop's staff (售后审核).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RefundApproval {
+    /// An order not shipped yet refunds at once; a shipped or delivered one waits.
+    #[default]
+    Shipped,
+    Always,
+    Never,
+}
+
+impl RefundApproval {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "shipped" => Some(RefundApproval::Shipped),
+            "always" => Some(RefundApproval::Always),
+            "never" => Some(RefundApproval::Never),
+            _ => None,
+        }
+    }
+
+    /// Whether a refund of `order` (as it is when asked) waits for staff.
+    pub fn waits_for_staff(self, order: &Order) -> bool {
+        match self {
+            RefundApproval::Shipped => order.shipment.is_some(),
+            RefundApproval::Always => true,
+            RefundApproval::Never => false,
+        }
+    }
+}
+
+/// A rejection's reason, told to the shopper: 1 to 200 characters of text.
+pub fn rejection_reason(raw: Option<&str>) -> Result<String, crate::field::FieldError> {
+    let reason = raw.map(str::trim).unwrap_or("");
+    if reason.is_empty()
+        || reason.chars().count() > MAX_DESCRIPTION_CHARS
+        || reason.chars().any(char::is_control)
+    {
+        return Err(crate::field::FieldError::new(
+            "reason",
+            format!("is required: 1 to {MAX_DESCRIPTION_CHARS} characters the shopper will read"),
+        ));
+    }
+    Ok(reason.to_string())
 }
 
 /// What the shopper asks for.
@@ -210,12 +280,55 @@ pub fn plan(
         created_at: now,
         finished_at: None,
         evidence: None,
+        decision: None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_approval_setting_decides_which_refunds_wait_for_staff() {
+        let mut unshipped = order(&[("a", 100)], 0);
+        unshipped.status = OrderStatus::Paid;
+        let mut shipped = unshipped.clone();
+        shipped.status = OrderStatus::Shipped;
+        shipped.shipment = Some(ShipmentSummary {
+            company: "zhongtong".into(),
+            number: "ZT1".into(),
+            warehouse_id: "hz".into(),
+        });
+        let shipped_only = RefundApproval::parse("shipped").unwrap();
+        assert_eq!(shipped_only, RefundApproval::default());
+        assert!(!shipped_only.waits_for_staff(&unshipped));
+        assert!(shipped_only.waits_for_staff(&shipped));
+        assert!(
+            RefundApproval::parse("always")
+                .unwrap()
+                .waits_for_staff(&unshipped)
+        );
+        assert!(
+            !RefundApproval::parse("never")
+                .unwrap()
+                .waits_for_staff(&shipped)
+        );
+        assert_eq!(RefundApproval::parse("sometimes"), None);
+    }
+
+    #[test]
+    fn a_rejection_needs_a_reason_the_shopper_can_read() {
+        assert_eq!(rejection_reason(Some(" 已使用 ")).unwrap(), "已使用");
+        for bad in [None, Some(""), Some("  "), Some("a\u{7}b")] {
+            assert_eq!(
+                rejection_reason(bad).unwrap_err().field,
+                "reason",
+                "{bad:?}"
+            );
+        }
+        assert!(rejection_reason(Some(&"长".repeat(201))).is_err());
+        assert!(rejection_reason(Some(&"长".repeat(200))).is_ok());
+    }
     use crate::ids::{ProductId, UserId};
     use crate::order::{Address, OrderLine, Quantity, ShipmentSummary};
 

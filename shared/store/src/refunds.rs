@@ -6,15 +6,25 @@
 //! than was paid. A refund's end (`PROCESSING -> SUCCESS | ABNORMAL | CLOSED`) is conditional on
 //! `PROCESSING`, so each notification counts once; with it come the stock of goods that never
 //! left and, when the order is wholly refunded, its coupon and points.
+//!
+//! A refund waiting for staff (`AWAITING_APPROVAL`) also carries `gsi1pk = AFTER_SALES#AWAITING`
+//! and `gsi1sk = <createdAt>#<orderId>#<outRefundNo>`: the merchant's queue, oldest first, in
+//! the `ByUser` index; a decision removes both. Approving is `AWAITING_APPROVAL -> PROCESSING`,
+//! rejecting ends it as `REJECTED` the way a closed refund ends (its lines refundable again),
+//! each conditional on `AWAITING_APPROVAL` and committed with its audit record.
 
 use super::orders::{OrderStore, history_entry, order_key, sku_key};
 use super::points::PointsLedger;
 use super::{Item, StoreError, failed_conditions, from_item, get_i64, get_s, n, s, to_item};
+use super::{ListPosition, Page};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use domain::ids::OrderId;
 use domain::ids::SkuId;
 use domain::order::{Order, OrderStatus, StatusChange};
-use domain::refund::{Refund, RefundStatus};
+use domain::refund::{Decision, Refund, RefundStatus};
+
+/// The merchant's queue of refunds awaiting approval, in the `ByUser` index.
+const AWAITING_QUEUE: &str = "AFTER_SALES#AWAITING";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Begun {
@@ -28,6 +38,20 @@ pub enum Finished {
     /// The refund ended; the order is now in this status.
     Finished(OrderStatus),
     /// This refund had ended before: a duplicate notification.
+    AlreadyFinished,
+    UnknownRefund,
+}
+
+/// The writes that end a refund, to commit as one transaction (with an audit record, for a
+/// staff decision); the first is the refund's own, conditional on its status as read, the
+/// second the order's, conditional on its refund counters as read.
+pub enum Prepared {
+    Writes {
+        items: Vec<TransactWriteItem>,
+        /// The order's status once they are written.
+        next: OrderStatus,
+    },
+    /// Not in the status it would end from: decided or finished before.
     AlreadyFinished,
     UnknownRefund,
 }
@@ -106,6 +130,16 @@ impl OrderStore {
             .map_err(build)?;
         let mut item = to_item(refund);
         item.extend(refund_key(&order.id, &refund.out_refund_no));
+        if refund.status == RefundStatus::AwaitingApproval {
+            item.insert("gsi1pk".into(), s(AWAITING_QUEUE));
+            item.insert(
+                "gsi1sk".into(),
+                s(format!(
+                    "{:012}#{}#{}",
+                    refund.created_at, order.id, refund.out_refund_no
+                )),
+            );
+        }
         let put = Put::builder()
             .table_name(&self.orders)
             .set_item(Some(item))
@@ -217,9 +251,150 @@ impl OrderStore {
         Ok(refunds)
     }
 
-    /// Ends a refund as WeChat Pay reported it. On success the goods that never left go back on
-    /// the shelf, and an order with every line refunded becomes REFUNDED and gives back its coupon
-    /// and points; on ABNORMAL or CLOSED its lines become refundable again. Once per refund.
+    /// The writes that end the refund `out_refund_no` of `order_id` from `from` as `outcome`
+    /// (with `decision`, for staff's), as the order stands now. On success the goods that never
+    /// left go back on the shelf, and an order with every line refunded becomes REFUNDED and
+    /// gives back its coupon and points; otherwise its lines become refundable again.
+    pub async fn prepare_finish(
+        &self,
+        order_id: &OrderId,
+        out_refund_no: &str,
+        from: RefundStatus,
+        outcome: RefundStatus,
+        decision: Option<&Decision>,
+        now: i64,
+    ) -> Result<Prepared, StoreError> {
+        let build = |e| StoreError::dynamo("build transaction", e);
+        let (Some(state), Some(refund)) = (
+            self.refund_state(order_id).await?,
+            self.refund(order_id, out_refund_no).await?,
+        ) else {
+            return Ok(Prepared::UnknownRefund);
+        };
+        if refund.status != from || outcome == from {
+            return Ok(Prepared::AlreadyFinished);
+        }
+        let order = &state.order;
+        let processing_left = (state.processing - 1).max(0);
+        let (refunded_skus, refunded_amount) = if outcome == RefundStatus::Success {
+            (order.refunded_skus.clone(), order.refunded_amount.get())
+        } else {
+            (
+                order
+                    .refunded_skus
+                    .iter()
+                    .filter(|id| !refund.sku_ids.contains(id))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                order
+                    .refunded_amount
+                    .get()
+                    .saturating_sub(refund.amount.get()),
+            )
+        };
+        let before = state.before.unwrap_or(OrderStatus::Paid);
+        let all_refunded = refunded_skus.len() == order.lines.len();
+        let next = match (processing_left, all_refunded) {
+            (0, true) => OrderStatus::Refunded,
+            (0, false) => before,
+            _ => OrderStatus::Refunding,
+        };
+        let mut set = vec![
+            "#s = :next",
+            "refundsProcessing = :left",
+            "refundedSkus = :skus",
+            "refundedAmount = :amount",
+        ];
+        if next != order.status {
+            set.push("history = list_append(history, :h)");
+        }
+        let remove = if processing_left == 0 {
+            " REMOVE statusBeforeRefund"
+        } else {
+            ""
+        };
+        let mut update = Update::builder()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(order_id).into_iter().collect()))
+            .update_expression(format!("SET {}{remove}", set.join(", ")))
+            .condition_expression("refundCount = :count AND refundsProcessing = :processing")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":next", s(next.as_str()))
+            .expression_attribute_values(":left", n(processing_left))
+            .expression_attribute_values(":skus", sku_list(&refunded_skus))
+            .expression_attribute_values(":amount", n(refunded_amount))
+            .expression_attribute_values(":count", n(order.refund_count))
+            .expression_attribute_values(":processing", n(state.processing));
+        if next != order.status {
+            update = update.expression_attribute_values(
+                ":h",
+                history_entry(&StatusChange {
+                    status: next,
+                    at: now,
+                    reason: Some(format!("refund {out_refund_no} {}", outcome.as_str())),
+                }),
+            );
+        }
+        let mut mark_set = "SET #s = :outcome, finishedAt = :now".to_string();
+        if decision.is_some() {
+            mark_set.push_str(", decision = :d");
+        }
+        if from == RefundStatus::AwaitingApproval {
+            mark_set.push_str(" REMOVE gsi1pk, gsi1sk");
+        }
+        let mut mark = Update::builder()
+            .table_name(&self.orders)
+            .set_key(Some(refund_key(order_id, out_refund_no)))
+            .update_expression(mark_set)
+            .condition_expression("#s = :from")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":outcome", s(outcome.as_str()))
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":now", n(now));
+        if let Some(decision) = decision {
+            mark = mark.expression_attribute_values(":d", AttributeValue::M(to_item(decision)));
+        }
+        let mark = mark.build().map_err(build)?;
+        let mut items = vec![
+            TransactWriteItem::builder().update(mark).build(),
+            TransactWriteItem::builder()
+                .update(update.build().map_err(build)?)
+                .build(),
+        ];
+        if outcome == RefundStatus::Success && refund.restock {
+            for line in order
+                .lines
+                .iter()
+                .filter(|l| refund.sku_ids.contains(&l.sku_id))
+            {
+                let restock = Update::builder()
+                    .table_name(&self.catalog)
+                    .set_key(Some(sku_key(&line.sku_id).into_iter().collect()))
+                    .update_expression("ADD stock :q")
+                    .expression_attribute_values(":q", n(line.quantity.get()))
+                    .build()
+                    .map_err(build)?;
+                items.push(TransactWriteItem::builder().update(restock).build());
+            }
+        }
+        if next == OrderStatus::Refunded {
+            if let Some(coupon) = &order.coupon_id {
+                items.push(
+                    self.coupons
+                        .return_write(&order.user_id, coupon, order_id)?,
+                );
+            }
+            if order.points_used > 0 {
+                items.extend(
+                    self.points
+                        .entry_writes(&order.user_id, &PointsLedger::return_entry(order, now))?,
+                );
+            }
+        }
+        Ok(Prepared::Writes { items, next })
+    }
+
+    /// Ends a refund as its provider reported it (`PROCESSING -> outcome`), once per refund.
     pub async fn finish_refund(
         &self,
         order_id: &OrderId,
@@ -227,127 +402,22 @@ impl OrderStore {
         outcome: RefundStatus,
         now: i64,
     ) -> Result<Finished, StoreError> {
-        let build = |e| StoreError::dynamo("build transaction", e);
         for _ in 0..8 {
-            let (Some(state), Some(refund)) = (
-                self.refund_state(order_id).await?,
-                self.refund(order_id, out_refund_no).await?,
-            ) else {
-                return Ok(Finished::UnknownRefund);
-            };
-            if refund.status != RefundStatus::Processing || outcome == RefundStatus::Processing {
-                return Ok(Finished::AlreadyFinished);
-            }
-            let order = &state.order;
-            let processing_left = (state.processing - 1).max(0);
-            let (refunded_skus, refunded_amount) = if outcome == RefundStatus::Success {
-                (order.refunded_skus.clone(), order.refunded_amount.get())
-            } else {
-                (
-                    order
-                        .refunded_skus
-                        .iter()
-                        .filter(|id| !refund.sku_ids.contains(id))
-                        .cloned()
-                        .collect::<Vec<_>>(),
-                    order
-                        .refunded_amount
-                        .get()
-                        .saturating_sub(refund.amount.get()),
+            let prepared = self
+                .prepare_finish(
+                    order_id,
+                    out_refund_no,
+                    RefundStatus::Processing,
+                    outcome,
+                    None,
+                    now,
                 )
+                .await?;
+            let (items, next) = match prepared {
+                Prepared::Writes { items, next } => (items, next),
+                Prepared::AlreadyFinished => return Ok(Finished::AlreadyFinished),
+                Prepared::UnknownRefund => return Ok(Finished::UnknownRefund),
             };
-            let before = state.before.unwrap_or(OrderStatus::Paid);
-            let all_refunded = refunded_skus.len() == order.lines.len();
-            let next = match (processing_left, all_refunded) {
-                (0, true) => OrderStatus::Refunded,
-                (0, false) => before,
-                _ => OrderStatus::Refunding,
-            };
-            let mut set = vec![
-                "#s = :next",
-                "refundsProcessing = :left",
-                "refundedSkus = :skus",
-                "refundedAmount = :amount",
-            ];
-            if next != order.status {
-                set.push("history = list_append(history, :h)");
-            }
-            let remove = if processing_left == 0 {
-                " REMOVE statusBeforeRefund"
-            } else {
-                ""
-            };
-            let mut update = Update::builder()
-                .table_name(&self.orders)
-                .set_key(Some(order_key(order_id).into_iter().collect()))
-                .update_expression(format!("SET {}{remove}", set.join(", ")))
-                .condition_expression("refundCount = :count AND refundsProcessing = :processing")
-                .expression_attribute_names("#s", "status")
-                .expression_attribute_values(":next", s(next.as_str()))
-                .expression_attribute_values(":left", n(processing_left))
-                .expression_attribute_values(":skus", sku_list(&refunded_skus))
-                .expression_attribute_values(":amount", n(refunded_amount))
-                .expression_attribute_values(":count", n(order.refund_count))
-                .expression_attribute_values(":processing", n(state.processing));
-            if next != order.status {
-                update = update.expression_attribute_values(
-                    ":h",
-                    history_entry(&StatusChange {
-                        status: next,
-                        at: now,
-                        reason: Some(format!("refund {out_refund_no} {}", outcome.as_str())),
-                    }),
-                );
-            }
-            let mark = Update::builder()
-                .table_name(&self.orders)
-                .set_key(Some(refund_key(order_id, out_refund_no)))
-                .update_expression("SET #s = :outcome, finishedAt = :now")
-                .condition_expression("#s = :processing")
-                .expression_attribute_names("#s", "status")
-                .expression_attribute_values(":outcome", s(outcome.as_str()))
-                .expression_attribute_values(":processing", s(RefundStatus::Processing.as_str()))
-                .expression_attribute_values(":now", n(now))
-                .build()
-                .map_err(build)?;
-            let mut items = vec![
-                TransactWriteItem::builder().update(mark).build(),
-                TransactWriteItem::builder()
-                    .update(update.build().map_err(build)?)
-                    .build(),
-            ];
-            if outcome == RefundStatus::Success && refund.restock {
-                for line in order
-                    .lines
-                    .iter()
-                    .filter(|l| refund.sku_ids.contains(&l.sku_id))
-                {
-                    let restock = Update::builder()
-                        .table_name(&self.catalog)
-                        .set_key(Some(sku_key(&line.sku_id).into_iter().collect()))
-                        .update_expression("ADD stock :q")
-                        .expression_attribute_values(":q", n(line.quantity.get()))
-                        .build()
-                        .map_err(build)?;
-                    items.push(TransactWriteItem::builder().update(restock).build());
-                }
-            }
-            if next == OrderStatus::Refunded {
-                if let Some(coupon) = &order.coupon_id {
-                    items.push(
-                        self.coupons
-                            .return_write(&order.user_id, coupon, order_id)?,
-                    );
-                }
-                if order.points_used > 0 {
-                    items.extend(
-                        self.points.entry_writes(
-                            &order.user_id,
-                            &PointsLedger::return_entry(order, now),
-                        )?,
-                    );
-                }
-            }
             match self
                 .client
                 .transact_write_items()
@@ -369,6 +439,69 @@ impl OrderStore {
         Err(StoreError::Corrupt {
             key: format!("ORDER#{order_id}"),
             problem: "too many concurrent refund changes; the notification will come again".into(),
+        })
+    }
+
+    /// The write that approves a waiting refund (`AWAITING_APPROVAL -> PROCESSING`, leaving the
+    /// merchant's queue): commit it with its audit record.
+    pub fn approve_write(
+        &self,
+        order_id: &OrderId,
+        out_refund_no: &str,
+        decision: &Decision,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.orders)
+            .set_key(Some(refund_key(order_id, out_refund_no)))
+            .update_expression("SET #s = :processing, decision = :d REMOVE gsi1pk, gsi1sk")
+            .condition_expression("#s = :awaiting")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":processing", s(RefundStatus::Processing.as_str()))
+            .expression_attribute_values(":awaiting", s(RefundStatus::AwaitingApproval.as_str()))
+            .expression_attribute_values(":d", AttributeValue::M(to_item(decision)))
+            .build()
+            .map_err(|e| StoreError::dynamo("build approval", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The refunds waiting for staff, oldest first.
+    pub async fn awaiting_approval(
+        &self,
+        after: Option<ListPosition>,
+        limit: usize,
+    ) -> Result<Page<Refund>, StoreError> {
+        let mut items: Vec<Item> = Vec::new();
+        let mut start = after.map(ListPosition::into_key);
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.orders)
+                .index_name(super::orders::INDEX_BY_USER)
+                .key_condition_expression("gsi1pk = :q")
+                .expression_attribute_values(":q", s(AWAITING_QUEUE))
+                .set_exclusive_start_key(start.take())
+                .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query refunds awaiting approval", e))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if items.len() > limit || start.is_none() {
+                break;
+            }
+        }
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|last| ListPosition::of(last, &["pk", "sk", "gsi1pk", "gsi1sk"]))
+        } else {
+            None
+        };
+        Ok(Page {
+            items: items.iter().map(from_item).collect::<Result<_, _>>()?,
+            next,
         })
     }
 

@@ -210,6 +210,39 @@ async fn ship(shop: &TestShop, token: &str, order: &str) -> String {
         .to_string()
 }
 
+/// A paid, shipped order sent back under a return waybill, whose refund waits for staff:
+/// (order id, out_refund_no).
+pub async fn refund_awaiting_approval(shop: &TestShop, token: &str, key: &str) -> (String, String) {
+    let order = paid_order(shop, token, key).await;
+    ship(shop, token, &order).await;
+    let returned = shop
+        .post_as(
+            token,
+            &format!("/v1/orders/{order}/return"),
+            &json!({"company": "zhongtong", "number": format!("RT{}", &order[order.len() - 8..])}),
+        )
+        .await;
+    assert_eq!(returned.status, 200, "{}", returned.text);
+    let asked = shop
+        .post_as(
+            token,
+            &format!("/v1/orders/{order}/refund"),
+            &json!({"reason": "不想要了", "kind": "return_and_refund"}),
+        )
+        .await;
+    assert_eq!(asked.status, 202, "{}", asked.text);
+    assert_eq!(
+        asked.body["refund"]["status"], "AWAITING_APPROVAL",
+        "{}",
+        asked.text
+    );
+    let number = asked.body["refund"]["outRefundNo"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (order, number)
+}
+
 #[tokio::test]
 async fn every_sample_event_succeeds_through_its_handler() {
     let shop = TestShop::start().await;
@@ -291,6 +324,11 @@ async fn every_sample_event_succeeds_through_its_handler() {
         .await
         .unwrap();
     assert_eq!(status, 200);
+    // Two shipped orders whose return-and-refunds wait for staff: one to approve, one to reject.
+    let mut awaiting = Vec::new();
+    for key in ["events-h", "events-i"] {
+        awaiting.push(refund_awaiting_approval(&shop, &token, key).await);
+    }
     let staff = staff_for_samples(&shop).await;
     let files = event_files();
     assert!(!files.is_empty());
@@ -317,6 +355,10 @@ async fn every_sample_event_succeeds_through_its_handler() {
                 .replace("REPLACE_WITH_A_BARGAIN_ID", &bargain)
                 .replace("REPLACE_WITH_A_FRIEND_TOKEN", &friend)
                 .replace("REPLACE_WITH_A_DELIVERED_ORDER_ID", &received)
+                .replace("REPLACE_WITH_REFUND_TO_APPROVE_ORDER", &awaiting[0].0)
+                .replace("REPLACE_WITH_REFUND_TO_APPROVE_NO", &awaiting[0].1)
+                .replace("REPLACE_WITH_REFUND_TO_REJECT_ORDER", &awaiting[1].0)
+                .replace("REPLACE_WITH_REFUND_TO_REJECT_NO", &awaiting[1].1)
         };
         let mut event: Value =
             serde_json::from_str(&fill(&std::fs::read_to_string(&file).unwrap())).unwrap();

@@ -3,6 +3,7 @@
 //! Run through `make test`, which starts the emulator.
 
 mod admin;
+mod after_sales;
 mod alipay;
 mod browse;
 mod checkout;

@@ -72,6 +72,21 @@ impl TestShop {
         shop
     }
 
+    /// A shop with the demo catalog and `settings` overriding the defaults.
+    pub async fn seeded_with(settings: &[(&str, &str)]) -> Self {
+        let shop = Self::with_settings(
+            settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .await;
+        seed::seed(&shop.stack.catalog_store())
+            .await
+            .expect("seeding the demo shop");
+        shop
+    }
+
     /// A shop with an empty catalog and `settings` overriding the sandbox defaults.
     pub async fn with_settings(settings: HashMap<String, String>) -> Self {
         Self::with_options(settings, ShopSecret::Plain, false).await
