@@ -7,6 +7,9 @@
 //! with its audit record in one transaction; `GET /admin/v1/audit` reads a day of the log with
 //! the check of its hash chain.
 
+mod catalog;
+mod orders;
+
 use app::after_sales::{AfterSales, Verdict};
 use app::payment::PaymentDesk;
 use app::provider::Providers;
@@ -58,6 +61,33 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         "POST /admin/v1/orders/{id}/refunds/{refundNo}/reject",
         Some(Permission::AfterSalesApprove),
     ),
+    ("GET /admin/v1/orders", Some(Permission::OrdersRead)),
+    ("GET /admin/v1/orders/{id}", Some(Permission::OrdersRead)),
+    (
+        "POST /admin/v1/orders/{id}/notes",
+        Some(Permission::OrdersWrite),
+    ),
+    (
+        "POST /admin/v1/orders/{id}/ship",
+        Some(Permission::Shipping),
+    ),
+    (
+        "POST /admin/v1/orders/{id}/cancel",
+        Some(Permission::OrdersWrite),
+    ),
+    (
+        "POST /admin/v1/orders/{id}/receiver",
+        Some(Permission::PersonalDataReveal),
+    ),
+    ("GET /admin/v1/products/{id}", Some(Permission::StockWrite)),
+    (
+        "POST /admin/v1/skus/{id}/stock",
+        Some(Permission::StockWrite),
+    ),
+    (
+        "POST /admin/v1/skus/{id}/price",
+        Some(Permission::CatalogWrite),
+    ),
 ];
 
 /// Refunds above this many fen need a code entered within five minutes to approve, unless
@@ -79,6 +109,12 @@ pub struct Admin {
     sessions: StaffSessions,
     /// Refunds waiting for staff, decided here (售后审核).
     after_sales: AfterSales,
+    /// The shop's orders: listed, noted, shipped by hand, cancelled.
+    orders: app::order_desk::OrderDesk,
+    /// Parcels and their tracking.
+    shipments: ShipmentStore,
+    /// Stock and prices.
+    catalog: app::catalog_desk::CatalogDesk,
     /// The shoppers' after-sales photos, shown through short-lived links.
     media: store::media::MediaBucket,
     cursors: CursorSealer,
@@ -147,7 +183,7 @@ fn code_of(body: &Code) -> Result<&str, ApiError> {
 }
 
 /// The caller as the audit log names them.
-fn actor(req: &ApiRequest, caller: &StaffCaller) -> Actor {
+pub(crate) fn actor(req: &ApiRequest, caller: &StaffCaller) -> Actor {
     Actor {
         staff_id: caller.staff_id.clone(),
         role: caller.role.as_str().to_string(),
@@ -175,23 +211,29 @@ impl Admin {
             settings.required("AUDIT_TABLE")?,
         );
         let secret = settings.secret("ADMIN_JWT_SECRET")?;
-        let orders = settings.required("ORDERS_TABLE")?;
+        // Opens receivers to mask them (and to reveal them, audited); seals nothing.
+        let payments = PaymentDesk::new(
+            settings,
+            clients.dynamodb.clone(),
+            clients.sqs.clone(),
+            clients.metrics("admin"),
+        )?
+        .with_personal_data(clients.personal_data(settings)?);
+        let providers = Providers::from_settings(settings, clients.http())?;
+        let shipments = ShipmentStore::new(
+            clients.dynamodb.clone(),
+            settings.required("ORDERS_TABLE")?,
+            settings.required("CATALOG_TABLE")?,
+        );
         let after_sales = AfterSales::from_settings(
             settings,
-            PaymentDesk::new(
-                settings,
-                clients.dynamodb.clone(),
-                clients.sqs.clone(),
-                clients.metrics("admin"),
-            )?,
-            Providers::from_settings(settings, clients.http())?,
-            ShipmentStore::new(
-                clients.dynamodb.clone(),
-                &orders,
-                settings.required("CATALOG_TABLE")?,
-            ),
+            payments.clone(),
+            providers.clone(),
+            shipments.clone(),
         )?
         .deciding(audit.clone());
+        let orders = app::order_desk::OrderDesk::new(payments, providers, shipments.clone())
+            .for_staff(audit.clone());
         let step_up = settings.number_in(
             "REFUND_STEP_UP_FEN",
             0..=100_000_000,
@@ -200,8 +242,17 @@ impl Admin {
         Ok(Self {
             metrics: clients.metrics("admin"),
             sessions: StaffSessions::new(&secret, store.clone())?,
-            desk: StaffDesk::new(store, audit),
+            desk: StaffDesk::new(store, audit.clone()),
             after_sales,
+            orders,
+            shipments,
+            catalog: app::catalog_desk::CatalogDesk::new(
+                store::catalog::CatalogStore::new(
+                    clients.dynamodb.clone(),
+                    settings.required("CATALOG_TABLE")?,
+                ),
+                audit.clone(),
+            ),
             media: clients.media_bucket(settings)?,
             cursors: CursorSealer::derive(&secret),
             refund_step_up_above: Fen::new(u64::try_from(step_up).unwrap_or(0)),
@@ -424,8 +475,8 @@ impl Admin {
     /// filtered, with whether the day's chain is intact and where it breaks.
     async fn audit(&self, req: &ApiRequest, now: i64) -> Result<ApiResponse, ApiError> {
         let day = match req.query_param("day").filter(|d| !d.is_empty()) {
-            Some(raw) => domain::audit::parse_day(raw)?,
-            None => domain::audit::day_of(now),
+            Some(raw) => domain::clock::parse_day(raw)?,
+            None => domain::clock::china_day(now),
         };
         let kept = self
             .desk
@@ -603,6 +654,17 @@ impl HttpFunction for Admin {
                 "POST /admin/v1/orders/{id}/refunds/{refundNo}/reject" => {
                     self.decide_refund(&req, &caller, false, now).await
                 }
+                "GET /admin/v1/orders" => self.orders_list(&req, now).await,
+                "GET /admin/v1/orders/{id}" => self.order_detail(&req, now).await,
+                "POST /admin/v1/orders/{id}/notes" => self.add_order_note(&req, &caller, now).await,
+                "POST /admin/v1/orders/{id}/ship" => self.ship_order(&req, &caller, now).await,
+                "POST /admin/v1/orders/{id}/cancel" => self.cancel_order(&req, &caller, now).await,
+                "POST /admin/v1/orders/{id}/receiver" => {
+                    self.reveal_receiver(&req, &caller, now).await
+                }
+                "GET /admin/v1/products/{id}" => self.product(&req).await,
+                "POST /admin/v1/skus/{id}/stock" => self.change_stock(&req, &caller, now).await,
+                "POST /admin/v1/skus/{id}/price" => self.change_price(&req, &caller, now).await,
                 other => Err(ApiError::route_not_found(other)),
             }
         })

@@ -14,7 +14,7 @@ mod views;
 
 use app::payment::PaymentDesk;
 use app::payment::Provider;
-use app::provider::{Closed, PaymentStart, ProviderError, Providers, Queried};
+use app::provider::{PaymentStart, ProviderError, Providers};
 use app::receipt::Receipts;
 use domain::clock::now_epoch_seconds;
 use domain::ids::GroupId;
@@ -39,7 +39,7 @@ use store::StoreError;
 use store::cart::{CartReader, CartSnapshot};
 use store::catalog::SkuForSale;
 use store::marketing::{Claim, MarketingStore};
-use store::orders::{Created, FlashHold, Transition};
+use store::orders::{Created, FlashHold};
 use store::queue::DeadlineMessage;
 use store::queue::Queue;
 use store::shipments::ShipmentStore;
@@ -75,6 +75,8 @@ pub struct Checkout {
     receipts: Receipts,
     /// Refunds asked for: at once, or waiting for staff as `REFUND_APPROVAL` says.
     after_sales: app::after_sales::AfterSales,
+    /// Cancelling an unpaid order, as staff cancel one.
+    order_desk: app::order_desk::OrderDesk,
     payment_seconds: i64,
 }
 
@@ -104,8 +106,6 @@ enum CheckoutError {
     ProviderUnavailable(&'static str),
     #[error("log in through the {0} mini-program to pay with it")]
     PayerUnknown(&'static str),
-    #[error("the order is {0:?} and can no longer be cancelled")]
-    NotCancellable(OrderStatus),
     #[error("the account behind this token no longer exists")]
     UnknownUser,
     #[error("no such coupon in your wallet")]
@@ -205,9 +205,6 @@ impl From<CheckoutError> for ApiError {
             .with_cause(source),
             CheckoutError::Provider(source) => {
                 ApiError::new(502, "payment_unavailable", "the payment provider did not answer; please retry").with_cause(source)
-            }
-            CheckoutError::NotCancellable(status) => {
-                ApiError::new(409, "order_not_cancellable", format!("the order is {} and can no longer be cancelled", status.as_str()))
             }
             CheckoutError::UnknownUser => ApiError::unauthorized("the account behind this token no longer exists; log in again"),
             CheckoutError::NoGroupBuy => {
@@ -419,6 +416,15 @@ impl Checkout {
                 clients.metrics("checkout"),
             ),
             // Its order store also carries the catalog and idempotency tables: checkout reserves.
+            order_desk: app::order_desk::OrderDesk::new(
+                payments.clone(),
+                providers.clone(),
+                ShipmentStore::new(
+                    dynamodb.clone(),
+                    settings.required("ORDERS_TABLE")?,
+                    &catalog_table,
+                ),
+            ),
             after_sales: app::after_sales::AfterSales::from_settings(
                 settings,
                 payments.clone(),
@@ -987,55 +993,16 @@ impl Checkout {
     async fn cancel(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let user = self.sessions.require_user(req).await?;
         let stored = self.own_order(req, &user).await?;
-        let order = &stored.order;
-        if order.status == OrderStatus::Cancelled {
-            return Ok(api::json(200, order));
-        }
-        if order.status != OrderStatus::PendingPayment {
-            return Err(CheckoutError::NotCancellable(order.status).into());
-        }
-        let now = now_epoch_seconds();
-        // Close at the provider first, so the order cannot be paid after we release its stock.
-        let provider = self
-            .providers
-            .of(order.provider)
-            .map_err(CheckoutError::Provider)?;
-        match provider
-            .close(&order.id, now)
-            .await
-            .map_err(CheckoutError::Provider)?
-        {
-            Closed::Closed | Closed::NeverCreated => {}
-            Closed::AlreadyPaid => {
-                if let Queried::Paid(payment) = provider
-                    .query(&order.id, now)
-                    .await
-                    .map_err(CheckoutError::Provider)?
-                {
-                    let settled = self
-                        .payments
-                        .settle(&payment, now)
-                        .await
-                        .map_err(|e| ApiError::unexpected(&e))?;
-                    tracing::info!(order_id = %order.id, ?settled, "cancel found the order paid");
-                }
-                return Err(CheckoutError::NotCancellable(OrderStatus::Paid).into());
-            }
-        }
-        let transition = self
-            .payments
-            .orders
-            .cancel_and_release(order, "cancelled by shopper", now)
-            .await
-            .map_err(CheckoutError::from)?;
-        let current = self
-            .current(&order.id)
-            .await?
-            .unwrap_or_else(|| order.clone());
-        if transition == Transition::NotApplicable && current.status != OrderStatus::Cancelled {
-            return Err(CheckoutError::NotCancellable(current.status).into());
-        }
-        Ok(api::json(200, &current))
+        let cancelled = self
+            .order_desk
+            .cancel_unpaid(
+                &stored.order,
+                "cancelled by shopper",
+                None,
+                now_epoch_seconds(),
+            )
+            .await?;
+        Ok(api::json(200, &cancelled))
     }
 }
 

@@ -354,33 +354,14 @@ pub struct ReturnRequest {
 impl ReturnRequest {
     pub fn parse(req: &ApiRequest) -> Result<Self, ApiError> {
         let body: Value = req.json_body()?;
-        let company = body
-            .get("company")
-            .and_then(Value::as_str)
-            .filter(|c| {
-                (2..=20).contains(&c.len())
-                    && c.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            })
-            .ok_or_else(|| {
-                ApiError::invalid_field(
-                    "company",
-                    "must be a Kuaidi100 company code like zhongtong",
-                )
-            })?;
-        let number = body
-            .get("number")
-            .and_then(Value::as_str)
-            .filter(|n| (6..=30).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .ok_or_else(|| {
-                ApiError::invalid_field(
-                    "number",
-                    "must be the waybill number: 6 to 30 letters and digits",
-                )
-            })?;
+        let waybill = domain::logistics::WaybillInput::parse(
+            body.get("company").and_then(Value::as_str),
+            body.get("number").and_then(Value::as_str),
+            false,
+        )?;
         Ok(Self {
-            company: company.to_string(),
-            number: number.to_string(),
+            company: waybill.company,
+            number: waybill.number,
         })
     }
 }

@@ -115,6 +115,9 @@ impl Fulfillment {
             FulfillmentMessage::ShippingUpload { order_id, attempt } => {
                 self.upload_shipping(&order_id, attempt).await
             }
+            FulfillmentMessage::ShippedByHand { order_id, number } => {
+                self.shipped_by_hand(&order_id, &number).await
+            }
             FulfillmentMessage::ReceiptNotify {
                 order_id,
                 received_at,
@@ -533,20 +536,13 @@ impl Fulfillment {
             .subscribe(&waybill, &address.phone)
             .await
             .map_err(|e| format!("subscribing waybill {} to tracking: {e}", waybill.number))?;
-        let shipment = Shipment {
-            order_id: order_id.clone(),
-            direction: Direction::ToShopper,
-            user_id: stored.order.user_id.clone(),
-            warehouse_id: warehouse.id.clone(),
-            company: waybill.company.clone(),
-            number: waybill.number.clone(),
-            state_code: None,
-            timeline: Vec::new(),
-            exception: None,
-            created_at: now,
-            delivered_at: None,
-            channel: stored.order.channel.clone(),
-        };
+        let shipment = Shipment::outgoing(
+            &stored.order,
+            &warehouse.id,
+            &waybill.company,
+            &waybill.number,
+            now,
+        );
         let transition = self
             .shipments
             .record_shipment(&shipment, now)
@@ -554,17 +550,67 @@ impl Fulfillment {
             .map_err(|e| e.to_string())?;
         tracing::info!(order_id = %order_id, warehouse = %warehouse.id, company = %waybill.company, number = %waybill.number, ?transition, "order shipped");
         if transition == Transition::Done {
-            self.metrics.event(
-                telemetry::metrics::BusinessEvent::Shipped,
-                &telemetry::metrics::Facts {
-                    channel: stored.order.channel.as_deref(),
-                    ..Default::default()
-                },
-            );
-            self.notify_shipped(&stored, &shipment, now).await;
+            self.announce_shipped(&stored, &shipment, now).await;
         }
         if stored.order.provider == domain::payment::Provider::Wechat {
             self.queue_upload(order_id, 0, 0).await?;
+        }
+        Ok(())
+    }
+
+    /// What follows a shipment staff made by hand, as it follows one of our own waybills:
+    /// tracking, WeChat's day-long check and shipping information, then (once per waybill)
+    /// the metric and the shopper's notice.
+    async fn shipped_by_hand(&self, order_id: &OrderId, number: &str) -> Result<(), String> {
+        let stored = self.order(order_id).await?;
+        if stored
+            .order
+            .shipment
+            .as_ref()
+            .is_none_or(|s| s.number != number)
+        {
+            tracing::info!(order_id = %order_id, number, "no longer shipped under this waybill");
+            return Ok(());
+        }
+        let shipment = self
+            .shipments
+            .shipment(number)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("poison message: waybill {number} is not recorded"))?;
+        let waybill = Waybill {
+            company: shipment.company.clone(),
+            number: shipment.number.clone(),
+        };
+        // Best effort: a number Kuaidi100 does not know is for the staff member to check.
+        if let Err(err) = self
+            .courier
+            .subscribe(&waybill, &stored.order.address.phone)
+            .await
+        {
+            tracing::warn!(order_id = %order_id, number, problem = %err, "waybill shipped by hand is not tracked");
+        }
+        let now = now_epoch_seconds();
+        if stored.order.provider == domain::payment::Provider::Wechat {
+            self.deadlines
+                .send(
+                    &DeadlineMessage::ShippingCheck {
+                        order_id: order_id.clone(),
+                        due_at: now + SHIPPING_CHECK_SECONDS,
+                    },
+                    store::queue::MAX_DELAY_SECONDS,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            self.queue_upload(order_id, 0, 0).await?;
+        }
+        if self
+            .shipments
+            .claim_shipped_notice(order_id, number)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            self.announce_shipped(&stored, &shipment, now).await;
         }
         Ok(())
     }
@@ -692,6 +738,19 @@ impl Fulfillment {
 
     /// Tells the shopper the parcel is on its way. Never fails the order: a notice that does not
     /// go out is logged and left.
+    /// An order's shipment counted (the funnel's shipped step) and told to its shopper: once
+    /// per shipment, the callers' transitions and claims see to that.
+    async fn announce_shipped(&self, stored: &StoredOrder, shipment: &Shipment, now: i64) {
+        self.metrics.event(
+            telemetry::metrics::BusinessEvent::Shipped,
+            &telemetry::metrics::Facts {
+                channel: stored.order.channel.as_deref(),
+                ..Default::default()
+            },
+        );
+        self.notify_shipped(stored, shipment, now).await;
+    }
+
     async fn notify_shipped(&self, stored: &StoredOrder, shipment: &Shipment, now: i64) {
         let (Some(template), Some(openid)) = (&self.shipped_template, &stored.openid) else {
             return;

@@ -72,6 +72,9 @@ shopctl: set up the shop's promotions
           reviews WeChat's content checks left to the merchant (IN_REVIEW), newest first
   shopctl reviews approve --product <id> --order <id> --sku <id>
   shopctl reviews reject --product <id> --order <id> --sku <id> [--reason <text, told to its author>]
+  shopctl orders list-unlisted
+          puts orders written before the merchant's order list existed into it (by day);
+          safe to run again
   shopctl personal-data seal
           seals the receivers' names, phones and streets that orders and address books written
           before sealing existed keep in clear (needs SHOPPING_TABLE and PERSONAL_DATA_KEY_ID)
@@ -194,6 +197,8 @@ pub struct Admin {
     pub shipments: ShipmentStore,
     pub reviews: ReviewStore,
     pub staff: app::staff::StaffDesk,
+    /// Only the orders table: for keeping the merchant's order list whole.
+    pub orders: store::orders::OrderStore,
 }
 
 /// The shop's tables, by what they hold.
@@ -215,6 +220,7 @@ impl Admin {
             users: UserStore::new(client.clone(), tables.users),
             shipments: ShipmentStore::new(client.clone(), tables.orders, tables.catalog),
             reviews: ReviewStore::new(client.clone(), tables.reviews).showing(tables.catalog),
+            orders: store::orders::OrderStore::new(client.clone(), tables.orders, "", "", ""),
             staff: app::staff::StaffDesk::new(
                 store::staff::StaffStore::new(client.clone(), tables.staff),
                 store::audit::AuditLog::new(client, tables.audit),
@@ -279,6 +285,12 @@ pub async fn run<S: AsRef<str>>(admin: &Admin, words: &[S], now: i64) -> Result<
         }
         ["reviews", "reject", rest @ ..] => {
             review_decide(admin, Args::parse(rest)?, false, now).await
+        }
+        ["orders", "list-unlisted"] => {
+            let added = admin.orders.list_unlisted().await?;
+            Ok(format!(
+                "listed {added} orders written before the merchant's order list existed"
+            ))
         }
         ["funnel", rest @ ..] => funnel(rest, now),
         [] | ["help"] | ["--help"] | ["-h"] => Ok(USAGE.to_string()),
@@ -1242,7 +1254,7 @@ async fn create_owner(admin: &Admin, name: &str, now: i64) -> Result<String, Cli
 async fn audit_verify(admin: &Admin, args: Args) -> Result<String, CliError> {
     args.only(&["day"])?;
     args.no_positionals()?;
-    let day = domain::audit::parse_day(args.required("day")?)
+    let day = domain::clock::parse_day(args.required("day")?)
         .map_err(|e| CliError::invalid("day", e.problem))?;
     let kept = admin.staff.audit.day(&day).await?;
     match domain::audit::verify_chain(

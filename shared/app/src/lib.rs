@@ -9,7 +9,9 @@
 //! consumers and shopctl call the same use case.
 
 pub mod after_sales;
+pub mod catalog_desk;
 pub mod credentials;
+pub mod order_desk;
 pub mod payment;
 pub mod privacy;
 pub mod provider;

@@ -10,36 +10,6 @@ use sha2::{Digest, Sha256};
 /// What the first record of a day follows.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The day a moment belongs to, in China time: `2026-12-01`.
-pub fn day_of(epoch_seconds: i64) -> String {
-    let shanghai = time::OffsetDateTime::from_unix_timestamp(epoch_seconds + 8 * 3600)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}",
-        shanghai.year(),
-        u8::from(shanghai.month()),
-        shanghai.day()
-    )
-}
-
-/// A day as written in a request or on the command line.
-pub fn parse_day(raw: &str) -> Result<String, crate::field::FieldError> {
-    let ok = raw.len() == 10
-        && time::Date::parse(
-            raw,
-            &time::macros::format_description!("[year]-[month]-[day]"),
-        )
-        .is_ok();
-    if ok {
-        Ok(raw.to_string())
-    } else {
-        Err(crate::field::FieldError::new(
-            "day",
-            "must be a date: YYYY-MM-DD",
-        ))
-    }
-}
-
 /// What an action did, before it is placed in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -251,15 +221,5 @@ mod tests {
             verify_chain(last, Some((head.0, &head.1))),
             Err(BrokenLink::Missing { seq: 4, last: 4 })
         );
-    }
-
-    #[test]
-    fn days_are_china_days() {
-        // 2026-11-30 16:00 UTC is already 2026-12-01 in China.
-        assert_eq!(day_of(1_796_054_400), "2026-12-01");
-        assert_eq!(day_of(1_796_054_399), "2026-11-30");
-        assert!(parse_day("2026-12-01").is_ok());
-        assert!(parse_day("2026-13-01").is_err());
-        assert!(parse_day("yesterday").is_err());
     }
 }

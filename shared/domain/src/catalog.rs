@@ -312,9 +312,85 @@ pub fn detail(product: &Product, skus: &[Sku], now: i64) -> ProductDetail {
     }
 }
 
+/// How staff change a SKU's stock: to a number, or by a number of units (a delivery in, a
+/// breakage out), always with a reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockChange {
+    Set(u64),
+    By(i64),
+}
+
+impl StockChange {
+    /// Exactly one of `set` (a count) and `delta` (units in or out, not zero).
+    pub fn parse(set: Option<i64>, delta: Option<i64>) -> Result<Self, FieldError> {
+        match (set, delta) {
+            (Some(n), None) if (0..=MAX_STOCK).contains(&n) => Ok(StockChange::Set(n as u64)),
+            (Some(_), None) => Err(FieldError::new(
+                "set",
+                format!("must be a count from 0 to {MAX_STOCK}"),
+            )),
+            (None, Some(d)) if d != 0 && d.abs() <= MAX_STOCK => Ok(StockChange::By(d)),
+            (None, Some(_)) => Err(FieldError::new(
+                "delta",
+                format!("must be units in (+) or out (-), not zero, at most {MAX_STOCK}"),
+            )),
+            _ => Err(FieldError::new("set", "give either set or delta")),
+        }
+    }
+
+    /// The stock after the change from `seen`; `None` when it would go below zero or past the
+    /// most a SKU holds.
+    pub fn applied_to(self, seen: u64) -> Option<u64> {
+        let to = match self {
+            StockChange::Set(n) => n as i64,
+            StockChange::By(d) => (seen as i64).checked_add(d)?,
+        };
+        (0..=MAX_STOCK).contains(&to).then_some(to as u64)
+    }
+}
+
+/// The most units one SKU's stock holds.
+pub const MAX_STOCK: i64 = 10_000_000;
+
+/// Why a SKU's stock or price changed: 1 to 80 characters, for the audit log.
+pub fn change_reason(raw: Option<&str>) -> Result<String, FieldError> {
+    let reason = raw.map(str::trim).unwrap_or("");
+    if reason.is_empty() || reason.chars().count() > 80 || reason.chars().any(char::is_control) {
+        return Err(FieldError::new("reason", "is required: 1 to 80 characters"));
+    }
+    Ok(reason.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stock_change_is_a_count_or_units_in_or_out_and_never_below_zero() {
+        assert_eq!(
+            StockChange::parse(Some(5), None).unwrap(),
+            StockChange::Set(5)
+        );
+        assert_eq!(
+            StockChange::parse(None, Some(-2)).unwrap(),
+            StockChange::By(-2)
+        );
+        assert_eq!(StockChange::parse(None, None).unwrap_err().field, "set");
+        assert_eq!(
+            StockChange::parse(Some(1), Some(1)).unwrap_err().field,
+            "set"
+        );
+        assert_eq!(StockChange::parse(Some(-1), None).unwrap_err().field, "set");
+        assert_eq!(
+            StockChange::parse(None, Some(0)).unwrap_err().field,
+            "delta"
+        );
+        assert_eq!(StockChange::By(-2).applied_to(5), Some(3));
+        assert_eq!(StockChange::By(-6).applied_to(5), None);
+        assert_eq!(StockChange::Set(0).applied_to(5), Some(0));
+        assert!(change_reason(Some("  ")).is_err());
+        assert_eq!(change_reason(Some(" 到货 ")).unwrap(), "到货");
+    }
 
     #[test]
     fn group_offers_must_make_sense() {

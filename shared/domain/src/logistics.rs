@@ -8,6 +8,53 @@ use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// A courier's waybill as someone typed it: the Kuaidi100 company code and the number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaybillInput {
+    pub company: String,
+    pub number: String,
+}
+
+impl WaybillInput {
+    /// A company code like `zhongtong` (`known_only`: one WeChat lists, as a shipment needs
+    /// for its shipping information) and a number of 6 to 30 letters and digits.
+    pub fn parse(
+        company: Option<&str>,
+        number: Option<&str>,
+        known_only: bool,
+    ) -> Result<Self, crate::field::FieldError> {
+        let company = company
+            .filter(|c| {
+                (2..=20).contains(&c.len())
+                    && c.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                    && (!known_only || crate::shipping_info::wechat_delivery_id(c).is_some())
+            })
+            .ok_or_else(|| {
+                crate::field::FieldError::new(
+                    "company",
+                    if known_only {
+                        "must be a courier WeChat knows: shunfeng, zhongtong, yuantong, yunda, shentong, ems or jd"
+                    } else {
+                        "must be a Kuaidi100 company code like zhongtong"
+                    },
+                )
+            })?;
+        let number = number
+            .filter(|n| (6..=30).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .ok_or_else(|| {
+                crate::field::FieldError::new(
+                    "number",
+                    "must be the waybill number: 6 to 30 letters and digits",
+                )
+            })?;
+        Ok(Self {
+            company: company.to_string(),
+            number: number.to_string(),
+        })
+    }
+}
+
 /// Where parcels leave from, which provinces it serves, and who sends them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -146,6 +193,32 @@ pub struct Shipment {
     /// How the order's shopper arrived, for the delivered metric.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+}
+
+impl Shipment {
+    /// A parcel leaving for `order`'s shopper under `company`'s waybill `number`, just recorded.
+    pub fn outgoing(
+        order: &crate::order::Order,
+        warehouse_id: &str,
+        company: &str,
+        number: &str,
+        now: i64,
+    ) -> Self {
+        Shipment {
+            order_id: order.id.clone(),
+            direction: Direction::ToShopper,
+            user_id: order.user_id.clone(),
+            warehouse_id: warehouse_id.to_string(),
+            company: company.to_string(),
+            number: number.to_string(),
+            state_code: None,
+            timeline: Vec::new(),
+            exception: None,
+            created_at: now,
+            delivered_at: None,
+            channel: order.channel.clone(),
+        }
+    }
 }
 
 /// What one push changed.

@@ -75,6 +75,56 @@ pub struct AddressInput {
     pub detail: Option<String>,
 }
 
+/// A note the shop's staff keep on an order (only staff see it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StaffNote {
+    pub at: i64,
+    /// The staff member's id.
+    pub by: String,
+    pub text: String,
+}
+
+/// A note's text: 1 to 500 characters.
+pub fn note_text(raw: Option<&str>) -> Result<String, FieldError> {
+    let text = raw.map(str::trim).unwrap_or("");
+    if text.is_empty() || text.chars().count() > 500 {
+        return Err(FieldError::new("text", "is required: 1 to 500 characters"));
+    }
+    Ok(text.to_string())
+}
+
+/// The receiver as staff without the reveal permission see them: the name's first
+/// character, the phone's first three and last four digits, the street hidden.
+pub fn masked_receiver(address: &Address) -> Address {
+    let name = match address.name.chars().next() {
+        Some(first) if address.name.chars().count() > 1 => format!("{first}*"),
+        Some(_) => "*".into(),
+        None => String::new(),
+    };
+    let phone = crate::phone::PhoneNumber::parse_mainland(&address.phone)
+        .map(|p| p.masked())
+        .unwrap_or_else(|_| {
+            if address.phone.is_empty() {
+                String::new()
+            } else {
+                "****".into()
+            }
+        });
+    Address {
+        name,
+        phone,
+        province: address.province.clone(),
+        city: address.city.clone(),
+        district: address.district.clone(),
+        detail: if address.detail.is_empty() {
+            String::new()
+        } else {
+            "****".into()
+        },
+    }
+}
+
 /// What an erased order shows where its receiver was.
 pub const ERASED_RECEIVER: &str = "已注销用户";
 

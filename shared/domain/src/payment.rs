@@ -17,4 +17,12 @@ impl Provider {
             Provider::Alipay => "alipay",
         }
     }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "wechat" => Some(Provider::Wechat),
+            "alipay" => Some(Provider::Alipay),
+            _ => None,
+        }
+    }
 }

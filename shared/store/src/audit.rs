@@ -8,7 +8,8 @@
 use super::{Item, StoreError, from_item, get_i64, get_s, n, s, to_item};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-use domain::audit::{AuditEntry, AuditRecord, GENESIS, day_of};
+use domain::audit::{AuditEntry, AuditRecord, GENESIS};
+use domain::clock::china_day;
 
 /// Tries when other actions keep moving the head meanwhile.
 const COMMIT_TRIES: usize = 10;
@@ -89,7 +90,7 @@ impl AuditLog {
         change: Vec<TransactWriteItem>,
         entry: AuditEntry,
     ) -> Result<Committed, StoreError> {
-        let day = day_of(entry.at);
+        let day = china_day(entry.at);
         for _ in 0..COMMIT_TRIES {
             let (seq, prev_hash) = self.head(&day).await?;
             let record = AuditRecord::chained(entry.clone(), &day, seq + 1, &prev_hash);

@@ -580,6 +580,50 @@ impl CatalogStore {
     }
 }
 
+/// A number of a SKU staff change, each conditional on the value they saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkuNumber {
+    Stock,
+    /// The price in fen.
+    Price,
+}
+
+impl SkuNumber {
+    fn attribute(self) -> &'static str {
+        match self {
+            SkuNumber::Stock => "stock",
+            SkuNumber::Price => "price",
+        }
+    }
+}
+
+impl CatalogStore {
+    /// The write that changes a SKU's stock or price from `seen` to `to`, refused if the SKU
+    /// is gone or the number is no longer `seen` (someone else changed it, or orders took
+    /// stock): commit it with its audit record, so a stale edit is never a lost update.
+    pub fn sku_number_write(
+        &self,
+        sku: &SkuId,
+        number: SkuNumber,
+        seen: u64,
+        to: u64,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(sku_key(sku))))
+            .update_expression("SET #v = :to")
+            .condition_expression("attribute_exists(pk) AND #v = :seen")
+            .expression_attribute_names("#v", number.attribute())
+            .expression_attribute_values(":to", super::n(to))
+            .expression_attribute_values(":seen", super::n(seen))
+            .build()
+            .map_err(|e| StoreError::dynamo("build SKU change", e))?;
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(update)
+            .build())
+    }
+}
+
 /// What the merchant's tool changes on a SKU's promotions.
 impl CatalogStore {
     /// Starts, changes or (with `None`) ends a SKU's flash sale. A sale with a new start time

@@ -4,6 +4,9 @@
 //! - `ORDER#<orderId>` / `ORDER`: the order, whom its provider charges (`openid` for WeChat Pay,
 //!   `alipayOpenId` for Alipay; never shown),
 //!   and `gsi1pk = USER#<userId>`, `gsi1sk = <createdAt>#<orderId>` (index `ByUser`, newest first)
+//!   and `gsi2pk = ORDERS#<China day>`, `gsi2sk = <createdAt>#<orderId>` (index `ByDay`, the
+//!   merchant's list)
+//! - `ORDER#<orderId>` / `NOTE#<at>#<token>`: the shop's staff notes on the order
 //! - `REVIEW#<kind>#<reference>` / `REVIEW`: payments a person must look at (unknown order,
 //!   amount mismatch, late payment), keyed so a repeated notification writes the same record
 //!
@@ -25,6 +28,9 @@ use domain::ids::{OpenId, SkuId, UserId};
 use domain::order::{Order, OrderStatus, StatusChange};
 
 pub const INDEX_BY_USER: &str = "ByUser";
+/// Every order by the China day it was placed (`gsi2pk = ORDERS#<day>`, `gsi2sk =
+/// <createdAt>#<orderId>`): the merchant's order list, newest first.
+pub const INDEX_BY_DAY: &str = "ByDay";
 /// An Idempotency-Key answers the same order for a day.
 const IDEMPOTENCY_SECONDS: i64 = 24 * 60 * 60;
 
@@ -89,6 +95,14 @@ pub enum Created {
     OfferTaken,
 }
 
+/// What the merchant narrows the order list by.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    pub provider: Option<domain::payment::Provider>,
+    pub channel: Option<String>,
+}
+
 /// Whether a conditional transition happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
@@ -140,6 +154,57 @@ impl OrderStore {
     pub fn with_personal_data(mut self, keys: PersonalDataKeys) -> Self {
         self.personal = Some(keys);
         self
+    }
+
+    /// Puts orders written before the merchant's list existed into it (`ByDay`), a scanned
+    /// page at a time, each conditional on not being listed yet: how many were added. Safe to
+    /// run again.
+    pub async fn list_unlisted(&self) -> Result<usize, StoreError> {
+        let mut added = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.orders)
+                .filter_expression("sk = :order AND attribute_not_exists(gsi2pk)")
+                .expression_attribute_values(":order", s("ORDER"))
+                .projection_expression("pk, createdAt, id")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Scan orders not listed", e))?;
+            for item in page.items.unwrap_or_default() {
+                let (Some(id), Some(at)) = (get_s(&item, "id"), super::get_i64(&item, "createdAt"))
+                else {
+                    continue;
+                };
+                let Ok(id) = OrderId::parse(id) else { continue };
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.orders)
+                    .set_key(Some(order_key(&id).into_iter().collect()))
+                    .update_expression("SET gsi2pk = :day, gsi2sk = :at")
+                    .condition_expression("attribute_exists(pk) AND attribute_not_exists(gsi2pk)")
+                    .expression_attribute_values(
+                        ":day",
+                        s(format!("ORDERS#{}", domain::clock::china_day(at))),
+                    )
+                    .expression_attribute_values(":at", s(format!("{at:012}#{id}")))
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => added += 1,
+                    Err(err) if super::condition_failed(&err) => {}
+                    Err(err) => return Err(StoreError::dynamo("UpdateItem list order", err)),
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(added);
+            }
+        }
     }
 
     /// Seals the receivers that orders written before sealing existed keep in clear (an
@@ -237,6 +302,17 @@ impl OrderStore {
         order_item.insert("gsi1pk".into(), s(format!("USER#{}", order.user_id)));
         order_item.insert(
             "gsi1sk".into(),
+            s(format!("{:012}#{}", order.created_at, order.id)),
+        );
+        order_item.insert(
+            "gsi2pk".into(),
+            s(format!(
+                "ORDERS#{}",
+                domain::clock::china_day(order.created_at)
+            )),
+        );
+        order_item.insert(
+            "gsi2sk".into(),
             s(format!("{:012}#{}", order.created_at, order.id)),
         );
         let put_order = Put::builder()
@@ -456,6 +532,147 @@ impl OrderStore {
         })
     }
 
+    /// Orders placed on `days` (China days, newest first), newest first, narrowed by `filter`:
+    /// at most `limit` after `after`, reading on across days until the page is full.
+    pub async fn placed_on(
+        &self,
+        days: &[String],
+        filter: &OrderFilter,
+        after: Option<ListPosition>,
+        limit: usize,
+    ) -> Result<Page<Order>, StoreError> {
+        let mut start = after.map(ListPosition::into_key);
+        // A cursor names the day it stopped in: the days after it are done.
+        let skip = start
+            .as_ref()
+            .and_then(|k| get_s(k, "gsi2pk"))
+            .and_then(|d| days.iter().position(|day| format!("ORDERS#{day}") == d))
+            .unwrap_or(0);
+        let mut conditions = Vec::new();
+        let mut values: Vec<(&str, AttributeValue)> = Vec::new();
+        let mut names: Vec<(&str, &str)> = Vec::new();
+        if let Some(status) = filter.status {
+            conditions.push("#s = :s");
+            names.push(("#s", "status"));
+            values.push((":s", s(status.as_str())));
+        }
+        if let Some(provider) = filter.provider {
+            // Orders from before Alipay carry no provider: they are WeChat Pay's.
+            conditions.push(if provider == domain::payment::Provider::Wechat {
+                "(attribute_not_exists(#p) OR #p = :p)"
+            } else {
+                "#p = :p"
+            });
+            names.push(("#p", "provider"));
+            values.push((":p", s(provider.as_str())));
+        }
+        if let Some(channel) = &filter.channel {
+            conditions.push("channel = :c");
+            values.push((":c", s(channel)));
+        }
+        let mut items: Vec<Item> = Vec::new();
+        'days: for day in &days[skip..] {
+            loop {
+                let mut query = self
+                    .client
+                    .query()
+                    .table_name(&self.orders)
+                    .index_name(INDEX_BY_DAY)
+                    .key_condition_expression("gsi2pk = :day")
+                    .expression_attribute_values(":day", s(format!("ORDERS#{day}")))
+                    .scan_index_forward(false)
+                    .set_exclusive_start_key(start.take())
+                    .limit(i32::try_from(limit + 1 - items.len()).unwrap_or(i32::MAX));
+                if !conditions.is_empty() {
+                    query = query.filter_expression(conditions.join(" AND "));
+                }
+                for (name, attribute) in &names {
+                    query = query.expression_attribute_names(*name, *attribute);
+                }
+                for (name, value) in &values {
+                    query = query.expression_attribute_values(*name, value.clone());
+                }
+                let out = query
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::dynamo("Query orders by day", e))?;
+                items.extend(out.items.unwrap_or_default());
+                if items.len() > limit {
+                    break 'days;
+                }
+                match out.last_evaluated_key {
+                    Some(key) => start = Some(key),
+                    None => break,
+                }
+            }
+        }
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|last| ListPosition::of(last, &["pk", "sk", "gsi2pk", "gsi2sk"]))
+        } else {
+            None
+        };
+        Ok(Page {
+            items: self.orders_of(items).await?,
+            next,
+        })
+    }
+
+    /// The write that adds a staff note to an order, refused if the order does not exist:
+    /// commit it with its audit record.
+    pub fn note_writes(
+        &self,
+        order: &OrderId,
+        note: &domain::order::StaffNote,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let build = |e| StoreError::dynamo("build note", e);
+        let exists = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(order).into_iter().collect()))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(build)?;
+        let mut item = to_item(note);
+        item.insert("pk".into(), s(format!("ORDER#{order}")));
+        item.insert(
+            "sk".into(),
+            s(format!(
+                "NOTE#{:012}#{}",
+                note.at,
+                domain::ids::random_token(6)
+            )),
+        );
+        let put = Put::builder()
+            .table_name(&self.orders)
+            .set_item(Some(item))
+            .build()
+            .map_err(build)?;
+        Ok(vec![
+            TransactWriteItem::builder().condition_check(exists).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ])
+    }
+
+    /// The staff notes on an order, oldest first.
+    pub async fn notes(
+        &self,
+        order: &OrderId,
+    ) -> Result<Vec<domain::order::StaffNote>, StoreError> {
+        super::query_prefix(
+            &self.client,
+            &self.orders,
+            &format!("ORDER#{order}"),
+            "NOTE#",
+            "Query order notes",
+        )
+        .await?
+        .iter()
+        .map(from_item)
+        .collect()
+    }
+
     /// `PENDING_PAYMENT -> PAID`, recording the payment; nothing happens from any other state.
     pub async fn mark_paid(
         &self,
@@ -591,15 +808,15 @@ impl OrderStore {
         }
     }
 
-    /// `PENDING_PAYMENT -> CANCELLED` with every line's stock and flash-sale quota, the coupon
-    /// and the points back, in one transaction: the condition on the order's status makes the
-    /// release happen exactly once, however many cancels and deadlines race.
-    pub async fn cancel_and_release(
+    /// The writes that cancel an unpaid order and release everything it holds (stock, flash-sale
+    /// quota, coupon, points, group seat, bargain), the first conditional on PENDING_PAYMENT:
+    /// commit them as one transaction, with an audit record for a staff member's cancel.
+    pub fn cancel_writes(
         &self,
         order: &Order,
         reason: &str,
         now: i64,
-    ) -> Result<Transition, StoreError> {
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let build = |e| StoreError::dynamo("build transaction", e);
         let change = StatusChange {
             status: OrderStatus::Cancelled,
@@ -663,6 +880,19 @@ impl OrderStore {
         if let Some(bargain) = &order.bargain_id {
             items.push(self.social.return_write(bargain, &order.id)?);
         }
+        Ok(items)
+    }
+
+    /// `PENDING_PAYMENT -> CANCELLED` with every line's stock and flash-sale quota, the coupon
+    /// and the points back, in one transaction: the condition on the order's status makes the
+    /// release happen exactly once, however many cancels and deadlines race.
+    pub async fn cancel_and_release(
+        &self,
+        order: &Order,
+        reason: &str,
+        now: i64,
+    ) -> Result<Transition, StoreError> {
+        let items = self.cancel_writes(order, reason, now)?;
         match self
             .client
             .transact_write_items()

@@ -37,6 +37,10 @@ pub enum FulfillmentMessage {
         #[serde(default)]
         attempt: u32,
     },
+    /// Staff shipped the order by hand under this waybill: notice, WeChat's shipping
+    /// information and tracking follow as for a waybill of our own.
+    #[serde(rename = "order.shipped_by_hand", rename_all = "camelCase")]
+    ShippedByHand { order_id: OrderId, number: String },
     /// The courier says the parcel was signed for: tell WeChat (`notify_confirm_receive`), once.
     #[serde(rename = "receipt.notify", rename_all = "camelCase")]
     ReceiptNotify {

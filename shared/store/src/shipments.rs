@@ -136,13 +136,14 @@ impl ShipmentStore {
         }
     }
 
-    /// The shipment and `PAID | WAITING_GROUP -> SHIPPED` in one transaction. The waybill item is written once
-    /// per number (a retry with the courier's same number rewrites nothing it should not).
-    pub async fn record_shipment(
+    /// The writes of the shipment and `PAID | WAITING_GROUP -> SHIPPED`, for one transaction: the
+    /// waybill's (refused when another order holds the number), then the order's (refused
+    /// unless it waits to ship). A staff member's shipment commits them with its audit record.
+    pub fn shipment_writes(
         &self,
         shipment: &Shipment,
         now: i64,
-    ) -> Result<Transition, StoreError> {
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let build = |e| StoreError::dynamo("build transaction", e);
         let mut item = to_item(shipment);
         item.extend(waybill_key(&shipment.number));
@@ -172,11 +173,24 @@ impl ShipmentStore {
             .expression_attribute_values(":h", history_entry(&StatusChange { status: OrderStatus::Shipped, at: now, reason: None }))
             .build()
             .map_err(build)?;
+        Ok(vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().update(ship).build(),
+        ])
+    }
+
+    /// The shipment and `PAID | WAITING_GROUP -> SHIPPED` in one transaction. The waybill item is
+    /// written once per number (a retry with the courier's same number rewrites nothing it
+    /// should not).
+    pub async fn record_shipment(
+        &self,
+        shipment: &Shipment,
+        now: i64,
+    ) -> Result<Transition, StoreError> {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().update(ship).build())
+            .set_transact_items(Some(self.shipment_writes(shipment, now)?))
             .send()
             .await;
         match result {
@@ -185,6 +199,32 @@ impl ShipmentStore {
                 Some(failed) if failed.get(1) == Some(&true) => Ok(Transition::NotApplicable),
                 _ => Err(StoreError::dynamo("TransactWriteItems ship order", err)),
             },
+        }
+    }
+
+    /// Takes the shopper's "shipped" notice for waybill `number` of the order: true once per
+    /// waybill, however often the message asking for it comes.
+    pub async fn claim_shipped_notice(
+        &self,
+        order: &OrderId,
+        number: &str,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(order).into_iter().collect()))
+            .update_expression("SET shippedNotice = :n")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(shippedNotice) OR shippedNotice <> :n)",
+            )
+            .expression_attribute_values(":n", s(number))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if super::condition_failed(&err) => Ok(false),
+            Err(err) => Err(StoreError::dynamo("UpdateItem shipped notice", err)),
         }
     }
 

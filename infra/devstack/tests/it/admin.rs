@@ -411,7 +411,7 @@ async fn staff_changes_are_audited_in_a_chain_that_names_the_record_edited_or_de
     assert_eq!(off.status, 200, "{}", off.text);
 
     // then the day holds four records in a chain that checks, each naming who did what
-    let day = domain::audit::day_of(now());
+    let day = domain::clock::china_day(now());
     let log = shop
         .get_as(&owner_token, &format!("/admin/v1/audit?day={day}"))
         .await;

@@ -61,7 +61,7 @@ fn audited(records: &[domain::audit::AuditRecord], action: &str) -> Vec<Value> {
 
 async fn todays_records(shop: &TestShop) -> Vec<domain::audit::AuditRecord> {
     audit_log(shop)
-        .day(&domain::audit::day_of(domain::clock::now_epoch_seconds()))
+        .day(&domain::clock::china_day(domain::clock::now_epoch_seconds()))
         .await
         .unwrap()
         .records

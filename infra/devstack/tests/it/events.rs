@@ -324,6 +324,9 @@ async fn every_sample_event_succeeds_through_its_handler() {
         .await
         .unwrap();
     assert_eq!(status, 200);
+    // A paid order the staff ship by hand, and an unpaid one they cancel.
+    let to_ship_by_hand = paid_order(&shop, &token, "events-j").await;
+    let to_cancel = unpaid_order(&shop, &token, "events-k").await;
     // Two shipped orders whose return-and-refunds wait for staff: one to approve, one to reject.
     let mut awaiting = Vec::new();
     for key in ["events-h", "events-i"] {
@@ -343,6 +346,11 @@ async fn every_sample_event_succeeds_through_its_handler() {
                     &leaving,
                 )
                 .replace("REPLACE_WITH_AN_UNPAID_ORDER_ID", &to_expire)
+                .replace("REPLACE_WITH_AN_UNPAID_ORDER_TO_CANCEL", &to_cancel)
+                .replace(
+                    "REPLACE_WITH_A_PAID_ORDER_TO_SHIP_BY_HAND",
+                    &to_ship_by_hand,
+                )
                 .replace("REPLACE_WITH_AN_ADDRESS_ID_TO_REMOVE", &saved[1])
                 .replace("REPLACE_WITH_AN_ADDRESS_ID", &saved[0])
                 .replace("REPLACE_WITH_AN_ORDER_ID", &order)

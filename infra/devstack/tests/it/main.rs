@@ -24,6 +24,8 @@ mod reviews;
 mod shipping_info;
 mod shopping;
 mod social;
+mod staff_catalog;
+mod staff_orders;
 mod support;
 mod template_shape;
 mod wechat_push;

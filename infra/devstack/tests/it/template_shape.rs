@@ -266,10 +266,12 @@ fn only_the_functions_that_need_shoppers_personal_data_may_open_it_and_fewer_may
     }
     opening.sort();
     sealing.sort();
-    // The shopper's own pages and privacy requests, and the courier's label.
+    // The shopper's own pages and privacy requests, the courier's label, and the merchant's
+    // order pages (masked, or revealed with step-up).
     assert_eq!(
         opening,
         [
+            "AdminFunction",
             "CheckoutFunction",
             "FulfillmentFunction",
             "LoginFunction",

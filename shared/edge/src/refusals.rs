@@ -1,0 +1,99 @@
+//! How the use cases the shopper's door (checkout) and the merchant's (admin) share answer
+//! their refusals: one mapping for both.
+
+use crate::api::ApiError;
+use app::after_sales::AfterSalesError;
+use app::catalog_desk::CatalogDeskError;
+use app::order_desk::OrderDeskError;
+use domain::refund::RefundRefusal;
+use serde_json::json;
+
+impl From<AfterSalesError> for ApiError {
+    fn from(err: AfterSalesError) -> Self {
+        match err {
+            AfterSalesError::Refused(refusal) => {
+                let unknown_line = matches!(refusal, RefundRefusal::UnknownLine(_));
+                let answer = ApiError::new(
+                    if unknown_line { 422 } else { 409 },
+                    refusal.code(),
+                    refusal.to_string(),
+                );
+                if unknown_line {
+                    answer.with_field("lines")
+                } else {
+                    answer
+                }
+            }
+            AfterSalesError::OrderChanged => ApiError::new(409, "order_changed", err.to_string()),
+            AfterSalesError::AlreadyRefunded => {
+                ApiError::new(409, "already_refunded", err.to_string())
+            }
+            AfterSalesError::NotFound => ApiError::new(404, "refund_not_found", err.to_string()),
+            AfterSalesError::Decided(status) => {
+                ApiError::new(409, "refund_decided", err.to_string())
+                    .with_detail("status", json!(status))
+            }
+            AfterSalesError::ReturnNotReceived => {
+                ApiError::new(409, "return_not_received", err.to_string())
+                    .with_field("overrideReturn")
+            }
+            AfterSalesError::ProviderUnavailable {
+                ref out_refund_no,
+                ref source,
+            } => ApiError::new(502, "refund_unavailable", err.to_string())
+                .with_detail("outRefundNo", json!(out_refund_no))
+                .with_cause(source),
+            AfterSalesError::Store(_) | AfterSalesError::Recording(_) => ApiError::unexpected(&err),
+        }
+    }
+}
+
+impl From<OrderDeskError> for ApiError {
+    fn from(err: OrderDeskError) -> Self {
+        match err {
+            OrderDeskError::NotFound => ApiError::new(404, "order_not_found", err.to_string()),
+            OrderDeskError::NotCancellable(status) => ApiError::new(
+                409,
+                "order_not_cancellable",
+                format!(
+                    "the order is {} and can no longer be cancelled",
+                    status.as_str()
+                ),
+            ),
+            OrderDeskError::NotShippable(status) => ApiError::new(
+                409,
+                "order_not_shippable",
+                format!("the order is {} and cannot be shipped", status.as_str()),
+            ),
+            OrderDeskError::WaybillTaken(_) => {
+                ApiError::new(409, "waybill_taken", err.to_string()).with_field("number")
+            }
+            OrderDeskError::Provider(ref source) => ApiError::new(
+                502,
+                "payment_unavailable",
+                "the payment provider did not answer; please retry",
+            )
+            .with_cause(source),
+            OrderDeskError::Store(_) | OrderDeskError::Recording(_) | OrderDeskError::Queue(_) => {
+                ApiError::unexpected(&err)
+            }
+        }
+    }
+}
+
+impl From<CatalogDeskError> for ApiError {
+    fn from(err: CatalogDeskError) -> Self {
+        match err {
+            CatalogDeskError::NotFound => ApiError::new(404, "sku_not_found", err.to_string()),
+            CatalogDeskError::Stale { current } => {
+                ApiError::new(409, "stale_edit", err.to_string())
+                    .with_field("seen")
+                    .with_detail("current", json!(current))
+            }
+            CatalogDeskError::BelowZero => {
+                ApiError::new(422, "stock_below_zero", err.to_string()).with_field("delta")
+            }
+            CatalogDeskError::Store(_) => ApiError::unexpected(&err),
+        }
+    }
+}
