@@ -51,6 +51,9 @@ impl Admin {
         now: i64,
     ) -> Result<ApiResponse, ApiError> {
         let param = |name: &str| req.query_param(name).filter(|v| !v.is_empty());
+        if let Some(tail) = param("phone4") {
+            return self.orders_by_phone_tail(req, tail).await;
+        }
         let to = match param("to") {
             Some(raw) => domain::clock::parse_day(raw)
                 .map_err(|e| ApiError::invalid_field("to", e.problem))?,
@@ -98,6 +101,40 @@ impl Admin {
             .map(staff_view)
             .collect::<Result<Vec<_>, _>>()?;
         let mut answer = json!({"from": from, "to": to, "items": items});
+        if let Some(next) = page.next {
+            answer["nextCursor"] = json!(self.cursors.seal(&scope, &next));
+        }
+        Ok(api::json(200, &answer))
+    }
+
+    /// `GET /admin/v1/orders?phone4=5678`: orders whose receiver's phone ends so, newest first,
+    /// found through the keyed hash of the four digits.
+    async fn orders_by_phone_tail(
+        &self,
+        req: &ApiRequest,
+        tail: &str,
+    ) -> Result<ApiResponse, ApiError> {
+        if tail.len() != 4 || !tail.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::invalid_field(
+                "phone4",
+                "must be the phone's last 4 digits",
+            ));
+        }
+        let scope = format!("orders|phone4|{tail}");
+        let after: Option<ListPosition> = self.cursors.position(req, &scope)?;
+        let page = self
+            .orders
+            .payments
+            .orders
+            .with_phone_tail(tail, after, api::page_limit(req)?)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?;
+        let items = page
+            .items
+            .iter()
+            .map(staff_view)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut answer = json!({"phone4": tail, "items": items});
         if let Some(next) = page.next {
             answer["nextCursor"] = json!(self.cursors.seal(&scope, &next));
         }

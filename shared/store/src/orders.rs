@@ -223,6 +223,91 @@ impl OrderStore {
         .await
     }
 
+    /// The item linking the keyed hash of the order's phone's last four digits to the order
+    /// (`PHONE4#<hash>` / `<createdAt>#<orderId>`); none without keys or without a phone.
+    async fn phone_tail_link(&self, order: &Order) -> Result<Option<Item>, StoreError> {
+        let Some(keys) = &self.personal else {
+            return Ok(None);
+        };
+        let Some(key) = keys.lookup_key(&self.client, &self.orders, true).await? else {
+            return Ok(None);
+        };
+        Ok(
+            personal::phone_tail_hash(&key, &order.address.phone).map(|hash| {
+                Item::from([
+                    ("pk".to_string(), s(format!("PHONE4#{hash}"))),
+                    (
+                        "sk".to_string(),
+                        s(format!("{:012}#{}", order.created_at, order.id)),
+                    ),
+                    ("orderId".to_string(), s(order.id.as_str())),
+                ])
+            }),
+        )
+    }
+
+    /// Orders whose receiver's phone ends in `tail` (four digits), newest first, found through
+    /// the keyed hash of those digits, never by the number.
+    pub async fn with_phone_tail(
+        &self,
+        tail: &str,
+        after: Option<ListPosition>,
+        limit: usize,
+    ) -> Result<Page<Order>, StoreError> {
+        let keys = self.personal.as_ref().ok_or(StoreError::PersonalData {
+            operation: "find by phone",
+            problem: "this function was given no key for personal data".into(),
+        })?;
+        let Some(key) = keys.lookup_key(&self.client, &self.orders, false).await? else {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        };
+        let Some(hash) = personal::phone_tail_hash(&key, tail) else {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.orders)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(format!("PHONE4#{hash}")))
+            .scan_index_forward(false)
+            .set_exclusive_start_key(after.map(ListPosition::into_key))
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query orders by phone", e))?;
+        let mut links = out.items.unwrap_or_default();
+        let next = if links.len() > limit {
+            links.truncate(limit);
+            links
+                .last()
+                .map(|last| ListPosition::of(last, &["pk", "sk"]))
+        } else {
+            None
+        };
+        let keys: Vec<(String, Item)> = links
+            .iter()
+            .filter_map(|l| get_s(l, "orderId"))
+            .filter_map(|id| OrderId::parse(id).ok())
+            .map(|id| (self.orders.clone(), order_key(&id).into_iter().collect()))
+            .collect();
+        let mut found = super::batch_get(&self.client, keys, false)
+            .await?
+            .remove(&self.orders)
+            .unwrap_or_default();
+        found.sort_by(|a, b| get_s(b, "gsi1sk").cmp(&get_s(a, "gsi1sk")));
+        Ok(Page {
+            items: self.orders_of(found).await?,
+            next,
+        })
+    }
+
     /// Orders as read, their receivers opened (or withheld, without keys).
     pub(crate) async fn orders_of(&self, mut items: Vec<Item>) -> Result<Vec<Order>, StoreError> {
         personal::open_items(self.personal.as_ref(), &mut items, Some("address")).await?;
@@ -293,6 +378,8 @@ impl OrderStore {
         }
         let mut order_item = to_item(order);
         order_item.extend(order_key(&order.id));
+        // Staff find an order by the phone's last four digits through a keyed hash of them.
+        let phone_link = self.phone_tail_link(order).await?;
         personal::seal_item(self.personal.as_ref(), &mut order_item, Some("address")).await?;
         let payer_attribute = match order.provider {
             domain::payment::Provider::Wechat => "openid",
@@ -374,6 +461,20 @@ impl OrderStore {
         let offer_at = items.len();
         let has_offer = !offer.is_empty();
         items.extend(offer);
+        // Unconditional, so last: it never shifts whose condition failed.
+        if let Some(link) = phone_link {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.orders)
+                            .set_item(Some(link))
+                            .build()
+                            .map_err(build)?,
+                    )
+                    .build(),
+            );
+        }
 
         match self
             .client
@@ -744,10 +845,25 @@ impl OrderStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(err) if super::condition_failed(&err) => Ok(false),
-            Err(err) => Err(StoreError::dynamo("UpdateItem erase receiver", err)),
+            Ok(_) => {}
+            Err(err) if super::condition_failed(&err) => return Ok(false),
+            Err(err) => return Err(StoreError::dynamo("UpdateItem erase receiver", err)),
         }
+        // Its phone no longer finds it (the receiver is gone; a retry deletes it again).
+        if let Some(link) = self.phone_tail_link(order).await? {
+            let key: Item = link
+                .into_iter()
+                .filter(|(k, _)| k == "pk" || k == "sk")
+                .collect();
+            self.client
+                .delete_item()
+                .table_name(&self.orders)
+                .set_key(Some(key))
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("DeleteItem phone link", e))?;
+        }
+        Ok(true)
     }
 
     /// Marks the order alerted for missing shipping information: true the first time only, so

@@ -13,6 +13,10 @@
 //! - A store given no keys (a function without `kms:Decrypt`) reads the rest of an item and
 //!   gets the three fields empty: withheld, never an error.
 //!
+//! - A phone is found by a keyed hash of its last four digits (HMAC-SHA-256 under the shop's
+//!   lookup key: a data key made once for the shop, kept wrapped beside the orders it finds,
+//!   `LOOKUP#phone-tail` / `KEY`), never by the number.
+//!
 //! In the sealed map: `province`, `city`, `district` stay in clear (sales by region add up
 //! without a key); `sealed` (binary: format 1, a 12-byte nonce, then the ciphertext and tag of
 //! the JSON `{"name", "phone", "detail"}`) and `dataKey` (binary: the wrapped data key) replace
@@ -47,7 +51,11 @@ struct Keys {
     key_id: String,
     sealing: tokio::sync::OnceCell<Arc<DataKey>>,
     opened: Mutex<HashMap<Vec<u8>, Arc<DataKey>>>,
+    lookup: tokio::sync::OnceCell<Arc<aws_lc_rs::hmac::Key>>,
 }
+
+/// Where the shop's lookup key is kept (in the orders table).
+const LOOKUP_KEY: (&str, &str) = ("LOOKUP#phone-tail", "KEY");
 
 /// A data key: as KMS wrapped it (stored) and in the clear (kept in memory only).
 struct DataKey {
@@ -84,6 +92,7 @@ impl PersonalDataKeys {
             key_id: key_id.into(),
             sealing: tokio::sync::OnceCell::new(),
             opened: Mutex::new(HashMap::new()),
+            lookup: tokio::sync::OnceCell::new(),
         }))
     }
 
@@ -140,12 +149,13 @@ impl PersonalDataKeys {
         opened.get(wrapped).cloned()
     }
 
-    async fn unwrap_key(&self, wrapped: Vec<u8>) -> Result<Arc<DataKey>, StoreError> {
+    /// A data key KMS wrapped, in the clear.
+    async fn decrypt(&self, wrapped: &[u8]) -> Result<Vec<u8>, StoreError> {
         let out = self
             .0
             .kms
             .decrypt()
-            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(wrapped.clone()))
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(wrapped.to_vec()))
             .encryption_context(CONTEXT_KEY, CONTEXT_VALUE)
             .send()
             .await
@@ -154,14 +164,100 @@ impl PersonalDataKeys {
             operation: "KMS Decrypt",
             problem: "the answer has no key".into(),
         })?;
-        let key = Arc::new(
-            DataKey::new(wrapped, plaintext.as_ref()).map_err(|problem| {
-                StoreError::PersonalData {
-                    operation: "KMS Decrypt",
-                    problem,
+        Ok(plaintext.into_inner())
+    }
+
+    /// The shop's lookup key, kept wrapped in `table`: read and unwrapped once per process;
+    /// made by the first process that needs it (`create`), whoever wins the conditional put.
+    /// `None` when it does not exist yet and `create` is false: nothing was hashed under it.
+    pub(crate) async fn lookup_key(
+        &self,
+        client: &aws_sdk_dynamodb::Client,
+        table: &str,
+        create: bool,
+    ) -> Result<Option<Arc<aws_lc_rs::hmac::Key>>, StoreError> {
+        if let Some(key) = self.0.lookup.get() {
+            return Ok(Some(key.clone()));
+        }
+        let key_item = || -> Item {
+            [
+                ("pk".to_string(), AttributeValue::S(LOOKUP_KEY.0.into())),
+                ("sk".to_string(), AttributeValue::S(LOOKUP_KEY.1.into())),
+            ]
+            .into()
+        };
+        for _ in 0..2 {
+            let found = client
+                .get_item()
+                .table_name(table)
+                .set_key(Some(key_item()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("GetItem lookup key", e))?
+                .item;
+            let plaintext = match found.as_ref().and_then(|i| i.get(DATA_KEY)) {
+                Some(AttributeValue::B(wrapped)) => self.decrypt(wrapped.as_ref()).await?,
+                _ if !create => return Ok(None),
+                _ => {
+                    let made = self
+                        .0
+                        .kms
+                        .generate_data_key()
+                        .key_id(&self.0.key_id)
+                        .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
+                        .encryption_context(CONTEXT_KEY, CONTEXT_VALUE)
+                        .send()
+                        .await
+                        .map_err(|e| kms_error("KMS GenerateDataKey", e))?;
+                    let (Some(wrapped), Some(plaintext)) = (made.ciphertext_blob, made.plaintext)
+                    else {
+                        return Err(StoreError::PersonalData {
+                            operation: "KMS GenerateDataKey",
+                            problem: "the answer has no key".into(),
+                        });
+                    };
+                    let mut item = key_item();
+                    item.insert(
+                        DATA_KEY.into(),
+                        AttributeValue::B(Blob::new(wrapped.into_inner())),
+                    );
+                    let put = client
+                        .put_item()
+                        .table_name(table)
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .send()
+                        .await;
+                    match put {
+                        Ok(_) => plaintext.into_inner(),
+                        // Another process made it first: use theirs.
+                        Err(err) if super::condition_failed(&err) => continue,
+                        Err(err) => return Err(StoreError::dynamo("PutItem lookup key", err)),
+                    }
                 }
-            })?,
-        );
+            };
+            let key = Arc::new(aws_lc_rs::hmac::Key::new(
+                aws_lc_rs::hmac::HMAC_SHA256,
+                &plaintext,
+            ));
+            let _ = self.0.lookup.set(key.clone());
+            return Ok(Some(key));
+        }
+        Err(StoreError::PersonalData {
+            operation: "lookup key",
+            problem: "the lookup key kept changing".into(),
+        })
+    }
+
+    async fn unwrap_key(&self, wrapped: Vec<u8>) -> Result<Arc<DataKey>, StoreError> {
+        let plaintext = self.decrypt(&wrapped).await?;
+        let key = Arc::new(DataKey::new(wrapped, &plaintext).map_err(|problem| {
+            StoreError::PersonalData {
+                operation: "KMS Decrypt",
+                problem,
+            }
+        })?);
         self.remember(key.clone());
         Ok(key)
     }
@@ -199,6 +295,20 @@ impl PersonalDataKeys {
         }
         Ok(())
     }
+}
+
+/// The keyed hash that finds a phone by its last four digits: `None` for a phone without four
+/// digits at its end (one revoked and blanked, say).
+pub(crate) fn phone_tail_hash(key: &aws_lc_rs::hmac::Key, phone: &str) -> Option<String> {
+    let digits: Vec<u8> = phone.bytes().filter(u8::is_ascii_digit).collect();
+    let tail = digits.get(digits.len().checked_sub(4)?..)?;
+    let tag = aws_lc_rs::hmac::sign(key, &[b"phone-tail:".as_slice(), tail].concat());
+    Some(
+        tag.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 /// What binds a sealed map to its item: the item's table key.
@@ -545,6 +655,22 @@ mod tests {
 
         let other_key = data_key(3);
         assert!(open_with(&other_key, &mut fields, "ORDER#o1|ORDER").is_err());
+    }
+
+    #[test]
+    fn a_phone_is_found_by_a_keyed_hash_of_its_last_four_digits() {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &[1; 32]);
+        let other = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &[2; 32]);
+        let full = phone_tail_hash(&key, "13812345678").unwrap();
+        assert_eq!(
+            phone_tail_hash(&key, "5678").as_deref(),
+            Some(full.as_str())
+        );
+        assert_ne!(phone_tail_hash(&key, "5679").unwrap(), full);
+        assert_ne!(phone_tail_hash(&other, "5678").unwrap(), full);
+        assert!(!full.contains("5678") && full.len() == 32);
+        assert_eq!(phone_tail_hash(&key, "567"), None);
+        assert_eq!(phone_tail_hash(&key, ""), None);
     }
 
     #[tokio::test]

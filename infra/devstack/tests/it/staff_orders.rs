@@ -119,6 +119,39 @@ async fn staff_list_the_days_orders_newest_first_filtered_and_paged_with_receive
     assert_eq!((bad.status, bad.error_field()), (400, "status"));
     let refused = shop.get_as(&operator, "/admin/v1/orders").await;
     assert_eq!((refused.status, refused.error_code()), (403, "forbidden"));
+    // and the phone's last four digits find the shopper's orders, never another number's
+    let by_phone = shop.get_as(&service, "/admin/v1/orders?phone4=5678").await;
+    assert_eq!(by_phone.status, 200, "{}", by_phone.text);
+    let mut found = ids(&by_phone.body);
+    found.sort();
+    assert_eq!(found, expected);
+    let none = shop.get_as(&service, "/admin/v1/orders?phone4=0000").await;
+    assert!(ids(&none.body).is_empty(), "{}", none.text);
+    let bad_tail = shop.get_as(&service, "/admin/v1/orders?phone4=56a8").await;
+    assert_eq!((bad_tail.status, bad_tail.error_field()), (400, "phone4"));
+    let raw = shop
+        .stack
+        .dynamodb
+        .scan()
+        .table_name(&shop.stack.resources.tables["OrdersTable"])
+        .send()
+        .await
+        .unwrap();
+    let links: Vec<&str> = raw
+        .items()
+        .iter()
+        .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()))
+        .filter_map(|pk| pk.strip_prefix("PHONE4#"))
+        .collect();
+    assert!(!links.is_empty());
+    for hash in links {
+        assert!(
+            hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "a keyed hash, not the digits: {hash}"
+        );
+    }
+    let everything = format!("{:?}", raw.items());
+    assert!(!everything.contains("13812345678") && !everything.contains("****5678"));
 }
 
 #[tokio::test]
@@ -346,4 +379,29 @@ async fn orders_from_before_the_list_existed_are_listed_by_shopctl_once() {
     assert!(second.starts_with("listed 0 orders"), "{second}");
     let after = ids(&shop.get_as(&owner_token, "/admin/v1/orders").await.body);
     assert_eq!(after, vec![id]);
+}
+
+#[tokio::test]
+async fn a_deleted_accounts_orders_are_no_longer_found_by_their_phone() {
+    // given a shopper whose cancelled order staff can find by the phone's last digits
+    let shop = TestShop::start().await;
+    let (token, _) = shop.login("leaver.1").await;
+    let id = placed(&shop, &token, "leaver-1").await;
+    let cancelled = shop
+        .post_as(&token, &format!("/v1/orders/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    let (owner_token, _, _) = owner(&shop, "laoban.f").await;
+    let find = || shop.get_as(&owner_token, "/admin/v1/orders?phone4=5678");
+    assert_eq!(ids(&find().await.body), vec![id.clone()]);
+
+    // when the shopper deletes their account
+    let deleted = shop.delete_as(&token, "/v1/me").await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+
+    // then their phone no longer finds the order, which is kept for the accounts
+    assert!(ids(&find().await.body).is_empty());
+    let kept = staff_order(&shop, &owner_token, &id).await;
+    assert_eq!(kept.status, 200);
+    assert_eq!(kept.body["address"]["phone"], "");
 }
