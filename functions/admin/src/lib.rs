@@ -48,6 +48,10 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         "POST /admin/v1/staff/{id}/disable",
         Some(Permission::StaffManage),
     ),
+    (
+        "POST /admin/v1/staff/{id}/role",
+        Some(Permission::StaffManage),
+    ),
     ("GET /admin/v1/audit", Some(Permission::AuditRead)),
     (
         "GET /admin/v1/after-sales",
@@ -158,6 +162,9 @@ fn refused(err: StaffError) -> ApiError {
         }
         StaffError::NotFound => ApiError::new(404, "staff_not_found", "no such staff member"),
         StaffError::NotEnrolling => ApiError::new(409, "not_enrolling", err.to_string()),
+        StaffError::SecondFactorRequired => {
+            ApiError::new(409, "second_factor_required", err.to_string()).with_field("role")
+        }
         StaffError::Invalid(field) => ApiError::invalid_field(field.field, field.problem),
         StaffError::Hash(_) | StaffError::Store(_) => ApiError::unexpected(&err),
     }
@@ -514,6 +521,33 @@ impl Admin {
         ))
     }
 
+    /// `POST /admin/v1/staff/{id}/role {role}`: step-up; never one's own.
+    async fn change_role(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        caller.require_step_up(now)?;
+        let id = req.path_param("id")?;
+        let body: Value = req.json_body()?;
+        let role = Role::parse(body.get("role").and_then(Value::as_str).unwrap_or(""))?;
+        if id == caller.staff_id {
+            return Err(ApiError::new(
+                409,
+                "cannot_change_own_role",
+                "another owner must change your role",
+            ));
+        }
+        let member = self
+            .desk
+            .change_role(id, role, &actor(req, caller), now)
+            .await
+            .map_err(refused)?;
+        tracing::info!(staff_id = id, role = role.as_str(), by = %caller.staff_id, "staff role changed");
+        Ok(api::json(200, &member_view(&member)))
+    }
+
     async fn disable_staff(
         &self,
         req: &ApiRequest,
@@ -646,6 +680,7 @@ impl HttpFunction for Admin {
                 "GET /admin/v1/staff" => self.staff_list().await,
                 "POST /admin/v1/staff" => self.add_staff(&req, &caller, now).await,
                 "POST /admin/v1/staff/{id}/disable" => self.disable_staff(&req, &caller, now).await,
+                "POST /admin/v1/staff/{id}/role" => self.change_role(&req, &caller, now).await,
                 "GET /admin/v1/audit" => self.audit(&req, now).await,
                 "GET /admin/v1/after-sales" => self.after_sales_queue(&req, now).await,
                 "POST /admin/v1/orders/{id}/refunds/{refundNo}/approve" => {

@@ -34,6 +34,9 @@ pub enum StaffError {
     NotFound,
     #[error("no second factor is being enrolled: start with POST /admin/v1/me/totp")]
     NotEnrolling,
+    /// Owners always sign in with a code: a member becomes one only once enrolled.
+    #[error("an owner signs in with a code: this member must enrol a second factor first")]
+    SecondFactorRequired,
     #[error("{}: {}", .0.field, .0.problem)]
     Invalid(FieldError),
     #[error(transparent)]
@@ -145,6 +148,46 @@ impl StaffDesk {
                 Ok(true)
             }
             Committed::Refused(_) => Ok(false),
+        }
+    }
+
+    /// Moves a member to another role, audited; their sessions close, so their next sign-in
+    /// acts as the new role. The same role again changes nothing.
+    pub async fn change_role(
+        &self,
+        id: &str,
+        to: Role,
+        by: &Actor,
+        now: i64,
+    ) -> Result<StaffMember, StaffError> {
+        let member = self.store.get(id).await?.ok_or(StaffError::NotFound)?;
+        if member.disabled {
+            return Err(StaffError::NotFound);
+        }
+        if member.role == to {
+            return Ok(member);
+        }
+        if to.requires_second_factor() && member.totp_secret.is_none() {
+            return Err(StaffError::SecondFactorRequired);
+        }
+        let entry = by.entry(
+            "staff.role",
+            format!("staff:{id}"),
+            json!({"role": member.role.as_str()}),
+            json!({"role": to.as_str()}),
+            now,
+        );
+        match self
+            .audit
+            .commit(self.store.role_writes(id, member.role, to)?, entry)
+            .await?
+        {
+            Committed::Done(_) => {
+                self.store.close_sessions(id, None).await?;
+                Ok(StaffMember { role: to, ..member })
+            }
+            // Changed, disabled or removed meanwhile.
+            Committed::Refused(_) => Err(StaffError::NotFound),
         }
     }
 

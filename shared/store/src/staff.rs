@@ -578,6 +578,42 @@ impl StaffStore {
         ])
     }
 
+    /// The writes that move an enabled member from role `from` to `to` (refused if the member
+    /// is gone, disabled or no longer `from`): commit them with their audit record, then close
+    /// their sessions, which act as the role they signed in with.
+    pub fn role_writes(
+        &self,
+        id: &str,
+        from: Role,
+        to: Role,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let profile = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(profile_key(id)))
+            .update_expression("SET #r = :to")
+            .condition_expression(
+                "attribute_exists(pk) AND #r = :from AND (attribute_not_exists(disabled) OR disabled = :no)",
+            )
+            .expression_attribute_names("#r", "role")
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .build()
+            .map_err(build_err)?;
+        let listed = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key("DIRECTORY", format!("STAFF#{id}"))))
+            .update_expression("SET #r = :to")
+            .expression_attribute_names("#r", "role")
+            .expression_attribute_values(":to", s(to.as_str()))
+            .build()
+            .map_err(build_err)?;
+        Ok(vec![
+            TransactWriteItem::builder().update(profile).build(),
+            TransactWriteItem::builder().update(listed).build(),
+        ])
+    }
+
     /// Closes every session the member has (but `keep`): their tokens are 401 at once.
     pub async fn close_sessions(&self, id: &str, keep: Option<&str>) -> Result<usize, StoreError> {
         let mut sessions = super::query_prefix(

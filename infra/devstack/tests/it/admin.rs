@@ -505,3 +505,70 @@ async fn staff_changes_are_audited_in_a_chain_that_names_the_record_edited_or_de
     let refused = shop.get_as(&operator, "/admin/v1/audit").await;
     assert_eq!((refused.status, refused.error_code()), (403, "forbidden"));
 }
+
+#[tokio::test]
+async fn a_role_change_is_the_owners_closes_the_members_sessions_and_is_audited() {
+    // given an owner and a service member signed in
+    let shop = TestShop::start().await;
+    let (owner_token, _, owner_id) = owner(&shop, "zhanggui").await;
+    let (service_token, service_id) = member(&shop, &owner_token, "xiaoli", Role::Service).await;
+    let (other_owner, _, _) = owner(&shop, "fuzhanggui").await;
+    let (unverified, _) = member(&shop, &owner_token, "xiaozhao", Role::Service).await;
+    let path = format!("/admin/v1/staff/{service_id}/role");
+
+    // when another service member tries, the owner (stepped up by signing in) moves them to
+    // the warehouse and then tries to make them an owner without a second factor, another
+    // owner names no one, and the owner tries to move themself
+    let promote = |token: String, role: &'static str, path: String| {
+        let shop = &shop;
+        async move { shop.post_as(&token, &path, &json!({ "role": role })).await }
+    };
+    let forbidden = promote(unverified.clone(), "warehouse", path.clone()).await;
+    let moved = promote(owner_token.clone(), "warehouse", path.clone()).await;
+    let to_owner = promote(owner_token.clone(), "owner", path.clone()).await;
+    let own = promote(
+        other_owner.clone(),
+        "service",
+        format!("/admin/v1/staff/{}/role", "nobody"),
+    )
+    .await;
+    let self_change = promote(
+        owner_token.clone(),
+        "service",
+        format!("/admin/v1/staff/{owner_id}/role"),
+    )
+    .await;
+
+    // then only the owner's move counts, and the member must sign in again as the new role
+    assert_eq!(
+        (forbidden.status, forbidden.error_code()),
+        (403, "forbidden")
+    );
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(moved.body["role"], "warehouse");
+    assert_eq!(
+        (to_owner.status, to_owner.error_code()),
+        (409, "second_factor_required")
+    );
+    assert_eq!(own.status, 404, "{}", own.text);
+    assert_eq!(
+        (self_change.status, self_change.error_code()),
+        (409, "cannot_change_own_role")
+    );
+    assert_eq!(
+        shop.get_as(&service_token, "/admin/v1/me").await.status,
+        401
+    );
+    let records = crate::support::audit_log(&shop)
+        .day(&domain::clock::china_day(now()))
+        .await
+        .unwrap()
+        .records;
+    let moves: Vec<_> = records
+        .iter()
+        .filter(|r| r.action == "staff.role")
+        .collect();
+    assert_eq!(moves.len(), 1);
+    assert_eq!(moves[0].before["role"], "service");
+    assert_eq!(moves[0].after["role"], "warehouse");
+}

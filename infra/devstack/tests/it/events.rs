@@ -146,6 +146,7 @@ async fn staff_for_samples(shop: &TestShop) -> SampleStaff {
         ("events-renamer", domain::staff::Role::Warehouse),
         ("events-enroller", domain::staff::Role::Service),
         ("events-gone", domain::staff::Role::Service),
+        ("events-moved", domain::staff::Role::Service),
     ] {
         let (member, password, _) = desk
             .add(name, role, &app::staff::Actor::shopctl(), now)
@@ -181,6 +182,7 @@ async fn staff_for_samples(shop: &TestShop) -> SampleStaff {
                 format!("{:06}", totp_at(&pending, now / 30)),
             ),
             ("REPLACE_WITH_A_STAFF_ID_TO_DISABLE", staff[4].0.id.clone()),
+            ("REPLACE_WITH_A_STAFF_ID_TO_MOVE", staff[5].0.id.clone()),
             ("REPLACE_WITH_A_STAFF_USERNAME", "events-operator".into()),
             ("REPLACE_WITH_A_STAFF_PASSWORD", staff[0].1.clone()),
             ("REPLACE_WITH_A_STAFF_TOKEN", staff[0].2.clone()),
