@@ -122,8 +122,6 @@ pub struct Admin {
     /// The shoppers' after-sales photos, shown through short-lived links.
     media: store::media::MediaBucket,
     cursors: CursorSealer,
-    /// Approving a refund above this needs step-up.
-    refund_step_up_above: Fen,
 }
 
 /// The one place staff errors become HTTP answers.
@@ -232,20 +230,23 @@ impl Admin {
             settings.required("ORDERS_TABLE")?,
             settings.required("CATALOG_TABLE")?,
         );
+        let refund_step_up_above = Fen::new(
+            u64::try_from(settings.number_in(
+                "REFUND_STEP_UP_FEN",
+                0..=100_000_000,
+                DEFAULT_REFUND_STEP_UP_FEN,
+            )?)
+            .unwrap_or(0),
+        );
         let after_sales = AfterSales::from_settings(
             settings,
             payments.clone(),
             providers.clone(),
             shipments.clone(),
         )?
-        .deciding(audit.clone());
+        .deciding(audit.clone(), refund_step_up_above);
         let orders = app::order_desk::OrderDesk::new(payments, providers, shipments.clone())
             .for_staff(audit.clone());
-        let step_up = settings.number_in(
-            "REFUND_STEP_UP_FEN",
-            0..=100_000_000,
-            DEFAULT_REFUND_STEP_UP_FEN,
-        )?;
         Ok(Self {
             metrics: clients.metrics("admin"),
             sessions: StaffSessions::new(&secret, store.clone())?,
@@ -262,7 +263,6 @@ impl Admin {
             ),
             media: clients.media_bucket(settings)?,
             cursors: CursorSealer::derive(&secret),
-            refund_step_up_above: Fen::new(u64::try_from(step_up).unwrap_or(0)),
         })
     }
 
@@ -623,25 +623,11 @@ impl Admin {
         let not_found = || ApiError::new(404, "refund_not_found", "no such order or refund");
         let order_id = OrderId::parse(req.path_param("id")?).map_err(|_| not_found())?;
         let refund_no = req.path_param("refundNo")?;
-        let body: Decide = if req.body_bytes()?.iter().all(u8::is_ascii_whitespace) {
-            Decide::default()
-        } else {
-            req.json_body()?
-        };
+        let body: Decide = req.json_body_or_default()?;
         let verdict = if approve {
-            let refund = self
-                .after_sales
-                .desk
-                .orders
-                .refund(&order_id, refund_no)
-                .await
-                .map_err(|e| ApiError::unexpected(&e))?
-                .ok_or_else(not_found)?;
-            if refund.amount > self.refund_step_up_above {
-                caller.require_step_up(now)?;
-            }
             Verdict::Approve {
                 override_return: body.override_return.unwrap_or(false),
+                stepped_up: caller.stepped_up(now),
             }
         } else {
             Verdict::Reject {

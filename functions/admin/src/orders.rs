@@ -246,16 +246,17 @@ impl Admin {
         now: i64,
     ) -> Result<ApiResponse, ApiError> {
         let id = order_id(req)?;
-        let reason = if req.body_bytes()?.iter().all(u8::is_ascii_whitespace) {
-            None
-        } else {
-            req.json_body::<Value>()?
-                .get("reason")
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(|r| r.chars().take(80).collect::<String>())
-        };
+        #[derive(Deserialize, Default)]
+        struct Cancel {
+            reason: Option<String>,
+        }
+        let body: Cancel = req.json_body_or_default()?;
+        let reason = body
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(|r| r.chars().take(80).collect::<String>());
         let order = self.stored(&id).await?;
         let cancelled = self
             .orders

@@ -13,6 +13,7 @@ use crate::payment::PaymentDesk;
 use crate::provider::{ProviderError, Providers, RefundError};
 use crate::staff::Actor;
 use domain::ids::{OrderId, SkuId};
+use domain::money::Fen;
 use domain::order::Order;
 use domain::refund::{
     Decision, Evidence, Refund, RefundApproval, RefundKind, RefundRefusal, RefundStatus,
@@ -48,6 +49,9 @@ pub enum AfterSalesError {
         "the return parcel is not signed for yet: approve once it arrives, or override (audited)"
     )]
     ReturnNotReceived,
+    /// Approving this much needs a code entered within five minutes.
+    #[error("approving a refund this large needs a fresh code")]
+    StepUpRequired,
     /// Recorded, but the provider did not answer: asking again is safe.
     #[error(
         "the refund is recorded but the payment provider did not answer; send the same request again"
@@ -67,8 +71,12 @@ pub enum AfterSalesError {
 #[derive(Debug, Clone)]
 pub enum Verdict {
     /// Refund it; `override_return` approves a return-and-refund before its parcel is signed
-    /// for (said so in the audit record).
-    Approve { override_return: bool },
+    /// for (said so in the audit record); `stepped_up`: the staff member entered a code within
+    /// five minutes, as a refund above the step-up amount needs.
+    Approve {
+        override_return: bool,
+        stepped_up: bool,
+    },
     /// Give the lines back, telling the shopper why.
     Reject { reason: String },
 }
@@ -129,6 +137,8 @@ pub struct AfterSales {
     window_days: i64,
     shipments: ShipmentStore,
     audit: Option<AuditLog>,
+    /// Approving a refund above this needs step-up.
+    step_up_above: Fen,
 }
 
 impl AfterSales {
@@ -146,6 +156,7 @@ impl AfterSales {
             window_days,
             shipments,
             audit: None,
+            step_up_above: Fen::ZERO,
         }
     }
 
@@ -169,9 +180,11 @@ impl AfterSales {
         ))
     }
 
-    /// The same use case deciding for staff, each decision audited in this log.
-    pub fn deciding(mut self, audit: AuditLog) -> Self {
+    /// The same use case deciding for staff, each decision audited in this log; approving a
+    /// refund above `step_up_above` needs step-up.
+    pub fn deciding(mut self, audit: AuditLog, step_up_above: Fen) -> Self {
         self.audit = Some(audit);
+        self.step_up_above = step_up_above;
         self
     }
 
@@ -294,6 +307,13 @@ impl AfterSales {
             .refund(order_id, out_refund_no)
             .await?
             .ok_or(AfterSalesError::NotFound)?;
+        if let Verdict::Approve {
+            stepped_up: false, ..
+        } = verdict
+            && refund.amount > self.step_up_above
+        {
+            return Err(AfterSalesError::StepUpRequired);
+        }
         match (verdict, refund.status) {
             (Verdict::Approve { .. }, RefundStatus::Processing) => {
                 self.ask_provider(&order, &refund, now).await?;
@@ -306,7 +326,9 @@ impl AfterSales {
         let before =
             json!({"status": refund.status, "amount": refund.amount, "skuIds": refund.sku_ids});
         match verdict {
-            Verdict::Approve { override_return } => {
+            Verdict::Approve {
+                override_return, ..
+            } => {
                 let returned = refund
                     .evidence
                     .as_ref()

@@ -287,6 +287,8 @@ pub trait RequestExt {
     fn body_bytes(&self) -> Result<&[u8], ApiError>;
     /// The JSON body as `T`; a missing, mistyped or malformed field is a 400 naming it.
     fn json_body<T: DeserializeOwned>(&self) -> Result<T, ApiError>;
+    /// The same for a body that may be left out: none (or only whitespace) is `T::default()`.
+    fn json_body_or_default<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError>;
 }
 
 fn http_context(
@@ -340,6 +342,14 @@ impl RequestExt for ApiRequest {
             ));
         }
         Ok(bytes)
+    }
+
+    fn json_body_or_default<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        if self.body_bytes()?.iter().all(u8::is_ascii_whitespace) {
+            Ok(T::default())
+        } else {
+            self.json_body()
+        }
     }
 
     fn json_body<T: DeserializeOwned>(&self) -> Result<T, ApiError> {

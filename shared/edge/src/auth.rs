@@ -227,15 +227,27 @@ impl StaffCaller {
     /// A high-risk action: a TOTP code within the last five minutes, else 403
     /// `step_up_required`.
     pub fn require_step_up(&self, now: i64) -> Result<(), ApiError> {
-        match self.stepped_up_at {
-            Some(at) if now - at <= domain::staff::STEP_UP_SECONDS => Ok(()),
-            _ => Err(ApiError::new(
-                403,
-                "step_up_required",
-                "this needs a fresh code from your authenticator app: POST /admin/v1/auth/step-up",
-            )),
+        if self.stepped_up(now) {
+            Ok(())
+        } else {
+            Err(step_up_required())
         }
     }
+
+    /// Whether the caller entered a code within the last five minutes.
+    pub fn stepped_up(&self, now: i64) -> bool {
+        self.stepped_up_at
+            .is_some_and(|at| now - at <= domain::staff::STEP_UP_SECONDS)
+    }
+}
+
+/// The answer to a high-risk action without a recent code.
+pub fn step_up_required() -> ApiError {
+    ApiError::new(
+        403,
+        "step_up_required",
+        "this needs a fresh code from your authenticator app: POST /admin/v1/auth/step-up",
+    )
 }
 
 pub struct StaffSessions {

@@ -33,6 +33,7 @@ impl From<AfterSalesError> for ApiError {
                 ApiError::new(409, "refund_decided", err.to_string())
                     .with_detail("status", json!(status))
             }
+            AfterSalesError::StepUpRequired => crate::auth::step_up_required(),
             AfterSalesError::ReturnNotReceived => {
                 ApiError::new(409, "return_not_received", err.to_string())
                     .with_field("overrideReturn")

@@ -105,30 +105,13 @@ impl PersonalDataKeys {
         self.0
             .sealing
             .get_or_try_init(|| async {
-                let out = self
-                    .0
-                    .kms
-                    .generate_data_key()
-                    .key_id(&self.0.key_id)
-                    .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
-                    .encryption_context(CONTEXT_KEY, CONTEXT_VALUE)
-                    .send()
-                    .await
-                    .map_err(|e| kms_error("KMS GenerateDataKey", e))?;
-                let (Some(wrapped), Some(plaintext)) = (out.ciphertext_blob, out.plaintext) else {
-                    return Err(StoreError::PersonalData {
+                let (wrapped, plaintext) = self.generate().await?;
+                let key = Arc::new(DataKey::new(wrapped, &plaintext).map_err(|problem| {
+                    StoreError::PersonalData {
                         operation: "KMS GenerateDataKey",
-                        problem: "the answer has no key".into(),
-                    });
-                };
-                let key = Arc::new(
-                    DataKey::new(wrapped.into_inner(), plaintext.as_ref()).map_err(|problem| {
-                        StoreError::PersonalData {
-                            operation: "KMS GenerateDataKey",
-                            problem,
-                        }
-                    })?,
-                );
+                        problem,
+                    }
+                })?);
                 self.remember(key.clone());
                 Ok(key)
             })
@@ -147,6 +130,27 @@ impl PersonalDataKeys {
     fn known(&self, wrapped: &[u8]) -> Option<Arc<DataKey>> {
         let opened = self.0.opened.lock().unwrap_or_else(|e| e.into_inner());
         opened.get(wrapped).cloned()
+    }
+
+    /// A new data key: as KMS wrapped it, and in the clear.
+    async fn generate(&self) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+        let out = self
+            .0
+            .kms
+            .generate_data_key()
+            .key_id(&self.0.key_id)
+            .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
+            .encryption_context(CONTEXT_KEY, CONTEXT_VALUE)
+            .send()
+            .await
+            .map_err(|e| kms_error("KMS GenerateDataKey", e))?;
+        match (out.ciphertext_blob, out.plaintext) {
+            (Some(wrapped), Some(plaintext)) => Ok((wrapped.into_inner(), plaintext.into_inner())),
+            _ => Err(StoreError::PersonalData {
+                operation: "KMS GenerateDataKey",
+                problem: "the answer has no key".into(),
+            }),
+        }
     }
 
     /// A data key KMS wrapped, in the clear.
@@ -200,28 +204,9 @@ impl PersonalDataKeys {
                 Some(AttributeValue::B(wrapped)) => self.decrypt(wrapped.as_ref()).await?,
                 _ if !create => return Ok(None),
                 _ => {
-                    let made = self
-                        .0
-                        .kms
-                        .generate_data_key()
-                        .key_id(&self.0.key_id)
-                        .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
-                        .encryption_context(CONTEXT_KEY, CONTEXT_VALUE)
-                        .send()
-                        .await
-                        .map_err(|e| kms_error("KMS GenerateDataKey", e))?;
-                    let (Some(wrapped), Some(plaintext)) = (made.ciphertext_blob, made.plaintext)
-                    else {
-                        return Err(StoreError::PersonalData {
-                            operation: "KMS GenerateDataKey",
-                            problem: "the answer has no key".into(),
-                        });
-                    };
+                    let (wrapped, plaintext) = self.generate().await?;
                     let mut item = key_item();
-                    item.insert(
-                        DATA_KEY.into(),
-                        AttributeValue::B(Blob::new(wrapped.into_inner())),
-                    );
+                    item.insert(DATA_KEY.into(), AttributeValue::B(Blob::new(wrapped)));
                     let put = client
                         .put_item()
                         .table_name(table)
@@ -230,7 +215,7 @@ impl PersonalDataKeys {
                         .send()
                         .await;
                     match put {
-                        Ok(_) => plaintext.into_inner(),
+                        Ok(_) => plaintext,
                         // Another process made it first: use theirs.
                         Err(err) if super::condition_failed(&err) => continue,
                         Err(err) => return Err(StoreError::dynamo("PutItem lookup key", err)),
