@@ -1,8 +1,9 @@
-//! Stock and prices for the shop's staff: a product with its SKUs as they stand, and changes
-//! made against what the staff member saw (a stale page gets 409 `stale_edit`, never a lost
-//! update), each audited.
+//! Stock, prices and promotions for the shop's staff: a product with its SKUs as they stand,
+//! changes made against what the staff member saw (a stale page gets 409 `stale_edit`, never a
+//! lost update), and a SKU's flash sale, group-buy or bargain offer; each audited.
 
 use super::{Admin, actor};
+use domain::catalog::{BargainOffer, FlashSale, GroupBuyOffer, OfferKind, SkuOffer};
 use domain::ids::{ProductId, SkuId};
 use domain::money::Fen;
 use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
@@ -95,5 +96,119 @@ impl Admin {
             .change_price(&id, seen, price, &reason, &actor(req, caller), now)
             .await?;
         Ok(api::json(200, &sku))
+    }
+
+    /// `POST /admin/v1/skus/{id}/offers/{kind}`: a flash sale `{price, quota, perUser,
+    /// startsAt, endsAt}` (fen, RFC 3339), a group-buy `{size, price, hours}` or a bargain
+    /// `{floor, helpers, hours}`, checked against the SKU's price.
+    pub(crate) async fn set_offer(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let id = sku_id(req)?;
+        let kind = offer_kind(req)?;
+        let body: OfferBody = req.json_body()?;
+        let offer = body.offer(kind)?;
+        let sku = self
+            .catalog
+            .set_offer(&id, &offer, &actor(req, caller), now)
+            .await?;
+        Ok(api::json(200, &sku))
+    }
+
+    /// `DELETE /admin/v1/skus/{id}/offers/{kind}`: groups and bargains already started run
+    /// their course.
+    pub(crate) async fn end_offer(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let id = sku_id(req)?;
+        let kind = offer_kind(req)?;
+        let sku = self
+            .catalog
+            .end_offer(&id, kind, &actor(req, caller), now)
+            .await?;
+        Ok(api::json(200, &sku))
+    }
+}
+
+fn offer_kind(req: &ApiRequest) -> Result<OfferKind, ApiError> {
+    OfferKind::parse(req.path_param("kind")?).ok_or_else(|| {
+        ApiError::new(
+            404,
+            "offer_kind_not_found",
+            "offers are flash-sale, group-buy or bargain",
+        )
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OfferBody {
+    price: Option<i64>,
+    quota: Option<i64>,
+    per_user: Option<i64>,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+    size: Option<i64>,
+    hours: Option<i64>,
+    floor: Option<i64>,
+    helpers: Option<i64>,
+}
+
+/// A whole number in `range`, or 400 naming `field`.
+fn number<T: TryFrom<i64>>(
+    value: Option<i64>,
+    field: &'static str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<T, ApiError> {
+    value
+        .filter(|v| range.contains(v))
+        .and_then(|v| T::try_from(v).ok())
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                field,
+                format!(
+                    "must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )
+        })
+}
+
+fn moment(value: Option<&str>, field: &'static str) -> Result<i64, ApiError> {
+    value.and_then(domain::clock::parse_rfc3339).ok_or_else(|| {
+        ApiError::invalid_field(field, "must be a time such as 2026-12-12T20:00:00+08:00")
+    })
+}
+
+impl OfferBody {
+    fn offer(&self, kind: OfferKind) -> Result<SkuOffer, ApiError> {
+        let fen = |v: Option<i64>, field| number::<u64>(v, field, 1..=100_000_000).map(Fen::new);
+        Ok(match kind {
+            OfferKind::FlashSale => SkuOffer::FlashSale(FlashSale {
+                price: fen(self.price, "price")?,
+                quota: number(self.quota, "quota", 1..=1_000_000)?,
+                sold: 0,
+                per_user_limit: number(self.per_user, "perUser", 1..=100)?,
+                starts_at: moment(self.starts_at.as_deref(), "startsAt")?,
+                ends_at: moment(self.ends_at.as_deref(), "endsAt")?,
+            }),
+            OfferKind::GroupBuy => SkuOffer::GroupBuy(GroupBuyOffer {
+                group_size: number(self.size, "size", 2..=10)?,
+                price: fen(self.price, "price")?,
+                time_limit_hours: number(self.hours, "hours", 1..=168)?,
+            }),
+            OfferKind::Bargain => SkuOffer::Bargain(BargainOffer {
+                floor_price: fen(self.floor, "floor")?,
+                max_helpers: number(self.helpers, "helpers", 1..=50)?,
+                time_limit_hours: number(self.hours, "hours", 1..=168)?,
+            }),
+        })
     }
 }

@@ -9,6 +9,7 @@
 
 mod catalog;
 mod orders;
+mod reports;
 
 use app::after_sales::{AfterSales, Verdict};
 use app::payment::PaymentDesk;
@@ -92,6 +93,30 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         "POST /admin/v1/skus/{id}/price",
         Some(Permission::CatalogWrite),
     ),
+    (
+        "POST /admin/v1/skus/{id}/offers/{kind}",
+        Some(Permission::PromotionsWrite),
+    ),
+    (
+        "DELETE /admin/v1/skus/{id}/offers/{kind}",
+        Some(Permission::PromotionsWrite),
+    ),
+    (
+        "GET /admin/v1/reports/funnel",
+        Some(Permission::ReportsRead),
+    ),
+    (
+        "GET /admin/v1/reports/hourly",
+        Some(Permission::ReportsRead),
+    ),
+    (
+        "GET /admin/v1/reports/top-products",
+        Some(Permission::ReportsRead),
+    ),
+    (
+        "GET /admin/v1/reports/channels",
+        Some(Permission::ReportsRead),
+    ),
 ];
 
 /// Refunds above this many fen need a code entered within five minutes to approve, unless
@@ -121,6 +146,8 @@ pub struct Admin {
     catalog: app::catalog_desk::CatalogDesk,
     /// The shoppers' after-sales photos, shown through short-lived links.
     media: store::media::MediaBucket,
+    /// The live reports, from the hourly counters.
+    reports: app::reports::Reports,
     cursors: CursorSealer,
 }
 
@@ -187,6 +214,29 @@ fn code_of(body: &Code) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::invalid_field("code", "is required: the 6-digit code"))
 }
 
+/// The China days a listing or report covers: `from` and `to` (`YYYY-MM-DD`), `to` today and
+/// `from` `default_days` before it (counting both) when absent, at most `max_days`.
+pub(crate) fn day_range(
+    req: &ApiRequest,
+    now: i64,
+    default_days: i64,
+    max_days: usize,
+) -> Result<app::reports::DayRange, ApiError> {
+    let param = |name: &'static str| {
+        req.query_param(name)
+            .filter(|v| !v.is_empty())
+            .map(|raw| {
+                domain::clock::parse_day(raw).map_err(|e| ApiError::invalid_field(name, e.problem))
+            })
+            .transpose()
+    };
+    let to = param("to")?.unwrap_or_else(|| domain::clock::china_day(now));
+    let from = param("from")?
+        .unwrap_or_else(|| domain::clock::china_day(now - (default_days - 1) * 24 * 60 * 60));
+    let days = domain::clock::days_back(&from, &to, max_days)?;
+    Ok(app::reports::DayRange { from, to, days })
+}
+
 /// The caller as the audit log names them.
 pub(crate) fn actor(req: &ApiRequest, caller: &StaffCaller) -> Actor {
     Actor {
@@ -247,6 +297,10 @@ impl Admin {
         .deciding(audit.clone(), refund_step_up_above);
         let orders = app::order_desk::OrderDesk::new(payments, providers, shipments.clone())
             .for_staff(audit.clone());
+        let catalog = store::catalog::CatalogStore::new(
+            clients.dynamodb.clone(),
+            settings.required("CATALOG_TABLE")?,
+        );
         Ok(Self {
             metrics: clients.metrics("admin"),
             sessions: StaffSessions::new(&secret, store.clone())?,
@@ -254,13 +308,14 @@ impl Admin {
             after_sales,
             orders,
             shipments,
-            catalog: app::catalog_desk::CatalogDesk::new(
-                store::catalog::CatalogStore::new(
+            reports: app::reports::Reports::new(
+                store::reports::ReportStore::new(
                     clients.dynamodb.clone(),
-                    settings.required("CATALOG_TABLE")?,
+                    settings.required(edge::runtime::REPORTS_TABLE)?,
                 ),
-                audit.clone(),
+                catalog.clone(),
             ),
+            catalog: app::catalog_desk::CatalogDesk::new(catalog, audit.clone()),
             media: clients.media_bucket(settings)?,
             cursors: CursorSealer::derive(&secret),
         })
@@ -686,6 +741,16 @@ impl HttpFunction for Admin {
                 "GET /admin/v1/products/{id}" => self.product(&req).await,
                 "POST /admin/v1/skus/{id}/stock" => self.change_stock(&req, &caller, now).await,
                 "POST /admin/v1/skus/{id}/price" => self.change_price(&req, &caller, now).await,
+                "POST /admin/v1/skus/{id}/offers/{kind}" => {
+                    self.set_offer(&req, &caller, now).await
+                }
+                "DELETE /admin/v1/skus/{id}/offers/{kind}" => {
+                    self.end_offer(&req, &caller, now).await
+                }
+                "GET /admin/v1/reports/funnel" => self.funnel_report(&req, now).await,
+                "GET /admin/v1/reports/hourly" => self.hourly_report(&req, now).await,
+                "GET /admin/v1/reports/top-products" => self.top_products_report(&req, now).await,
+                "GET /admin/v1/reports/channels" => self.channels_report(&req, now).await,
                 other => Err(ApiError::route_not_found(other)),
             }
         })

@@ -54,17 +54,8 @@ impl Admin {
         if let Some(tail) = param("phone4") {
             return self.orders_by_phone_tail(req, tail).await;
         }
-        let to = match param("to") {
-            Some(raw) => domain::clock::parse_day(raw)
-                .map_err(|e| ApiError::invalid_field("to", e.problem))?,
-            None => domain::clock::china_day(now),
-        };
-        let from = match param("from") {
-            Some(raw) => domain::clock::parse_day(raw)
-                .map_err(|e| ApiError::invalid_field("from", e.problem))?,
-            None => domain::clock::china_day(now - (DEFAULT_LIST_DAYS - 1) * 24 * 60 * 60),
-        };
-        let days = domain::clock::days_back(&from, &to, MAX_LIST_DAYS)?;
+        let app::reports::DayRange { from, to, days } =
+            super::day_range(req, now, DEFAULT_LIST_DAYS, MAX_LIST_DAYS)?;
         let filter = OrderFilter {
             status: param("status")
                 .map(|s| {

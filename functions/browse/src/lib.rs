@@ -248,7 +248,8 @@ impl Browse {
             &telemetry::metrics::Facts {
                 channel: Some(edge::channel::channel_of(req)),
                 category: Some(&product.category_id),
-                amount: None,
+                product: Some(&product.id),
+                ..Default::default()
             },
         );
         if let Some(viewer) = viewer {

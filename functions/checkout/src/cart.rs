@@ -256,7 +256,8 @@ impl Checkout {
                     &Facts {
                         channel: Some(edge::channel::channel_of(req)),
                         category: Some(&for_sale.category_id),
-                        amount: None,
+                        product: Some(&for_sale.sku.product_id),
+                        ..Facts::default()
                     },
                 );
                 tracing::info!(sku_id = %sku, quantity = held, "added to cart");

@@ -531,7 +531,7 @@ impl Checkout {
             &telemetry::metrics::Facts {
                 channel: Some(edge::channel::channel_of(req)),
                 category: lines.first().map(|l| &l.category_id),
-                amount: None,
+                ..Default::default()
             },
         );
         let now = now_epoch_seconds();
@@ -638,6 +638,7 @@ impl Checkout {
                             channel: order.channel.as_deref(),
                             category: snapshot.skus.first().map(|s| &s.category_id),
                             amount: Some(order.total),
+                            ..Default::default()
                         },
                     );
                     break (order, openid, now);

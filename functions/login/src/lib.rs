@@ -244,6 +244,7 @@ impl Login {
         });
         let session = session.map_err(LoginError::from)?;
         self.signed_in(
+            req,
             &Identity::WeChat(session.openid),
             invite_code.as_ref(),
             share.map_err(LoginError::from)?,
@@ -284,6 +285,7 @@ impl Login {
             .with_cause(&err),
         })?;
         self.signed_in(
+            req,
             &Identity::Alipay(open_id),
             invite_code.as_ref(),
             share.map_err(LoginError::from)?,
@@ -292,9 +294,10 @@ impl Login {
     }
 
     /// The account for this identity (created, and attributed to its sharer, on first sight) and
-    /// its token.
+    /// its token; the launch it signs in for is the shop's visit.
     async fn signed_in(
         &self,
+        req: &ApiRequest,
         identity: &Identity,
         invite_code: Option<&ShareCode>,
         share: Option<store::social::Share>,
@@ -312,6 +315,19 @@ impl Login {
             .map_err(LoginError::from)?;
         let issued = self.sessions.issue(&signed_in.user.id, now);
         tracing::info!(user_id = %signed_in.user.id, is_new = signed_in.is_new, "logged in");
+        // Opened from a share link: the invite code is the share's, whatever the scene says.
+        let channel = match invite_code {
+            Some(_) => "share",
+            None => edge::channel::channel_of(req),
+        };
+        self.metrics.event(
+            telemetry::metrics::BusinessEvent::Visit,
+            &telemetry::metrics::Facts {
+                channel: Some(channel),
+                visitor: Some(signed_in.user.id.as_str()),
+                ..Default::default()
+            },
+        );
         Ok(api::json(
             200,
             &LoginAnswer {

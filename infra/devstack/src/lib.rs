@@ -330,6 +330,8 @@ impl LocalStack {
                 .await
                 .with_context(|| format!("reading the shop secret for {}", spec.logical_id))?;
             let context = || format!("building {}", spec.logical_id);
+            // Each function counts in the reports only if the template hands it the table.
+            let clients = clients.clone().with_reports(&settings);
             let http_function: Arc<dyn HttpFunction> = match spec.logical_id.as_str() {
                 "LoginFunction" => {
                     let f = Arc::new(login::Login::new(&settings, &clients).with_context(context)?);

@@ -8,8 +8,9 @@
 
 mod args;
 
+use app::staff::Actor;
 use args::Args;
-use domain::catalog::{FlashSale, GroupBuyOffer};
+use domain::catalog::{FlashSale, GroupBuyOffer, OfferKind, SkuOffer};
 use domain::ids::PromotionId;
 use domain::ids::{CategoryId, ProductId, SkuId, UserId};
 use domain::logistics::Warehouse;
@@ -118,6 +119,20 @@ impl CliError {
     }
 }
 
+impl From<app::catalog_desk::CatalogDeskError> for CliError {
+    fn from(e: app::catalog_desk::CatalogDeskError) -> Self {
+        use app::catalog_desk::CatalogDeskError;
+        match e {
+            CatalogDeskError::NotFound => CliError::NotFound("no such SKU".into()),
+            CatalogDeskError::Invalid(field) => {
+                CliError::invalid(option_of(&field.field), field.problem)
+            }
+            CatalogDeskError::Store(err) => CliError::Store(err),
+            other => CliError::Failed(other.to_string()),
+        }
+    }
+}
+
 impl From<PromotionError> for CliError {
     fn from(e: PromotionError) -> Self {
         match e {
@@ -134,6 +149,8 @@ fn option_of(field: &str) -> &str {
         "validUntil" => "valid-until",
         "validDays" => "valid-days",
         "perUser" => "per-user",
+        "startsAt" => "starts",
+        "endsAt" => "ends",
         "pointsPerYuan" => "points-per-yuan",
         "maxShare" => "max-share",
         "scope" => "products",
@@ -192,6 +209,8 @@ pub async fn wechat_paths<S: AsRef<str>>(
 /// The stores the tool writes to.
 pub struct Admin {
     pub catalog: CatalogStore,
+    /// SKU promotions, as the merchant API changes them (audited).
+    pub catalog_desk: app::catalog_desk::CatalogDesk,
     pub marketing: MarketingStore,
     pub users: UserStore,
     pub shipments: ShipmentStore,
@@ -216,6 +235,10 @@ impl Admin {
     pub fn new(client: aws_sdk_dynamodb::Client, tables: &Tables<'_>) -> Self {
         Self {
             catalog: CatalogStore::new(client.clone(), tables.catalog),
+            catalog_desk: app::catalog_desk::CatalogDesk::new(
+                CatalogStore::new(client.clone(), tables.catalog),
+                store::audit::AuditLog::new(client.clone(), tables.audit),
+            ),
             marketing: MarketingStore::new(client.clone(), tables.marketing),
             users: UserStore::new(client.clone(), tables.users),
             shipments: ShipmentStore::new(client.clone(), tables.orders, tables.catalog),
@@ -261,17 +284,23 @@ pub async fn run<S: AsRef<str>>(admin: &Admin, words: &[S], now: i64) -> Result<
         ["rules"] => Ok(describe_rules(&admin.marketing.rules().await?)),
         ["points", "policy", rest @ ..] => points_policy(admin, Args::parse(rest)?).await,
         ["flash-sale", "set", rest @ ..] => flash_sale_set(admin, Args::parse(rest)?, now).await,
-        ["flash-sale", "end", rest @ ..] => flash_sale_end(admin, Args::parse(rest)?).await,
+        ["flash-sale", "end", rest @ ..] => {
+            offer_end(admin, Args::parse(rest)?, OfferKind::FlashSale, now).await
+        }
         ["member-price", "set", rest @ ..] => member_price(admin, Args::parse(rest)?, true).await,
         ["member-price", "remove", rest @ ..] => {
             member_price(admin, Args::parse(rest)?, false).await
         }
         ["member", "set", rest @ ..] => member(admin, Args::parse(rest)?, true).await,
         ["member", "clear", rest @ ..] => member(admin, Args::parse(rest)?, false).await,
-        ["group-buy", "set", rest @ ..] => group_buy_set(admin, Args::parse(rest)?).await,
-        ["group-buy", "end", rest @ ..] => offer_end(admin, Args::parse(rest)?, "groupBuy").await,
-        ["bargain", "set", rest @ ..] => bargain_set(admin, Args::parse(rest)?).await,
-        ["bargain", "end", rest @ ..] => offer_end(admin, Args::parse(rest)?, "bargain").await,
+        ["group-buy", "set", rest @ ..] => group_buy_set(admin, Args::parse(rest)?, now).await,
+        ["group-buy", "end", rest @ ..] => {
+            offer_end(admin, Args::parse(rest)?, OfferKind::GroupBuy, now).await
+        }
+        ["bargain", "set", rest @ ..] => bargain_set(admin, Args::parse(rest)?, now).await,
+        ["bargain", "end", rest @ ..] => {
+            offer_end(admin, Args::parse(rest)?, OfferKind::Bargain, now).await
+        }
         ["invite", "policy", rest @ ..] => invite_policy(admin, Args::parse(rest)?).await,
         ["checkin", "policy", rest @ ..] => checkin_policy(admin, Args::parse(rest)?).await,
         ["warehouse", "set", rest @ ..] => warehouse_set(admin, Args::parse(rest)?).await,
@@ -686,6 +715,16 @@ fn sku_id(args: &Args) -> Result<SkuId, CliError> {
     SkuId::parse(raw).map_err(|e| CliError::invalid("skuId", e))
 }
 
+/// A catalog desk refusal about `sku`, named as the merchant typed it.
+fn on_sku(sku: &SkuId) -> impl Fn(app::catalog_desk::CatalogDeskError) -> CliError + '_ {
+    move |e| match e {
+        app::catalog_desk::CatalogDeskError::NotFound => {
+            CliError::NotFound(format!("no SKU {sku}"))
+        }
+        other => other.into(),
+    }
+}
+
 async fn flash_sale_set(admin: &Admin, args: Args, now: i64) -> Result<String, CliError> {
     args.only(&["price", "quota", "per-user", "starts", "ends"])?;
     let sku = sku_id(&args)?;
@@ -693,9 +732,6 @@ async fn flash_sale_set(admin: &Admin, args: Args, now: i64) -> Result<String, C
         .ok_or_else(|| CliError::invalid("starts", "is required"))?;
     let ends_at =
         time_option(&args, "ends", now)?.ok_or_else(|| CliError::invalid("ends", "is required"))?;
-    if ends_at <= starts_at {
-        return Err(CliError::invalid("ends", "must be after --starts"));
-    }
     let sale = FlashSale {
         starts_at,
         ends_at,
@@ -704,33 +740,20 @@ async fn flash_sale_set(admin: &Admin, args: Args, now: i64) -> Result<String, C
         sold: 0,
         per_user_limit: required_number(&args, "per-user")?,
     };
-    if sale.quota == 0 {
-        return Err(CliError::invalid("quota", "must be at least 1"));
-    }
-    if sale.per_user_limit == 0 {
-        return Err(CliError::invalid("per-user", "must be at least 1"));
-    }
-    let current = admin
-        .catalog
-        .sku(&sku)
-        .await?
-        .ok_or_else(|| CliError::NotFound(format!("no SKU {sku}")))?;
-    if sale.price.get() == 0 || sale.price >= current.price {
-        return Err(CliError::invalid(
-            "price",
-            format!(
-                "must be more than 0 and below the list price {} yuan",
-                current.price.yuan_text()
-            ),
-        ));
-    }
-    if !admin.catalog.set_flash_sale(&sku, Some(&sale)).await? {
-        return Err(CliError::NotFound(format!("no SKU {sku}")));
-    }
+    let set = admin
+        .catalog_desk
+        .set_offer(
+            &sku,
+            &SkuOffer::FlashSale(sale.clone()),
+            &Actor::shopctl(),
+            now,
+        )
+        .await
+        .map_err(on_sku(&sku))?;
     Ok(format!(
         "flash sale on {sku}: {} yuan (list {}), {} units, at most {} per shopper, {} to {}",
         sale.price.yuan_text(),
-        current.price.yuan_text(),
+        set.price.yuan_text(),
         sale.quota,
         sale.per_user_limit,
         domain::clock::rfc3339_shanghai(starts_at),
@@ -738,25 +761,7 @@ async fn flash_sale_set(admin: &Admin, args: Args, now: i64) -> Result<String, C
     ))
 }
 
-async fn flash_sale_end(admin: &Admin, args: Args) -> Result<String, CliError> {
-    args.only(&[])?;
-    let sku = sku_id(&args)?;
-    if !admin.catalog.set_flash_sale(&sku, None).await? {
-        return Err(CliError::NotFound(format!("no SKU {sku}")));
-    }
-    Ok(format!("flash sale on {sku} ended"))
-}
-
-async fn list_price(admin: &Admin, sku: &SkuId) -> Result<Fen, CliError> {
-    Ok(admin
-        .catalog
-        .sku(sku)
-        .await?
-        .ok_or_else(|| CliError::NotFound(format!("no SKU {sku}")))?
-        .price)
-}
-
-async fn group_buy_set(admin: &Admin, args: Args) -> Result<String, CliError> {
+async fn group_buy_set(admin: &Admin, args: Args, now: i64) -> Result<String, CliError> {
     args.only(&["size", "price", "hours"])?;
     let sku = sku_id(&args)?;
     let offer = GroupBuyOffer {
@@ -764,24 +769,26 @@ async fn group_buy_set(admin: &Admin, args: Args) -> Result<String, CliError> {
         price: required_yuan(&args, "price")?,
         time_limit_hours: required_number(&args, "hours")?,
     };
-    let list = list_price(admin, &sku).await?;
-    offer
-        .check(list)
-        .map_err(|e| CliError::invalid(&e.field, e.problem))?;
-    admin
-        .catalog
-        .set_offer(&sku, "groupBuy", Some(&offer))
-        .await?;
+    let set = admin
+        .catalog_desk
+        .set_offer(
+            &sku,
+            &SkuOffer::GroupBuy(offer.clone()),
+            &Actor::shopctl(),
+            now,
+        )
+        .await
+        .map_err(on_sku(&sku))?;
     Ok(format!(
         "group-buy on {sku}: {} people at {} yuan each (list {}), {} hours to fill",
         offer.group_size,
         offer.price.yuan_text(),
-        list.yuan_text(),
+        set.price.yuan_text(),
         offer.time_limit_hours
     ))
 }
 
-async fn bargain_set(admin: &Admin, args: Args) -> Result<String, CliError> {
+async fn bargain_set(admin: &Admin, args: Args, now: i64) -> Result<String, CliError> {
     args.only(&["floor", "helpers", "hours"])?;
     let sku = sku_id(&args)?;
     let offer = domain::catalog::BargainOffer {
@@ -789,32 +796,45 @@ async fn bargain_set(admin: &Admin, args: Args) -> Result<String, CliError> {
         max_helpers: required_number(&args, "helpers")?,
         time_limit_hours: required_number(&args, "hours")?,
     };
-    let list = list_price(admin, &sku).await?;
-    offer
-        .check(list)
-        .map_err(|e| CliError::invalid(&e.field, e.problem))?;
-    admin
-        .catalog
-        .set_offer(&sku, "bargain", Some(&offer))
-        .await?;
+    let set = admin
+        .catalog_desk
+        .set_offer(
+            &sku,
+            &SkuOffer::Bargain(offer.clone()),
+            &Actor::shopctl(),
+            now,
+        )
+        .await
+        .map_err(on_sku(&sku))?;
     Ok(format!(
         "bargain on {sku}: from {} down to {} yuan with {} friends' help, {} hours",
-        list.yuan_text(),
+        set.price.yuan_text(),
         offer.floor_price.yuan_text(),
         offer.max_helpers,
         offer.time_limit_hours
     ))
 }
 
-async fn offer_end(admin: &Admin, args: Args, attribute: &'static str) -> Result<String, CliError> {
+async fn offer_end(
+    admin: &Admin,
+    args: Args,
+    kind: OfferKind,
+    now: i64,
+) -> Result<String, CliError> {
     args.only(&[])?;
     let sku = sku_id(&args)?;
-    if !admin.catalog.set_offer::<()>(&sku, attribute, None).await? {
-        return Err(CliError::NotFound(format!("no SKU {sku}")));
-    }
-    Ok(format!(
-        "{attribute} offer on {sku} ended (groups and bargains already started run their course)"
-    ))
+    admin
+        .catalog_desk
+        .end_offer(&sku, kind, &Actor::shopctl(), now)
+        .await
+        .map_err(on_sku(&sku))?;
+    Ok(match kind {
+        OfferKind::FlashSale => format!("flash sale on {sku} ended"),
+        _ => format!(
+            "{} offer on {sku} ended (groups and bargains already started run their course)",
+            kind.attribute()
+        ),
+    })
 }
 
 async fn invite_policy(admin: &Admin, args: Args) -> Result<String, CliError> {
@@ -917,6 +937,7 @@ pub fn funnel<S: AsRef<str>>(words: &[S], now: i64) -> Result<String, CliError> 
 
 fn event_label(event: BusinessEvent) -> &'static str {
     match event {
+        BusinessEvent::Visit => "visit",
         BusinessEvent::ProductViewed => "product viewed",
         BusinessEvent::CartAdd => "added to cart",
         BusinessEvent::Quote => "quote",

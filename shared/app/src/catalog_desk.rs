@@ -3,7 +3,7 @@
 //! committed with its audit record.
 
 use crate::staff::Actor;
-use domain::catalog::{Sku, StockChange};
+use domain::catalog::{OfferKind, Sku, SkuOffer, StockChange};
 use domain::ids::SkuId;
 use domain::money::Fen;
 use serde_json::json;
@@ -20,6 +20,9 @@ pub enum CatalogDeskError {
     Stale { current: u64 },
     #[error("stock cannot go below zero")]
     BelowZero,
+    /// The offer does not fit the SKU (its price, its numbers).
+    #[error("{}: {}", .0.field, .0.problem)]
+    Invalid(domain::field::FieldError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -104,5 +107,73 @@ impl CatalogDesk {
         );
         self.change(id, SkuNumber::Price, seen.get(), price.get(), entry)
             .await
+    }
+
+    /// Starts or changes a promotion on a SKU, checked against its price now; audited. A
+    /// flash sale with a new start time counts its quota from zero.
+    pub async fn set_offer(
+        &self,
+        id: &SkuId,
+        offer: &SkuOffer,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<Sku, CatalogDeskError> {
+        let sku = self.sku(id).await?;
+        offer.check(sku.price).map_err(CatalogDeskError::Invalid)?;
+        let kind = offer.kind();
+        let restart_count = match offer {
+            SkuOffer::FlashSale(sale) => sku
+                .flash_sale
+                .as_ref()
+                .is_none_or(|running| running.starts_at != sale.starts_at),
+            _ => false,
+        };
+        let stored = offer.stored();
+        let write = self
+            .catalog
+            .offer_write(id, kind.attribute(), Some(&stored), restart_count)?;
+        let entry = actor.entry(
+            "offer.set",
+            format!("sku:{id}"),
+            json!({ kind.attribute(): kind.on(&sku) }),
+            json!({ kind.attribute(): stored }),
+            now,
+        );
+        self.commit_offer(id, write, entry).await
+    }
+
+    /// Ends a SKU's promotion of `kind`: groups and bargains already started run their
+    /// course. Audited; ending one there is none of changes nothing else.
+    pub async fn end_offer(
+        &self,
+        id: &SkuId,
+        kind: OfferKind,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<Sku, CatalogDeskError> {
+        let sku = self.sku(id).await?;
+        let write = self
+            .catalog
+            .offer_write(id, kind.attribute(), None, false)?;
+        let entry = actor.entry(
+            "offer.end",
+            format!("sku:{id}"),
+            json!({ kind.attribute(): kind.on(&sku) }),
+            json!({ kind.attribute(): null }),
+            now,
+        );
+        self.commit_offer(id, write, entry).await
+    }
+
+    async fn commit_offer(
+        &self,
+        id: &SkuId,
+        write: aws_sdk_dynamodb::types::TransactWriteItem,
+        entry: domain::audit::AuditEntry,
+    ) -> Result<Sku, CatalogDeskError> {
+        match self.audit.commit(vec![write], entry).await? {
+            Committed::Done(_) => self.sku(id).await,
+            Committed::Refused(_) => Err(CatalogDeskError::NotFound),
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! The use cases that combine a store with a provider: the payment desk that settles payments
 //! and refunds exactly once whichever way their news arrives (`payment`), the port every use
 //! case pays and refunds through, whatever the provider (`provider`), a shopper's rights over
-//! their data (`privacy`), refunds asked for and decided by staff (`after_sales`), a receipt confirmed on WeChat (`receipt`), and WeChat's shared
-//! access_token (`wechat`).
+//! their data (`privacy`), refunds asked for and decided by
+//! staff (`after_sales`), a receipt confirmed on WeChat (`receipt`), the live reports from the
+//! hourly counters (`reports`), and WeChat's shared access_token (`wechat`).
 //!
 //! Depends on the domain, the stores, the providers, the settings and telemetry: never on the
 //! HTTP edge (requests, responses, auth) or the Lambda runtime, so the API functions, the queue
@@ -16,6 +17,7 @@ pub mod payment;
 pub mod privacy;
 pub mod provider;
 pub mod receipt;
+pub mod reports;
 pub mod reviews;
 pub mod staff;
 pub mod wechat;

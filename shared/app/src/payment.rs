@@ -212,6 +212,14 @@ impl PaymentDesk {
                                 ..Default::default()
                             },
                         );
+                        for line in &stored.order.lines {
+                            self.metrics.sold(
+                                &line.product_id,
+                                stored.order.channel.as_deref(),
+                                u64::from(line.quantity.get()),
+                                line.line_total,
+                            );
+                        }
                         tracing::info!(order_id = %order_id, "order paid");
                         return Ok(Settlement::Paid);
                     }

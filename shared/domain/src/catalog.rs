@@ -107,6 +107,30 @@ pub struct FlashSale {
     pub per_user_limit: u32,
 }
 
+impl FlashSale {
+    /// Sane against the SKU's price: a window ending after it starts (`endsAt`), a `price`
+    /// above 0 and below the regular one, at least one unit (`quota`) and one per shopper
+    /// (`perUser`).
+    pub fn check(&self, regular: Fen) -> Result<(), FieldError> {
+        if self.ends_at <= self.starts_at {
+            return refuse("endsAt", "the sale must end after it starts");
+        }
+        if self.price.get() == 0 || self.price >= regular {
+            return refuse(
+                "price",
+                "the flash-sale price must be above 0 and below the regular price",
+            );
+        }
+        if self.quota == 0 {
+            return refuse("quota", "the quota must be at least 1");
+        }
+        if self.per_user_limit == 0 {
+            return refuse("perUser", "the limit per shopper must be at least 1");
+        }
+        Ok(())
+    }
+}
+
 /// A group-buy (拼团) offer on one SKU.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -361,6 +385,94 @@ pub fn change_reason(raw: Option<&str>) -> Result<String, FieldError> {
     Ok(reason.to_string())
 }
 
+/// A promotion on one SKU: a flash sale (秒杀), a group-buy (拼团) or a bargain (砍价) offer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SkuOffer {
+    FlashSale(FlashSale),
+    GroupBuy(GroupBuyOffer),
+    Bargain(BargainOffer),
+}
+
+/// Which promotion on a SKU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferKind {
+    FlashSale,
+    GroupBuy,
+    Bargain,
+}
+
+impl OfferKind {
+    pub const ALL: [OfferKind; 3] = [
+        OfferKind::FlashSale,
+        OfferKind::GroupBuy,
+        OfferKind::Bargain,
+    ];
+
+    /// As a path or a command names it: `flash-sale`, `group-buy`, `bargain`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferKind::FlashSale => "flash-sale",
+            OfferKind::GroupBuy => "group-buy",
+            OfferKind::Bargain => "bargain",
+        }
+    }
+
+    /// The SKU's field holding it.
+    pub fn attribute(self) -> &'static str {
+        match self {
+            OfferKind::FlashSale => "flashSale",
+            OfferKind::GroupBuy => "groupBuy",
+            OfferKind::Bargain => "bargain",
+        }
+    }
+
+    /// The offer of this kind `sku` has now, as stored.
+    pub fn on(self, sku: &Sku) -> serde_json::Value {
+        match self {
+            OfferKind::FlashSale => serde_json::to_value(&sku.flash_sale),
+            OfferKind::GroupBuy => serde_json::to_value(&sku.group_buy),
+            OfferKind::Bargain => serde_json::to_value(&sku.bargain),
+        }
+        .unwrap_or_default()
+    }
+}
+
+impl SkuOffer {
+    pub fn kind(&self) -> OfferKind {
+        match self {
+            SkuOffer::FlashSale(_) => OfferKind::FlashSale,
+            SkuOffer::GroupBuy(_) => OfferKind::GroupBuy,
+            SkuOffer::Bargain(_) => OfferKind::Bargain,
+        }
+    }
+
+    /// Sane against the SKU's regular price, each kind by its own rules.
+    pub fn check(&self, regular: Fen) -> Result<(), FieldError> {
+        match self {
+            SkuOffer::FlashSale(sale) => sale.check(regular),
+            SkuOffer::GroupBuy(offer) => offer.check(regular),
+            SkuOffer::Bargain(offer) => offer.check(regular),
+        }
+    }
+
+    /// As stored on the SKU; a flash sale's `sold` is kept by the SKU's own counter.
+    pub fn stored(&self) -> serde_json::Value {
+        match self {
+            SkuOffer::FlashSale(sale) => serde_json::to_value(FlashSale {
+                sold: 0,
+                ..sale.clone()
+            }),
+            SkuOffer::GroupBuy(offer) => serde_json::to_value(offer),
+            SkuOffer::Bargain(offer) => serde_json::to_value(offer),
+        }
+        .unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,6 +592,62 @@ mod tests {
         ] {
             assert!(sku.get(absent).is_none(), "{absent} should be absent");
         }
+    }
+
+    #[test]
+    fn a_flash_sale_must_fit_its_window_price_and_numbers() {
+        let sale = FlashSale {
+            starts_at: 100,
+            ends_at: 200,
+            price: Fen::new(50),
+            quota: 10,
+            sold: 3,
+            per_user_limit: 1,
+        };
+        assert!(sale.check(Fen::new(100)).is_ok());
+        let field = |s: FlashSale, regular: u64| s.check(Fen::new(regular)).unwrap_err().field;
+        assert_eq!(
+            field(
+                FlashSale {
+                    ends_at: 100,
+                    ..sale.clone()
+                },
+                100
+            ),
+            "endsAt"
+        );
+        assert_eq!(field(sale.clone(), 50), "price");
+        assert_eq!(
+            field(
+                FlashSale {
+                    quota: 0,
+                    ..sale.clone()
+                },
+                100
+            ),
+            "quota"
+        );
+        assert_eq!(
+            field(
+                FlashSale {
+                    per_user_limit: 0,
+                    ..sale.clone()
+                },
+                100
+            ),
+            "perUser"
+        );
+        let offer = SkuOffer::FlashSale(sale);
+        assert_eq!(
+            offer.stored()["sold"],
+            0,
+            "the SKU's own counter keeps what is sold"
+        );
+        assert_eq!(
+            OfferKind::parse(offer.kind().as_str()),
+            Some(OfferKind::FlashSale)
+        );
+        assert_eq!(OfferKind::parse("lottery"), None);
     }
 
     #[test]

@@ -33,6 +33,13 @@ pub fn rfc3339_shanghai(epoch_seconds: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A moment written in RFC 3339 (`2026-12-01T20:00:00+08:00`), as seconds since the epoch.
+pub fn parse_rfc3339(raw: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(time::OffsetDateTime::unix_timestamp)
+}
+
 /// The day a moment belongs to, in China time: `2026-12-01`.
 pub fn china_day(epoch_seconds: i64) -> String {
     let shanghai = time::OffsetDateTime::from_unix_timestamp(epoch_seconds + 8 * 3600)
@@ -43,6 +50,12 @@ pub fn china_day(epoch_seconds: i64) -> String {
         u8::from(shanghai.month()),
         shanghai.day()
     )
+}
+
+/// The hour a moment belongs to, in China time: `2026-12-01T21` (sorts as time does).
+pub fn china_hour(epoch_seconds: i64) -> String {
+    let hour = (epoch_seconds + 8 * 3600).rem_euclid(86_400) / 3600;
+    format!("{}T{hour:02}", china_day(epoch_seconds))
 }
 
 /// A day as written in a request or on the command line.
@@ -111,6 +124,8 @@ mod tests {
     fn shanghai_time_is_eight_hours_ahead() {
         assert_eq!(super::rfc3339_shanghai(0), "1970-01-01T08:00:00+08:00");
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::parse_rfc3339("1970-01-01T08:00:00+08:00"), Some(0));
+        assert_eq!(super::parse_rfc3339("tomorrow"), None);
     }
 
     #[test]
@@ -118,6 +133,11 @@ mod tests {
         // 2026-11-30 16:00 UTC is already 2026-12-01 in China.
         assert_eq!(super::china_day(1_796_054_400), "2026-12-01");
         assert_eq!(super::china_day(1_796_054_399), "2026-11-30");
+        assert_eq!(super::china_hour(1_796_054_399), "2026-11-30T23");
+        assert_eq!(
+            super::china_hour(1_796_054_400 + 21 * 3600),
+            "2026-12-01T21"
+        );
         assert!(super::parse_day("2026-12-01").is_ok());
         assert!(super::parse_day("2026-13-01").is_err());
         assert!(super::parse_day("yesterday").is_err());

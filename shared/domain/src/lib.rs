@@ -22,6 +22,7 @@ pub mod platform;
 pub mod pricing;
 pub mod promotions;
 pub mod refund;
+pub mod report;
 pub mod review;
 pub mod search;
 pub mod shipping_info;

@@ -86,6 +86,7 @@ impl From<CatalogDeskError> for ApiError {
     fn from(err: CatalogDeskError) -> Self {
         match err {
             CatalogDeskError::NotFound => ApiError::new(404, "sku_not_found", err.to_string()),
+            CatalogDeskError::Invalid(field) => ApiError::invalid_field(field.field, field.problem),
             CatalogDeskError::Stale { current } => {
                 ApiError::new(409, "stale_edit", err.to_string())
                     .with_field("seen")

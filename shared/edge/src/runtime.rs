@@ -12,6 +12,9 @@ use tracing::Instrument;
 /// The setting naming the KMS key that seals shoppers' personal data.
 pub const PERSONAL_DATA_KEY_ID: &str = "PERSONAL_DATA_KEY_ID";
 
+/// The setting naming the table of hourly report counters.
+pub const REPORTS_TABLE: &str = "REPORTS_TABLE";
+
 /// The clients a function talks to the world with, built once per cold start (or once per local
 /// stack) and handed to every function's constructor. An SDK client opens nothing until used;
 /// the HTTP client loads TLS roots, so it is built only for functions that call a provider.
@@ -25,6 +28,8 @@ pub struct Clients {
     http: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
     /// Where metric lines go: stdout on Lambda (CloudWatch reads EMF from it).
     metrics: std::sync::Arc<dyn telemetry::metrics::MetricSink>,
+    /// The hourly report counters, for a function given `REPORTS_TABLE`.
+    tally: Option<std::sync::Arc<dyn telemetry::metrics::Tally>>,
 }
 
 impl Clients {
@@ -35,7 +40,19 @@ impl Clients {
             config: None,
             http: Default::default(),
             metrics: std::sync::Arc::new(telemetry::metrics::StdoutSink),
+            tally: None,
         }
+    }
+
+    /// The same clients counting business events in the hourly reports when `settings` name
+    /// `REPORTS_TABLE` (one counter buffer per function).
+    pub fn with_reports(mut self, settings: &Settings) -> Self {
+        self.tally = settings.get(REPORTS_TABLE).map(|table| {
+            let store = store::reports::ReportStore::new(self.dynamodb.clone(), table);
+            std::sync::Arc::new(HourlyCounters::new(store))
+                as std::sync::Arc<dyn telemetry::metrics::Tally>
+        });
+        self
     }
 
     /// The same clients writing metric lines to `sink` (the local stack's metric log).
@@ -50,6 +67,7 @@ impl Clients {
     /// Metrics for the function called `function`.
     pub fn metrics(&self, function: &'static str) -> telemetry::metrics::Metrics {
         telemetry::metrics::Metrics::new(self.metrics.clone(), function)
+            .with_tally(self.tally.clone())
     }
 
     /// For one SDK configuration (region, credentials, `AWS_ENDPOINT_URL`).
@@ -114,7 +132,8 @@ pub async fn from_env() -> Result<(Settings, Clients), ConfigError> {
         &aws_sdk_secretsmanager::Client::new(&config),
     )
     .await?;
-    Ok((settings, Clients::from_config(&config)))
+    let clients = Clients::from_config(&config).with_reports(&settings);
+    Ok((settings, clients))
 }
 
 /// A Lambda behind API Gateway HTTP API routes. Every outcome, errors included, is an answer.
@@ -165,6 +184,7 @@ where
             response.status().as_u16(),
             latency.as_secs_f64() * 1000.0,
         );
+        metrics.flush().await;
         response
     }
     .instrument(span)
@@ -255,6 +275,7 @@ where
 /// A message that can never succeed (a poison message) should return `Err` too: after the
 /// queue's maxReceiveCount it moves to the dead-letter queue instead of blocking the batch.
 pub async fn each_message<'a, Fut>(
+    metrics: &telemetry::metrics::Metrics,
     event: &'a aws_lambda_events::sqs::SqsEvent,
     work: impl Fn(&'a aws_lambda_events::sqs::SqsMessage) -> Fut,
 ) -> aws_lambda_events::sqs::SqsBatchResponse
@@ -268,6 +289,7 @@ where
         async move { (id, fut.await) }.instrument(span)
     }))
     .await;
+    metrics.flush().await;
     let mut response = aws_lambda_events::sqs::SqsBatchResponse::default();
     for (id, result) in results {
         if let Err(problem) = result {
@@ -278,4 +300,48 @@ where
         }
     }
     response
+}
+
+/// The counters a function adds to: business events are kept as they happen and written when
+/// the request or batch that made them is answered. A write that fails is logged and dropped:
+/// the reports are a dashboard, the metric lines stay the record.
+pub struct HourlyCounters {
+    store: store::reports::ReportStore,
+    pending: std::sync::Mutex<Vec<telemetry::metrics::Tallied>>,
+}
+
+impl HourlyCounters {
+    pub fn new(store: store::reports::ReportStore) -> Self {
+        Self {
+            store,
+            pending: std::sync::Mutex::default(),
+        }
+    }
+}
+
+impl telemetry::metrics::Tally for HourlyCounters {
+    fn add(&self, tallied: telemetry::metrics::Tallied) {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(tallied);
+    }
+
+    fn flush(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        let taken = std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        Box::pin(async move {
+            if taken.is_empty() {
+                return;
+            }
+            let events = taken.len();
+            if let Err(err) = self.store.record(taken).await {
+                tracing::warn!(error = %err, events, "report counters not written");
+            }
+        })
+    }
 }

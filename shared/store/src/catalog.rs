@@ -290,6 +290,18 @@ impl CatalogStore {
         self.summaries_of(metas, ids).await
     }
 
+    /// The titles of these products, on the shelf or off it; unknown ones are left out.
+    pub async fn titles(&self, ids: &[ProductId]) -> Result<Vec<(ProductId, String)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.batch_get(ids.iter().map(|id| key_item(meta_key(id))).collect())
+            .await?
+            .iter()
+            .map(|item| stored_product(item).map(|p| (p.product.id, p.product.title)))
+            .collect()
+    }
+
     async fn summaries_of(
         &self,
         metas: Vec<Item>,
@@ -624,91 +636,39 @@ impl CatalogStore {
     }
 }
 
-/// What the merchant's tool changes on a SKU's promotions.
+/// What the merchant changes on a SKU's promotions.
 impl CatalogStore {
-    /// Starts, changes or (with `None`) ends a SKU's flash sale. A sale with a new start time
-    /// counts its quota from zero; editing the running sale keeps what it has sold. False when
-    /// there is no such SKU.
-    /// Sets (or with `None` removes) a SKU's group-buy (`groupBuy`) or bargain (`bargain`)
-    /// offer; false when there is no such SKU.
-    pub async fn set_offer<T: serde::Serialize>(
+    /// The write that sets (or with `None` removes) a SKU's offer under `attribute`
+    /// (`flashSale`, `groupBuy`, `bargain`), refused if the SKU is gone: commit it with its
+    /// audit record. A flash sale with `restart_count` counts its quota from zero again (a new
+    /// sale); editing the running one keeps what it has sold.
+    pub fn offer_write(
         &self,
         sku: &SkuId,
         attribute: &'static str,
-        offer: Option<&T>,
-    ) -> Result<bool, StoreError> {
-        let mut update = self
-            .client
-            .update_item()
+        offer: Option<&serde_json::Value>,
+        restart_count: bool,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_item(sku_key(sku))))
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#offer", attribute);
-        update = match offer {
-            Some(offer) => {
-                let value = serde_json::to_value(offer).map_err(|e| StoreError::Corrupt {
-                    key: format!("SKU#{sku}"),
-                    problem: e.to_string(),
-                })?;
-                update
-                    .update_expression("SET #offer = :offer")
-                    .expression_attribute_values(":offer", super::to_attribute(&value))
-            }
+        let update = match offer {
+            Some(offer) if restart_count => update
+                .update_expression("SET #offer = :offer, flashSold = :zero")
+                .expression_attribute_values(":offer", super::to_attribute(offer))
+                .expression_attribute_values(":zero", super::n(0)),
+            Some(offer) => update
+                .update_expression("SET #offer = :offer")
+                .expression_attribute_values(":offer", super::to_attribute(offer)),
             None => update.update_expression("REMOVE #offer"),
-        };
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(err) if super::condition_failed(&err) => Ok(false),
-            Err(err) => Err(StoreError::dynamo("UpdateItem SKU offer", err)),
         }
-    }
-
-    pub async fn set_flash_sale(
-        &self,
-        sku: &SkuId,
-        sale: Option<&domain::catalog::FlashSale>,
-    ) -> Result<bool, StoreError> {
-        let Some(existing) = self.sku(sku).await? else {
-            return Ok(false);
-        };
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_item(sku_key(sku))))
-            .condition_expression("attribute_exists(pk)");
-        update = match sale {
-            Some(sale) => {
-                let same_sale = existing
-                    .flash_sale
-                    .as_ref()
-                    .is_some_and(|s| s.starts_at == sale.starts_at);
-                let stored = domain::catalog::FlashSale {
-                    sold: 0,
-                    ..sale.clone()
-                };
-                let value = super::to_attribute(&serde_json::to_value(&stored).map_err(|e| {
-                    StoreError::Corrupt {
-                        key: format!("SKU#{sku}"),
-                        problem: e.to_string(),
-                    }
-                })?);
-                let update = update.expression_attribute_values(":sale", value);
-                if same_sale {
-                    update.update_expression("SET flashSale = :sale")
-                } else {
-                    update
-                        .update_expression("SET flashSale = :sale, flashSold = :zero")
-                        .expression_attribute_values(":zero", super::n(0))
-                }
-            }
-            None => update.update_expression("REMOVE flashSale"),
-        };
-        update
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("UpdateItem flash sale", e))?;
-        Ok(true)
+        .build()
+        .map_err(|e| StoreError::dynamo("build SKU offer", e))?;
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(update)
+            .build())
     }
 
     /// Sets (or with `None` removes) one member level's price on a SKU. False when there is no

@@ -18,6 +18,7 @@ pub mod privacy;
 pub mod pushes;
 pub mod queue;
 pub mod refunds;
+pub mod reports;
 pub mod reviews;
 pub mod shipments;
 pub mod shopping;
@@ -326,7 +327,7 @@ pub(crate) async fn query_partition(
     projection: Option<&str>,
     operation: &'static str,
 ) -> Result<Vec<Item>, StoreError> {
-    query_all(client, table, pk, None, projection, operation).await
+    query_all(client, table, pk, SortKeys::All, projection, operation).await
 }
 
 /// Every item of partition `pk` whose sort key starts with `prefix`, read consistently, page
@@ -338,14 +339,41 @@ pub(crate) async fn query_prefix(
     prefix: &str,
     operation: &'static str,
 ) -> Result<Vec<Item>, StoreError> {
-    query_all(client, table, pk, Some(prefix), None, operation).await
+    query_all(client, table, pk, SortKeys::Prefix(prefix), None, operation).await
+}
+
+/// Which of a partition's items a query reads, by sort key.
+enum SortKeys<'a> {
+    All,
+    Prefix(&'a str),
+    Between(&'a str, &'a str),
+}
+
+/// Every item of partition `pk` whose sort key is from `first` to `last` (inclusive), page
+/// after page.
+pub(crate) async fn query_between(
+    client: &Client,
+    table: &str,
+    pk: &str,
+    (first, last): (&str, &str),
+    operation: &'static str,
+) -> Result<Vec<Item>, StoreError> {
+    query_all(
+        client,
+        table,
+        pk,
+        SortKeys::Between(first, last),
+        None,
+        operation,
+    )
+    .await
 }
 
 async fn query_all(
     client: &Client,
     table: &str,
     pk: &str,
-    prefix: Option<&str>,
+    keys: SortKeys<'_>,
     projection: Option<&str>,
     operation: &'static str,
 ) -> Result<Vec<Item>, StoreError> {
@@ -359,11 +387,15 @@ async fn query_all(
             .set_projection_expression(projection.map(str::to_string))
             .consistent_read(true)
             .set_exclusive_start_key(start);
-        query = match prefix {
-            Some(prefix) => query
+        query = match keys {
+            SortKeys::All => query.key_condition_expression("pk = :pk"),
+            SortKeys::Prefix(prefix) => query
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":prefix", s(prefix)),
-            None => query.key_condition_expression("pk = :pk"),
+            SortKeys::Between(first, last) => query
+                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+                .expression_attribute_values(":first", s(first))
+                .expression_attribute_values(":last", s(last)),
         };
         let out = query
             .send()

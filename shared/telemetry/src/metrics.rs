@@ -6,11 +6,13 @@
 //! arrival, a category, the function and route) and never a user id, order id, openid, phone or
 //! address.
 
-use domain::ids::CategoryId;
+use domain::ids::{CategoryId, ProductId};
 use domain::money::Fen;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::io::Write;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 /// Where the shop's metrics live in CloudWatch.
@@ -19,6 +21,8 @@ pub const NAMESPACE: &str = "WeChatShop";
 /// What happened in the shop, as the funnel and the operations dashboard count it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BusinessEvent {
+    /// A shopper opening the shop: the mini-program signs in on each launch (`App.onLaunch`).
+    Visit,
     ProductViewed,
     /// A SKU put in the cart (加购).
     CartAdd,
@@ -33,7 +37,8 @@ pub enum BusinessEvent {
 }
 
 impl BusinessEvent {
-    pub const ALL: [BusinessEvent; 10] = [
+    pub const ALL: [BusinessEvent; 11] = [
+        BusinessEvent::Visit,
         BusinessEvent::ProductViewed,
         BusinessEvent::CartAdd,
         BusinessEvent::Quote,
@@ -49,6 +54,7 @@ impl BusinessEvent {
     /// The metric's name in CloudWatch (and on the dashboard).
     pub fn metric(self) -> &'static str {
         match self {
+            BusinessEvent::Visit => "Visit",
             BusinessEvent::ProductViewed => "ProductViewed",
             BusinessEvent::CartAdd => "CartAdd",
             BusinessEvent::Quote => "Quote",
@@ -63,7 +69,7 @@ impl BusinessEvent {
     }
 
     /// The money metric that rides along, in fen.
-    fn amount_metric(self) -> Option<&'static str> {
+    pub fn amount_metric(self) -> Option<&'static str> {
         match self {
             BusinessEvent::OrderCreated => Some("OrderValue"),
             BusinessEvent::OrderPaid => Some("Revenue"),
@@ -178,12 +184,62 @@ impl MetricSink for MetricLog {
     }
 }
 
-/// What a business event is about, beyond its name.
+/// What a business event is about, beyond its name. `product` and `visitor` reach only the
+/// shop's own hourly counters, never a metric line.
 #[derive(Debug, Clone, Default)]
 pub struct Facts<'a> {
     pub channel: Option<&'a str>,
     pub category: Option<&'a CategoryId>,
     pub amount: Option<Fen>,
+    pub product: Option<&'a ProductId>,
+    /// Who visited, so an hour counts each visitor once.
+    pub visitor: Option<&'a str>,
+}
+
+/// The channels [`scene_channel`] and a share code sort arrivals into, and `direct`.
+pub const CHANNELS: [&str; 9] = [
+    "direct",
+    "share",
+    "qrcode",
+    "search",
+    "official_account",
+    "ads",
+    "discover",
+    "mini_program",
+    "other",
+];
+
+pub use domain::report::Tallied;
+
+impl BusinessEvent {
+    /// This event as the hourly counters take it.
+    pub fn tallied(self, facts: &Facts<'_>, at_seconds: i64) -> Tallied {
+        let event = self;
+        let mut counts = vec![(event.metric(), 1)];
+        if let (Some(name), Some(amount)) = (event.amount_metric(), facts.amount) {
+            counts.push((name, amount.get()));
+        }
+        Tallied {
+            at_seconds,
+            channel: facts.channel.unwrap_or("direct").to_string(),
+            category: facts.category.map(|c| c.as_str().to_string()),
+            product: facts.product.map(|p| p.as_str().to_string()),
+            visitor: facts.visitor.map(str::to_string),
+            counts,
+            hourly: true,
+        }
+    }
+}
+
+/// The metric a product's paid units are counted under, and its paid fen.
+pub const UNITS_SOLD: &str = "UnitsSold";
+pub const SALES: &str = "Sales";
+
+/// Where business events are counted besides the metric lines: kept as they happen and written
+/// when the request or batch that made them is answered ([`Metrics::flush`]).
+pub trait Tally: Send + Sync {
+    fn add(&self, tallied: Tallied);
+    fn flush(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
 /// A function's metrics: built once per cold start with the function's name.
@@ -191,6 +247,7 @@ pub struct Facts<'a> {
 pub struct Metrics {
     sink: Arc<dyn MetricSink>,
     function: &'static str,
+    tally: Option<Arc<dyn Tally>>,
 }
 
 fn now_ms() -> i64 {
@@ -199,7 +256,17 @@ fn now_ms() -> i64 {
 
 impl Metrics {
     pub fn new(sink: Arc<dyn MetricSink>, function: &'static str) -> Self {
-        Self { sink, function }
+        Self {
+            sink,
+            function,
+            tally: None,
+        }
+    }
+
+    /// The same metrics, also counted in `tally`.
+    pub fn with_tally(mut self, tally: Option<Arc<dyn Tally>>) -> Self {
+        self.tally = tally;
+        self
     }
 
     /// The EMF line for a business event at `timestamp_ms`.
@@ -231,8 +298,34 @@ impl Metrics {
     }
 
     pub fn event(&self, event: BusinessEvent, facts: &Facts<'_>) {
-        self.sink
-            .write_line(&Self::event_line(event, facts, now_ms()));
+        let at = now_ms();
+        self.sink.write_line(&Self::event_line(event, facts, at));
+        if let Some(tally) = &self.tally {
+            tally.add(event.tallied(facts, at / 1000));
+        }
+    }
+
+    /// A paid order's line, for the products report: counted on the product only.
+    pub fn sold(&self, product: &ProductId, channel: Option<&str>, units: u64, paid: Fen) {
+        if let Some(tally) = &self.tally {
+            tally.add(Tallied {
+                at_seconds: now_ms() / 1000,
+                channel: channel.unwrap_or("direct").to_string(),
+                category: None,
+                product: Some(product.as_str().to_string()),
+                visitor: None,
+                counts: vec![(UNITS_SOLD, units), (SALES, paid.get())],
+                hourly: false,
+            });
+        }
+    }
+
+    /// Writes what this function counted since the last flush; called once a request or a
+    /// batch is answered.
+    pub async fn flush(&self) {
+        if let Some(tally) = &self.tally {
+            tally.flush().await;
+        }
     }
 
     /// The EMF line for an alert at `timestamp_ms`: a count with no dimension, which the
@@ -294,7 +387,8 @@ pub struct Funnel {
 }
 
 /// The steps a shopper goes through, in order: each is shown as a share of the one before.
-pub const FUNNEL_STEPS: [BusinessEvent; 7] = [
+pub const FUNNEL_STEPS: [BusinessEvent; 8] = [
+    BusinessEvent::Visit,
     BusinessEvent::ProductViewed,
     BusinessEvent::CartAdd,
     BusinessEvent::Quote,
@@ -323,30 +417,38 @@ impl Funnel {
             if at < from_ms || at >= to_ms {
                 continue;
             }
-            for event in BusinessEvent::ALL {
-                let n = doc.get(event.metric()).and_then(Value::as_u64).unwrap_or(0);
-                if n == 0 {
-                    continue;
+            let channel = doc
+                .get("Channel")
+                .and_then(Value::as_str)
+                .unwrap_or("direct");
+            for (name, value) in &doc {
+                if let Some(n) = value.as_u64() {
+                    funnel.add(channel, name, n);
                 }
-                *funnel.counts.entry(event).or_default() += n;
-                let channel = doc
-                    .get("Channel")
-                    .and_then(Value::as_str)
-                    .unwrap_or("direct");
-                *funnel
-                    .by_channel
-                    .entry(channel.to_string())
-                    .or_default()
-                    .entry(event)
-                    .or_default() += n;
             }
-            funnel.revenue += doc.get("Revenue").and_then(Value::as_u64).unwrap_or(0);
-            funnel.refunded += doc
-                .get("RefundedAmount")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
         }
         funnel
+    }
+
+    /// Counts `n` of the metric called `name` (an event, or money in fen) for `channel`;
+    /// anything else is not the funnel's.
+    pub fn add(&mut self, channel: &str, name: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if let Some(event) = BusinessEvent::ALL.into_iter().find(|e| e.metric() == name) {
+            *self.counts.entry(event).or_default() += n;
+            *self
+                .by_channel
+                .entry(channel.to_string())
+                .or_default()
+                .entry(event)
+                .or_default() += n;
+        } else if name == "Revenue" {
+            self.revenue += n;
+        } else if name == "RefundedAmount" {
+            self.refunded += n;
+        }
     }
 
     pub fn of(&self, event: BusinessEvent) -> u64 {
@@ -408,6 +510,7 @@ mod tests {
                 channel: Some("share"),
                 category: Some(&category),
                 amount: Some(Fen::new(12_800)),
+                ..Facts::default()
             };
             let line = Metrics::event_line(event, &facts, 1_795_536_000_000);
             let doc = assert_valid_emf(&line);
@@ -433,6 +536,69 @@ mod tests {
         assert_eq!(
             (doc["Revenue"].as_u64(), doc["Channel"].as_str()),
             (Some(990), Some("direct"))
+        );
+    }
+
+    #[derive(Default)]
+    struct Kept(Mutex<Vec<Tallied>>);
+
+    impl Tally for Kept {
+        fn add(&self, tallied: Tallied) {
+            self.0.lock().unwrap().push(tallied);
+        }
+        fn flush(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+            Box::pin(async {})
+        }
+    }
+
+    #[test]
+    fn the_counters_get_the_product_and_visitor_the_metric_line_never_carries() {
+        let log = Arc::new(MetricLog::default());
+        let kept = Arc::new(Kept::default());
+        let metrics = Metrics::new(log.clone(), "browse").with_tally(Some(kept.clone()));
+        let product = ProductId::parse("longjing").unwrap();
+
+        metrics.event(
+            BusinessEvent::Visit,
+            &Facts {
+                channel: Some("qrcode"),
+                visitor: Some("u_123"),
+                ..Facts::default()
+            },
+        );
+        metrics.event(
+            BusinessEvent::OrderPaid,
+            &Facts {
+                amount: Some(Fen::new(990)),
+                product: Some(&product),
+                ..Facts::default()
+            },
+        );
+        metrics.sold(&product, Some("share"), 2, Fen::new(1_980));
+
+        let kept = kept.0.lock().unwrap().clone();
+        assert_eq!(kept.len(), 3);
+        assert_eq!(
+            (
+                kept[0].visitor.as_deref(),
+                kept[0].channel.as_str(),
+                kept[0].hourly
+            ),
+            (Some("u_123"), "qrcode", true)
+        );
+        assert_eq!(kept[1].counts, vec![("OrderPaid", 1), ("Revenue", 990)]);
+        assert_eq!(kept[1].product.as_deref(), Some("longjing"));
+        assert_eq!(kept[2].counts, vec![(UNITS_SOLD, 2), (SALES, 1_980)]);
+        assert!(
+            !kept[2].hourly,
+            "a line sold is counted on its product only"
+        );
+        let lines = log.lines();
+        assert_eq!(lines.len(), 2, "selling a line writes no metric line");
+        assert!(
+            lines
+                .iter()
+                .all(|l| !l.contains("u_123") && !l.contains("longjing"))
         );
     }
 
@@ -493,12 +659,17 @@ mod tests {
         assert_eq!(funnel.of(BusinessEvent::OrderPaid), 1);
         assert_eq!(funnel.revenue, 100);
         let steps = funnel.steps();
-        assert_eq!(steps[0], (BusinessEvent::ProductViewed, 4, None));
-        assert_eq!(steps[1], (BusinessEvent::CartAdd, 2, Some(500)));
-        assert_eq!(steps[2], (BusinessEvent::Quote, 2, Some(1000)));
-        assert_eq!(steps[4], (BusinessEvent::OrderPaid, 1, Some(1000)));
-        assert_eq!(steps[5], (BusinessEvent::Shipped, 0, Some(0)));
-        assert_eq!(steps[6].2, None, "no share of an empty step");
+        assert_eq!(steps[0], (BusinessEvent::Visit, 0, None));
+        assert_eq!(
+            steps[1],
+            (BusinessEvent::ProductViewed, 4, None),
+            "no share of an empty step"
+        );
+        assert_eq!(steps[2], (BusinessEvent::CartAdd, 2, Some(500)));
+        assert_eq!(steps[3], (BusinessEvent::Quote, 2, Some(1000)));
+        assert_eq!(steps[5], (BusinessEvent::OrderPaid, 1, Some(1000)));
+        assert_eq!(steps[6], (BusinessEvent::Shipped, 0, Some(0)));
+        assert_eq!(steps[7].2, None, "no share of an empty step");
         assert_eq!(funnel.by_channel["share"][&BusinessEvent::ProductViewed], 4);
     }
 }

@@ -140,3 +140,75 @@ async fn a_price_change_shows_in_the_shop_at_once_and_a_stale_one_is_refused() {
     assert_eq!(product.body["priceFrom"], shown - 300, "{}", product.text);
     assert_eq!(audited(&shop, "price.set").await, 1);
 }
+
+#[tokio::test]
+async fn an_operator_runs_a_flash_sale_the_shop_shows_at_once_and_ends_it_audited() {
+    // given an operator, a service member, and the SKU's list price
+    let shop = TestShop::start().await;
+    let (owner_token, _, _) = owner(&shop, "laoban.f").await;
+    let (operator, _) = member(&shop, &owner_token, "yunying.f", Role::Operator).await;
+    let (service, _) = member(&shop, &owner_token, "kefu.f", Role::Service).await;
+    let now = domain::clock::now_epoch_seconds();
+    let list = shop.get("/v1/products/cashew").await.body["skus"][0]["price"]
+        .as_u64()
+        .unwrap();
+    let sale = |price: u64| {
+        json!({
+            "price": price,
+            "quota": 50,
+            "perUser": 2,
+            "startsAt": domain::clock::rfc3339_shanghai(now - 60),
+            "endsAt": domain::clock::rfc3339_shanghai(now + 3600),
+        })
+    };
+    let path = "/admin/v1/skus/cashew-1/offers/flash-sale";
+
+    // when the service member tries, the operator asks above the list price, then sets it
+    let not_theirs = shop.post_as(&service, path, &sale(list - 1000)).await;
+    let too_dear = shop.post_as(&operator, path, &sale(list)).await;
+    let too_big = shop
+        .post_as(
+            &operator,
+            "/admin/v1/skus/cashew-1/offers/group-buy",
+            &json!({"size": 11, "price": 100, "hours": 24}),
+        )
+        .await;
+    let set = shop.post_as(&operator, path, &sale(list - 1000)).await;
+
+    // then only the operator's good one counts, and shoppers see it at once
+    assert_eq!(not_theirs.status, 403, "{}", not_theirs.text);
+    assert_eq!(
+        (too_dear.status, too_dear.body["error"]["field"].as_str()),
+        (400, Some("price"))
+    );
+    assert_eq!(
+        (too_big.status, too_big.body["error"]["field"].as_str()),
+        (400, Some("size"))
+    );
+    assert_eq!(set.status, 200, "{}", set.text);
+    let shown = shop.get("/v1/products/cashew").await;
+    assert_eq!(
+        shown.body["skus"][0]["flashSale"]["price"],
+        list - 1000,
+        "{}",
+        shown.text
+    );
+    assert_eq!(audited(&shop, "offer.set").await, 1);
+
+    // when the operator ends it
+    let ended = shop.delete_as(&operator, path).await;
+
+    // then it is gone from the shop, audited
+    assert_eq!(ended.status, 200, "{}", ended.text);
+    let shown = shop.get("/v1/products/cashew").await;
+    assert!(
+        shown.body["skus"][0].get("flashSale").is_none(),
+        "{}",
+        shown.text
+    );
+    assert_eq!(audited(&shop, "offer.end").await, 1);
+    let unknown = shop
+        .delete_as(&operator, "/admin/v1/skus/cashew-1/offers/lottery")
+        .await;
+    assert_eq!(unknown.status, 404);
+}
