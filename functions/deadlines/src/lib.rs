@@ -505,6 +505,6 @@ impl Deadlines {
 #[async_trait::async_trait]
 impl QueueFunction for Deadlines {
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        each_message(&self.payments.metrics, &event, |m| self.process(m)).await
+        each_message(&event, |m| self.process(m)).await
     }
 }

@@ -784,6 +784,6 @@ impl Fulfillment {
 #[async_trait::async_trait]
 impl QueueFunction for Fulfillment {
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        each_message(&self.metrics, &event, |m| self.process(m)).await
+        each_message(&event, |m| self.process(m)).await
     }
 }

@@ -203,7 +203,7 @@ impl Rewards {
 #[async_trait::async_trait]
 impl QueueFunction for Rewards {
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        each_message(&self.metrics, &event, |m| self.process(m)).await
+        each_message(&event, |m| self.process(m)).await
     }
 }
 

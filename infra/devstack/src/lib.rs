@@ -107,6 +107,10 @@ pub struct LocalStack {
     pub rewards: Arc<rewards::Rewards>,
     pub wechat_push: Arc<wechat_push::WeChatPush>,
     pub admin: Arc<admin::Admin>,
+    /// The subscriber of the functions' log groups, fed by [`LocalStack::ship_logs`].
+    pub reports: Arc<reports::Reports>,
+    /// Log events' ids, unique within the stack as CloudWatch's are.
+    log_events: std::sync::atomic::AtomicU64,
     pub gateway: Arc<gateway::Gateway>,
     /// Queue consumers by the logical id of the queue they read.
     pub consumers: Vec<(String, Arc<dyn QueueFunction>)>,
@@ -316,6 +320,7 @@ impl LocalStack {
             (None, None, None, None, None);
         let (mut fulfillment, mut logistics_hook) = (None, None);
         let (mut share_reward, mut rewards, mut wechat_push, mut admin) = (None, None, None, None);
+        let mut reports = None;
         all_settings.extend(shop_secret.clone());
         let mut function_settings = HashMap::new();
         for spec in &template.functions {
@@ -331,7 +336,6 @@ impl LocalStack {
                 .with_context(|| format!("reading the shop secret for {}", spec.logical_id))?;
             let context = || format!("building {}", spec.logical_id);
             // Each function counts in the reports only if the template hands it the table.
-            let clients = clients.clone().with_reports(&settings);
             let http_function: Arc<dyn HttpFunction> = match spec.logical_id.as_str() {
                 "LoginFunction" => {
                     let f = Arc::new(login::Login::new(&settings, &clients).with_context(context)?);
@@ -406,6 +410,16 @@ impl LocalStack {
                     admin = Some(f.clone());
                     f
                 }
+                "ReportsFunction" => {
+                    anyhow::ensure!(
+                        !spec.log_groups.is_empty(),
+                        "ReportsFunction subscribes to no log group"
+                    );
+                    reports = Some(Arc::new(
+                        reports::Reports::new(&settings, &clients).with_context(context)?,
+                    ));
+                    continue;
+                }
                 "RewardsFunction" => {
                     let f =
                         Arc::new(rewards::Rewards::new(&settings, &clients).with_context(context)?);
@@ -447,6 +461,8 @@ impl LocalStack {
             rewards: rewards.context("template has no RewardsFunction")?,
             wechat_push: wechat_push.context("template has no WeChatPushFunction")?,
             admin: admin.context("template has no AdminFunction")?,
+            reports: reports.context("template has no ReportsFunction")?,
+            log_events: Default::default(),
             gateway,
             consumers,
             wechat,
@@ -646,6 +662,33 @@ impl LocalStack {
         Ok(Some(handled))
     }
 
+    /// Hands the report lines written since the last call to the reports consumer, as
+    /// CloudWatch Logs does through the subscription filters: one batch, gzipped and base64
+    /// encoded, with an id per log event. Returns how many lines went. Tests call it before
+    /// reading the reports; `make dev` every second.
+    pub async fn ship_logs(&self) -> anyhow::Result<usize> {
+        use std::sync::atomic::Ordering;
+        let lines = self.metrics.take_unshipped();
+        if lines.is_empty() {
+            return Ok(0);
+        }
+        let first_id = self
+            .log_events
+            .fetch_add(lines.len() as u64, Ordering::Relaxed);
+        // Lambda's asynchronous invocation: the same event, tried three times in all.
+        let mut problem = String::new();
+        for _ in 0..3 {
+            let event = logs_event(&lines, first_id)?;
+            match edge::runtime::LogsFunction::handle(&*self.reports, event).await {
+                Ok(()) => return Ok(lines.len()),
+                Err(failed) => problem = failed,
+            }
+        }
+        anyhow::bail!(
+            "the reports consumer failed three times (on AWS the batch goes to ReportsDeadLetterQueue): {problem}"
+        )
+    }
+
     /// Polls every consumed queue forever, like Lambda's SQS event sources (for `make dev`).
     pub fn spawn_pollers(self: &Arc<Self>) {
         let queues: Vec<String> = self.consumers.iter().map(|(q, _)| q.clone()).collect();
@@ -665,6 +708,15 @@ impl LocalStack {
                 }
             });
         }
+        let stack = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                if let Err(err) = stack.ship_logs().await {
+                    tracing::warn!(error = %err, "shipping report lines failed");
+                }
+            }
+        });
         // WeChat judges review photos a moment later and pushes each verdict.
         let wechat = self.wechat.clone();
         tokio::spawn(async move {
@@ -678,6 +730,31 @@ impl LocalStack {
             }
         });
     }
+}
+
+/// A CloudWatch Logs subscription's event for `lines`, as Lambda hands it over: the batch
+/// gzipped and base64 encoded, with log event ids counting up from `first_id`.
+pub fn logs_event(
+    lines: &[String],
+    first_id: u64,
+) -> anyhow::Result<aws_lambda_events::cloudwatch_logs::LogsEvent> {
+    let now_ms = domain::clock::now_epoch_seconds() * 1000;
+    let events: Vec<serde_json::Value> = lines
+        .iter()
+        .zip(first_id..)
+        .map(|(line, id)| serde_json::json!({"id": format!("{id:056}"), "timestamp": now_ms, "message": line}))
+        .collect();
+    let data = serde_json::json!({
+        "owner": "000000000000", "logGroup": "/shop/local", "logStream": "local",
+        "subscriptionFilters": ["ReportLines"], "messageType": "DATA_MESSAGE",
+        "logEvents": events,
+    });
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gzip, data.to_string().as_bytes())?;
+    let data = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, gzip.finish()?);
+    // From text, as the Lambda runtime reads it (the event's reader borrows its keys).
+    let event = serde_json::json!({ "awslogs": { "data": data } }).to_string();
+    Ok(serde_json::from_str(&event)?)
 }
 
 /// Stores the shop secret in the emulator's Secrets Manager as one JSON object, the way the

@@ -33,6 +33,8 @@ pub struct FunctionSpec {
     pub routes: Vec<Route>,
     /// SQS event sources: the queue's logical id.
     pub queues: Vec<String>,
+    /// CloudWatch Logs subscriptions: the log group's logical id.
+    pub log_groups: Vec<String>,
     pub environment: BTreeMap<String, EnvValue>,
 }
 
@@ -231,6 +233,7 @@ impl Template {
                     );
                     let mut routes = Vec::new();
                     let mut queues = Vec::new();
+                    let mut log_groups = Vec::new();
                     if let Some(Value::Mapping(events)) = properties.get("Events") {
                         for event in events.values() {
                             let props = event.get("Properties");
@@ -263,6 +266,19 @@ impl Template {
                                     };
                                     queues.push(id);
                                 }
+                                Some("CloudWatchLogs") => {
+                                    let group = props
+                                        .and_then(|p| p.get("LogGroupName"))
+                                        .context("CloudWatchLogs event needs LogGroupName")?;
+                                    match tagged(group) {
+                                        Some((tag, Value::String(s))) if tag == "Ref" => {
+                                            log_groups.push(s.clone())
+                                        }
+                                        _ => bail!(
+                                            "CloudWatchLogs event LogGroupName must be !Ref LogGroup"
+                                        ),
+                                    }
+                                }
                                 _ => {}
                             }
                         }
@@ -272,6 +288,7 @@ impl Template {
                         binary,
                         routes,
                         queues,
+                        log_groups,
                         environment,
                     });
                 }

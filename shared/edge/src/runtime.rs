@@ -28,8 +28,6 @@ pub struct Clients {
     http: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
     /// Where metric lines go: stdout on Lambda (CloudWatch reads EMF from it).
     metrics: std::sync::Arc<dyn telemetry::metrics::MetricSink>,
-    /// The hourly report counters, for a function given `REPORTS_TABLE`.
-    tally: Option<std::sync::Arc<dyn telemetry::metrics::Tally>>,
 }
 
 impl Clients {
@@ -40,19 +38,7 @@ impl Clients {
             config: None,
             http: Default::default(),
             metrics: std::sync::Arc::new(telemetry::metrics::StdoutSink),
-            tally: None,
         }
-    }
-
-    /// The same clients counting business events in the hourly reports when `settings` name
-    /// `REPORTS_TABLE` (one counter buffer per function).
-    pub fn with_reports(mut self, settings: &Settings) -> Self {
-        self.tally = settings.get(REPORTS_TABLE).map(|table| {
-            let store = store::reports::ReportStore::new(self.dynamodb.clone(), table);
-            std::sync::Arc::new(HourlyCounters::new(store))
-                as std::sync::Arc<dyn telemetry::metrics::Tally>
-        });
-        self
     }
 
     /// The same clients writing metric lines to `sink` (the local stack's metric log).
@@ -67,7 +53,6 @@ impl Clients {
     /// Metrics for the function called `function`.
     pub fn metrics(&self, function: &'static str) -> telemetry::metrics::Metrics {
         telemetry::metrics::Metrics::new(self.metrics.clone(), function)
-            .with_tally(self.tally.clone())
     }
 
     /// For one SDK configuration (region, credentials, `AWS_ENDPOINT_URL`).
@@ -132,8 +117,7 @@ pub async fn from_env() -> Result<(Settings, Clients), ConfigError> {
         &aws_sdk_secretsmanager::Client::new(&config),
     )
     .await?;
-    let clients = Clients::from_config(&config).with_reports(&settings);
-    Ok((settings, clients))
+    Ok((settings, Clients::from_config(&config)))
 }
 
 /// A Lambda behind API Gateway HTTP API routes. Every outcome, errors included, is an answer.
@@ -184,7 +168,6 @@ where
             response.status().as_u16(),
             latency.as_secs_f64() * 1000.0,
         );
-        metrics.flush().await;
         response
     }
     .instrument(span)
@@ -275,7 +258,6 @@ where
 /// A message that can never succeed (a poison message) should return `Err` too: after the
 /// queue's maxReceiveCount it moves to the dead-letter queue instead of blocking the batch.
 pub async fn each_message<'a, Fut>(
-    metrics: &telemetry::metrics::Metrics,
     event: &'a aws_lambda_events::sqs::SqsEvent,
     work: impl Fn(&'a aws_lambda_events::sqs::SqsMessage) -> Fut,
 ) -> aws_lambda_events::sqs::SqsBatchResponse
@@ -289,7 +271,6 @@ where
         async move { (id, fut.await) }.instrument(span)
     }))
     .await;
-    metrics.flush().await;
     let mut response = aws_lambda_events::sqs::SqsBatchResponse::default();
     for (id, result) in results {
         if let Err(problem) = result {
@@ -302,46 +283,34 @@ where
     response
 }
 
-/// The counters a function adds to: business events are kept as they happen and written when
-/// the request or batch that made them is answered. A write that fails is logged and dropped:
-/// the reports are a dashboard, the metric lines stay the record.
-pub struct HourlyCounters {
-    store: store::reports::ReportStore,
-    pending: std::sync::Mutex<Vec<telemetry::metrics::Tallied>>,
+/// A Lambda fed by CloudWatch Logs subscription filters: each invocation is a batch of one log
+/// stream's lines that matched the filter. An `Err` makes Lambda retry the same batch (twice,
+/// as for any asynchronous invocation), so a consumer must be idempotent per batch.
+#[async_trait::async_trait]
+pub trait LogsFunction: Send + Sync {
+    async fn handle(
+        &self,
+        event: aws_lambda_events::cloudwatch_logs::LogsEvent,
+    ) -> Result<(), String>;
 }
 
-impl HourlyCounters {
-    pub fn new(store: store::reports::ReportStore) -> Self {
-        Self {
-            store,
-            pending: std::sync::Mutex::default(),
-        }
-    }
-}
-
-impl telemetry::metrics::Tally for HourlyCounters {
-    fn add(&self, tallied: telemetry::metrics::Tallied) {
-        self.pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(tallied);
-    }
-
-    fn flush(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
-        let taken = std::mem::take(
-            &mut *self
-                .pending
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        Box::pin(async move {
-            if taken.is_empty() {
-                return;
-            }
-            let events = taken.len();
-            if let Err(err) = self.store.record(taken).await {
-                tracing::warn!(error = %err, events, "report counters not written");
-            }
-        })
-    }
+/// A log subscriber's whole `main`, like [`run_http`].
+pub async fn run_logs<F, Init>(init: Init) -> Result<(), lambda_runtime::Error>
+where
+    F: LogsFunction,
+    Init: Future<Output = Result<F, ConfigError>>,
+{
+    let function = cold_start(init).await?;
+    let function = &function;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<aws_lambda_events::cloudwatch_logs::LogsEvent>| async move {
+            let span = tracing::info_span!("log batch", request_id = %event.context.request_id);
+            function
+                .handle(event.payload)
+                .instrument(span)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        },
+    ))
+    .await
 }

@@ -8,12 +8,15 @@
 //!   one channel of arrival, one category, per hour.
 //! - `products#<day>` / `<productId>`: a product's views, cart adds, units sold and sales that
 //!   China day (a day per partition keeps "top products over 90 days" to 90 queries).
-//! - `visitor#<hour>` / SHA-256 of the user id: that this visitor was counted this hour
-//!   (`Visitors`); the id itself is never stored, and the mark is gone after two days.
+//! - `visitor#<hour>` / a visit's mark (a hash of the hour and the user id): that this visitor
+//!   was counted this hour (`Visitors`); the id itself is never stored, and the mark is gone
+//!   after two days.
+//! - `batch#<id>` / part: that a batch of report lines was added up, so a batch handed over
+//!   again adds nothing; gone after two days.
 
 use crate::{Item, StoreError, n, s};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use domain::clock::{china_day, china_hour};
 use domain::report::Tallied;
 use futures::{StreamExt, TryStreamExt};
@@ -22,7 +25,8 @@ use std::collections::{BTreeMap, HashMap};
 /// Distinct visitors in an hour.
 pub const VISITORS: &str = "Visitors";
 const KEEP_SECONDS: i64 = 400 * 24 * 3600;
-const VISITOR_MARK_SECONDS: i64 = 2 * 24 * 3600;
+/// Visit and batch marks outlive any redelivery of the lines that made them.
+const MARK_SECONDS: i64 = 2 * 24 * 3600;
 
 /// Metric name to how much.
 pub type Counts = BTreeMap<String, u64>;
@@ -58,14 +62,8 @@ impl ReportStore {
         }
     }
 
-    /// Adds `counts` to the item `pk` / `sk`, created on its first add.
-    async fn add(
-        &self,
-        pk: &str,
-        sk: &str,
-        counts: &Counts,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
+    /// The update adding `counts` to the item `pk` / `sk` (created on its first add).
+    fn add(&self, pk: &str, sk: &str, counts: &Counts, expires_at: i64) -> TransactWriteItem {
         let mut names = HashMap::new();
         let mut values = HashMap::from([(":expires".to_string(), n(expires_at))]);
         let mut adds = Vec::new();
@@ -74,100 +72,128 @@ impl ReportStore {
             values.insert(format!(":m{i}"), n(by));
             adds.push(format!("#m{i} :m{i}"));
         }
-        self.client
-            .update_item()
+        let update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(pk))
             .key("sk", s(sk))
             .update_expression(format!("SET expiresAt = :expires ADD {}", adds.join(", ")))
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("UpdateItem report counter", e))?;
-        Ok(())
+            .build()
+            .expect("table, key and update expression are set");
+        TransactWriteItem::builder().update(update).build()
     }
 
-    /// True the first time `visitor` is marked in `hour`.
-    async fn first_visit_in(
-        &self,
-        hour: &str,
-        visitor: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let put = self
-            .client
-            .put_item()
+    /// The put of a mark that must not exist yet: it makes the transaction it is in happen once.
+    fn mark(&self, pk: String, sk: String, expires_at: i64) -> TransactWriteItem {
+        let put = Put::builder()
             .table_name(&self.table)
-            .item("pk", s(format!("visitor#{hour}")))
-            .item("sk", s(visitor_mark(visitor)))
-            .item("expiresAt", n(now + VISITOR_MARK_SECONDS))
+            .item("pk", s(pk))
+            .item("sk", s(sk))
+            .item("expiresAt", n(expires_at))
             .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(err) if crate::condition_failed(&err) => Ok(false),
-            Err(err) => Err(StoreError::dynamo("PutItem visitor mark", err)),
-        }
+            .build()
+            .expect("table and item are set");
+        TransactWriteItem::builder().put(put).build()
     }
 
-    /// Writes what was counted: one atomic add per item touched, however many events touched it.
-    pub async fn record(&self, tallied: Vec<Tallied>) -> Result<(), StoreError> {
-        let mut adds: BTreeMap<(String, String), (Counts, i64)> = BTreeMap::new();
-        let mut add = |pk: String, sk: &str, counts: &[(&str, u64)], expires: i64| {
-            let entry = adds
-                .entry((pk, sk.to_string()))
-                .or_insert_with(|| (Counts::new(), expires));
-            for (metric, by) in counts {
-                *entry.0.entry(metric.to_string()).or_default() += by;
-            }
-        };
-        let visits: Vec<(String, &Tallied)> = tallied
-            .iter()
-            .filter(|t| t.hourly && t.visitor.is_some())
-            .map(|t| (china_hour(t.at_seconds), t))
-            .collect();
-        // Futures made before they are streamed: a stream of borrowing closures is not `Send`
-        // enough for the boxed flush.
-        let marks: Vec<_> = visits
-            .iter()
-            .map(|(hour, t)| {
-                self.first_visit_in(hour, t.visitor.as_deref().unwrap_or_default(), t.at_seconds)
-            })
-            .collect();
-        let first: Vec<bool> = futures::stream::iter(marks)
-            .buffered(8)
-            .try_collect()
-            .await?;
-        for ((hour, t), first) in visits.iter().zip(first) {
-            if first {
-                let expires = t.at_seconds + KEEP_SECONDS;
-                add(shop_series(), hour, &[(VISITORS, 1)], expires);
-                add(channel_series(&t.channel), hour, &[(VISITORS, 1)], expires);
+    /// Runs `items`, led by their mark, once: `Ok` when it went through now or had before (the
+    /// mark exists). Transactions on the same hot hour (the shop's `all` item) conflict under
+    /// load; those are tried again after a jittered pause.
+    async fn once(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        let mut pause_ms = 20u64;
+        for _ in 0..6 {
+            match crate::transact(
+                &self.client,
+                items.clone(),
+                "TransactWriteItems report counters",
+            )
+            .await?
+            {
+                None => return Ok(()),
+                Some(failed) if failed.first() == Some(&true) => return Ok(()),
+                Some(_) => {
+                    let jitter = rand::random::<u64>() % pause_ms;
+                    tokio::time::sleep(std::time::Duration::from_millis(pause_ms + jitter)).await;
+                    pause_ms *= 2;
+                }
             }
         }
-        for t in &tallied {
+        Err(StoreError::Dynamo {
+            operation: "TransactWriteItems report counters",
+            source: "transactions kept conflicting; the batch is retried whole".into(),
+        })
+    }
+
+    /// Adds up one batch of report lines, once however often the same batch is handed over
+    /// (`batch` names it: the same lines, the same name). Each visit counts once per visitor
+    /// and hour through its mark; everything else is summed per item first and written in
+    /// transactions of at most 99 items, each with the batch's mark for its part, so a retry
+    /// after a crash between two parts writes only the parts not yet written.
+    pub async fn record(&self, batch: &str, tallied: &[Tallied]) -> Result<(), StoreError> {
+        let mut visits: BTreeMap<(String, String), &Tallied> = BTreeMap::new();
+        let mut adds: BTreeMap<(String, String), (Counts, i64)> = BTreeMap::new();
+        for t in tallied {
             let hour = china_hour(t.at_seconds);
+            if let (true, Some(visitor)) = (t.hourly, &t.visitor) {
+                visits.entry((hour.clone(), visitor.clone())).or_insert(t);
+            }
             let expires = t.at_seconds + KEEP_SECONDS;
+            let mut add = |pk: String, sk: &str| {
+                let entry = adds
+                    .entry((pk, sk.to_string()))
+                    .or_insert_with(|| (Counts::new(), expires));
+                for (metric, by) in &t.counts {
+                    *entry.0.entry(metric.to_string()).or_default() += by;
+                }
+            };
             if t.hourly {
-                add(shop_series(), &hour, &t.counts, expires);
-                add(channel_series(&t.channel), &hour, &t.counts, expires);
+                add(shop_series(), &hour);
+                add(channel_series(&t.channel), &hour);
                 if let Some(category) = &t.category {
-                    add(category_series(category), &hour, &t.counts, expires);
+                    add(category_series(category), &hour);
                 }
             }
             if let Some(product) = &t.product {
-                let day = china_day(t.at_seconds);
-                add(products_series(&day), product, &t.counts, expires);
+                add(products_series(&china_day(t.at_seconds)), product);
             }
         }
-        let writes: Vec<_> = adds
+        let visitors = Counts::from([(VISITORS.to_string(), 1)]);
+        let mut writes = Vec::new();
+        for ((hour, visitor), t) in &visits {
+            let expires = t.at_seconds + KEEP_SECONDS;
+            writes.push(vec![
+                self.mark(
+                    format!("visitor#{hour}"),
+                    visitor.clone(),
+                    t.at_seconds + MARK_SECONDS,
+                ),
+                self.add(&shop_series(), hour, &visitors, expires),
+                self.add(&channel_series(&t.channel), hour, &visitors, expires),
+            ]);
+        }
+        let now = tallied
             .iter()
-            .map(|((pk, sk), (counts, expires))| self.add(pk, sk, counts, *expires))
-            .collect();
+            .map(|t| t.at_seconds)
+            .max()
+            .unwrap_or_default();
+        let adds: Vec<_> = adds.into_iter().collect();
+        for (part, chunk) in adds.chunks(99).enumerate() {
+            let mut items = vec![self.mark(
+                format!("batch#{batch}"),
+                part.to_string(),
+                now + MARK_SECONDS,
+            )];
+            items.extend(
+                chunk
+                    .iter()
+                    .map(|((pk, sk), (counts, expires))| self.add(pk, sk, counts, *expires)),
+            );
+            writes.push(items);
+        }
+        let writes: Vec<_> = writes.into_iter().map(|items| self.once(items)).collect();
         futures::stream::iter(writes)
-            .buffer_unordered(8)
+            .buffer_unordered(4)
             .try_collect::<Vec<()>>()
             .await?;
         Ok(())
@@ -220,15 +246,6 @@ impl ReportStore {
         }
         Ok(products)
     }
-}
-
-/// Who visited, as the hour's mark names them: enough to count them once, not to name them.
-fn visitor_mark(visitor: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, visitor.as_bytes());
-    digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// An item's sort key and its counts (every number but the expiry).

@@ -5,14 +5,18 @@
 //! Lines carry counts, amounts in fen and low-cardinality dimensions (the shopper's channel of
 //! arrival, a category, the function and route) and never a user id, order id, openid, phone or
 //! address.
+//!
+//! Business-event lines are also the shop's live reports' source: they are tagged
+//! `"Report": "v1"`, a CloudWatch Logs subscription filter hands them to the reports consumer,
+//! and [`tallied_from_line`] reads them back. For that they carry two properties that are not
+//! dimensions (so not metrics): the product, and a visit's mark (a hash of the shopper's id and
+//! the hour, which counts a visitor once an hour and names no one).
 
 use domain::ids::{CategoryId, ProductId};
 use domain::money::Fen;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::io::Write;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 /// Where the shop's metrics live in CloudWatch.
@@ -145,6 +149,8 @@ impl MetricSink for StdoutSink {
 pub struct MetricLog {
     lines: Mutex<Vec<String>>,
     file: Option<Mutex<std::fs::File>>,
+    /// Report lines not yet handed to the reports consumer, as a subscription filter would.
+    unshipped: Mutex<Vec<String>>,
 }
 
 impl MetricLog {
@@ -156,7 +162,18 @@ impl MetricLog {
         Ok(Self {
             lines: Mutex::default(),
             file: Some(Mutex::new(file)),
+            unshipped: Mutex::default(),
         })
+    }
+
+    /// The report lines written since the last call (the subscription filter's matches).
+    pub fn take_unshipped(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .unshipped
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     pub fn lines(&self) -> Vec<String> {
@@ -169,6 +186,12 @@ impl MetricLog {
 
 impl MetricSink for MetricLog {
     fn write_line(&self, line: &str) {
+        if is_report_line(line) {
+            self.unshipped
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(line.to_string());
+        }
         if let Some(file) = &self.file {
             let mut file = file
                 .lock()
@@ -184,8 +207,8 @@ impl MetricSink for MetricLog {
     }
 }
 
-/// What a business event is about, beyond its name. `product` and `visitor` reach only the
-/// shop's own hourly counters, never a metric line.
+/// What a business event is about, beyond its name. `product` and `visitor` are properties of
+/// the line for the shop's own hourly counters, never dimensions; the visitor only as a mark.
 #[derive(Debug, Clone, Default)]
 pub struct Facts<'a> {
     pub channel: Option<&'a str>,
@@ -211,35 +234,63 @@ pub const CHANNELS: [&str; 9] = [
 
 pub use domain::report::Tallied;
 
-impl BusinessEvent {
-    /// This event as the hourly counters take it.
-    pub fn tallied(self, facts: &Facts<'_>, at_seconds: i64) -> Tallied {
-        let event = self;
-        let mut counts = vec![(event.metric(), 1)];
-        if let (Some(name), Some(amount)) = (event.amount_metric(), facts.amount) {
-            counts.push((name, amount.get()));
-        }
-        Tallied {
-            at_seconds,
-            channel: facts.channel.unwrap_or("direct").to_string(),
-            category: facts.category.map(|c| c.as_str().to_string()),
-            product: facts.product.map(|p| p.as_str().to_string()),
-            visitor: facts.visitor.map(str::to_string),
-            counts,
-            hourly: true,
-        }
-    }
-}
-
 /// The metric a product's paid units are counted under, and its paid fen.
 pub const UNITS_SOLD: &str = "UnitsSold";
 pub const SALES: &str = "Sales";
 
-/// Where business events are counted besides the metric lines: kept as they happen and written
-/// when the request or batch that made them is answered ([`Metrics::flush`]).
-pub trait Tally: Send + Sync {
-    fn add(&self, tallied: Tallied);
-    fn flush(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+/// The tag of the lines the reports consumer reads (and the subscription filter matches).
+pub const REPORT_TAG: (&str, &str) = ("Report", "v1");
+
+/// What the template's subscription filter (`{ $.Report = "v1" }`) matches.
+pub fn is_report_line(line: &str) -> bool {
+    matches!(
+        serde_json::from_str::<Value>(line),
+        Ok(Value::Object(doc)) if doc.get(REPORT_TAG.0).and_then(Value::as_str) == Some(REPORT_TAG.1)
+    )
+}
+
+/// The metric names a report line may count, as the `'static` names [`Tallied`] holds.
+fn report_metric(name: &str) -> Option<&'static str> {
+    BusinessEvent::ALL
+        .into_iter()
+        .flat_map(|e| [Some(e.metric()), e.amount_metric()])
+        .flatten()
+        .chain([UNITS_SOLD, SALES])
+        .find(|known| *known == name)
+}
+
+/// A report line read back as the hourly counters take it; `None` for any other line (route
+/// metrics, alerts, logs, garbage, or a tag this version does not know).
+pub fn tallied_from_line(line: &str) -> Option<Tallied> {
+    let Value::Object(doc) = serde_json::from_str::<Value>(line).ok()? else {
+        return None;
+    };
+    if doc.get(REPORT_TAG.0).and_then(Value::as_str) != Some(REPORT_TAG.1) {
+        return None;
+    }
+    let at_ms = doc.get("_aws")?.get("Timestamp")?.as_i64()?;
+    let directive = doc.get("_aws")?.get("CloudWatchMetrics")?.get(0)?;
+    let counts: Vec<(&'static str, u64)> = directive
+        .get("Metrics")?
+        .as_array()?
+        .iter()
+        .filter_map(|m| {
+            let name = report_metric(m.get("Name")?.as_str()?)?;
+            Some((name, doc.get(name)?.as_u64()?))
+        })
+        .collect();
+    let first = counts.first()?.0;
+    let text = |key: &str| doc.get(key).and_then(Value::as_str).map(str::to_string);
+    Some(Tallied {
+        at_seconds: at_ms.div_euclid(1000),
+        channel: text("Channel").unwrap_or_else(|| "direct".to_string()),
+        category: text("Category"),
+        product: text("Product"),
+        visitor: text("Visitor"),
+        // A product's sales are counted on the product only: the order was counted once.
+        hourly: BusinessEvent::ALL.iter().any(|e| e.metric() == first),
+        counts,
+    })
 }
 
 /// A function's metrics: built once per cold start with the function's name.
@@ -247,7 +298,6 @@ pub trait Tally: Send + Sync {
 pub struct Metrics {
     sink: Arc<dyn MetricSink>,
     function: &'static str,
-    tally: Option<Arc<dyn Tally>>,
 }
 
 fn now_ms() -> i64 {
@@ -256,17 +306,7 @@ fn now_ms() -> i64 {
 
 impl Metrics {
     pub fn new(sink: Arc<dyn MetricSink>, function: &'static str) -> Self {
-        Self {
-            sink,
-            function,
-            tally: None,
-        }
-    }
-
-    /// The same metrics, also counted in `tally`.
-    pub fn with_tally(mut self, tally: Option<Arc<dyn Tally>>) -> Self {
-        self.tally = tally;
-        self
+        Self { sink, function }
     }
 
     /// The EMF line for a business event at `timestamp_ms`.
@@ -285,47 +325,48 @@ impl Metrics {
             metrics.push(json!({"Name": name, "Unit": "None"}));
             values.insert(name.into(), json!(amount.get()));
         }
-        let mut line = Map::new();
-        line.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": dimension_sets, "Metrics": metrics}],
-            }),
-        );
-        line.extend(values);
-        Value::Object(line).to_string()
+        if let Some(product) = facts.product {
+            values.insert("Product".into(), json!(product.as_str()));
+        }
+        if let Some(visitor) = facts.visitor {
+            let hour = domain::clock::china_hour(timestamp_ms.div_euclid(1000));
+            values.insert(
+                "Visitor".into(),
+                json!(domain::report::visitor_mark(&hour, visitor)),
+            );
+        }
+        report_line(timestamp_ms, dimension_sets, metrics, values)
     }
 
     pub fn event(&self, event: BusinessEvent, facts: &Facts<'_>) {
-        let at = now_ms();
-        self.sink.write_line(&Self::event_line(event, facts, at));
-        if let Some(tally) = &self.tally {
-            tally.add(event.tallied(facts, at / 1000));
-        }
+        self.sink
+            .write_line(&Self::event_line(event, facts, now_ms()));
     }
 
-    /// A paid order's line, for the products report: counted on the product only.
+    /// The line of a paid order's line item, for the products report (units and fen by
+    /// product): no dimension, and counted on the product only.
+    pub fn sold_line(
+        product: &ProductId,
+        channel: Option<&str>,
+        units: u64,
+        paid: Fen,
+        timestamp_ms: i64,
+    ) -> String {
+        let mut values = Map::new();
+        values.insert("Channel".into(), json!(channel.unwrap_or("direct")));
+        values.insert("Product".into(), json!(product.as_str()));
+        values.insert(UNITS_SOLD.into(), json!(units));
+        values.insert(SALES.into(), json!(paid.get()));
+        let metrics = vec![
+            json!({"Name": UNITS_SOLD, "Unit": "Count"}),
+            json!({"Name": SALES, "Unit": "None"}),
+        ];
+        report_line(timestamp_ms, vec![json!([])], metrics, values)
+    }
+
     pub fn sold(&self, product: &ProductId, channel: Option<&str>, units: u64, paid: Fen) {
-        if let Some(tally) = &self.tally {
-            tally.add(Tallied {
-                at_seconds: now_ms() / 1000,
-                channel: channel.unwrap_or("direct").to_string(),
-                category: None,
-                product: Some(product.as_str().to_string()),
-                visitor: None,
-                counts: vec![(UNITS_SOLD, units), (SALES, paid.get())],
-                hourly: false,
-            });
-        }
-    }
-
-    /// Writes what this function counted since the last flush; called once a request or a
-    /// batch is answered.
-    pub async fn flush(&self) {
-        if let Some(tally) = &self.tally {
-            tally.flush().await;
-        }
+        self.sink
+            .write_line(&Self::sold_line(product, channel, units, paid, now_ms()));
     }
 
     /// The EMF line for an alert at `timestamp_ms`: a count with no dimension, which the
@@ -374,6 +415,26 @@ impl Metrics {
         });
         self.sink.write_line(&line.to_string());
     }
+}
+
+/// An EMF line tagged for the reports consumer.
+fn report_line(
+    timestamp_ms: i64,
+    dimension_sets: Vec<Value>,
+    metrics: Vec<Value>,
+    values: Map<String, Value>,
+) -> String {
+    let mut line = Map::new();
+    line.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": dimension_sets, "Metrics": metrics}],
+        }),
+    );
+    line.insert(REPORT_TAG.0.into(), json!(REPORT_TAG.1));
+    line.extend(values);
+    Value::Object(line).to_string()
 }
 
 /// The funnel over a time window, counted from metric lines.
@@ -539,23 +600,10 @@ mod tests {
         );
     }
 
-    #[derive(Default)]
-    struct Kept(Mutex<Vec<Tallied>>);
-
-    impl Tally for Kept {
-        fn add(&self, tallied: Tallied) {
-            self.0.lock().unwrap().push(tallied);
-        }
-        fn flush(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-            Box::pin(async {})
-        }
-    }
-
     #[test]
-    fn the_counters_get_the_product_and_visitor_the_metric_line_never_carries() {
+    fn report_lines_read_back_with_the_product_and_a_visit_mark_that_names_no_one() {
         let log = Arc::new(MetricLog::default());
-        let kept = Arc::new(Kept::default());
-        let metrics = Metrics::new(log.clone(), "browse").with_tally(Some(kept.clone()));
+        let metrics = Metrics::new(log.clone(), "browse");
         let product = ProductId::parse("longjing").unwrap();
 
         metrics.event(
@@ -575,30 +623,46 @@ mod tests {
             },
         );
         metrics.sold(&product, Some("share"), 2, Fen::new(1_980));
+        metrics.route("GET /v1/products", 200, 1.0);
 
-        let kept = kept.0.lock().unwrap().clone();
-        assert_eq!(kept.len(), 3);
+        let lines = log.lines();
+        for line in &lines[..3] {
+            assert_valid_emf(line);
+        }
+        let read: Vec<Tallied> = lines.iter().filter_map(|l| tallied_from_line(l)).collect();
+        assert_eq!(read.len(), 3, "the route line is not a report line");
         assert_eq!(
-            (
-                kept[0].visitor.as_deref(),
-                kept[0].channel.as_str(),
-                kept[0].hourly
-            ),
-            (Some("u_123"), "qrcode", true)
+            (read[0].channel.as_str(), read[0].hourly, &read[0].counts),
+            ("qrcode", true, &vec![("Visit", 1)])
         );
-        assert_eq!(kept[1].counts, vec![("OrderPaid", 1), ("Revenue", 990)]);
-        assert_eq!(kept[1].product.as_deref(), Some("longjing"));
-        assert_eq!(kept[2].counts, vec![(UNITS_SOLD, 2), (SALES, 1_980)]);
+        let mark = read[0].visitor.clone().unwrap();
+        assert_eq!(mark.len(), 32);
+        assert!(lines.iter().all(|l| !l.contains("u_123")));
+        assert_eq!(read[1].counts, vec![("OrderPaid", 1), ("Revenue", 990)]);
+        assert_eq!(read[1].product.as_deref(), Some("longjing"));
+        assert_eq!(read[2].counts, vec![(UNITS_SOLD, 2), (SALES, 1_980)]);
         assert!(
-            !kept[2].hourly,
+            !read[2].hourly,
             "a line sold is counted on its product only"
         );
-        let lines = log.lines();
-        assert_eq!(lines.len(), 2, "selling a line writes no metric line");
-        assert!(
-            lines
-                .iter()
-                .all(|l| !l.contains("u_123") && !l.contains("longjing"))
+        assert_eq!(
+            Funnel::count(lines.iter().map(String::as_str), 0, i64::MAX)
+                .of(BusinessEvent::OrderPaid),
+            1,
+            "the funnel does not count sold lines as events"
+        );
+    }
+
+    #[test]
+    fn lines_without_the_report_tag_are_not_report_lines() {
+        let untagged = r#"{"_aws":{"Timestamp":1795536000000,"CloudWatchMetrics":[{"Namespace":"WeChatShop","Dimensions":[[]],"Metrics":[{"Name":"OrderPaid","Unit":"Count"}]}]},"OrderPaid":1}"#;
+        assert_eq!(tallied_from_line(untagged), None);
+        let other_version = untagged.replace(r#""OrderPaid":1"#, r#""OrderPaid":1,"Report":"v9""#);
+        assert_eq!(tallied_from_line(&other_version), None);
+        assert_eq!(tallied_from_line("not json"), None);
+        assert_eq!(
+            tallied_from_line(&Metrics::alert_line(Alert::ALL[0], 1)),
+            None
         );
     }
 

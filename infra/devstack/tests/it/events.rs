@@ -377,6 +377,13 @@ async fn every_sample_event_succeeds_through_its_handler() {
             let body = fill(&String::from_utf8(body_of(&event)).unwrap());
             set_body(&mut event, body.as_bytes());
         }
+        if event.get("awslogs").is_some() {
+            let logs = serde_json::from_str(&event.to_string()).unwrap();
+            edge::runtime::LogsFunction::handle(&*shop.stack.reports, logs)
+                .await
+                .unwrap_or_else(|problem| panic!("{}: {problem}", file.display()));
+            continue;
+        }
         if event.get("Records").is_some() {
             let sqs: SqsEvent = serde_json::from_value(event).unwrap();
             let source = event_source(&sqs);
@@ -531,7 +538,16 @@ async fn every_route_and_queue_consumer_in_the_template_has_a_sample_event() {
             route.key()
         );
     }
+    let log_samples = files
+        .iter()
+        .filter(|f| read(f)["awslogs"]["data"].is_string())
+        .count();
     for function in &template.functions {
+        assert!(
+            function.log_groups.is_empty() || log_samples > 0,
+            "events/ has no sample of the log lines {} subscribes to",
+            function.logical_id
+        );
         for queue in &function.queues {
             assert!(
                 queue_samples
@@ -571,7 +587,7 @@ fn every_http_sample_event_parses_as_on_lambda_and_the_local_gateway_builds_the_
 
     for file in event_files() {
         let event = read(&file);
-        if event.get("Records").is_some() {
+        if event.get("Records").is_some() || event.get("awslogs").is_some() {
             continue;
         }
         let name = file.display();

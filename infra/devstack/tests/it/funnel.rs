@@ -196,6 +196,8 @@ fn expected_steps(counts: impl Fn(BusinessEvent) -> u64) -> Vec<(String, u64)> {
 
 /// The live reports, read through the merchant API, say what the metric lines say.
 async fn the_reports_agree(shop: &TestShop, counted: &Funnel, started: i64) {
+    // CloudWatch Logs hands the functions' report lines to the reports consumer.
+    shop.stack.ship_logs().await.unwrap();
     let (owner, _, _) = crate::admin::owner(shop, "boss.reports").await;
     let report = |path: &'static str| {
         let owner = owner.clone();
@@ -307,5 +309,84 @@ async fn the_reports_agree(shop: &TestShop, counted: &Funnel, started: i64) {
     assert_eq!(
         (refused.status, refused.body["error"]["field"].as_str()),
         (400, Some("channel"))
+    );
+}
+
+#[tokio::test]
+async fn a_batch_of_report_lines_handed_over_again_counts_once_and_a_visitor_once_an_hour() {
+    use telemetry::metrics::{Facts, Metrics};
+    let shop = TestShop::start().await;
+    let (owner, _, _) = crate::admin::owner(&shop, "boss.batches").await;
+    let now_ms = domain::clock::now_epoch_seconds() * 1000;
+    let longjing = domain::ids::ProductId::parse("longjing").unwrap();
+    let visit = |channel, visitor, at| {
+        Metrics::event_line(
+            BusinessEvent::Visit,
+            &Facts {
+                channel: Some(channel),
+                visitor: Some(visitor),
+                ..Facts::default()
+            },
+            at,
+        )
+    };
+    // Given one shopper opening the shop twice in a minute, another once, and a paid order.
+    let lines = vec![
+        visit("share", "u_one", now_ms),
+        visit("share", "u_one", now_ms + 1),
+        visit("qrcode", "u_two", now_ms + 2),
+        Metrics::event_line(
+            BusinessEvent::OrderPaid,
+            &Facts {
+                channel: Some("share"),
+                amount: Some(domain::money::Fen::new(990)),
+                ..Facts::default()
+            },
+            now_ms + 3,
+        ),
+        Metrics::sold_line(
+            &longjing,
+            Some("share"),
+            2,
+            domain::money::Fen::new(990),
+            now_ms + 3,
+        ),
+        r#"{"level":"INFO","fields":{"message":"answered"}}"#.to_string(),
+    ];
+
+    // When CloudWatch hands the same batch over three times (Lambda retried it), and the same
+    // visits come again in another batch.
+    for _ in 0..3 {
+        let batch = devstack::logs_event(&lines, 7_000).unwrap();
+        edge::runtime::LogsFunction::handle(&*shop.stack.reports, batch)
+            .await
+            .unwrap();
+    }
+    let again = devstack::logs_event(&lines[..2], 9_000).unwrap();
+    edge::runtime::LogsFunction::handle(&*shop.stack.reports, again)
+        .await
+        .unwrap();
+
+    // Then the first batch counts once, and the second adds visits but no visitor.
+    let funnel = shop.get_as(&owner, "/admin/v1/reports/funnel").await;
+    assert_eq!(funnel.status, 200, "{}", funnel.text);
+    let steps = counts_of(&funnel.body["steps"]);
+    assert_eq!((steps[0].1, steps[5].1), (5, 1), "{}", funnel.text);
+    assert_eq!(
+        (
+            funnel.body["visitors"].as_u64(),
+            funnel.body["revenue"].as_u64()
+        ),
+        (Some(2), Some(990))
+    );
+    let top = shop.get_as(&owner, "/admin/v1/reports/top-products").await;
+    assert_eq!(
+        (
+            top.body["items"][0]["unitsSold"].as_u64(),
+            top.body["items"][0]["sales"].as_u64()
+        ),
+        (Some(2), Some(990)),
+        "{}",
+        top.text
     );
 }

@@ -448,15 +448,93 @@ fn the_readme_finds_every_route_and_queue_in_one_hop_from_the_template() {
                 "{code}: {handler} does not consume {queue}"
             );
         }
+        if !function.log_groups.is_empty() {
+            let (_, code, handler) = rows
+                .iter()
+                .find(|(r, _, _)| r.starts_with("{ $.Report"))
+                .expect("README: no row for the report lines");
+            assert_eq!(*code, code_of(function), "README: the report lines");
+            let (kind, method) = handler.split_once("::").unwrap();
+            assert!(
+                source(code).contains(&format!("impl LogsFunction for {kind}"))
+                    && source(code).contains(&format!("async fn {method}(")),
+                "{code}: {handler} does not take the log lines"
+            );
+        }
     }
     let listed = template
         .functions
         .iter()
-        .map(|f| f.routes.len() + f.queues.len())
+        .map(|f| f.routes.len() + f.queues.len() + usize::from(!f.log_groups.is_empty()))
         .sum::<usize>();
     assert_eq!(
         rows.len(),
         listed,
         "README lists a route or queue the template lacks"
     );
+}
+
+#[test]
+fn every_functions_report_lines_reach_the_reports_consumer_and_only_it_adds_to_the_counters() {
+    let t = template();
+    let functions = resources_of(&t, "AWS::Serverless::Function");
+    let (_, reports) = functions
+        .iter()
+        .find(|(id, _)| id == "ReportsFunction")
+        .expect("a ReportsFunction");
+    let (tag, version) = telemetry::metrics::REPORT_TAG;
+    let pattern = format!("{{ $.{tag} = \"{version}\" }}");
+    let subscribed: Vec<(String, String)> = reports["Properties"]["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|e| e["Type"] == "CloudWatchLogs")
+        .map(|e| {
+            (
+                tag_value(&e["Properties"]["LogGroupName"]),
+                e["Properties"]["FilterPattern"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let log_group_of = |f: &Value| tag_value(&f["Properties"]["LoggingConfig"]["LogGroup"]);
+    for (id, f) in &functions {
+        let group = log_group_of(f);
+        assert!(
+            !group.is_empty(),
+            "{id} logs to a log group of the template's"
+        );
+        let reached = subscribed.iter().any(|(g, p)| *g == group && *p == pattern);
+        if id == "ReportsFunction" {
+            assert!(!reached, "the consumer must not read its own lines");
+        } else {
+            assert!(
+                reached,
+                "{id}'s report lines are not subscribed with {pattern}"
+            );
+        }
+        let writes = statements(f).iter().any(|st| {
+            tag_value(&st["Resource"]).starts_with("ReportsTable")
+                && st["Action"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a != "dynamodb:Query")
+        });
+        assert_eq!(
+            writes,
+            id == "ReportsFunction",
+            "{id} and the report counters"
+        );
+    }
+}
+
+/// What a `!Ref` or `!GetAtt` names.
+fn tag_value(v: &Value) -> String {
+    match v {
+        Value::Tagged(t) => t.value.as_str().unwrap_or_default().to_string(),
+        _ => String::new(),
+    }
 }
