@@ -1,15 +1,17 @@
-//! Stock, prices and promotions for the shop's staff: a product with its SKUs as they stand,
-//! changes made against what the staff member saw (a stale page gets 409 `stale_edit`, never a
-//! lost update), and a SKU's flash sale, group-buy or bargain offer; each audited.
+//! The catalog for the shop's staff: products listed on and off the shelf, created, edited and
+//! shelved against the version the staff member saw; stock and prices changed against the
+//! number they saw (a stale page gets 409 `stale_edit`, never a lost update); a SKU's flash
+//! sale, group-buy or bargain offer; each audited.
 
 use super::{Admin, actor};
-use domain::catalog::{BargainOffer, FlashSale, GroupBuyOffer, OfferKind, SkuOffer};
+use domain::catalog::{BargainOffer, FlashSale, GroupBuyOffer, OfferKind, ProductDraft, SkuOffer};
 use domain::ids::{ProductId, SkuId};
 use domain::money::Fen;
 use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
 use edge::auth::StaffCaller;
 use serde::Deserialize;
 use serde_json::json;
+use store::ListPosition;
 
 #[derive(Deserialize)]
 struct NumberChange {
@@ -37,20 +39,145 @@ fn sku_id(req: &ApiRequest) -> Result<SkuId, ApiError> {
         .map_err(|_| ApiError::new(404, "sku_not_found", "no such SKU"))
 }
 
+fn product_id(req: &ApiRequest) -> Result<ProductId, ApiError> {
+    ProductId::parse(req.path_param("id")?)
+        .map_err(|_| ApiError::new(404, "product_not_found", "no such product"))
+}
+
+/// The version an edit is made against: what `GET /admin/v1/products/{id}` said.
+fn version(value: Option<i64>) -> Result<u64, ApiError> {
+    value.and_then(|v| u64::try_from(v).ok()).ok_or_else(|| {
+        ApiError::invalid_field(
+            "version",
+            "is required: the product's version you were shown, to change from",
+        )
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NewProduct {
+    id: Option<String>,
+    #[serde(flatten)]
+    draft: ProductDraft,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProductEdit {
+    version: Option<i64>,
+    #[serde(flatten)]
+    draft: ProductDraft,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ShelfChange {
+    version: Option<i64>,
+    on_shelf: Option<bool>,
+}
+
 impl Admin {
-    /// `GET /admin/v1/products/{id}`: the product and its SKUs with stock and prices, on the
-    /// shelf or off it.
+    /// `GET /admin/v1/products?shelf=on|off&limit&cursor`: the shop's products with their SKUs
+    /// and versions, best sellers first.
+    pub(crate) async fn products(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let on_shelf = match req.query_param("shelf").unwrap_or("on") {
+            "on" => true,
+            "off" => false,
+            _ => return Err(ApiError::invalid_field("shelf", "must be on or off")),
+        };
+        let scope = if on_shelf {
+            "products-on"
+        } else {
+            "products-off"
+        };
+        let after: Option<ListPosition> = self.cursors.position(req, scope)?;
+        let page = self
+            .catalog
+            .catalog
+            .staff_page(on_shelf, after, api::page_limit(req)?)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?;
+        let mut answer = json!({ "items": page.items });
+        if let Some(next) = page.next {
+            answer["nextCursor"] = json!(self.cursors.seal(scope, &next));
+        }
+        Ok(api::json(200, &answer))
+    }
+
+    /// `GET /admin/v1/products/{id}`: the product, its SKUs with stock and prices, on the
+    /// shelf or off it, and its version (edits name it).
     pub(crate) async fn product(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let id = ProductId::parse(req.path_param("id")?)
-            .map_err(|_| ApiError::new(404, "product_not_found", "no such product"))?;
-        let (product, skus) = self
+        let id = product_id(req)?;
+        let product = self
             .catalog
             .catalog
-            .product(&id)
+            .staff_product(&id)
             .await
             .map_err(|e| ApiError::unexpected(&e))?
             .ok_or_else(|| ApiError::new(404, "product_not_found", "no such product"))?;
-        Ok(api::json(200, &json!({"product": product, "skus": skus})))
+        Ok(api::json(200, &product))
+    }
+
+    /// `POST /admin/v1/products {id, title, subtitle, categoryId, images, description, onShelf,
+    /// skus: [{id, specs, price, originalPrice, stock}]}`: off the shelf unless `onShelf`.
+    pub(crate) async fn create_product(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let body: NewProduct = req.json_body()?;
+        let id = body
+            .id
+            .as_deref()
+            .and_then(|raw| ProductId::parse(raw).ok())
+            .ok_or_else(|| {
+                ApiError::invalid_field("id", "must be a product id (letters, digits, - and _)")
+            })?;
+        let product = self
+            .catalog
+            .create_product(&id, &body.draft, &actor(req, caller), now)
+            .await?;
+        Ok(api::json(201, &product))
+    }
+
+    /// `POST /admin/v1/products/{id} {version, ...the same fields}`: the whole product again,
+    /// against the version read; SKUs already stored keep their stock and price.
+    pub(crate) async fn edit_product(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let id = product_id(req)?;
+        let body: ProductEdit = req.json_body()?;
+        let seen = version(body.version)?;
+        let product = self
+            .catalog
+            .edit_product(&id, seen, &body.draft, &actor(req, caller), now)
+            .await?;
+        Ok(api::json(200, &product))
+    }
+
+    /// `POST /admin/v1/products/{id}/shelf {version, onShelf}`.
+    pub(crate) async fn set_shelf(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let id = product_id(req)?;
+        let body: ShelfChange = req.json_body()?;
+        let seen = version(body.version)?;
+        let on_shelf = body
+            .on_shelf
+            .ok_or_else(|| ApiError::invalid_field("onShelf", "must be true or false"))?;
+        let product = self
+            .catalog
+            .set_shelf(&id, seen, on_shelf, &actor(req, caller), now)
+            .await?;
+        Ok(api::json(200, &product))
     }
 
     /// `POST /admin/v1/skus/{id}/stock {seen, set | delta, reason}`.

@@ -84,7 +84,17 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         "POST /admin/v1/orders/{id}/receiver",
         Some(Permission::PersonalDataReveal),
     ),
+    ("GET /admin/v1/products", Some(Permission::StockWrite)),
     ("GET /admin/v1/products/{id}", Some(Permission::StockWrite)),
+    ("POST /admin/v1/products", Some(Permission::CatalogWrite)),
+    (
+        "POST /admin/v1/products/{id}",
+        Some(Permission::CatalogWrite),
+    ),
+    (
+        "POST /admin/v1/products/{id}/shelf",
+        Some(Permission::CatalogWrite),
+    ),
     (
         "POST /admin/v1/skus/{id}/stock",
         Some(Permission::StockWrite),
@@ -315,7 +325,11 @@ impl Admin {
                 ),
                 catalog.clone(),
             ),
-            catalog: app::catalog_desk::CatalogDesk::new(catalog, audit.clone()),
+            catalog: app::catalog_desk::CatalogDesk::new(catalog, audit.clone())
+                .syncing_terms_through(store::queue::Queue::new(
+                    clients.sqs.clone(),
+                    settings.required("DEADLINES_QUEUE_URL")?,
+                )),
             media: clients.media_bucket(settings)?,
             cursors: CursorSealer::derive(&secret),
         })
@@ -738,7 +752,11 @@ impl HttpFunction for Admin {
                 "POST /admin/v1/orders/{id}/receiver" => {
                     self.reveal_receiver(&req, &caller, now).await
                 }
+                "GET /admin/v1/products" => self.products(&req).await,
                 "GET /admin/v1/products/{id}" => self.product(&req).await,
+                "POST /admin/v1/products" => self.create_product(&req, &caller, now).await,
+                "POST /admin/v1/products/{id}" => self.edit_product(&req, &caller, now).await,
+                "POST /admin/v1/products/{id}/shelf" => self.set_shelf(&req, &caller, now).await,
                 "POST /admin/v1/skus/{id}/stock" => self.change_stock(&req, &caller, now).await,
                 "POST /admin/v1/skus/{id}/price" => self.change_price(&req, &caller, now).await,
                 "POST /admin/v1/skus/{id}/offers/{kind}" => {

@@ -44,6 +44,7 @@ pub struct Deadlines {
     social: SocialStore,
     complete_after_seconds: i64,
     content_checks: ContentChecks,
+    catalog: store::catalog::CatalogStore,
 }
 
 /// Tries of a review's checks while WeChat is busy (about two hours of backoff), after which
@@ -57,8 +58,11 @@ impl Deadlines {
             clients.sqs.clone(),
             clients.http(),
         );
-        // Cancelling gives stock back into the catalog table.
-        settings.required("CATALOG_TABLE")?;
+        // Cancelling gives stock back into the catalog table; search postings follow it.
+        let catalog = store::catalog::CatalogStore::new(
+            clients.dynamodb.clone(),
+            settings.required("CATALOG_TABLE")?,
+        );
         let marketing = settings.required("MARKETING_TABLE")?;
         let complete_after_days =
             settings.number_in("COMPLETE_AFTER_DAYS", 0..=90, DEFAULT_COMPLETE_AFTER_DAYS)?;
@@ -69,6 +73,7 @@ impl Deadlines {
             payments: PaymentDesk::new(settings, dynamodb, sqs, clients.metrics("deadlines"))?,
             providers: Providers::from_settings(settings, http)?,
             complete_after_seconds: complete_after_days * 24 * 60 * 60,
+            catalog,
             content_checks: ContentChecks::new(
                 settings,
                 clients.http(),
@@ -132,6 +137,11 @@ impl Deadlines {
                 tracing::info!(bargain_id = %bargain_id, expired, "bargain deadline");
                 Ok(())
             }
+            DeadlineMessage::CatalogTerms { product_id } => self
+                .catalog
+                .sync_terms(&product_id)
+                .await
+                .map_err(|e| e.to_string()),
             DeadlineMessage::ReviewCheck {
                 product_id,
                 order_id,

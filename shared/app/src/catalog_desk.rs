@@ -1,15 +1,25 @@
-//! The shop's stock and prices as its staff change them: each change conditional on the number
-//! the staff member saw, so an edit made on a stale page is refused (never a lost update), and
-//! committed with its audit record.
+//! The shop's catalog as its staff change it: products and their SKUs created and edited (the
+//! edit against the version the staff member saw), stock and prices changed from the number
+//! they saw, so an edit made on a stale page is refused (never a lost update); each committed
+//! with its audit record in one transaction.
+//!
+//! Search terms: the product's own item holds its terms, written in that transaction; the
+//! postings search reads are brought in step right after it (and once more by a queued
+//! `catalog.terms` message, sent before the write, in case the function stops in between), so
+//! shoppers' listings change with the write and search a moment later at worst.
 
 use crate::staff::Actor;
-use domain::catalog::{OfferKind, Sku, SkuOffer, StockChange};
-use domain::ids::SkuId;
+use domain::catalog::{OfferKind, ProductDraft, Sku, SkuOffer, StockChange};
+use domain::ids::{ProductId, SkuId};
 use domain::money::Fen;
 use serde_json::json;
 use store::StoreError;
 use store::audit::{AuditLog, Committed};
-use store::catalog::{CatalogStore, SkuNumber};
+use store::catalog::{CatalogStore, ProductExpect, SkuNumber, StaffProduct};
+use store::queue::{DeadlineMessage, Queue};
+
+/// How long the queued second sync of a product's search postings waits.
+const TERMS_AGAIN_SECONDS: i64 = 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogDeskError {
@@ -23,18 +33,193 @@ pub enum CatalogDeskError {
     /// The offer does not fit the SKU (its price, its numbers).
     #[error("{}: {}", .0.field, .0.problem)]
     Invalid(domain::field::FieldError),
+    #[error("no such product")]
+    ProductNotFound,
+    #[error("a product with this id exists")]
+    ProductExists,
+    /// Written since the staff member read it: this is the version now.
+    #[error("the product changed since it was read: it is at version {current} now")]
+    StaleProduct { current: u64 },
+    /// A SKU id the draft lists belongs to another product.
+    #[error("skus[{index}].id belongs to another product")]
+    SkuTaken { index: usize },
+    #[error("no such category")]
+    NoSuchCategory,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("queueing the search postings' second sync failed: {0}")]
+    Queue(String),
 }
 
 pub struct CatalogDesk {
     pub catalog: CatalogStore,
     audit: AuditLog,
+    /// Where the second sync of search postings is queued (the deadlines queue).
+    terms_again: Option<Queue>,
 }
 
 impl CatalogDesk {
     pub fn new(catalog: CatalogStore, audit: AuditLog) -> Self {
-        Self { catalog, audit }
+        Self {
+            catalog,
+            audit,
+            terms_again: None,
+        }
+    }
+
+    /// The same desk queueing a second sync of search postings after each product write.
+    pub fn syncing_terms_through(mut self, deadlines: Queue) -> Self {
+        self.terms_again = Some(deadlines);
+        self
+    }
+
+    /// Creates a product from `draft`, refused if `id` is taken or a SKU id is another
+    /// product's; audited as `product.create`.
+    pub async fn create_product(
+        &self,
+        id: &ProductId,
+        draft: &ProductDraft,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<StaffProduct, CatalogDeskError> {
+        let (product, skus) = draft.parse(id).map_err(CatalogDeskError::Invalid)?;
+        self.write_product(
+            "product.create",
+            &product,
+            &skus,
+            ProductExpect::New,
+            None,
+            actor,
+            now,
+        )
+        .await
+    }
+
+    /// Replaces a product's text, category, images, shelf state and SKU list from `draft`,
+    /// against `seen` (the version the staff member read); SKUs already stored keep their
+    /// stock and price. Audited as `product.edit` with what it was.
+    pub async fn edit_product(
+        &self,
+        id: &ProductId,
+        seen: u64,
+        draft: &ProductDraft,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<StaffProduct, CatalogDeskError> {
+        let before = self
+            .catalog
+            .staff_product(id)
+            .await?
+            .ok_or(CatalogDeskError::ProductNotFound)?;
+        let (product, skus) = draft.parse(id).map_err(CatalogDeskError::Invalid)?;
+        self.write_product(
+            "product.edit",
+            &product,
+            &skus,
+            ProductExpect::Version(seen),
+            Some(before),
+            actor,
+            now,
+        )
+        .await
+    }
+
+    /// Puts a product on the shelf or takes it off, against `seen`; audited as `product.shelf`.
+    pub async fn set_shelf(
+        &self,
+        id: &ProductId,
+        seen: u64,
+        on_shelf: bool,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<StaffProduct, CatalogDeskError> {
+        let before = self
+            .catalog
+            .staff_product(id)
+            .await?
+            .ok_or(CatalogDeskError::ProductNotFound)?;
+        let product = domain::catalog::Product {
+            on_shelf,
+            ..before.product.clone()
+        };
+        let skus = before.skus.clone();
+        self.write_product(
+            "product.shelf",
+            &product,
+            &skus,
+            ProductExpect::Version(seen),
+            Some(before),
+            actor,
+            now,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write_product(
+        &self,
+        action: &str,
+        product: &domain::catalog::Product,
+        skus: &[Sku],
+        expect: ProductExpect,
+        before: Option<StaffProduct>,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<StaffProduct, CatalogDeskError> {
+        let categories = self.catalog.categories().await?;
+        if !categories.iter().any(|c| c.id == product.category_id) {
+            return Err(CatalogDeskError::NoSuchCategory);
+        }
+        let writes = self.catalog.product_writes(product, skus, expect).await?;
+        let sku_view = |skus: &[Sku]| -> Vec<serde_json::Value> {
+            skus.iter()
+                .map(|k| json!({"id": k.id, "specs": k.specs, "price": k.price, "stock": k.stock}))
+                .collect()
+        };
+        let before_view = before.as_ref().map_or(
+            serde_json::Value::Null,
+            |b| json!({"product": b.product, "skus": sku_view(&b.skus), "version": b.version}),
+        );
+        let entry = actor.entry(
+            action,
+            format!("product:{}", product.id),
+            before_view,
+            json!({"product": product, "skus": sku_view(skus)}),
+            now,
+        );
+        if let Some(queue) = &self.terms_again {
+            let again = DeadlineMessage::CatalogTerms {
+                product_id: product.id.clone(),
+            };
+            queue
+                .send(&again, TERMS_AGAIN_SECONDS)
+                .await
+                .map_err(|e| CatalogDeskError::Queue(e.to_string()))?;
+        }
+        match self.audit.commit(writes, entry).await? {
+            Committed::Done(_) => {}
+            Committed::Refused(failed) => {
+                return Err(match failed.iter().position(|f| *f) {
+                    Some(0) => match expect {
+                        ProductExpect::New => CatalogDeskError::ProductExists,
+                        _ => match self.catalog.staff_product(&product.id).await? {
+                            Some(now) => CatalogDeskError::StaleProduct {
+                                current: now.version,
+                            },
+                            None => CatalogDeskError::ProductNotFound,
+                        },
+                    },
+                    // The product's item is first, then each SKU in the draft's order.
+                    Some(i) => CatalogDeskError::SkuTaken { index: i - 1 },
+                    None => CatalogDeskError::ProductNotFound,
+                });
+            }
+        }
+        self.catalog.sync_terms(&product.id).await?;
+        self.catalog
+            .staff_product(&product.id)
+            .await?
+            .ok_or(CatalogDeskError::ProductNotFound)
     }
 
     async fn sku(&self, id: &SkuId) -> Result<Sku, CatalogDeskError> {

@@ -685,3 +685,222 @@ mod tests {
         assert_eq!(tree[0].children[0].category.id.as_str(), "a1");
     }
 }
+
+/// A product as staff write it (create or edit): every field checked, naming the one that is
+/// wrong. SKU numbers given here are for new SKUs only; a SKU already stored keeps its stock
+/// and price, which change through their own routes against what staff saw.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductDraft {
+    pub title: Option<String>,
+    pub subtitle: Option<String>,
+    pub category_id: Option<String>,
+    pub images: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub on_shelf: Option<bool>,
+    pub skus: Option<Vec<SkuDraft>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkuDraft {
+    pub id: Option<String>,
+    pub specs: Option<BTreeMap<String, String>>,
+    pub price: Option<i64>,
+    pub original_price: Option<i64>,
+    pub stock: Option<i64>,
+}
+
+/// The most SKUs a product has: one transaction writes them all with the product.
+pub const MAX_SKUS: usize = 40;
+const MAX_PRICE_FEN: i64 = 100_000_000;
+
+fn text(
+    raw: Option<&str>,
+    field: &str,
+    chars: std::ops::RangeInclusive<usize>,
+) -> Result<String, FieldError> {
+    let value = raw.map(str::trim).unwrap_or("");
+    let count = value.chars().count();
+    if !chars.contains(&count) || value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(FieldError::new(
+            field,
+            format!("must be {} to {} characters", chars.start(), chars.end()),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+impl ProductDraft {
+    /// The product `id` and its SKUs as this draft says; `sales` is the shop's, not the draft's.
+    pub fn parse(&self, id: &ProductId) -> Result<(Product, Vec<Sku>), FieldError> {
+        let title = text(self.title.as_deref(), "title", 1..=60)?;
+        let subtitle = text(self.subtitle.as_deref(), "subtitle", 0..=120)?;
+        let description = text(self.description.as_deref(), "description", 0..=5000)?;
+        let category_id = self
+            .category_id
+            .as_deref()
+            .and_then(|c| CategoryId::parse(c).ok())
+            .ok_or_else(|| FieldError::new("categoryId", "must be a category's id"))?;
+        let images = self.images.clone().unwrap_or_default();
+        if images.len() > 9 {
+            return Err(FieldError::new("images", "at most 9"));
+        }
+        for (i, image) in images.iter().enumerate() {
+            let ok = image.len() <= 500
+                && image.starts_with("https://")
+                && !image.chars().any(|c| c.is_whitespace() || c.is_control());
+            if !ok {
+                return Err(FieldError::new(
+                    format!("images[{i}]"),
+                    "must be an https:// link of at most 500 characters",
+                ));
+            }
+        }
+        let drafts = self.skus.as_deref().unwrap_or_default();
+        if drafts.is_empty() || drafts.len() > MAX_SKUS {
+            return Err(FieldError::new(
+                "skus",
+                format!("must list 1 to {MAX_SKUS} SKUs"),
+            ));
+        }
+        let mut skus: Vec<Sku> = Vec::with_capacity(drafts.len());
+        for (i, draft) in drafts.iter().enumerate() {
+            let field = |name: &str| format!("skus[{i}].{name}");
+            let sku_id = draft
+                .id
+                .as_deref()
+                .and_then(|s| SkuId::parse(s).ok())
+                .ok_or_else(|| {
+                    FieldError::new(field("id"), "must be a SKU id (letters, digits, - and _)")
+                })?;
+            if skus.iter().any(|k| k.id == sku_id) {
+                return Err(FieldError::new(field("id"), "is listed twice"));
+            }
+            let specs = draft.specs.clone().unwrap_or_default();
+            let spec_ok = specs.len() <= 5
+                && specs.iter().all(|(k, v)| {
+                    (1..=20).contains(&k.trim().chars().count())
+                        && (1..=20).contains(&v.trim().chars().count())
+                });
+            if !spec_ok {
+                return Err(FieldError::new(
+                    field("specs"),
+                    "at most 5 specs, each name and value 1 to 20 characters",
+                ));
+            }
+            let price = draft
+                .price
+                .filter(|p| (1..=MAX_PRICE_FEN).contains(p))
+                .ok_or_else(|| {
+                    FieldError::new(field("price"), format!("must be fen, 1 to {MAX_PRICE_FEN}"))
+                })?;
+            let original_price = match draft.original_price {
+                None => None,
+                Some(o) if (price..=MAX_PRICE_FEN).contains(&o) => Some(Fen::new(o as u64)),
+                Some(_) => {
+                    return Err(FieldError::new(
+                        field("originalPrice"),
+                        "must be fen, at least the price",
+                    ));
+                }
+            };
+            let stock = draft.stock.unwrap_or(0);
+            if !(0..=MAX_STOCK).contains(&stock) {
+                return Err(FieldError::new(
+                    field("stock"),
+                    format!("must be 0 to {MAX_STOCK}"),
+                ));
+            }
+            skus.push(Sku {
+                id: sku_id,
+                product_id: id.clone(),
+                specs: specs
+                    .into_iter()
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .collect(),
+                price: Fen::new(price as u64),
+                original_price,
+                stock: stock as u64,
+                member_prices: BTreeMap::new(),
+                flash_sale: None,
+                group_buy: None,
+                bargain: None,
+            });
+        }
+        let product = Product {
+            id: id.clone(),
+            title,
+            subtitle,
+            category_id,
+            images,
+            description,
+            on_shelf: self.on_shelf.unwrap_or(false),
+            sales: 0,
+        };
+        Ok((product, skus))
+    }
+}
+
+#[cfg(test)]
+mod draft_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn draft(value: serde_json::Value) -> ProductDraft {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn good() -> serde_json::Value {
+        json!({
+            "title": " 西湖龙井 明前特级 ",
+            "categoryId": "green-tea",
+            "images": ["https://img.example.com/longjing.jpg"],
+            "skus": [
+                {"id": "lj-250", "specs": {"规格": "250g"}, "price": 12800, "originalPrice": 15800, "stock": 40},
+                {"id": "lj-500", "specs": {"规格": "500g"}, "price": 23800}
+            ]
+        })
+    }
+
+    #[test]
+    fn a_good_draft_makes_the_product_and_its_skus_off_the_shelf_unless_said() {
+        let id = ProductId::parse("longjing").unwrap();
+        let (product, skus) = draft(good()).parse(&id).unwrap();
+        assert_eq!(product.title, "西湖龙井 明前特级");
+        assert!(!product.on_shelf);
+        assert_eq!(skus.len(), 2);
+        assert_eq!((skus[0].price, skus[0].stock), (Fen::new(12_800), 40));
+        assert_eq!((skus[1].stock, skus[1].original_price), (0, None));
+        assert!(skus.iter().all(|k| k.product_id == id));
+    }
+
+    #[test]
+    fn a_bad_field_is_named() {
+        let id = ProductId::parse("longjing").unwrap();
+        let cases = [
+            ("title", json!("")),
+            ("categoryId", json!("no spaces allowed")),
+            ("images", json!(["http://plain.example.com/a.jpg"])),
+            ("skus", json!([])),
+        ];
+        for (name, value) in cases {
+            let mut body = good();
+            body[name] = value;
+            let err = draft(body).parse(&id).unwrap_err();
+            assert!(err.field.starts_with(name), "{name}: {err:?}");
+        }
+        let mut body = good();
+        body["skus"][1]["id"] = json!("lj-250");
+        assert_eq!(draft(body).parse(&id).unwrap_err().field, "skus[1].id");
+        let mut body = good();
+        body["skus"][0]["originalPrice"] = json!(100);
+        assert_eq!(
+            draft(body).parse(&id).unwrap_err().field,
+            "skus[0].originalPrice"
+        );
+        let mut body = good();
+        body["skus"][0]["price"] = json!(0);
+        assert_eq!(draft(body).parse(&id).unwrap_err().field, "skus[0].price");
+    }
+}

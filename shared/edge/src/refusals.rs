@@ -95,7 +95,25 @@ impl From<CatalogDeskError> for ApiError {
             CatalogDeskError::BelowZero => {
                 ApiError::new(422, "stock_below_zero", err.to_string()).with_field("delta")
             }
-            CatalogDeskError::Store(_) => ApiError::unexpected(&err),
+            CatalogDeskError::ProductNotFound => {
+                ApiError::new(404, "product_not_found", err.to_string())
+            }
+            CatalogDeskError::ProductExists => {
+                ApiError::new(409, "product_exists", err.to_string()).with_field("id")
+            }
+            CatalogDeskError::StaleProduct { current } => {
+                ApiError::new(409, "stale_edit", err.to_string())
+                    .with_field("version")
+                    .with_detail("current", json!(current))
+            }
+            CatalogDeskError::SkuTaken { index } => {
+                ApiError::new(409, "sku_taken", err.to_string())
+                    .with_field(format!("skus[{index}].id"))
+            }
+            CatalogDeskError::NoSuchCategory => {
+                ApiError::new(422, "no_such_category", err.to_string()).with_field("categoryId")
+            }
+            CatalogDeskError::Store(_) | CatalogDeskError::Queue(_) => ApiError::unexpected(&err),
         }
     }
 }

@@ -3,7 +3,9 @@
 //! - `PRODUCT#<productId>` / `META`: a product, with `skuIds` and its search `terms`; while on
 //!   the shelf it also carries `gsi1pk = CATEGORY#<id>` (index `ByCategory`) and `gsi2pk = SHELF`
 //!   (index `Shelf`), both sorted by `rank` (best sellers first), so off-shelf products drop out
-//!   of every listing without a filter
+//!   of every listing without a filter; off the shelf it carries `gsi2pk = OFF_SHELF` (staff
+//!   list those). `version` counts its writes (staff edit against one); `postedTerms` are the
+//!   terms whose postings exist, until [`CatalogStore::sync_terms`] brings them in step
 //! - `SKU#<skuId>` / `SKU`: a SKU with its stock, keyed on its own so checkout can take stock by
 //!   SKU id alone with a conditional write
 //! - `TERM#<term>` / `<productId>`: the search posting lists, with `categoryId` and `rank`
@@ -11,7 +13,9 @@
 
 use super::{Item, StoreError, from_item, get_i64, get_s, s, to_item};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
+};
 use domain::catalog::{Category, Product, ProductSummary, Sku, summarize};
 use domain::ids::{CategoryId, ProductId, SkuId, UserId};
 
@@ -22,6 +26,47 @@ const MAX_POSTINGS_PER_TERM: usize = 2000;
 
 pub const INDEX_BY_CATEGORY: &str = "ByCategory";
 pub const INDEX_SHELF: &str = "Shelf";
+/// The `Shelf` index's partitions: products on sale, and the rest (listed to staff only).
+const SHELF: &str = "SHELF";
+const OFF_SHELF: &str = "OFF_SHELF";
+
+/// How a product write finds what it changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductExpect {
+    /// Created: refused if the id is taken.
+    New,
+    /// Changed from the version the staff member saw: refused if anyone wrote it since.
+    Version(u64),
+    /// Whatever is there (the seed).
+    Any,
+}
+
+/// A product as staff see it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StaffProduct {
+    pub product: Product,
+    pub skus: Vec<Sku>,
+    /// How many writes the product has had: an edit names the one it was made against.
+    pub version: u64,
+}
+
+fn version_of(meta: &Item) -> u64 {
+    get_i64(meta, "version")
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(0)
+}
+
+fn list_of(item: &Item, name: &str) -> Vec<String> {
+    match item.get(name) {
+        Some(AttributeValue::L(values)) => values
+            .iter()
+            .filter_map(|v| v.as_s().ok().cloned())
+            .collect(),
+        Some(AttributeValue::Ss(values)) => values.clone(),
+        _ => Vec::new(),
+    }
+}
 
 pub use super::{ListPosition, Page};
 use domain::pricing::ShippingRule;
@@ -75,16 +120,7 @@ struct StoredProduct {
 
 fn stored_product(item: &Item) -> Result<StoredProduct, StoreError> {
     let product: Product = from_item(item)?;
-    let list = |name: &str| -> Vec<String> {
-        match item.get(name) {
-            Some(AttributeValue::L(values)) => values
-                .iter()
-                .filter_map(|v| v.as_s().ok().cloned())
-                .collect(),
-            Some(AttributeValue::Ss(values)) => values.clone(),
-            _ => Vec::new(),
-        }
-    };
+    let list = |name: &str| list_of(item, name);
     Ok(StoredProduct {
         sku_ids: list("skuIds")
             .iter()
@@ -459,31 +495,47 @@ impl CatalogStore {
         Ok(())
     }
 
-    /// Creates or refreshes a product with its SKUs and search terms. Stock and sales already
-    /// recorded are kept: editing a product's text or price never resets what orders did.
+    /// Creates or refreshes a product with its SKUs and search terms (the demo seed and
+    /// shopctl's bootstrap; staff write through [`CatalogStore::product_writes`] with their
+    /// audit record). Stock and sales already recorded are kept.
     pub async fn put_product(&self, product: &Product, skus: &[Sku]) -> Result<(), StoreError> {
-        let previous = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_item(meta_key(&product.id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("GetItem product", e))?
-            .item
-            .map(|i| stored_product(&i))
-            .transpose()?;
+        let writes = self
+            .product_writes(product, skus, ProductExpect::Any)
+            .await?;
+        if let Some(failed) =
+            super::transact(&self.client, writes, "TransactWriteItems product").await?
+        {
+            return Err(StoreError::Corrupt {
+                key: format!("PRODUCT#{}", product.id),
+                problem: format!("a SKU belongs to another product ({failed:?})"),
+            });
+        }
+        self.sync_terms(&product.id).await
+    }
+
+    /// The writes that create or change a product and its SKUs, for one transaction (with the
+    /// audit record when staff make them): the product first, conditional as `expect` says,
+    /// then each SKU, refused if the id is another product's. A SKU already stored keeps its
+    /// stock, price, member prices and offers (each changed by its own conditional write); a
+    /// new one takes the given ones. The product's `version` counts its writes. Its search
+    /// postings follow with [`CatalogStore::sync_terms`].
+    pub async fn product_writes(
+        &self,
+        product: &Product,
+        skus: &[Sku],
+        expect: ProductExpect,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let previous = self.stored_meta(&product.id).await?;
         let sales = previous
             .as_ref()
-            .map_or(product.sales, |p| p.product.sales.max(product.sales));
+            .map_or(product.sales, |(p, _)| p.product.sales.max(product.sales));
+        let version = previous.as_ref().map_or(0, |(_, meta)| version_of(meta));
         let rank = rank_key(sales, &product.id);
         let terms = if product.on_shelf {
             domain::search::index_terms(&format!("{} {}", product.title, product.subtitle))
         } else {
             BTreeSet::new()
         };
-
         // The categories above the product's, so checkout needs no tree to apply a category rule.
         let parents: HashMap<CategoryId, Option<CategoryId>> = self
             .categories()
@@ -500,79 +552,221 @@ impl CatalogStore {
             at = parents.get(&parent).cloned().flatten();
             parent_categories.push(parent);
         }
-        for sku in skus {
-            // Checkout reads SKUs alone, so each carries what an order line shows of its product.
-            let mut item = to_item(sku);
-            item.insert("productTitle".into(), s(&product.title));
-            item.insert("onShelf".into(), AttributeValue::Bool(product.on_shelf));
-            item.insert("categoryId".into(), s(product.category_id.as_str()));
-            item.insert(
-                "parentCategories".into(),
-                AttributeValue::L(parent_categories.iter().map(|c| s(c.as_str())).collect()),
-            );
-            if let Some(image) = product.images.first() {
-                item.insert("image".into(), s(image));
-            }
-            super::upsert_keeping(
-                &self.client,
-                &self.table,
-                key_item(sku_key(&sku.id)),
-                item,
-                &["stock"],
-            )
-            .await?;
-        }
+
         let mut meta = to_item(&Product {
             sales,
             ..product.clone()
         });
+        meta.extend(key_item(meta_key(&product.id)));
+        let sku_ids: Vec<SkuId> = skus.iter().map(|k| k.id.clone()).collect();
         meta.insert(
             "skuIds".into(),
-            AttributeValue::L(skus.iter().map(|k| s(k.id.as_str())).collect()),
+            AttributeValue::L(sku_ids.iter().map(|k| s(k.as_str())).collect()),
         );
         meta.insert(
             "terms".into(),
             AttributeValue::L(terms.iter().map(s).collect()),
         );
+        // Postings written for earlier terms, so the next sync removes the stale ones.
+        let posted: BTreeSet<String> = previous
+            .as_ref()
+            .map(|(p, meta)| match meta.get("postedTerms") {
+                Some(_) => list_of(meta, "postedTerms").into_iter().collect(),
+                None => p.terms.clone(),
+            })
+            .unwrap_or_default();
+        meta.insert(
+            "postedTerms".into(),
+            AttributeValue::L(posted.iter().map(s).collect()),
+        );
         meta.insert("rank".into(), s(&rank));
-        let mut remove = Vec::new();
+        meta.insert("version".into(), super::n(version + 1));
+        meta.insert(
+            "gsi2pk".into(),
+            s(if product.on_shelf { SHELF } else { OFF_SHELF }),
+        );
+        meta.insert("gsi2sk".into(), s(&rank));
         if product.on_shelf {
             meta.insert(
                 "gsi1pk".into(),
                 s(format!("CATEGORY#{}", product.category_id)),
             );
             meta.insert("gsi1sk".into(), s(&rank));
-            meta.insert("gsi2pk".into(), s("SHELF"));
-            meta.insert("gsi2sk".into(), s(&rank));
-        } else {
-            remove.extend(["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"]);
         }
-        let mut full = key_item(meta_key(&product.id));
-        full.extend(meta);
-        let mut writes: Vec<WriteRequest> = Vec::new();
-        let put = |item: Item| {
-            WriteRequest::builder()
-                .put_request(
-                    PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .expect("item set"),
+        let put = Put::builder().table_name(&self.table).set_item(Some(meta));
+        let put = match expect {
+            ProductExpect::Any => put,
+            ProductExpect::New => put.condition_expression("attribute_not_exists(pk)"),
+            ProductExpect::Version(seen) if seen == version => put
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :seen)",
                 )
-                .build()
+                .expression_attribute_values(":seen", super::n(seen)),
+            // Stale already: a condition that cannot hold refuses it in the transaction.
+            ProductExpect::Version(seen) => put
+                .condition_expression("version = :seen")
+                .expression_attribute_values(":seen", super::n(seen)),
         };
-        writes.push(put(full));
-        for term in &terms {
+        let mut writes = vec![
+            TransactWriteItem::builder()
+                .put(
+                    put.build()
+                        .map_err(|e| StoreError::dynamo("build product", e))?,
+                )
+                .build(),
+        ];
+        let dropped: Vec<SkuId> = previous
+            .iter()
+            .flat_map(|(p, _)| p.sku_ids.iter())
+            .filter(|id| !sku_ids.contains(id))
+            .cloned()
+            .collect();
+        for sku in skus {
+            writes.push(self.sku_write(product, sku, &parent_categories, product.on_shelf)?);
+        }
+        // A SKU taken out of the list goes off sale rather than selling on alone; its stock and
+        // history stay.
+        for id in &dropped {
+            writes.push(self.sku_off_sale(product, id)?);
+        }
+        Ok(writes)
+    }
+
+    /// A SKU's item as its product says: what checkout shows of the product travels with it.
+    fn sku_write(
+        &self,
+        product: &Product,
+        sku: &Sku,
+        parent_categories: &[CategoryId],
+        on_shelf: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut sets: Vec<(&str, AttributeValue, bool)> = vec![
+            ("id", s(sku.id.as_str()), false),
+            ("productId", s(product.id.as_str()), false),
+            (
+                "specs",
+                super::to_attribute(&serde_json::json!(sku.specs)),
+                false,
+            ),
+            ("productTitle", s(&product.title), false),
+            ("onShelf", AttributeValue::Bool(on_shelf), false),
+            ("categoryId", s(product.category_id.as_str()), false),
+            (
+                "parentCategories",
+                AttributeValue::L(parent_categories.iter().map(|c| s(c.as_str())).collect()),
+                false,
+            ),
+            ("price", super::n(sku.price.get()), true),
+            ("stock", super::n(sku.stock), true),
+        ];
+        if let Some(original) = sku.original_price {
+            sets.push(("originalPrice", super::n(original.get()), false));
+        }
+        if let Some(image) = product.images.first() {
+            sets.push(("image", s(image), false));
+        }
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(sku_key(&sku.id))))
+            .condition_expression("attribute_not_exists(pk) OR productId = :product")
+            .expression_attribute_values(":product", s(product.id.as_str()));
+        let mut clauses = Vec::new();
+        for (i, (name, value, keep)) in sets.into_iter().enumerate() {
+            let (n, v) = (format!("#a{i}"), format!(":v{i}"));
+            clauses.push(if keep {
+                format!("{n} = if_not_exists({n}, {v})")
+            } else {
+                format!("{n} = {v}")
+            });
+            update = update
+                .expression_attribute_names(n, name)
+                .expression_attribute_values(v, value);
+        }
+        let mut expression = format!("SET {}", clauses.join(", "));
+        let removed: Vec<&str> = [
+            (sku.original_price.is_none(), "originalPrice"),
+            (product.images.is_empty(), "image"),
+        ]
+        .into_iter()
+        .filter_map(|(gone, name)| gone.then_some(name))
+        .collect();
+        if !removed.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
+        }
+        Ok(TransactWriteItem::builder()
+            .update(
+                update
+                    .update_expression(expression)
+                    .build()
+                    .map_err(|e| StoreError::dynamo("build SKU", e))?,
+            )
+            .build())
+    }
+
+    /// A SKU the product no longer lists: off sale, its stock and history kept.
+    fn sku_off_sale(&self, product: &Product, id: &SkuId) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(sku_key(id))))
+            .update_expression("SET onShelf = :off")
+            .condition_expression("attribute_not_exists(pk) OR productId = :product")
+            .expression_attribute_values(":off", AttributeValue::Bool(false))
+            .expression_attribute_values(":product", s(product.id.as_str()))
+            .build()
+            .map_err(|e| StoreError::dynamo("build SKU off sale", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    async fn stored_meta(
+        &self,
+        id: &ProductId,
+    ) -> Result<Option<(StoredProduct, Item)>, StoreError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(meta_key(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem product", e))?
+            .item;
+        item.map(|i| Ok((stored_product(&i)?, i))).transpose()
+    }
+
+    /// Brings a product's search postings in step with its terms: a posting per term (with
+    /// its category and rank now), none for a term it no longer has. Idempotent, and safe to
+    /// run again at any time (a staff write runs it at once, and a queued message runs it
+    /// again later in case the function stopped in between).
+    pub async fn sync_terms(&self, id: &ProductId) -> Result<(), StoreError> {
+        let Some((stored, meta)) = self.stored_meta(id).await? else {
+            return Ok(());
+        };
+        let posted: BTreeSet<String> = list_of(&meta, "postedTerms").into_iter().collect();
+        let terms = &stored.terms;
+        let rank = get_s(&meta, "rank").unwrap_or_default().to_string();
+        let mut writes: Vec<WriteRequest> = Vec::new();
+        for term in terms {
             let mut posting = Item::new();
             posting.insert("pk".into(), s(format!("TERM#{term}")));
-            posting.insert("sk".into(), s(product.id.as_str()));
-            posting.insert("categoryId".into(), s(product.category_id.as_str()));
+            posting.insert("sk".into(), s(id.as_str()));
+            posting.insert("categoryId".into(), s(stored.product.category_id.as_str()));
             posting.insert("rank".into(), s(&rank));
-            writes.push(put(posting));
+            writes.push(
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(posting))
+                            .build()
+                            .expect("item set"),
+                    )
+                    .build(),
+            );
         }
-        for stale in previous.iter().flat_map(|p| p.terms.difference(&terms)) {
+        for stale in posted.difference(terms) {
             let mut key = Item::new();
             key.insert("pk".into(), s(format!("TERM#{stale}")));
-            key.insert("sk".into(), s(product.id.as_str()));
+            key.insert("sk".into(), s(id.as_str()));
             writes.push(
                 WriteRequest::builder()
                     .delete_request(
@@ -584,7 +778,91 @@ impl CatalogStore {
                     .build(),
             );
         }
-        self.batch_write(writes).await
+        self.batch_write(writes).await?;
+        // Recorded only while the terms are still those: a write in between syncs again.
+        let recorded = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(meta_key(id))))
+            .update_expression("SET postedTerms = terms")
+            .condition_expression("terms = :terms")
+            .expression_attribute_values(":terms", AttributeValue::L(terms.iter().map(s).collect()))
+            .send()
+            .await;
+        match recorded {
+            Ok(_) => Ok(()),
+            Err(err) if super::condition_failed(&err) => Ok(()),
+            Err(err) => Err(StoreError::dynamo("UpdateItem posted terms", err)),
+        }
+    }
+
+    /// One page of the shop's products on the shelf or off it, best sellers first, with their
+    /// SKUs and versions: what staff list.
+    pub async fn staff_page(
+        &self,
+        on_shelf: bool,
+        after: Option<ListPosition>,
+        limit: usize,
+    ) -> Result<Page<StaffProduct>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_SHELF)
+            .key_condition_expression("gsi2pk = :pk")
+            .expression_attribute_values(":pk", s(if on_shelf { SHELF } else { OFF_SHELF }))
+            .set_exclusive_start_key(after.map(ListPosition::into_key))
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query staff listing", e))?;
+        let mut metas = out.items.unwrap_or_default();
+        let next = if metas.len() > limit {
+            metas.truncate(limit);
+            metas
+                .last()
+                .map(|last| ListPosition::of(last, &["pk", "sk", "gsi2pk", "gsi2sk"]))
+        } else {
+            None
+        };
+        let stored: Vec<(StoredProduct, u64)> = metas
+            .iter()
+            .map(|m| Ok((stored_product(m)?, version_of(m))))
+            .collect::<Result<_, StoreError>>()?;
+        let ids: Vec<SkuId> = stored.iter().flat_map(|(p, _)| p.sku_ids.clone()).collect();
+        let skus: HashMap<SkuId, Sku> = self
+            .skus(&ids)
+            .await?
+            .into_iter()
+            .map(|k| (k.id.clone(), k))
+            .collect();
+        let items = stored
+            .into_iter()
+            .map(|(p, version)| StaffProduct {
+                skus: p
+                    .sku_ids
+                    .iter()
+                    .filter_map(|id| skus.get(id).cloned())
+                    .collect(),
+                product: p.product,
+                version,
+            })
+            .collect();
+        Ok(Page { items, next })
+    }
+
+    /// A product as staff edit it: with its SKUs and the version their edit is made against.
+    pub async fn staff_product(&self, id: &ProductId) -> Result<Option<StaffProduct>, StoreError> {
+        let Some((stored, meta)) = self.stored_meta(id).await? else {
+            return Ok(None);
+        };
+        let skus = self.skus(&stored.sku_ids).await?;
+        Ok(Some(StaffProduct {
+            product: stored.product,
+            skus,
+            version: version_of(&meta),
+        }))
     }
 
     async fn batch_write(&self, writes: Vec<WriteRequest>) -> Result<(), StoreError> {

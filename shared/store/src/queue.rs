@@ -107,6 +107,10 @@ pub enum DeadlineMessage {
         #[serde(default)]
         attempt: u32,
     },
+    /// A product's search postings brought in step with its terms, once more: a staff write
+    /// does it at once, and this makes it happen even if that function stopped in between.
+    #[serde(rename = "catalog.terms", rename_all = "camelCase")]
+    CatalogTerms { product_id: ProductId },
 }
 
 /// For the rewards consumer. Invite rewards are decided once, by the invite's state.

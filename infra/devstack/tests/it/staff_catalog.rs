@@ -212,3 +212,159 @@ async fn an_operator_runs_a_flash_sale_the_shop_shows_at_once_and_ends_it_audite
         .await;
     assert_eq!(unknown.status, 404);
 }
+
+/// The product ids a shopper's search for `q` finds.
+async fn found(shop: &TestShop, q: &str) -> Vec<String> {
+    let answer = shop.get(&format!("/v1/products?q={q}")).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_product_staff_create_sells_and_is_found_at_once_and_edits_go_against_its_version() {
+    // given an operator
+    let shop = TestShop::start().await;
+    let (owner_token, _, _) = owner(&shop, "laoban.p").await;
+    let (operator, _) = member(&shop, &owner_token, "yunying.p", Role::Operator).await;
+    let (service, _) = member(&shop, &owner_token, "kefu.p", Role::Service).await;
+    let draft = json!({
+        "id": "dianhong-gold",
+        "title": "滇红昔归 一级",
+        "subtitle": "云南凤庆",
+        "categoryId": "black-tea",
+        "images": ["https://img.example.com/dianhong.jpg"],
+        "onShelf": true,
+        "skus": [{"id": "dianhong-100", "specs": {"规格": "100克"}, "price": 8800, "stock": 5}]
+    });
+
+    // when they create a product on the shelf
+    let created = shop.post_as(&operator, "/admin/v1/products", &draft).await;
+
+    // then shoppers see it, find it and can buy it at once
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["version"], 1);
+    let seen = shop.get("/v1/products/dianhong-gold").await;
+    assert_eq!(seen.status, 200, "{}", seen.text);
+    assert_eq!(found(&shop, "昔归").await, vec!["dianhong-gold"]);
+    let (shopper, _) = shop.login("puer.1").await;
+    let ordered = place(
+        &shop,
+        &shopper,
+        "dianhong-order",
+        &json!({"items": [{"skuId": "dianhong-100", "quantity": 2}], "address": address()}),
+    )
+    .await;
+    assert_eq!(ordered.status, 201, "{}", ordered.text);
+    assert_eq!(stock_of(&shop, "dianhong-100").await, 3);
+
+    // and an edit against version 1 renames it, adds a SKU and keeps the stock orders took
+    let mut edit = draft.clone();
+    edit["version"] = json!(1);
+    edit["title"] = json!("滇红曼松 一级");
+    edit["skus"] = json!([
+        {"id": "dianhong-100", "specs": {"规格": "100克"}, "price": 1, "stock": 999},
+        {"id": "dianhong-250", "specs": {"规格": "250克"}, "price": 19800, "stock": 8}
+    ]);
+    let edited = shop
+        .post_as(&operator, "/admin/v1/products/dianhong-gold", &edit)
+        .await;
+    assert_eq!(edited.status, 200, "{}", edited.text);
+    assert_eq!(edited.body["version"], 2);
+    assert_eq!(
+        (
+            stock_of(&shop, "dianhong-100").await,
+            stock_of(&shop, "dianhong-250").await
+        ),
+        (3, 8)
+    );
+    assert_eq!(
+        edited.body["skus"][0]["price"], 8800,
+        "a stored SKU keeps its price"
+    );
+    assert_eq!(found(&shop, "曼松").await, vec!["dianhong-gold"]);
+    assert!(
+        found(&shop, "昔归").await.is_empty(),
+        "the old title's terms are gone"
+    );
+
+    // and the same edit again, made on the page showing version 1, is refused unchanged
+    let stale = shop
+        .post_as(&operator, "/admin/v1/products/dianhong-gold", &edit)
+        .await;
+    assert_eq!(
+        (
+            stale.status,
+            stale.error_code(),
+            stale.body["error"]["current"].as_u64()
+        ),
+        (409, "stale_edit", Some(2)),
+        "{}",
+        stale.text
+    );
+
+    // and taken off the shelf it leaves the shop's listings and search, and staff still list it
+    let shelved = shop
+        .post_as(
+            &operator,
+            "/admin/v1/products/dianhong-gold/shelf",
+            &json!({"version": 2, "onShelf": false}),
+        )
+        .await;
+    assert_eq!(shelved.status, 200, "{}", shelved.text);
+    assert!(found(&shop, "曼松").await.is_empty());
+    let listing = shop.get("/v1/products?category=black-tea&limit=50").await;
+    assert!(!listing.text.contains("dianhong-gold"), "{}", listing.text);
+    let off = shop.get_as(&operator, "/admin/v1/products?shelf=off").await;
+    assert_eq!(off.status, 200, "{}", off.text);
+    let off_ids: Vec<&str> = off.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["product"]["id"].as_str())
+        .collect();
+    assert!(off_ids.contains(&"dianhong-gold"), "{}", off.text);
+    let bought = place(
+        &shop,
+        &shopper,
+        "dianhong-order-2",
+        &json!({"items": [{"skuId": "dianhong-250", "quantity": 1}], "address": address()}),
+    )
+    .await;
+    assert_eq!(
+        bought.status, 422,
+        "off the shelf is off sale: {}",
+        bought.text
+    );
+
+    // and an id or SKU id already taken is refused naming it; a service member may not create
+    let again = shop.post_as(&operator, "/admin/v1/products", &draft).await;
+    assert_eq!((again.status, again.error_code()), (409, "product_exists"));
+    let mut thief = draft.clone();
+    thief["id"] = json!("another-tea");
+    let taken = shop.post_as(&operator, "/admin/v1/products", &thief).await;
+    assert_eq!(
+        (
+            taken.status,
+            taken.error_code(),
+            taken.body["error"]["field"].as_str()
+        ),
+        (409, "sku_taken", Some("skus[0].id")),
+        "{}",
+        taken.text
+    );
+    let refused = shop.post_as(&service, "/admin/v1/products", &thief).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        (
+            audited(&shop, "product.create").await,
+            audited(&shop, "product.edit").await,
+            audited(&shop, "product.shelf").await
+        ),
+        (1, 1, 1)
+    );
+}
