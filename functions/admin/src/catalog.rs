@@ -225,6 +225,59 @@ impl Admin {
         Ok(api::json(200, &sku))
     }
 
+    /// `GET /admin/v1/stock/low`: every on-shelf SKU at or under its threshold, lowest first.
+    pub(crate) async fn low_stock(&self) -> Result<ApiResponse, ApiError> {
+        let low = self
+            .catalog
+            .catalog
+            .low_stock(self.low_stock_default)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?;
+        Ok(api::json(
+            200,
+            &json!({"items": low.items, "truncated": low.truncated, "defaultThreshold": self.low_stock_default}),
+        ))
+    }
+
+    /// `POST /admin/v1/skus/{id}/low-stock {threshold}`: units, or `null` for the shop's
+    /// default.
+    pub(crate) async fn set_low_stock_at(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let id = sku_id(req)?;
+        let body: serde_json::Value = req.json_body()?;
+        let threshold = match body.get("threshold") {
+            Some(serde_json::Value::Null) => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .filter(|t| *t <= domain::catalog::MAX_LOW_STOCK_AT)
+                    .ok_or_else(|| {
+                        ApiError::invalid_field(
+                            "threshold",
+                            format!(
+                                "must be units from 0 to {}, or null for the shop's default",
+                                domain::catalog::MAX_LOW_STOCK_AT
+                            ),
+                        )
+                    })?,
+            ),
+            None => {
+                return Err(ApiError::invalid_field(
+                    "threshold",
+                    "is required: units, or null for the shop's default",
+                ));
+            }
+        };
+        let sku = self
+            .catalog
+            .set_low_stock_at(&id, threshold, &actor(req, caller), now)
+            .await?;
+        Ok(api::json(200, &sku))
+    }
+
     /// `POST /admin/v1/skus/{id}/offers/{kind}`: a flash sale `{price, quota, perUser,
     /// startsAt, endsAt}` (fen, RFC 3339), a group-buy `{size, price, hours}` or a bargain
     /// `{floor, helpers, hours}`, checked against the SKU's price.

@@ -104,6 +104,11 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         Some(Permission::CatalogWrite),
     ),
     (
+        "POST /admin/v1/skus/{id}/low-stock",
+        Some(Permission::StockWrite),
+    ),
+    ("GET /admin/v1/stock/low", Some(Permission::StockWrite)),
+    (
         "POST /admin/v1/skus/{id}/offers/{kind}",
         Some(Permission::PromotionsWrite),
     ),
@@ -159,6 +164,8 @@ pub struct Admin {
     /// The live reports, from the hourly counters.
     reports: app::reports::Reports,
     cursors: CursorSealer,
+    /// The low-stock threshold of SKUs that set none (`LOW_STOCK_THRESHOLD`).
+    low_stock_default: u64,
 }
 
 /// The one place staff errors become HTTP answers.
@@ -332,6 +339,7 @@ impl Admin {
                 )),
             media: clients.media_bucket(settings)?,
             cursors: CursorSealer::derive(&secret),
+            low_stock_default: app::catalog_desk::low_stock_threshold(settings)?,
         })
     }
 
@@ -759,6 +767,10 @@ impl HttpFunction for Admin {
                 "POST /admin/v1/products/{id}/shelf" => self.set_shelf(&req, &caller, now).await,
                 "POST /admin/v1/skus/{id}/stock" => self.change_stock(&req, &caller, now).await,
                 "POST /admin/v1/skus/{id}/price" => self.change_price(&req, &caller, now).await,
+                "POST /admin/v1/skus/{id}/low-stock" => {
+                    self.set_low_stock_at(&req, &caller, now).await
+                }
+                "GET /admin/v1/stock/low" => self.low_stock().await,
                 "POST /admin/v1/skus/{id}/offers/{kind}" => {
                     self.set_offer(&req, &caller, now).await
                 }

@@ -45,6 +45,8 @@ pub struct Deadlines {
     complete_after_seconds: i64,
     content_checks: ContentChecks,
     catalog: store::catalog::CatalogStore,
+    /// Where the daily low-stock alert goes (`LOW_STOCK_TOPIC_ARN`), and its default threshold.
+    low_stock: (store::topic::Topic, u64),
 }
 
 /// Tries of a review's checks while WeChat is busy (about two hours of backoff), after which
@@ -74,6 +76,10 @@ impl Deadlines {
             providers: Providers::from_settings(settings, http)?,
             complete_after_seconds: complete_after_days * 24 * 60 * 60,
             catalog,
+            low_stock: (
+                clients.topic(settings, "LOW_STOCK_TOPIC_ARN")?,
+                app::catalog_desk::low_stock_threshold(settings)?,
+            ),
             content_checks: ContentChecks::new(
                 settings,
                 clients.http(),
@@ -137,6 +143,7 @@ impl Deadlines {
                 tracing::info!(bargain_id = %bargain_id, expired, "bargain deadline");
                 Ok(())
             }
+            DeadlineMessage::LowStockAlert => self.low_stock_alert().await,
             DeadlineMessage::CatalogTerms { product_id } => self
                 .catalog
                 .sync_terms(&product_id)
@@ -192,6 +199,40 @@ impl Deadlines {
                     .map_err(|e| e.to_string())?;
             }
         }
+        Ok(())
+    }
+
+    /// The day's low-stock alert: sent once a China day (a second message that day finds it
+    /// sent), and only when something is low.
+    async fn low_stock_alert(&self) -> Result<(), String> {
+        let now = now_epoch_seconds();
+        let day = domain::clock::china_day(now);
+        if self
+            .catalog
+            .low_stock_alert_sent(&day)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            tracing::info!(day, "low-stock alert already sent today");
+            return Ok(());
+        }
+        let (topic, default) = &self.low_stock;
+        let low = self
+            .catalog
+            .low_stock(*default)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some((subject, text)) = app::catalog_desk::low_stock_alert(&low) {
+            topic
+                .publish(&subject, &text)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        self.catalog
+            .record_low_stock_alert(&day, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(day, low = low.items.len(), "low-stock alert");
         Ok(())
     }
 

@@ -19,6 +19,8 @@ pub struct LocalResources {
     pub buckets: BTreeMap<String, String>,
     /// KMS key ids by logical id.
     pub keys: BTreeMap<String, String>,
+    /// SNS topics' ARNs by logical id.
+    pub topics: BTreeMap<String, String>,
     pub queue_urls: BTreeMap<String, String>,
     pub queue_arns: BTreeMap<String, String>,
 }
@@ -298,6 +300,20 @@ impl LocalResources {
                 local.keys.insert(key.logical_id.clone(), id);
             }
         }
+        if !template.topics.is_empty() {
+            let sns = aws_sdk_sns::Client::new(&crate::aws_config(endpoint).await);
+            for topic in &template.topics {
+                let created = sns
+                    .create_topic()
+                    .name(format!("{prefix}{}", topic.logical_id))
+                    .send()
+                    .await
+                    .map_err(aws_error)
+                    .with_context(|| format!("creating topic {}", topic.logical_id))?;
+                let arn = created.topic_arn.context("CreateTopic gave no ARN")?;
+                local.topics.insert(topic.logical_id.clone(), arn);
+            }
+        }
         for table in &template.tables {
             let name = format!("{prefix}{}", table.logical_id);
             create_table(dynamodb, &name, table).await?;
@@ -375,6 +391,8 @@ impl LocalResources {
                             b.clone()
                         } else if let Some(k) = self.keys.get(id) {
                             k.clone()
+                        } else if let Some(t) = self.topics.get(id) {
+                            t.clone()
                         } else if let Some(u) = self.queue_urls.get(id) {
                             u.clone()
                         } else if let Some(default) = template.parameters.get(id) {

@@ -281,6 +281,7 @@ pub fn demo_products() -> Vec<(Product, Vec<Sku>)> {
                     flash_sale: None,
                     group_buy: None,
                     bargain: None,
+                    low_stock_at: None,
                 })
                 .collect();
             (product, skus)

@@ -13,6 +13,8 @@ pub struct Template {
     pub buckets: Vec<Resource>,
     /// KMS keys (`AWS::KMS::Key`).
     pub keys: Vec<Resource>,
+    /// SNS topics (`AWS::SNS::Topic`).
+    pub topics: Vec<Resource>,
     pub functions: Vec<FunctionSpec>,
     /// Parameter defaults, by parameter name.
     pub parameters: BTreeMap<String, Option<String>>,
@@ -196,6 +198,7 @@ impl Template {
             queues: Vec::new(),
             buckets: Vec::new(),
             keys: Vec::new(),
+            topics: Vec::new(),
             functions: Vec::new(),
             parameters,
         };
@@ -217,6 +220,10 @@ impl Template {
                     properties,
                 }),
                 "AWS::KMS::Key" => template.keys.push(Resource {
+                    logical_id: id,
+                    properties,
+                }),
+                "AWS::SNS::Topic" => template.topics.push(Resource {
                     logical_id: id,
                     properties,
                 }),

@@ -294,6 +294,27 @@ impl CatalogDesk {
             .await
     }
 
+    /// Sets a SKU's low-stock threshold (`None`: the shop's default again); audited as
+    /// `stock.threshold`.
+    pub async fn set_low_stock_at(
+        &self,
+        id: &SkuId,
+        threshold: Option<u64>,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<Sku, CatalogDeskError> {
+        let sku = self.sku(id).await?;
+        let write = self.catalog.low_stock_at_write(id, threshold)?;
+        let entry = actor.entry(
+            "stock.threshold",
+            format!("sku:{id}"),
+            json!({"lowStockAt": sku.low_stock_at}),
+            json!({"lowStockAt": threshold}),
+            now,
+        );
+        self.commit_sku_write(id, write, entry).await
+    }
+
     /// Starts or changes a promotion on a SKU, checked against its price now; audited. A
     /// flash sale with a new start time counts its quota from zero.
     pub async fn set_offer(
@@ -324,7 +345,7 @@ impl CatalogDesk {
             json!({ kind.attribute(): stored }),
             now,
         );
-        self.commit_offer(id, write, entry).await
+        self.commit_sku_write(id, write, entry).await
     }
 
     /// Ends a SKU's promotion of `kind`: groups and bargains already started run their
@@ -347,10 +368,11 @@ impl CatalogDesk {
             json!({ kind.attribute(): null }),
             now,
         );
-        self.commit_offer(id, write, entry).await
+        self.commit_sku_write(id, write, entry).await
     }
 
-    async fn commit_offer(
+    /// Commits one write to a SKU with its audit record; refused means the SKU is gone.
+    async fn commit_sku_write(
         &self,
         id: &SkuId,
         write: aws_sdk_dynamodb::types::TransactWriteItem,
@@ -360,5 +382,86 @@ impl CatalogDesk {
             Committed::Done(_) => self.sku(id).await,
             Committed::Refused(_) => Err(CatalogDeskError::NotFound),
         }
+    }
+}
+
+/// The shop's low-stock threshold for SKUs that set none: `LOW_STOCK_THRESHOLD`, or 10.
+pub fn low_stock_threshold(settings: &settings::Settings) -> Result<u64, settings::ConfigError> {
+    let max = i64::try_from(domain::catalog::MAX_LOW_STOCK_AT).unwrap_or(i64::MAX);
+    let n = settings.number_in(
+        "LOW_STOCK_THRESHOLD",
+        0..=max,
+        i64::from(domain::catalog::LOW_STOCK_THRESHOLD),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The most SKUs an alert names; the rest are counted (the list is in the console).
+const ALERT_LINES: usize = 50;
+
+/// The low-stock alert for `low` as its subject and text, in the shop's language; `None` when
+/// nothing is low.
+pub fn low_stock_alert(low: &store::catalog::LowStock) -> Option<(String, String)> {
+    if low.items.is_empty() {
+        return None;
+    }
+    let subject = format!("库存预警：{} 个 SKU 库存不足", low.items.len());
+    let mut text = String::from("以下 SKU 的库存已到或低于预警值：\n");
+    for item in low.items.iter().take(ALERT_LINES) {
+        let specs: Vec<String> = item.specs.values().cloned().collect();
+        text.push_str(&format!(
+            "- {} {}（{}）：剩 {} 件，预警值 {}\n",
+            item.title,
+            specs.join(" "),
+            item.sku_id,
+            item.stock,
+            item.threshold
+        ));
+    }
+    if low.items.len() > ALERT_LINES {
+        text.push_str(&format!(
+            "……另有 {} 个，见后台库存预警列表。\n",
+            low.items.len() - ALERT_LINES
+        ));
+    }
+    if low.truncated {
+        text.push_str("（上架商品过多，仅检查了前 2000 个。）\n");
+    }
+    Some((subject, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::catalog::{LowSku, LowStock};
+
+    fn low(n: usize) -> LowStock {
+        LowStock {
+            items: (0..n)
+                .map(|i| LowSku {
+                    product_id: ProductId::parse("longjing").unwrap(),
+                    title: "西湖龙井".into(),
+                    sku_id: SkuId::parse(&format!("lj-{i}")).unwrap(),
+                    specs: [("规格".to_string(), "250g".to_string())].into(),
+                    stock: i as u64,
+                    threshold: 10,
+                })
+                .collect(),
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn the_alert_names_each_low_sku_up_to_fifty_and_counts_the_rest() {
+        assert_eq!(low_stock_alert(&low(0)), None);
+        let (subject, text) = low_stock_alert(&low(2)).unwrap();
+        assert_eq!(subject, "库存预警：2 个 SKU 库存不足");
+        assert!(
+            text.contains("- 西湖龙井 250g（lj-1）：剩 1 件，预警值 10"),
+            "{text}"
+        );
+        let (_, long) = low_stock_alert(&low(53)).unwrap();
+        assert_eq!(long.lines().filter(|l| l.starts_with("- ")).count(), 50);
+        assert!(long.contains("另有 3 个"), "{long}");
     }
 }

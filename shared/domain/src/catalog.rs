@@ -6,8 +6,12 @@ use crate::money::Fen;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// At or below this many units a SKU shows as "low" rather than its exact count.
+/// At or below this many units a SKU shows as "low" rather than its exact count, and is on the
+/// merchant's low-stock list unless the shop (`LOW_STOCK_THRESHOLD`) or the SKU says otherwise.
 pub const LOW_STOCK_THRESHOLD: u32 = 10;
+
+/// The most a low-stock threshold can be.
+pub const MAX_LOW_STOCK_AT: u64 = 100_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -216,6 +220,16 @@ pub struct Sku {
     pub group_buy: Option<GroupBuyOffer>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bargain: Option<BargainOffer>,
+    /// At or under this stock the SKU is on the low-stock list; `None`: the shop's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low_stock_at: Option<u64>,
+}
+
+impl Sku {
+    /// Whether the SKU is at or under its low-stock threshold (the shop's `default` unless set).
+    pub fn is_low(&self, default: u64) -> bool {
+        self.stock <= self.low_stock_at.unwrap_or(default)
+    }
 }
 
 /// One line of a listing.
@@ -546,6 +560,7 @@ mod tests {
             flash_sale: None,
             group_buy: None,
             bargain: None,
+            low_stock_at: None,
         }
     }
 
@@ -826,6 +841,7 @@ impl ProductDraft {
                 flash_sale: None,
                 group_buy: None,
                 bargain: None,
+                low_stock_at: None,
             });
         }
         let product = Product {

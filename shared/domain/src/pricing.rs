@@ -591,6 +591,7 @@ mod tests {
             flash_sale: None,
             group_buy: None,
             bargain: None,
+            low_stock_at: None,
         }
     }
 

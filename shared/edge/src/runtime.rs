@@ -82,6 +82,19 @@ impl Clients {
             .map_err(|problem| ConfigError::new("MEDIA_BUCKET", problem))
     }
 
+    /// The SNS topic the setting `name` holds the ARN of.
+    pub fn topic(
+        &self,
+        settings: &Settings,
+        name: &str,
+    ) -> Result<store::topic::Topic, ConfigError> {
+        let arn = settings.required(name)?;
+        let config = self.config.as_ref().ok_or_else(|| {
+            ConfigError::new(name, "needs clients built from an AWS configuration")
+        })?;
+        Ok(store::topic::Topic::from_config(config, arn))
+    }
+
     /// The keys to shoppers' personal data, under the KMS key `PERSONAL_DATA_KEY_ID`. KMS is
     /// first called when a store first seals or opens, not here.
     pub fn personal_data(

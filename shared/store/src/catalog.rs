@@ -914,6 +914,139 @@ impl CatalogStore {
     }
 }
 
+/// A SKU at or under its low-stock threshold, with its product's title.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LowSku {
+    pub product_id: ProductId,
+    pub title: String,
+    pub sku_id: SkuId,
+    pub specs: std::collections::BTreeMap<String, String>,
+    pub stock: u64,
+    pub threshold: u64,
+}
+
+/// The shop's low-stock list: lowest stock first.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LowStock {
+    pub items: Vec<LowSku>,
+    /// More products are on the shelf than one look reads ([`MAX_PRODUCTS_LOOKED_AT`]).
+    pub truncated: bool,
+}
+
+/// The most on-shelf products the low-stock list looks at: a shop's catalog, as for search.
+pub const MAX_PRODUCTS_LOOKED_AT: usize = 2000;
+
+impl CatalogStore {
+    /// Every on-shelf SKU at or under its threshold (`default` where the SKU sets none): the
+    /// shelf's products from the `Shelf` index (only their SKU ids and titles), then their SKUs
+    /// by key, 100 at a time, so the reads grow with the catalog, never with the orders.
+    pub async fn low_stock(&self, default: u64) -> Result<LowStock, StoreError> {
+        let mut metas = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(INDEX_SHELF)
+                .key_condition_expression("gsi2pk = :pk")
+                .expression_attribute_values(":pk", s(SHELF))
+                .projection_expression("id, title, skuIds")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query shelf for low stock", e))?;
+            metas.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() || metas.len() >= MAX_PRODUCTS_LOOKED_AT {
+                break;
+            }
+        }
+        let truncated = start.is_some();
+        metas.truncate(MAX_PRODUCTS_LOOKED_AT);
+        let titles: HashMap<String, String> = metas
+            .iter()
+            .filter_map(|m| Some((get_s(m, "id")?.to_string(), get_s(m, "title")?.to_string())))
+            .collect();
+        let ids: Vec<SkuId> = metas
+            .iter()
+            .flat_map(|m| list_of(m, "skuIds"))
+            .filter_map(|id| SkuId::parse(&id).ok())
+            .collect();
+        let mut items: Vec<LowSku> = self
+            .skus(&ids)
+            .await?
+            .into_iter()
+            .filter(|sku| sku.is_low(default))
+            .map(|sku| LowSku {
+                title: titles
+                    .get(sku.product_id.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
+                threshold: sku.low_stock_at.unwrap_or(default),
+                product_id: sku.product_id,
+                sku_id: sku.id,
+                specs: sku.specs,
+                stock: sku.stock,
+            })
+            .collect();
+        items.sort_by(|a, b| (a.stock, &a.sku_id).cmp(&(b.stock, &b.sku_id)));
+        Ok(LowStock { items, truncated })
+    }
+
+    /// Whether the low-stock alert of China day `day` was sent.
+    pub async fn low_stock_alert_sent(&self, day: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s("CONFIG"))
+            .key("sk", s(format!("lowStockAlert#{day}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem low-stock alert", e))?;
+        Ok(out.item.is_some())
+    }
+
+    /// Records that the low-stock alert of `day` was sent (one small item a day).
+    pub async fn record_low_stock_alert(&self, day: &str, now: i64) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s("CONFIG"))
+            .item("sk", s(format!("lowStockAlert#{day}")))
+            .item("sentAt", super::n(now))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem low-stock alert", e))?;
+        Ok(())
+    }
+
+    /// The write that sets (or with `None` clears, back to the shop's default) a SKU's
+    /// low-stock threshold, refused if the SKU is gone: commit it with its audit record.
+    pub fn low_stock_at_write(
+        &self,
+        sku: &SkuId,
+        threshold: Option<u64>,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(sku_key(sku))))
+            .condition_expression("attribute_exists(pk)");
+        let update = match threshold {
+            Some(t) => update
+                .update_expression("SET lowStockAt = :t")
+                .expression_attribute_values(":t", super::n(t)),
+            None => update.update_expression("REMOVE lowStockAt"),
+        }
+        .build()
+        .map_err(|e| StoreError::dynamo("build low-stock threshold", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+}
+
 /// What the merchant changes on a SKU's promotions.
 impl CatalogStore {
     /// The write that sets (or with `None` removes) a SKU's offer under `attribute`

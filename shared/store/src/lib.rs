@@ -24,6 +24,7 @@ pub mod shipments;
 pub mod shopping;
 pub mod social;
 pub mod staff;
+pub mod topic;
 pub mod users;
 
 use aws_sdk_dynamodb::Client;

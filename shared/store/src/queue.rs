@@ -111,6 +111,11 @@ pub enum DeadlineMessage {
     /// does it at once, and this makes it happen even if that function stopped in between.
     #[serde(rename = "catalog.terms", rename_all = "camelCase")]
     CatalogTerms { product_id: ProductId },
+    /// The day's low-stock alert, sent by the template's schedule (09:00 China time) as
+    /// `{"type": "stock.low"}`: the SKUs at or under their thresholds, to the shop's topic.
+    /// Once a China day, however often the schedule's message arrives.
+    #[serde(rename = "stock.low")]
+    LowStockAlert,
 }
 
 /// For the rewards consumer. Invite rewards are decided once, by the invite's state.

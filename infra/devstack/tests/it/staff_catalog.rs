@@ -368,3 +368,153 @@ async fn a_product_staff_create_sells_and_is_found_at_once_and_edits_go_against_
         (1, 1, 1)
     );
 }
+
+/// The SKU ids on the low-stock list, lowest stock first.
+async fn low_list(shop: &TestShop, token: &str) -> Vec<String> {
+    let answer = shop.get_as(token, "/admin/v1/stock/low").await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.body["truncated"], false);
+    answer.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["skuId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn skus_at_or_under_their_threshold_are_on_the_low_stock_list_and_off_shelf_ones_are_not() {
+    // given a SKU on the shelf with 4 left (the shop's default threshold is 10), and one off
+    // the shelf with 1 left
+    let shop = TestShop::start().await;
+    let (owner_token, _, _) = owner(&shop, "laoban.l").await;
+    let (operator, _) = member(&shop, &owner_token, "yunying.l", Role::Operator).await;
+    for (id, on_shelf, stock) in [("low-tea", true, 4), ("hidden-tea", false, 1)] {
+        let created = shop
+            .post_as(
+                &operator,
+                "/admin/v1/products",
+                &json!({"id": id, "title": "库存测试", "categoryId": "black-tea", "onShelf": on_shelf,
+                        "skus": [{"id": format!("{id}-1"), "price": 1000, "stock": stock}]}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+    let before = low_list(&shop, &operator).await;
+    assert!(before.contains(&"low-tea-1".to_string()), "{before:?}");
+    assert!(!before.contains(&"hidden-tea-1".to_string()));
+    assert!(!before.contains(&"cashew-1".to_string()));
+
+    // when the operator lowers the one's threshold to 2 and raises cashew's to 100000
+    let threshold = |sku: &'static str, value: serde_json::Value| {
+        let (shop, operator) = (&shop, operator.clone());
+        async move {
+            shop.post_as(
+                &operator,
+                &format!("/admin/v1/skus/{sku}/low-stock"),
+                &json!({ "threshold": value }),
+            )
+            .await
+        }
+    };
+    assert_eq!(threshold("low-tea-1", json!(2)).await.status, 200);
+    let raised = threshold("cashew-1", json!(100000)).await;
+    assert_eq!(raised.status, 200, "{}", raised.text);
+    assert_eq!(raised.body["lowStockAt"], 100000);
+
+    // then the list follows each SKU's own threshold
+    let after = low_list(&shop, &operator).await;
+    assert!(!after.contains(&"low-tea-1".to_string()), "{after:?}");
+    assert!(after.contains(&"cashew-1".to_string()), "{after:?}");
+
+    // and null gives the shop's default back; a bad threshold is 400 naming it
+    assert_eq!(threshold("low-tea-1", json!(null)).await.status, 200);
+    assert!(
+        low_list(&shop, &operator)
+            .await
+            .contains(&"low-tea-1".to_string())
+    );
+    let bad = threshold("low-tea-1", json!(-1)).await;
+    assert_eq!(
+        (bad.status, bad.body["error"]["field"].as_str()),
+        (400, Some("threshold"))
+    );
+    assert_eq!(threshold("no-such-sku", json!(3)).await.status, 404);
+    assert_eq!(audited(&shop, "stock.threshold").await, 3);
+}
+
+#[tokio::test]
+async fn the_daily_alert_names_the_low_skus_on_the_shops_topic_once_a_day() {
+    // given a queue subscribed to the shop's low-stock topic, and cashew down to 3
+    let shop = TestShop::start().await;
+    let config = devstack::aws_config(&shop.stack.endpoint).await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let inbox = shop
+        .stack
+        .sqs
+        .create_queue()
+        .queue_name(format!("alert-inbox-{}", domain::ids::random_token(8)))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let inbox_arn = shop
+        .stack
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&inbox)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(&shop.stack.resources.topics["LowStockTopic"])
+        .protocol("sqs")
+        .endpoint(inbox_arn)
+        .send()
+        .await
+        .unwrap();
+    crate::checkout::set_stock(&shop, "cashew-1", 3).await;
+
+    // when the schedule's message arrives, and again (SQS delivers at least once)
+    let deadlines = &shop.stack.resources.queue_urls["DeadlinesQueue"];
+    for _ in 0..2 {
+        shop.stack
+            .sqs
+            .send_message()
+            .queue_url(deadlines)
+            .message_body(r#"{"type": "stock.low"}"#)
+            .send()
+            .await
+            .unwrap();
+        shop.stack.drain("DeadlinesQueue").await.unwrap();
+    }
+
+    // then one alert arrived, naming cashew's SKU with its stock
+    let received = shop
+        .stack
+        .sqs
+        .receive_message()
+        .queue_url(&inbox)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let envelope: serde_json::Value = serde_json::from_str(received[0].body().unwrap()).unwrap();
+    assert!(
+        envelope["Subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("库存预警"),
+        "{envelope}"
+    );
+    let text = envelope["Message"].as_str().unwrap();
+    assert!(text.contains("（cashew-1）：剩 3 件，预警值 10"), "{text}");
+}

@@ -538,3 +538,35 @@ fn tag_value(v: &Value) -> String {
         _ => String::new(),
     }
 }
+
+#[test]
+fn every_schedule_puts_a_message_the_deadlines_consumer_reads_on_its_queue() {
+    let t = template();
+    let rules = resources_of(&t, "AWS::Events::Rule");
+    assert!(!rules.is_empty());
+    for (id, rule) in rules {
+        for target in rule["Properties"]["Targets"].as_sequence().unwrap() {
+            assert_eq!(
+                tag_value(&target["Arn"]),
+                "DeadlinesQueue.Arn",
+                "{id} targets the deadlines queue"
+            );
+            let input = target["Input"].as_str().unwrap();
+            let parsed: Result<store::queue::DeadlineMessage, _> = serde_json::from_str(input);
+            assert!(parsed.is_ok(), "{id}: {input} is not a deadline message");
+        }
+        let allowed = resources_of(&t, "AWS::SQS::QueuePolicy")
+            .iter()
+            .any(|(_, p)| {
+                p["Properties"]["PolicyDocument"]["Statement"]
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .any(|st| {
+                        tag_value(&st["Condition"]["ArnEquals"]["aws:SourceArn"])
+                            == format!("{id}.Arn")
+                    })
+            });
+        assert!(allowed, "no queue policy lets {id} send");
+    }
+}
