@@ -4,8 +4,10 @@
 //! sale, group-buy or bargain offer; each audited.
 
 use super::{Admin, actor};
-use domain::catalog::{BargainOffer, FlashSale, GroupBuyOffer, OfferKind, ProductDraft, SkuOffer};
-use domain::ids::{ProductId, SkuId};
+use domain::catalog::{
+    BargainOffer, CategoryDraft, FlashSale, GroupBuyOffer, OfferKind, ProductDraft, SkuOffer,
+};
+use domain::ids::{CategoryId, ProductId, SkuId};
 use domain::money::Fen;
 use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
 use edge::auth::StaffCaller;
@@ -78,6 +80,55 @@ struct ShelfChange {
 }
 
 impl Admin {
+    /// `POST /admin/v1/categories {id, name, parentId, sort, icon}`.
+    pub(crate) async fn create_category(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        #[derive(Deserialize)]
+        struct NewCategory {
+            id: Option<String>,
+            #[serde(flatten)]
+            draft: CategoryDraft,
+        }
+        let body: NewCategory = req.json_body()?;
+        let id = body
+            .id
+            .as_deref()
+            .and_then(|raw| CategoryId::parse(raw).ok())
+            .ok_or_else(|| {
+                ApiError::invalid_field("id", "must be a category id (letters, digits, - and _)")
+            })?;
+        let category = self
+            .catalog
+            .create_category(id, &body.draft, &actor(req, caller), now)
+            .await?;
+        Ok(api::json(201, &category))
+    }
+
+    /// `POST /admin/v1/categories/{id} {name, sort, icon}`: a category keeps its parent.
+    pub(crate) async fn edit_category(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let not_found = || ApiError::new(404, "category_not_found", "no such category");
+        let id = CategoryId::parse(req.path_param("id")?).map_err(|_| not_found())?;
+        let draft: CategoryDraft = req.json_body()?;
+        match self
+            .catalog
+            .edit_category(id, &draft, &actor(req, caller), now)
+            .await
+        {
+            Ok(category) => Ok(api::json(200, &category)),
+            Err(app::catalog_desk::CatalogDeskError::NoSuchCategory) => Err(not_found()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// `GET /admin/v1/products?shelf=on|off&limit&cursor`: the shop's products with their SKUs
     /// and versions, best sellers first.
     pub(crate) async fn products(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {

@@ -84,6 +84,11 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         "POST /admin/v1/orders/{id}/receiver",
         Some(Permission::PersonalDataReveal),
     ),
+    ("POST /admin/v1/categories", Some(Permission::CatalogWrite)),
+    (
+        "POST /admin/v1/categories/{id}",
+        Some(Permission::CatalogWrite),
+    ),
     ("GET /admin/v1/products", Some(Permission::StockWrite)),
     ("GET /admin/v1/products/{id}", Some(Permission::StockWrite)),
     ("POST /admin/v1/products", Some(Permission::CatalogWrite)),
@@ -760,6 +765,8 @@ impl HttpFunction for Admin {
                 "POST /admin/v1/orders/{id}/receiver" => {
                     self.reveal_receiver(&req, &caller, now).await
                 }
+                "POST /admin/v1/categories" => self.create_category(&req, &caller, now).await,
+                "POST /admin/v1/categories/{id}" => self.edit_category(&req, &caller, now).await,
                 "GET /admin/v1/products" => self.products(&req).await,
                 "GET /admin/v1/products/{id}" => self.product(&req).await,
                 "POST /admin/v1/products" => self.create_product(&req, &caller, now).await,

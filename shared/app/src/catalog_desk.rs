@@ -9,8 +9,10 @@
 //! shoppers' listings change with the write and search a moment later at worst.
 
 use crate::staff::Actor;
-use domain::catalog::{OfferKind, ProductDraft, Sku, SkuOffer, StockChange};
-use domain::ids::{ProductId, SkuId};
+use domain::catalog::{
+    Category, CategoryDraft, OfferKind, ProductDraft, Sku, SkuOffer, StockChange,
+};
+use domain::ids::{CategoryId, ProductId, SkuId};
 use domain::money::Fen;
 use serde_json::json;
 use store::StoreError;
@@ -45,6 +47,8 @@ pub enum CatalogDeskError {
     SkuTaken { index: usize },
     #[error("no such category")]
     NoSuchCategory,
+    #[error("a category with this id exists")]
+    CategoryExists,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("queueing the search postings' second sync failed: {0}")]
@@ -292,6 +296,81 @@ impl CatalogDesk {
         );
         self.change(id, SkuNumber::Price, seen.get(), price.get(), entry)
             .await
+    }
+
+    /// Creates a category (under `parentId` when given, which must exist); audited as
+    /// `category.create`.
+    pub async fn create_category(
+        &self,
+        id: CategoryId,
+        draft: &CategoryDraft,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<Category, CatalogDeskError> {
+        let categories = self.catalog.categories().await?;
+        let parent = match draft.parent_id.as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(
+                categories
+                    .iter()
+                    .map(|c| &c.id)
+                    .find(|c| c.as_str() == raw)
+                    .cloned()
+                    .ok_or_else(|| {
+                        CatalogDeskError::Invalid(domain::field::FieldError::new(
+                            "parentId",
+                            "must be an existing category's id",
+                        ))
+                    })?,
+            ),
+        };
+        let category = draft.parse(id, parent).map_err(CatalogDeskError::Invalid)?;
+        let write = self.catalog.category_write(&category, true)?;
+        let entry = actor.entry(
+            "category.create",
+            format!("category:{}", category.id),
+            serde_json::Value::Null,
+            json!(category),
+            now,
+        );
+        match self.audit.commit(vec![write], entry).await? {
+            Committed::Done(_) => Ok(category),
+            Committed::Refused(_) => Err(CatalogDeskError::CategoryExists),
+        }
+    }
+
+    /// Renames, re-sorts or re-icons a category; its parent stays (products carry the
+    /// categories above theirs for promotions, so a category does not move). Audited as
+    /// `category.edit`.
+    pub async fn edit_category(
+        &self,
+        id: CategoryId,
+        draft: &CategoryDraft,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<Category, CatalogDeskError> {
+        let before = self
+            .catalog
+            .categories()
+            .await?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or(CatalogDeskError::NoSuchCategory)?;
+        let category = draft
+            .parse(id, before.parent_id.clone())
+            .map_err(CatalogDeskError::Invalid)?;
+        let write = self.catalog.category_write(&category, false)?;
+        let entry = actor.entry(
+            "category.edit",
+            format!("category:{}", category.id),
+            json!(before),
+            json!(category),
+            now,
+        );
+        match self.audit.commit(vec![write], entry).await? {
+            Committed::Done(_) => Ok(category),
+            Committed::Refused(_) => Err(CatalogDeskError::NoSuchCategory),
+        }
     }
 
     /// Sets a SKU's low-stock threshold (`None`: the shop's default again); audited as

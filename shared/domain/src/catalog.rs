@@ -25,6 +25,64 @@ pub struct Category {
     pub icon: Option<String>,
 }
 
+/// A category as staff write it: a name of 1 to 20 characters, a place in its list (`sort`,
+/// smaller first) and an optional https icon.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryDraft {
+    pub name: Option<String>,
+    pub parent_id: Option<String>,
+    pub sort: Option<i64>,
+    pub icon: Option<String>,
+}
+
+impl CategoryDraft {
+    /// The category `id` as this draft says, under `parent` (checked to exist by the caller).
+    pub fn parse(
+        &self,
+        id: CategoryId,
+        parent: Option<CategoryId>,
+    ) -> Result<Category, FieldError> {
+        let name = self.name.as_deref().map(str::trim).unwrap_or("");
+        if !(1..=20).contains(&name.chars().count()) || name.chars().any(char::is_control) {
+            return Err(FieldError::new("name", "must be 1 to 20 characters"));
+        }
+        let sort = match self.sort {
+            None => 0,
+            Some(n) => u32::try_from(n)
+                .ok()
+                .filter(|n| *n <= 9999)
+                .ok_or_else(|| FieldError::new("sort", "must be 0 to 9999"))?,
+        };
+        let icon = match self.icon.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url)
+                if url.starts_with("https://")
+                    && url.len() <= 500
+                    && !url.contains(char::is_whitespace) =>
+            {
+                Some(url.to_string())
+            }
+            Some(_) => {
+                return Err(FieldError::new(
+                    "icon",
+                    "must be an https:// link of at most 500 characters",
+                ));
+            }
+        };
+        if parent.as_ref() == Some(&id) {
+            return Err(FieldError::new("parentId", "cannot be the category itself"));
+        }
+        Ok(Category {
+            id,
+            name: name.to_string(),
+            parent_id: parent,
+            sort,
+            icon,
+        })
+    }
+}
+
 /// A category with its children, as `GET /v1/categories` answers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

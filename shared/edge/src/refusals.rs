@@ -110,6 +110,9 @@ impl From<CatalogDeskError> for ApiError {
                 ApiError::new(409, "sku_taken", err.to_string())
                     .with_field(format!("skus[{index}].id"))
             }
+            CatalogDeskError::CategoryExists => {
+                ApiError::new(409, "category_exists", err.to_string()).with_field("id")
+            }
             CatalogDeskError::NoSuchCategory => {
                 ApiError::new(422, "no_such_category", err.to_string()).with_field("categoryId")
             }

@@ -481,6 +481,29 @@ impl CatalogStore {
             .collect())
     }
 
+    /// The write that creates (`new`: refused if the id is taken) or replaces (refused if
+    /// there is none) a category: commit it with its audit record.
+    pub fn category_write(
+        &self,
+        category: &Category,
+        new: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut item = to_item(category);
+        item.insert("pk".into(), s("CATEGORY"));
+        item.insert("sk".into(), s(category.id.as_str()));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(if new {
+                "attribute_not_exists(pk)"
+            } else {
+                "attribute_exists(pk)"
+            })
+            .build()
+            .map_err(|e| StoreError::dynamo("build category", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     pub async fn put_category(&self, category: &Category) -> Result<(), StoreError> {
         let mut item = to_item(category);
         item.insert("pk".into(), s("CATEGORY"));

@@ -518,3 +518,97 @@ async fn the_daily_alert_names_the_low_skus_on_the_shops_topic_once_a_day() {
     let text = envelope["Message"].as_str().unwrap();
     assert!(text.contains("（cashew-1）：剩 3 件，预警值 10"), "{text}");
 }
+
+#[tokio::test]
+async fn a_category_staff_create_is_in_the_shops_tree_at_once_and_keeps_its_parent() {
+    // given an operator
+    let shop = TestShop::start().await;
+    let (owner_token, _, _) = owner(&shop, "laoban.k").await;
+    let (operator, _) = member(&shop, &owner_token, "yunying.k", Role::Operator).await;
+
+    // when they add 乌龙茶 under 茶 and rename it
+    let created = shop
+        .post_as(
+            &operator,
+            "/admin/v1/categories",
+            &json!({"id": "oolong", "name": "乌龙茶", "parentId": "tea", "sort": 3}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let renamed = shop
+        .post_as(
+            &operator,
+            "/admin/v1/categories/oolong",
+            &json!({"name": "乌龙 岩茶", "sort": 1, "parentId": "snacks"}),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+
+    // then the shop's tree shows it under 茶 with its new name, the parent unmoved
+    let tree = shop.get("/v1/categories").await;
+    let tea = tree.body["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "tea")
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", tree.text));
+    let oolong = tea["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "oolong")
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", tree.text));
+    assert_eq!(
+        (oolong["name"].as_str(), oolong["sort"].as_u64()),
+        (Some("乌龙 岩茶"), Some(1))
+    );
+
+    // and a taken id, an unknown parent or category, and a bad name are refused naming them
+    let again = shop
+        .post_as(
+            &operator,
+            "/admin/v1/categories",
+            &json!({"id": "oolong", "name": "又一个"}),
+        )
+        .await;
+    assert_eq!((again.status, again.error_code()), (409, "category_exists"));
+    let orphan = shop
+        .post_as(
+            &operator,
+            "/admin/v1/categories",
+            &json!({"id": "orphan", "name": "孤儿", "parentId": "nowhere"}),
+        )
+        .await;
+    assert_eq!(
+        (orphan.status, orphan.body["error"]["field"].as_str()),
+        (400, Some("parentId"))
+    );
+    let missing = shop
+        .post_as(
+            &operator,
+            "/admin/v1/categories/nowhere",
+            &json!({"name": "无"}),
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+    let unnamed = shop
+        .post_as(
+            &operator,
+            "/admin/v1/categories/oolong",
+            &json!({"name": ""}),
+        )
+        .await;
+    assert_eq!(
+        (unnamed.status, unnamed.body["error"]["field"].as_str()),
+        (400, Some("name"))
+    );
+    assert_eq!(
+        (
+            audited(&shop, "category.create").await,
+            audited(&shop, "category.edit").await
+        ),
+        (1, 1)
+    );
+}
