@@ -380,6 +380,42 @@ impl CatalogStore {
         Ok(order.iter().filter_map(|id| lines.remove(id)).collect())
     }
 
+    /// One page of products' items from `index` under `pk` (name, value), in its sort order,
+    /// and where the next page starts: one item more than the page is read, so a last page
+    /// is known without an empty one after it.
+    async fn index_page(
+        &self,
+        index: &str,
+        (pk_name, pk_value): (&str, &str),
+        sk_name: &str,
+        after: Option<ListPosition>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<ListPosition>), StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(pk_value))
+            .set_exclusive_start_key(after.map(ListPosition::into_key))
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query listing", e))?;
+        let mut items = out.items.unwrap_or_default();
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|last| ListPosition::of(last, &["pk", "sk", pk_name, sk_name]))
+        } else {
+            None
+        };
+        Ok((items, next))
+    }
+
     /// One page of on-shelf products, best sellers first, optionally in one category.
     pub async fn list(
         &self,
@@ -396,30 +432,9 @@ impl CatalogStore {
             ),
             None => (INDEX_SHELF, "gsi2pk", "SHELF".to_string(), "gsi2sk"),
         };
-        let start = after.map(ListPosition::into_key);
-        // One more than the page tells whether another page exists, without an empty last page.
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", pk_name)
-            .expression_attribute_values(":pk", s(pk_value))
-            .set_exclusive_start_key(start)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("Query listing", e))?;
-        let mut metas = out.items.unwrap_or_default();
-        let next = if metas.len() > limit {
-            metas.truncate(limit);
-            metas
-                .last()
-                .map(|last| ListPosition::of(last, &["pk", "sk", pk_name, sk_name]))
-        } else {
-            None
-        };
+        let (metas, next) = self
+            .index_page(index, (pk_name, &pk_value), sk_name, after, limit)
+            .await?;
         let order: Vec<ProductId> = metas
             .iter()
             .filter_map(|m| get_s(m, "id"))
@@ -828,27 +843,10 @@ impl CatalogStore {
         after: Option<ListPosition>,
         limit: usize,
     ) -> Result<Page<StaffProduct>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(INDEX_SHELF)
-            .key_condition_expression("gsi2pk = :pk")
-            .expression_attribute_values(":pk", s(if on_shelf { SHELF } else { OFF_SHELF }))
-            .set_exclusive_start_key(after.map(ListPosition::into_key))
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("Query staff listing", e))?;
-        let mut metas = out.items.unwrap_or_default();
-        let next = if metas.len() > limit {
-            metas.truncate(limit);
-            metas
-                .last()
-                .map(|last| ListPosition::of(last, &["pk", "sk", "gsi2pk", "gsi2sk"]))
-        } else {
-            None
-        };
+        let shelf = if on_shelf { SHELF } else { OFF_SHELF };
+        let (metas, next) = self
+            .index_page(INDEX_SHELF, ("gsi2pk", shelf), "gsi2sk", after, limit)
+            .await?;
         let stored: Vec<(StoredProduct, u64)> = metas
             .iter()
             .map(|m| Ok((stored_product(m)?, version_of(m))))
