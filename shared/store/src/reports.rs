@@ -1,6 +1,6 @@
-//! The shop's live reports (数据看板): hourly counters the functions add to as business events
-//! happen, beside the metric lines they write, so the merchant's dashboard reads a range of
-//! hours in a few queries instead of scanning orders.
+//! The shop's live reports (数据看板): hourly counters the reports consumer adds the functions'
+//! business-event lines up into (never the request path), so the merchant's dashboard reads a
+//! range of hours in a few queries instead of scanning orders.
 //!
 //! Items (`pk` / `sk`), each a number per metric (`OrderPaid`, `Revenue` in fen, …) added to
 //! atomically, and each gone 400 days after its hour (`expiresAt`):
