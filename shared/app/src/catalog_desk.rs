@@ -110,11 +110,7 @@ impl CatalogDesk {
         actor: &Actor,
         now: i64,
     ) -> Result<StaffProduct, CatalogDeskError> {
-        let before = self
-            .catalog
-            .staff_product(id)
-            .await?
-            .ok_or(CatalogDeskError::ProductNotFound)?;
+        let before = self.stored(id).await?;
         let (product, skus) = draft.parse(id).map_err(CatalogDeskError::Invalid)?;
         self.write_product(
             "product.edit",
@@ -128,6 +124,14 @@ impl CatalogDesk {
         .await
     }
 
+    /// The product as stored, to write against.
+    async fn stored(&self, id: &ProductId) -> Result<StaffProduct, CatalogDeskError> {
+        self.catalog
+            .staff_product(id)
+            .await?
+            .ok_or(CatalogDeskError::ProductNotFound)
+    }
+
     /// Puts a product on the shelf or takes it off, against `seen`; audited as `product.shelf`.
     pub async fn set_shelf(
         &self,
@@ -137,11 +141,7 @@ impl CatalogDesk {
         actor: &Actor,
         now: i64,
     ) -> Result<StaffProduct, CatalogDeskError> {
-        let before = self
-            .catalog
-            .staff_product(id)
-            .await?
-            .ok_or(CatalogDeskError::ProductNotFound)?;
+        let before = self.stored(id).await?;
         let product = domain::catalog::Product {
             on_shelf,
             ..before.product.clone()
@@ -174,7 +174,10 @@ impl CatalogDesk {
         if !categories.iter().any(|c| c.id == product.category_id) {
             return Err(CatalogDeskError::NoSuchCategory);
         }
-        let writes = self.catalog.product_writes(product, skus, expect).await?;
+        let writes = self
+            .catalog
+            .product_writes(product, skus, &categories, expect)
+            .await?;
         let sku_view = |skus: &[Sku]| -> Vec<serde_json::Value> {
             skus.iter()
                 .map(|k| json!({"id": k.id, "specs": k.specs, "price": k.price, "stock": k.stock}))

@@ -537,8 +537,9 @@ impl CatalogStore {
     /// shopctl's bootstrap; staff write through [`CatalogStore::product_writes`] with their
     /// audit record). Stock and sales already recorded are kept.
     pub async fn put_product(&self, product: &Product, skus: &[Sku]) -> Result<(), StoreError> {
+        let categories = self.categories().await?;
         let writes = self
-            .product_writes(product, skus, ProductExpect::Any)
+            .product_writes(product, skus, &categories, ProductExpect::Any)
             .await?;
         if let Some(failed) =
             super::transact(&self.client, writes, "TransactWriteItems product").await?
@@ -556,11 +557,13 @@ impl CatalogStore {
     /// then each SKU, refused if the id is another product's. A SKU already stored keeps its
     /// stock, price, member prices and offers (each changed by its own conditional write); a
     /// new one takes the given ones. The product's `version` counts its writes. Its search
-    /// postings follow with [`CatalogStore::sync_terms`].
+    /// postings follow with [`CatalogStore::sync_terms`]. `categories` are the shop's, as the
+    /// caller read them (to check the product's), for the categories above the product's.
     pub async fn product_writes(
         &self,
         product: &Product,
         skus: &[Sku],
+        categories: &[Category],
         expect: ProductExpect,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let previous = self.stored_meta(&product.id).await?;
@@ -575,20 +578,18 @@ impl CatalogStore {
             BTreeSet::new()
         };
         // The categories above the product's, so checkout needs no tree to apply a category rule.
-        let parents: HashMap<CategoryId, Option<CategoryId>> = self
-            .categories()
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c.parent_id))
+        let parents: HashMap<&CategoryId, Option<&CategoryId>> = categories
+            .iter()
+            .map(|c| (&c.id, c.parent_id.as_ref()))
             .collect();
-        let mut parent_categories = Vec::new();
-        let mut at = parents.get(&product.category_id).cloned().flatten();
+        let mut parent_categories: Vec<CategoryId> = Vec::new();
+        let mut at = parents.get(&product.category_id).copied().flatten();
         while let Some(parent) = at {
-            if parent_categories.contains(&parent) || parent_categories.len() > 8 {
+            if parent_categories.contains(parent) || parent_categories.len() > 8 {
                 break;
             }
-            at = parents.get(&parent).cloned().flatten();
-            parent_categories.push(parent);
+            at = parents.get(parent).copied().flatten();
+            parent_categories.push(parent.clone());
         }
 
         let mut meta = to_item(&Product {
