@@ -612,3 +612,51 @@ async fn a_category_staff_create_is_in_the_shops_tree_at_once_and_keeps_its_pare
         (1, 1)
     );
 }
+
+#[tokio::test]
+async fn a_product_write_without_what_it_needs_is_refused_naming_the_field() {
+    // given an operator and a seeded product
+    let shop = TestShop::start().await;
+    let (owner_token, _, _) = owner(&shop, "laoban.v").await;
+    let (operator, _) = member(&shop, &owner_token, "yunying.v", Role::Operator).await;
+    let cases = [
+        // an edit that names no version, a shelving without onShelf, a new one without an id
+        (
+            "/admin/v1/products/cashew",
+            json!({"title": "腰果", "categoryId": "snacks", "skus": [{"id": "cashew-1", "price": 4590}]}),
+            "version",
+        ),
+        (
+            "/admin/v1/products/cashew/shelf",
+            json!({"version": 1}),
+            "onShelf",
+        ),
+        (
+            "/admin/v1/products",
+            json!({"title": "无名", "categoryId": "snacks", "skus": [{"id": "x-1", "price": 1}]}),
+            "id",
+        ),
+        (
+            "/admin/v1/products",
+            json!({"id": "bad-cat", "title": "无类", "categoryId": "nowhere", "skus": [{"id": "x-1", "price": 1}]}),
+            "categoryId",
+        ),
+    ];
+    for (path, body, field) in cases {
+        // when it is sent
+        let answer = shop.post_as(&operator, path, &body).await;
+        // then it is a 4xx naming the field, and nothing was written
+        assert!(
+            (400..500).contains(&answer.status),
+            "{path}: {}",
+            answer.text
+        );
+        assert_eq!(
+            answer.body["error"]["field"], field,
+            "{path}: {}",
+            answer.text
+        );
+    }
+    assert_eq!(audited(&shop, "product.create").await, 0);
+    assert_eq!(audited(&shop, "product.edit").await, 0);
+}
