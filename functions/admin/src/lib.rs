@@ -8,6 +8,7 @@
 //! the check of its hash chain.
 
 mod catalog;
+mod exports;
 mod orders;
 mod reports;
 
@@ -122,6 +123,11 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         Some(Permission::PromotionsWrite),
     ),
     (
+        "POST /admin/v1/exports/orders",
+        Some(Permission::DataExport),
+    ),
+    ("GET /admin/v1/exports/{id}", Some(Permission::DataExport)),
+    (
         "GET /admin/v1/reports/funnel",
         Some(Permission::ReportsRead),
     ),
@@ -171,6 +177,8 @@ pub struct Admin {
     cursors: CursorSealer,
     /// The low-stock threshold of SKUs that set none (`LOW_STOCK_THRESHOLD`).
     low_stock_default: u64,
+    /// Orders exported as CSV, written by the exports consumer.
+    exports: app::exports::ExportDesk,
 }
 
 /// The one place staff errors become HTTP answers.
@@ -323,6 +331,16 @@ impl Admin {
             clients.dynamodb.clone(),
             settings.required("CATALOG_TABLE")?,
         );
+        let media = clients.media_bucket(settings)?;
+        let exports = app::exports::ExportDesk::new(
+            store::exports::ExportStore::new(
+                clients.dynamodb.clone(),
+                settings.required("ORDERS_TABLE")?,
+            ),
+            store::queue::Queue::new(clients.sqs.clone(), settings.required("EXPORTS_QUEUE_URL")?),
+            audit.clone(),
+            media.clone(),
+        );
         Ok(Self {
             metrics: clients.metrics("admin"),
             sessions: StaffSessions::new(&secret, store.clone())?,
@@ -342,9 +360,10 @@ impl Admin {
                     clients.sqs.clone(),
                     settings.required("DEADLINES_QUEUE_URL")?,
                 )),
-            media: clients.media_bucket(settings)?,
+            media,
             cursors: CursorSealer::derive(&secret),
             low_stock_default: app::catalog_desk::low_stock_threshold(settings)?,
+            exports,
         })
     }
 
@@ -784,6 +803,8 @@ impl HttpFunction for Admin {
                 "DELETE /admin/v1/skus/{id}/offers/{kind}" => {
                     self.end_offer(&req, &caller, now).await
                 }
+                "POST /admin/v1/exports/orders" => self.export_orders(&req, &caller, now).await,
+                "GET /admin/v1/exports/{id}" => self.export_status(&req, &caller, now).await,
                 "GET /admin/v1/reports/funnel" => self.funnel_report(&req, now).await,
                 "GET /admin/v1/reports/hourly" => self.hourly_report(&req, now).await,
                 "GET /admin/v1/reports/top-products" => self.top_products_report(&req, now).await,

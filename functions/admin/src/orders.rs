@@ -30,6 +30,40 @@ fn staff_view(order: &Order) -> Result<Value, ApiError> {
     Ok(view)
 }
 
+/// What a listing or an export narrows the orders by, as staff wrote it.
+pub(crate) fn order_filter(
+    status: Option<&str>,
+    provider: Option<&str>,
+    channel: Option<&str>,
+) -> Result<OrderFilter, ApiError> {
+    Ok(OrderFilter {
+        status: status
+            .map(|s| {
+                OrderStatus::parse(s)
+                    .ok_or_else(|| ApiError::invalid_field("status", "is not an order status"))
+            })
+            .transpose()?,
+        provider: provider
+            .map(|p| {
+                domain::payment::Provider::parse(p)
+                    .ok_or_else(|| ApiError::invalid_field("provider", "must be wechat or alipay"))
+            })
+            .transpose()?,
+        channel: channel
+            .map(|c| {
+                if c.chars().count() <= 40 {
+                    Ok(c.to_string())
+                } else {
+                    Err(ApiError::invalid_field(
+                        "channel",
+                        "is at most 40 characters",
+                    ))
+                }
+            })
+            .transpose()?,
+    })
+}
+
 impl Admin {
     async fn stored(&self, id: &OrderId) -> Result<Order, ApiError> {
         Ok(self
@@ -56,22 +90,7 @@ impl Admin {
         }
         let app::reports::DayRange { from, to, days } =
             super::day_range(req, now, DEFAULT_LIST_DAYS, MAX_LIST_DAYS)?;
-        let filter = OrderFilter {
-            status: param("status")
-                .map(|s| {
-                    OrderStatus::parse(s)
-                        .ok_or_else(|| ApiError::invalid_field("status", "is not an order status"))
-                })
-                .transpose()?,
-            provider: param("provider")
-                .map(|p| {
-                    domain::payment::Provider::parse(p).ok_or_else(|| {
-                        ApiError::invalid_field("provider", "must be wechat or alipay")
-                    })
-                })
-                .transpose()?,
-            channel: param("channel").map(str::to_string),
-        };
+        let filter = order_filter(param("status"), param("provider"), param("channel"))?;
         let scope = format!(
             "orders|{from}|{to}|{}|{}|{}",
             param("status").unwrap_or(""),

@@ -105,6 +105,8 @@ pub struct LocalStack {
     pub logistics_hook: Arc<logistics_hook::LogisticsHook>,
     pub share_reward: Arc<share_reward::ShareReward>,
     pub rewards: Arc<rewards::Rewards>,
+    /// Writes the orders exports staff ask for.
+    pub exports: Arc<exports::Exports>,
     pub wechat_push: Arc<wechat_push::WeChatPush>,
     pub admin: Arc<admin::Admin>,
     /// The subscriber of the functions' log groups, fed by [`LocalStack::ship_logs`].
@@ -320,6 +322,7 @@ impl LocalStack {
             (None, None, None, None, None);
         let (mut fulfillment, mut logistics_hook) = (None, None);
         let (mut share_reward, mut rewards, mut wechat_push, mut admin) = (None, None, None, None);
+        let mut exports = None;
         let mut reports = None;
         all_settings.extend(shop_secret.clone());
         let mut function_settings = HashMap::new();
@@ -420,6 +423,15 @@ impl LocalStack {
                     ));
                     continue;
                 }
+                "ExportsFunction" => {
+                    let f =
+                        Arc::new(exports::Exports::new(&settings, &clients).with_context(context)?);
+                    for queue in &spec.queues {
+                        consumers.push((queue.clone(), f.clone()));
+                    }
+                    exports = Some(f);
+                    continue;
+                }
                 "RewardsFunction" => {
                     let f =
                         Arc::new(rewards::Rewards::new(&settings, &clients).with_context(context)?);
@@ -459,6 +471,7 @@ impl LocalStack {
             logistics_hook: logistics_hook.context("template has no LogisticsHookFunction")?,
             share_reward: share_reward.context("template has no ShareRewardFunction")?,
             rewards: rewards.context("template has no RewardsFunction")?,
+            exports: exports.context("template has no ExportsFunction")?,
             wechat_push: wechat_push.context("template has no WeChatPushFunction")?,
             admin: admin.context("template has no AdminFunction")?,
             reports: reports.context("template has no ReportsFunction")?,

@@ -125,6 +125,17 @@ impl BargainId {
     }
 }
 
+id_type!(
+    /// An orders export: 20 random characters, so one staff member's file cannot be guessed.
+    ExportId, 20, 20
+);
+
+impl ExportId {
+    pub fn generate() -> Self {
+        Self(random_token(20))
+    }
+}
+
 impl UserId {
     pub fn generate() -> Self {
         Self(format!("u{}", random_token(19)))

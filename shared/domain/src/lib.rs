@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cart;
 pub mod catalog;
 pub mod clock;
+pub mod export;
 pub mod field;
 pub mod ids;
 pub mod logistics;

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod cart;
 pub mod catalog;
+pub mod exports;
 pub mod marketing;
 pub mod media;
 pub mod orders;

@@ -192,6 +192,16 @@ impl MediaBucket {
         now: i64,
         seconds: u64,
     ) -> Result<String, MediaError> {
+        self.presigned_object(key.as_str(), now, seconds).await
+    }
+
+    /// A URL that fetches the object at `key` for `seconds`, with the function's own rights.
+    pub async fn presigned_object(
+        &self,
+        key: &str,
+        now: i64,
+        seconds: u64,
+    ) -> Result<String, MediaError> {
         let identity = self.credentials().await?.into();
         let mut settings = SigningSettings::default();
         settings.signature_location = SignatureLocation::QueryParams;
@@ -205,7 +215,7 @@ impl MediaBucket {
             .build()
             .map_err(|e| MediaError::Signing(e.to_string()))?
             .into();
-        let url = format!("{}/{}", self.base_url, key.as_str());
+        let url = format!("{}/{}", self.base_url, key);
         let host = host_of(&url).to_string();
         let request = SignableRequest::new(
             "GET",
@@ -247,7 +257,7 @@ impl MediaBucket {
     pub async fn keep(&self, key: &MediaKey, now: i64) -> Result<Kept, MediaError> {
         let body = KEPT_TAGGING.as_bytes();
         let (status, _) = self
-            .send_signed("PUT", &format!("{}?tagging", key.as_str()), body, now)
+            .send_signed("PUT", &format!("{}?tagging", key.as_str()), body, &[], now)
             .await?;
         match status {
             200..=299 => Ok(Kept::Kept),
@@ -261,7 +271,7 @@ impl MediaBucket {
     /// The photo's tags as S3 keeps them (`GetObjectTagging`'s XML): whether it is kept.
     pub async fn tagging(&self, key: &MediaKey, now: i64) -> Result<String, MediaError> {
         match self
-            .send_signed("GET", &format!("{}?tagging", key.as_str()), b"", now)
+            .send_signed("GET", &format!("{}?tagging", key.as_str()), b"", &[], now)
             .await?
         {
             (200, body) => Ok(body),
@@ -271,13 +281,37 @@ impl MediaBucket {
         }
     }
 
+    /// Writes a file the shop made (an export) at `key`: S3's `PutObject`, signed here. The
+    /// content type and disposition are stored with it, so its link downloads it by name.
+    pub async fn put_file(
+        &self,
+        key: &str,
+        body: &[u8],
+        content_type: &str,
+        file_name: &str,
+        now: i64,
+    ) -> Result<(), MediaError> {
+        let disposition = format!("attachment; filename=\"{file_name}\"");
+        let headers = [
+            ("content-type", content_type),
+            ("content-disposition", disposition.as_str()),
+        ];
+        match self.send_signed("PUT", key, body, &headers, now).await? {
+            (200..=299, _) => Ok(()),
+            (status, _) => Err(MediaError::Unavailable(
+                format!("S3 PutObject answered {status}").into(),
+            )),
+        }
+    }
+
     /// One request to the bucket at `path`, signed in its headers (with the body's MD5, which
-    /// the tagging calls require): its status and body.
+    /// the tagging calls require) and `extra` ones: its status and body.
     async fn send_signed(
         &self,
         method: &str,
         path: &str,
         body: &[u8],
+        extra: &[(&str, &str)],
         now: i64,
     ) -> Result<(u16, String), MediaError> {
         let url = format!("{}/{path}", self.base_url);
@@ -300,7 +334,7 @@ impl MediaBucket {
         let request = SignableRequest::new(
             method,
             url.as_str(),
-            headers.into_iter(),
+            headers.into_iter().chain(extra.iter().copied()),
             SignableBody::Bytes(body),
         )
         .map_err(|e| MediaError::Signing(e.to_string()))?;
@@ -319,7 +353,12 @@ impl MediaBucket {
         let mut call = http
             .request(method, &url)
             .header("content-md5", &md5)
+            // A whole export (a few MB) takes longer than a tagging call.
+            .timeout(Duration::from_secs(5 + (body.len() / 200_000) as u64))
             .body(body.to_vec());
+        for (name, value) in extra {
+            call = call.header(*name, *value);
+        }
         for (name, value) in instructions.headers() {
             call = call.header(name, value);
         }

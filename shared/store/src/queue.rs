@@ -140,6 +140,14 @@ pub enum RewardMessage {
     },
 }
 
+/// For the exports consumer: write the export's file (once, by the export's state).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ExportMessage {
+    #[serde(rename = "orders.export", rename_all = "camelCase")]
+    Orders { export_id: domain::export::ExportId },
+}
+
 fn wechat() -> domain::payment::Provider {
     domain::payment::Provider::Wechat
 }

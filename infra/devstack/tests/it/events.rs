@@ -167,9 +167,21 @@ async fn staff_for_samples(shop: &TestShop) -> SampleStaff {
         .unwrap()
         .pending_totp
         .unwrap();
+    // An export the owner asked for, for the status sample.
+    let today = domain::clock::china_day(now);
+    let export = shop
+        .post_as(
+            &owner_token,
+            "/admin/v1/exports/orders",
+            &json!({"from": today, "to": today}),
+        )
+        .await;
+    assert_eq!(export.status, 202, "{}", export.text);
+    let export_id = export.body["export"]["id"].as_str().unwrap().to_string();
     SampleStaff {
         // Longest first: some placeholders begin with others.
         fills: vec![
+            ("REPLACE_WITH_AN_EXPORT_ID", export_id),
             ("REPLACE_WITH_A_STAFF_TOKEN_TO_SIGN_OUT", staff[1].2.clone()),
             (
                 "REPLACE_WITH_A_STAFF_TOKEN_TO_CHANGE_PASSWORD",
@@ -391,6 +403,8 @@ async fn every_sample_event_succeeds_through_its_handler() {
                 shop.stack.fulfillment.clone()
             } else if source.ends_with("RewardsQueue") {
                 shop.stack.rewards.clone()
+            } else if source.ends_with("ExportsQueue") {
+                shop.stack.exports.clone()
             } else {
                 shop.stack.deadlines.clone()
             };

@@ -9,6 +9,7 @@ mod browse;
 mod checkout;
 mod deploy;
 mod events;
+mod exports;
 mod funnel;
 mod login;
 mod logistics;

@@ -273,6 +273,7 @@ fn only_the_functions_that_need_shoppers_personal_data_may_open_it_and_fewer_may
         [
             "AdminFunction",
             "CheckoutFunction",
+            "ExportsFunction",
             "FulfillmentFunction",
             "LoginFunction",
             "WeChatPushFunction"
