@@ -16,10 +16,7 @@ use domain::ids::{CategoryId, ProductId, SkuId, UserId};
 use domain::logistics::Warehouse;
 use domain::money::Fen;
 use domain::pricing::{CouponValue, FullReduction, PointsPolicy, Scope, Tier};
-use domain::promotions::{
-    CouponTemplate, PromotionError, PromotionRules, Validity, validated_full_reduction,
-    validated_points_policy,
-};
+use domain::promotions::{CouponTemplate, PromotionError, PromotionRules, Validity};
 use std::fmt::Write as _;
 use store::StoreError;
 use store::catalog::CatalogStore;
@@ -143,6 +140,21 @@ impl From<PromotionError> for CliError {
     }
 }
 
+impl From<app::promotion_desk::PromotionDeskError> for CliError {
+    fn from(e: app::promotion_desk::PromotionDeskError) -> Self {
+        use app::promotion_desk::PromotionDeskError;
+        match e {
+            PromotionDeskError::Invalid(field) => {
+                CliError::invalid(option_of(&field.field), field.problem)
+            }
+            e @ PromotionDeskError::TotalBelowIssued { .. } => CliError::invalid("total", e),
+            e @ PromotionDeskError::NoSuchReduction(_) => CliError::NotFound(e.to_string()),
+            PromotionDeskError::Store(err) => CliError::Store(err),
+            other => CliError::Failed(other.to_string()),
+        }
+    }
+}
+
 /// The command-line option a domain field comes from.
 fn option_of(field: &str) -> &str {
     match field {
@@ -154,6 +166,15 @@ fn option_of(field: &str) -> &str {
         "pointsPerYuan" => "points-per-yuan",
         "maxShare" => "max-share",
         "scope" => "products",
+        "dailyCap" => "daily-cap",
+        "couponTemplate" => "coupon",
+        "streakBonus" => "streak-bonus",
+        "streakCap" => "streak-cap",
+        "earnPerYuan" => "earn-per-yuan",
+        "senderName" => "sender-name",
+        "senderPhone" => "sender-phone",
+        "senderAddress" => "sender-address",
+        "provinces" => "provinces",
         other => other,
     }
 }
@@ -216,6 +237,9 @@ pub struct Admin {
     pub shipments: ShipmentStore,
     pub reviews: ReviewStore,
     pub staff: app::staff::StaffDesk,
+    /// Coupons, 满减, points, invite and check-in policies and warehouses, as the merchant API
+    /// changes them (audited).
+    pub promotions: app::promotion_desk::PromotionDesk,
     /// Only the orders table: for keeping the merchant's order list whole.
     pub orders: store::orders::OrderStore,
 }
@@ -244,6 +268,11 @@ impl Admin {
             shipments: ShipmentStore::new(client.clone(), tables.orders, tables.catalog),
             reviews: ReviewStore::new(client.clone(), tables.reviews).showing(tables.catalog),
             orders: store::orders::OrderStore::new(client.clone(), tables.orders, "", "", ""),
+            promotions: app::promotion_desk::PromotionDesk::new(
+                MarketingStore::new(client.clone(), tables.marketing),
+                ShipmentStore::new(client.clone(), tables.orders, tables.catalog),
+                store::audit::AuditLog::new(client.clone(), tables.audit),
+            ),
             staff: app::staff::StaffDesk::new(
                 store::staff::StaffStore::new(client.clone(), tables.staff),
                 store::audit::AuditLog::new(client, tables.audit),
@@ -279,10 +308,12 @@ pub async fn run<S: AsRef<str>>(admin: &Admin, words: &[S], now: i64) -> Result<
     match words.as_slice() {
         ["coupon", "create", rest @ ..] => coupon_create(admin, Args::parse(rest)?, now).await,
         ["coupon", "list"] => coupon_list(admin).await,
-        ["reduction", "set", rest @ ..] => reduction_set(admin, Args::parse(rest)?).await,
-        ["reduction", "remove", rest @ ..] => reduction_remove(admin, Args::parse(rest)?).await,
+        ["reduction", "set", rest @ ..] => reduction_set(admin, Args::parse(rest)?, now).await,
+        ["reduction", "remove", rest @ ..] => {
+            reduction_remove(admin, Args::parse(rest)?, now).await
+        }
         ["rules"] => Ok(describe_rules(&admin.marketing.rules().await?)),
-        ["points", "policy", rest @ ..] => points_policy(admin, Args::parse(rest)?).await,
+        ["points", "policy", rest @ ..] => points_policy(admin, Args::parse(rest)?, now).await,
         ["flash-sale", "set", rest @ ..] => flash_sale_set(admin, Args::parse(rest)?, now).await,
         ["flash-sale", "end", rest @ ..] => {
             offer_end(admin, Args::parse(rest)?, OfferKind::FlashSale, now).await
@@ -301,9 +332,9 @@ pub async fn run<S: AsRef<str>>(admin: &Admin, words: &[S], now: i64) -> Result<
         ["bargain", "end", rest @ ..] => {
             offer_end(admin, Args::parse(rest)?, OfferKind::Bargain, now).await
         }
-        ["invite", "policy", rest @ ..] => invite_policy(admin, Args::parse(rest)?).await,
-        ["checkin", "policy", rest @ ..] => checkin_policy(admin, Args::parse(rest)?).await,
-        ["warehouse", "set", rest @ ..] => warehouse_set(admin, Args::parse(rest)?).await,
+        ["invite", "policy", rest @ ..] => invite_policy(admin, Args::parse(rest)?, now).await,
+        ["checkin", "policy", rest @ ..] => checkin_policy(admin, Args::parse(rest)?, now).await,
+        ["warehouse", "set", rest @ ..] => warehouse_set(admin, Args::parse(rest)?, now).await,
         ["warehouse", "list"] => warehouse_list(admin).await,
         ["shipments", "exceptions"] => shipment_exceptions(admin).await,
         ["staff", "create-owner", name] => create_owner(admin, name, now).await,
@@ -503,7 +534,6 @@ async fn coupon_create(admin: &Admin, args: Args, now: i64) -> Result<String, Cl
             ));
         }
     };
-    let existing = admin.marketing.template(&id).await?;
     let template = CouponTemplate {
         id: id.clone(),
         title: args.optional("title").unwrap_or_default().to_string(),
@@ -514,28 +544,16 @@ async fn coupon_create(admin: &Admin, args: Args, now: i64) -> Result<String, Cl
         total_limit: required_number(&args, "total")?,
         per_user_limit: number(&args, "per-user")?.unwrap_or(1),
         issued: 0,
-    }
-    .validated()?;
-    if let Some(existing) = &existing
-        && template.total_limit < existing.issued
-    {
-        return Err(CliError::invalid(
-            "total",
-            format!(
-                "{} are claimed already; the total cannot be lower",
-                existing.issued
-            ),
-        ));
-    }
-    admin.marketing.put_template(&template).await?;
+    };
+    let saved = admin
+        .promotions
+        .save_coupon(template, &Actor::shopctl(), now)
+        .await?;
+    let template = saved.template;
     Ok(format!(
         "coupon {} {}: {} ({}), {}, {} in all, {} per shopper, for {}",
         template.id,
-        if existing.is_some() {
-            "updated"
-        } else {
-            "created"
-        },
+        if saved.created { "created" } else { "updated" },
         template.title,
         describe_value(&template.value),
         match template.validity {
@@ -651,62 +669,44 @@ fn describe_rules(rules: &PromotionRules) -> String {
     out
 }
 
-async fn reduction_set(admin: &Admin, args: Args) -> Result<String, CliError> {
+async fn reduction_set(admin: &Admin, args: Args, now: i64) -> Result<String, CliError> {
     args.only(&["tiers", "category", "products"])?;
     let id = promotion_id(&args)?;
-    let rule = validated_full_reduction(FullReduction {
+    let rule = FullReduction {
         id: id.to_string(),
         scope: scope(&args)?,
         tiers: parse_tiers(args.required("tiers")?)?,
-    })?;
+    };
     let rules = admin
-        .marketing
-        .edit_rules(|rules| {
-            rules.full_reductions.retain(|r| r.id != rule.id);
-            rules.full_reductions.push(rule.clone());
-            rules.full_reductions.sort_by(|a, b| a.id.cmp(&b.id));
-            Ok::<_, CliError>(())
-        })
-        .await??;
+        .promotions
+        .set_reduction(rule, &Actor::shopctl(), now)
+        .await?;
     Ok(describe_rules(&rules))
 }
 
-async fn reduction_remove(admin: &Admin, args: Args) -> Result<String, CliError> {
+async fn reduction_remove(admin: &Admin, args: Args, now: i64) -> Result<String, CliError> {
     args.only(&[])?;
     let id = promotion_id(&args)?;
     let rules = admin
-        .marketing
-        .edit_rules(|rules| {
-            let before = rules.full_reductions.len();
-            rules.full_reductions.retain(|r| r.id != id.as_str());
-            if rules.full_reductions.len() == before {
-                return Err(CliError::NotFound(format!("no full reduction named {id}")));
-            }
-            Ok(())
-        })
-        .await??;
+        .promotions
+        .remove_reduction(&id, &Actor::shopctl(), now)
+        .await?;
     Ok(describe_rules(&rules))
 }
 
-async fn points_policy(admin: &Admin, args: Args) -> Result<String, CliError> {
+async fn points_policy(admin: &Admin, args: Args, now: i64) -> Result<String, CliError> {
     args.only(&["points-per-yuan", "max-share", "earn-per-yuan"])?;
     args.no_positionals()?;
-    let policy = validated_points_policy(PointsPolicy {
+    let policy = PointsPolicy {
         points_per_unit: required_number(&args, "points-per-yuan")?,
         fen_per_unit: 100,
         max_share_percent: required_number(&args, "max-share")?,
-    })?;
+    };
     let earn = number::<u64>(&args, "earn-per-yuan")?;
     let rules = admin
-        .marketing
-        .edit_rules(|rules| {
-            rules.points = policy;
-            if let Some(earn) = earn {
-                rules.points_earned_per_yuan = earn;
-            }
-            Ok::<_, CliError>(())
-        })
-        .await??;
+        .promotions
+        .set_points(policy, earn, &Actor::shopctl(), now)
+        .await?;
     Ok(describe_rules(&rules))
 }
 
@@ -837,42 +837,26 @@ async fn offer_end(
     })
 }
 
-async fn invite_policy(admin: &Admin, args: Args) -> Result<String, CliError> {
+async fn invite_policy(admin: &Admin, args: Args, now: i64) -> Result<String, CliError> {
     args.only(&["points", "daily-cap", "coupon"])?;
     args.no_positionals()?;
-    let points: u64 = required_number(&args, "points")?;
-    let daily_cap: u32 = required_number(&args, "daily-cap")?;
-    let coupon = match args.optional("coupon") {
+    let coupon_template = match args.optional("coupon") {
         None | Some("none") => None,
-        Some(raw) => {
-            let id = PromotionId::parse(raw).map_err(|e| CliError::invalid("coupon", e))?;
-            if admin.marketing.template(&id).await?.is_none() {
-                return Err(CliError::invalid(
-                    "coupon",
-                    format!("no coupon template {id}"),
-                ));
-            }
-            Some(id)
-        }
+        Some(raw) => Some(PromotionId::parse(raw).map_err(|e| CliError::invalid("coupon", e))?),
     };
-    if points == 0 && coupon.is_none() {
-        return Err(CliError::invalid("points", "give points, a coupon or both"));
-    }
+    let policy = domain::social::InvitePolicy {
+        points: required_number(&args, "points")?,
+        coupon_template,
+        daily_cap: required_number(&args, "daily-cap")?,
+    };
     let rules = admin
-        .marketing
-        .edit_rules(|rules| {
-            rules.invite = domain::social::InvitePolicy {
-                points,
-                coupon_template: coupon.clone(),
-                daily_cap,
-            };
-            Ok::<_, CliError>(())
-        })
-        .await??;
+        .promotions
+        .set_invite(policy, &Actor::shopctl(), now)
+        .await?;
     Ok(describe_rules(&rules))
 }
 
-async fn checkin_policy(admin: &Admin, args: Args) -> Result<String, CliError> {
+async fn checkin_policy(admin: &Admin, args: Args, now: i64) -> Result<String, CliError> {
     args.only(&["points", "streak-bonus", "streak-cap"])?;
     args.no_positionals()?;
     let policy = domain::social::CheckinPolicy {
@@ -880,16 +864,10 @@ async fn checkin_policy(admin: &Admin, args: Args) -> Result<String, CliError> {
         streak_bonus: required_number(&args, "streak-bonus")?,
         streak_cap: required_number(&args, "streak-cap")?,
     };
-    if !(1..=365).contains(&policy.streak_cap) {
-        return Err(CliError::invalid("streak-cap", "must be 1 to 365 days"));
-    }
     let rules = admin
-        .marketing
-        .edit_rules(|rules| {
-            rules.checkin = policy;
-            Ok::<_, CliError>(())
-        })
-        .await??;
+        .promotions
+        .set_checkin(policy, &Actor::shopctl(), now)
+        .await?;
     Ok(describe_rules(&rules))
 }
 
@@ -1060,18 +1038,7 @@ async fn member(admin: &Admin, args: Args, set: bool) -> Result<String, CliError
     })
 }
 
-fn text_option(args: &Args, option: &str, max: usize) -> Result<String, CliError> {
-    let value = args.required(option)?.trim();
-    if value.is_empty() || value.chars().count() > max {
-        return Err(CliError::invalid(
-            option,
-            format!("must be 1 to {max} characters"),
-        ));
-    }
-    Ok(value.to_string())
-}
-
-async fn warehouse_set(admin: &Admin, args: Args) -> Result<String, CliError> {
+async fn warehouse_set(admin: &Admin, args: Args, now: i64) -> Result<String, CliError> {
     args.only(&[
         "name",
         "courier",
@@ -1088,45 +1055,27 @@ async fn warehouse_set(admin: &Admin, args: Args) -> Result<String, CliError> {
         Some("yes") => true,
         Some(_) => return Err(CliError::invalid("default", "must be yes or no")),
     };
-    let provinces: Vec<String> = args
-        .optional("provinces")
-        .unwrap_or("")
-        .split([',', '，'])
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect();
-    if provinces.is_empty() && !is_default {
-        return Err(CliError::invalid(
-            "provinces",
-            "name the provinces it serves, or make it the --default yes warehouse",
-        ));
-    }
-    let courier = text_option(&args, "courier", 30)?;
-    if !courier
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    {
-        return Err(CliError::invalid(
-            "courier",
-            "must be a Kuaidi100 company code like zhongtong or shunfeng",
-        ));
-    }
-    let phone = text_option(&args, "sender-phone", 20)?;
-    domain::phone::PhoneNumber::parse_mainland(&phone)
-        .map_err(|e| CliError::invalid("sender-phone", e))?;
+    let text = |option: &str| args.required(option).map(str::to_string);
     let warehouse = Warehouse {
         id,
-        name: text_option(&args, "name", 30)?,
-        provinces,
+        name: text("name")?,
+        provinces: args
+            .optional("provinces")
+            .unwrap_or("")
+            .split([',', '，'])
+            .map(str::to_string)
+            .collect(),
         priority: required_number(&args, "priority")?,
         is_default,
-        courier,
-        sender_name: text_option(&args, "sender-name", 25)?,
-        sender_phone: phone,
-        sender_address: text_option(&args, "sender-address", 120)?,
+        courier: text("courier")?,
+        sender_name: text("sender-name")?,
+        sender_phone: text("sender-phone")?,
+        sender_address: text("sender-address")?,
     };
-    admin.shipments.put_warehouse(&warehouse).await?;
+    let warehouse = admin
+        .promotions
+        .save_warehouse(warehouse, &Actor::shopctl(), now)
+        .await?;
     Ok(format!(
         "warehouse {} ({}) ships with {} to {}{}",
         warehouse.id,
@@ -1146,13 +1095,12 @@ async fn warehouse_set(admin: &Admin, args: Args) -> Result<String, CliError> {
 }
 
 async fn warehouse_list(admin: &Admin) -> Result<String, CliError> {
-    let mut warehouses = admin.shipments.warehouses().await?;
+    let warehouses = admin.promotions.warehouses().await?;
     if warehouses.is_empty() {
         return Ok(
             "no warehouses yet: paid orders cannot ship until `shopctl warehouse set`".into(),
         );
     }
-    warehouses.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.id.cmp(&b.id)));
     Ok(warehouses
         .iter()
         .map(|w| {

@@ -2,7 +2,7 @@
 //! and refunds exactly once whichever way their news arrives (`payment`), the port every use
 //! case pays and refunds through, whatever the provider (`provider`), a shopper's rights over
 //! their data (`privacy`), refunds asked for and decided by
-//! staff (`after_sales`), orders exported as CSV (`exports`), a receipt confirmed on WeChat (`receipt`), the live reports from the
+//! staff (`after_sales`), promotions and warehouses as staff set them (`promotion_desk`), orders exported as CSV (`exports`), a receipt confirmed on WeChat (`receipt`), the live reports from the
 //! hourly counters (`reports`), and WeChat's shared access_token (`wechat`).
 //!
 //! Depends on the domain, the stores, the providers, the settings and telemetry: never on the
@@ -16,6 +16,7 @@ pub mod exports;
 pub mod order_desk;
 pub mod payment;
 pub mod privacy;
+pub mod promotion_desk;
 pub mod provider;
 pub mod receipt;
 pub mod reports;

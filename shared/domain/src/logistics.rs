@@ -75,6 +75,66 @@ pub struct Warehouse {
     pub sender_address: String,
 }
 
+impl Warehouse {
+    /// The warehouse, if parcels can leave from it: a short id, a name, the provinces it serves
+    /// (or it is the default), a Kuaidi100 company code, and a sender a courier can call.
+    pub fn validated(mut self) -> Result<Self, crate::field::FieldError> {
+        use crate::field::FieldError;
+        let text = |value: &str, field: &'static str, max: usize| {
+            let value = value.trim();
+            if value.is_empty() || value.chars().count() > max {
+                Err(FieldError::new(
+                    field,
+                    format!("must be 1 to {max} characters"),
+                ))
+            } else {
+                Ok(value.to_string())
+            }
+        };
+        crate::ids::PromotionId::parse(&self.id)
+            .map_err(|e| FieldError::new("id", e.to_string()))?;
+        self.name = text(&self.name, "name", 30)?;
+        self.provinces = self
+            .provinces
+            .iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if self.provinces.is_empty() && !self.is_default {
+            return Err(FieldError::new(
+                "provinces",
+                "name the provinces it serves, or make it the default warehouse",
+            ));
+        }
+        if self.provinces.len() > 40 || self.provinces.iter().any(|p| p.chars().count() > 20) {
+            return Err(FieldError::new(
+                "provinces",
+                "at most 40 provinces of up to 20 characters",
+            ));
+        }
+        self.courier = text(&self.courier, "courier", 30)?;
+        if !self
+            .courier
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return Err(FieldError::new(
+                "courier",
+                "must be a Kuaidi100 company code like zhongtong or shunfeng",
+            ));
+        }
+        self.sender_phone = text(&self.sender_phone, "senderPhone", 20)?;
+        crate::phone::PhoneNumber::parse_mainland(&self.sender_phone)
+            .map_err(|e| FieldError::new("senderPhone", e.to_string()))?;
+        self.sender_name = text(&self.sender_name, "senderName", 25)?;
+        self.sender_address = text(&self.sender_address, "senderAddress", 120)?;
+        if self.priority > 1000 {
+            return Err(FieldError::new("priority", "must be 0 to 1000"));
+        }
+        Ok(self)
+    }
+}
+
 /// "浙江省", "浙江" and " 浙江 " are one province.
 fn province_key(name: &str) -> &str {
     let name = name.trim();

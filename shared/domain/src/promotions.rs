@@ -295,6 +295,38 @@ pub fn validated_points_policy(policy: PointsPolicy) -> Result<PointsPolicy, Pro
     Ok(policy)
 }
 
+/// An invite reward that gives something: points, a coupon or both, and a daily cap.
+pub fn validated_invite_policy(
+    policy: crate::social::InvitePolicy,
+) -> Result<crate::social::InvitePolicy, PromotionError> {
+    if policy.points == 0 && policy.coupon_template.is_none() {
+        return Err(invalid("points", "give points, a coupon or both"));
+    }
+    if policy.points > 100_000 {
+        return Err(invalid("points", "must be at most 100000"));
+    }
+    if !(1..=1000).contains(&policy.daily_cap) {
+        return Err(invalid("dailyCap", "must be 1 to 1000 rewards a day"));
+    }
+    Ok(policy)
+}
+
+/// A check-in reward whose streak counts up to a year at most.
+pub fn validated_checkin_policy(
+    policy: crate::social::CheckinPolicy,
+) -> Result<crate::social::CheckinPolicy, PromotionError> {
+    if policy.points > 10_000 {
+        return Err(invalid("points", "must be at most 10000 a day"));
+    }
+    if policy.streak_bonus > 10_000 {
+        return Err(invalid("streakBonus", "must be at most 10000"));
+    }
+    if !(1..=365).contains(&policy.streak_cap) {
+        return Err(invalid("streakCap", "must be 1 to 365 days"));
+    }
+    Ok(policy)
+}
+
 /// Points earned for paying `total` fen: whole yuan times the shop's earning rate.
 pub fn points_earned(total: crate::money::Fen, per_yuan: u64) -> u64 {
     (total.get() / 100).saturating_mul(per_yuan)

@@ -238,36 +238,6 @@ pub async fn delete_keys(
     Ok(deleted)
 }
 
-/// Writes `item` at `key`, keeping the stored value of each attribute in `keep` (counters the
-/// shop moves, like stock or coupons issued) and setting it only where none is stored yet.
-pub async fn upsert_keeping(
-    client: &Client,
-    table: &str,
-    key: Item,
-    item: Item,
-    keep: &[&str],
-) -> Result<(), StoreError> {
-    let mut update = client.update_item().table_name(table).set_key(Some(key));
-    let mut sets = Vec::new();
-    for (i, (name, value)) in item.into_iter().enumerate() {
-        let (n, v) = (format!("#a{i}"), format!(":v{i}"));
-        if keep.contains(&name.as_str()) {
-            sets.push(format!("{n} = if_not_exists({n}, {v})"));
-        } else {
-            sets.push(format!("{n} = {v}"));
-        }
-        update = update
-            .expression_attribute_names(n, name)
-            .expression_attribute_values(v, value);
-    }
-    update
-        .update_expression(format!("SET {}", sets.join(", ")))
-        .send()
-        .await
-        .map_err(|e| StoreError::dynamo("UpdateItem upsert", e))?;
-    Ok(())
-}
-
 /// Whether a single-item write failed only because its condition did not hold (a duplicate,
 /// a late event, a race lost): the caller's answer, not an error.
 pub fn condition_failed<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool

@@ -8,9 +8,7 @@
 //!
 //! The points ledger shares the table (`store::points`).
 
-use super::{
-    Item, StoreError, failed_conditions, from_item, get_i64, n, s, to_item, upsert_keeping,
-};
+use super::{Item, StoreError, failed_conditions, from_item, get_i64, n, s, to_item};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use domain::ids::OrderId;
@@ -75,19 +73,6 @@ impl MarketingStore {
     }
 
     /// Creates or edits a template; how many were issued stays as claims left it.
-    pub async fn put_template(&self, template: &CouponTemplate) -> Result<(), StoreError> {
-        let mut item = to_item(template);
-        item.insert("issued".into(), n(0));
-        upsert_keeping(
-            &self.client,
-            &self.table,
-            template_key(&template.id),
-            item,
-            &["issued"],
-        )
-        .await
-    }
-
     pub async fn template(&self, id: &PromotionId) -> Result<Option<CouponTemplate>, StoreError> {
         let out = self
             .client
@@ -251,7 +236,8 @@ impl MarketingStore {
         Ok(self.versioned_rules().await?.0)
     }
 
-    async fn versioned_rules(&self) -> Result<(PromotionRules, i64), StoreError> {
+    /// The rules with the version a write of them must find.
+    pub async fn versioned_rules(&self) -> Result<(PromotionRules, i64), StoreError> {
         let out = self
             .client
             .get_item()
@@ -269,37 +255,53 @@ impl MarketingStore {
         Ok((read_rules(out.item.as_ref())?, version))
     }
 
-    /// Changes the rules with `edit`, re-reading and retrying if someone else changed them
-    /// in between. `edit` may refuse the change.
-    pub async fn edit_rules<E>(
+    /// The write that replaces the rules read at `version`, refused if someone wrote them
+    /// since: commit it with its audit record.
+    pub fn rules_write(
         &self,
-        edit: impl Fn(&mut PromotionRules) -> Result<(), E>,
-    ) -> Result<Result<PromotionRules, E>, StoreError> {
-        loop {
-            let (mut rules, version) = self.versioned_rules().await?;
-            if let Err(e) = edit(&mut rules) {
-                return Ok(Err(e));
-            }
-            let mut item = to_item(&rules);
-            item.extend(rules_key());
-            item.insert("version".into(), n(version + 1));
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk) OR version = :v")
-                .expression_attribute_values(":v", n(version))
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(Ok(rules)),
-                Err(err) if super::condition_failed(&err) => {
-                    continue;
-                }
-                Err(err) => return Err(StoreError::dynamo("PutItem promotion rules", err)),
-            }
+        rules: &PromotionRules,
+        version: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut item = to_item(rules);
+        item.extend(rules_key());
+        item.insert("version".into(), n(version + 1));
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR version = :v")
+            .expression_attribute_values(":v", n(version))
+            .build()
+            .map_err(|e| StoreError::dynamo("build transaction", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The write that creates or replaces a coupon template, keeping how many were claimed,
+    /// refused when more were claimed than its new total: commit it with its audit record.
+    pub fn template_write(
+        &self,
+        template: &CouponTemplate,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut item = to_item(template);
+        item.remove("issued");
+        let mut sets = vec!["issued = if_not_exists(issued, :zero)".to_string()];
+        let mut update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(template_key(&template.id)))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":total", n(template.total_limit));
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            let (a, v) = (format!("#a{i}"), format!(":v{i}"));
+            sets.push(format!("{a} = {v}"));
+            update = update
+                .expression_attribute_names(a, name)
+                .expression_attribute_values(v, value);
         }
+        let update = update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression("attribute_not_exists(pk) OR issued <= :total")
+            .build()
+            .map_err(|e| StoreError::dynamo("build transaction", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 }
 

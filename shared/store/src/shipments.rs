@@ -94,18 +94,22 @@ impl ShipmentStore {
         out.items().iter().map(from_item).collect()
     }
 
-    pub async fn put_warehouse(&self, warehouse: &Warehouse) -> Result<(), StoreError> {
+    /// The write that creates or replaces a warehouse: commit it with its audit record.
+    pub fn warehouse_write(
+        &self,
+        warehouse: &Warehouse,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
         let mut item = to_item(warehouse);
         item.insert("pk".into(), s("WAREHOUSE"));
         item.insert("sk".into(), s(&warehouse.id));
-        self.client
-            .put_item()
+        let put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(&self.catalog)
             .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("PutItem warehouse", e))?;
-        Ok(())
+            .build()
+            .map_err(|e| StoreError::dynamo("build transaction", e))?;
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .put(put)
+            .build())
     }
 
     /// Takes the order's shipping for this worker: only a PAID order (or one whose group completed:
