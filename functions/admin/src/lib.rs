@@ -10,6 +10,7 @@
 mod catalog;
 mod exports;
 mod orders;
+mod promotions;
 mod reports;
 
 use app::after_sales::{AfterSales, Verdict};
@@ -122,6 +123,34 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         "DELETE /admin/v1/skus/{id}/offers/{kind}",
         Some(Permission::PromotionsWrite),
     ),
+    ("GET /admin/v1/coupons", Some(Permission::PromotionsWrite)),
+    ("POST /admin/v1/coupons", Some(Permission::PromotionsWrite)),
+    (
+        "GET /admin/v1/promotions",
+        Some(Permission::PromotionsWrite),
+    ),
+    (
+        "POST /admin/v1/promotions/reductions/{id}",
+        Some(Permission::PromotionsWrite),
+    ),
+    (
+        "DELETE /admin/v1/promotions/reductions/{id}",
+        Some(Permission::PromotionsWrite),
+    ),
+    (
+        "POST /admin/v1/promotions/points",
+        Some(Permission::PromotionsWrite),
+    ),
+    (
+        "POST /admin/v1/promotions/invite",
+        Some(Permission::PromotionsWrite),
+    ),
+    (
+        "POST /admin/v1/promotions/checkin",
+        Some(Permission::PromotionsWrite),
+    ),
+    ("GET /admin/v1/warehouses", Some(Permission::Shipping)),
+    ("POST /admin/v1/warehouses/{id}", Some(Permission::Shipping)),
     (
         "POST /admin/v1/exports/orders",
         Some(Permission::DataExport),
@@ -179,6 +208,8 @@ pub struct Admin {
     low_stock_default: u64,
     /// Orders exported as CSV, written by the exports consumer.
     exports: app::exports::ExportDesk,
+    /// Coupons, 满减, points, invite and check-in policies, warehouses.
+    promotions: app::promotion_desk::PromotionDesk,
 }
 
 /// The one place staff errors become HTTP answers.
@@ -341,7 +372,16 @@ impl Admin {
             audit.clone(),
             media.clone(),
         );
+        let promotions = app::promotion_desk::PromotionDesk::new(
+            store::marketing::MarketingStore::new(
+                clients.dynamodb.clone(),
+                settings.required("MARKETING_TABLE")?,
+            ),
+            shipments.clone(),
+            audit.clone(),
+        );
         Ok(Self {
+            promotions,
             metrics: clients.metrics("admin"),
             sessions: StaffSessions::new(&secret, store.clone())?,
             desk: StaffDesk::new(store, audit.clone()),
@@ -803,6 +843,20 @@ impl HttpFunction for Admin {
                 "DELETE /admin/v1/skus/{id}/offers/{kind}" => {
                     self.end_offer(&req, &caller, now).await
                 }
+                "GET /admin/v1/coupons" => self.coupons().await,
+                "POST /admin/v1/coupons" => self.save_coupon(&req, &caller, now).await,
+                "GET /admin/v1/promotions" => self.promotion_rules().await,
+                "POST /admin/v1/promotions/reductions/{id}" => {
+                    self.set_reduction(&req, &caller, now).await
+                }
+                "DELETE /admin/v1/promotions/reductions/{id}" => {
+                    self.remove_reduction(&req, &caller, now).await
+                }
+                "POST /admin/v1/promotions/points" => self.set_points(&req, &caller, now).await,
+                "POST /admin/v1/promotions/invite" => self.set_invite(&req, &caller, now).await,
+                "POST /admin/v1/promotions/checkin" => self.set_checkin(&req, &caller, now).await,
+                "GET /admin/v1/warehouses" => self.warehouses().await,
+                "POST /admin/v1/warehouses/{id}" => self.save_warehouse(&req, &caller, now).await,
                 "POST /admin/v1/exports/orders" => self.export_orders(&req, &caller, now).await,
                 "GET /admin/v1/exports/{id}" => self.export_status(&req, &caller, now).await,
                 "GET /admin/v1/reports/funnel" => self.funnel_report(&req, now).await,

@@ -1,7 +1,7 @@
-//! `shopctl`: how a merchant sets up promotions without an admin UI. Every command validates
-//! what it is given, names the option that is wrong, and writes through the same stores the
-//! functions read, so what it writes is exactly what checkout prices with. The demo seed runs
-//! these same commands.
+//! `shopctl`: the merchant's tool for the shop's setup from a terminal. Promotions, offers and
+//! warehouses go through the same use cases as the merchant API (`app::promotion_desk`,
+//! `app::catalog_desk`), audited as `shopctl`; every command names the option that is wrong,
+//! so what it writes is exactly what checkout prices with. The demo seed runs these commands.
 //!
 //! Amounts are yuan as merchants write them ("19.9", "20"); times are `YYYY-MM-DD`,
 //! `YYYY-MM-DDTHH:MM` (both in China time), RFC 3339, or `now`, `now+2h`, `now-30m`, `now+7d`.

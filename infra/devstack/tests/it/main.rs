@@ -27,6 +27,7 @@ mod shopping;
 mod social;
 mod staff_catalog;
 mod staff_orders;
+mod staff_promotions;
 mod support;
 mod template_shape;
 mod wechat_push;

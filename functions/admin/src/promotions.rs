@@ -1,0 +1,247 @@
+//! The shop's promotions and warehouses for its staff: coupon templates, 满减 rules, the points,
+//! invite and check-in policies, and where parcels leave from. Bodies are the domain's own
+//! shapes (amounts in fen); the use case is shopctl's (`app::promotion_desk`).
+
+use super::{Admin, actor};
+use app::promotion_desk::PromotionDeskError;
+use domain::ids::PromotionId;
+use domain::logistics::Warehouse;
+use domain::pricing::{FullReduction, PointsPolicy, Scope, Tier};
+use domain::promotions::{CouponTemplate, PromotionRules};
+use domain::social::{CheckinPolicy, InvitePolicy};
+use edge::api::{self, ApiError, ApiRequest, ApiResponse, RequestExt};
+use edge::auth::StaffCaller;
+use serde::Deserialize;
+use serde_json::json;
+
+/// The one place promotion errors become HTTP answers.
+fn refused(err: PromotionDeskError) -> ApiError {
+    match err {
+        PromotionDeskError::Invalid(field) => ApiError::invalid_field(field.field, field.problem),
+        PromotionDeskError::TotalBelowIssued { issued } => {
+            ApiError::new(409, "total_below_claimed", err.to_string())
+                .with_field("totalLimit")
+                .with_detail("issued", json!(issued))
+        }
+        PromotionDeskError::NoSuchReduction(_) => {
+            ApiError::new(404, "reduction_not_found", err.to_string())
+        }
+        PromotionDeskError::Busy => ApiError::new(409, "rules_busy", err.to_string()),
+        PromotionDeskError::Store(e) => ApiError::unexpected(&e),
+    }
+}
+
+fn rules_view(rules: &PromotionRules) -> ApiResponse {
+    api::json(200, &json!({ "rules": rules }))
+}
+
+/// A rule's or a warehouse's id from the path, named as the body would name it.
+fn path_id(req: &ApiRequest) -> Result<PromotionId, ApiError> {
+    PromotionId::parse(req.path_param("id")?).map_err(|e| ApiError::invalid_field("id", e))
+}
+
+impl Admin {
+    /// `GET /admin/v1/coupons`: every coupon template with how many were claimed.
+    pub(crate) async fn coupons(&self) -> Result<ApiResponse, ApiError> {
+        let items = self
+            .promotions
+            .marketing
+            .templates()
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?;
+        Ok(api::json(200, &json!({ "items": items })))
+    }
+
+    /// `POST /admin/v1/coupons {id, title, value, scope, validity, claimUntil?, totalLimit,
+    /// perUserLimit}`: creates (201) or replaces (200) a template, its claimed count kept.
+    pub(crate) async fn save_coupon(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let template: CouponTemplate = req.json_body()?;
+        let saved = self
+            .promotions
+            .save_coupon(template, &actor(req, caller), now)
+            .await
+            .map_err(refused)?;
+        Ok(api::json(
+            if saved.created { 201 } else { 200 },
+            &json!({ "coupon": saved.template }),
+        ))
+    }
+
+    /// `GET /admin/v1/promotions`: the 满减 rules and the points, invite and check-in policies.
+    pub(crate) async fn promotion_rules(&self) -> Result<ApiResponse, ApiError> {
+        let rules = self
+            .promotions
+            .marketing
+            .rules()
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?;
+        Ok(rules_view(&rules))
+    }
+
+    /// `POST /admin/v1/promotions/reductions/{id} {scope, tiers: [{threshold, off}]}`.
+    pub(crate) async fn set_reduction(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(default = "whole_shop")]
+            scope: Scope,
+            tiers: Vec<Tier>,
+        }
+        fn whole_shop() -> Scope {
+            Scope::Shop
+        }
+        let id = path_id(req)?;
+        let body: Body = req.json_body()?;
+        let rule = FullReduction {
+            id: id.to_string(),
+            scope: body.scope,
+            tiers: body.tiers,
+        };
+        let rules = self
+            .promotions
+            .set_reduction(rule, &actor(req, caller), now)
+            .await
+            .map_err(refused)?;
+        Ok(rules_view(&rules))
+    }
+
+    /// `DELETE /admin/v1/promotions/reductions/{id}`.
+    pub(crate) async fn remove_reduction(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let id = path_id(req)?;
+        let rules = self
+            .promotions
+            .remove_reduction(&id, &actor(req, caller), now)
+            .await
+            .map_err(refused)?;
+        Ok(rules_view(&rules))
+    }
+
+    /// `POST /admin/v1/promotions/points {pointsPerYuan, maxSharePercent, earnPerYuan?}`: how
+    /// many points make a yuan off, the most of the goods they pay, what a yuan paid earns.
+    pub(crate) async fn set_points(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Body {
+            points_per_yuan: u64,
+            max_share_percent: u8,
+            earn_per_yuan: Option<u64>,
+        }
+        let body: Body = req.json_body()?;
+        let policy = PointsPolicy {
+            points_per_unit: body.points_per_yuan,
+            fen_per_unit: 100,
+            max_share_percent: body.max_share_percent,
+        };
+        let rules = self
+            .promotions
+            .set_points(policy, body.earn_per_yuan, &actor(req, caller), now)
+            .await
+            .map_err(|e| match e {
+                PromotionDeskError::Invalid(f) if f.field == "maxShare" => {
+                    ApiError::invalid_field("maxSharePercent", f.problem)
+                }
+                other => refused(other),
+            })?;
+        Ok(rules_view(&rules))
+    }
+
+    /// `POST /admin/v1/promotions/invite {points, dailyCap, couponTemplate?}`.
+    pub(crate) async fn set_invite(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let policy: InvitePolicy = req.json_body()?;
+        let rules = self
+            .promotions
+            .set_invite(policy, &actor(req, caller), now)
+            .await
+            .map_err(refused)?;
+        Ok(rules_view(&rules))
+    }
+
+    /// `POST /admin/v1/promotions/checkin {points, streakBonus, streakCap}`.
+    pub(crate) async fn set_checkin(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let policy: CheckinPolicy = req.json_body()?;
+        let rules = self
+            .promotions
+            .set_checkin(policy, &actor(req, caller), now)
+            .await
+            .map_err(refused)?;
+        Ok(rules_view(&rules))
+    }
+
+    /// `GET /admin/v1/warehouses`: first to ship first.
+    pub(crate) async fn warehouses(&self) -> Result<ApiResponse, ApiError> {
+        let items = self.promotions.warehouses().await.map_err(refused)?;
+        Ok(api::json(200, &json!({ "items": items })))
+    }
+
+    /// `POST /admin/v1/warehouses/{id} {name, provinces, priority, isDefault, courier,
+    /// senderName, senderPhone, senderAddress}`: creates or replaces it.
+    pub(crate) async fn save_warehouse(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Body {
+            name: String,
+            #[serde(default)]
+            provinces: Vec<String>,
+            priority: u32,
+            #[serde(default)]
+            is_default: bool,
+            courier: String,
+            sender_name: String,
+            sender_phone: String,
+            sender_address: String,
+        }
+        let id = path_id(req)?;
+        let body: Body = req.json_body()?;
+        let warehouse = Warehouse {
+            id: id.to_string(),
+            name: body.name,
+            provinces: body.provinces,
+            priority: body.priority,
+            is_default: body.is_default,
+            courier: body.courier,
+            sender_name: body.sender_name,
+            sender_phone: body.sender_phone,
+            sender_address: body.sender_address,
+        };
+        let saved = self
+            .promotions
+            .save_warehouse(warehouse, &actor(req, caller), now)
+            .await
+            .map_err(refused)?;
+        Ok(api::json(200, &json!({ "warehouse": saved })))
+    }
+}
