@@ -16,6 +16,7 @@ use serde_json::json;
 use store::ListPosition;
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct NumberChange {
     /// The value the staff member was shown: stock in units, price in fen.
     seen: Option<i64>,
@@ -33,6 +34,16 @@ fn seen(body: &NumberChange) -> Result<u64, ApiError> {
                 "seen",
                 "is required: the value you were shown, to change from",
             )
+        })
+}
+
+fn new_price(body: &NumberChange) -> Result<Fen, ApiError> {
+    body.price
+        .and_then(|p| u64::try_from(p).ok())
+        .filter(|p| (1..=100_000_000).contains(p))
+        .map(Fen::new)
+        .ok_or_else(|| {
+            ApiError::invalid_field("price", "must be the new price in fen, 1 to 100000000")
         })
 }
 
@@ -260,20 +271,92 @@ impl Admin {
         let id = sku_id(req)?;
         let body: NumberChange = req.json_body()?;
         let seen = Fen::new(seen(&body)?);
-        let price = body
-            .price
-            .and_then(|p| u64::try_from(p).ok())
-            .filter(|p| (1..=100_000_000).contains(p))
-            .map(Fen::new)
-            .ok_or_else(|| {
-                ApiError::invalid_field("price", "must be the new price in fen, 1 to 100000000")
-            })?;
+        let price = new_price(&body)?;
         let reason = domain::catalog::change_reason(body.reason.as_deref())?;
         let sku = self
             .catalog
             .change_price(&id, seen, price, &reason, &actor(req, caller), now)
             .await?;
         Ok(api::json(200, &sku))
+    }
+
+    /// `POST /admin/v1/stock/bulk {reason, changes: [{skuId, seen, set | delta}]}` and
+    /// `POST /admin/v1/prices/bulk {reason, changes: [{skuId, seen, price}]}`: up to 50 SKUs
+    /// at once, all or none, each from what the staff member saw. High-risk: step-up.
+    pub(crate) async fn change_many(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        number: store::catalog::SkuNumber,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Change {
+            sku_id: SkuId,
+            #[serde(flatten)]
+            number: NumberChange,
+        }
+        #[derive(Deserialize)]
+        struct Bulk {
+            reason: Option<String>,
+            changes: Vec<Change>,
+        }
+        caller.require_step_up(now)?;
+        let body: Bulk = req.json_body()?;
+        if body.changes.is_empty() || body.changes.len() > app::catalog_desk::MAX_BULK {
+            return Err(ApiError::invalid_field(
+                "changes",
+                format!("must list 1 to {} SKUs", app::catalog_desk::MAX_BULK),
+            ));
+        }
+        let reason = domain::catalog::change_reason(body.reason.as_deref())?;
+        let mut changes = Vec::with_capacity(body.changes.len());
+        for (i, change) in body.changes.iter().enumerate() {
+            let at = |field: &str| format!("changes[{i}].{field}");
+            if body.changes[..i].iter().any(|c| c.sku_id == change.sku_id) {
+                return Err(ApiError::invalid_field(at("skuId"), "is listed twice"));
+            }
+            let seen = seen(&change.number).map_err(|_| {
+                ApiError::invalid_field(at("seen"), "is required: the value you were shown")
+            })?;
+            let to = match number {
+                store::catalog::SkuNumber::Stock => {
+                    domain::catalog::StockChange::parse(change.number.set, change.number.delta)
+                        .map_err(|e| ApiError::invalid_field(at(&e.field), e.problem))?
+                        .applied_to(seen)
+                        .ok_or_else(|| {
+                            ApiError::new(422, "stock_below_zero", "stock cannot go below zero")
+                                .with_field(at("delta"))
+                        })?
+                }
+                store::catalog::SkuNumber::Price => new_price(&change.number)
+                    .map_err(|_| {
+                        ApiError::invalid_field(
+                            at("price"),
+                            "must be the new price in fen, 1 to 100000000",
+                        )
+                    })?
+                    .get(),
+            };
+            changes.push(app::catalog_desk::BulkChange {
+                sku: change.sku_id.clone(),
+                seen,
+                to,
+            });
+        }
+        self.catalog
+            .change_many(number, &changes, &reason, &actor(req, caller), now)
+            .await?;
+        let attribute = match number {
+            store::catalog::SkuNumber::Stock => "stock",
+            store::catalog::SkuNumber::Price => "price",
+        };
+        let items: Vec<serde_json::Value> = changes
+            .iter()
+            .map(|c| json!({"skuId": c.sku, attribute: c.to}))
+            .collect();
+        Ok(api::json(200, &json!({ "items": items })))
     }
 
     /// `GET /admin/v1/stock/low`: every on-shelf SKU at or under its threshold, lowest first.

@@ -10,19 +10,6 @@ use edge::auth::StaffCaller;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// The one place export errors become HTTP answers.
-fn refused(err: ExportError) -> ApiError {
-    match err {
-        ExportError::NotFound => ApiError::new(404, "export_not_found", "no such export"),
-        ExportError::Queue(_) | ExportError::Media(_) => ApiError::new(
-            503,
-            "export_unavailable",
-            "the export could not be started; try again in a moment",
-        ),
-        ExportError::Store(e) => ApiError::unexpected(&e),
-    }
-}
-
 fn view(shown: &ExportView) -> Value {
     let e = &shown.export;
     let mut out = json!({
@@ -117,7 +104,7 @@ impl Admin {
                 now,
             )
             .await
-            .map_err(refused)?;
+            .map_err(ApiError::from)?;
         Ok(api::json(
             202,
             &json!({ "export": view(&ExportView { export, link: None }) }),
@@ -131,13 +118,13 @@ impl Admin {
         caller: &StaffCaller,
         now: i64,
     ) -> Result<ApiResponse, ApiError> {
-        let id =
-            ExportId::parse(req.path_param("id")?).map_err(|_| refused(ExportError::NotFound))?;
+        let id = ExportId::parse(req.path_param("id")?)
+            .map_err(|_| ApiError::from(ExportError::NotFound))?;
         let shown = self
             .exports
             .look(&id, &caller.staff_id, now)
             .await
-            .map_err(refused)?;
+            .map_err(ApiError::from)?;
         Ok(api::json(200, &json!({ "export": view(&shown) })))
     }
 }

@@ -115,6 +115,8 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         Some(Permission::StockWrite),
     ),
     ("GET /admin/v1/stock/low", Some(Permission::StockWrite)),
+    ("POST /admin/v1/stock/bulk", Some(Permission::StockWrite)),
+    ("POST /admin/v1/prices/bulk", Some(Permission::CatalogWrite)),
     (
         "POST /admin/v1/skus/{id}/offers/{kind}",
         Some(Permission::PromotionsWrite),
@@ -837,6 +839,14 @@ impl HttpFunction for Admin {
                     self.set_low_stock_at(&req, &caller, now).await
                 }
                 "GET /admin/v1/stock/low" => self.low_stock().await,
+                "POST /admin/v1/stock/bulk" => {
+                    self.change_many(&req, &caller, store::catalog::SkuNumber::Stock, now)
+                        .await
+                }
+                "POST /admin/v1/prices/bulk" => {
+                    self.change_many(&req, &caller, store::catalog::SkuNumber::Price, now)
+                        .await
+                }
                 "POST /admin/v1/skus/{id}/offers/{kind}" => {
                     self.set_offer(&req, &caller, now).await
                 }

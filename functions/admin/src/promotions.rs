@@ -14,23 +14,6 @@ use edge::auth::StaffCaller;
 use serde::Deserialize;
 use serde_json::json;
 
-/// The one place promotion errors become HTTP answers.
-fn refused(err: PromotionDeskError) -> ApiError {
-    match err {
-        PromotionDeskError::Invalid(field) => ApiError::invalid_field(field.field, field.problem),
-        PromotionDeskError::TotalBelowIssued { issued } => {
-            ApiError::new(409, "total_below_claimed", err.to_string())
-                .with_field("totalLimit")
-                .with_detail("issued", json!(issued))
-        }
-        PromotionDeskError::NoSuchReduction(_) => {
-            ApiError::new(404, "reduction_not_found", err.to_string())
-        }
-        PromotionDeskError::Busy => ApiError::new(409, "rules_busy", err.to_string()),
-        PromotionDeskError::Store(e) => ApiError::unexpected(&e),
-    }
-}
-
 fn rules_view(rules: &PromotionRules) -> ApiResponse {
     api::json(200, &json!({ "rules": rules }))
 }
@@ -64,8 +47,7 @@ impl Admin {
         let saved = self
             .promotions
             .save_coupon(template, &actor(req, caller), now)
-            .await
-            .map_err(refused)?;
+            .await?;
         Ok(api::json(
             if saved.created { 201 } else { 200 },
             &json!({ "coupon": saved.template }),
@@ -109,8 +91,7 @@ impl Admin {
         let rules = self
             .promotions
             .set_reduction(rule, &actor(req, caller), now)
-            .await
-            .map_err(refused)?;
+            .await?;
         Ok(rules_view(&rules))
     }
 
@@ -125,8 +106,7 @@ impl Admin {
         let rules = self
             .promotions
             .remove_reduction(&id, &actor(req, caller), now)
-            .await
-            .map_err(refused)?;
+            .await?;
         Ok(rules_view(&rules))
     }
 
@@ -159,7 +139,7 @@ impl Admin {
                 PromotionDeskError::Invalid(f) if f.field == "maxShare" => {
                     ApiError::invalid_field("maxSharePercent", f.problem)
                 }
-                other => refused(other),
+                other => ApiError::from(other),
             })?;
         Ok(rules_view(&rules))
     }
@@ -175,8 +155,7 @@ impl Admin {
         let rules = self
             .promotions
             .set_invite(policy, &actor(req, caller), now)
-            .await
-            .map_err(refused)?;
+            .await?;
         Ok(rules_view(&rules))
     }
 
@@ -191,14 +170,13 @@ impl Admin {
         let rules = self
             .promotions
             .set_checkin(policy, &actor(req, caller), now)
-            .await
-            .map_err(refused)?;
+            .await?;
         Ok(rules_view(&rules))
     }
 
     /// `GET /admin/v1/warehouses`: first to ship first.
     pub(crate) async fn warehouses(&self) -> Result<ApiResponse, ApiError> {
-        let items = self.promotions.warehouses().await.map_err(refused)?;
+        let items = self.promotions.warehouses().await?;
         Ok(api::json(200, &json!({ "items": items })))
     }
 
@@ -240,8 +218,7 @@ impl Admin {
         let saved = self
             .promotions
             .save_warehouse(warehouse, &actor(req, caller), now)
-            .await
-            .map_err(refused)?;
+            .await?;
         Ok(api::json(200, &json!({ "warehouse": saved })))
     }
 }

@@ -53,6 +53,29 @@ pub enum CatalogDeskError {
     Store(#[from] StoreError),
     #[error("queueing the search postings' second sync failed: {0}")]
     Queue(String),
+    /// A bulk change met SKUs changed (or gone) since they were read: nothing was written.
+    #[error("{} of the SKUs changed since they were read", .0.len())]
+    StaleMany(Vec<StaleSku>),
+}
+
+/// The most SKUs one bulk change moves (one transaction with its audit record).
+pub const MAX_BULK: usize = 50;
+
+/// One SKU's stock or price in a bulk change: from what the staff member saw, to what it becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkChange {
+    pub sku: SkuId,
+    pub seen: u64,
+    pub to: u64,
+}
+
+/// A SKU a bulk change found changed: its place in the list and its number now (`None`: gone).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StaleSku {
+    pub index: usize,
+    pub sku_id: SkuId,
+    pub current: Option<u64>,
 }
 
 pub struct CatalogDesk {
@@ -255,6 +278,58 @@ impl CatalogDesk {
                         SkuNumber::Price => now.price.get(),
                     },
                 })
+            }
+        }
+    }
+
+    /// Changes the stock (or the price) of up to [`MAX_BULK`] SKUs at once, each from what the
+    /// staff member saw, all or none: one transaction with one audit record (`stock.bulk`,
+    /// `price.bulk`). The caller checks the step-up.
+    pub async fn change_many(
+        &self,
+        number: SkuNumber,
+        changes: &[BulkChange],
+        reason: &str,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<(), CatalogDeskError> {
+        let (action, attribute) = match number {
+            SkuNumber::Stock => ("stock.bulk", "stock"),
+            SkuNumber::Price => ("price.bulk", "price"),
+        };
+        let writes = changes
+            .iter()
+            .map(|c| self.catalog.sku_number_write(&c.sku, number, c.seen, c.to))
+            .collect::<Result<Vec<_>, _>>()?;
+        let entry = actor.entry(
+            action,
+            format!("skus:{}", changes.len()),
+            json!(changes.iter().map(|c| json!({"sku": c.sku, attribute: c.seen})).collect::<Vec<_>>()),
+            json!({
+                "skus": changes.iter().map(|c| json!({"sku": c.sku, attribute: c.to})).collect::<Vec<_>>(),
+                "reason": reason,
+            }),
+            now,
+        );
+        match self.audit.commit(writes, entry).await? {
+            Committed::Done(_) => Ok(()),
+            Committed::Refused(failed) => {
+                let mut stale = Vec::new();
+                for (index, change) in changes.iter().enumerate() {
+                    if !failed.get(index).copied().unwrap_or(false) {
+                        continue;
+                    }
+                    let current = self.catalog.sku(&change.sku).await?.map(|s| match number {
+                        SkuNumber::Stock => s.stock,
+                        SkuNumber::Price => s.price.get(),
+                    });
+                    stale.push(StaleSku {
+                        index,
+                        sku_id: change.sku.clone(),
+                        current,
+                    });
+                }
+                Err(CatalogDeskError::StaleMany(stale))
             }
         }
     }

@@ -4,7 +4,9 @@
 use crate::api::ApiError;
 use app::after_sales::AfterSalesError;
 use app::catalog_desk::CatalogDeskError;
+use app::exports::ExportError;
 use app::order_desk::OrderDeskError;
+use app::promotion_desk::PromotionDeskError;
 use domain::refund::RefundRefusal;
 use serde_json::json;
 
@@ -92,6 +94,22 @@ impl From<CatalogDeskError> for ApiError {
                     .with_field("seen")
                     .with_detail("current", json!(current))
             }
+            CatalogDeskError::StaleMany(stale) => {
+                let field = stale
+                    .first()
+                    .map(|s| format!("changes[{}].seen", s.index))
+                    .unwrap_or_else(|| "changes".into());
+                ApiError::new(
+                    409,
+                    "stale_edit",
+                    format!(
+                        "{} of the SKUs changed since they were read: nothing was changed",
+                        stale.len()
+                    ),
+                )
+                .with_field(field)
+                .with_detail("stale", json!(stale))
+            }
             CatalogDeskError::BelowZero => {
                 ApiError::new(422, "stock_below_zero", err.to_string()).with_field("delta")
             }
@@ -117,6 +135,40 @@ impl From<CatalogDeskError> for ApiError {
                 ApiError::new(422, "no_such_category", err.to_string()).with_field("categoryId")
             }
             CatalogDeskError::Store(_) | CatalogDeskError::Queue(_) => ApiError::unexpected(&err),
+        }
+    }
+}
+
+impl From<ExportError> for ApiError {
+    fn from(err: ExportError) -> Self {
+        match err {
+            ExportError::NotFound => ApiError::new(404, "export_not_found", "no such export"),
+            ExportError::Queue(_) | ExportError::Media(_) => ApiError::new(
+                503,
+                "export_unavailable",
+                "the export could not be started or fetched; try again in a moment",
+            ),
+            ExportError::Store(e) => ApiError::unexpected(&e),
+        }
+    }
+}
+
+impl From<PromotionDeskError> for ApiError {
+    fn from(err: PromotionDeskError) -> Self {
+        match err {
+            PromotionDeskError::Invalid(field) => {
+                ApiError::invalid_field(field.field, field.problem)
+            }
+            PromotionDeskError::TotalBelowIssued { issued } => {
+                ApiError::new(409, "total_below_claimed", err.to_string())
+                    .with_field("totalLimit")
+                    .with_detail("issued", json!(issued))
+            }
+            PromotionDeskError::NoSuchReduction(_) => {
+                ApiError::new(404, "reduction_not_found", err.to_string())
+            }
+            PromotionDeskError::Busy => ApiError::new(409, "rules_busy", err.to_string()),
+            PromotionDeskError::Store(e) => ApiError::unexpected(&e),
         }
     }
 }

@@ -660,3 +660,79 @@ async fn a_product_write_without_what_it_needs_is_refused_naming_the_field() {
     assert_eq!(audited(&shop, "product.create").await, 0);
     assert_eq!(audited(&shop, "product.edit").await, 0);
 }
+
+#[tokio::test]
+async fn a_bulk_stock_change_is_all_or_nothing_needs_a_fresh_code_and_names_the_stale_sku() {
+    // given an owner (stepped up by signing in), an operator without a second factor, and
+    // two SKUs' stock as the owner saw it; a shopper then orders one of the second
+    let shop = TestShop::start().await;
+    let (owner_token, _, _) = owner(&shop, "laoban.bulk").await;
+    let (operator, _) = member(&shop, &owner_token, "yunying.bulk", Role::Operator).await;
+    let first = stock_of(&shop, "dianhong-1").await;
+    let second = stock_of(&shop, "zhengshan-1").await;
+    let (shopper, _) = shop.login("bulk.shopper.1").await;
+    let placed = place(
+        &shop,
+        &shopper,
+        "bulk-1",
+        &json!({"items": [{"skuId": "zhengshan-1", "quantity": 1}], "address": address()}),
+    )
+    .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let changes = |second_seen: i64| {
+        json!({"reason": "盘点", "changes": [
+            {"skuId": "dianhong-1", "seen": first, "delta": 10},
+            {"skuId": "zhengshan-1", "seen": second_seen, "set": 100}
+        ]})
+    };
+
+    // when the operator tries, then the owner from the stale page, then from the fresh one
+    let unstepped = shop
+        .post_as(&operator, "/admin/v1/stock/bulk", &changes(second - 1))
+        .await;
+    let stale = shop
+        .post_as(&owner_token, "/admin/v1/stock/bulk", &changes(second))
+        .await;
+    let after_stale = (
+        stock_of(&shop, "dianhong-1").await,
+        stock_of(&shop, "zhengshan-1").await,
+    );
+    let fresh = shop
+        .post_as(&owner_token, "/admin/v1/stock/bulk", &changes(second - 1))
+        .await;
+    let twice = shop
+        .post_as(
+            &owner_token,
+            "/admin/v1/prices/bulk",
+            &json!({"reason": "调价", "changes": [
+                {"skuId": "dianhong-1", "seen": 8800, "price": 7800},
+                {"skuId": "dianhong-1", "seen": 8800, "price": 6800}
+            ]}),
+        )
+        .await;
+
+    // then the operator needs a fresh code, the stale change moved nothing and named the SKU
+    assert_eq!(
+        (unstepped.status, unstepped.error_code()),
+        (403, "step_up_required")
+    );
+    assert_eq!(
+        (stale.status, stale.error_code(), stale.error_field()),
+        (409, "stale_edit", "changes[1].seen")
+    );
+    assert_eq!(
+        stale.body["error"]["stale"],
+        json!([{"index": 1, "skuId": "zhengshan-1", "current": second - 1}])
+    );
+    assert_eq!(after_stale, (first, second - 1));
+    // and the fresh one moved both, audited once
+    assert_eq!(fresh.status, 200, "{}", fresh.text);
+    assert_eq!(stock_of(&shop, "dianhong-1").await, first + 10);
+    assert_eq!(stock_of(&shop, "zhengshan-1").await, 100);
+    assert_eq!(audited(&shop, "stock.bulk").await, 1);
+    // and a SKU listed twice is refused by its place in the list
+    assert_eq!(
+        (twice.status, twice.error_field()),
+        (400, "changes[1].skuId")
+    );
+}
