@@ -359,6 +359,36 @@ impl Admin {
         Ok(api::json(200, &json!({ "items": items })))
     }
 
+    /// `POST /admin/v1/skus/{id}/member-prices/{level} {price | null}`: what members of the
+    /// level pay (fen, below the list price), or no member price for them.
+    pub(crate) async fn set_member_price(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let id = sku_id(req)?;
+        let level = domain::catalog::member_level(req.path_param("level")?)?;
+        let body: serde_json::Value = req.json_body()?;
+        let price = match body.get("price") {
+            Some(serde_json::Value::Null) => None,
+            Some(v) => Some(v.as_u64().map(Fen::new).ok_or_else(|| {
+                ApiError::invalid_field("price", "must be the member price in fen, or null")
+            })?),
+            None => {
+                return Err(ApiError::invalid_field(
+                    "price",
+                    "is required: the member price in fen, or null to remove it",
+                ));
+            }
+        };
+        let sku = self
+            .catalog
+            .set_member_price(&id, &level, price, &actor(req, caller), now)
+            .await?;
+        Ok(api::json(200, &sku))
+    }
+
     /// `GET /admin/v1/stock/low`: every on-shelf SKU at or under its threshold, lowest first.
     pub(crate) async fn low_stock(&self) -> Result<ApiResponse, ApiError> {
         let low = self

@@ -151,6 +151,14 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         "POST /admin/v1/promotions/checkin",
         Some(Permission::PromotionsWrite),
     ),
+    (
+        "POST /admin/v1/skus/{id}/member-prices/{level}",
+        Some(Permission::CatalogWrite),
+    ),
+    (
+        "POST /admin/v1/shoppers/{id}/member-level",
+        Some(Permission::PromotionsWrite),
+    ),
     ("GET /admin/v1/warehouses", Some(Permission::Shipping)),
     ("POST /admin/v1/warehouses/{id}", Some(Permission::Shipping)),
     (
@@ -380,6 +388,10 @@ impl Admin {
                 settings.required("MARKETING_TABLE")?,
             ),
             shipments.clone(),
+            store::users::UserStore::new(
+                clients.dynamodb.clone(),
+                settings.required("USERS_TABLE")?,
+            ),
             audit.clone(),
         );
         Ok(Self {
@@ -865,6 +877,12 @@ impl HttpFunction for Admin {
                 "POST /admin/v1/promotions/points" => self.set_points(&req, &caller, now).await,
                 "POST /admin/v1/promotions/invite" => self.set_invite(&req, &caller, now).await,
                 "POST /admin/v1/promotions/checkin" => self.set_checkin(&req, &caller, now).await,
+                "POST /admin/v1/skus/{id}/member-prices/{level}" => {
+                    self.set_member_price(&req, &caller, now).await
+                }
+                "POST /admin/v1/shoppers/{id}/member-level" => {
+                    self.set_member_level(&req, &caller, now).await
+                }
                 "GET /admin/v1/warehouses" => self.warehouses().await,
                 "POST /admin/v1/warehouses/{id}" => self.save_warehouse(&req, &caller, now).await,
                 "POST /admin/v1/exports/orders" => self.export_orders(&req, &caller, now).await,

@@ -174,6 +174,30 @@ impl Admin {
         Ok(rules_view(&rules))
     }
 
+    /// `POST /admin/v1/shoppers/{id}/member-level {level | null}`: makes a shopper a member of
+    /// a level (their member prices apply from their next quote), or no member.
+    pub(crate) async fn set_member_level(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        #[derive(Deserialize)]
+        struct Body {
+            level: Option<String>,
+        }
+        let user = domain::ids::UserId::parse(req.path_param("id")?)
+            .map_err(|_| ApiError::new(404, "shopper_not_found", "no such shopper"))?;
+        let body: Body = req.json_body()?;
+        self.promotions
+            .set_member_level(&user, body.level.as_deref(), &actor(req, caller), now)
+            .await?;
+        Ok(api::json(
+            200,
+            &json!({"userId": user, "level": body.level}),
+        ))
+    }
+
     /// `GET /admin/v1/warehouses`: first to ship first.
     pub(crate) async fn warehouses(&self) -> Result<ApiResponse, ApiError> {
         let items = self.promotions.warehouses().await?;

@@ -271,6 +271,7 @@ impl Admin {
             promotions: app::promotion_desk::PromotionDesk::new(
                 MarketingStore::new(client.clone(), tables.marketing),
                 ShipmentStore::new(client.clone(), tables.orders, tables.catalog),
+                UserStore::new(client.clone(), tables.users),
                 store::audit::AuditLog::new(client.clone(), tables.audit),
             ),
             staff: app::staff::StaffDesk::new(
@@ -318,12 +319,14 @@ pub async fn run<S: AsRef<str>>(admin: &Admin, words: &[S], now: i64) -> Result<
         ["flash-sale", "end", rest @ ..] => {
             offer_end(admin, Args::parse(rest)?, OfferKind::FlashSale, now).await
         }
-        ["member-price", "set", rest @ ..] => member_price(admin, Args::parse(rest)?, true).await,
-        ["member-price", "remove", rest @ ..] => {
-            member_price(admin, Args::parse(rest)?, false).await
+        ["member-price", "set", rest @ ..] => {
+            member_price(admin, Args::parse(rest)?, true, now).await
         }
-        ["member", "set", rest @ ..] => member(admin, Args::parse(rest)?, true).await,
-        ["member", "clear", rest @ ..] => member(admin, Args::parse(rest)?, false).await,
+        ["member-price", "remove", rest @ ..] => {
+            member_price(admin, Args::parse(rest)?, false, now).await
+        }
+        ["member", "set", rest @ ..] => member(admin, Args::parse(rest)?, true, now).await,
+        ["member", "clear", rest @ ..] => member(admin, Args::parse(rest)?, false, now).await,
         ["group-buy", "set", rest @ ..] => group_buy_set(admin, Args::parse(rest)?, now).await,
         ["group-buy", "end", rest @ ..] => {
             offer_end(admin, Args::parse(rest)?, OfferKind::GroupBuy, now).await
@@ -971,22 +974,11 @@ pub fn describe_funnel(funnel: &Funnel, from: i64, to: i64) -> String {
 }
 
 fn level(args: &Args) -> Result<String, CliError> {
-    let raw = args.required("level")?;
-    let ok = (1..=20).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok {
-        Ok(raw.to_string())
-    } else {
-        Err(CliError::invalid(
-            "level",
-            "must be 1 to 20 lowercase letters, digits, '-' or '_'",
-        ))
-    }
+    domain::catalog::member_level(args.required("level")?)
+        .map_err(|e| CliError::invalid("level", e.problem))
 }
 
-async fn member_price(admin: &Admin, args: Args, set: bool) -> Result<String, CliError> {
+async fn member_price(admin: &Admin, args: Args, set: bool, now: i64) -> Result<String, CliError> {
     args.only(if set { &["level", "price"] } else { &["level"] })?;
     let sku = sku_id(&args)?;
     let level = level(&args)?;
@@ -995,43 +987,32 @@ async fn member_price(admin: &Admin, args: Args, set: bool) -> Result<String, Cl
     } else {
         None
     };
-    if let Some(price) = price {
-        let current = admin
-            .catalog
-            .sku(&sku)
-            .await?
-            .ok_or_else(|| CliError::NotFound(format!("no SKU {sku}")))?;
-        if price.get() == 0 || price >= current.price {
-            return Err(CliError::invalid(
-                "price",
-                format!(
-                    "must be more than 0 and below the list price {} yuan",
-                    current.price.yuan_text()
-                ),
-            ));
-        }
-    }
-    if !admin.catalog.set_member_price(&sku, &level, price).await? {
-        return Err(CliError::NotFound(format!("no SKU {sku}")));
-    }
+    admin
+        .catalog_desk
+        .set_member_price(&sku, &level, price, &Actor::shopctl(), now)
+        .await
+        .map_err(on_sku(&sku))?;
     Ok(match price {
         Some(p) => format!("{sku}: {level} members pay {} yuan", p.yuan_text()),
         None => format!("{sku}: no {level} member price"),
     })
 }
 
-async fn member(admin: &Admin, args: Args, set: bool) -> Result<String, CliError> {
+async fn member(admin: &Admin, args: Args, set: bool, now: i64) -> Result<String, CliError> {
     args.only(if set { &["level"] } else { &[] })?;
     let raw = args.single_positional("userId")?;
     let user = UserId::parse(raw).map_err(|e| CliError::invalid("userId", e))?;
     let level = if set { Some(level(&args)?) } else { None };
-    if !admin
-        .users
-        .set_member_level(&user, level.as_deref())
-        .await?
-    {
-        return Err(CliError::NotFound(format!("no user {user}")));
-    }
+    admin
+        .promotions
+        .set_member_level(&user, level.as_deref(), &Actor::shopctl(), now)
+        .await
+        .map_err(|e| match e {
+            app::promotion_desk::PromotionDeskError::NoSuchShopper => {
+                CliError::NotFound(format!("no user {user}"))
+            }
+            other => other.into(),
+        })?;
     Ok(match level {
         Some(l) => format!("user {user} is now a {l} member"),
         None => format!("user {user} is no longer a member"),

@@ -53,6 +53,9 @@ pub enum CatalogDeskError {
     Store(#[from] StoreError),
     #[error("queueing the search postings' second sync failed: {0}")]
     Queue(String),
+    /// The SKU kept changing under this write.
+    #[error("the SKU is being changed by someone else; try again")]
+    Busy,
     /// A bulk change met SKUs changed (or gone) since they were read: nothing was written.
     #[error("{} of the SKUs changed since they were read", .0.len())]
     StaleMany(Vec<StaleSku>),
@@ -332,6 +335,45 @@ impl CatalogDesk {
                 Err(CatalogDeskError::StaleMany(stale))
             }
         }
+    }
+
+    /// Sets (or, with `None`, removes) what members of `level` pay for a SKU, below its list
+    /// price; audited as `member_price.set`. The other levels' prices are kept: written against
+    /// the prices read, re-read when another change landed first.
+    pub async fn set_member_price(
+        &self,
+        id: &SkuId,
+        level: &str,
+        price: Option<Fen>,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<Sku, CatalogDeskError> {
+        for _ in 0..5 {
+            let sku = self.sku(id).await?;
+            if let Some(price) = price {
+                domain::catalog::check_member_price(price, sku.price)
+                    .map_err(CatalogDeskError::Invalid)?;
+            }
+            let mut after = sku.member_prices.clone();
+            match price {
+                Some(p) => after.insert(level.to_string(), p),
+                None => after.remove(level),
+            };
+            let write = self
+                .catalog
+                .member_prices_write(id, &sku.member_prices, &after)?;
+            let entry = actor.entry(
+                "member_price.set",
+                format!("sku:{id}"),
+                json!({ "level": level, "price": sku.member_prices.get(level) }),
+                json!({ "level": level, "price": price }),
+                now,
+            );
+            if let Committed::Done(_) = self.audit.commit(vec![write], entry).await? {
+                return self.sku(id).await;
+            }
+        }
+        Err(CatalogDeskError::Busy)
     }
 
     /// Sets or moves a SKU's stock from `seen`, the stock the staff member was shown.

@@ -16,6 +16,7 @@ use store::StoreError;
 use store::audit::{AuditLog, Committed};
 use store::marketing::MarketingStore;
 use store::shipments::ShipmentStore;
+use store::users::UserStore;
 
 /// A rules write that keeps meeting someone else's is given up after this many reads.
 const RULE_TRIES: usize = 5;
@@ -29,6 +30,8 @@ pub enum PromotionDeskError {
     TotalBelowIssued { issued: u64 },
     #[error("no full reduction named {0}")]
     NoSuchReduction(String),
+    #[error("no such shopper")]
+    NoSuchShopper,
     /// The promotion rules kept changing under this write.
     #[error("the promotion rules are being changed by someone else; try again")]
     Busy,
@@ -56,6 +59,8 @@ impl From<FieldError> for PromotionDeskError {
 pub struct PromotionDesk {
     pub marketing: MarketingStore,
     pub shipments: ShipmentStore,
+    /// Shoppers' membership levels.
+    users: UserStore,
     audit: AuditLog,
 }
 
@@ -66,11 +71,41 @@ pub struct SavedCoupon {
 }
 
 impl PromotionDesk {
-    pub fn new(marketing: MarketingStore, shipments: ShipmentStore, audit: AuditLog) -> Self {
+    pub fn new(
+        marketing: MarketingStore,
+        shipments: ShipmentStore,
+        users: UserStore,
+        audit: AuditLog,
+    ) -> Self {
         Self {
             marketing,
             shipments,
+            users,
             audit,
+        }
+    }
+
+    /// Makes a shopper a member of `level` (or, with `None`, no member): their member prices
+    /// apply from their next quote. Audited as `member.level`.
+    pub async fn set_member_level(
+        &self,
+        user: &domain::ids::UserId,
+        level: Option<&str>,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<(), PromotionDeskError> {
+        let level = level.map(domain::catalog::member_level).transpose()?;
+        let write = self.users.member_level_write(user, level.as_deref())?;
+        let entry = actor.entry(
+            "member.level",
+            format!("user:{user}"),
+            json!(null),
+            json!({ "level": level }),
+            now,
+        );
+        match self.audit.commit(vec![write], entry).await? {
+            Committed::Done(_) => Ok(()),
+            Committed::Refused(_) => Err(PromotionDeskError::NoSuchShopper),
         }
     }
 

@@ -978,3 +978,50 @@ mod draft_tests {
         assert_eq!(draft(body).parse(&id).unwrap_err().field, "skus[0].price");
     }
 }
+
+/// A membership level's name as the shop writes it (`gold`, `vip-2`): 1 to 20 lowercase letters,
+/// digits, '-' or '_', so it can key a SKU's member prices.
+pub fn member_level(raw: &str) -> Result<String, FieldError> {
+    let ok = (1..=20).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(raw.to_string())
+    } else {
+        Err(FieldError::new(
+            "level",
+            "must be 1 to 20 lowercase letters, digits, '-' or '_'",
+        ))
+    }
+}
+
+/// A member price must be more than nothing and less than the SKU's list price.
+pub fn check_member_price(price: Fen, list_price: Fen) -> Result<(), FieldError> {
+    if price.get() == 0 || price >= list_price {
+        Err(FieldError::new(
+            "price",
+            format!(
+                "must be more than 0 and below the list price {} yuan",
+                list_price.yuan_text()
+            ),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod member_price_tests {
+    use super::*;
+
+    #[test]
+    fn member_levels_and_prices_are_checked() {
+        assert_eq!(member_level("vip-2").unwrap(), "vip-2");
+        assert_eq!(member_level("Gold").unwrap_err().field, "level");
+        assert!(member_level("").is_err());
+        assert!(check_member_price(Fen::new(900), Fen::new(1000)).is_ok());
+        assert!(check_member_price(Fen::new(1000), Fen::new(1000)).is_err());
+        assert!(check_member_price(Fen::ZERO, Fen::new(1000)).is_err());
+    }
+}

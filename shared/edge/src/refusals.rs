@@ -94,6 +94,7 @@ impl From<CatalogDeskError> for ApiError {
                     .with_field("seen")
                     .with_detail("current", json!(current))
             }
+            CatalogDeskError::Busy => ApiError::new(409, "sku_busy", err.to_string()),
             CatalogDeskError::StaleMany(stale) => {
                 let field = stale
                     .first()
@@ -166,6 +167,9 @@ impl From<PromotionDeskError> for ApiError {
             }
             PromotionDeskError::NoSuchReduction(_) => {
                 ApiError::new(404, "reduction_not_found", err.to_string())
+            }
+            PromotionDeskError::NoSuchShopper => {
+                ApiError::new(404, "shopper_not_found", err.to_string())
             }
             PromotionDeskError::Busy => ApiError::new(409, "rules_busy", err.to_string()),
             PromotionDeskError::Store(e) => ApiError::unexpected(&e),

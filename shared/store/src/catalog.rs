@@ -1104,39 +1104,40 @@ impl CatalogStore {
             .build())
     }
 
-    /// Sets (or with `None` removes) one member level's price on a SKU. False when there is no
-    /// such SKU.
-    pub async fn set_member_price(
+    /// The write that replaces a SKU's member prices `before` with `after`, refused if the SKU
+    /// is gone or its member prices changed since they were read: commit it with its audit
+    /// record.
+    pub fn member_prices_write(
         &self,
         sku: &SkuId,
-        level: &str,
-        price: Option<domain::money::Fen>,
-    ) -> Result<bool, StoreError> {
-        let Some(existing) = self.sku(sku).await? else {
-            return Ok(false);
+        before: &std::collections::BTreeMap<String, domain::money::Fen>,
+        after: &std::collections::BTreeMap<String, domain::money::Fen>,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        let map = |prices: &std::collections::BTreeMap<String, domain::money::Fen>| {
+            AttributeValue::M(
+                prices
+                    .iter()
+                    .map(|(k, v)| (k.clone(), super::n(v.get())))
+                    .collect(),
+            )
         };
-        let mut prices = existing.member_prices.clone();
-        match price {
-            Some(p) => prices.insert(level.to_string(), p),
-            None => prices.remove(level),
+        let condition = if before.is_empty() {
+            "attribute_exists(pk) AND (attribute_not_exists(memberPrices) OR memberPrices = :before)"
+        } else {
+            "attribute_exists(pk) AND memberPrices = :before"
         };
-        let value = AttributeValue::M(
-            prices
-                .iter()
-                .map(|(k, v)| (k.clone(), super::n(v.get())))
-                .collect(),
-        );
-        self.client
-            .update_item()
+        let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_item(sku_key(sku))))
-            .condition_expression("attribute_exists(pk)")
-            .update_expression("SET memberPrices = :p")
-            .expression_attribute_values(":p", value)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("UpdateItem member price", e))?;
-        Ok(true)
+            .update_expression("SET memberPrices = :after")
+            .condition_expression(condition)
+            .expression_attribute_values(":before", map(before))
+            .expression_attribute_values(":after", map(after))
+            .build()
+            .map_err(|e| StoreError::dynamo("build member prices", e))?;
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(update)
+            .build())
     }
 
     /// One SKU as stored, with its flash sale's live count.

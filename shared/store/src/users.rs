@@ -374,14 +374,14 @@ impl UserStore {
     }
 
     /// Sets (or with `None` clears) a shopper's member level; false when there is no such user.
-    pub async fn set_member_level(
+    /// The write that sets (or, with `None`, ends) a shopper's membership level, refused if
+    /// there is no such shopper: commit it with its audit record.
+    pub fn member_level_write(
         &self,
         id: &UserId,
         level: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let update = self
-            .client
-            .update_item()
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key("pk", user_key(id))
             .condition_expression("attribute_exists(pk)");
@@ -391,11 +391,13 @@ impl UserStore {
                 .expression_attribute_values(":l", s(level)),
             None => update.update_expression("REMOVE memberLevel"),
         };
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(err) if super::condition_failed(&err) => Ok(false),
-            Err(err) => Err(StoreError::dynamo("UpdateItem member level", err)),
-        }
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(
+                update
+                    .build()
+                    .map_err(|e| StoreError::dynamo("build member level", e))?,
+            )
+            .build())
     }
 
     /// Records the phone's keyed hash and masked form; false when the user does not exist.

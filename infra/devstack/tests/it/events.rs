@@ -267,7 +267,7 @@ async fn every_sample_event_succeeds_through_its_handler() {
     devstack::seed::warehouses(&shop.stack.admin(), 0)
         .await
         .unwrap();
-    let (token, _) = shop.login("events-setup.1").await;
+    let (token, user_id) = shop.login("events-setup.1").await;
     let order = unpaid_order(&shop, &token, "events-a").await;
     let to_pay = unpaid_order(&shop, &token, "events-b").await;
     let to_expire = unpaid_order(&shop, &token, "events-c").await;
@@ -355,6 +355,7 @@ async fn every_sample_event_succeeds_through_its_handler() {
             staff
                 .fill(text)
                 .replace("REPLACE_WITH_A_TOKEN_FROM_LOGIN", &token)
+                .replace("REPLACE_WITH_A_USER_ID", &user_id)
                 .replace(
                     "REPLACE_WITH_A_TOKEN_OF_A_SHOPPER_WITH_NO_ORDER_IN_FLIGHT",
                     &leaving,

@@ -248,3 +248,102 @@ async fn warehouse_staff_set_where_parcels_leave_from() {
         1
     );
 }
+
+#[tokio::test]
+async fn member_prices_for_two_levels_set_at_once_both_land_and_a_member_pays_theirs() {
+    // given an operator and a shopper
+    let shop = TestShop::start().await;
+    let (owner_token, _, _) = owner(&shop, "dianzhang.s").await;
+    let (operator, _) = member(&shop, &owner_token, "yunying.s", Role::Operator).await;
+    let (token, user) = shop.login("member.shopper.1").await;
+
+    // when gold and silver prices are set at the same moment, the shopper made gold, and bad
+    // asks are made
+    let (gold_body, silver_body) = (json!({"price": 11_800}), json!({"price": 12_300}));
+    let (gold, silver) = tokio::join!(
+        shop.post_as(
+            &operator,
+            "/admin/v1/skus/longjing-1/member-prices/gold",
+            &gold_body
+        ),
+        shop.post_as(
+            &operator,
+            "/admin/v1/skus/longjing-1/member-prices/silver",
+            &silver_body
+        ),
+    );
+    let made = shop
+        .post_as(
+            &operator,
+            &format!("/admin/v1/shoppers/{user}/member-level"),
+            &json!({"level": "gold"}),
+        )
+        .await;
+    let quote = shop
+        .post_as(
+            &token,
+            "/v1/checkout/quote",
+            &json!({"items": [{"skuId": "longjing-1", "quantity": 1}]}),
+        )
+        .await;
+    let bad = [
+        shop.post_as(
+            &operator,
+            "/admin/v1/skus/longjing-1/member-prices/gold",
+            &json!({"price": 99_999}),
+        )
+        .await,
+        shop.post_as(
+            &operator,
+            "/admin/v1/skus/longjing-1/member-prices/Gold",
+            &json!({"price": 100}),
+        )
+        .await,
+        shop.post_as(
+            &operator,
+            "/admin/v1/skus/longjing-1/member-prices/gold",
+            &json!({}),
+        )
+        .await,
+        shop.post_as(
+            &operator,
+            "/admin/v1/shoppers/u-nobody/member-level",
+            &json!({"level": "gold"}),
+        )
+        .await,
+    ];
+
+    // then both levels' prices are kept (each write against the prices it read) and the
+    // member pays theirs
+    assert_eq!(gold.status, 200, "{}", gold.text);
+    assert_eq!(silver.status, 200, "{}", silver.text);
+    let detail = shop.get("/v1/products/longjing").await;
+    assert_eq!(detail.body["skus"][0]["memberPrices"]["gold"], 11_800);
+    assert_eq!(detail.body["skus"][0]["memberPrices"]["silver"], 12_300);
+    assert_eq!(made.status, 200, "{}", made.text);
+    assert_eq!(
+        quote.body["lines"][0]["unitPrice"], 11_800,
+        "{}",
+        quote.text
+    );
+    assert_eq!(quote.body["lines"][0]["priceKind"], "member");
+    // and the bad asks name what is wrong
+    let refused: Vec<(u16, &str)> = bad.iter().map(|a| (a.status, a.error_field())).collect();
+    assert_eq!(
+        refused,
+        [(400, "price"), (400, "level"), (400, "price"), (404, "")]
+    );
+    let log = actions(&shop).await;
+    assert_eq!(
+        log.iter()
+            .filter(|(a, _, _)| a == "member_price.set")
+            .count(),
+        2
+    );
+    assert_eq!(
+        log.iter()
+            .filter(|(a, t, _)| a == "member.level" && *t == format!("user:{user}"))
+            .count(),
+        1
+    );
+}
