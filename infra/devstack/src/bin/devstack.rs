@@ -91,6 +91,7 @@ async fn dev() -> anyhow::Result<()> {
     let promotions = seed::promotions(&stack.admin(), now)
         .await
         .context("setting up the demo promotions")?;
+    let demo_owner = demo_owner(&stack, now).await?;
     let env_file = devstack::project_root().join(".local/dev.env");
     std::fs::write(&env_file, stack.shopctl_env())
         .with_context(|| format!("writing {}", env_file.display()))?;
@@ -124,6 +125,24 @@ async fn dev() -> anyhow::Result<()> {
     for line in listings.iter().flat_map(|listing| listing.lines()) {
         writeln!(out, "    {line}")?;
     }
+    match &demo_owner {
+        Some(owner) => {
+            writeln!(
+                out,
+                "  merchant API {}/admin/v1/ (demo only): sign in as {} with the one-time password {}",
+                base, owner.username, owner.password
+            )?;
+            writeln!(
+                out,
+                "    and a code from {} (scan it into an authenticator app; also in .local/demo-owner.json)",
+                owner.otpauth_uri
+            )?;
+        }
+        None => writeln!(
+            out,
+            "  merchant API {base}/admin/v1/: the demo owner exists from an earlier run (.local/demo-owner.json)"
+        )?,
+    }
     writeln!(out, "\nTry:")?;
     writeln!(out, "  curl -s {base}/v1/categories")?;
     writeln!(
@@ -146,6 +165,39 @@ async fn dev() -> anyhow::Result<()> {
         let _ = moto.kill().await;
     }
     Ok(())
+}
+
+/// The demo shop's owner, as `shopctl staff create-owner` makes one: a one-time password and a
+/// TOTP secret drawn for this run (never a fixed one), written to `.local/demo-owner.json` for
+/// the console's and the fuzzer's sign-in. `None` when an earlier run against the same emulator
+/// made it already.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DemoOwner {
+    username: String,
+    password: String,
+    totp_secret: String,
+    otpauth_uri: String,
+}
+
+async fn demo_owner(stack: &LocalStack, now: i64) -> anyhow::Result<Option<DemoOwner>> {
+    match stack.admin().staff.create_owner("demo-owner", now).await {
+        Ok((member, password, otpauth_uri)) => {
+            let secret = member.totp_secret.unwrap_or_default();
+            let owner = DemoOwner {
+                username: member.username.as_str().to_string(),
+                password,
+                totp_secret: app::credentials::base32(&secret),
+                otpauth_uri,
+            };
+            let file = devstack::project_root().join(".local/demo-owner.json");
+            std::fs::write(&file, serde_json::to_string_pretty(&owner)?)
+                .with_context(|| format!("writing {}", file.display()))?;
+            Ok(Some(owner))
+        }
+        Err(app::staff::StaffError::UsernameTaken) => Ok(None),
+        Err(e) => Err(anyhow::Error::new(e).context("making the demo owner")),
+    }
 }
 
 async fn wait_for_stop() {
