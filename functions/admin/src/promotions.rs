@@ -3,7 +3,6 @@
 //! shapes (amounts in fen); the use case is shopctl's (`app::promotion_desk`).
 
 use super::{Admin, actor};
-use app::promotion_desk::PromotionDeskError;
 use domain::ids::PromotionId;
 use domain::logistics::Warehouse;
 use domain::pricing::{FullReduction, PointsPolicy, Scope, Tier};
@@ -134,13 +133,7 @@ impl Admin {
         let rules = self
             .promotions
             .set_points(policy, body.earn_per_yuan, &actor(req, caller), now)
-            .await
-            .map_err(|e| match e {
-                PromotionDeskError::Invalid(f) if f.field == "maxShare" => {
-                    ApiError::invalid_field("maxSharePercent", f.problem)
-                }
-                other => ApiError::from(other),
-            })?;
+            .await?;
         Ok(rules_view(&rules))
     }
 

@@ -164,7 +164,7 @@ fn option_of(field: &str) -> &str {
         "startsAt" => "starts",
         "endsAt" => "ends",
         "pointsPerYuan" => "points-per-yuan",
-        "maxShare" => "max-share",
+        "maxSharePercent" => "max-share",
         "scope" => "products",
         "dailyCap" => "daily-cap",
         "couponTemplate" => "coupon",

@@ -290,7 +290,7 @@ pub fn validated_points_policy(policy: PointsPolicy) -> Result<PointsPolicy, Pro
         return Err(invalid("pointsPerYuan", "must be more than 0"));
     }
     if policy.max_share_percent > 100 {
-        return Err(invalid("maxShare", "must be 0 to 100 percent"));
+        return Err(invalid("maxSharePercent", "must be 0 to 100 percent"));
     }
     Ok(policy)
 }
