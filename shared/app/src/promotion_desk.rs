@@ -149,13 +149,10 @@ impl PromotionDesk {
                 return Err(PromotionDeskError::TotalBelowIssued { issued });
             }
         }
-        let stored = self
-            .marketing
-            .template(&template.id)
-            .await?
-            .unwrap_or(template);
+        // The claimed count as read: the write kept it, so no second read is needed.
+        let issued = existing.as_ref().map_or(0, |e| e.issued);
         Ok(SavedCoupon {
-            template: stored,
+            template: CouponTemplate { issued, ..template },
             created: existing.is_none(),
         })
     }

@@ -50,6 +50,31 @@ pub(crate) async fn owner(shop: &TestShop, name: &str) -> (String, Vec<u8>, Stri
     (token, secret, owner.id)
 }
 
+/// Marks the session behind `token` as stepped up at `at` (more than five minutes ago makes
+/// it stale), as entering a code then would have.
+pub(crate) async fn stepped_up_at(shop: &TestShop, token: &str, staff_id: &str, at: i64) {
+    let claims: Value = {
+        use base64::Engine;
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    store(shop)
+        .touch_session(
+            staff_id,
+            claims["sid"].as_str().unwrap(),
+            None,
+            Some(at),
+            now(),
+        )
+        .await
+        .unwrap();
+}
+
 /// The handed-out password replaced, as the first sign-in must.
 async fn change_password(shop: &TestShop, token: &str, given: &str) {
     let changed = shop
@@ -290,26 +315,7 @@ async fn signing_out_or_being_disabled_refuses_the_token_at_once_and_adding_staf
     assert_eq!(gone["disabled"], true);
 
     // when the owner's step-up is more than five minutes old
-    let claims: Value = {
-        use base64::Engine;
-        let payload = owner_token.split('.').nth(1).unwrap();
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(payload)
-                .unwrap(),
-        )
-        .unwrap()
-    };
-    store(&shop)
-        .touch_session(
-            &owner_id,
-            claims["sid"].as_str().unwrap(),
-            None,
-            Some(now() - 301),
-            now(),
-        )
-        .await
-        .unwrap();
+    stepped_up_at(&shop, &owner_token, &owner_id, now() - 301).await;
     let stale = shop
         .post_as(
             &owner_token,

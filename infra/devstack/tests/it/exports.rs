@@ -1,7 +1,7 @@
 //! Orders exported as CSV: asked for through the merchant's API, written by the exports
 //! consumer to the media bucket, fetched through a short-lived link by the one who asked.
 
-use crate::admin::owner;
+use crate::admin::{owner, stepped_up_at};
 use crate::checkout::place;
 use crate::social::pay;
 use crate::support::{Answer, TestShop, address, audit_log};
@@ -244,32 +244,11 @@ async fn whole_phones_need_a_fresh_code_only_the_asker_fetches_and_a_second_deli
     let range = json!({"from": today, "to": today, "revealPhones": true});
 
     // when the first owner's code is over five minutes old and they ask for whole phones
-    let claims: Value = {
-        use base64::Engine;
-        let payload = token.split('.').nth(1).unwrap();
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(payload)
-                .unwrap(),
-        )
-        .unwrap()
-    };
-    let staff = store::staff::StaffStore::new(
-        shop.stack.dynamodb.clone(),
-        shop.stack.settings["STAFF_TABLE"].clone(),
-    );
     let now = domain::clock::now_epoch_seconds();
-    let sid = claims["sid"].as_str().unwrap();
-    staff
-        .touch_session(&owner_id, sid, None, Some(now - 301), now)
-        .await
-        .unwrap();
+    stepped_up_at(&shop, &token, &owner_id, now - 301).await;
     let stale = ask(&shop, &token, &range).await;
     // and again after a fresh code, and the consumer gets the message twice
-    staff
-        .touch_session(&owner_id, sid, None, Some(now), now)
-        .await
-        .unwrap();
+    stepped_up_at(&shop, &token, &owner_id, now).await;
     let asked = ask(&shop, &token, &range).await;
     assert_eq!(asked.status, 202, "{}", asked.text);
     let id = asked.body["export"]["id"].as_str().unwrap().to_string();
