@@ -119,7 +119,7 @@ impl Admin {
         Ok(api::json(201, &category))
     }
 
-    /// `POST /admin/v1/categories/{id} {name, sort, icon}`: a category keeps its parent.
+    /// `POST /admin/v1/categories/{id} {name, sort, icon}`: its parent changes only by a move.
     pub(crate) async fn edit_category(
         &self,
         req: &ApiRequest,
@@ -140,29 +140,73 @@ impl Admin {
         }
     }
 
-    /// `GET /admin/v1/products?shelf=on|off&limit&cursor`: the shop's products with their SKUs
-    /// and versions, best sellers first.
+    /// `POST /admin/v1/categories/{id}/move {parentId | null}`: the category, with everything
+    /// under it, under another parent (or to the top).
+    pub(crate) async fn move_category(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Move {
+            parent_id: Option<String>,
+        }
+        let not_found = || ApiError::new(404, "category_not_found", "no such category");
+        let id = CategoryId::parse(req.path_param("id")?).map_err(|_| not_found())?;
+        let body: Move = req.json_body()?;
+        match self
+            .catalog
+            .move_category(id, body.parent_id.as_deref(), &actor(req, caller), now)
+            .await
+        {
+            Ok(category) => Ok(api::json(200, &category)),
+            Err(app::catalog_desk::CatalogDeskError::NoSuchCategory) => Err(not_found()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// `GET /admin/v1/products?shelf=on|off&q&limit&cursor`: the shop's products on the shelf
+    /// or off it with their SKUs and versions, best sellers first; with `q`, those whose title
+    /// has the words (off-shelf products are indexed for staff, never shown to shoppers).
     pub(crate) async fn products(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let on_shelf = match req.query_param("shelf").unwrap_or("on") {
             "on" => true,
             "off" => false,
             _ => return Err(ApiError::invalid_field("shelf", "must be on or off")),
         };
-        let scope = if on_shelf {
-            "products-on"
-        } else {
-            "products-off"
+        let shelf = if on_shelf { "on" } else { "off" };
+        let limit = api::page_limit(req)?;
+        let store = &self.catalog.catalog;
+        let unexpected = |e: store::StoreError| ApiError::unexpected(&e);
+        let (items, next_cursor) = match api::search_keywords(req)? {
+            Some(keywords) => {
+                let scope = format!("products-{shelf}-q:{keywords}");
+                let terms = domain::search::staff_query_terms(&keywords, on_shelf);
+                let hits = if terms.is_empty() {
+                    Vec::new()
+                } else {
+                    store.search(&terms, None).await.map_err(unexpected)?
+                };
+                let cursor = req.query_param("cursor");
+                let (page, next) = self.cursors.page_of(&scope, cursor, &hits, limit)?;
+                (store.staff_products(page).await.map_err(unexpected)?, next)
+            }
+            None => {
+                let scope = format!("products-{shelf}");
+                let after: Option<ListPosition> = self.cursors.position(req, &scope)?;
+                let page = store
+                    .staff_page(on_shelf, after, limit)
+                    .await
+                    .map_err(unexpected)?;
+                let next = page.next.map(|next| self.cursors.seal(&scope, &next));
+                (page.items, next)
+            }
         };
-        let after: Option<ListPosition> = self.cursors.position(req, scope)?;
-        let page = self
-            .catalog
-            .catalog
-            .staff_page(on_shelf, after, api::page_limit(req)?)
-            .await
-            .map_err(|e| ApiError::unexpected(&e))?;
-        let mut answer = json!({ "items": page.items });
-        if let Some(next) = page.next {
-            answer["nextCursor"] = json!(self.cursors.seal(scope, &next));
+        let mut answer = json!({ "items": items });
+        if let Some(next) = next_cursor {
+            answer["nextCursor"] = json!(next);
         }
         Ok(api::json(200, &answer))
     }

@@ -91,6 +91,10 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         "POST /admin/v1/categories/{id}",
         Some(Permission::CatalogWrite),
     ),
+    (
+        "POST /admin/v1/categories/{id}/move",
+        Some(Permission::CatalogWrite),
+    ),
     ("GET /admin/v1/products", Some(Permission::StockWrite)),
     ("GET /admin/v1/products/{id}", Some(Permission::StockWrite)),
     ("POST /admin/v1/products", Some(Permission::CatalogWrite)),
@@ -840,6 +844,9 @@ impl HttpFunction for Admin {
                 }
                 "POST /admin/v1/categories" => self.create_category(&req, &caller, now).await,
                 "POST /admin/v1/categories/{id}" => self.edit_category(&req, &caller, now).await,
+                "POST /admin/v1/categories/{id}/move" => {
+                    self.move_category(&req, &caller, now).await
+                }
                 "GET /admin/v1/products" => self.products(&req).await,
                 "GET /admin/v1/products/{id}" => self.product(&req).await,
                 "POST /admin/v1/products" => self.create_product(&req, &caller, now).await,

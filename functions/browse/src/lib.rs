@@ -12,12 +12,12 @@ mod reviews;
 use domain::catalog::{self, ProductSummary, category_tree};
 use domain::clock::now_epoch_seconds;
 use domain::ids::{CategoryId, ProductId, UserId};
-use domain::search::{self, MAX_QUERY_CHARS};
+use domain::search;
 use edge::api::{ApiError, ApiRequest, ApiResponse, Caching, RequestExt, cached_json, page_limit};
 use edge::auth::Sessions;
 use edge::cursor::CursorSealer;
 use edge::runtime::{Background, Clients, HttpFunction, respond};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use settings::{ConfigError, Settings};
 use std::collections::HashSet;
 use store::StoreError;
@@ -78,20 +78,7 @@ impl ListingQuery {
             .filter(|c| !c.is_empty())
             .map(|c| CategoryId::parse(c).map_err(|e| ApiError::invalid_field("category", e)))
             .transpose()?;
-        let keywords = req
-            .query_param("q")
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-            .map(str::to_string);
-        if keywords
-            .as_ref()
-            .is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS)
-        {
-            return Err(ApiError::invalid_field(
-                "q",
-                format!("must be at most {MAX_QUERY_CHARS} characters"),
-            ));
-        }
+        let keywords = edge::api::search_keywords(req)?;
         let limit = page_limit(req)?;
         let cursor = req
             .query_param("cursor")
@@ -129,11 +116,6 @@ struct Listing {
 struct Recommendations {
     items: Vec<ProductSummary>,
     personalized: bool,
-}
-
-#[derive(Serialize, Deserialize)]
-struct SearchPosition {
-    offset: usize,
 }
 
 impl Browse {
@@ -186,10 +168,6 @@ impl Browse {
         let scope = query.scope();
         let listing = match &query.keywords {
             Some(keywords) => {
-                let offset = match &query.cursor {
-                    Some(c) => self.cursors.open::<SearchPosition>(&scope, c)?.offset,
-                    None => 0,
-                };
                 let terms = search::query_terms(keywords);
                 let hits = if terms.is_empty() {
                     Vec::new()
@@ -199,17 +177,11 @@ impl Browse {
                         .await
                         .map_err(store_failure)?
                 };
-                let page: Vec<ProductId> = hits
-                    .iter()
-                    .skip(offset)
-                    .take(query.limit)
-                    .cloned()
-                    .collect();
-                let next = offset + page.len();
-                let next_cursor = (next < hits.len())
-                    .then(|| self.cursors.seal(&scope, &SearchPosition { offset: next }));
+                let (page, next_cursor) =
+                    self.cursors
+                        .page_of(&scope, query.cursor.as_deref(), &hits, query.limit)?;
                 Listing {
-                    items: self.catalog.summaries(&page).await.map_err(store_failure)?,
+                    items: self.catalog.summaries(page).await.map_err(store_failure)?,
                     next_cursor,
                 }
             }

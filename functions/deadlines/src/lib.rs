@@ -144,6 +144,9 @@ impl Deadlines {
                 Ok(())
             }
             DeadlineMessage::LowStockAlert => self.low_stock_alert().await,
+            DeadlineMessage::CategoryMoved { category_id, pass } => {
+                self.category_moved(category_id, pass).await
+            }
             DeadlineMessage::CatalogTerms { product_id } => self
                 .catalog
                 .sync_terms(&product_id)
@@ -330,6 +333,36 @@ impl Deadlines {
 
     /// Sends `message` back to this queue for `due_at`. SQS delays at most 15 minutes: longer
     /// waits go round again.
+    /// One page of the pass over the products after a category move; the next page is its
+    /// own message, so a pass over any catalog stays inside the function's timeout.
+    async fn category_moved(
+        &self,
+        category_id: domain::ids::CategoryId,
+        pass: store::catalog::CategoryPass,
+    ) -> Result<(), String> {
+        let categories = self.catalog.categories().await.map_err(|e| e.to_string())?;
+        let moved = domain::catalog::category_and_below(&categories, &category_id);
+        let next = self
+            .catalog
+            .restamp_categories(&categories, &moved, pass)
+            .await
+            .map_err(|e| e.to_string())?;
+        match next {
+            Some(pass) => {
+                let message = DeadlineMessage::CategoryMoved { category_id, pass };
+                self.payments
+                    .deadlines
+                    .send(&message, 0)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            None => {
+                tracing::info!(category_id = %category_id, "category move: every product's SKUs carry the new tree");
+                Ok(())
+            }
+        }
+    }
+
     async fn come_back(
         &self,
         message: &DeadlineMessage,

@@ -49,6 +49,9 @@ pub enum CatalogDeskError {
     NoSuchCategory,
     #[error("a category with this id exists")]
     CategoryExists,
+    /// The category or one above its new parent moved while this move was made.
+    #[error("the categories changed while this move was made; read them again")]
+    CategoryMoving,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("queueing the search postings' second sync failed: {0}")]
@@ -84,7 +87,8 @@ pub struct StaleSku {
 pub struct CatalogDesk {
     pub catalog: CatalogStore,
     audit: AuditLog,
-    /// Where the second sync of search postings is queued (the deadlines queue).
+    /// Where the second sync of search postings and category moves' passes over the products
+    /// are queued (the deadlines queue).
     terms_again: Option<Queue>,
 }
 
@@ -491,6 +495,86 @@ impl CatalogDesk {
             Committed::Done(_) => Ok(category),
             Committed::Refused(_) => Err(CatalogDeskError::NoSuchCategory),
         }
+    }
+
+    /// Moves a category under `to` (`None`: to the top), with everything under it; audited as
+    /// `category.move`. Products in it keep selling throughout: their SKUs take the new
+    /// categories above theirs (for category promotions) in a pass through the deadlines
+    /// queue right after, and again a minute later in case the function stops in between.
+    pub async fn move_category(
+        &self,
+        id: CategoryId,
+        to: Option<&str>,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<Category, CatalogDeskError> {
+        let categories = self.catalog.categories().await?;
+        let before = categories
+            .iter()
+            .find(|c| c.id == id)
+            .cloned()
+            .ok_or(CatalogDeskError::NoSuchCategory)?;
+        let to = match to.map(str::trim).filter(|t| !t.is_empty()) {
+            None => None,
+            Some(raw) => Some(CategoryId::parse(raw).map_err(|_| {
+                CatalogDeskError::Invalid(domain::field::FieldError::new(
+                    "parentId",
+                    "must be an existing category's id",
+                ))
+            })?),
+        };
+        domain::catalog::check_category_move(&categories, &id, to.as_ref())
+            .map_err(CatalogDeskError::Invalid)?;
+        let moved = Category {
+            parent_id: to.clone(),
+            ..before.clone()
+        };
+        // The new parent and every category above it, as read: none may move meanwhile.
+        let chain: Vec<Category> = to
+            .iter()
+            .cloned()
+            .chain(
+                to.as_ref()
+                    .map(|t| domain::catalog::categories_above(&categories, t))
+                    .unwrap_or_default(),
+            )
+            .filter_map(|c| categories.iter().find(|k| k.id == c).cloned())
+            .collect();
+        let writes =
+            self.catalog
+                .category_move_writes(&moved, before.parent_id.as_ref(), &chain)?;
+        let entry = actor.entry(
+            "category.move",
+            format!("category:{id}"),
+            json!({"parentId": before.parent_id}),
+            json!({"parentId": moved.parent_id}),
+            now,
+        );
+        self.queue_category_pass(&id, TERMS_AGAIN_SECONDS).await?;
+        match self.audit.commit(writes, entry).await? {
+            Committed::Done(_) => {}
+            Committed::Refused(_) => return Err(CatalogDeskError::CategoryMoving),
+        }
+        self.queue_category_pass(&id, 0).await?;
+        Ok(moved)
+    }
+
+    async fn queue_category_pass(
+        &self,
+        id: &CategoryId,
+        delay: i64,
+    ) -> Result<(), CatalogDeskError> {
+        let Some(queue) = &self.terms_again else {
+            return Ok(());
+        };
+        let message = DeadlineMessage::CategoryMoved {
+            category_id: id.clone(),
+            pass: Default::default(),
+        };
+        queue
+            .send(&message, delay)
+            .await
+            .map_err(|e| CatalogDeskError::Queue(e.to_string()))
     }
 
     /// Sets a SKU's low-stock threshold (`None`: the shop's default again); audited as

@@ -83,6 +83,94 @@ impl CategoryDraft {
     }
 }
 
+/// How deep the tree goes: the categories above a product's are at most this many.
+pub const MAX_CATEGORY_DEPTH: usize = 8;
+
+/// The categories above `id`, nearest first (what a SKU carries, so checkout can apply a
+/// category's promotion without the tree). Stops at a loop or at [`MAX_CATEGORY_DEPTH`].
+pub fn categories_above(categories: &[Category], id: &CategoryId) -> Vec<CategoryId> {
+    let parent_of = |c: &CategoryId| {
+        categories
+            .iter()
+            .find(|k| &k.id == c)
+            .and_then(|k| k.parent_id.clone())
+    };
+    let mut above: Vec<CategoryId> = Vec::new();
+    let mut at = parent_of(id);
+    while let Some(parent) = at {
+        if &parent == id || above.contains(&parent) || above.len() >= MAX_CATEGORY_DEPTH {
+            break;
+        }
+        at = parent_of(&parent);
+        above.push(parent);
+    }
+    above
+}
+
+/// `id` and every category under it.
+pub fn category_and_below(categories: &[Category], id: &CategoryId) -> Vec<CategoryId> {
+    let mut found = vec![id.clone()];
+    let mut i = 0;
+    while i < found.len() {
+        let children: Vec<CategoryId> = categories
+            .iter()
+            .filter(|c| c.parent_id.as_ref() == Some(&found[i]))
+            .map(|c| c.id.clone())
+            .collect();
+        for child in children {
+            if !found.contains(&child) {
+                found.push(child);
+            }
+        }
+        i += 1;
+    }
+    found
+}
+
+/// Moving `id` under `to` (`None`: to the top): refused when `to` is unknown, is the category
+/// itself or lies under it (a loop), or when the tree would grow deeper than
+/// [`MAX_CATEGORY_DEPTH`].
+pub fn check_category_move(
+    categories: &[Category],
+    id: &CategoryId,
+    to: Option<&CategoryId>,
+) -> Result<(), FieldError> {
+    let Some(to) = to else {
+        return Ok(());
+    };
+    if !categories.iter().any(|c| &c.id == to) {
+        return Err(FieldError::new(
+            "parentId",
+            "must be an existing category's id",
+        ));
+    }
+    let below = category_and_below(categories, id);
+    if below.contains(to) {
+        return Err(FieldError::new(
+            "parentId",
+            "is this category or one under it: a category cannot move under itself",
+        ));
+    }
+    // The deepest category moved: its depth under `id`, plus `to`'s own chain and `to` itself.
+    let depth_below = below
+        .iter()
+        .map(|c| {
+            categories_above(categories, c)
+                .iter()
+                .position(|a| a == id)
+                .map_or(0, |p| p + 1)
+        })
+        .max()
+        .unwrap_or(0);
+    if categories_above(categories, to).len() + 1 + depth_below > MAX_CATEGORY_DEPTH {
+        return Err(FieldError::new(
+            "parentId",
+            format!("would make the tree deeper than {MAX_CATEGORY_DEPTH} levels"),
+        ));
+    }
+    Ok(())
+}
+
 /// A category with its children, as `GET /v1/categories` answers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -547,6 +635,67 @@ impl SkuOffer {
 
 #[cfg(test)]
 mod tests {
+    fn tree(edges: &[(&str, Option<&str>)]) -> Vec<Category> {
+        edges
+            .iter()
+            .map(|(id, parent)| Category {
+                id: CategoryId::parse(id).unwrap(),
+                name: id.to_string(),
+                parent_id: parent.map(|p| CategoryId::parse(p).unwrap()),
+                sort: 0,
+                icon: None,
+            })
+            .collect()
+    }
+
+    fn cat(id: &str) -> CategoryId {
+        CategoryId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn a_category_is_moved_anywhere_but_under_itself() {
+        // given 茶 > 绿茶 > 龙井, and 零食
+        let shop = tree(&[
+            ("tea", None),
+            ("green", Some("tea")),
+            ("longjing", Some("green")),
+            ("snacks", None),
+        ]);
+        // then 绿茶 moves under 零食 or to the top, never under itself or 龙井
+        assert!(check_category_move(&shop, &cat("green"), Some(&cat("snacks"))).is_ok());
+        assert!(check_category_move(&shop, &cat("green"), None).is_ok());
+        for to in ["green", "longjing", "nowhere"] {
+            let refused = check_category_move(&shop, &cat("green"), Some(&cat(to)));
+            assert_eq!(refused.unwrap_err().field, "parentId", "{to}");
+        }
+        assert_eq!(
+            categories_above(&shop, &cat("longjing")),
+            vec![cat("green"), cat("tea")]
+        );
+        assert_eq!(
+            category_and_below(&shop, &cat("tea")),
+            vec![cat("tea"), cat("green"), cat("longjing")]
+        );
+    }
+
+    #[test]
+    fn a_move_that_would_make_the_tree_too_deep_is_refused() {
+        // given a chain c0 > c1 > ... > c7 (eight deep) and a category with one child
+        let mut edges: Vec<(String, Option<String>)> = (0..8)
+            .map(|i| (format!("c{i}"), (i > 0).then(|| format!("c{}", i - 1))))
+            .collect();
+        edges.push(("box".into(), None));
+        edges.push(("inner".into(), Some("box".into())));
+        let borrowed: Vec<(&str, Option<&str>)> = edges
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_deref()))
+            .collect();
+        let shop = tree(&borrowed);
+        // then it fits under c6 (inner ends eight below the top) but not under c7
+        assert!(check_category_move(&shop, &cat("box"), Some(&cat("c6"))).is_ok());
+        assert!(check_category_move(&shop, &cat("box"), Some(&cat("c7"))).is_err());
+    }
+
     use super::*;
 
     #[test]

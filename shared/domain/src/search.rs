@@ -73,6 +73,37 @@ pub fn index_terms(text: &str) -> BTreeSet<String> {
     terms
 }
 
+/// Off-shelf products are indexed too (staff search them), under their terms with this mark
+/// in front: no shopper query can carry it (queries keep letters, digits and CJK only), so
+/// shoppers never find a product that is not for sale.
+const OFF_SHELF_MARK: &str = "off:";
+
+/// The terms a product is posted under: its title's, marked when it is off the shelf.
+pub fn shelf_terms(text: &str, on_shelf: bool) -> BTreeSet<String> {
+    let terms = index_terms(text);
+    if on_shelf {
+        terms
+    } else {
+        terms
+            .into_iter()
+            .map(|t| format!("{OFF_SHELF_MARK}{t}"))
+            .collect()
+    }
+}
+
+/// The terms staff search products on or off the shelf with.
+pub fn staff_query_terms(query: &str, on_shelf: bool) -> Vec<String> {
+    let terms = query_terms(query);
+    if on_shelf {
+        terms
+    } else {
+        terms
+            .into_iter()
+            .map(|t| format!("{OFF_SHELF_MARK}{t}"))
+            .collect()
+    }
+}
+
 /// The terms every match of a query must carry. Empty when the query has no searchable text.
 pub fn query_terms(query: &str) -> Vec<String> {
     let mut terms = BTreeSet::new();
@@ -102,6 +133,27 @@ mod tests {
         let index = index_terms(title);
         let q = query_terms(query);
         !q.is_empty() && q.iter().all(|t| index.contains(t))
+    }
+
+    #[test]
+    fn an_off_shelf_product_is_found_by_staff_and_never_by_shoppers() {
+        let posted = shelf_terms("西湖龙井 明前特级", false);
+        let staff = staff_query_terms("龙井", false);
+        assert!(!staff.is_empty() && staff.iter().all(|t| posted.contains(t)));
+        for query in ["龙井", "off:龙井", "off 龙井", "西湖"] {
+            let shopper = query_terms(query);
+            assert!(
+                !shopper.iter().all(|t| posted.contains(t)),
+                "a shopper's {query:?} found an off-shelf product"
+            );
+        }
+        let on_shelf = shelf_terms("西湖龙井 明前特级", true);
+        assert!(
+            staff_query_terms("龙井", true)
+                .iter()
+                .all(|t| on_shelf.contains(t))
+        );
+        assert!(!staff.iter().all(|t| on_shelf.contains(t)));
     }
 
     #[test]

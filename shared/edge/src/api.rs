@@ -406,6 +406,27 @@ pub const DEFAULT_PAGE: usize = 20;
 pub const MAX_PAGE: usize = 50;
 
 /// A listing's `limit`: 1 to 50, 20 when absent.
+/// The `q` a listing is searched with: trimmed, `None` when empty, at most
+/// [`domain::search::MAX_QUERY_CHARS`].
+pub fn search_keywords(req: &ApiRequest) -> Result<Option<String>, ApiError> {
+    use domain::search::MAX_QUERY_CHARS;
+    let keywords = req
+        .query_param("q")
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(str::to_string);
+    if keywords
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS)
+    {
+        return Err(ApiError::invalid_field(
+            "q",
+            format!("must be at most {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    Ok(keywords)
+}
+
 pub fn page_limit(req: &ApiRequest) -> Result<usize, ApiError> {
     match req.query_param("limit").filter(|l| !l.is_empty()) {
         None => Ok(DEFAULT_PAGE),

@@ -17,7 +17,31 @@ pub struct CursorSealer {
     key: [u8; 32],
 }
 
+/// A place in a list answered whole (search hits): how many were shown before it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Offset {
+    offset: usize,
+}
+
 impl CursorSealer {
+    /// The page of `hits` the request's `cursor` points at (the first without one), and the
+    /// cursor of the page after it when there is one.
+    pub fn page_of<'a, T>(
+        &self,
+        scope: &str,
+        cursor: Option<&str>,
+        hits: &'a [T],
+        limit: usize,
+    ) -> Result<(&'a [T], Option<String>), ApiError> {
+        let from = match cursor.filter(|c| !c.is_empty()) {
+            Some(c) => self.open::<Offset>(scope, c)?.offset.min(hits.len()),
+            None => 0,
+        };
+        let to = from.saturating_add(limit).min(hits.len());
+        let next = (to < hits.len()).then(|| self.seal(scope, &Offset { offset: to }));
+        Ok((&hits[from..to], next))
+    }
+
     pub fn derive(secret: &SecretString) -> Self {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
             .expect("any key length");

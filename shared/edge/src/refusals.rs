@@ -135,6 +135,9 @@ impl From<CatalogDeskError> for ApiError {
             CatalogDeskError::NoSuchCategory => {
                 ApiError::new(422, "no_such_category", err.to_string()).with_field("categoryId")
             }
+            CatalogDeskError::CategoryMoving => {
+                ApiError::new(409, "categories_changed", err.to_string()).with_field("parentId")
+            }
             CatalogDeskError::Store(_) | CatalogDeskError::Queue(_) => ApiError::unexpected(&err),
         }
     }

@@ -519,6 +519,115 @@ impl CatalogStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// The write that moves a category under `category.parent_id`, for one transaction with
+    /// its audit record: refused if its parent is no longer `from` or if any category on the
+    /// new parent's way up (`chain`, as read) has moved since, so two moves made at once can
+    /// never make a loop.
+    pub fn category_move_writes(
+        &self,
+        category: &Category,
+        from: Option<&CategoryId>,
+        chain: &[Category],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let parent_as_read = |c: Option<&CategoryId>| match c {
+            Some(p) => (
+                "attribute_exists(pk) AND parentId = :parent",
+                Some(s(p.as_str())),
+            ),
+            None => (
+                "attribute_exists(pk) AND attribute_not_exists(parentId)",
+                None,
+            ),
+        };
+        let mut item = to_item(category);
+        item.insert("pk".into(), s("CATEGORY"));
+        item.insert("sk".into(), s(category.id.as_str()));
+        let (condition, value) = parent_as_read(from);
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(value.map(|v| HashMap::from([(":parent".into(), v)])))
+            .build()
+            .map_err(|e| StoreError::dynamo("build category move", e))?;
+        let mut writes = vec![TransactWriteItem::builder().put(put).build()];
+        for above in chain {
+            let (condition, value) = parent_as_read(above.parent_id.as_ref());
+            let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+                .table_name(&self.table)
+                .key("pk", s("CATEGORY"))
+                .key("sk", s(above.id.as_str()))
+                .condition_expression(condition)
+                .set_expression_attribute_values(
+                    value.map(|v| HashMap::from([(":parent".into(), v)])),
+                )
+                .build()
+                .map_err(|e| StoreError::dynamo("build category check", e))?;
+            writes.push(TransactWriteItem::builder().condition_check(check).build());
+        }
+        Ok(writes)
+    }
+
+    /// One page of the shop's products (those on the shelf, then those off it) from `from`:
+    /// the SKUs of each product in one of `moved` are given the categories above their
+    /// product's as `categories` say now. Where the next page starts, if there is one.
+    /// Idempotent: it writes what the tree says, however often and in whatever order it runs.
+    pub async fn restamp_categories(
+        &self,
+        categories: &[Category],
+        moved: &[CategoryId],
+        from: CategoryPass,
+    ) -> Result<Option<CategoryPass>, StoreError> {
+        let shelf = if from.off_shelf { OFF_SHELF } else { SHELF };
+        let (metas, next) = self
+            .index_page(
+                INDEX_SHELF,
+                ("gsi2pk", shelf),
+                "gsi2sk",
+                from.after,
+                RESTAMP_PAGE,
+            )
+            .await?;
+        for meta in &metas {
+            let stored = stored_product(meta)?;
+            if !moved.contains(&stored.product.category_id) {
+                continue;
+            }
+            let above = domain::catalog::categories_above(categories, &stored.product.category_id);
+            let above = AttributeValue::L(above.iter().map(|c| s(c.as_str())).collect());
+            for sku in &stored.sku_ids {
+                let updated = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key_item(sku_key(sku))))
+                    .update_expression("SET parentCategories = :above")
+                    .condition_expression("attribute_exists(pk) AND productId = :product")
+                    .expression_attribute_values(":above", above.clone())
+                    .expression_attribute_values(":product", s(stored.product.id.as_str()))
+                    .send()
+                    .await;
+                match updated {
+                    Ok(_) => {}
+                    // Gone or another product's now: nothing of this product's to stamp.
+                    Err(err) if super::condition_failed(&err) => {}
+                    Err(err) => return Err(StoreError::dynamo("UpdateItem SKU categories", err)),
+                }
+            }
+        }
+        Ok(match (next, from.off_shelf) {
+            (Some(after), off_shelf) => Some(CategoryPass {
+                off_shelf,
+                after: Some(after),
+            }),
+            (None, false) => Some(CategoryPass {
+                off_shelf: true,
+                after: None,
+            }),
+            (None, true) => None,
+        })
+    }
+
     pub async fn put_category(&self, category: &Category) -> Result<(), StoreError> {
         let mut item = to_item(category);
         item.insert("pk".into(), s("CATEGORY"));
@@ -572,25 +681,12 @@ impl CatalogStore {
             .map_or(product.sales, |(p, _)| p.product.sales.max(product.sales));
         let version = previous.as_ref().map_or(0, |(_, meta)| version_of(meta));
         let rank = rank_key(sales, &product.id);
-        let terms = if product.on_shelf {
-            domain::search::index_terms(&format!("{} {}", product.title, product.subtitle))
-        } else {
-            BTreeSet::new()
-        };
+        let terms = domain::search::shelf_terms(
+            &format!("{} {}", product.title, product.subtitle),
+            product.on_shelf,
+        );
         // The categories above the product's, so checkout needs no tree to apply a category rule.
-        let parents: HashMap<&CategoryId, Option<&CategoryId>> = categories
-            .iter()
-            .map(|c| (&c.id, c.parent_id.as_ref()))
-            .collect();
-        let mut parent_categories: Vec<CategoryId> = Vec::new();
-        let mut at = parents.get(&product.category_id).copied().flatten();
-        while let Some(parent) = at {
-            if parent_categories.contains(parent) || parent_categories.len() > 8 {
-                break;
-            }
-            at = parents.get(parent).copied().flatten();
-            parent_categories.push(parent.clone());
-        }
+        let parent_categories = domain::catalog::categories_above(categories, &product.category_id);
 
         let mut meta = to_item(&Product {
             sales,
@@ -852,6 +948,17 @@ impl CatalogStore {
             .iter()
             .map(|m| Ok((stored_product(m)?, version_of(m))))
             .collect::<Result<_, StoreError>>()?;
+        Ok(Page {
+            items: self.with_skus(stored).await?,
+            next,
+        })
+    }
+
+    /// Stored products with their SKUs, as staff see them.
+    async fn with_skus(
+        &self,
+        stored: Vec<(StoredProduct, u64)>,
+    ) -> Result<Vec<StaffProduct>, StoreError> {
         let ids: Vec<SkuId> = stored.iter().flat_map(|(p, _)| p.sku_ids.clone()).collect();
         let skus: HashMap<SkuId, Sku> = self
             .skus(&ids)
@@ -859,7 +966,7 @@ impl CatalogStore {
             .into_iter()
             .map(|k| (k.id.clone(), k))
             .collect();
-        let items = stored
+        Ok(stored
             .into_iter()
             .map(|(p, version)| StaffProduct {
                 skus: p
@@ -870,8 +977,23 @@ impl CatalogStore {
                 product: p.product,
                 version,
             })
-            .collect();
-        Ok(Page { items, next })
+            .collect())
+    }
+
+    /// These products as staff see them, in the given order; unknown ones are left out.
+    pub async fn staff_products(&self, ids: &[ProductId]) -> Result<Vec<StaffProduct>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let metas = self
+            .batch_get(ids.iter().map(|id| key_item(meta_key(id))).collect())
+            .await?;
+        let mut stored: HashMap<ProductId, (StoredProduct, u64)> = metas
+            .iter()
+            .map(|m| stored_product(m).map(|p| (p.product.id.clone(), (p, version_of(m)))))
+            .collect::<Result<_, StoreError>>()?;
+        let ordered = ids.iter().filter_map(|id| stored.remove(id)).collect();
+        self.with_skus(ordered).await
     }
 
     /// A product as staff edit it: with its SKUs and the version their edit is made against.
@@ -890,6 +1012,20 @@ impl CatalogStore {
     async fn batch_write(&self, writes: Vec<WriteRequest>) -> Result<(), StoreError> {
         super::batch_write(&self.client, &self.table, writes).await
     }
+}
+
+/// Products a category move's pass looks at per page (and per queue message).
+const RESTAMP_PAGE: usize = 100;
+
+/// Where a pass over the shop's products after a category move is: in the products on the
+/// shelf or those off it, after which one.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryPass {
+    #[serde(default)]
+    pub off_shelf: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<ListPosition>,
 }
 
 /// A number of a SKU staff change, each conditional on the value they saw.

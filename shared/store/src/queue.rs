@@ -4,7 +4,7 @@
 use domain::ids::OrderId;
 use domain::ids::UserId;
 use domain::ids::{BargainId, GroupId};
-use domain::ids::{ProductId, SkuId};
+use domain::ids::{CategoryId, ProductId, SkuId};
 use serde::{Deserialize, Serialize};
 
 /// Longest delay SQS allows on one message; longer waits are re-enqueued.
@@ -111,6 +111,15 @@ pub enum DeadlineMessage {
     /// does it at once, and this makes it happen even if that function stopped in between.
     #[serde(rename = "catalog.terms", rename_all = "camelCase")]
     CatalogTerms { product_id: ProductId },
+    /// A category moved: the SKUs of every product in it or under it take the categories now
+    /// above theirs, a page of products per message (each message queues the next page).
+    /// Sent a minute after the move as well as at once, in case the function stopped between.
+    #[serde(rename = "category.moved", rename_all = "camelCase")]
+    CategoryMoved {
+        category_id: CategoryId,
+        #[serde(default)]
+        pass: crate::catalog::CategoryPass,
+    },
     /// The day's low-stock alert, sent by the template's schedule (09:00 China time) as
     /// `{"type": "stock.low"}`: the SKUs at or under their thresholds, to the shop's topic.
     /// Once a China day, however often the schedule's message arrives.

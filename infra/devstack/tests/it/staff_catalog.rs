@@ -328,6 +328,28 @@ async fn a_product_staff_create_sells_and_is_found_at_once_and_edits_go_against_
         .filter_map(|p| p["product"]["id"].as_str())
         .collect();
     assert!(off_ids.contains(&"dianhong-gold"), "{}", off.text);
+    // and staff find it by its words among the off-shelf products, not among those on sale
+    let staff_found = |shelf: &'static str| {
+        let shop = &shop;
+        let operator = &operator;
+        async move {
+            let answer = shop
+                .get_as(
+                    operator,
+                    &format!("/admin/v1/products?shelf={shelf}&q=曼松"),
+                )
+                .await;
+            assert_eq!(answer.status, 200, "{}", answer.text);
+            answer.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|p| p["product"]["id"].as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(staff_found("off").await, vec!["dianhong-gold"]);
+    assert!(staff_found("on").await.is_empty());
     let bought = place(
         &shop,
         &shopper,
@@ -734,5 +756,136 @@ async fn a_bulk_stock_change_is_all_or_nothing_needs_a_fresh_code_and_names_the_
     assert_eq!(
         (twice.status, twice.error_field()),
         (400, "changes[1].skuId")
+    );
+}
+
+/// What the shopper's quote for three 龙井 takes off for the 满减 rule.
+async fn reduction_on_longjing(shop: &TestShop, token: &str) -> u64 {
+    let quote = shop
+        .post_as(
+            token,
+            "/v1/checkout/quote",
+            &json!({"items": [{"skuId": "longjing-1", "quantity": 3}]}),
+        )
+        .await;
+    assert_eq!(quote.status, 200, "{}", quote.text);
+    quote.body["discounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "full_reduction")
+        .filter_map(|d| d["amount"].as_u64())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_category_moved_takes_its_products_into_the_new_parents_promotions() {
+    // given a 满减 rule for 零食坚果 only, and 绿茶 (with 龙井) under 茶叶
+    let shop = TestShop::start().await;
+    let (owner_token, _, _) = owner(&shop, "laoban.m").await;
+    let (operator, operator_id) = member(&shop, &owner_token, "yunying.m", Role::Operator).await;
+    let rule = shop
+        .post_as(
+            &operator,
+            "/admin/v1/promotions/reductions/snacks-night",
+            &json!({"scope": {"kind": "category", "categoryId": "snacks"},
+                    "tiers": [{"threshold": 19900, "off": 2000}]}),
+        )
+        .await;
+    assert_eq!(rule.status, 200, "{}", rule.text);
+    let (shopper, _) = shop.login("move.shopper.1").await;
+    assert_eq!(reduction_on_longjing(&shop, &shopper).await, 0);
+
+    // when the operator moves 绿茶 under 零食坚果
+    let moved = shop
+        .post_as(
+            &operator,
+            "/admin/v1/categories/green-tea/move",
+            &json!({"parentId": "snacks"}),
+        )
+        .await;
+
+    // then the tree shows it there at once, and 龙井's quote takes the rule once the move's
+    // pass has run on the deadlines queue (a page of products per message, chained)
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(moved.body["parentId"], "snacks");
+    let tree = shop.get("/v1/categories").await;
+    let snacks = tree.body["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "snacks")
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", tree.text));
+    assert!(
+        snacks["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == "green-tea"),
+        "{}",
+        tree.text
+    );
+    assert!(shop.stack.drain("DeadlinesQueue").await.unwrap() >= 2);
+    assert_eq!(reduction_on_longjing(&shop, &shopper).await, 2000);
+
+    // and a move under itself, under a category below it or under an unknown one is refused
+    // naming parentId, an unknown category is 404, and none of them is audited
+    for (path, parent) in [
+        ("green-tea", json!("green-tea")),
+        ("snacks", json!("green-tea")),
+        ("green-tea", json!("nowhere")),
+    ] {
+        let refused = shop
+            .post_as(
+                &operator,
+                &format!("/admin/v1/categories/{path}/move"),
+                &json!({ "parentId": parent }),
+            )
+            .await;
+        assert_eq!(
+            (refused.status, refused.error_field()),
+            (400, "parentId"),
+            "{path} under {parent}: {}",
+            refused.text
+        );
+    }
+    let unknown = shop
+        .post_as(
+            &operator,
+            "/admin/v1/categories/nowhere/move",
+            &json!({"parentId": null}),
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+
+    // and moved back to the top level, 龙井 leaves the rule again
+    let back = shop
+        .post_as(
+            &operator,
+            "/admin/v1/categories/green-tea/move",
+            &json!({"parentId": null}),
+        )
+        .await;
+    assert_eq!(back.status, 200, "{}", back.text);
+    assert!(back.body.get("parentId").is_none(), "{}", back.text);
+    shop.stack.drain("DeadlinesQueue").await.unwrap();
+    assert_eq!(reduction_on_longjing(&shop, &shopper).await, 0);
+    let log = audit_log(&shop)
+        .day(&domain::clock::china_day(domain::clock::now_epoch_seconds()))
+        .await
+        .unwrap()
+        .records;
+    let moves: Vec<(&str, &str)> = log
+        .iter()
+        .filter(|r| r.action == "category.move")
+        .map(|r| (r.target.as_str(), r.staff_id.as_str()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            ("category:green-tea", operator_id.as_str()),
+            ("category:green-tea", operator_id.as_str())
+        ]
     );
 }
