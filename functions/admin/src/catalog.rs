@@ -140,6 +140,32 @@ impl Admin {
         }
     }
 
+    /// `POST /admin/v1/uploads {contentType, size}`: 201 with the form that uploads one product
+    /// image to the media bucket (POST `fields` then `file` to `url`) and the `imageUrl` a
+    /// product names it by; 400 naming `contentType` or `size`.
+    pub(crate) async fn upload_image(
+        &self,
+        req: &ApiRequest,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Upload {
+            content_type: Option<String>,
+            size: Option<i64>,
+        }
+        let body: Upload = req.json_body()?;
+        let upload = self
+            .images
+            .upload(body.content_type.as_deref(), body.size, now)
+            .await?;
+        tracing::info!(
+            key = upload.form.key.as_str(),
+            "product image upload form handed out"
+        );
+        Ok(api::json(201, &upload))
+    }
+
     /// `POST /admin/v1/categories/{id}/move {parentId | null}`: the category, with everything
     /// under it, under another parent (or to the top).
     pub(crate) async fn move_category(

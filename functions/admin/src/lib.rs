@@ -95,6 +95,7 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         "POST /admin/v1/categories/{id}/move",
         Some(Permission::CatalogWrite),
     ),
+    ("POST /admin/v1/uploads", Some(Permission::CatalogWrite)),
     ("GET /admin/v1/products", Some(Permission::StockWrite)),
     ("GET /admin/v1/products/{id}", Some(Permission::StockWrite)),
     ("POST /admin/v1/products", Some(Permission::CatalogWrite)),
@@ -215,6 +216,8 @@ pub struct Admin {
     catalog: app::catalog_desk::CatalogDesk,
     /// The shoppers' after-sales photos, shown through short-lived links.
     media: store::media::MediaBucket,
+    /// Product images, uploaded by staff and shown from the shop's public address.
+    images: app::catalog_desk::CatalogImages,
     /// The live reports, from the hourly counters.
     reports: app::reports::Reports,
     cursors: CursorSealer,
@@ -377,6 +380,11 @@ impl Admin {
             settings.required("CATALOG_TABLE")?,
         );
         let media = clients.media_bucket(settings)?;
+        let images = app::catalog_desk::CatalogImages {
+            public: domain::media::PublicMedia::parse(&settings.required("MEDIA_PUBLIC_URL")?)
+                .map_err(|problem| ConfigError::new("MEDIA_PUBLIC_URL", problem))?,
+            bucket: media.clone(),
+        };
         let exports = app::exports::ExportDesk::new(
             store::exports::ExportStore::new(
                 clients.dynamodb.clone(),
@@ -414,11 +422,13 @@ impl Admin {
                 catalog.clone(),
             ),
             catalog: app::catalog_desk::CatalogDesk::new(catalog, audit.clone())
+                .with_images(images.clone())
                 .syncing_terms_through(store::queue::Queue::new(
                     clients.sqs.clone(),
                     settings.required("DEADLINES_QUEUE_URL")?,
                 )),
             media,
+            images,
             cursors: CursorSealer::derive(&secret),
             low_stock_default: app::catalog_desk::low_stock_threshold(settings)?,
             exports,
@@ -847,6 +857,7 @@ impl HttpFunction for Admin {
                 "POST /admin/v1/categories/{id}/move" => {
                     self.move_category(&req, &caller, now).await
                 }
+                "POST /admin/v1/uploads" => self.upload_image(&req, now).await,
                 "GET /admin/v1/products" => self.products(&req).await,
                 "GET /admin/v1/products/{id}" => self.product(&req).await,
                 "POST /admin/v1/products" => self.create_product(&req, &caller, now).await,

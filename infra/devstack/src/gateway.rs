@@ -22,6 +22,14 @@ pub struct Gateway {
     /// False while `make dev` seeds the demo shop: a client that starts when the port opens
     /// gets 503 `starting` rather than a half-seeded catalog.
     open: std::sync::atomic::AtomicBool,
+    /// What ShopCdn serves in AWS from the media bucket: product images, `GET /uploads/catalog/*`.
+    public_media: Option<PublicMedia>,
+}
+
+/// The media bucket read with the stack's own rights, as CloudFront's origin access does.
+struct PublicMedia {
+    bucket: store::media::MediaBucket,
+    http: reqwest::Client,
 }
 
 /// Content types API Gateway passes as text; any other body arrives base64-encoded.
@@ -56,7 +64,61 @@ impl Gateway {
             routes,
             docs: crate::docs::ApiDocs::project()?,
             open: std::sync::atomic::AtomicBool::new(true),
+            public_media: None,
         })
+    }
+
+    /// Serves product images from `bucket` at `/uploads/catalog/...`, as ShopCdn does.
+    pub fn serving_product_images(mut self, bucket: store::media::MediaBucket) -> Self {
+        self.public_media = Some(PublicMedia {
+            bucket,
+            http: reqwest::Client::new(),
+        });
+        self
+    }
+
+    /// A product image as ShopCdn answers it: the object, or 404 for anything but a catalog
+    /// image's key (shoppers' photos stay private).
+    async fn product_image(&self, media: &PublicMedia, path: &str) -> Outgoing {
+        let not_found = || {
+            outgoing(edge::api::ApiError::new(404, "not_found", "no such image").into_response())
+        };
+        let Some(key) = domain::media::MediaKey::parse(path.trim_start_matches('/'))
+            .ok()
+            .filter(domain::media::MediaKey::is_catalog_image)
+        else {
+            return not_found();
+        };
+        let now = domain::clock::now_epoch_seconds();
+        let Ok(link) = media.bucket.presigned_get(&key, now, 60).await else {
+            return not_found();
+        };
+        let Ok(answer) = media.http.get(link).send().await else {
+            return not_found();
+        };
+        if !answer.status().is_success() {
+            return not_found();
+        }
+        let content_type = answer
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        match answer.bytes().await {
+            Ok(body) => Outgoing {
+                status: 200,
+                headers: vec![
+                    ("content-type".into(), content_type),
+                    (
+                        "cache-control".into(),
+                        "public, max-age=31536000, immutable".into(),
+                    ),
+                ],
+                body: body.to_vec(),
+            },
+            Err(_) => not_found(),
+        }
     }
 
     /// Answers 503 `starting` to everything until [`Gateway::open`].
@@ -225,6 +287,11 @@ impl Serve for Gateway {
                 "/docs" | "/docs/" => return document("text/html; charset=utf-8", &self.docs.html),
                 "/openapi.yaml" => return document("application/yaml", &self.docs.yaml),
                 "/openapi.json" => return document("application/json", &self.docs.json),
+                path if path.starts_with("/uploads/") => {
+                    if let Some(media) = &self.public_media {
+                        return self.product_image(media, path).await;
+                    }
+                }
                 _ => {}
             }
         }

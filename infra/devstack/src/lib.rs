@@ -257,6 +257,8 @@ impl LocalStack {
             "ALIPAY_NOTIFY_URL".into(),
             format!("{api_url}/v1/pay/alipay/notify"),
         );
+        // ShopCdn's part locally: the gateway serves product images too.
+        overrides.insert("MEDIA_PUBLIC_URL".into(), api_url.clone());
         overrides.insert("KUAIDI100_API_BASE".into(), sandbox_url.clone());
         overrides.insert("KUAIDI100_KEY".into(), SANDBOX_KUAIDI100_KEY.into());
         overrides.insert(
@@ -447,7 +449,16 @@ impl LocalStack {
             };
             functions.insert(spec.logical_id.clone(), http_function);
         }
-        let gateway = Arc::new(gateway::Gateway::new(&template, &functions)?);
+        let media_bucket = resources
+            .buckets
+            .get("MediaBucket")
+            .context("the template has no MediaBucket")?;
+        let gateway = Arc::new(
+            gateway::Gateway::new(&template, &functions)?.serving_product_images(
+                store::media::MediaBucket::new(&config, media_bucket.clone())
+                    .map_err(anyhow::Error::msg)?,
+            ),
+        );
         if options.hold_requests {
             gateway.hold();
         }

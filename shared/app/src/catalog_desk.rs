@@ -13,11 +13,13 @@ use domain::catalog::{
     Category, CategoryDraft, OfferKind, ProductDraft, Sku, SkuOffer, StockChange,
 };
 use domain::ids::{CategoryId, ProductId, SkuId};
+use domain::media::{ImageType, MediaKey, PublicMedia, upload_size};
 use domain::money::Fen;
 use serde_json::json;
 use store::StoreError;
 use store::audit::{AuditLog, Committed};
 use store::catalog::{CatalogStore, ProductExpect, SkuNumber, StaffProduct};
+use store::media::{Kept, MediaBucket, MediaError, UploadForm};
 use store::queue::{DeadlineMessage, Queue};
 
 /// How long the queued second sync of a product's search postings waits.
@@ -56,6 +58,9 @@ pub enum CatalogDeskError {
     Store(#[from] StoreError),
     #[error("queueing the search postings' second sync failed: {0}")]
     Queue(String),
+    /// The media bucket could not sign an upload or keep an image.
+    #[error("the media bucket is unavailable")]
+    Media(#[from] MediaError),
     /// The SKU kept changing under this write.
     #[error("the SKU is being changed by someone else; try again")]
     Busy,
@@ -84,9 +89,75 @@ pub struct StaleSku {
     pub current: Option<u64>,
 }
 
+/// Product images: uploaded by staff straight to the media bucket under `uploads/catalog/`,
+/// kept (tagged so the unused-upload rule leaves them) when a product first names them, and
+/// shown to shoppers from the shop's public address.
+#[derive(Clone)]
+pub struct CatalogImages {
+    pub public: PublicMedia,
+    pub bucket: MediaBucket,
+}
+
+/// What `POST /admin/v1/uploads` answers: the form that uploads one image, and the link a
+/// product names it by once it is uploaded.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogUpload {
+    #[serde(flatten)]
+    pub form: UploadForm,
+    pub image_url: String,
+}
+
+impl CatalogImages {
+    /// A form for one image of `content_type` and `size` bytes, good for ten minutes.
+    pub async fn upload(
+        &self,
+        content_type: Option<&str>,
+        size: Option<i64>,
+        now: i64,
+    ) -> Result<CatalogUpload, CatalogDeskError> {
+        let image =
+            ImageType::parse(content_type.unwrap_or("")).map_err(CatalogDeskError::Invalid)?;
+        upload_size(size).map_err(CatalogDeskError::Invalid)?;
+        let key = MediaKey::catalog_image(image);
+        let form = self.bucket.upload_form(&key, image, now).await?;
+        Ok(CatalogUpload {
+            image_url: self.public.link(&key),
+            form,
+        })
+    }
+
+    /// Keeps the catalog images `images` names that `before` did not (each one S3 call); an
+    /// image never uploaded is refused by its place in the list.
+    async fn keep_new(
+        &self,
+        images: &[String],
+        before: &[String],
+        now: i64,
+    ) -> Result<(), CatalogDeskError> {
+        for (i, link) in images.iter().enumerate() {
+            if before.contains(link) {
+                continue;
+            }
+            let Some(Ok(key)) = self.public.catalog_key(link) else {
+                continue;
+            };
+            if self.bucket.keep(&key, now).await? == Kept::Missing {
+                return Err(CatalogDeskError::Invalid(domain::field::FieldError::new(
+                    format!("images[{i}]"),
+                    "was never uploaded: upload the image with the form POST /admin/v1/uploads gave",
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 pub struct CatalogDesk {
     pub catalog: CatalogStore,
     audit: AuditLog,
+    /// Where staff upload product images; without it (shopctl) a product names https links only.
+    images: Option<CatalogImages>,
     /// Where the second sync of search postings and category moves' passes over the products
     /// are queued (the deadlines queue).
     terms_again: Option<Queue>,
@@ -98,7 +169,18 @@ impl CatalogDesk {
             catalog,
             audit,
             terms_again: None,
+            images: None,
         }
+    }
+
+    /// The same desk taking product images uploaded to the media bucket.
+    pub fn with_images(mut self, images: CatalogImages) -> Self {
+        self.images = Some(images);
+        self
+    }
+
+    fn media(&self) -> Option<&PublicMedia> {
+        self.images.as_ref().map(|i| &i.public)
     }
 
     /// The same desk queueing a second sync of search postings after each product write.
@@ -116,7 +198,9 @@ impl CatalogDesk {
         actor: &Actor,
         now: i64,
     ) -> Result<StaffProduct, CatalogDeskError> {
-        let (product, skus) = draft.parse(id).map_err(CatalogDeskError::Invalid)?;
+        let (product, skus) = draft
+            .parse(id, self.media())
+            .map_err(CatalogDeskError::Invalid)?;
         self.write_product(
             "product.create",
             &product,
@@ -141,7 +225,9 @@ impl CatalogDesk {
         now: i64,
     ) -> Result<StaffProduct, CatalogDeskError> {
         let before = self.stored(id).await?;
-        let (product, skus) = draft.parse(id).map_err(CatalogDeskError::Invalid)?;
+        let (product, skus) = draft
+            .parse(id, self.media())
+            .map_err(CatalogDeskError::Invalid)?;
         self.write_product(
             "product.edit",
             &product,
@@ -203,6 +289,12 @@ impl CatalogDesk {
         let categories = self.catalog.categories().await?;
         if !categories.iter().any(|c| c.id == product.category_id) {
             return Err(CatalogDeskError::NoSuchCategory);
+        }
+        if let Some(images) = &self.images {
+            // Kept before the write: a write then refused leaves an image kept that no product
+            // shows, never a product showing an image the bucket forgets.
+            let shown = before.as_ref().map_or(&[][..], |b| &b.product.images[..]);
+            images.keep_new(&product.images, shown, now).await?;
         }
         let writes = self
             .catalog

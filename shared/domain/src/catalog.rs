@@ -2,6 +2,7 @@
 
 use crate::field::FieldError;
 use crate::ids::{CategoryId, ProductId, SkuId};
+use crate::media::PublicMedia;
 use crate::money::Fen;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -955,7 +956,13 @@ fn text(
 
 impl ProductDraft {
     /// The product `id` and its SKUs as this draft says; `sales` is the shop's, not the draft's.
-    pub fn parse(&self, id: &ProductId) -> Result<(Product, Vec<Sku>), FieldError> {
+    /// An image is an `https://` link elsewhere or, under the shop's `media` address, a catalog
+    /// image's link (what `POST /admin/v1/uploads` answered as `imageUrl`).
+    pub fn parse(
+        &self,
+        id: &ProductId,
+        media: Option<&PublicMedia>,
+    ) -> Result<(Product, Vec<Sku>), FieldError> {
         let title = text(self.title.as_deref(), "title", 1..=60)?;
         let subtitle = text(self.subtitle.as_deref(), "subtitle", 0..=120)?;
         let description = text(self.description.as_deref(), "description", 0..=5000)?;
@@ -969,13 +976,24 @@ impl ProductDraft {
             return Err(FieldError::new("images", "at most 9"));
         }
         for (i, image) in images.iter().enumerate() {
+            let field = || format!("images[{i}]");
+            match media.and_then(|m| m.catalog_key(image)) {
+                Some(Ok(_)) => continue,
+                Some(Err(())) => {
+                    return Err(FieldError::new(
+                        field(),
+                        "is not an image uploaded through POST /admin/v1/uploads",
+                    ));
+                }
+                None => {}
+            }
             let ok = image.len() <= 500
                 && image.starts_with("https://")
                 && !image.chars().any(|c| c.is_whitespace() || c.is_control());
             if !ok {
                 return Err(FieldError::new(
-                    format!("images[{i}]"),
-                    "must be an https:// link of at most 500 characters",
+                    field(),
+                    "must be an https:// link of at most 500 characters, or an uploaded image",
                 ));
             }
         }
@@ -1089,7 +1107,7 @@ mod draft_tests {
     #[test]
     fn a_good_draft_makes_the_product_and_its_skus_off_the_shelf_unless_said() {
         let id = ProductId::parse("longjing").unwrap();
-        let (product, skus) = draft(good()).parse(&id).unwrap();
+        let (product, skus) = draft(good()).parse(&id, None).unwrap();
         assert_eq!(product.title, "西湖龙井 明前特级");
         assert!(!product.on_shelf);
         assert_eq!(skus.len(), 2);
@@ -1110,21 +1128,59 @@ mod draft_tests {
         for (name, value) in cases {
             let mut body = good();
             body[name] = value;
-            let err = draft(body).parse(&id).unwrap_err();
+            let err = draft(body).parse(&id, None).unwrap_err();
             assert!(err.field.starts_with(name), "{name}: {err:?}");
         }
         let mut body = good();
         body["skus"][1]["id"] = json!("lj-250");
-        assert_eq!(draft(body).parse(&id).unwrap_err().field, "skus[1].id");
+        assert_eq!(
+            draft(body).parse(&id, None).unwrap_err().field,
+            "skus[1].id"
+        );
         let mut body = good();
         body["skus"][0]["originalPrice"] = json!(100);
         assert_eq!(
-            draft(body).parse(&id).unwrap_err().field,
+            draft(body).parse(&id, None).unwrap_err().field,
             "skus[0].originalPrice"
         );
         let mut body = good();
         body["skus"][0]["price"] = json!(0);
-        assert_eq!(draft(body).parse(&id).unwrap_err().field, "skus[0].price");
+        assert_eq!(
+            draft(body).parse(&id, None).unwrap_err().field,
+            "skus[0].price"
+        );
+    }
+
+    #[test]
+    fn an_uploaded_image_is_taken_from_the_shops_address_even_over_plain_http() {
+        // given the local stack's address and an image uploaded there
+        let id = ProductId::parse("longjing").unwrap();
+        let local = PublicMedia::parse("http://127.0.0.1:3000").unwrap();
+        let uploaded = local.link(&crate::media::MediaKey::catalog_image(
+            crate::media::ImageType::Png,
+        ));
+        let mut body = good();
+        body["images"] = json!([uploaded, "https://img.example.com/b.jpg"]);
+
+        // when staff name it, or a shopper's photo, or any other path there
+        let taken = draft(body.clone()).parse(&id, Some(&local));
+        let mut photo = body.clone();
+        photo["images"][1] = json!("http://127.0.0.1:3000/uploads/review/u1abc/abcdefgh12.jpg");
+        let mut elsewhere = body.clone();
+        elsewhere["images"][0] = json!("http://127.0.0.1:3000/console/index.html");
+
+        // then only the catalog image (and the https link) is taken
+        assert_eq!(taken.unwrap().0.images[0], uploaded);
+        assert_eq!(
+            draft(photo).parse(&id, Some(&local)).unwrap_err().field,
+            "images[1]"
+        );
+        assert_eq!(
+            draft(elsewhere).parse(&id, Some(&local)).unwrap_err().field,
+            "images[0]"
+        );
+        // and without the address, a plain-http link is never an image
+        assert_eq!(draft(body).parse(&id, None).unwrap_err().field, "images[0]");
     }
 }
 

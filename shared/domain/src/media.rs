@@ -1,6 +1,8 @@
-//! Shoppers' photos (reviews, after-sales evidence): what may be uploaded and the keys it is
-//! uploaded under. A key names its purpose and its shopper, so a review or a refund may only
-//! name photos its own shopper uploaded for that purpose.
+//! Photos: shoppers' (reviews, after-sales evidence) and the catalog's (product images staff
+//! upload): what may be uploaded and the keys it is uploaded under. A shopper's key names its
+//! purpose and its shopper, so a review or a refund may only name photos its own shopper
+//! uploaded for that purpose. A catalog image's key names no one: it is public once a product
+//! shows it, served from the shop's public address ([`PublicMedia`]), never presigned.
 
 use crate::field::FieldError;
 use crate::ids::{UserId, random_token};
@@ -80,7 +82,11 @@ pub fn upload_size(raw: Option<i64>) -> Result<u64, FieldError> {
         .ok_or_else(|| FieldError::new("size", "must be 1 to 5242880 bytes (5 MB)"))
 }
 
-/// An object key in the media bucket: `uploads/<purpose>/<userId>/<random>.<ext>`.
+/// Where product images are kept in the media bucket, and served from the public address.
+const CATALOG_SEGMENT: &str = "catalog";
+
+/// An object key in the media bucket: `uploads/<purpose>/<userId>/<random>.<ext>` for a
+/// shopper's photo, `uploads/catalog/<random>.<ext>` for a product image.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct MediaKey(String);
@@ -96,17 +102,38 @@ impl MediaKey {
         ))
     }
 
+    /// A fresh key for a product image staff upload: `uploads/catalog/<random>.<ext>`.
+    pub fn catalog_image(image: ImageType) -> Self {
+        Self(format!(
+            "uploads/{CATALOG_SEGMENT}/{}.{}",
+            random_token(16),
+            image.extension()
+        ))
+    }
+
+    /// True for a product image's key (which no shopper's purpose matches).
+    pub fn is_catalog_image(&self) -> bool {
+        self.0.starts_with(&format!("uploads/{CATALOG_SEGMENT}/"))
+    }
+
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let parts: Vec<&str> = raw.split('/').collect();
-        let well_formed = parts.len() == 4
-            && parts[0] == "uploads"
-            && ["review", "after-sale"].contains(&parts[1])
-            && UserId::parse(parts[2]).is_ok()
-            && parts[3].split_once('.').is_some_and(|(name, ext)| {
+        let file_name = |file: &str| {
+            file.split_once('.').is_some_and(|(name, ext)| {
                 (8..=32).contains(&name.len())
                     && name.bytes().all(|b| b.is_ascii_alphanumeric())
                     && ["jpg", "png", "webp"].contains(&ext)
-            });
+            })
+        };
+        let parts: Vec<&str> = raw.split('/').collect();
+        let well_formed = match parts.as_slice() {
+            ["uploads", purpose, user, file] => {
+                ["review", "after-sale"].contains(purpose)
+                    && UserId::parse(user).is_ok()
+                    && file_name(file)
+            }
+            ["uploads", CATALOG_SEGMENT, file] => file_name(file),
+            _ => false,
+        };
         if well_formed {
             Ok(Self(raw.to_string()))
         } else {
@@ -135,6 +162,46 @@ impl TryFrom<String> for MediaKey {
 impl From<MediaKey> for String {
     fn from(key: MediaKey) -> String {
         key.0
+    }
+}
+
+/// The shop's public address for product images: a CloudFront distribution serving the media
+/// bucket's `uploads/catalog/` in AWS (`https://d1234.cloudfront.net`), the local gateway in
+/// `make dev`. Only catalog images are reachable there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicMedia(String);
+
+impl PublicMedia {
+    /// An `https://` (or, for the local stack, `http://`) origin, with or without a trailing `/`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let base = raw.trim().trim_end_matches('/');
+        let host = base
+            .strip_prefix("https://")
+            .or_else(|| base.strip_prefix("http://"))
+            .unwrap_or_default();
+        if host.is_empty() || host.contains(['/', '?', '#', ' ']) {
+            return Err(format!(
+                "{raw:?} is not an origin such as https://d1234.cloudfront.net"
+            ));
+        }
+        Ok(Self(base.to_string()))
+    }
+
+    /// The link a product shows for the catalog image at `key`.
+    pub fn link(&self, key: &MediaKey) -> String {
+        format!("{}/{}", self.0, key.as_str())
+    }
+
+    /// For a link under this address: `Some(Ok(key))` for a catalog image's link, `Some(Err)`
+    /// for any other path here (nothing else is served); `None` for a link elsewhere.
+    pub fn catalog_key(&self, link: &str) -> Option<Result<MediaKey, ()>> {
+        let path = link.strip_prefix(&self.0)?.strip_prefix('/')?;
+        Some(
+            MediaKey::parse(path)
+                .ok()
+                .filter(MediaKey::is_catalog_image)
+                .ok_or(()),
+        )
     }
 }
 
@@ -245,6 +312,44 @@ mod tests {
             .field,
             "photos"
         );
+    }
+
+    #[test]
+    fn a_catalog_image_names_no_shopper_and_no_shopper_may_claim_it() {
+        let key = MediaKey::catalog_image(ImageType::Webp);
+        assert!(key.as_str().starts_with("uploads/catalog/"), "{key:?}");
+        assert!(key.as_str().ends_with(".webp"));
+        assert_eq!(MediaKey::parse(key.as_str()).unwrap(), key);
+        assert!(key.is_catalog_image());
+        assert!(!key.belongs_to(&user("catalog"), UploadPurpose::Review));
+        let shoppers = MediaKey::generate(UploadPurpose::Review, &user("u1abc"), ImageType::Png);
+        assert!(!shoppers.is_catalog_image());
+        for bad in ["uploads/catalog/x.jpg", "uploads/catalog/u1/abcdefgh12.jpg"] {
+            assert!(MediaKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_public_address_serves_catalog_images_only() {
+        let public = PublicMedia::parse("https://d1234.cloudfront.net/").unwrap();
+        let key = MediaKey::catalog_image(ImageType::Jpeg);
+        let link = public.link(&key);
+        assert_eq!(
+            link,
+            format!("https://d1234.cloudfront.net/{}", key.as_str())
+        );
+        assert_eq!(public.catalog_key(&link), Some(Ok(key)));
+        let photo = MediaKey::generate(UploadPurpose::AfterSale, &user("u1abc"), ImageType::Png);
+        assert_eq!(public.catalog_key(&public.link(&photo)), Some(Err(())));
+        assert_eq!(
+            public.catalog_key("https://d1234.cloudfront.net/console/index.html"),
+            Some(Err(()))
+        );
+        assert_eq!(public.catalog_key("https://img.example.com/a.jpg"), None);
+        assert!(PublicMedia::parse("http://127.0.0.1:3000").is_ok());
+        for bad in ["", "d1234.cloudfront.net", "https://", "https://a.net/path"] {
+            assert!(PublicMedia::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

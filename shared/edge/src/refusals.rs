@@ -138,6 +138,11 @@ impl From<CatalogDeskError> for ApiError {
             CatalogDeskError::CategoryMoving => {
                 ApiError::new(409, "categories_changed", err.to_string()).with_field("parentId")
             }
+            CatalogDeskError::Media(_) => ApiError::new(
+                503,
+                "media_unavailable",
+                "the image store could not be reached; try again in a moment",
+            ),
             CatalogDeskError::Store(_) | CatalogDeskError::Queue(_) => ApiError::unexpected(&err),
         }
     }

@@ -889,3 +889,127 @@ async fn a_category_moved_takes_its_products_into_the_new_parents_promotions() {
         ]
     );
 }
+
+/// Uploads `image` as a browser does with the form `POST /admin/v1/uploads` answered: a
+/// multipart POST of its fields, then the file, to its URL.
+async fn upload_with_form(form: &serde_json::Value, image: &[u8]) -> u16 {
+    let boundary = "shop-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (name, value) in form["fields"].as_object().unwrap() {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{}\r\n",
+                value.as_str().unwrap()
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(image);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    reqwest::Client::new()
+        .post(form["url"].as_str().unwrap())
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn an_image_staff_upload_is_shown_to_shoppers_from_the_shops_address_and_kept() {
+    // given an operator and an image they upload with the form the admin API gives
+    let shop = TestShop::start().await;
+    let (owner_token, _, _) = owner(&shop, "laoban.img").await;
+    let (operator, _) = member(&shop, &owner_token, "yunying.img", Role::Operator).await;
+    let (service, _) = member(&shop, &owner_token, "kefu.img", Role::Service).await;
+    let asked = json!({"contentType": "image/png", "size": 64});
+    let form = shop.post_as(&operator, "/admin/v1/uploads", &asked).await;
+    assert_eq!(form.status, 201, "{}", form.text);
+    let key = form.body["key"].as_str().unwrap().to_string();
+    assert!(
+        key.starts_with("uploads/catalog/") && key.ends_with(".png"),
+        "{key}"
+    );
+    let image = b"\x89PNG\r\n\x1a\n a product photo".to_vec();
+    assert!((200..300).contains(&upload_with_form(&form.body, &image).await));
+    let image_url = form.body["imageUrl"].as_str().unwrap().to_string();
+    assert_eq!(image_url, format!("{}/{key}", shop.stack.api_url));
+
+    // when a product names it beside a link elsewhere
+    let draft = json!({
+        "id": "baicha-shoumei",
+        "title": "福鼎白茶 寿眉",
+        "categoryId": "black-tea",
+        "images": [image_url, "https://img.example.com/shoumei.jpg"],
+        "onShelf": true,
+        "skus": [{"id": "shoumei-100", "specs": {"规格": "100克"}, "price": 6800, "stock": 5}]
+    });
+    let created = shop.post_as(&operator, "/admin/v1/products", &draft).await;
+
+    // then shoppers see the image at the shop's address, and the bucket keeps it
+    assert_eq!(created.status, 201, "{}", created.text);
+    let seen = shop.get("/v1/products/baicha-shoumei").await;
+    assert_eq!(seen.body["images"][0], image_url.as_str(), "{}", seen.text);
+    let shown = reqwest::get(&image_url).await.unwrap();
+    assert_eq!(shown.status(), 200);
+    assert_eq!(shown.headers()["content-type"], "image/png");
+    assert_eq!(shown.bytes().await.unwrap().to_vec(), image);
+    assert!(crate::support::kept_in_bucket(&shop, &key).await);
+
+    // and an image never uploaded, or a shopper's photo, is refused naming its place
+    let never = format!(
+        "{}/{}",
+        shop.stack.api_url,
+        domain::media::MediaKey::catalog_image(domain::media::ImageType::Jpeg).as_str()
+    );
+    let photo = format!("{}/uploads/review/u1abc/abcdefgh12.jpg", shop.stack.api_url);
+    for (images, field) in [
+        (json!(["https://img.example.com/a.jpg", never]), "images[1]"),
+        (json!([photo]), "images[0]"),
+    ] {
+        let mut other = draft.clone();
+        other["id"] = json!("baicha-other");
+        other["skus"][0]["id"] = json!("baicha-other-1");
+        other["images"] = images;
+        let refused = shop.post_as(&operator, "/admin/v1/products", &other).await;
+        assert_eq!(
+            (refused.status, refused.error_field()),
+            (400, field),
+            "{}",
+            refused.text
+        );
+    }
+    // and the shop's address serves product images only
+    assert_eq!(reqwest::get(&photo).await.unwrap().status(), 404);
+    // and an upload is for images up to 5 MB, asked by staff who may write the catalog
+    for (body, field) in [
+        (
+            json!({"contentType": "application/pdf", "size": 10}),
+            "contentType",
+        ),
+        (
+            json!({"contentType": "image/png", "size": 6 * 1024 * 1024}),
+            "size",
+        ),
+    ] {
+        let refused = shop.post_as(&operator, "/admin/v1/uploads", &body).await;
+        assert_eq!(
+            (refused.status, refused.error_field()),
+            (400, field),
+            "{body}"
+        );
+    }
+    let forbidden = shop.post_as(&service, "/admin/v1/uploads", &asked).await;
+    assert_eq!(forbidden.status, 403, "{}", forbidden.text);
+}

@@ -305,3 +305,19 @@ pub fn audit_log(shop: &TestShop) -> store::audit::AuditLog {
         shop.stack.settings["AUDIT_TABLE"].clone(),
     )
 }
+
+/// True when the photo or image at `key` is tagged kept in the media bucket (S3's own tags).
+pub async fn kept_in_bucket(shop: &TestShop, key: &str) -> bool {
+    let tags = shop
+        .stack
+        .media_bucket()
+        .await
+        .unwrap()
+        .tagging(
+            &domain::media::MediaKey::parse(key).unwrap(),
+            domain::clock::now_epoch_seconds(),
+        )
+        .await
+        .unwrap();
+    tags.contains("<Key>media</Key><Value>kept</Value>")
+}

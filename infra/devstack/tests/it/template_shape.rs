@@ -571,3 +571,78 @@ fn every_schedule_puts_a_message_the_deadlines_consumer_reads_on_its_queue() {
         assert!(allowed, "no queue policy lets {id} send");
     }
 }
+
+/// The text of a `!Sub` (or a plain string).
+fn sub_text(v: &Value) -> String {
+    match v {
+        Value::Tagged(t) => t.value.as_str().unwrap_or_default().to_string(),
+        other => other.as_str().unwrap_or_default().to_string(),
+    }
+}
+
+#[test]
+fn the_shops_address_reads_only_product_images_and_the_console_from_private_buckets() {
+    let t = template();
+    let policies = resources_of(&t, "AWS::S3::BucketPolicy");
+    // Each bucket grants CloudFront one prefix, for this stack's distribution only.
+    for (policy, prefix) in [
+        ("MediaBucketPolicy", "${MediaBucket.Arn}/uploads/catalog/*"),
+        ("ConsoleBucketPolicy", "${ConsoleBucket.Arn}/console/*"),
+    ] {
+        let (_, p) = policies
+            .iter()
+            .find(|(name, _)| name == policy)
+            .unwrap_or_else(|| panic!("a {policy}"));
+        let statements = p["Properties"]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .unwrap();
+        assert_eq!(statements.len(), 1, "{policy}");
+        let s = &statements[0];
+        assert_eq!(s["Principal"]["Service"], "cloudfront.amazonaws.com");
+        assert_eq!(s["Action"], "s3:GetObject");
+        assert_eq!(sub_text(&s["Resource"]), prefix, "{policy}");
+        assert!(
+            sub_text(&s["Condition"]["StringEquals"]["AWS:SourceArn"])
+                .ends_with(":distribution/${ShopCdn}"),
+            "{policy}"
+        );
+    }
+    let buckets = resources_of(&t, "AWS::S3::Bucket");
+    let (_, console) = buckets.iter().find(|(n, _)| n == "ConsoleBucket").unwrap();
+    assert_eq!(
+        console["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"],
+        Value::Bool(true)
+    );
+    // Every answer carries the console's security headers: no inline script, no framing, HSTS.
+    let (_, cdn) = resources_of(&t, "AWS::CloudFront::Distribution")
+        .into_iter()
+        .find(|(n, _)| n == "ShopCdn")
+        .expect("a ShopCdn distribution");
+    let config = &cdn["Properties"]["DistributionConfig"];
+    let behaviours = std::iter::once(&config["DefaultCacheBehavior"])
+        .chain(config["CacheBehaviors"].as_sequence().unwrap());
+    for b in behaviours {
+        assert_eq!(b["ViewerProtocolPolicy"], "redirect-to-https");
+        assert_eq!(tag(&b["ResponseHeadersPolicyId"]).as_deref(), Some("Ref"));
+    }
+    let (_, headers) = resources_of(&t, "AWS::CloudFront::ResponseHeadersPolicy")
+        .into_iter()
+        .find(|(n, _)| n == "ConsoleHeaders")
+        .unwrap();
+    let security = &headers["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
+    let csp = sub_text(&security["ContentSecurityPolicy"]["ContentSecurityPolicy"]);
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        security["StrictTransportSecurity"]["AccessControlMaxAgeSec"]
+            .as_u64()
+            .is_some_and(|s| s >= 31_536_000)
+    );
+    // Origins are reached through origin access control, never a public bucket website.
+    for origin in config["Origins"].as_sequence().unwrap() {
+        assert_eq!(
+            tag(&origin["OriginAccessControlId"]).as_deref(),
+            Some("GetAtt")
+        );
+    }
+}
