@@ -7,10 +7,11 @@ VENV := .local/venv
 LINT_VENV := .local/lint-venv
 FUZZ_VENV := .local/fuzz-venv
 PACKAGE_VENV := .local/package-venv
+CONSOLE := functions/admin/console
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test fuzz lint layers template-check package bench shopctl funnel clean
+.PHONY: dev test fuzz lint layers template-check package bench shopctl funnel clean console console-test console-e2e
 
 $(VENV)/.installed: infra/requirements-emulator.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +33,28 @@ $(LINT_VENV)/.installed: infra/requirements-lint.txt
 	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
 	touch $@
 
-## The shop on http://127.0.0.1:3000 with the emulator, the WeChat sandbox and a demo catalog.
-dev: $(VENV)/.installed
+## The merchant console's npm packages, exactly as package-lock.json pins them.
+$(CONSOLE)/node_modules/.installed: $(CONSOLE)/package-lock.json
+	cd $(CONSOLE) && npm ci --no-audit --no-fund
+	touch $@
+
+## The console's static bundle in functions/admin/console/dist, rebuilt only when its source changed.
+$(CONSOLE)/dist/index.html: $(CONSOLE)/node_modules/.installed $(shell find $(CONSOLE)/src -type f) $(CONSOLE)/index.html $(CONSOLE)/vite.config.ts $(CONSOLE)/tsconfig.json
+	cd $(CONSOLE) && npm run --silent build
+console: $(CONSOLE)/dist/index.html
+
+## The console's own logic (money and time formatting, the API client's errors) under vitest.
+console-test: $(CONSOLE)/node_modules/.installed
+	cd $(CONSOLE) && npx vitest run
+
+## The console in headless Chromium against a local shop of its own (screenshots in
+## target/console-screenshots/); needs Debian's chromium (apt-get install chromium).
+console-e2e: $(VENV)/.installed console
+	infra/scripts/console-test.sh
+
+## The shop on http://127.0.0.1:3000 with the emulator, the WeChat sandbox and a demo catalog;
+## the merchant console at http://127.0.0.1:3000/console/.
+dev: $(VENV)/.installed console
 	cargo build --locked -p devstack --bin devstack
 	MOTO_PYTHON=$(VENV)/bin/python ./target/debug/devstack dev
 
@@ -50,9 +71,10 @@ funnel:
 
 ## Every test: template checks, unit tests and integration tests against a fresh emulator,
 ## then schemathesis over the API document against the local shop.
-test: $(VENV)/.installed template-check layers
+test: $(VENV)/.installed template-check layers console console-test
 	infra/scripts/test.sh
 	$(MAKE) fuzz
+	$(MAKE) console-e2e
 
 ## schemathesis from openapi.yaml against a local shop on free ports (FUZZ_EXAMPLES per operation).
 fuzz: $(VENV)/.installed $(FUZZ_VENV)/.installed
@@ -86,4 +108,4 @@ bench: $(VENV)/.installed
 	infra/scripts/bench.sh
 
 clean:
-	rm -rf .local target .aws-sam
+	rm -rf .local target .aws-sam $(CONSOLE)/node_modules $(CONSOLE)/dist

@@ -331,6 +331,7 @@ fn member_view(member: &StaffMember) -> Value {
         "role": member.role.as_str(),
         "totpEnrolled": member.totp_secret.is_some(),
         "mustChangePassword": member.must_change_password,
+        "permissions": member.role.permission_names(),
         "disabled": member.disabled,
         "createdAt": member.created_at,
     })

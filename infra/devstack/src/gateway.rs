@@ -24,6 +24,39 @@ pub struct Gateway {
     open: std::sync::atomic::AtomicBool,
     /// What ShopCdn serves in AWS from the media bucket: product images, `GET /uploads/catalog/*`.
     public_media: Option<PublicMedia>,
+    /// What ShopCdn serves from the console bucket: the merchant console's bundle at `/console/`.
+    console: Option<Console>,
+}
+
+/// The console's built bundle and the `config.json` a deploy writes beside it.
+struct Console {
+    dist: std::path::PathBuf,
+    config: String,
+}
+
+/// The headers ShopCdn's `ConsoleHeaders` policy adds, so a page that breaks them breaks here.
+const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data: blob: http: https:; connect-src 'self' http://127.0.0.1:*; object-src 'none'; \
+    base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+fn content_type_of(path: &std::path::Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+    {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "ttf" => "font/ttf",
+        "ico" => "image/x-icon",
+        _ => "application/octet-stream",
+    }
 }
 
 /// The media bucket read with the stack's own rights, as CloudFront's origin access does.
@@ -65,7 +98,81 @@ impl Gateway {
             docs: crate::docs::ApiDocs::project()?,
             open: std::sync::atomic::AtomicBool::new(true),
             public_media: None,
+            console: None,
         })
+    }
+
+    /// Serves the console built in `dist` at `/console/`, telling it the admin API is `api_url`.
+    pub fn serving_console(mut self, dist: std::path::PathBuf, api_url: &str) -> Self {
+        self.console = Some(Console {
+            dist,
+            config: serde_json::json!({ "apiUrl": api_url }).to_string(),
+        });
+        self
+    }
+
+    /// A file of the console's bundle, as ShopCdn answers it (`/console/` is its index.html).
+    fn console_file(console: &Console, path: &str) -> Outgoing {
+        let headers = |content_type: &str, cache: &str| {
+            vec![
+                ("content-type".to_string(), content_type.to_string()),
+                ("cache-control".to_string(), cache.to_string()),
+                (
+                    "content-security-policy".to_string(),
+                    CONSOLE_CSP.to_string(),
+                ),
+                ("x-frame-options".to_string(), "DENY".to_string()),
+                ("x-content-type-options".to_string(), "nosniff".to_string()),
+                ("referrer-policy".to_string(), "same-origin".to_string()),
+            ]
+        };
+        if path == "/console" {
+            return Outgoing {
+                status: 302,
+                headers: vec![("location".into(), "/console/".into())],
+                body: Vec::new(),
+            };
+        }
+        if path == "/console/config.json" {
+            return Outgoing {
+                status: 200,
+                headers: headers("application/json", "no-store"),
+                body: console.config.as_bytes().to_vec(),
+            };
+        }
+        let relative = match path.trim_start_matches("/console/") {
+            "" => "index.html",
+            other => other,
+        };
+        let safe = relative
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..");
+        let file = console.dist.join(relative);
+        match std::fs::read(&file) {
+            Ok(body) if safe => {
+                // Hashed asset names never change content; index.html must be read fresh.
+                let cache = if relative.starts_with("assets/") {
+                    "public, max-age=31536000, immutable"
+                } else {
+                    "no-cache"
+                };
+                Outgoing {
+                    status: 200,
+                    headers: headers(content_type_of(&file), cache),
+                    body,
+                }
+            }
+            _ if relative == "index.html" => Outgoing {
+                status: 503,
+                headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+                body: "the console is not built: make dev builds it (npm ci, npm run build in functions/admin/console)\n"
+                    .as_bytes()
+                    .to_vec(),
+            },
+            _ => outgoing(
+                edge::api::ApiError::new(404, "not_found", "no such file in the console").into_response(),
+            ),
+        }
     }
 
     /// Serves product images from `bucket` at `/uploads/catalog/...`, as ShopCdn does.
@@ -287,6 +394,11 @@ impl Serve for Gateway {
                 "/docs" | "/docs/" => return document("text/html; charset=utf-8", &self.docs.html),
                 "/openapi.yaml" => return document("application/yaml", &self.docs.yaml),
                 "/openapi.json" => return document("application/json", &self.docs.json),
+                path if path == "/console" || path.starts_with("/console/") => {
+                    if let Some(console) = &self.console {
+                        return Self::console_file(console, path);
+                    }
+                }
                 path if path.starts_with("/uploads/") => {
                     if let Some(media) = &self.public_media {
                         return self.product_image(media, path).await;

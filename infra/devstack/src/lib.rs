@@ -454,10 +454,15 @@ impl LocalStack {
             .get("MediaBucket")
             .context("the template has no MediaBucket")?;
         let gateway = Arc::new(
-            gateway::Gateway::new(&template, &functions)?.serving_product_images(
-                store::media::MediaBucket::new(&config, media_bucket.clone())
-                    .map_err(anyhow::Error::msg)?,
-            ),
+            gateway::Gateway::new(&template, &functions)?
+                .serving_product_images(
+                    store::media::MediaBucket::new(&config, media_bucket.clone())
+                        .map_err(anyhow::Error::msg)?,
+                )
+                .serving_console(
+                    project_root().join("functions/admin/console/dist"),
+                    &api_url,
+                ),
         );
         if options.hold_requests {
             gateway.hold();

@@ -121,8 +121,56 @@ pub enum Permission {
     DataExport,
 }
 
+impl Permission {
+    pub const ALL: [Permission; 14] = [
+        Permission::OwnAccount,
+        Permission::StaffManage,
+        Permission::AuditRead,
+        Permission::CatalogWrite,
+        Permission::StockWrite,
+        Permission::PromotionsWrite,
+        Permission::OrdersRead,
+        Permission::OrdersWrite,
+        Permission::AfterSalesApprove,
+        Permission::Shipping,
+        Permission::ReviewsModerate,
+        Permission::ReportsRead,
+        Permission::PersonalDataReveal,
+        Permission::DataExport,
+    ];
+
+    /// The name the admin API shows (the console decides from it which pages a member sees).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::OwnAccount => "own_account",
+            Permission::StaffManage => "staff_manage",
+            Permission::AuditRead => "audit_read",
+            Permission::CatalogWrite => "catalog_write",
+            Permission::StockWrite => "stock_write",
+            Permission::PromotionsWrite => "promotions_write",
+            Permission::OrdersRead => "orders_read",
+            Permission::OrdersWrite => "orders_write",
+            Permission::AfterSalesApprove => "after_sales_approve",
+            Permission::Shipping => "shipping",
+            Permission::ReviewsModerate => "reviews_moderate",
+            Permission::ReportsRead => "reports_read",
+            Permission::PersonalDataReveal => "personal_data_reveal",
+            Permission::DataExport => "data_export",
+        }
+    }
+}
+
 impl Role {
     pub const ALL: [Role; 4] = [Role::Owner, Role::Operator, Role::Service, Role::Warehouse];
+
+    /// What this role may do, by name.
+    pub fn permission_names(self) -> Vec<&'static str> {
+        Permission::ALL
+            .into_iter()
+            .filter(|p| self.allows(*p))
+            .map(Permission::as_str)
+            .collect()
+    }
 
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         Self::ALL
@@ -192,6 +240,17 @@ impl SignInGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_role_shows_the_permissions_it_has_by_name() {
+        assert_eq!(Role::Owner.permission_names().len(), Permission::ALL.len());
+        let service = Role::Service.permission_names();
+        assert!(service.contains(&"after_sales_approve"));
+        assert!(!service.contains(&"staff_manage") && !service.contains(&"personal_data_reveal"));
+        let mut names: Vec<_> = Permission::ALL.iter().map(|p| p.as_str()).collect();
+        names.dedup();
+        assert_eq!(names.len(), Permission::ALL.len());
+    }
 
     #[test]
     fn usernames_are_lowercased_and_kept_to_a_safe_alphabet() {

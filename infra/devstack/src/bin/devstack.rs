@@ -125,6 +125,7 @@ async fn dev() -> anyhow::Result<()> {
     for line in listings.iter().flat_map(|listing| listing.lines()) {
         writeln!(out, "    {line}")?;
     }
+    writeln!(out, "  merchant console {base}/console/")?;
     match &demo_owner {
         Some(owner) => {
             writeln!(
@@ -190,7 +191,10 @@ async fn demo_owner(stack: &LocalStack, now: i64) -> anyhow::Result<Option<DemoO
                 totp_secret: app::credentials::base32(&secret),
                 otpauth_uri,
             };
-            let file = devstack::project_root().join(".local/demo-owner.json");
+            // The test scripts' own shops write theirs elsewhere, leaving `make dev`'s alone.
+            let file = std::env::var_os("DEMO_OWNER_FILE")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| devstack::project_root().join(".local/demo-owner.json"));
             std::fs::write(&file, serde_json::to_string_pretty(&owner)?)
                 .with_context(|| format!("writing {}", file.display()))?;
             Ok(Some(owner))
