@@ -57,3 +57,19 @@ export function permille(value: number | null | undefined): string {
 export function orDash(text: string | null | undefined): string {
   return text && text.length > 0 ? text : '—'
 }
+
+/** Fen from what a merchant types as yuan ("128", "128.5", "¥1,280.00"); null when it is not. */
+export function parseYuan(text: string): number | null {
+  const cleaned = text.trim().replace(/^¥/, '').replace(/,/g, '')
+  const match = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(cleaned)
+  if (!match) return null
+  const cents = (match[2] ?? '').padEnd(2, '0')
+  return Number(match[1]) * 100 + Number(cents)
+}
+
+/** 规格：250克，颜色：红 from a SKU's specs. */
+export function specsText(specs: Record<string, string> | undefined): string {
+  return Object.entries(specs ?? {})
+    .map(([k, v]) => `${k}：${v}`)
+    .join('，')
+}

@@ -13,6 +13,7 @@ export const router = createRouter({
       children: [
         { path: '', redirect: { name: 'dashboard' } },
         { path: 'dashboard', name: 'dashboard', component: () => import('./pages/Dashboard.vue') },
+        { path: 'products', name: 'products', component: () => import('./pages/Products.vue') },
       ],
     },
   ],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { chinaDay, chinaTime, lastDays, permille, yuan } from '../src/format'
+import { chinaDay, chinaTime, lastDays, parseYuan, permille, specsText, yuan } from '../src/format'
 
 describe('money', () => {
   it('shows fen as yuan with two decimals and thousands separators', () => {
@@ -8,6 +8,20 @@ describe('money', () => {
     expect(yuan(123450)).toBe('¥1,234.50')
     expect(yuan(100_000_000_00)).toBe('¥100,000,000.00')
     expect(yuan(-1999)).toBe('-¥19.99')
+  })
+
+  it('reads what a merchant types as yuan into fen without floating point', () => {
+    expect(parseYuan('128')).toBe(12800)
+    expect(parseYuan('0.1')).toBe(10)
+    expect(parseYuan(' ¥1,280.05 ')).toBe(128005)
+    // 0.29 * 100 is 28.999999999999996 in floating point
+    expect(parseYuan('0.29')).toBe(29)
+    for (const bad of ['', '-1', '1.234', 'abc', '1e3', '１２']) expect(parseYuan(bad)).toBeNull()
+  })
+
+  it('writes a SKU by its specs', () => {
+    expect(specsText({ 规格: '250克', 颜色: '红' })).toBe('规格：250克，颜色：红')
+    expect(specsText({})).toBe('')
   })
 
   it('refuses to guess at what is not a whole number of fen', () => {

@@ -3,6 +3,8 @@ import { after, before, test } from 'node:test'
 import {
   adminApi,
   demoOwner,
+  OWNER_PASSWORD,
+  rememberOwnerPassword,
   eventually,
   launch,
   newPage,
@@ -42,8 +44,9 @@ test('the demo owner signs in with a code, sets a password and sees the funnel t
   // then they must choose a password of their own first
   await page.getByText('设置新密码').waitFor()
   await page.getByLabel('当前密码').fill(owner.password)
-  await page.getByLabel('新密码').fill('Demo-owner-console-1')
+  await page.getByLabel('新密码').fill(OWNER_PASSWORD)
   await page.getByRole('button', { name: '保存并继续' }).click()
+  rememberOwnerPassword()
 
   // and after a scripted run of shoppers, once the reports have counted it
   await page.getByRole('heading', { name: '数据看板' }).waitFor()

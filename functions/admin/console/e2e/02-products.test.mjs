@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { adminApi, launch, newPage, screenshot, shopUrl, signInAsOwner } from './browser.mjs'
+
+let browser
+before(async () => {
+  browser = await launch()
+})
+after(async () => {
+  await browser?.close()
+})
+
+async function staffSku(token, productId, skuId) {
+  const answer = await adminApi(token, 'GET', `/admin/v1/products/${productId}`)
+  assert.equal(answer.status, 200)
+  return answer.body.skus.find((s) => s.id === skuId)
+}
+
+async function shopperStockState(productId, skuId) {
+  const answer = await fetch(`${shopUrl}/v1/products/${productId}`)
+  const product = await answer.json()
+  return product.skus.find((s) => s.id === skuId).stockState
+}
+
+test('a stock edit made on a stale number shows the conflict, and the edit made again changes the listing', async () => {
+  // given the owner on the products page, the SKU's stock in front of them
+  const { page, problems } = await newPage(browser)
+  const session = await signInAsOwner(page)
+  await page.getByRole('menuitem', { name: '商品' }).click()
+  await page.getByPlaceholder('按标题搜索，如 龙井').fill('龙井')
+  await page.getByRole('button', { name: '搜索' }).click()
+  const row = page.locator('[data-test="products"] .el-table__row', { hasText: '西湖龙井' }).first()
+  await row.locator('.el-table__expand-icon').click()
+  const shown = Number(await page.locator('[data-test="stock-longjing-1"]').innerText())
+  assert.equal(shown, (await staffSku(session.token, 'longjing', 'longjing-1')).stock)
+  await screenshot(page, 'products')
+
+  // when the stock changes under them (an order, another member) while they edit it
+  await page.locator('[data-test="edit-stock-longjing-1"]').click()
+  const moved = await adminApi(session.token, 'POST', '/admin/v1/skus/longjing-1/stock', {
+    seen: shown,
+    delta: -3,
+    reason: '另一位同事出库',
+  })
+  assert.equal(moved.status, 200)
+  const dialog = page.locator('.el-dialog', { hasText: '修改库存' })
+  await dialog.locator('.el-input-number input').fill('0')
+  await dialog.getByPlaceholder('如 盘点、到货、损耗').fill('盘点')
+  await dialog.locator('[data-test="save-stock"]').click()
+
+  // then the conflict says what the stock is now, and nothing was written over it
+  await dialog.locator('[data-test="stale"]').waitFor()
+  assert.equal(Number(await dialog.locator('[data-test="seen"]').innerText()), shown - 3)
+  await screenshot(page, 'products-stale-stock')
+  assert.equal((await staffSku(session.token, 'longjing', 'longjing-1')).stock, shown - 3)
+  assert.equal(await shopperStockState('longjing', 'longjing-1'), 'in_stock')
+
+  // and saved again from the number now, the SKU sells out in the listing and in the shop
+  await dialog.locator('[data-test="save-stock"]').click()
+  await dialog.waitFor({ state: 'hidden' })
+  await page.locator('[data-test="stock-longjing-1"]', { hasText: /^0$/ }).waitFor()
+  assert.equal((await staffSku(session.token, 'longjing', 'longjing-1')).stock, 0)
+  assert.equal(await shopperStockState('longjing', 'longjing-1'), 'sold_out')
+  assert.deepEqual(problems, [])
+})
