@@ -12,6 +12,14 @@ if command -v rustup > /dev/null && ! rustup target list --installed | grep -qx 
   rustup target add aarch64-unknown-linux-gnu
 fi
 
+# Every function's binary in one cargo invocation first: the shared crates build once and the
+# LTO links run side by side. sam build then runs its own `cargo lambda build --bin <name>` per
+# function, which finds each binary fresh (the same workspace, features and flags) and copies it.
+bins=$(awk '/BuildProperties:/ {getline; if ($1 == "Binary:") print "--bin " $2}' template.yaml)
+started=$SECONDS
+# shellcheck disable=SC2086
+cargo lambda build --release --arm64 $bins
+echo "cargo lambda build (every function): $((SECONDS - started)) s"
 started=$SECONDS
 sam build --template template.yaml
 echo "sam build: $((SECONDS - started)) s"
