@@ -1,7 +1,7 @@
 # Sourced by fuzz.sh and console-test.sh: starts the emulator and the local shop (`devstack
 # dev`, the demo shop seeded) on free ports, waits until it answers, and stops both when the
-# sourcing script exits. Usage: start_shop NAME; then $base is the shop, $owner_file its demo
-# owner, and shop_failed MESSAGE fails with the shop's log.
+# sourcing script exits. Usage: start_shop NAME; then $base is the shop, $sandbox the provider
+# sandboxes, $owner_file its demo owner, and shop_failed MESSAGE fails with the shop's log.
 source infra/scripts/with-emulator.sh
 
 free_port() {
@@ -22,6 +22,7 @@ start_shop() {
   shop_pid=$!
   trap 'kill "$shop_pid" 2>/dev/null || true; wait "$shop_pid" 2>/dev/null || true; kill "$emulator_pid" 2>/dev/null || true; wait "$emulator_pid" 2>/dev/null || true' EXIT
   base="http://127.0.0.1:$api_port"
+  sandbox="http://127.0.0.1:$sandbox_port"
   # The gateway answers 503 `starting` until the demo shop is seeded: wait for it to open, each
   # try and the whole wait bounded, so a shop that accepts but never answers fails at once.
   status=none

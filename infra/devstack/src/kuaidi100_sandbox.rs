@@ -5,6 +5,8 @@
 //!
 //! Control: `POST /__sandbox/kuaidi100/push {"number", "state", "context"?, "areaName"?}` adds an
 //! event to the waybill's history and pushes it; the answer is the hook's status and body.
+//! `POST /__sandbox/kuaidi100/outage {"down": true}` makes the label API answer 503 until
+//! `{"down": false}`: the courier API the shop cannot use, so staff ship by hand.
 
 use crate::server::{Incoming, Outgoing, Serve, form_pairs};
 use domain::logistics::push_sign;
@@ -29,6 +31,8 @@ struct State {
     history: HashMap<String, Vec<Value>>,
     label_calls: u64,
     next_number: u64,
+    /// The label API is down (503) until told otherwise.
+    down: bool,
 }
 
 fn md5_upper(text: &str) -> String {
@@ -56,6 +60,12 @@ impl Kuaidi100Sandbox {
     }
 
     fn label(&self, body: &[u8]) -> Outgoing {
+        if self.state().down {
+            return Outgoing::json(
+                503,
+                &json!({"result": false, "returnCode": "503", "message": "服务暂不可用"}),
+            );
+        }
         let fields: HashMap<String, String> = form_pairs(&String::from_utf8_lossy(body))
             .into_iter()
             .collect();
@@ -229,6 +239,21 @@ impl Serve for Kuaidi100Sandbox {
         match (req.method.as_str(), req.path.as_str()) {
             ("POST", "/label/order") => self.label(&req.body),
             ("POST", "/poll") => self.poll(&req.body),
+            ("POST", "/__sandbox/kuaidi100/outage") => {
+                let down = serde_json::from_slice::<Value>(&req.body)
+                    .ok()
+                    .and_then(|b| b["down"].as_bool());
+                match down {
+                    Some(down) => {
+                        self.state().down = down;
+                        Outgoing::json(200, &json!({"down": down}))
+                    }
+                    None => Outgoing::json(
+                        400,
+                        &json!({"error": "body must be {\"down\": true|false}"}),
+                    ),
+                }
+            }
             ("POST", "/__sandbox/kuaidi100/push") => {
                 let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
                     return Outgoing::json(400, &json!({"error": "body must be JSON"}));

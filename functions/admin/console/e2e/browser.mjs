@@ -157,3 +157,47 @@ export async function signInAsOwner(page) {
   const password = await ownerPassword()
   return signIn(page, demoOwner().username, password, demoOwner().totpSecret)
 }
+
+export const sandboxUrl = process.env.SANDBOX_URL ?? 'http://127.0.0.1:3001'
+
+async function sandbox(path, body) {
+  const answer = await fetch(sandboxUrl + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+  if (!answer.ok) throw new Error(`${path}: ${answer.status} ${await answer.text()}`)
+  return answer.json()
+}
+
+/** Kuaidi100's label API down (true) or back (false). */
+export function courierOutage(down) {
+  return sandbox('/__sandbox/kuaidi100/outage', { down })
+}
+
+/** A shopper's order of one `skuId`, paid through the WeChat Pay sandbox: its id and token. */
+export async function paidOrder(tag, skuId) {
+  const { token } = await shopper('POST', '/v1/auth/login', undefined, { code: `${tag}.1` })
+  const placed = await shopper(
+    'POST',
+    '/v1/orders',
+    token,
+    {
+      items: [{ skuId, quantity: 1 }],
+      address: { name: '李四', phone: '13912345678', province: '浙江省', city: '杭州市', district: '西湖区', detail: '文三路 90 号' },
+    },
+    { 'idempotency-key': `${tag}-order` },
+  )
+  const id = placed.order.id
+  await sandbox('/__sandbox/wechatpay/pay', { outTradeNo: id })
+  await eventually(
+    () => shopper('GET', `/v1/orders/${id}`, token),
+    (order) => order.status === 'PAID',
+  )
+  return { id, token }
+}
+
+/** The order as its shopper sees it. */
+export function shoppersOrder(id, token) {
+  return shopper('GET', `/v1/orders/${id}`, token)
+}

@@ -14,6 +14,7 @@ export const router = createRouter({
         { path: '', redirect: { name: 'dashboard' } },
         { path: 'dashboard', name: 'dashboard', component: () => import('./pages/Dashboard.vue') },
         { path: 'products', name: 'products', component: () => import('./pages/Products.vue') },
+        { path: 'orders', name: 'orders', component: () => import('./pages/Orders.vue') },
       ],
     },
   ],

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { courierOutage, launch, newPage, paidOrder, screenshot, shoppersOrder, signInAsOwner } from './browser.mjs'
+
+let browser
+before(async () => {
+  browser = await launch()
+})
+after(async () => {
+  await courierOutage(false)
+  await browser?.close()
+})
+
+test('an order the courier API cannot ship is shipped by hand and the shopper sees it shipped', async () => {
+  // given a paid order while the courier's label API is down
+  await courierOutage(true)
+  const { id, token } = await paidOrder('console-ship', 'longjing-2')
+  const { page, problems } = await newPage(browser)
+  await signInAsOwner(page)
+
+  // when the owner finds it among the orders, opens it and ships it with a waybill by hand
+  await page.getByRole('menuitem', { name: '订单' }).click()
+  await page.locator(`[data-test="status-${id}"]`, { hasText: '待发货' }).waitFor()
+  await screenshot(page, 'orders')
+  await page.locator('[data-test="orders"] .el-table__row', { hasText: id }).click()
+  const drawer = page.locator('.el-drawer', { hasText: `订单 ${id}` })
+  await drawer.locator('[data-test="ship-form"]').waitFor()
+  await drawer.locator('[data-test="company"]').click()
+  await page.getByRole('option', { name: '中通快递' }).click()
+  await drawer.getByPlaceholder('运单号').fill('ZT7399001234')
+  await drawer.getByRole('button', { name: '确认发货' }).click()
+
+  // then the order shows its waybill, the list says shipped, and so does the shopper's order
+  await drawer.locator('[data-test="shipment"]', { hasText: 'ZT7399001234' }).waitFor()
+  await page.locator(`[data-test="status-${id}"]`, { hasText: '已发货' }).waitFor()
+  await screenshot(page, 'order-detail')
+  const seen = await shoppersOrder(id, token)
+  assert.equal(seen.status, 'SHIPPED')
+  assert.deepEqual(problems, [])
+})
