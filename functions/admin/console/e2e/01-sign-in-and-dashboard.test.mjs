@@ -6,13 +6,13 @@ import {
   OWNER_PASSWORD,
   rememberOwnerPassword,
   eventually,
+  freshCode,
   launch,
   newPage,
   screenshot,
   sessionOf,
   shoppersVisit,
   shopUrl,
-  totp,
 } from './browser.mjs'
 
 let browser
@@ -38,7 +38,7 @@ test('the demo owner signs in with a code, sets a password and sees the funnel t
   await page.getByLabel('密码').fill(owner.password)
   await screenshot(page, 'sign-in')
   await page.getByRole('button', { name: '登录' }).click()
-  await page.getByLabel(/动态码/).fill(totp(owner.totpSecret))
+  await page.getByLabel(/动态码/).fill(await freshCode(owner.totpSecret))
   await page.getByRole('button', { name: '验证并登录' }).click()
 
   // then they must choose a password of their own first

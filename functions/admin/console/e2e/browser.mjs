@@ -45,6 +45,25 @@ export function demoOwner() {
   return JSON.parse(readFileSync(file, 'utf8'))
 }
 
+/**
+ * A code the shop has not seen yet: sign-ins in the same 30 seconds would repeat one, and the
+ * shop takes each code once. Steps used are kept beside the owner file; the next one is taken
+ * (waiting for it when two steps ahead).
+ */
+export async function freshCode(secret) {
+  const file = `${process.env.CONSOLE_OWNER_FILE ?? join(root, '.local/demo-owner.json')}.steps`
+  const used = existsSync(file) ? Number(readFileSync(file, 'utf8')) : 0
+  for (;;) {
+    const now = Math.floor(Date.now() / 30_000)
+    const step = Math.max(now, used + 1)
+    if (step <= now + 1) {
+      writeFileSync(file, String(step))
+      return totp(secret, step * 30_000)
+    }
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+}
+
 export { totp }
 
 /** A call to the admin API outside the browser (to compare with what the page shows). */
@@ -127,7 +146,7 @@ export async function ownerPassword() {
   const signed = await shopper('POST', '/admin/v1/auth/sign-in', undefined, {
     username: owner.username,
     password: owner.password,
-    code: totp(owner.totpSecret),
+    code: await freshCode(owner.totpSecret),
   })
   await shopper('POST', '/admin/v1/me/password', signed.token, {
     currentPassword: owner.password,
@@ -144,8 +163,7 @@ export async function signIn(page, username, password, secret) {
   await page.getByLabel('密码').fill(password)
   await page.getByRole('button', { name: '登录' }).click()
   if (secret) {
-    // A code not used yet: the sign-in of an earlier test may have used this window's.
-    await page.getByLabel(/动态码/).fill(totp(secret, Date.now(), 1))
+    await page.getByLabel(/动态码/).fill(await freshCode(secret))
     await page.getByRole('button', { name: '验证并登录' }).click()
   }
   await page.getByRole('button', { name: '退出登录' }).waitFor()
@@ -200,4 +218,14 @@ export async function paidOrder(tag, skuId) {
 /** The order as its shopper sees it. */
 export function shoppersOrder(id, token) {
   return shopper('GET', `/v1/orders/${id}`, token)
+}
+
+/** The shopper sends a shipped order back (its return waybill) and asks for the money (退货退款). */
+export async function sendBackAndAskRefund(id, token, reason) {
+  await shopper('POST', `/v1/orders/${id}/return`, token, { company: 'zhongtong', number: `ZTR${Date.now()}` })
+  return shopper('POST', `/v1/orders/${id}/refund`, token, {
+    reason,
+    kind: 'return_and_refund',
+    description: '收到的茶叶受潮结块',
+  })
 }

@@ -28,17 +28,39 @@ export interface StaffOrder {
   shippingUpload?: { state: string; uploadedAt?: number; attempts?: number; lastError?: string }
 }
 
+/** A refund with the shopper's reason and photos (an order's, or the after-sales queue's). */
+export interface AfterSale {
+  orderId: string
+  outRefundNo: string
+  status: string
+  amount: number
+  skuIds: string[]
+  reason: string
+  kind?: 'refund_only' | 'return_and_refund' | null
+  description?: string | null
+  photos: { key: string; url: string }[]
+  createdAt: number
+  decidedAt?: number | null
+  rejectedReason?: string | null
+}
+
+export const REFUND_STATES: Record<string, string> = {
+  AWAITING_APPROVAL: '待审核',
+  PROCESSING: '退款中',
+  SUCCESS: '已退款',
+  ABNORMAL: '退款异常',
+  CLOSED: '已关闭',
+  REJECTED: '已拒绝',
+}
+
+export const REFUND_KINDS: Record<string, string> = {
+  refund_only: '仅退款',
+  return_and_refund: '退货退款',
+}
+
 export interface OrderDetail extends StaffOrder {
   payment?: { provider?: string; total?: number; refundedAmount?: number; transactionId?: string; paidAt?: string }
-  refunds: {
-    id?: string
-    refundId?: string
-    state: string
-    amount: number
-    reason?: string
-    description?: string
-    photos?: { key: string; url: string }[]
-  }[]
+  refunds: AfterSale[]
   parcels: {
     company: string
     number: string

@@ -15,6 +15,8 @@ export const router = createRouter({
         { path: 'dashboard', name: 'dashboard', component: () => import('./pages/Dashboard.vue') },
         { path: 'products', name: 'products', component: () => import('./pages/Products.vue') },
         { path: 'orders', name: 'orders', component: () => import('./pages/Orders.vue') },
+        { path: 'after-sales', name: 'after-sales', component: () => import('./pages/AfterSales.vue') },
+        { path: 'audit', name: 'audit', component: () => import('./pages/Audit.vue') },
       ],
     },
   ],
