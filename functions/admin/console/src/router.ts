@@ -17,6 +17,8 @@ export const router = createRouter({
         { path: 'orders', name: 'orders', component: () => import('./pages/Orders.vue') },
         { path: 'after-sales', name: 'after-sales', component: () => import('./pages/AfterSales.vue') },
         { path: 'audit', name: 'audit', component: () => import('./pages/Audit.vue') },
+        { path: 'staff', name: 'staff', component: () => import('./pages/Staff.vue') },
+        { path: 'account', name: 'account', component: () => import('./pages/Account.vue') },
       ],
     },
   ],
