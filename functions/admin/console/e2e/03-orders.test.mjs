@@ -11,7 +11,7 @@ after(async () => {
   await browser?.close()
 })
 
-test('an order the courier API cannot ship is shipped by hand and the shopper sees it shipped', async () => {
+test('an order the courier API cannot ship is shipped by hand, the shopper sees it shipped, and it is exported', async () => {
   // given a paid order while the courier's label API is down
   await courierOutage(true)
   const { id, token } = await paidOrder('console-ship', 'longjing-2')
@@ -36,5 +36,20 @@ test('an order the courier API cannot ship is shipped by hand and the shopper se
   await screenshot(page, 'order-detail')
   const seen = await shoppersOrder(id, token)
   assert.equal(seen.status, 'SHIPPED')
+  await page.locator('.el-drawer__close-btn').click()
+
+  // and exported as CSV, the file (once the progress ends) lists it, masked, for Excel
+  await page.locator('[data-test="export"]').click()
+  const dialog = page.locator('.el-dialog', { hasText: '导出订单' })
+  await dialog.locator('[data-test="start-export"]').click()
+  await dialog.locator('[data-test="export-ready"]').waitFor({ timeout: 60_000 })
+  await screenshot(page, 'orders-export')
+  const link = await dialog.locator('[data-test="export-link"]').getAttribute('href')
+  const file = Buffer.from(await (await fetch(link)).arrayBuffer())
+  assert.deepEqual([...file.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'a BOM, so Excel reads UTF-8')
+  const csv = file.toString('utf8')
+  assert.match(csv, new RegExp(id))
+  assert.match(csv, /139\*\*\*\*5678/)
+  assert.doesNotMatch(csv, /13912345678/)
   assert.deepEqual(problems, [])
 })
