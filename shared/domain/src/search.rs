@@ -78,30 +78,31 @@ pub fn index_terms(text: &str) -> BTreeSet<String> {
 /// shoppers never find a product that is not for sale.
 const OFF_SHELF_MARK: &str = "off:";
 
+/// Terms as posted for `on_shelf` products: themselves on the shelf, marked off it.
+fn on_shelf_or_marked<I: IntoIterator<Item = String>, C: FromIterator<String>>(
+    terms: I,
+    on_shelf: bool,
+) -> C {
+    terms
+        .into_iter()
+        .map(|t| {
+            if on_shelf {
+                t
+            } else {
+                format!("{OFF_SHELF_MARK}{t}")
+            }
+        })
+        .collect()
+}
+
 /// The terms a product is posted under: its title's, marked when it is off the shelf.
 pub fn shelf_terms(text: &str, on_shelf: bool) -> BTreeSet<String> {
-    let terms = index_terms(text);
-    if on_shelf {
-        terms
-    } else {
-        terms
-            .into_iter()
-            .map(|t| format!("{OFF_SHELF_MARK}{t}"))
-            .collect()
-    }
+    on_shelf_or_marked(index_terms(text), on_shelf)
 }
 
 /// The terms staff search products on or off the shelf with.
 pub fn staff_query_terms(query: &str, on_shelf: bool) -> Vec<String> {
-    let terms = query_terms(query);
-    if on_shelf {
-        terms
-    } else {
-        terms
-            .into_iter()
-            .map(|t| format!("{OFF_SHELF_MARK}{t}"))
-            .collect()
-    }
+    on_shelf_or_marked(query_terms(query), on_shelf)
 }
 
 /// The terms every match of a query must carry. Empty when the query has no searchable text.
