@@ -11,5 +11,5 @@ start_shop console
 rm -rf target/console-screenshots
 owner="$PWD/$owner_file"
 (cd functions/admin/console &&
-  SHOP_URL="$base" SANDBOX_URL="$sandbox" CONSOLE_OWNER_FILE="$owner" node --test --test-concurrency=1 --test-reporter=spec e2e/) ||
+  SHOP_URL="$base" SANDBOX_URL="$sandbox" CONSOLE_OWNER_FILE="$owner" node --test --test-concurrency=1 --test-reporter=spec ${CONSOLE_TESTS:-e2e/}) ||
   shop_failed "a console test failed"

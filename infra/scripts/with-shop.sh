@@ -15,7 +15,7 @@ start_shop() {
   sandbox_port=$(free_port)
   shop_log=".local/$name-shop.log"
   owner_file=".local/$name-owner.json"
-  rm -f "$owner_file"
+  rm -f "$owner_file" "$owner_file".changed "$owner_file".steps
   cargo build --locked -q -p devstack --bin devstack
   DEMO_OWNER_FILE="$owner_file" PORT=$api_port SANDBOX_PORT=$sandbox_port \
     ./target/debug/devstack dev > "$shop_log" 2>&1 &

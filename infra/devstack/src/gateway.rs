@@ -106,7 +106,7 @@ impl Gateway {
     pub fn serving_console(mut self, dist: std::path::PathBuf, api_url: &str) -> Self {
         self.console = Some(Console {
             dist,
-            config: serde_json::json!({ "apiUrl": api_url }).to_string(),
+            config: serde_json::json!({ "apiUrl": api_url, "shopApiUrl": api_url }).to_string(),
         });
         self
     }

@@ -57,6 +57,50 @@ async fn create_bucket(endpoint: &str, name: &str) -> anyhow::Result<()> {
     }
 }
 
+/// The bucket's CORS rules as the template writes them (the console uploads product images from
+/// the browser straight to the media bucket), given to the emulator, which answers by them.
+async fn apply_cors(endpoint: &str, name: &str, properties: &Value) -> anyhow::Result<()> {
+    let Some(rules) = properties["CorsConfiguration"]["CorsRules"].as_sequence() else {
+        return Ok(());
+    };
+    let list = |rule: &Value, key: &str, tag: &str| -> String {
+        rule[key]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|v| format!("<{tag}>{v}</{tag}>"))
+            .collect()
+    };
+    let mut xml = String::from("<CORSConfiguration>");
+    for rule in rules {
+        xml.push_str("<CORSRule>");
+        xml.push_str(&list(rule, "AllowedMethods", "AllowedMethod"));
+        xml.push_str(&list(rule, "AllowedOrigins", "AllowedOrigin"));
+        xml.push_str(&list(rule, "AllowedHeaders", "AllowedHeader"));
+        if let Some(age) = rule["MaxAge"].as_u64() {
+            xml.push_str(&format!("<MaxAgeSeconds>{age}</MaxAgeSeconds>"));
+        }
+        xml.push_str("</CORSRule>");
+    }
+    xml.push_str("</CORSConfiguration>");
+    let url = format!("{}/{name}?cors", endpoint.trim_end_matches('/'));
+    let answer = reqwest::Client::new()
+        .put(&url)
+        .body(xml)
+        .send()
+        .await
+        .with_context(|| format!("setting the CORS rules of bucket {name}"))?;
+    if !answer.status().is_success() {
+        let status = answer.status();
+        bail!(
+            "setting the CORS rules of bucket {name}: {status} {}",
+            answer.text().await.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 /// The emulator's KMS key under the alias `alias/<name>`, created with the alias the first
 /// time, so a stack started again over the same emulator opens what it sealed before.
 async fn create_key(kms: &aws_sdk_kms::Client, name: &str) -> anyhow::Result<String> {
@@ -291,6 +335,7 @@ impl LocalResources {
                 .to_ascii_lowercase()
                 .replace('_', "-");
             create_bucket(endpoint, &name).await?;
+            apply_cors(endpoint, &name, &bucket.properties).await?;
             local.buckets.insert(bucket.logical_id.clone(), name);
         }
         if !template.keys.is_empty() {

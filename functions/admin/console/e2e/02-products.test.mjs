@@ -63,3 +63,49 @@ test('a stock edit made on a stale number shows the conflict, and the edit made 
   assert.equal(await shopperStockState('longjing', 'longjing-1'), 'sold_out')
   assert.deepEqual(problems, [])
 })
+
+// A real 1×1 PNG: the upload form is for image/png.
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+  'base64',
+)
+
+test('a product created with an image uploaded from the browser shows that image to shoppers', async () => {
+  // given the owner on the products page, a new product's form open
+  const { page, problems } = await newPage(browser)
+  await signInAsOwner(page)
+  await page.getByRole('menuitem', { name: '商品' }).click()
+  await page.locator('[data-test="new-product"]').click()
+  const form = page.locator('.el-drawer', { hasText: '新建商品' })
+  await form.getByPlaceholder('字母、数字、- 和 _，如 yunnan-puer-cake').fill('anji-baicha')
+  await form.locator('input[name="title"]').fill('安吉白茶 明前一级')
+  await form.locator('.el-cascader').click()
+  await page.locator('.el-cascader-node', { hasText: '茶叶' }).click()
+  await page.locator('.el-cascader-node', { hasText: '绿茶' }).locator('.el-radio').click()
+  await page.keyboard.press('Escape')
+
+  // when they upload a photo straight to the media bucket and save the product on the shelf
+  await form.locator('[data-test="image-file"]').setInputFiles({ name: 'anji.png', mimeType: 'image/png', buffer: PNG })
+  await form.locator('[data-test="product-image"]').waitFor()
+  const skuRow = form.locator('.sku-table .el-table__row').first()
+  const cells = skuRow.locator('input')
+  await cells.nth(0).fill('anji-100')
+  await cells.nth(1).fill('规格：100克')
+  await cells.nth(2).fill('168')
+  await cells.nth(3).fill('30')
+  await form.locator('.el-switch').click()
+  await screenshot(page, 'product-editor')
+  await form.locator('[data-test="save-product"]').click()
+  await form.waitFor({ state: 'hidden' })
+
+  // then the shopper's product page shows the uploaded image, served from the shop's address
+  const answer = await fetch(`${shopUrl}/v1/products/anji-baicha`)
+  assert.equal(answer.status, 200)
+  const product = await answer.json()
+  assert.match(product.images[0], /\/uploads\/catalog\/[A-Za-z0-9]+\.png$/)
+  assert.equal(product.skus[0].price, 16800)
+  const image = await fetch(product.images[0])
+  assert.equal(image.status, 200)
+  assert.deepEqual(Buffer.from(await image.arrayBuffer()), PNG)
+  assert.deepEqual(problems, [])
+})

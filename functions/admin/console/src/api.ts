@@ -234,10 +234,14 @@ export function withQuery(path: string, query: Query): string {
 }
 
 /** Where this stack's admin API is: config.json beside the bundle, written at deploy time. */
-export async function loadConfig(fetcher: Fetch = (i, init) => fetch(i, init)): Promise<{ apiUrl: string }> {
+export async function loadConfig(
+  fetcher: Fetch = (i, init) => fetch(i, init),
+): Promise<{ apiUrl: string; shopApiUrl: string }> {
   const answer = await fetcher('config.json', { cache: 'no-store' })
   if (!answer.ok) throw new Error(`config.json: HTTP ${answer.status}`)
-  const config = (await answer.json()) as { apiUrl?: unknown }
+  const config = (await answer.json()) as { apiUrl?: unknown; shopApiUrl?: unknown }
   if (typeof config.apiUrl !== 'string') throw new Error('config.json has no apiUrl')
-  return { apiUrl: config.apiUrl }
+  // The shoppers' API (the category tree); the same host where one gateway serves both.
+  const shopApiUrl = typeof config.shopApiUrl === 'string' ? config.shopApiUrl : config.apiUrl
+  return { apiUrl: config.apiUrl, shopApiUrl }
 }

@@ -15,6 +15,7 @@ export interface StaffProduct {
     id: string
     title: string
     subtitle: string
+    description?: string
     categoryId: string
     images: string[]
     onShelf: boolean

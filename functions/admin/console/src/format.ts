@@ -14,6 +14,12 @@ export function yuan(fen: number): string {
   return `${sign}¥${whole.toLocaleString('en-US')}.${String(cents).padStart(2, '0')}`
 }
 
+/** 1234.50 from 123450 fen: a price as a merchant edits it, read back by parseYuan. */
+export function yuanDigits(fen: number): string {
+  if (!Number.isSafeInteger(fen) || fen < 0) return ''
+  return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`
+}
+
 function parts(at: Date): Record<string, string> {
   const format = new Intl.DateTimeFormat('en-CA', {
     timeZone: CHINA,

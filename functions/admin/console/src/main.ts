@@ -12,7 +12,7 @@ async function start() {
   const app = createApp(App)
   try {
     const config = await loadConfig()
-    startClient(config.apiUrl, () => {
+    startClient(config.apiUrl, config.shopApiUrl, () => {
       void router.replace({ name: 'sign-in', query: { expired: '1' } })
     })
   } catch (err) {

@@ -9,9 +9,16 @@ export const state = reactive<{ session: Session | null; ended: boolean }>({
 })
 
 let client: AdminClient | null = null
+let shopApi = ''
+
+/** The shoppers' API, for what staff pick from as shoppers see it (the category tree). */
+export function shopApiUrl(): string {
+  return shopApi
+}
 
 /** Made once config.json says where the admin API is. */
-export function startClient(apiUrl: string, onSessionEnded: () => void): AdminClient {
+export function startClient(apiUrl: string, shopApiUrl: string, onSessionEnded: () => void): AdminClient {
+  shopApi = shopApiUrl.replace(/\/$/, '')
   client = new AdminClient({
     baseUrl: apiUrl,
     sessions: browserSessionStore(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { chinaDay, chinaTime, lastDays, parseYuan, permille, specsText, yuan } from '../src/format'
+import { chinaDay, chinaTime, lastDays, parseYuan, permille, specsText, yuan, yuanDigits } from '../src/format'
 
 describe('money', () => {
   it('shows fen as yuan with two decimals and thousands separators', () => {
@@ -8,6 +8,14 @@ describe('money', () => {
     expect(yuan(123450)).toBe('¥1,234.50')
     expect(yuan(100_000_000_00)).toBe('¥100,000,000.00')
     expect(yuan(-1999)).toBe('-¥19.99')
+  })
+
+  it('writes a price for editing so that reading it back gives the same fen', () => {
+    for (const fen of [0, 5, 10, 99, 100, 16800, 123456, 100_000_000]) {
+      expect(parseYuan(yuanDigits(fen))).toBe(fen)
+    }
+    expect(yuanDigits(16800)).toBe('168.00')
+    expect(yuanDigits(-1)).toBe('')
   })
 
   it('reads what a merchant types as yuan into fen without floating point', () => {
