@@ -26,6 +26,8 @@ pub struct Gateway {
     public_media: Option<PublicMedia>,
     /// What ShopCdn serves from the console bucket: the merchant console's bundle at `/console/`.
     console: Option<Console>,
+    /// `POST /__local/staff-session`: a staff session aged on purpose (local only, never in AWS).
+    staff_sessions: Option<store::staff::StaffStore>,
 }
 
 /// The console's built bundle and the `config.json` a deploy writes beside it.
@@ -99,6 +101,7 @@ impl Gateway {
             open: std::sync::atomic::AtomicBool::new(true),
             public_media: None,
             console: None,
+            staff_sessions: None,
         })
     }
 
@@ -172,6 +175,69 @@ impl Gateway {
             _ => outgoing(
                 edge::api::ApiError::new(404, "not_found", "no such file in the console").into_response(),
             ),
+        }
+    }
+
+    /// Lets a local client age a staff session as time would: `POST /__local/staff-session
+    /// {token, steppedUpAgo?: seconds, lapse?: true}` moves its last step-up that far back, or
+    /// ends it as if its hours had run out. The console's browser tests prove the step-up
+    /// dialog and the way back to sign-in with it, without waiting five minutes or eight hours.
+    pub fn serving_session_controls(mut self, staff: store::staff::StaffStore) -> Self {
+        self.staff_sessions = Some(staff);
+        self
+    }
+
+    async fn age_staff_session(staff: &store::staff::StaffStore, req: &Incoming) -> Outgoing {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Age {
+            token: String,
+            stepped_up_ago: Option<i64>,
+            #[serde(default)]
+            lapse: bool,
+        }
+        let refuse = |field: &str, problem: &str| {
+            outgoing(edge::api::ApiError::invalid_field(field, problem).into_response())
+        };
+        let Ok(age) = serde_json::from_slice::<Age>(&req.body) else {
+            return refuse(
+                "token",
+                "send {token, steppedUpAgo?: seconds, lapse?: true}",
+            );
+        };
+        // Local only: the token's claims are read, not checked; the session must still exist.
+        let claims: Option<Value> = age
+            .token
+            .split('.')
+            .nth(1)
+            .and_then(|payload| URL_SAFE_NO_PAD.decode(payload).ok())
+            .and_then(|json| serde_json::from_slice(&json).ok());
+        let (Some(staff_id), Some(sid)) = (
+            claims.as_ref().and_then(|c| c["sub"].as_str()),
+            claims.as_ref().and_then(|c| c["sid"].as_str()),
+        ) else {
+            return refuse("token", "is not a staff token");
+        };
+        let now = domain::clock::now_epoch_seconds();
+        let lapse_at = age.lapse.then_some(now);
+        let stepped_up_at = age.stepped_up_ago.map(|ago| now - ago.max(0));
+        match staff
+            .touch_session(staff_id, sid, lapse_at, stepped_up_at, now)
+            .await
+        {
+            Ok(true) => Outgoing {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: json!({"steppedUpAt": stepped_up_at, "lapsed": age.lapse})
+                    .to_string()
+                    .into_bytes(),
+            },
+            Ok(false) => outgoing(
+                edge::api::ApiError::new(404, "session_not_found", "no such live session")
+                    .into_response(),
+            ),
+            Err(e) => outgoing(edge::api::ApiError::unexpected(&e).into_response()),
         }
     }
 
@@ -406,6 +472,12 @@ impl Serve for Gateway {
                 }
                 _ => {}
             }
+        }
+        if req.method == http::Method::POST
+            && req.path == "/__local/staff-session"
+            && let Some(staff) = &self.staff_sessions
+        {
+            return Self::age_staff_session(staff, &req).await;
         }
         let response = match self.event_for(&req) {
             Some((event, function)) => function.handle(event).await,

@@ -462,7 +462,14 @@ impl LocalStack {
                 .serving_console(
                     project_root().join("functions/admin/console/dist"),
                     &api_url,
-                ),
+                )
+                .serving_session_controls(store::staff::StaffStore::new(
+                    dynamodb.clone(),
+                    all_settings
+                        .get("STAFF_TABLE")
+                        .context("the template names no STAFF_TABLE")?
+                        .clone(),
+                )),
         );
         if options.hold_requests {
             gateway.hold();

@@ -1,27 +1,23 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import {
   adminApi,
+  ageSession,
   demoOwner,
   OWNER_PASSWORD,
   rememberOwnerPassword,
   eventually,
   freshCode,
-  launch,
+  useBrowser,
   newPage,
   screenshot,
   sessionOf,
   shoppersVisit,
   shopUrl,
+  signInAsOwner,
 } from './browser.mjs'
 
-let browser
-before(async () => {
-  browser = await launch()
-})
-after(async () => {
-  await browser?.close()
-})
+const browser = useBrowser()
 
 function chinaDay(at) {
   return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(at)
@@ -30,7 +26,7 @@ function chinaDay(at) {
 test('the demo owner signs in with a code, sets a password and sees the funnel the reports API gives', async () => {
   // given the demo owner with its one-time password and TOTP secret
   const owner = demoOwner()
-  const { page, problems } = await newPage(browser)
+  const { page, problems } = await newPage(browser())
 
   // when they open the console, sign in with the password and then the code
   await page.goto(`${shopUrl}/console/`)
@@ -84,4 +80,28 @@ test('the demo owner signs in with a code, sets a password and sees the funnel t
   await page.getByRole('button', { name: '退出登录' }).click()
   await page.getByRole('heading', { name: '商家后台登录' }).waitFor()
   assert.equal(await sessionOf(page), null)
+})
+
+test('a session that lapses while the page is open goes back to sign-in, saying so, and signs in again', async () => {
+  // given the owner signed in on the products page, its list shown
+  const { page, problems } = await newPage(browser())
+  const session = await signInAsOwner(page)
+  await page.getByRole('menuitem', { name: '商品' }).click()
+  await page.locator('[data-test="products"] .el-table__row').first().waitFor()
+
+  // when the session's hours run out and they go on to another page
+  await ageSession(session.token, { lapse: true })
+  await page.getByRole('menuitem', { name: '订单' }).click()
+
+  // then the console is back at sign-in with the reason, the session gone from the tab
+  await page.getByText('登录已过期，请重新登录').waitFor()
+  await screenshot(page, 'session-expired')
+  assert.equal(await sessionOf(page), null)
+  assert.equal(await page.locator('[data-test="orders"]').count(), 0)
+
+  // and signing in again opens the shop's pages as before
+  await signInAsOwner(page)
+  await page.getByRole('menuitem', { name: '商品' }).click()
+  await page.locator('[data-test="products"] .el-table__row').first().waitFor()
+  assert.deepEqual(problems, [])
 })

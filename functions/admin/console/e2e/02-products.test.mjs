@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
-import { adminApi, launch, newPage, screenshot, shopUrl, signInAsOwner } from './browser.mjs'
+import { test } from 'node:test'
+import { adminApi, useBrowser, newPage, screenshot, shopUrl, signInAsOwner } from './browser.mjs'
 
-let browser
-before(async () => {
-  browser = await launch()
-})
-after(async () => {
-  await browser?.close()
-})
+const browser = useBrowser()
 
 async function staffSku(token, productId, skuId) {
   const answer = await adminApi(token, 'GET', `/admin/v1/products/${productId}`)
@@ -24,7 +18,7 @@ async function shopperStockState(productId, skuId) {
 
 test('a stock edit made on a stale number shows the conflict, and the edit made again changes the listing', async () => {
   // given the owner on the products page, the SKU's stock in front of them
-  const { page, problems } = await newPage(browser)
+  const { page, problems } = await newPage(browser())
   const session = await signInAsOwner(page)
   await page.getByRole('menuitem', { name: '商品' }).click()
   await page.getByPlaceholder('按标题搜索，如 龙井').fill('龙井')
@@ -72,7 +66,7 @@ const PNG = Buffer.from(
 
 test('a product created with an image uploaded from the browser shows that image to shoppers', async () => {
   // given the owner on the products page, a new product's form open
-  const { page, problems } = await newPage(browser)
+  const { page, problems } = await newPage(browser())
   await signInAsOwner(page)
   await page.getByRole('menuitem', { name: '商品' }).click()
   await page.locator('[data-test="new-product"]').click()

@@ -1,21 +1,16 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
-import { courierOutage, launch, newPage, paidOrder, screenshot, shoppersOrder, signInAsOwner } from './browser.mjs'
+import { test } from 'node:test'
+import { courierOutage, useBrowser, newPage, paidOrder, screenshot, shoppersOrder, signInAsOwner } from './browser.mjs'
 
-let browser
-before(async () => {
-  browser = await launch()
-})
-after(async () => {
+const browser = useBrowser(async () => {
   await courierOutage(false)
-  await browser?.close()
 })
 
 test('an order the courier API cannot ship is shipped by hand, the shopper sees it shipped, and it is exported', async () => {
   // given a paid order while the courier's label API is down
   await courierOutage(true)
   const { id, token } = await paidOrder('console-ship', 'longjing-2')
-  const { page, problems } = await newPage(browser)
+  const { page, problems } = await newPage(browser())
   await signInAsOwner(page)
 
   // when the owner finds it among the orders, opens it and ships it with a waybill by hand

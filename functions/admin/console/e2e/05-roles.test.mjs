@@ -1,19 +1,13 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
-import { launch, newPage, paidOrder, screenshot, shopUrl, signInAsOwner } from './browser.mjs'
+import { test } from 'node:test'
+import { useBrowser, newPage, paidOrder, screenshot, shopUrl, signInAsOwner } from './browser.mjs'
 
-let browser
-before(async () => {
-  browser = await launch()
-})
-after(async () => {
-  await browser?.close()
-})
+const browser = useBrowser()
 
 test('the owner adds a service member, who sees no staff page and only masked phones', async () => {
   // given an order with a receiver's phone, and the owner on the staff page adding a 客服
   await paidOrder('console-roles', 'longjing-2')
-  const owner = await newPage(browser)
+  const owner = await newPage(browser())
   await signInAsOwner(owner.page)
   await owner.page.getByRole('menuitem', { name: '员工' }).click()
   await owner.page.locator('[data-test="add-member"]').click()
@@ -26,7 +20,7 @@ test('the owner adds a service member, who sees no staff page and only masked ph
   await screenshot(owner.page, 'staff')
 
   // when the member signs in with the handed-over password and sets their own
-  const { page, problems } = await newPage(browser)
+  const { page, problems } = await newPage(browser())
   await page.goto(`${shopUrl}/console/`)
   await page.getByLabel('用户名').fill('kefu.xiaomei')
   await page.getByLabel('密码').fill(oneTime)

@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { after, before } from 'node:test'
 import { chromium } from 'playwright-core'
 import { totp } from './totp.mjs'
 
@@ -15,6 +16,22 @@ export async function launch() {
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   })
+}
+
+/**
+ * One browser for a test file, launched before its tests and closed after them (`cleanUp` runs
+ * first, for what a file switched on): `browser()` is it.
+ */
+export function useBrowser(cleanUp = async () => {}) {
+  let browser
+  before(async () => {
+    browser = await launch()
+  })
+  after(async () => {
+    await cleanUp()
+    await browser?.close()
+  })
+  return () => browser
 }
 
 /** A page of a fresh browser context, failing the test on any error the console logs. */
@@ -75,6 +92,19 @@ export async function adminApi(token, method, path, body) {
   })
   const text = await answer.text()
   return { status: answer.status, body: text ? JSON.parse(text) : null }
+}
+
+/**
+ * The local shop's control over a staff session's clock (never in AWS): `{steppedUpAgo: 600}`
+ * makes its last code ten minutes old, `{lapse: true}` ends it as its hours running out would.
+ */
+export async function ageSession(token, change) {
+  const answer = await fetch(`${shopUrl}/__local/staff-session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token, ...change }),
+  })
+  if (!answer.ok) throw new Error(`aging the session: ${answer.status} ${await answer.text()}`)
 }
 
 /** The session the console keeps in the tab. */

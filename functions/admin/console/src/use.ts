@@ -1,0 +1,54 @@
+// What every page does the same way: show a refusal by the field it names (or above the form),
+// and load a list a page at a time.
+import { computed, ref, shallowRef, type Ref } from 'vue'
+import { ApiError } from './api'
+
+/** The API's last refusal in a form: `fieldError(name)` beside a field, `message` otherwise. */
+export function useRefusal() {
+  const failure = shallowRef<ApiError | null>(null)
+  const message = computed(() => (failure.value && !failure.value.field ? failure.value.message : ''))
+  function fieldError(...fields: string[]): string {
+    return failure.value?.field && fields.includes(failure.value.field) ? failure.value.message : ''
+  }
+  /** Keeps what went wrong; anything but an API answer is shown as its own text. */
+  function refused(err: unknown) {
+    failure.value = err instanceof ApiError ? err : new ApiError(0, 'unexpected', String(err))
+  }
+  function clear() {
+    failure.value = null
+  }
+  return { failure, message, fieldError, refused, clear }
+}
+
+/** Why a page could not load, unless the session ended (the sign-in page says so then). */
+export function loadFailure(err: unknown): string {
+  if (err instanceof ApiError && err.sessionEnded) return ''
+  return err instanceof Error ? err.message : String(err)
+}
+
+export interface Paged<T> {
+  items: T[]
+  nextCursor?: string
+}
+
+/** A list read `next` by `next`: `reload()` from the start, `more()` after what is shown. */
+export function usePagedList<T>(read: (cursor?: string) => Promise<Paged<T>>) {
+  const items = ref([]) as Ref<T[]>
+  const nextCursor = ref<string | undefined>(undefined)
+  const loading = ref(false)
+  const failure = ref('')
+  async function page(cursor?: string) {
+    loading.value = true
+    failure.value = ''
+    try {
+      const answer = await read(cursor)
+      items.value = cursor ? [...items.value, ...answer.items] : answer.items
+      nextCursor.value = answer.nextCursor
+    } catch (err) {
+      failure.value = loadFailure(err)
+    } finally {
+      loading.value = false
+    }
+  }
+  return { items, nextCursor, loading, failure, reload: () => page(), more: () => page(nextCursor.value) }
+}
