@@ -1,6 +1,7 @@
 // The catalog as staff see it through the admin API.
+import type { SkuOffers } from './promotions'
 
-export interface StaffSku {
+export interface StaffSku extends SkuOffers {
   id: string
   productId: string
   specs: Record<string, string>
@@ -8,6 +9,8 @@ export interface StaffSku {
   originalPrice?: number
   stock: number
   lowStockAt?: number
+  /** Price per member level (fen), where the shop set one. */
+  memberPrices?: Record<string, number>
 }
 
 export interface StaffProduct {

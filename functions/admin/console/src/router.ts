@@ -15,6 +15,7 @@ export const router = createRouter({
         { path: 'dashboard', name: 'dashboard', component: () => import('./pages/Dashboard.vue') },
         { path: 'products', name: 'products', component: () => import('./pages/Products.vue') },
         { path: 'orders', name: 'orders', component: () => import('./pages/Orders.vue') },
+        { path: 'promotions', name: 'promotions', component: () => import('./pages/Promotions.vue') },
         { path: 'after-sales', name: 'after-sales', component: () => import('./pages/AfterSales.vue') },
         { path: 'audit', name: 'audit', component: () => import('./pages/Audit.vue') },
         { path: 'staff', name: 'staff', component: () => import('./pages/Staff.vue') },

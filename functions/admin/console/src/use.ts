@@ -3,10 +3,19 @@
 import { computed, ref, shallowRef, type Ref } from 'vue'
 import { ApiError } from './api'
 
-/** The API's last refusal in a form: `fieldError(name)` beside a field, `message` otherwise. */
-export function useRefusal() {
+/**
+ * The API's last refusal in a form: `fieldError(name)` beside a field, `message` otherwise.
+ * Given the fields the form shows (`placed`), a refusal naming any other field is in `message`
+ * with its name, so no refusal goes unseen.
+ */
+export function useRefusal(placed?: string[]) {
   const failure = shallowRef<ApiError | null>(null)
-  const message = computed(() => (failure.value && !failure.value.field ? failure.value.message : ''))
+  const message = computed(() => {
+    const f = failure.value
+    if (!f) return ''
+    if (!f.field) return f.message
+    return placed && !placed.includes(f.field) ? `${f.field}：${f.message}` : ''
+  })
   function fieldError(...fields: string[]): string {
     return failure.value?.field && fields.includes(failure.value.field) ? failure.value.message : ''
   }

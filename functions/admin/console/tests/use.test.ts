@@ -14,6 +14,14 @@ describe('a form refusal', () => {
     expect(form.message.value).toBe('')
   })
 
+  it('naming a field the form does not show is the form message, with the field', () => {
+    const form = useRefusal(['title'])
+    form.refused(new ApiError(400, 'invalid_request', 'must be 1 to 365', 'days'))
+    expect(form.message.value).toBe('days：must be 1 to 365')
+    form.refused(new ApiError(400, 'invalid_request', 'must be 1 to 60 characters', 'title'))
+    expect(form.message.value).toBe('')
+  })
+
   it('without a field is the form message, and anything thrown is shown as its text', () => {
     const form = useRefusal()
     form.refused(new ApiError(409, 'stale_edit', '商品刚被其他人修改过'))

@@ -1,0 +1,106 @@
+// The shop's promotions as the admin API gives them, and how the console says them in Chinese.
+// Amounts are fen; times are epoch seconds (China time when shown or typed).
+import { yuan } from './format'
+
+export type PromotionScope =
+  | { kind: 'shop' }
+  | { kind: 'category'; categoryId: string }
+  | { kind: 'products'; productIds: string[] }
+
+export type CouponValue =
+  | { kind: 'amountOff'; off: number; minSpend: number }
+  | { kind: 'percentOff'; percent: number; cap: number; minSpend: number }
+
+export type CouponValidity = { kind: 'daysAfterClaim'; days: number } | { kind: 'dates'; from: number; until: number }
+
+export interface CouponTemplate {
+  id: string
+  title: string
+  value: CouponValue
+  scope: PromotionScope
+  validity: CouponValidity
+  totalLimit: number
+  perUserLimit: number
+  claimUntil?: number
+  /** Claimed so far: never written by staff. */
+  issued?: number
+}
+
+export interface ReductionTier {
+  threshold: number
+  off: number
+}
+
+export interface FullReduction {
+  id: string
+  scope: PromotionScope
+  tiers: ReductionTier[]
+}
+
+export interface PromotionRules {
+  fullReductions: FullReduction[]
+  points?: { pointsPerUnit: number; fenPerUnit: number; maxSharePercent: number }
+  pointsEarnedPerYuan?: number
+  invite?: { points: number; dailyCap: number; couponTemplate?: string }
+  checkin?: { points: number; streakBonus: number; streakCap: number }
+}
+
+/** A SKU's own offers, as the staff catalog carries them. */
+export interface SkuOffers {
+  flashSale?: { startsAt: number; endsAt: number; price: number; quota: number; sold: number; perUserLimit: number }
+  groupBuy?: { groupSize: number; price: number; timeLimitHours: number }
+  bargain?: { floorPrice: number; maxHelpers: number; timeLimitHours: number }
+}
+
+export type OfferKind = 'flash-sale' | 'group-buy' | 'bargain'
+
+export const OFFER_NAMES: Record<OfferKind, string> = {
+  'flash-sale': '秒杀',
+  'group-buy': '拼团',
+  bargain: '砍价',
+}
+
+/** 满 99 减 20, or 9 折（最多减 30.00 元） for a percentage off. */
+export function couponValueText(value: CouponValue): string {
+  const from = value.minSpend > 0 ? `满 ${yuan(value.minSpend)} ` : '无门槛 '
+  if (value.kind === 'amountOff') return `${from}减 ${yuan(value.off)}`
+  const tenths = 100 - value.percent
+  const discount = tenths % 10 === 0 ? `${tenths / 10}` : `${Math.floor(tenths / 10)}.${tenths % 10}`
+  const cap = value.cap > 0 ? `（最多减 ${yuan(value.cap)}）` : ''
+  return `${from}${discount} 折${cap}`
+}
+
+export function scopeText(scope: PromotionScope): string {
+  if (scope.kind === 'shop') return '全店'
+  if (scope.kind === 'category') return `分类 ${scope.categoryId}`
+  return `商品 ${scope.productIds.join('、')}`
+}
+
+/** 满 ¥199.00 减 ¥20.00 / 满 ¥299.00 减 ¥40.00 */
+export function tiersText(tiers: ReductionTier[]): string {
+  return tiers.map((t) => `满 ${yuan(t.threshold)} 减 ${yuan(t.off)}`).join(' / ')
+}
+
+/** 100 points make how many yuan off, from the policy's units. */
+export function pointsPerYuan(points: { pointsPerUnit: number; fenPerUnit: number }): number {
+  return Math.round((points.pointsPerUnit * 100) / points.fenPerUnit)
+}
+
+/**
+ * The instant a China wall-clock time names: '2026-12-12 20:00' is 12:00 UTC. The console's
+ * pickers give wall-clock text, read as China time whatever the browser's own zone.
+ */
+export function chinaInstant(text: string): number | null {
+  const match = /^(\d{4}-\d{2}-\d{2})(?: (\d{2}:\d{2})(?::(\d{2}))?)?$/.exec(text.trim())
+  if (!match) return null
+  const at = Date.parse(`${match[1]}T${match[2] ?? '00:00'}:${match[3] ?? '00'}+08:00`)
+  return Number.isNaN(at) ? null : at / 1000
+}
+
+/** The RFC 3339 form the offer routes take, from China wall-clock text. */
+export function chinaRfc3339(text: string): string | null {
+  const at = chinaInstant(text)
+  if (at === null) return null
+  const [day, time = '00:00'] = text.trim().split(' ')
+  return `${day}T${time.length === 5 ? `${time}:00` : time}+08:00`
+}
