@@ -90,7 +90,7 @@ template-check: $(LINT_VENV)/.installed
 
 ## What `sam deploy` uploads: sam build (cargo-lambda, arm64 release) into .aws-sam/build, each
 ## function's bootstrap checked (an aarch64 ELF under 8 MB) and its size printed.
-package: $(LINT_VENV)/.installed $(PACKAGE_VENV)/.installed
+package: $(LINT_VENV)/.installed $(PACKAGE_VENV)/.installed console
 	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$(CURDIR)/$(LINT_VENV)/bin:$$PATH" \
 	  PACKAGE_PYTHON=$(LINT_VENV)/bin/python infra/scripts/package.sh
 
