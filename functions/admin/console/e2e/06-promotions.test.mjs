@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { newPage, screenshot, shopUrl, signInAsOwner, useBrowser } from './browser.mjs'
+import { newPage, screenshot, shopper, signInAsOwner, useBrowser } from './browser.mjs'
 
 const browser = useBrowser()
-
-async function shopper(method, path, token, body) {
-  const answer = await fetch(shopUrl + path, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  assert.equal(answer.status, 200, `${method} ${path}`)
-  return answer.json()
-}
 
 /** Wall-clock text in China time, `minutes` from now: what the console's pickers take. */
 function chinaClock(minutes) {

@@ -112,7 +112,8 @@ export async function sessionOf(page) {
   return page.evaluate(() => JSON.parse(sessionStorage.getItem('shop-console-session') ?? 'null'))
 }
 
-async function shopper(method, path, token, body, headers = {}) {
+/** A call to the shoppers' API as the mini-program makes it; throws on anything but 2xx. */
+export async function shopper(method, path, token, body, headers = {}) {
   const answer = await fetch(shopUrl + path, {
     method,
     headers: {

@@ -40,24 +40,41 @@ export interface Paged<T> {
   nextCursor?: string
 }
 
-/** A list read `next` by `next`: `reload()` from the start, `more()` after what is shown. */
-export function usePagedList<T>(read: (cursor?: string) => Promise<Paged<T>>) {
-  const items = ref([]) as Ref<T[]>
-  const nextCursor = ref<string | undefined>(undefined)
+/** Loading something for a page: `run(work)` with `loading` meanwhile and `failure` after. */
+export function useLoader() {
   const loading = ref(false)
   const failure = ref('')
-  async function page(cursor?: string) {
+  async function run(work: () => Promise<void>) {
     loading.value = true
     failure.value = ''
     try {
-      const answer = await read(cursor)
-      items.value = cursor ? [...items.value, ...answer.items] : answer.items
-      nextCursor.value = answer.nextCursor
+      await work()
     } catch (err) {
       failure.value = loadFailure(err)
     } finally {
       loading.value = false
     }
   }
+  return { loading, failure, run }
+}
+
+/** A list read page by page: `reload()` from the start, `more()` after what is shown. */
+export function usePagedList<T>(read: (cursor?: string) => Promise<Paged<T>>) {
+  const items = ref([]) as Ref<T[]>
+  const nextCursor = ref<string | undefined>(undefined)
+  const { loading, failure, run } = useLoader()
+  const page = (cursor?: string) =>
+    run(async () => {
+      const answer = await read(cursor)
+      items.value = cursor ? [...items.value, ...answer.items] : answer.items
+      nextCursor.value = answer.nextCursor
+    })
   return { items, nextCursor, loading, failure, reload: () => page(), more: () => page(nextCursor.value) }
+}
+
+/** A list the API gives whole (coupon templates, 满减 rules), shown `size` rows at a time. */
+export function useShownPage<T>(list: () => T[], size = 20) {
+  const pageNo = ref(1)
+  const shown = computed(() => list().slice((pageNo.value - 1) * size, pageNo.value * size))
+  return { pageNo, shown, size }
 }

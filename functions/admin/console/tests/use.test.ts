@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ApiError } from '../src/api'
-import { type Paged, usePagedList, useRefusal } from '../src/use'
+import { type Paged, usePagedList, useRefusal, useShownPage } from '../src/use'
 
 describe('a form refusal', () => {
   it('is shown beside the field it names and nowhere else', () => {
@@ -68,5 +68,15 @@ describe('a paged list', () => {
     })
     await ended.reload()
     expect(ended.failure.value).toBe('')
+  })
+})
+
+describe('a whole list shown a page at a time', () => {
+  it('shows the rows of the page chosen', () => {
+    const rows = Array.from({ length: 45 }, (_, i) => i)
+    const view = useShownPage(() => rows, 20)
+    expect(view.shown.value).toEqual(rows.slice(0, 20))
+    view.pageNo.value = 3
+    expect(view.shown.value).toEqual([40, 41, 42, 43, 44])
   })
 })
