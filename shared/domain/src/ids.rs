@@ -80,6 +80,10 @@ id_type!(
     UserId, 40
 );
 id_type!(ProductId, 40);
+id_type!(
+    /// A lucky draw (抽奖), as staff name it (`double12-wheel`).
+    LotteryId, 40
+);
 id_type!(SkuId, 40);
 id_type!(CategoryId, 40);
 

@@ -14,6 +14,7 @@ pub mod export;
 pub mod field;
 pub mod ids;
 pub mod logistics;
+pub mod lottery;
 pub mod media;
 pub mod money;
 pub mod order;
