@@ -191,6 +191,7 @@ impl Privacy {
                 "groupSeats": traces.seats.iter().map(|(g, m)| json!({"groupId": g, "seat": m})).collect::<Vec<_>>(),
                 "bargains": traces.bargains,
                 "bargainHelps": traces.helped.iter().map(|(b, h)| json!({"bargainId": b, "help": h})).collect::<Vec<_>>(),
+                "luckyDraws": traces.draws,
             }),
             invites: invites
                 .iter()

@@ -335,6 +335,14 @@ impl LotteryDraft {
                         "must name a coupon template",
                     ));
                 }
+                // A gift ships as an order to an address the winner gives; that comes with
+                // the points mall's redemptions, which ship the same way.
+                Reward::Gift { .. } => {
+                    return Err(FieldError::new(
+                        field("reward"),
+                        "gift prizes are not offered yet: give points, a coupon or nothing",
+                    ));
+                }
                 _ => {}
             }
             let quantity = match draft.quantity {
@@ -546,7 +554,7 @@ mod tests {
             "dailyLimit": 3,
             "chances": {"freePerDay": 1, "pointsPerDraw": 50, "friendCapPerDay": 3},
             "prizes": [
-                {"id": "gift", "name": "龙井一盒", "reward": {"kind": "gift", "skuId": "longjing-1"},
+                {"id": "big", "name": "1000积分", "reward": {"kind": "points", "points": 1000},
                  "quantity": 3, "weight": 1},
                 {"id": "coupon", "name": "20元券", "reward": {"kind": "coupon", "template": "new-user"},
                  "quantity": 100, "weight": 20},
@@ -562,12 +570,8 @@ mod tests {
         let lottery = draft().parse(LotteryId::parse("d12").unwrap()).unwrap();
         assert_eq!(lottery.prizes.len(), 4);
         assert_eq!(lottery.ends_at - lottery.starts_at, 86_400);
-        assert_eq!(
-            lottery.prizes[0].reward,
-            Reward::Gift {
-                sku_id: SkuId::parse("longjing-1").unwrap()
-            }
-        );
+        assert_eq!(lottery.prizes[0].reward, Reward::Points { points: 1000 });
+        assert_eq!(lottery.prizes[0].quantity, Some(3));
         // the unlimited prize of the largest weight takes the draws of prizes that ran out
         assert_eq!(lottery.fallback(), Some(3));
     }
@@ -588,7 +592,7 @@ mod tests {
             "chances"
         );
         assert_eq!(
-            refused(&|d| d.prizes.as_mut().unwrap()[1].id = Some("gift".into())),
+            refused(&|d| d.prizes.as_mut().unwrap()[1].id = Some("big".into())),
             "prizes[1].id"
         );
         assert_eq!(
@@ -598,6 +602,14 @@ mod tests {
         assert_eq!(
             refused(&|d| d.prizes.as_mut().unwrap()[2].weight = Some(0)),
             "prizes[2].weight"
+        );
+        assert_eq!(
+            refused(&|d| {
+                d.prizes.as_mut().unwrap()[0].reward = Some(Reward::Gift {
+                    sku_id: SkuId::parse("longjing-1").unwrap(),
+                })
+            }),
+            "prizes[0].reward"
         );
         // without a prize of no quantity, a draw could run out of prizes to give
         assert_eq!(

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cart;
 pub mod catalog;
 pub mod exports;
+pub mod lottery;
 pub mod marketing;
 pub mod media;
 pub mod orders;

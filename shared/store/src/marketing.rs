@@ -46,6 +46,39 @@ pub(crate) fn wallet_key(user: &UserId, coupon: &CouponId) -> Item {
     .into()
 }
 
+/// The writes that hand `coupon` (issued from `template`) to a shopper as a reward, for a
+/// transaction that records why: the template's `issued` count, never past its total (the first
+/// write fails when it is sold out), and the wallet item, written only if absent.
+pub(crate) fn grant_writes(
+    table: &str,
+    template: &CouponTemplate,
+    user: &UserId,
+    coupon: &WalletCoupon,
+) -> Result<[TransactWriteItem; 2], StoreError> {
+    let build = |e| StoreError::dynamo("build transaction", e);
+    let take = Update::builder()
+        .table_name(table)
+        .set_key(Some(template_key(&template.id)))
+        .update_expression("ADD issued :one")
+        .condition_expression("attribute_exists(pk) AND issued < :total")
+        .expression_attribute_values(":one", n(1))
+        .expression_attribute_values(":total", n(template.total_limit))
+        .build()
+        .map_err(build)?;
+    let mut item = to_item(coupon);
+    item.extend(wallet_key(user, &coupon.id));
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .map_err(build)?;
+    Ok([
+        TransactWriteItem::builder().update(take).build(),
+        TransactWriteItem::builder().put(put).build(),
+    ])
+}
+
 pub(crate) fn rules_key() -> Item {
     [
         ("pk".to_string(), s("PROMOTIONS")),
@@ -147,29 +180,12 @@ impl MarketingStore {
                 return Ok(Claim::Refused(ClaimRefusal::LimitReached));
             }
             let coupon = template.issue(number, now);
-            let build = |e| StoreError::dynamo("build transaction", e);
-            let take = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(template_key(template_id)))
-                .update_expression("ADD issued :one")
-                .condition_expression("attribute_exists(pk) AND issued < :total")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":total", n(template.total_limit))
-                .build()
-                .map_err(build)?;
-            let mut item = to_item(&coupon);
-            item.extend(wallet_key(user, &coupon.id));
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(build)?;
             let result = self
                 .client
                 .transact_write_items()
-                .transact_items(TransactWriteItem::builder().update(take).build())
-                .transact_items(TransactWriteItem::builder().put(put).build())
+                .set_transact_items(Some(
+                    grant_writes(&self.table, &template, user, &coupon)?.to_vec(),
+                ))
                 .send()
                 .await;
             match result {

@@ -59,7 +59,36 @@ impl PointsLedger {
         user: &UserId,
         entry: &LedgerEntry,
     ) -> Result<[TransactWriteItem; 2], StoreError> {
-        let build = |e| StoreError::dynamo("build transaction", e);
+        Ok([
+            self.entry_put(user, entry)?,
+            self.balance_update(user, entry.delta, entry.delta.min(0))?,
+        ])
+    }
+
+    /// Each entry's put, then one balance update by their sum (a transaction may touch the
+    /// balance item once): what spends must be there first, so the balance is conditioned on
+    /// the sum of the negative deltas, not on what the others add.
+    pub fn entries_writes(
+        &self,
+        user: &UserId,
+        entries: &[LedgerEntry],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut writes = entries
+            .iter()
+            .map(|entry| self.entry_put(user, entry))
+            .collect::<Result<Vec<_>, _>>()?;
+        let delta = entries.iter().map(|e| e.delta).sum();
+        let spend = entries.iter().map(|e| e.delta.min(0)).sum();
+        writes.push(self.balance_update(user, delta, spend)?);
+        Ok(writes)
+    }
+
+    /// The entry itself, written only if absent: the same event counts once.
+    fn entry_put(
+        &self,
+        user: &UserId,
+        entry: &LedgerEntry,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut put = Put::builder()
             .table_name(&self.table)
             .item("pk", s(owner(user)))
@@ -71,26 +100,35 @@ impl PointsLedger {
         if let Some(order) = &entry.order_id {
             put = put.item("orderId", s(order.as_str()));
         }
+        let put = put
+            .build()
+            .map_err(|e| StoreError::dynamo("build transaction", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The balance moved by `delta`; `spend` (zero or less) must be covered by what is there.
+    fn balance_update(
+        &self,
+        user: &UserId,
+        delta: i64,
+        spend: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut balance = Update::builder()
             .table_name(&self.table)
             .key("pk", s(owner(user)))
             .key("sk", s("BALANCE"))
             .update_expression("ADD balance :d")
-            .expression_attribute_values(":d", n(entry.delta));
-        if entry.delta < 0 {
+            .expression_attribute_values(":d", n(delta));
+        if spend < 0 {
             // Spending never takes the balance below zero.
             balance = balance
                 .condition_expression("balance >= :need")
-                .expression_attribute_values(":need", n(-entry.delta));
+                .expression_attribute_values(":need", n(-spend));
         }
-        Ok([
-            TransactWriteItem::builder()
-                .put(put.build().map_err(build)?)
-                .build(),
-            TransactWriteItem::builder()
-                .update(balance.build().map_err(build)?)
-                .build(),
-        ])
+        let balance = balance
+            .build()
+            .map_err(|e| StoreError::dynamo("build transaction", e))?;
+        Ok(TransactWriteItem::builder().update(balance).build())
     }
 
     /// Records `entry` and moves the balance by its delta, both or neither.

@@ -40,6 +40,8 @@ pub struct Traces {
     pub seats: Vec<(GroupId, Member)>,
     pub bargains: Vec<Bargain>,
     pub helped: Vec<(BargainId, Helper)>,
+    /// Their lucky draws (抽奖) and what each gave.
+    pub draws: Vec<crate::lottery::DrawRecord>,
 }
 
 /// What an erasure removed or blanked, for its log line.
@@ -64,6 +66,10 @@ enum Trace {
     Seat(GroupId),
     Bargain,
     Helped(BargainId),
+    /// A lucky draw of theirs (`DRAW#`), or their day's counts and friends' opens there.
+    Lottery {
+        draw: bool,
+    },
 }
 
 fn trace_of(key: &Item) -> Option<Trace> {
@@ -76,6 +82,10 @@ fn trace_of(key: &Item) -> Option<Trace> {
         Some(Trace::Bargain)
     } else if let (Some(bargain), true) = (pk.strip_prefix("BARGAIN#"), sk.starts_with("HELPER#")) {
         BargainId::parse(bargain).ok().map(Trace::Helped)
+    } else if pk.starts_with("LOTTERY#") && pk.contains("#SHOPPER#") {
+        Some(Trace::Lottery {
+            draw: sk.starts_with("DRAW#"),
+        })
     } else {
         None
     }
@@ -148,13 +158,15 @@ impl ShopperRecords {
                 Some(Trace::Seat(group)) => traces.seats.push((group, from_item(item)?)),
                 Some(Trace::Bargain) => traces.bargains.push(from_item(item)?),
                 Some(Trace::Helped(bargain)) => traces.helped.push((bargain, from_item(item)?)),
-                None => {}
+                Some(Trace::Lottery { draw: true }) => traces.draws.push(from_item(item)?),
+                Some(Trace::Lottery { draw: false }) | None => {}
             }
         }
         traces.shares.sort_by_key(|s| s.created_at);
         traces.seats.sort_by_key(|(_, m)| m.joined_at);
         traces.bargains.sort_by_key(|b| b.created_at);
         traces.helped.sort_by_key(|(_, h)| h.at);
+        traces.draws.sort_by_key(|d| d.at);
         Ok(traces)
     }
 
@@ -198,6 +210,12 @@ impl ShopperRecords {
                 Some(Trace::Seat(_) | Trace::Helped(_)) => {
                     self.blank_face(key, true).await?;
                     erased.faces += 1;
+                }
+                // Their own partition of a draw: the day's counts, friends' opens and draws. The
+                // merchant's copy of each draw names only the opaque id of an account now gone.
+                Some(Trace::Lottery { .. }) => {
+                    erased.own_records += 1;
+                    self.delete_all(vec![key]).await?;
                 }
                 Some(Trace::Bargain) | None => self.untag(key).await?,
             }

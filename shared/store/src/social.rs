@@ -22,7 +22,7 @@ use domain::ids::{BargainId, GroupId, ShareCode};
 use domain::ids::{ProductId, SkuId, UserId};
 use domain::money::Fen;
 use domain::order::{Order, OrderStatus, StatusChange};
-use domain::promotions::{CouponTemplate, WalletCoupon};
+use domain::promotions::CouponTemplate;
 use domain::social::{
     BargainStatus, CheckinPolicy, GroupStatus, HelpRefusal, InvitePolicy, InviteState, Profile,
     next_streak, shanghai_day,
@@ -571,7 +571,12 @@ impl SocialStore {
             ];
             let coupon_at = items.len();
             if let Some((template, wallet)) = &issued {
-                items.extend(self.coupon_writes(template, &invite.inviter_id, wallet)?);
+                items.extend(super::marketing::grant_writes(
+                    &self.table,
+                    template,
+                    &invite.inviter_id,
+                    wallet,
+                )?);
             }
             if policy.points > 0 {
                 let entry = LedgerEntry {
@@ -609,32 +614,6 @@ impl SocialStore {
             key: format!("INVITES#{}", invite.inviter_id),
             problem: "invite reward kept conflicting".into(),
         })
-    }
-
-    fn coupon_writes(
-        &self,
-        template: &CouponTemplate,
-        user: &UserId,
-        coupon: &WalletCoupon,
-    ) -> Result<[TransactWriteItem; 2], StoreError> {
-        let take = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                "COUPONS".into(),
-                format!("TEMPLATE#{}", template.id),
-            )))
-            .update_expression("ADD issued :one")
-            .condition_expression("attribute_exists(pk) AND issued < :total")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":total", n(template.total_limit))
-            .build()
-            .map_err(build_err)?;
-        let mut item = to_item(coupon);
-        item.extend(super::marketing::wallet_key(user, &coupon.id));
-        Ok([
-            TransactWriteItem::builder().update(take).build(),
-            put(&self.table, item, Some("attribute_not_exists(pk)"))?,
-        ])
     }
 }
 

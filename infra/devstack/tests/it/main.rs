@@ -13,6 +13,7 @@ mod exports;
 mod funnel;
 mod login;
 mod logistics;
+mod lottery;
 mod openapi;
 mod payments;
 mod personal_data;

@@ -1,0 +1,335 @@
+//! Lucky draws against the emulator: racing draws never give a prize past its quantity, a
+//! shopper's chances and points hold under concurrency, and a prize run out is drawn as the
+//! fallback, never refused.
+
+use crate::support::TestShop;
+use domain::ids::{PromotionId, UserId};
+use domain::lottery::{Chance, DrawRefusal, Lottery, LotteryDraft, LotteryId, Reward};
+use rand::SeedableRng;
+use serde_json::json;
+use store::lottery::{Drawn, LotteryStore};
+use store::marketing::MarketingStore;
+use store::points::{LedgerEntry, PointsLedger};
+
+fn table(shop: &TestShop) -> String {
+    shop.stack.resources.tables["MarketingTable"].clone()
+}
+
+fn store(shop: &TestShop) -> LotteryStore {
+    LotteryStore::new(shop.stack.dynamodb.clone(), table(shop))
+}
+
+fn ledger(shop: &TestShop) -> PointsLedger {
+    PointsLedger::new(shop.stack.dynamodb.clone(), table(shop))
+}
+
+const NOW: i64 = 1_796_000_000;
+
+/// A draw open around NOW with `prizes` and `chances`.
+fn lottery(id: &str, prizes: serde_json::Value, chances: serde_json::Value, limit: i64) -> Lottery {
+    let draft: LotteryDraft = serde_json::from_value(json!({
+        "title": "双十二大转盘",
+        "startsAt": "2026-11-30T00:00:00+08:00",
+        "endsAt": "2027-01-31T00:00:00+08:00",
+        "dailyLimit": limit,
+        "chances": chances,
+        "prizes": prizes,
+    }))
+    .unwrap();
+    draft.parse(LotteryId::parse(id).unwrap()).unwrap()
+}
+
+fn shopper(i: usize) -> UserId {
+    UserId::parse(&format!("u-lottery-{i}")).unwrap()
+}
+
+async fn draw_once(store: &LotteryStore, lottery: &Lottery, user: &UserId, seed: u64) -> Drawn {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    store.draw(lottery, user, &[], NOW, &mut rng).await.unwrap()
+}
+
+#[tokio::test]
+async fn two_hundred_racing_draws_for_a_prize_of_three_award_exactly_three() {
+    // given a draw whose big prize (three of them) is as likely as the thank-you
+    let shop = TestShop::with_settings(Default::default()).await;
+    let store = store(&shop);
+    let wheel = lottery(
+        "race",
+        json!([
+            {"id": "big", "name": "1000积分", "reward": {"kind": "points", "points": 1000},
+             "quantity": 3, "weight": 1},
+            {"id": "thanks", "name": "谢谢参与", "reward": {"kind": "nothing"}, "weight": 1}
+        ]),
+        json!({"freePerDay": 1}),
+        1,
+    );
+    assert!(store.create(&wheel, NOW).await.unwrap());
+
+    // when 200 shoppers draw their free chance at once
+    let drawn = futures::future::join_all((0..200).map(|i| {
+        let (store, wheel) = (store.clone(), wheel.clone());
+        async move { draw_once(&store, &wheel, &shopper(i), i as u64).await }
+    }))
+    .await;
+
+    // then exactly three won the big prize, every other draw was the fallback, none refused
+    let won: Vec<_> = drawn
+        .iter()
+        .map(|d| match d {
+            Drawn::Won(record) => record.prize_id.as_str(),
+            Drawn::Refused(r) => panic!("a draw was refused: {r:?}"),
+        })
+        .collect();
+    assert_eq!(won.iter().filter(|p| **p == "big").count(), 3);
+    assert_eq!(won.iter().filter(|p| **p == "thanks").count(), 197);
+    assert_eq!(store.left(&wheel).await.unwrap(), vec![Some(0), None]);
+    // and the winners' points came once each; the merchant's record has all 200 draws
+    let mut winners = 0;
+    for (i, p) in won.iter().enumerate() {
+        let balance = ledger(&shop).balance(&shopper(i)).await.unwrap();
+        assert_eq!(balance, if *p == "big" { 1000 } else { 0 });
+        winners += usize::from(*p == "big");
+    }
+    assert_eq!(winners, 3);
+    assert_eq!(store.all_draws(&wheel.id).await.unwrap().len(), 200);
+}
+
+#[tokio::test]
+async fn a_shoppers_racing_draws_keep_to_their_chances_and_their_points() {
+    // given one free draw a day, more at 100 points each, at most 4 a day, and 250 points
+    let shop = TestShop::with_settings(Default::default()).await;
+    let store = store(&shop);
+    let wheel = lottery(
+        "chances",
+        json!([
+            {"id": "ten", "name": "10积分", "reward": {"kind": "points", "points": 10}, "weight": 1},
+            {"id": "thanks", "name": "谢谢参与", "reward": {"kind": "nothing"}, "weight": 1}
+        ]),
+        json!({"freePerDay": 1, "pointsPerDraw": 100}),
+        4,
+    );
+    store.create(&wheel, NOW).await.unwrap();
+    let me = shopper(1);
+    let gift = LedgerEntry {
+        key: "test#gift".into(),
+        delta: 250,
+        reason: "测试赠送".into(),
+        order_id: None,
+        at: NOW,
+    };
+    ledger(&shop).post(&me, &gift).await.unwrap();
+
+    // when they press draw ten times at once
+    let drawn = futures::future::join_all((0..10).map(|i| {
+        let (store, wheel, me) = (store.clone(), wheel.clone(), me.clone());
+        async move { draw_once(&store, &wheel, &me, 100 + i).await }
+    }))
+    .await;
+
+    // then one free draw and two bought ones went through (250 points buy two), the rest
+    // refused for points, and the balance is what was paid and won
+    let records: Vec<_> = drawn
+        .iter()
+        .filter_map(|d| match d {
+            Drawn::Won(r) => Some(r.clone()),
+            Drawn::Refused(_) => None,
+        })
+        .collect();
+    assert_eq!(records.len(), 3, "{drawn:?}");
+    assert_eq!(
+        records.iter().filter(|r| r.chance == Chance::Free).count(),
+        1
+    );
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.chance == Chance::Points { points: 100 })
+            .count(),
+        2
+    );
+    assert!(drawn.iter().all(|d| matches!(
+        d,
+        Drawn::Won(_) | Drawn::Refused(DrawRefusal::NotEnoughPoints)
+    )));
+    let won = 10 * records.iter().filter(|r| r.prize_id == "ten").count() as u64;
+    assert_eq!(ledger(&shop).balance(&me).await.unwrap(), 250 - 200 + won);
+    let tally = store.tally(&wheel.id, &me, NOW).await.unwrap();
+    assert_eq!((tally.draws, tally.free_used), (3, 1));
+    assert_eq!(store.draws(&wheel.id, &me, 50).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn friends_opening_the_link_give_chances_once_each_up_to_the_cap() {
+    let shop = TestShop::with_settings(Default::default()).await;
+    let store = store(&shop);
+    let wheel = lottery(
+        "friends",
+        json!([
+            {"id": "ten", "name": "10积分", "reward": {"kind": "points", "points": 10}, "weight": 1},
+            {"id": "thanks", "name": "谢谢参与", "reward": {"kind": "nothing"}, "weight": 1}
+        ]),
+        json!({"friendCapPerDay": 2}),
+        10,
+    );
+    store.create(&wheel, NOW).await.unwrap();
+    let me = shopper(7);
+
+    // given no free draws, nothing yet earned
+    assert_eq!(
+        draw_once(&store, &wheel, &me, 1).await,
+        Drawn::Refused(DrawRefusal::NoChance)
+    );
+    // when one friend opens the link three times at once, another once, a third once, and
+    // the shopper opens their own link
+    let opens = futures::future::join_all([2, 2, 2, 3, 4, 7].map(|f| {
+        let (store, wheel, me) = (store.clone(), wheel.clone(), me.clone());
+        async move {
+            store
+                .friend_opened(&wheel, &me, &shopper(f), NOW)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+
+    // then two chances count (the first friend once, the cap of two), never their own open
+    assert_eq!(opens.iter().filter(|o| **o).count(), 2, "{opens:?}");
+    assert!(!opens[5]);
+    for seed in 2..4 {
+        assert!(matches!(
+            draw_once(&store, &wheel, &me, seed).await,
+            Drawn::Won(r) if r.chance == Chance::Friend
+        ));
+    }
+    assert_eq!(
+        draw_once(&store, &wheel, &me, 9).await,
+        Drawn::Refused(DrawRefusal::NoChance)
+    );
+}
+
+#[tokio::test]
+async fn a_coupon_prize_goes_into_the_wallet_and_once_its_template_runs_out_the_fallback_is_drawn()
+{
+    // given a coupon template with two left and a draw whose only counted prize is that coupon
+    let shop = TestShop::with_settings(Default::default()).await;
+    shop.stack
+        .shopctl(&[
+            "coupon",
+            "create",
+            "wheel-20",
+            "--title",
+            "转盘20元券",
+            "--off",
+            "20",
+            "--min-spend",
+            "99",
+            "--valid-days",
+            "7",
+            "--total",
+            "2",
+            "--per-user",
+            "1",
+        ])
+        .await
+        .unwrap();
+    let marketing = MarketingStore::new(shop.stack.dynamodb.clone(), table(&shop));
+    let template = marketing
+        .template(&PromotionId::parse("wheel-20").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let store = store(&shop);
+    let wheel = lottery(
+        "coupons",
+        json!([
+            {"id": "coupon", "name": "20元券", "reward": {"kind": "coupon", "template": "wheel-20"},
+             "quantity": 50, "weight": 1000000},
+            {"id": "thanks", "name": "谢谢参与", "reward": {"kind": "nothing"}, "weight": 1}
+        ]),
+        json!({"freePerDay": 1}),
+        1,
+    );
+    store.create(&wheel, NOW).await.unwrap();
+
+    // when three shoppers draw (the coupon all but certain each time)
+    let mut prizes = Vec::new();
+    for i in 0..3 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(i);
+        let drawn = store
+            .draw(
+                &wheel,
+                &shopper(20 + i as usize),
+                std::slice::from_ref(&template),
+                NOW,
+                &mut rng,
+            )
+            .await
+            .unwrap();
+        let Drawn::Won(record) = drawn else {
+            panic!("refused: {drawn:?}")
+        };
+        prizes.push(record);
+    }
+
+    // then the first two have the coupon in their wallets, and the third, the template being
+    // used up, got the fallback
+    assert_eq!(
+        prizes[0].reward,
+        Reward::Coupon {
+            template: "wheel-20".into()
+        }
+    );
+    for record in &prizes[..2] {
+        let wallet = marketing.wallet(&record.shopper).await.unwrap();
+        assert_eq!(wallet.len(), 1);
+        assert_eq!(Some(wallet[0].id.to_string()), record.coupon_id);
+    }
+    assert_eq!(prizes[2].prize_id, "thanks");
+    assert!(
+        marketing
+            .wallet(&prizes[2].shopper)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // and the prize's own count moved only for the two given
+    assert_eq!(store.left(&wheel).await.unwrap(), vec![Some(48), None]);
+}
+
+#[tokio::test]
+async fn a_shoppers_draws_are_in_their_data_export_and_go_with_their_account() {
+    // given a shopper who drew twice in a draw with two free chances
+    let shop = TestShop::with_settings(Default::default()).await;
+    let store = store(&shop);
+    let wheel = lottery(
+        "privacy",
+        json!([
+            {"id": "ten", "name": "10积分", "reward": {"kind": "points", "points": 10}, "weight": 1},
+            {"id": "thanks", "name": "谢谢参与", "reward": {"kind": "nothing"}, "weight": 1}
+        ]),
+        json!({"freePerDay": 2}),
+        2,
+    );
+    store.create(&wheel, NOW).await.unwrap();
+    let me = shopper(40);
+    for seed in 0..2 {
+        assert!(matches!(
+            draw_once(&store, &wheel, &me, seed).await,
+            Drawn::Won(_)
+        ));
+    }
+    let records = store::privacy::ShopperRecords::new(shop.stack.dynamodb.clone(), table(&shop));
+
+    // then their export holds both draws
+    let traces = records.traces(&me).await.unwrap();
+    assert_eq!(traces.draws.len(), 2);
+    assert!(traces.draws.iter().all(|d| d.shopper == me));
+
+    // and erasing the account deletes their own records of the draw, the merchant's copy
+    // keeping the count of draws made
+    let erased = records.erase(&me).await.unwrap();
+    assert!(erased.own_records >= 3, "{erased:?}");
+    assert!(records.traces(&me).await.unwrap().draws.is_empty());
+    assert!(store.draws(&wheel.id, &me, 50).await.unwrap().is_empty());
+    assert_eq!(store.all_draws(&wheel.id).await.unwrap().len(), 2);
+}
