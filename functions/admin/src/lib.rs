@@ -157,6 +157,14 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         Some(Permission::PromotionsWrite),
     ),
     (
+        "POST /admin/v1/lotteries",
+        Some(Permission::PromotionsWrite),
+    ),
+    (
+        "GET /admin/v1/lotteries/{id}/draws",
+        Some(Permission::PromotionsWrite),
+    ),
+    (
         "POST /admin/v1/skus/{id}/member-prices/{level}",
         Some(Permission::CatalogWrite),
     ),
@@ -227,6 +235,8 @@ pub struct Admin {
     exports: app::exports::ExportDesk,
     /// Coupons, 满减, points, invite and check-in policies, warehouses.
     promotions: app::promotion_desk::PromotionDesk,
+    /// Lucky draws (抽奖): set up, and every draw for the merchant to audit.
+    lotteries: app::lottery_desk::LotteryDesk,
 }
 
 /// The one place staff errors become HTTP answers.
@@ -395,6 +405,13 @@ impl Admin {
             audit.clone(),
             media.clone(),
         );
+        let marketing_table = settings.required("MARKETING_TABLE")?;
+        let lotteries = app::lottery_desk::LotteryDesk::new(
+            store::lottery::LotteryStore::new(clients.dynamodb.clone(), &marketing_table),
+            store::marketing::MarketingStore::new(clients.dynamodb.clone(), &marketing_table),
+            store::points::PointsLedger::new(clients.dynamodb.clone(), &marketing_table),
+        )
+        .with_audit(audit.clone());
         let promotions = app::promotion_desk::PromotionDesk::new(
             store::marketing::MarketingStore::new(
                 clients.dynamodb.clone(),
@@ -409,6 +426,7 @@ impl Admin {
         );
         Ok(Self {
             promotions,
+            lotteries,
             metrics: clients.metrics("admin"),
             sessions: StaffSessions::new(&secret, store.clone())?,
             desk: StaffDesk::new(store, audit.clone()),
@@ -886,6 +904,8 @@ impl HttpFunction for Admin {
                 }
                 "GET /admin/v1/coupons" => self.coupons().await,
                 "POST /admin/v1/coupons" => self.save_coupon(&req, &caller, now).await,
+                "POST /admin/v1/lotteries" => self.create_lottery(&req, &caller, now).await,
+                "GET /admin/v1/lotteries/{id}/draws" => self.lottery_draws(&req).await,
                 "GET /admin/v1/promotions" => self.promotion_rules().await,
                 "POST /admin/v1/promotions/reductions/{id}" => {
                     self.set_reduction(&req, &caller, now).await

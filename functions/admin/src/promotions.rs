@@ -53,6 +53,46 @@ impl Admin {
         ))
     }
 
+    /// `POST /admin/v1/lotteries {id, title, startsAt, endsAt, prizes, chances, dailyLimit}`:
+    /// 201 with the new lucky draw (audited as `lottery.create`); 409 `lottery_exists`.
+    pub(crate) async fn create_lottery(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct NewLottery {
+            id: Option<String>,
+            #[serde(flatten)]
+            draft: domain::lottery::LotteryDraft,
+        }
+        let body: NewLottery = req.json_body()?;
+        let lottery = self
+            .lotteries
+            .create(body.id.as_deref(), &body.draft, &actor(req, caller), now)
+            .await?;
+        Ok(api::json(201, &json!({ "lottery": lottery })))
+    }
+
+    /// `GET /admin/v1/lotteries/{id}/draws`: every draw, oldest first, and how many each prize
+    /// gave, so the merchant can check each outcome against the prizes set.
+    pub(crate) async fn lottery_draws(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let (lottery, draws) = self.lotteries.all_draws(req.path_param("id")?).await?;
+        let won: serde_json::Map<String, serde_json::Value> = lottery
+            .prizes
+            .iter()
+            .map(|p| {
+                let count = draws.iter().filter(|d| d.prize_id == p.id).count();
+                (p.id.clone(), json!(count))
+            })
+            .collect();
+        Ok(api::json(
+            200,
+            &json!({ "lottery": lottery, "won": won, "items": draws }),
+        ))
+    }
+
     /// `GET /admin/v1/promotions`: the 满减 rules and the points, invite and check-in policies.
     pub(crate) async fn promotion_rules(&self) -> Result<ApiResponse, ApiError> {
         let rules = self

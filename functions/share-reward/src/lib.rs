@@ -2,7 +2,8 @@
 //!
 //! Routes: `POST /v1/shares`, `POST /v1/shares/{code}/open`, `GET /v1/rewards`,
 //! `POST /v1/checkin`, `GET /v1/groups/{id}`, `POST /v1/bargains`,
-//! `POST /v1/bargains/{id}/help`, `GET /v1/bargains/{id}`. Joining a group and paying for a
+//! `POST /v1/bargains/{id}/help`, `GET /v1/bargains/{id}`, `GET /v1/lotteries/{id}`,
+//! `POST /v1/lotteries/{id}/draw`. Joining a group and paying for a
 //! bargain happen at checkout; rewards are granted by the `rewards` consumer.
 
 use domain::clock::now_epoch_seconds;
@@ -39,6 +40,7 @@ pub struct ShareReward {
     deadlines: Queue,
     sessions: Sessions,
     cursors: CursorSealer,
+    lotteries: app::lottery_desk::LotteryDesk,
 }
 
 /// Why a share-reward request did not succeed.
@@ -165,7 +167,12 @@ impl ShareReward {
                 &marketing,
             ),
             marketing: MarketingStore::new(dynamodb.clone(), &marketing),
-            points: PointsLedger::new(dynamodb, &marketing),
+            points: PointsLedger::new(dynamodb.clone(), &marketing),
+            lotteries: app::lottery_desk::LotteryDesk::new(
+                store::lottery::LotteryStore::new(dynamodb.clone(), &marketing),
+                MarketingStore::new(dynamodb.clone(), &marketing),
+                PointsLedger::new(dynamodb, &marketing),
+            ),
             deadlines: Queue::new(
                 clients.sqs.clone(),
                 settings.required("DEADLINES_QUEUE_URL")?,
@@ -528,6 +535,72 @@ impl ShareReward {
     }
 }
 
+impl ShareReward {
+    /// A lucky draw as the shopper sees it: its prizes with what is left of each (weights too,
+    /// so the odds are public), their chances today, their balance and their last draws.
+    async fn lottery(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.sessions.require_user(req).await?;
+        let view = self
+            .lotteries
+            .view(req.path_param("id")?, &user, now_epoch_seconds())
+            .await?;
+        let total: u64 = view
+            .lottery
+            .prizes
+            .iter()
+            .map(|p| u64::from(p.weight))
+            .sum();
+        let prizes: Vec<Value> = view
+            .lottery
+            .prizes
+            .iter()
+            .zip(&view.left)
+            .map(|(p, left)| {
+                json!({
+                    "id": p.id, "name": p.name, "reward": p.reward, "quantity": p.quantity,
+                    "left": left, "weight": p.weight,
+                    "oddsPermille": u64::from(p.weight) * 1000 / total.max(1),
+                })
+            })
+            .collect();
+        Ok(api::json(
+            200,
+            &json!({
+                "id": view.lottery.id,
+                "title": view.lottery.title,
+                "startsAt": domain::clock::rfc3339(view.lottery.starts_at),
+                "endsAt": domain::clock::rfc3339(view.lottery.ends_at),
+                "dailyLimit": view.lottery.daily_limit,
+                "chancePolicy": view.lottery.chances,
+                "prizes": prizes,
+                "chances": view.chances,
+                "balance": view.balance,
+                "draws": view.draws,
+            }),
+        ))
+    }
+
+    /// One draw: 201 with what it gave, or 409 naming why there is no draw to make.
+    async fn draw(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.sessions.require_user(req).await?;
+        match self
+            .lotteries
+            .draw(req.path_param("id")?, &user, now_epoch_seconds())
+            .await?
+        {
+            store::lottery::Drawn::Won(record) => {
+                tracing::info!(
+                    lottery = %record.lottery_id,
+                    prize = record.prize_id.as_str(),
+                    "lucky draw"
+                );
+                Ok(api::json(201, &json!({ "draw": record })))
+            }
+            store::lottery::Drawn::Refused(refusal) => Err(refusal.into()),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl HttpFunction for ShareReward {
     async fn handle(&self, req: ApiRequest) -> ApiResponse {
@@ -541,6 +614,8 @@ impl HttpFunction for ShareReward {
                 "POST /v1/bargains" => self.start_bargain(&req).await,
                 "POST /v1/bargains/{id}/help" => self.help_bargain(&req).await,
                 "GET /v1/bargains/{id}" => self.bargain(&req).await,
+                "GET /v1/lotteries/{id}" => self.lottery(&req).await,
+                "POST /v1/lotteries/{id}/draw" => self.draw(&req).await,
                 other => Err(ApiError::route_not_found(other)),
             }
         })

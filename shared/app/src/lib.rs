@@ -13,6 +13,7 @@ pub mod after_sales;
 pub mod catalog_desk;
 pub mod credentials;
 pub mod exports;
+pub mod lottery_desk;
 pub mod order_desk;
 pub mod payment;
 pub mod privacy;

@@ -5,6 +5,7 @@ use crate::api::ApiError;
 use app::after_sales::AfterSalesError;
 use app::catalog_desk::CatalogDeskError;
 use app::exports::ExportError;
+use app::lottery_desk::LotteryDeskError;
 use app::order_desk::OrderDeskError;
 use app::promotion_desk::PromotionDeskError;
 use domain::refund::RefundRefusal;
@@ -182,5 +183,25 @@ impl From<PromotionDeskError> for ApiError {
             PromotionDeskError::Busy => ApiError::new(409, "rules_busy", err.to_string()),
             PromotionDeskError::Store(e) => ApiError::unexpected(&e),
         }
+    }
+}
+
+impl From<LotteryDeskError> for ApiError {
+    fn from(err: LotteryDeskError) -> Self {
+        match err {
+            LotteryDeskError::Invalid(field) => ApiError::invalid_field(field.field, field.problem),
+            LotteryDeskError::Exists => ApiError::new(409, "lottery_exists", err.to_string()),
+            LotteryDeskError::NoSuchLottery => {
+                ApiError::new(404, "lottery_not_found", err.to_string())
+            }
+            LotteryDeskError::Unaudited => ApiError::unexpected(&err),
+            LotteryDeskError::Store(e) => ApiError::unexpected(&e),
+        }
+    }
+}
+
+impl From<domain::lottery::DrawRefusal> for ApiError {
+    fn from(refusal: domain::lottery::DrawRefusal) -> Self {
+        ApiError::new(409, refusal.code(), refusal.to_string())
     }
 }

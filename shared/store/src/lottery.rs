@@ -91,8 +91,13 @@ impl LotteryStore {
         }
     }
 
-    /// Sets up a new draw with its prizes' quantities; false if the id is taken.
-    pub async fn create(&self, lottery: &Lottery, now: i64) -> Result<bool, StoreError> {
+    /// The writes that set up a new draw with its prizes' quantities, for a transaction with
+    /// its audit record; the first is refused when the id is taken.
+    pub fn create_writes(
+        &self,
+        lottery: &Lottery,
+        now: i64,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let mut item = to_item(lottery);
         item.extend(lottery_key(&lottery.id));
         item.insert("createdAt".into(), n(now));
@@ -126,11 +131,7 @@ impl LotteryStore {
                     .build(),
             );
         }
-        Ok(
-            super::transact(&self.client, writes, "TransactWriteItems create lottery")
-                .await?
-                .is_none(),
-        )
+        Ok(writes)
     }
 
     pub async fn lottery(&self, id: &LotteryId) -> Result<Option<Lottery>, StoreError> {

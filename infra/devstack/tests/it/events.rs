@@ -188,9 +188,27 @@ async fn staff_for_samples(shop: &TestShop) -> SampleStaff {
         .await;
     assert_eq!(export.status, 202, "{}", export.text);
     let export_id = export.body["export"]["id"].as_str().unwrap().to_string();
+    // A lucky draw for the shoppers' samples (the create sample makes another).
+    let lottery = shop
+        .post_as(
+            &owner_token,
+            "/admin/v1/lotteries",
+            &json!({
+                "id": "events-wheel", "title": "样例转盘",
+                "startsAt": "2026-01-01T00:00:00+08:00", "endsAt": "2036-01-01T00:00:00+08:00",
+                "dailyLimit": 5, "chances": {"freePerDay": 5},
+                "prizes": [
+                    {"id": "ten", "name": "10积分", "reward": {"kind": "points", "points": 10}, "quantity": 5, "weight": 1},
+                    {"id": "thanks", "name": "谢谢参与", "reward": {"kind": "nothing"}, "weight": 1}
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(lottery.status, 201, "{}", lottery.text);
     SampleStaff {
         // Longest first: some placeholders begin with others.
         fills: vec![
+            ("REPLACE_WITH_A_LOTTERY_ID", "events-wheel".into()),
             ("REPLACE_WITH_AN_EXPORT_ID", export_id),
             ("REPLACE_WITH_A_STAFF_TOKEN_TO_SIGN_OUT", staff[1].2.clone()),
             (

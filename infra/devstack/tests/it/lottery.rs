@@ -25,8 +25,14 @@ fn ledger(shop: &TestShop) -> PointsLedger {
 
 const NOW: i64 = 1_796_000_000;
 
-/// A draw open around NOW with `prizes` and `chances`.
-fn lottery(id: &str, prizes: serde_json::Value, chances: serde_json::Value, limit: i64) -> Lottery {
+/// A draw open around NOW with `prizes` and `chances`, set up as staff set one up.
+async fn lottery(
+    shop: &TestShop,
+    id: &str,
+    prizes: serde_json::Value,
+    chances: serde_json::Value,
+    limit: i64,
+) -> Lottery {
     let draft: LotteryDraft = serde_json::from_value(json!({
         "title": "双十二大转盘",
         "startsAt": "2026-11-30T00:00:00+08:00",
@@ -36,7 +42,18 @@ fn lottery(id: &str, prizes: serde_json::Value, chances: serde_json::Value, limi
         "prizes": prizes,
     }))
     .unwrap();
-    draft.parse(LotteryId::parse(id).unwrap()).unwrap()
+    let desk = app::lottery_desk::LotteryDesk::new(
+        store(shop),
+        MarketingStore::new(shop.stack.dynamodb.clone(), table(shop)),
+        ledger(shop),
+    )
+    .with_audit(crate::support::audit_log(shop));
+    let created = desk
+        .create(Some(id), &draft, &app::staff::Actor::shopctl(), NOW)
+        .await
+        .unwrap();
+    assert_eq!(created.id, LotteryId::parse(id).unwrap());
+    created
 }
 
 fn shopper(i: usize) -> UserId {
@@ -54,6 +71,7 @@ async fn two_hundred_racing_draws_for_a_prize_of_three_award_exactly_three() {
     let shop = TestShop::with_settings(Default::default()).await;
     let store = store(&shop);
     let wheel = lottery(
+        &shop,
         "race",
         json!([
             {"id": "big", "name": "1000积分", "reward": {"kind": "points", "points": 1000},
@@ -62,8 +80,8 @@ async fn two_hundred_racing_draws_for_a_prize_of_three_award_exactly_three() {
         ]),
         json!({"freePerDay": 1}),
         1,
-    );
-    assert!(store.create(&wheel, NOW).await.unwrap());
+    )
+    .await;
 
     // when 200 shoppers draw their free chance at once
     let drawn = futures::future::join_all((0..200).map(|i| {
@@ -100,6 +118,7 @@ async fn a_shoppers_racing_draws_keep_to_their_chances_and_their_points() {
     let shop = TestShop::with_settings(Default::default()).await;
     let store = store(&shop);
     let wheel = lottery(
+        &shop,
         "chances",
         json!([
             {"id": "ten", "name": "10积分", "reward": {"kind": "points", "points": 10}, "weight": 1},
@@ -107,8 +126,8 @@ async fn a_shoppers_racing_draws_keep_to_their_chances_and_their_points() {
         ]),
         json!({"freePerDay": 1, "pointsPerDraw": 100}),
         4,
-    );
-    store.create(&wheel, NOW).await.unwrap();
+    )
+    .await;
     let me = shopper(1);
     let gift = LedgerEntry {
         key: "test#gift".into(),
@@ -163,6 +182,7 @@ async fn friends_opening_the_link_give_chances_once_each_up_to_the_cap() {
     let shop = TestShop::with_settings(Default::default()).await;
     let store = store(&shop);
     let wheel = lottery(
+        &shop,
         "friends",
         json!([
             {"id": "ten", "name": "10积分", "reward": {"kind": "points", "points": 10}, "weight": 1},
@@ -170,8 +190,8 @@ async fn friends_opening_the_link_give_chances_once_each_up_to_the_cap() {
         ]),
         json!({"friendCapPerDay": 2}),
         10,
-    );
-    store.create(&wheel, NOW).await.unwrap();
+    )
+    .await;
     let me = shopper(7);
 
     // given no free draws, nothing yet earned
@@ -240,6 +260,7 @@ async fn a_coupon_prize_goes_into_the_wallet_and_once_its_template_runs_out_the_
         .unwrap();
     let store = store(&shop);
     let wheel = lottery(
+        &shop,
         "coupons",
         json!([
             {"id": "coupon", "name": "20元券", "reward": {"kind": "coupon", "template": "wheel-20"},
@@ -248,8 +269,8 @@ async fn a_coupon_prize_goes_into_the_wallet_and_once_its_template_runs_out_the_
         ]),
         json!({"freePerDay": 1}),
         1,
-    );
-    store.create(&wheel, NOW).await.unwrap();
+    )
+    .await;
 
     // when three shoppers draw (the coupon all but certain each time)
     let mut prizes = Vec::new();
@@ -302,6 +323,7 @@ async fn a_shoppers_draws_are_in_their_data_export_and_go_with_their_account() {
     let shop = TestShop::with_settings(Default::default()).await;
     let store = store(&shop);
     let wheel = lottery(
+        &shop,
         "privacy",
         json!([
             {"id": "ten", "name": "10积分", "reward": {"kind": "points", "points": 10}, "weight": 1},
@@ -309,8 +331,8 @@ async fn a_shoppers_draws_are_in_their_data_export_and_go_with_their_account() {
         ]),
         json!({"freePerDay": 2}),
         2,
-    );
-    store.create(&wheel, NOW).await.unwrap();
+    )
+    .await;
     let me = shopper(40);
     for seed in 0..2 {
         assert!(matches!(
@@ -332,4 +354,83 @@ async fn a_shoppers_draws_are_in_their_data_export_and_go_with_their_account() {
     assert!(records.traces(&me).await.unwrap().draws.is_empty());
     assert!(store.draws(&wheel.id, &me, 50).await.unwrap().is_empty());
     assert_eq!(store.all_draws(&wheel.id).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_draw_set_up_by_the_owner_is_drawn_by_shoppers_and_audited_by_the_merchant() {
+    // given the owner setting up a draw of 100 points (2 of them) or a thank-you, one free
+    // draw a day and more at 30 points
+    let shop = TestShop::with_settings(Default::default()).await;
+    let (owner, _, _) = crate::admin::owner(&shop, "lottery-owner").await;
+    let body = json!({
+        "id": "d12-wheel", "title": "双十二大转盘",
+        "startsAt": "2026-01-01T00:00:00+08:00", "endsAt": "2036-01-01T00:00:00+08:00",
+        "dailyLimit": 2, "chances": {"freePerDay": 1, "pointsPerDraw": 30},
+        "prizes": [
+            {"id": "hundred", "name": "100积分", "reward": {"kind": "points", "points": 100}, "quantity": 2, "weight": 1},
+            {"id": "thanks", "name": "谢谢参与", "reward": {"kind": "nothing"}, "weight": 3}
+        ]
+    });
+    let created = shop.post_as(&owner, "/admin/v1/lotteries", &body).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    // the same id again is a conflict, and a draft without a fallback names the prizes
+    let again = shop.post_as(&owner, "/admin/v1/lotteries", &body).await;
+    assert_eq!(
+        (again.status, again.body["error"]["code"].as_str()),
+        (409, Some("lottery_exists"))
+    );
+    let mut no_fallback = body.clone();
+    no_fallback["id"] = json!("other");
+    no_fallback["prizes"][1]["quantity"] = json!(10);
+    let refused = shop
+        .post_as(&owner, "/admin/v1/lotteries", &no_fallback)
+        .await;
+    assert_eq!(
+        (refused.status, refused.body["error"]["field"].as_str()),
+        (400, Some("prizes"))
+    );
+
+    // when a shopper looks at it and draws twice (the free one, then none bought: no points)
+    let (token, _) = shop.login("lottery-shopper.1").await;
+    let view = shop.get_as(&token, "/v1/lotteries/d12-wheel").await;
+    assert_eq!(view.status, 200, "{}", view.text);
+    assert_eq!(view.body["chances"]["free"], 1);
+    assert_eq!(view.body["prizes"][0]["left"], 2);
+    assert_eq!(view.body["prizes"][0]["oddsPermille"], 250);
+    assert_eq!(view.body["prizes"][1]["left"], serde_json::Value::Null);
+    let first = shop
+        .post_as(&token, "/v1/lotteries/d12-wheel/draw", &json!({}))
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    assert_eq!(first.body["draw"]["chance"], "free");
+    let second = shop
+        .post_as(&token, "/v1/lotteries/d12-wheel/draw", &json!({}))
+        .await;
+    assert_eq!(
+        (second.status, second.body["error"]["code"].as_str()),
+        (409, Some("insufficient_points"))
+    );
+
+    // then their page lists the draw, and the merchant sees it with what each prize gave
+    let after = shop.get_as(&token, "/v1/lotteries/d12-wheel").await;
+    assert_eq!(after.body["draws"].as_array().unwrap().len(), 1);
+    assert_eq!(after.body["chances"]["free"], 0);
+    let audit = shop
+        .get_as(&owner, "/admin/v1/lotteries/d12-wheel/draws")
+        .await;
+    assert_eq!(audit.status, 200, "{}", audit.text);
+    assert_eq!(audit.body["items"].as_array().unwrap().len(), 1);
+    let won = &audit.body["won"];
+    assert_eq!(
+        won["hundred"].as_u64().unwrap() + won["thanks"].as_u64().unwrap(),
+        1
+    );
+    // and an unknown draw is 404 to both
+    let missing = shop.get_as(&token, "/v1/lotteries/nope").await;
+    assert_eq!(
+        (missing.status, missing.body["error"]["code"].as_str()),
+        (404, Some("lottery_not_found"))
+    );
+    let missing = shop.get_as(&owner, "/admin/v1/lotteries/nope/draws").await;
+    assert_eq!(missing.status, 404);
 }
