@@ -71,11 +71,13 @@ fn optional_body(req: &ApiRequest) -> Result<Value, ApiError> {
     Ok(body)
 }
 
-/// Where the mini-program opens a share: the product page, or the home page for a shop share.
-fn share_path(code: &ShareCode, product: Option<&ProductId>) -> String {
-    match product {
-        Some(p) => format!("/pages/product/index?id={p}&s={code}"),
-        None => format!("/pages/index/index?s={code}"),
+/// Where the mini-program opens a share: the product page, the lucky draw's, or the home page
+/// for a shop share.
+fn share_path(code: &ShareCode, share: &store::social::Share) -> String {
+    match (&share.product_id, &share.lottery_id) {
+        (Some(p), _) => format!("/pages/product/index?id={p}&s={code}"),
+        (None, Some(l)) => format!("/pages/lottery/index?id={l}&s={code}"),
+        (None, None) => format!("/pages/index/index?s={code}"),
     }
 }
 
@@ -206,6 +208,28 @@ impl ShareReward {
             ),
             Some(_) => return Err(ApiError::invalid_field("productId", "must be a product id")),
         };
+        let lottery = match body.get("lotteryId") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(raw)) if product.is_none() => {
+                let not_found = || {
+                    let mut e = ApiError::new(404, "lottery_not_found", "no such lucky draw");
+                    e.field = Some("lotteryId".into());
+                    e
+                };
+                // Only a draw that exists is shared, so its opens can count.
+                let id = domain::lottery::LotteryId::parse(raw).map_err(|_| not_found())?;
+                if !self.lotteries.exists(&id).await? {
+                    return Err(not_found());
+                }
+                Some(id)
+            }
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    "lotteryId",
+                    "must be a lucky draw's id, and a share names a product or a draw, not both",
+                ));
+            }
+        };
         if let Some(id) = &product {
             let on_shelf = self
                 .catalog
@@ -221,7 +245,12 @@ impl ShareReward {
         }
         let share = self
             .social
-            .create_share(&user, product.as_ref(), now_epoch_seconds())
+            .create_share(
+                &user,
+                product.as_ref(),
+                lottery.as_ref(),
+                now_epoch_seconds(),
+            )
             .await
             .map_err(SocialError::from)?;
         Ok(api::json(
@@ -229,7 +258,8 @@ impl ShareReward {
             &json!({
                 "code": share.code,
                 "productId": share.product_id,
-                "path": share_path(&share.code, share.product_id.as_ref()),
+                "lotteryId": share.lottery_id,
+                "path": share_path(&share.code, &share),
             }),
         ))
     }
@@ -277,6 +307,16 @@ impl ShareReward {
                 .record_visit(&code, &visitor, now_epoch_seconds())
                 .await
                 .map_err(SocialError::from)?;
+        // A signed-in friend opening a shared lucky draw gives the sharer a chance (once per
+        // friend, within the draw's daily cap).
+        let chance_given = match (&share.lottery_id, &viewer) {
+            (Some(lottery), Some(friend)) if !own => {
+                self.lotteries
+                    .friend_opened(lottery, &share.sharer_id, friend, now_epoch_seconds())
+                    .await?
+            }
+            _ => false,
+        };
         if counted {
             self.metrics.event(
                 telemetry::metrics::BusinessEvent::ShareOpened,
@@ -286,15 +326,17 @@ impl ShareReward {
                 },
             );
         }
-        tracing::info!(share_code = %code, counted, "share opened");
+        tracing::info!(share_code = %code, counted, chance_given, "share opened");
         Ok(api::json(
             200,
             &json!({
                 "code": code,
                 "productId": share.product_id,
-                "path": share_path(&code, share.product_id.as_ref()),
+                "lotteryId": share.lottery_id,
+                "path": share_path(&code, &share),
                 "inviteCode": code,
                 "counted": counted,
+                "chanceGiven": chance_given,
             }),
         ))
     }
@@ -628,12 +670,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn share_paths_open_the_product_or_the_shop() {
+    fn share_paths_open_the_product_the_draw_or_the_shop() {
         let code = ShareCode::parse("abcdef123456").unwrap();
+        let share = |product: Option<&str>, lottery: Option<&str>| store::social::Share {
+            code: code.clone(),
+            sharer_id: domain::ids::UserId::parse("u1").unwrap(),
+            product_id: product.map(|p| ProductId::parse(p).unwrap()),
+            lottery_id: lottery.map(|l| domain::lottery::LotteryId::parse(l).unwrap()),
+            created_at: 0,
+            opens: 0,
+        };
         assert_eq!(
-            share_path(&code, Some(&ProductId::parse("p1").unwrap())),
+            share_path(&code, &share(Some("p1"), None)),
             "/pages/product/index?id=p1&s=abcdef123456"
         );
-        assert_eq!(share_path(&code, None), "/pages/index/index?s=abcdef123456");
+        assert_eq!(
+            share_path(&code, &share(None, Some("d12"))),
+            "/pages/lottery/index?id=d12&s=abcdef123456"
+        );
+        assert_eq!(
+            share_path(&code, &share(None, None)),
+            "/pages/index/index?s=abcdef123456"
+        );
     }
 }

@@ -410,7 +410,7 @@ impl Bench {
                 let share = self
                     .emulators
                     .social
-                    .create_share(&sharer, None, domain::clock::now_epoch_seconds())
+                    .create_share(&sharer, None, None, domain::clock::now_epoch_seconds())
                     .await?;
                 *self
                     .source

@@ -124,6 +124,32 @@ impl LotteryDesk {
             .ok_or(LotteryDeskError::NoSuchLottery)
     }
 
+    /// Whether `id` names a lucky draw of the shop.
+    pub async fn exists(&self, id: &LotteryId) -> Result<bool, LotteryDeskError> {
+        Ok(self.lotteries.lottery(id).await?.is_some())
+    }
+
+    /// A friend opened the sharer's link to the draw: a chance for the sharer, once per friend
+    /// and within the draw's daily cap. False when it did not count (or the draw is gone).
+    pub async fn friend_opened(
+        &self,
+        id: &LotteryId,
+        sharer: &UserId,
+        friend: &UserId,
+        now: i64,
+    ) -> Result<bool, LotteryDeskError> {
+        let Some(lottery) = self.lotteries.lottery(id).await? else {
+            return Ok(false);
+        };
+        if now < lottery.starts_at || now >= lottery.ends_at {
+            return Ok(false);
+        }
+        Ok(self
+            .lotteries
+            .friend_opened(&lottery, sharer, friend, now)
+            .await?)
+    }
+
     /// The draw as the shopper sees it now.
     pub async fn view(
         &self,

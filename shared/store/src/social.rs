@@ -66,6 +66,9 @@ pub struct Share {
     pub sharer_id: UserId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_id: Option<ProductId>,
+    /// A lucky draw shared: each friend who opens it gives the sharer a chance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lottery_id: Option<domain::lottery::LotteryId>,
     pub created_at: i64,
     #[serde(default)]
     pub opens: u64,
@@ -303,6 +306,7 @@ impl SocialStore {
         &self,
         sharer: &UserId,
         product: Option<&ProductId>,
+        lottery: Option<&domain::lottery::LotteryId>,
         now: i64,
     ) -> Result<Share, StoreError> {
         loop {
@@ -310,6 +314,7 @@ impl SocialStore {
                 code: ShareCode::generate(),
                 sharer_id: sharer.clone(),
                 product_id: product.cloned(),
+                lottery_id: lottery.cloned(),
                 created_at: now,
                 opens: 0,
             };

@@ -434,3 +434,95 @@ async fn a_draw_set_up_by_the_owner_is_drawn_by_shoppers_and_audited_by_the_merc
     let missing = shop.get_as(&owner, "/admin/v1/lotteries/nope/draws").await;
     assert_eq!(missing.status, 404);
 }
+
+#[tokio::test]
+async fn friends_opening_a_shared_draw_give_the_sharer_chances_through_the_api() {
+    // given a draw with no free chances, only friends' (two a day), shared by a shopper
+    let shop = TestShop::with_settings(Default::default()).await;
+    let (owner, _, _) = crate::admin::owner(&shop, "share-owner").await;
+    let created = shop
+        .post_as(
+            &owner,
+            "/admin/v1/lotteries",
+            &json!({
+                "id": "friends-wheel", "title": "好友助力转盘",
+                "startsAt": "2026-01-01T00:00:00+08:00", "endsAt": "2036-01-01T00:00:00+08:00",
+                "dailyLimit": 5, "chances": {"friendCapPerDay": 2},
+                "prizes": [
+                    {"id": "ten", "name": "10积分", "reward": {"kind": "points", "points": 10}, "weight": 1},
+                    {"id": "thanks", "name": "谢谢参与", "reward": {"kind": "nothing"}, "weight": 1}
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let (sharer, _) = shop.login("lottery-sharer.1").await;
+    let share = shop
+        .post_as(
+            &sharer,
+            "/v1/shares",
+            &json!({"lotteryId": "friends-wheel"}),
+        )
+        .await;
+    assert_eq!(share.status, 201, "{}", share.text);
+    let code = share.body["code"].as_str().unwrap().to_string();
+    assert!(
+        share.body["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("/pages/lottery/index?id=friends-wheel")
+    );
+    let unknown = shop
+        .post_as(&sharer, "/v1/shares", &json!({"lotteryId": "nope"}))
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.body["error"]["field"].as_str()),
+        (404, Some("lotteryId"))
+    );
+
+    // when the sharer opens it, a visitor not signed in opens it, and three friends open it
+    // (the first twice)
+    let open = |token: Option<String>| {
+        let (shop, code) = (&shop, code.clone());
+        async move {
+            let path = format!("/v1/shares/{code}/open");
+            let answer = match token {
+                Some(t) => shop.post_as(&t, &path, &json!({})).await,
+                None => {
+                    shop.post(&path, &json!({"visitorId": "visitor-0001"}))
+                        .await
+                }
+            };
+            assert_eq!(answer.status, 200, "{}", answer.text);
+            answer.body["chanceGiven"].as_bool().unwrap()
+        }
+    };
+    assert!(!open(Some(sharer.clone())).await);
+    assert!(!open(None).await);
+    let mut friends = Vec::new();
+    for name in ["f1", "f2", "f3"] {
+        friends.push(shop.login(&format!("lottery-{name}.1")).await.0);
+    }
+    let mut given = Vec::new();
+    for friend in [&friends[0], &friends[0], &friends[1], &friends[2]] {
+        given.push(open(Some(friend.clone())).await);
+    }
+
+    // then the first two friends' first opens gave chances (the cap), and the sharer draws twice
+    assert_eq!(given, [true, false, true, false]);
+    let view = shop.get_as(&sharer, "/v1/lotteries/friends-wheel").await;
+    assert_eq!(view.body["chances"]["friend"], 2);
+    for _ in 0..2 {
+        let drawn = shop
+            .post_as(&sharer, "/v1/lotteries/friends-wheel/draw", &json!({}))
+            .await;
+        assert_eq!(
+            (drawn.status, &drawn.body["draw"]["chance"]),
+            (201, &json!("friend"))
+        );
+    }
+    let third = shop
+        .post_as(&sharer, "/v1/lotteries/friends-wheel/draw", &json!({}))
+        .await;
+    assert_eq!(third.body["error"]["code"], "no_draw_chance");
+}
