@@ -156,6 +156,7 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         "POST /admin/v1/promotions/checkin",
         Some(Permission::PromotionsWrite),
     ),
+    ("GET /admin/v1/lotteries", Some(Permission::PromotionsWrite)),
     (
         "POST /admin/v1/lotteries",
         Some(Permission::PromotionsWrite),
@@ -904,6 +905,7 @@ impl HttpFunction for Admin {
                 }
                 "GET /admin/v1/coupons" => self.coupons().await,
                 "POST /admin/v1/coupons" => self.save_coupon(&req, &caller, now).await,
+                "GET /admin/v1/lotteries" => self.lotteries().await,
                 "POST /admin/v1/lotteries" => self.create_lottery(&req, &caller, now).await,
                 "GET /admin/v1/lotteries/{id}/draws" => self.lottery_draws(&req).await,
                 "GET /admin/v1/promotions" => self.promotion_rules().await,

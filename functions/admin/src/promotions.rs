@@ -53,6 +53,19 @@ impl Admin {
         ))
     }
 
+    /// `GET /admin/v1/lotteries`: the shop's lucky draws, latest start first, each prize with
+    /// the units it has left (`null`: not counted).
+    pub(crate) async fn lotteries(&self) -> Result<ApiResponse, ApiError> {
+        let items: Vec<serde_json::Value> = self
+            .lotteries
+            .lotteries()
+            .await?
+            .into_iter()
+            .map(|(lottery, left)| json!({ "lottery": lottery, "left": left }))
+            .collect();
+        Ok(api::json(200, &json!({ "items": items })))
+    }
+
     /// `POST /admin/v1/lotteries {id, title, startsAt, endsAt, prizes, chances, dailyLimit}`:
     /// 201 with the new lucky draw (audited as `lottery.create`); 409 `lottery_exists`.
     pub(crate) async fn create_lottery(

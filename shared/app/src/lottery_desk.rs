@@ -124,6 +124,14 @@ impl LotteryDesk {
             .ok_or(LotteryDeskError::NoSuchLottery)
     }
 
+    /// The shop's draws with what is left of each prize, latest start first.
+    pub async fn lotteries(&self) -> Result<Vec<(Lottery, Vec<Option<u64>>)>, LotteryDeskError> {
+        let lotteries = self.lotteries.lotteries().await?;
+        let left =
+            futures::future::try_join_all(lotteries.iter().map(|l| self.lotteries.left(l))).await?;
+        Ok(lotteries.into_iter().zip(left).collect())
+    }
+
     /// Whether `id` names a lucky draw of the shop.
     pub async fn exists(&self, id: &LotteryId) -> Result<bool, LotteryDeskError> {
         Ok(self.lotteries.lottery(id).await?.is_some())

@@ -1,5 +1,6 @@
 //! Lucky draws (抽奖) in the marketing table (keys `pk`, `sk`):
-//! - `LOTTERY#<id>` / `LOTTERY`: the draw as staff set it up
+//! - `LOTTERY#<id>` / `LOTTERY`: the draw as staff set it up; `LOTTERIES` / `LOTTERY#<id>`: the
+//!   same again, so the shop's draws are one Query (a shop runs a handful at a time)
 //! - `LOTTERY#<id>` / `PRIZE#<prizeId>`: `left` of a prize with a quantity; a win takes one
 //!   with `left > 0` as its condition, so no prize is given past its quantity
 //! - `LOTTERY#<id>#SHOPPER#<userId>` / `DAY#<yyyy-mm-dd>`: the shopper's day (`draws`,
@@ -98,21 +99,27 @@ impl LotteryStore {
         lottery: &Lottery,
         now: i64,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let mut item = to_item(lottery);
-        item.extend(lottery_key(&lottery.id));
-        item.insert("createdAt".into(), n(now));
-        let mut writes = vec![
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .map_err(build_err)?,
-                )
-                .build(),
-        ];
+        let mut writes = Vec::new();
+        for place in [
+            lottery_key(&lottery.id),
+            key("LOTTERIES".into(), format!("LOTTERY#{}", lottery.id)),
+        ] {
+            let mut item = to_item(lottery);
+            item.extend(place);
+            item.insert("createdAt".into(), n(now));
+            writes.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .build()
+                            .map_err(build_err)?,
+                    )
+                    .build(),
+            );
+        }
         for prize in &lottery.prizes {
             let Some(quantity) = prize.quantity else {
                 continue;
@@ -132,6 +139,24 @@ impl LotteryStore {
             );
         }
         Ok(writes)
+    }
+
+    /// The shop's draws, latest start first.
+    pub async fn lotteries(&self) -> Result<Vec<Lottery>, StoreError> {
+        let items = super::query_partition(
+            &self.client,
+            &self.table,
+            "LOTTERIES",
+            None,
+            "Query lotteries",
+        )
+        .await?;
+        let mut lotteries = items
+            .iter()
+            .map(from_item)
+            .collect::<Result<Vec<Lottery>, _>>()?;
+        lotteries.sort_by(|a, b| b.starts_at.cmp(&a.starts_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(lotteries)
     }
 
     pub async fn lottery(&self, id: &LotteryId) -> Result<Option<Lottery>, StoreError> {

@@ -415,6 +415,12 @@ async fn a_draw_set_up_by_the_owner_is_drawn_by_shoppers_and_audited_by_the_merc
     let after = shop.get_as(&token, "/v1/lotteries/d12-wheel").await;
     assert_eq!(after.body["draws"].as_array().unwrap().len(), 1);
     assert_eq!(after.body["chances"]["free"], 0);
+    let listed = shop.get_as(&owner, "/admin/v1/lotteries").await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(listed.body["items"][0]["lottery"]["id"], "d12-wheel");
+    let left = listed.body["items"][0]["left"][0].as_u64().unwrap();
+    assert!(left == 2 || left == 1, "{left}");
+    assert_eq!(listed.body["items"][0]["left"][1], serde_json::Value::Null);
     let audit = shop
         .get_as(&owner, "/admin/v1/lotteries/d12-wheel/draws")
         .await;
