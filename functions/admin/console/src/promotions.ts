@@ -104,3 +104,87 @@ export function chinaRfc3339(text: string): string | null {
   const [day, time = '00:00'] = text.trim().split(' ')
   return `${day}T${time.length === 5 ? `${time}:00` : time}+08:00`
 }
+
+/** What winning a lucky draw's prize gives. */
+export type Reward = { kind: 'points'; points: number } | { kind: 'coupon'; template: string } | { kind: 'nothing' }
+
+export interface LotteryPrize {
+  id: string
+  name: string
+  reward: Reward
+  quantity?: number
+  weight: number
+}
+
+export interface Lottery {
+  id: string
+  title: string
+  startsAt: number
+  endsAt: number
+  prizes: LotteryPrize[]
+  chances: { freePerDay: number; pointsPerDraw?: number; friendCapPerDay: number }
+  dailyLimit: number
+}
+
+export type Chance = 'free' | 'friend' | { points: { points: number } }
+
+export interface LotteryDraw {
+  id: string
+  shopperId: string
+  at: number
+  chance: Chance
+  prizeId: string
+  prizeName: string
+  reward: Reward
+  couponId?: string
+}
+
+/** 免费, 好友助力, or 50 积分 for the chance a draw used. */
+export function chanceText(chance: Chance): string {
+  if (chance === 'free') return '免费'
+  if (chance === 'friend') return '好友助力'
+  return `${chance.points.points} 积分`
+}
+
+/** 每天免费 1 次 · 50 积分一次 · 好友每天最多 3 次 */
+export function chancesText(lottery: Lottery): string {
+  const c = lottery.chances
+  const parts = []
+  if (c.freePerDay > 0) parts.push(`每天免费 ${c.freePerDay} 次`)
+  if (c.pointsPerDraw) parts.push(`${c.pointsPerDraw} 积分一次`)
+  if (c.friendCapPerDay > 0) parts.push(`好友每天最多 ${c.friendCapPerDay} 次`)
+  return `${parts.join(' · ')}；每人每天最多 ${lottery.dailyLimit} 次`
+}
+
+/** A prize as the editor's row holds it (quantity typed, empty for no limit). */
+export interface PrizeRow {
+  id: string
+  name: string
+  kind: Reward['kind']
+  points: number
+  template: string
+  quantity: string
+  weight: number
+}
+
+/** The prizes as the API takes them, or what is wrong with a row (numbered from 1). */
+export function lotteryPrizesFrom(rows: PrizeRow[]): LotteryPrize[] | string {
+  const prizes: LotteryPrize[] = []
+  for (const [i, row] of rows.entries()) {
+    const typed = row.quantity.trim()
+    const quantity = typed === '' ? undefined : Number(typed)
+    if (quantity !== undefined && (!Number.isSafeInteger(quantity) || quantity < 1)) {
+      return `第 ${i + 1} 个奖品：数量是正整数，或留空表示不限`
+    }
+    if (row.kind === 'coupon' && !row.template) return `第 ${i + 1} 个奖品：请选择优惠券`
+    const reward: Reward =
+      row.kind === 'points'
+        ? { kind: 'points', points: row.points }
+        : row.kind === 'coupon'
+          ? { kind: 'coupon', template: row.template }
+          : { kind: 'nothing' }
+    prizes.push({ id: row.id.trim(), name: row.name.trim(), reward, quantity, weight: row.weight })
+  }
+  if (!prizes.some((p) => p.quantity === undefined)) return '至少一个奖品不限数量（如 谢谢参与），其他奖品抽完后按它发放'
+  return prizes
+}

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest'
-import { chinaInstant, chinaRfc3339, couponValueText, pointsPerYuan, scopeText, tiersText } from '../src/promotions'
+import {
+  chanceText,
+  chinaInstant,
+  chinaRfc3339,
+  couponValueText,
+  lotteryPrizesFrom,
+  type PrizeRow,
+  pointsPerYuan,
+  scopeText,
+  tiersText,
+} from '../src/promotions'
 
 describe('promotions as the merchant reads them', () => {
   it('says a coupon the way Chinese shops do', () => {
@@ -30,5 +40,43 @@ describe('promotions as the merchant reads them', () => {
     expect(chinaInstant('12/12/2026')).toBeNull()
     expect(chinaRfc3339('2026-12-12 20:00')).toBe('2026-12-12T20:00:00+08:00')
     expect(chinaRfc3339('soon')).toBeNull()
+  })
+})
+
+describe('a lucky draw as the merchant sets it up', () => {
+  const row = (over: Partial<PrizeRow>): PrizeRow => ({
+    id: 'p',
+    name: '奖品',
+    kind: 'points',
+    points: 10,
+    template: '',
+    quantity: '',
+    weight: 1,
+    ...over,
+  })
+
+  it('turns the editor rows into prizes, an empty quantity meaning no limit', () => {
+    const prizes = lotteryPrizesFrom([
+      row({ id: 'big', kind: 'points', points: 1000, quantity: '3' }),
+      row({ id: 'coupon', kind: 'coupon', template: 'new-user', quantity: '20', weight: 5 }),
+      row({ id: 'thanks', kind: 'nothing', weight: 94 }),
+    ])
+    expect(prizes).toEqual([
+      { id: 'big', name: '奖品', reward: { kind: 'points', points: 1000 }, quantity: 3, weight: 1 },
+      { id: 'coupon', name: '奖品', reward: { kind: 'coupon', template: 'new-user' }, quantity: 20, weight: 5 },
+      { id: 'thanks', name: '奖品', reward: { kind: 'nothing' }, quantity: undefined, weight: 94 },
+    ])
+  })
+
+  it('refuses rows the API would refuse, saying which one', () => {
+    expect(lotteryPrizesFrom([row({ quantity: '2.5' }), row({ kind: 'nothing' })])).toMatch(/^第 1 个奖品/)
+    expect(lotteryPrizesFrom([row({ kind: 'coupon' }), row({ kind: 'nothing' })])).toMatch(/请选择优惠券/)
+    expect(lotteryPrizesFrom([row({ quantity: '1' }), row({ quantity: '5' })])).toMatch(/不限数量/)
+  })
+
+  it('says which chance a draw used', () => {
+    expect(chanceText('free')).toBe('免费')
+    expect(chanceText('friend')).toBe('好友助力')
+    expect(chanceText({ points: { points: 50 } })).toBe('50 积分')
   })
 })
