@@ -270,6 +270,41 @@ pub fn failed_conditions<R>(
     }
 }
 
+/// A put for a transaction, under `condition` when given.
+pub(crate) fn put(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    let put = aws_sdk_dynamodb::types::Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_string))
+        .build()
+        .map_err(|e| StoreError::dynamo("build transaction", e))?;
+    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+        .put(put)
+        .build())
+}
+
+/// One item by its key, read consistently.
+pub(crate) async fn get_consistent(
+    client: &Client,
+    table: &str,
+    key: Item,
+    what: &'static str,
+) -> Result<Option<Item>, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::dynamo(what, e))?;
+    Ok(out.item)
+}
+
 /// Runs a transaction: `None` when it went through, or which of its items' conditions failed
 /// (index-aligned) when DynamoDB cancelled it for that.
 pub(crate) async fn transact(

@@ -18,7 +18,7 @@ use super::marketing::grant_writes;
 use super::points::{LedgerEntry, PointsLedger};
 use super::{Item, StoreError, from_item, get_i64, n, s, to_item};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use domain::ids::{PromotionId, UserId};
 use domain::lottery::{Chance, DayTally, DrawRefusal, Lottery, LotteryId, Reward, draw};
 use domain::promotions::CouponTemplate;
@@ -107,18 +107,11 @@ impl LotteryStore {
             let mut item = to_item(lottery);
             item.extend(place);
             item.insert("createdAt".into(), n(now));
-            writes.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            .condition_expression("attribute_not_exists(pk)")
-                            .build()
-                            .map_err(build_err)?,
-                    )
-                    .build(),
-            );
+            writes.push(super::put(
+                &self.table,
+                item,
+                Some("attribute_not_exists(pk)"),
+            )?);
         }
         for prize in &lottery.prizes {
             let Some(quantity) = prize.quantity else {
@@ -126,17 +119,7 @@ impl LotteryStore {
             };
             let mut item = prize_key(&lottery.id, &prize.id);
             item.insert("left".into(), n(quantity));
-            writes.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            .build()
-                            .map_err(build_err)?,
-                    )
-                    .build(),
-            );
+            writes.push(super::put(&self.table, item, None)?);
         }
         Ok(writes)
     }
@@ -255,16 +238,7 @@ impl LotteryStore {
             .build()
             .map_err(build_err)?;
         let writes = vec![
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(marker))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .map_err(build_err)?,
-                )
-                .build(),
+            super::put(&self.table, marker, Some("attribute_not_exists(pk)"))?,
             TransactWriteItem::builder().update(count).build(),
         ];
         Ok(
@@ -465,18 +439,11 @@ impl LotteryStore {
             format!("{:012}#{}", record.at, record.id),
         ));
         for item in [mine, audit] {
-            writes.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            .condition_expression("attribute_not_exists(pk)")
-                            .build()
-                            .map_err(build_err)?,
-                    )
-                    .build(),
-            );
+            writes.push(super::put(
+                &self.table,
+                item,
+                Some("attribute_not_exists(pk)"),
+            )?);
         }
         Ok((writes, record, places))
     }
@@ -519,16 +486,7 @@ impl LotteryStore {
     }
 
     async fn get(&self, key: Item, what: &'static str) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo(what, e))?;
-        Ok(out.item)
+        super::get_consistent(&self.client, &self.table, key, what).await
     }
 }
 

@@ -14,7 +14,7 @@
 //!   `BARGAIN#<id>` / `HELPER#<userId>`: one friend's cut
 
 use super::points::{LedgerEntry, PointsLedger};
-use super::{Item, StoreError, from_item, get_i64, n, s, to_item};
+use super::{Item, StoreError, from_item, get_i64, n, put, s, to_item};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use domain::ids::OrderId;
@@ -47,16 +47,6 @@ pub(crate) fn bargain_key(id: &BargainId) -> Item {
 
 fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::dynamo("build transaction", e)
-}
-
-fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .set_condition_expression(condition.map(str::to_string))
-        .build()
-        .map_err(build_err)?;
-    Ok(TransactWriteItem::builder().put(put).build())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,16 +244,7 @@ impl SocialStore {
     }
 
     async fn get(&self, key: Item, what: &'static str) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo(what, e))?;
-        Ok(out.item)
+        super::get_consistent(&self.client, &self.table, key, what).await
     }
 
     async fn read<T: serde::de::DeserializeOwned>(
