@@ -485,6 +485,18 @@ async fn friends_opening_a_shared_draw_give_the_sharer_chances_through_the_api()
         (unknown.status, unknown.body["error"]["field"].as_str()),
         (404, Some("lotteryId"))
     );
+    // a share names a product or a draw, never both
+    let both = shop
+        .post_as(
+            &sharer,
+            "/v1/shares",
+            &json!({"productId": "longjing", "lotteryId": "friends-wheel"}),
+        )
+        .await;
+    assert_eq!(
+        (both.status, both.body["error"]["field"].as_str()),
+        (400, Some("lotteryId"))
+    );
 
     // when the sharer opens it, a visitor not signed in opens it, and three friends open it
     // (the first twice)
