@@ -618,10 +618,13 @@ async fn run(args: Vec<String>) -> anyhow::Result<String> {
             table("IdempotencyTable"),
             table("MarketingTable"),
         )
-        .with_personal_data(store::personal::PersonalDataKeys::from_config(
-            &devstack::aws_config(replaying.url()).await,
-            stack.resources.keys["PersonalDataKey"].clone(),
-        )),
+        .with_personal_data(
+            store::personal::PersonalDataKeys::from_config(
+                &devstack::aws_config(replaying.url()).await,
+                stack.resources.keys["PersonalDataKey"].clone(),
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
         fulfillment: store::queue::Queue::new(sqs.clone(), queue("FulfillmentQueue")),
         deadlines: store::queue::Queue::new(sqs, queue("DeadlinesQueue")),
         pay: providers::wechatpay::WeChatPay::new(&settings, providers::wechat::http_client())?,

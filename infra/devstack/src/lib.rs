@@ -511,10 +511,11 @@ impl LocalStack {
             endpoint: options.endpoint.clone(),
             dynamodb,
             sqs,
-            personal_data: store::personal::PersonalDataKeys::new(
-                aws_sdk_kms::Client::new(&config),
+            personal_data: store::personal::PersonalDataKeys::from_config(
+                &config,
                 personal_data_key,
-            ),
+            )
+            .map_err(anyhow::Error::msg)?,
         })
     }
 

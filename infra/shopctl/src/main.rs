@@ -91,15 +91,25 @@ fn main() -> ExitCode {
             [first, second] if first == "personal-data" && second == "seal" => {
                 match (table("SHOPPING_TABLE"), std::env::var("PERSONAL_DATA_KEY_ID")) {
                     (Ok(shopping), Ok(key)) => {
-                        let keys = store::personal::PersonalDataKeys::from_config(&config, key);
-                        let client = aws_sdk_dynamodb::Client::new(&config);
-                        shopctl::seal_personal_data(
-                            &store::orders::OrderStore::new(client.clone(), &orders, "", "", "")
-                                .with_personal_data(keys.clone()),
-                            &store::shopping::ShoppingStore::new(client, shopping)
-                                .with_personal_data(keys),
-                        )
-                        .await
+                        match store::personal::PersonalDataKeys::from_config(&config, key) {
+                            Ok(keys) => {
+                                let client = aws_sdk_dynamodb::Client::new(&config);
+                                shopctl::seal_personal_data(
+                                    &store::orders::OrderStore::new(
+                                        client.clone(),
+                                        &orders,
+                                        "",
+                                        "",
+                                        "",
+                                    )
+                                    .with_personal_data(keys.clone()),
+                                    &store::shopping::ShoppingStore::new(client, shopping)
+                                        .with_personal_data(keys),
+                                )
+                                .await
+                            }
+                            Err(problem) => Err(CliError::Failed(problem)),
+                        }
                     }
                     (Err(e), _) => Err(CliError::Failed(e)),
                     (_, Err(_)) => Err(CliError::Failed(

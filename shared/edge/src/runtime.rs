@@ -108,9 +108,8 @@ impl Clients {
                 "needs clients built from an AWS configuration",
             )
         })?;
-        Ok(store::personal::PersonalDataKeys::from_config(
-            config, key_id,
-        ))
+        store::personal::PersonalDataKeys::from_config(config, key_id)
+            .map_err(|problem| ConfigError::new(PERSONAL_DATA_KEY_ID, problem))
     }
 
     /// For WeChat and WeChat Pay, with the timeouts every provider call needs; one per stack.

@@ -7,15 +7,13 @@
 //! `media=kept` (the one call to S3, which also proves the photo was uploaded), and the
 //! bucket's lifecycle deletes what is still unused two days on.
 
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sigv4::http_request::{
-    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
-};
-use aws_sigv4::sign::v4::{self, calculate_signature, generate_signing_key};
+use crate::signing::{self, Signer, system_time};
+use aws_sigv4::http_request::{SignableBody, SignatureLocation, SigningSettings};
+use aws_sigv4::sign::v4::{calculate_signature, generate_signing_key};
 use base64::Engine;
 use domain::media::{ImageType, MAX_UPLOAD_BYTES, MediaKey};
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// An upload form is good for this long after it is handed out.
 pub const UPLOAD_SECONDS: i64 = 10 * 60;
@@ -44,13 +42,11 @@ pub struct UploadForm {
 #[derive(Clone)]
 pub struct MediaBucket {
     bucket: String,
-    region: String,
+    signer: Signer,
     /// Where the bucket answers: `https://<bucket>.s3.<region>.amazonaws.com` in AWS, the
     /// emulator's `<endpoint>/<bucket>` locally.
     base_url: String,
-    credentials: SharedCredentialsProvider,
-    /// Made on the first call to S3 (keeping a photo): functions that only sign never build
-    /// an HTTP client (its TLS roots) at cold start.
+    /// Made on the first call to S3 (keeping a photo).
     http: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
 }
 
@@ -86,38 +82,27 @@ fn iso8601(at: i64) -> String {
     )
 }
 
-fn system_time(at: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(u64::try_from(at).unwrap_or(0))
-}
-
 impl MediaBucket {
     /// From the SDK configuration every client is built from: its region, its endpoint (the
     /// emulator locally) and its credentials.
     pub fn new(config: &aws_config::SdkConfig, bucket: impl Into<String>) -> Result<Self, String> {
         let bucket = bucket.into();
-        let region = config
-            .region()
-            .map(|r| r.as_ref().to_string())
-            .ok_or("no AWS region configured")?;
-        let credentials = config
-            .credentials_provider()
-            .ok_or("no AWS credentials configured")?;
+        let signer = Signer::from_config(config)?;
         let base_url = match config.endpoint_url() {
             Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
-            None => format!("https://{bucket}.s3.{region}.amazonaws.com"),
+            None => format!("https://{bucket}.s3.{}.amazonaws.com", signer.region),
         };
         Ok(Self {
             bucket,
-            region,
+            signer,
             base_url,
-            credentials,
             http: Default::default(),
         })
     }
 
     async fn credentials(&self) -> Result<aws_credential_types::Credentials, MediaError> {
-        self.credentials
-            .provide_credentials()
+        self.signer
+            .credentials()
             .await
             .map_err(MediaError::Credentials)
     }
@@ -134,7 +119,7 @@ impl MediaBucket {
         let credential = format!(
             "{}/{date}/{}/s3/aws4_request",
             credentials.access_key_id(),
-            self.region
+            self.signer.region
         );
         let expires_at = now + UPLOAD_SECONDS;
         let mut conditions = vec![
@@ -168,7 +153,7 @@ impl MediaBucket {
         let signing_key = generate_signing_key(
             credentials.secret_access_key(),
             system_time(now),
-            &self.region,
+            &self.signer.region,
             "s3",
         );
         fields.insert(
@@ -202,31 +187,24 @@ impl MediaBucket {
         now: i64,
         seconds: u64,
     ) -> Result<String, MediaError> {
-        let identity = self.credentials().await?.into();
+        let credentials = self.credentials().await?;
         let mut settings = SigningSettings::default();
         settings.signature_location = SignatureLocation::QueryParams;
         settings.expires_in = Some(Duration::from_secs(seconds));
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("s3")
-            .time(system_time(now))
-            .settings(settings)
-            .build()
-            .map_err(|e| MediaError::Signing(e.to_string()))?
-            .into();
         let url = format!("{}/{}", self.base_url, key);
-        let host = host_of(&url).to_string();
-        let request = SignableRequest::new(
-            "GET",
-            url.as_str(),
-            std::iter::once(("host", host.as_str())),
-            SignableBody::UnsignedPayload,
-        )
-        .map_err(|e| MediaError::Signing(e.to_string()))?;
-        let (instructions, _) = sign(request, &params)
-            .map_err(|e| MediaError::Signing(e.to_string()))?
-            .into_parts();
+        let instructions = self
+            .signer
+            .sign(
+                credentials,
+                "s3",
+                "GET",
+                &url,
+                &[],
+                SignableBody::UnsignedPayload,
+                settings,
+                now,
+            )
+            .map_err(MediaError::Signing)?;
         let query: Vec<String> = instructions
             .params()
             .iter()
@@ -317,39 +295,28 @@ impl MediaBucket {
         let url = format!("{}/{path}", self.base_url);
         let md5 = base64::engine::general_purpose::STANDARD
             .encode(<md5::Md5 as md5::Digest>::digest(body));
-        let host = host_of(&url).to_string();
-        let identity = self.credentials().await?.into();
+        let credentials = self.credentials().await?;
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("s3")
-            .time(system_time(now))
-            .settings(settings)
-            .build()
-            .map_err(|e| MediaError::Signing(e.to_string()))?
-            .into();
-        let headers = [("host", host.as_str()), ("content-md5", md5.as_str())];
-        let request = SignableRequest::new(
-            method,
-            url.as_str(),
-            headers.into_iter().chain(extra.iter().copied()),
-            SignableBody::Bytes(body),
-        )
-        .map_err(|e| MediaError::Signing(e.to_string()))?;
-        let (instructions, _) = sign(request, &params)
-            .map_err(|e| MediaError::Signing(e.to_string()))?
-            .into_parts();
+        let signed: Vec<(&str, &str)> = std::iter::once(("content-md5", md5.as_str()))
+            .chain(extra.iter().copied())
+            .collect();
+        let instructions = self
+            .signer
+            .sign(
+                credentials,
+                "s3",
+                method,
+                &url,
+                &signed,
+                SignableBody::Bytes(body),
+                settings,
+                now,
+            )
+            .map_err(MediaError::Signing)?;
         let method = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| MediaError::Signing(e.to_string()))?;
-        let http = self.http.get_or_init(|| {
-            reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .timeout(Duration::from_secs(5))
-                .build()
-                .unwrap_or_default()
-        });
+        let http = signing::http(&self.http);
         let mut call = http
             .request(method, &url)
             .header("content-md5", &md5)
@@ -373,14 +340,6 @@ impl MediaBucket {
             .map_err(|e| MediaError::Unavailable(Box::new(e.without_url())))?;
         Ok((status, text))
     }
-}
-
-/// The host a URL names, as SigV4 signs it.
-fn host_of(url: &str) -> &str {
-    url.split("://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_default()
 }
 
 /// A photo link shown to shoppers works this long: long enough to look at a page.

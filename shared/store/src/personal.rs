@@ -47,7 +47,7 @@ const MAX_OPENED: usize = 1024;
 pub struct PersonalDataKeys(Arc<Keys>);
 
 struct Keys {
-    kms: aws_sdk_kms::Client,
+    kms: crate::kms::Kms,
     key_id: String,
     sealing: tokio::sync::OnceCell<Arc<DataKey>>,
     opened: Mutex<HashMap<Vec<u8>, Arc<DataKey>>>,
@@ -74,19 +74,16 @@ impl DataKey {
     }
 }
 
-fn kms_error<E>(operation: &'static str, err: E) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
+fn kms_error(operation: &'static str, err: crate::kms::KmsError) -> StoreError {
     StoreError::PersonalData {
         operation,
-        problem: aws_sdk_kms::error::DisplayErrorContext(&err).to_string(),
+        problem: err.to_string(),
     }
 }
 
 impl PersonalDataKeys {
     /// Sealing under the KMS key `key_id` (id, ARN or alias).
-    pub fn new(kms: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
+    pub fn new(kms: crate::kms::Kms, key_id: impl Into<String>) -> Self {
         Self(Arc::new(Keys {
             kms,
             key_id: key_id.into(),
@@ -96,9 +93,12 @@ impl PersonalDataKeys {
         }))
     }
 
-    /// The same, with a KMS client of the SDK configuration `config`.
-    pub fn from_config(config: &aws_config::SdkConfig, key_id: impl Into<String>) -> Self {
-        Self::new(aws_sdk_kms::Client::new(config), key_id)
+    /// The same, calling KMS with the region, endpoint and credentials of `config`.
+    pub fn from_config(
+        config: &aws_config::SdkConfig,
+        key_id: impl Into<String>,
+    ) -> Result<Self, String> {
+        Ok(Self::new(crate::kms::Kms::from_config(config)?, key_id))
     }
 
     async fn sealing_key(&self) -> Result<Arc<DataKey>, StoreError> {
@@ -134,41 +134,20 @@ impl PersonalDataKeys {
 
     /// A new data key: as KMS wrapped it, and in the clear.
     async fn generate(&self) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
-        let out = self
-            .0
+        self.0
             .kms
-            .generate_data_key()
-            .key_id(&self.0.key_id)
-            .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
-            .encryption_context(CONTEXT_KEY, CONTEXT_VALUE)
-            .send()
+            .generate_data_key(&self.0.key_id, (CONTEXT_KEY, CONTEXT_VALUE))
             .await
-            .map_err(|e| kms_error("KMS GenerateDataKey", e))?;
-        match (out.ciphertext_blob, out.plaintext) {
-            (Some(wrapped), Some(plaintext)) => Ok((wrapped.into_inner(), plaintext.into_inner())),
-            _ => Err(StoreError::PersonalData {
-                operation: "KMS GenerateDataKey",
-                problem: "the answer has no key".into(),
-            }),
-        }
+            .map_err(|e| kms_error("KMS GenerateDataKey", e))
     }
 
     /// A data key KMS wrapped, in the clear.
     async fn decrypt(&self, wrapped: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let out = self
-            .0
+        self.0
             .kms
-            .decrypt()
-            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(wrapped.to_vec()))
-            .encryption_context(CONTEXT_KEY, CONTEXT_VALUE)
-            .send()
+            .decrypt(wrapped, (CONTEXT_KEY, CONTEXT_VALUE))
             .await
-            .map_err(|e| kms_error("KMS Decrypt", e))?;
-        let plaintext = out.plaintext.ok_or_else(|| StoreError::PersonalData {
-            operation: "KMS Decrypt",
-            problem: "the answer has no key".into(),
-        })?;
-        Ok(plaintext.into_inner())
+            .map_err(|e| kms_error("KMS Decrypt", e))
     }
 
     /// The shop's lookup key, kept wrapped in `table`: read and unwrapped once per process;
