@@ -166,6 +166,18 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         Some(Permission::PromotionsWrite),
     ),
     (
+        "GET /admin/v1/points-mall",
+        Some(Permission::PromotionsWrite),
+    ),
+    (
+        "POST /admin/v1/points-mall",
+        Some(Permission::PromotionsWrite),
+    ),
+    (
+        "GET /admin/v1/points-mall/redemptions",
+        Some(Permission::PromotionsWrite),
+    ),
+    (
         "POST /admin/v1/skus/{id}/member-prices/{level}",
         Some(Permission::CatalogWrite),
     ),
@@ -238,6 +250,8 @@ pub struct Admin {
     promotions: app::promotion_desk::PromotionDesk,
     /// Lucky draws (抽奖): set up, and every draw for the merchant to audit.
     lotteries: app::lottery_desk::LotteryDesk,
+    /// The points mall (积分商城): items listed, and every redemption.
+    mall: app::points_mall::PointsMall,
 }
 
 /// The one place staff errors become HTTP answers.
@@ -413,6 +427,13 @@ impl Admin {
             store::points::PointsLedger::new(clients.dynamodb.clone(), &marketing_table),
         )
         .with_audit(audit.clone());
+        let mall = app::points_mall::PointsMall::new(
+            store::points_mall::MallStore::new(clients.dynamodb.clone(), &marketing_table),
+            store::marketing::MarketingStore::new(clients.dynamodb.clone(), &marketing_table),
+            store::points::PointsLedger::new(clients.dynamodb.clone(), &marketing_table),
+            catalog.clone(),
+        )
+        .with_audit(audit.clone());
         let promotions = app::promotion_desk::PromotionDesk::new(
             store::marketing::MarketingStore::new(
                 clients.dynamodb.clone(),
@@ -428,6 +449,7 @@ impl Admin {
         Ok(Self {
             promotions,
             lotteries,
+            mall,
             metrics: clients.metrics("admin"),
             sessions: StaffSessions::new(&secret, store.clone())?,
             desk: StaffDesk::new(store, audit.clone()),
@@ -908,6 +930,9 @@ impl HttpFunction for Admin {
                 "GET /admin/v1/lotteries" => self.lotteries().await,
                 "POST /admin/v1/lotteries" => self.create_lottery(&req, &caller, now).await,
                 "GET /admin/v1/lotteries/{id}/draws" => self.lottery_draws(&req).await,
+                "GET /admin/v1/points-mall" => self.mall_items().await,
+                "POST /admin/v1/points-mall" => self.create_mall_item(&req, &caller, now).await,
+                "GET /admin/v1/points-mall/redemptions" => self.mall_redemptions().await,
                 "GET /admin/v1/promotions" => self.promotion_rules().await,
                 "POST /admin/v1/promotions/reductions/{id}" => {
                     self.set_reduction(&req, &caller, now).await

@@ -106,6 +106,51 @@ impl Admin {
         ))
     }
 
+    /// `GET /admin/v1/points-mall`: every item with what is left of it and how many were
+    /// redeemed.
+    pub(crate) async fn mall_items(&self) -> Result<ApiResponse, ApiError> {
+        let items: Vec<serde_json::Value> = self
+            .mall
+            .listing()
+            .await?
+            .into_iter()
+            .map(|(listed, redeemed)| {
+                json!({ "item": listed.item, "left": listed.left, "redeemed": redeemed })
+            })
+            .collect();
+        Ok(api::json(200, &json!({ "items": items })))
+    }
+
+    /// `POST /admin/v1/points-mall {id, title, reward, points, cash?, stock, perShopperLimit,
+    /// startsAt, endsAt}`: 201 with the new item (audited as `mall.create`); 409
+    /// `mall_item_exists`.
+    pub(crate) async fn create_mall_item(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct NewItem {
+            id: Option<String>,
+            #[serde(flatten)]
+            draft: domain::points_mall::MallItemDraft,
+        }
+        let body: NewItem = req.json_body()?;
+        let item = self
+            .mall
+            .create(body.id.as_deref(), &body.draft, &actor(req, caller), now)
+            .await?;
+        Ok(api::json(201, &json!({ "item": item })))
+    }
+
+    /// `GET /admin/v1/points-mall/redemptions`: every redemption, oldest first (a gift's
+    /// names its order, which ships from the orders list).
+    pub(crate) async fn mall_redemptions(&self) -> Result<ApiResponse, ApiError> {
+        let items = self.mall.all_redemptions().await?;
+        Ok(api::json(200, &json!({ "items": items })))
+    }
+
     /// `GET /admin/v1/promotions`: the 满减 rules and the points, invite and check-in policies.
     pub(crate) async fn promotion_rules(&self) -> Result<ApiResponse, ApiError> {
         let rules = self

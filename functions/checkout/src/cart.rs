@@ -357,26 +357,35 @@ impl Checkout {
                 .collect();
         }
         if let Some(id) = &request.address_id {
-            let saved = self
-                .shopping
-                .address(user, id)
-                .await
-                .map_err(|e| ApiError::unexpected(&e))?
-                .ok_or_else(|| {
-                    ApiError::new(404, "address_not_found", "no such address in your book")
-                        .with_field("addressId")
-                })?;
-            if saved.address.phone.is_empty() {
-                return Err(ApiError::new(
-                    422,
-                    "address_incomplete",
-                    "this address has no phone (it was revoked on WeChat): add one first",
-                )
-                .with_field("addressId"));
-            }
-            request.address = Some(saved.address);
+            request.address = Some(self.saved_address(user, id).await?);
         }
         Ok(())
+    }
+
+    /// An address of the shopper's book, complete enough to ship to.
+    pub(crate) async fn saved_address(
+        &self,
+        user: &UserId,
+        id: &domain::ids::AddressId,
+    ) -> Result<domain::order::Address, ApiError> {
+        let saved = self
+            .shopping
+            .address(user, id)
+            .await
+            .map_err(|e| ApiError::unexpected(&e))?
+            .ok_or_else(|| {
+                ApiError::new(404, "address_not_found", "no such address in your book")
+                    .with_field("addressId")
+            })?;
+        if saved.address.phone.is_empty() {
+            return Err(ApiError::new(
+                422,
+                "address_incomplete",
+                "this address has no phone (it was revoked on WeChat): add one first",
+            )
+            .with_field("addressId"));
+        }
+        Ok(saved.address)
     }
 }
 

@@ -6,6 +6,7 @@
 //! cart (`/v1/cart`, `/v1/cart/items/{skuId}`).
 
 mod cart;
+mod mall;
 mod receipt;
 mod request;
 mod reviews;
@@ -77,6 +78,8 @@ pub struct Checkout {
     after_sales: app::after_sales::AfterSales,
     /// Cancelling an unpaid order, as staff cancel one.
     order_desk: app::order_desk::OrderDesk,
+    /// The points mall: coupons into the wallet, gifts as orders of their own.
+    mall: app::points_mall::PointsMall,
     payment_seconds: i64,
 }
 
@@ -392,7 +395,7 @@ impl Checkout {
                 settings.required("REVIEWS_TABLE")?,
             ),
             social: SocialStore::new(dynamodb.clone(), &marketing_table),
-            marketing: MarketingStore::new(dynamodb.clone(), marketing_table),
+            marketing: MarketingStore::new(dynamodb.clone(), &marketing_table),
             shipments: ShipmentStore::new(
                 dynamodb.clone(),
                 settings.required("ORDERS_TABLE")?,
@@ -429,8 +432,24 @@ impl Checkout {
                 settings,
                 payments.clone(),
                 providers,
-                ShipmentStore::new(dynamodb, settings.required("ORDERS_TABLE")?, &catalog_table),
+                ShipmentStore::new(
+                    dynamodb.clone(),
+                    settings.required("ORDERS_TABLE")?,
+                    &catalog_table,
+                ),
             )?,
+            mall: app::points_mall::PointsMall::new(
+                store::points_mall::MallStore::new(dynamodb.clone(), &marketing_table),
+                MarketingStore::new(dynamodb.clone(), &marketing_table),
+                store::points::PointsLedger::new(dynamodb.clone(), &marketing_table),
+                store::catalog::CatalogStore::new(dynamodb, &catalog_table),
+            )
+            .with_gift_orders(app::points_mall::GiftOrders {
+                orders: payments.orders.clone(),
+                fulfillment: payments.fulfillment.clone(),
+                deadlines: payments.deadlines.clone(),
+                payment_seconds: payment_minutes * 60,
+            }),
             payments,
             payment_seconds: payment_minutes * 60,
         })
@@ -866,6 +885,7 @@ impl Checkout {
             group_id: None,
             group_leader: false,
             bargain_id: None,
+            mall_item: None,
             invited_by: None,
             channel: None,
             provider: app::payment::Provider::Wechat,
@@ -1168,6 +1188,9 @@ impl HttpFunction for Checkout {
                 "POST /v1/cart/items" => self.add_to_cart(&req).await,
                 "PATCH /v1/cart/items/{skuId}" => self.change_cart_line(&req).await,
                 "DELETE /v1/cart/items/{skuId}" => self.remove_from_cart(&req).await,
+                "GET /v1/points-mall" => self.points_mall(&req).await,
+                "GET /v1/points-mall/redemptions" => self.my_redemptions(&req).await,
+                "POST /v1/points-mall/{id}/redeem" => self.redeem(&req).await,
                 other => Err(ApiError::route_not_found(other)),
             }
         })

@@ -155,6 +155,41 @@ fn parse_offer(body: &Value, items: &[(SkuId, Quantity)]) -> Result<Option<Offer
     Ok(Some(offer))
 }
 
+/// Where an order goes, as the request names it.
+pub(crate) enum Destination {
+    Inline(Address),
+    /// An address of the shopper's book.
+    Saved(AddressId),
+}
+
+/// Where an order goes: an `address` given inline or an `addressId` from the address book
+/// (never both); `None` when the body names neither.
+pub(crate) fn parse_delivery(body: &Value) -> Result<Option<Destination>, ApiError> {
+    match (
+        body.get("address").filter(|a| !a.is_null()),
+        body.get("addressId").filter(|a| !a.is_null()),
+    ) {
+        (Some(_), Some(_)) => Err(ApiError::invalid_field(
+            "addressId",
+            "send an address or an addressId from the address book, not both",
+        )),
+        (None, None) => Ok(None),
+        (Some(raw), None) => {
+            let input: AddressInput = serde_json::from_value(raw.clone()).map_err(|_| {
+                ApiError::invalid_field("address", "must be an object of text fields")
+            })?;
+            Ok(Some(Destination::Inline(Address::parse(
+                &input, "address",
+            )?)))
+        }
+        (None, Some(raw)) => Ok(Some(Destination::Saved(
+            raw.as_str()
+                .and_then(|r| AddressId::parse(r).ok())
+                .ok_or_else(|| ApiError::invalid_field("addressId", "must be an address id"))?,
+        ))),
+    }
+}
+
 impl CheckoutRequest {
     pub fn parse_quote(req: &ApiRequest) -> Result<Self, ApiError> {
         let body: Value = req.json_body()?;
@@ -189,38 +224,15 @@ impl CheckoutRequest {
         } else {
             parse_items(&body)?
         };
-        let (address, address_id) = match (
-            body.get("address").filter(|a| !a.is_null()),
-            body.get("addressId").filter(|a| !a.is_null()),
-        ) {
-            (Some(_), Some(_)) => {
-                return Err(ApiError::invalid_field(
-                    "addressId",
-                    "send an address or an addressId from the address book, not both",
-                ));
-            }
-            (None, None) => {
+        let (address, address_id) = match parse_delivery(&body)? {
+            Some(Destination::Inline(address)) => (Some(address), None),
+            Some(Destination::Saved(id)) => (None, Some(id)),
+            None => {
                 return Err(ApiError::invalid_field(
                     "address",
                     "is required (or an addressId from the address book)",
                 ));
             }
-            (Some(raw), None) => {
-                let input: AddressInput = serde_json::from_value(raw.clone()).map_err(|_| {
-                    ApiError::invalid_field("address", "must be an object of text fields")
-                })?;
-                (Some(Address::parse(&input, "address")?), None)
-            }
-            (None, Some(raw)) => (
-                None,
-                Some(
-                    raw.as_str()
-                        .and_then(|r| AddressId::parse(r).ok())
-                        .ok_or_else(|| {
-                            ApiError::invalid_field("addressId", "must be an address id")
-                        })?,
-                ),
-            ),
         };
         let offer = parse_offer(&body, &items)?;
         if from_cart && offer.is_some() {

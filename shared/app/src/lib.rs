@@ -16,6 +16,7 @@ pub mod exports;
 pub mod lottery_desk;
 pub mod order_desk;
 pub mod payment;
+pub mod points_mall;
 pub mod privacy;
 pub mod promotion_desk;
 pub mod provider;

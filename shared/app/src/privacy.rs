@@ -79,6 +79,8 @@ pub struct Export {
     pub check_in: Value,
     /// Share links with how often they were opened, and the shopper's seats, bargains and cuts.
     pub shares: Value,
+    /// Their points-mall redemptions.
+    pub points_mall: Value,
     /// The people who joined through the shopper's links: only when and what it earned.
     pub invites: Vec<Value>,
     /// The cart, the address book, favorites and footprints, as kept.
@@ -193,6 +195,7 @@ impl Privacy {
                 "bargainHelps": traces.helped.iter().map(|(b, h)| json!({"bargainId": b, "help": h})).collect::<Vec<_>>(),
                 "luckyDraws": traces.draws,
             }),
+            points_mall: json!({ "redemptions": traces.redemptions }),
             invites: invites
                 .iter()
                 .map(|i| {

@@ -33,6 +33,13 @@ pub fn rfc3339_shanghai(epoch_seconds: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A moment a draft names in `field`, refused with an example of the form when it is not one.
+pub fn moment_field(raw: Option<&str>, field: &str) -> Result<i64, crate::field::FieldError> {
+    raw.and_then(parse_rfc3339).ok_or_else(|| {
+        crate::field::FieldError::new(field, "must be a time like 2026-12-12T00:00:00+08:00")
+    })
+}
+
 /// A moment written in RFC 3339 (`2026-12-01T20:00:00+08:00`), as seconds since the epoch.
 pub fn parse_rfc3339(raw: &str) -> Option<i64> {
     time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)

@@ -84,6 +84,10 @@ id_type!(
     /// A lucky draw (抽奖), as staff name it (`double12-wheel`).
     LotteryId, 40
 );
+id_type!(
+    /// An item of the points mall (积分商城), as staff name it (`tea-cup-gift`).
+    MallItemId, 40
+);
 id_type!(SkuId, 40);
 id_type!(CategoryId, 40);
 

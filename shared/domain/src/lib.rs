@@ -21,6 +21,7 @@ pub mod order;
 pub mod payment;
 pub mod phone;
 pub mod platform;
+pub mod points_mall;
 pub mod pricing;
 pub mod promotions;
 pub mod refund;

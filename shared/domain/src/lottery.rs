@@ -256,11 +256,7 @@ impl LotteryDraft {
         if !(1..=30).contains(&title.chars().count()) || title.chars().any(char::is_control) {
             return refuse("title", "must be 1 to 30 characters");
         }
-        let moment = |raw: Option<&str>, field: &str| {
-            raw.and_then(crate::clock::parse_rfc3339).ok_or_else(|| {
-                FieldError::new(field, "must be a time like 2026-12-12T00:00:00+08:00")
-            })
-        };
+        let moment = crate::clock::moment_field;
         let starts_at = moment(self.starts_at.as_deref(), "startsAt")?;
         let ends_at = moment(self.ends_at.as_deref(), "endsAt")?;
         if ends_at <= starts_at {

@@ -321,6 +321,10 @@ pub struct Order {
     /// The bargain whose price this order took; it is usable again if the order is cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bargain_id: Option<BargainId>,
+    /// The points-mall gift this order redeems: its unit and the shopper's allowance go back
+    /// to the mall, with the points, if the order is cancelled or refunded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mall_item: Option<crate::ids::MallItemId>,
     /// Who takes the money: WeChat Pay unless the shopper chose Alipay.
     #[serde(default = "wechat")]
     pub provider: crate::payment::Provider,

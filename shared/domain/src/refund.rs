@@ -386,6 +386,7 @@ mod tests {
             group_id: None,
             group_leader: false,
             bargain_id: None,
+            mall_item: None,
             invited_by: None,
             channel: None,
             provider: crate::payment::Provider::Wechat,

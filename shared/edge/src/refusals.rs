@@ -7,7 +7,9 @@ use app::catalog_desk::CatalogDeskError;
 use app::exports::ExportError;
 use app::lottery_desk::LotteryDeskError;
 use app::order_desk::OrderDeskError;
+use app::points_mall::MallError;
 use app::promotion_desk::PromotionDeskError;
+use domain::points_mall::RedeemRefusal;
 use domain::refund::RefundRefusal;
 use serde_json::json;
 
@@ -203,5 +205,57 @@ impl From<LotteryDeskError> for ApiError {
 impl From<domain::lottery::DrawRefusal> for ApiError {
     fn from(refusal: domain::lottery::DrawRefusal) -> Self {
         ApiError::new(409, refusal.code(), refusal.to_string())
+    }
+}
+
+impl From<MallError> for ApiError {
+    fn from(err: MallError) -> Self {
+        match err {
+            MallError::Invalid(field) => ApiError::invalid_field(field.field, field.problem),
+            MallError::Exists => ApiError::new(409, "mall_item_exists", err.to_string()),
+            MallError::NoSuchItem => ApiError::new(404, "mall_item_not_found", err.to_string()),
+            MallError::Refused(refusal) => refusal.into(),
+            MallError::AddressNeeded => ApiError::invalid_field(
+                "address",
+                "is required for a gift (or an addressId from the address book)",
+            ),
+            MallError::KeyReused => ApiError::new(409, "idempotency_key_reused", err.to_string())
+                .with_field("Idempotency-Key"),
+            MallError::NotHere(_) => ApiError::unexpected(&err),
+            MallError::Store(e) => ApiError::unexpected(&e),
+            MallError::Queue(e) => ApiError::unexpected(&e),
+        }
+    }
+}
+
+impl From<RedeemRefusal> for ApiError {
+    fn from(refusal: RedeemRefusal) -> Self {
+        match refusal {
+            RedeemRefusal::NotStarted => ApiError::new(
+                409,
+                "mall_item_not_started",
+                "this item is not on offer yet",
+            ),
+            RedeemRefusal::Ended => {
+                ApiError::new(409, "mall_item_ended", "this item is no longer on offer")
+            }
+            RedeemRefusal::SoldOut => ApiError::new(
+                409,
+                "mall_item_sold_out",
+                "every unit of this item is taken",
+            ),
+            RedeemRefusal::LimitReached { limit } => ApiError::new(
+                409,
+                "redeem_limit_reached",
+                format!("each shopper redeems this item at most {limit} times"),
+            ),
+            RedeemRefusal::PointsShort { needed, balance } => ApiError::new(
+                409,
+                "points_short",
+                format!("this item takes {needed} points; you have {balance}"),
+            )
+            .with_detail("needed", serde_json::json!(needed))
+            .with_detail("balance", serde_json::json!(balance)),
+        }
     }
 }

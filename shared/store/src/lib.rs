@@ -17,6 +17,7 @@ pub mod media;
 pub mod orders;
 pub mod personal;
 pub mod points;
+pub mod points_mall;
 pub mod privacy;
 pub mod pushes;
 pub mod queue;
@@ -287,6 +288,15 @@ pub(crate) fn put(
     Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
         .put(put)
         .build())
+}
+
+/// The key of an item in a table keyed by `pk` and `sk`.
+pub(crate) fn key(pk: String, sk: impl Into<String>) -> Item {
+    [("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))].into()
+}
+
+pub(crate) fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::dynamo("build transaction", e)
 }
 
 /// One item by its key, read consistently.

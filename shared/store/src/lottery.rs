@@ -16,7 +16,7 @@
 
 use super::marketing::grant_writes;
 use super::points::{LedgerEntry, PointsLedger};
-use super::{Item, StoreError, from_item, get_i64, n, s, to_item};
+use super::{Item, StoreError, build_err, from_item, get_i64, key, n, s, to_item};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use domain::ids::{PromotionId, UserId};
@@ -59,10 +59,6 @@ pub struct LotteryStore {
     points: PointsLedger,
 }
 
-fn key(pk: String, sk: impl Into<String>) -> Item {
-    [("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))].into()
-}
-
 fn lottery_key(id: &LotteryId) -> Item {
     key(format!("LOTTERY#{id}"), "LOTTERY")
 }
@@ -73,10 +69,6 @@ fn prize_key(id: &LotteryId, prize: &str) -> Item {
 
 fn shopper_pk(id: &LotteryId, user: &UserId) -> String {
     format!("LOTTERY#{id}#SHOPPER#{user}")
-}
-
-fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::dynamo("build transaction", e)
 }
 
 /// How often a draw is tried again when other draws took what it read first.

@@ -993,6 +993,10 @@ impl OrderStore {
             );
         }
         items.extend(self.social.release_writes(order)?);
+        items.extend(super::points_mall::release_writes(
+            self.points.table(),
+            order,
+        )?);
         if let Some(bargain) = &order.bargain_id {
             items.push(self.social.return_write(bargain, &order.id)?);
         }

@@ -52,6 +52,11 @@ impl PointsLedger {
         }
     }
 
+    /// The marketing table, where the ledger lives beside what points buy.
+    pub(crate) fn table(&self) -> &str {
+        &self.table
+    }
+
     /// The two writes that record `entry` and move the balance by its delta, for a transaction
     /// of their own or one that also writes an order.
     pub fn entry_writes(

@@ -1,7 +1,8 @@
 //! What the marketing table holds about one shopper, found for the export of their data and
 //! erased with their account (个人信息保护法).
 //!
-//! A shopper's own partitions (`POINTS#`, `WALLET#`, `CHECKIN#`, `INVITES#<userId>`) are read by
+//! A shopper's own partitions (`POINTS#`, `MALL#SHOPPER#`, `WALLET#`, `CHECKIN#`,
+//! `INVITES#<userId>`) are read by
 //! key. Their records in other partitions carry `shopper = <userId>`, and the sparse
 //! `ByShopper` index (keys only) finds them without a scan: their share links
 //! (`SHARE#<code>` / `SHARE`), their seats in groups (`GROUP#<id>` / `MEMBER#<userId>`), the
@@ -24,9 +25,10 @@ pub(crate) fn tag(item: &mut Item, user: &UserId) {
 }
 
 /// The partitions that belong to one shopper alone.
-fn own_partitions(user: &UserId) -> [String; 4] {
+fn own_partitions(user: &UserId) -> [String; 5] {
     [
         format!("POINTS#{user}"),
+        format!("MALL#SHOPPER#{user}"),
         format!("WALLET#{user}"),
         format!("CHECKIN#{user}"),
         format!("INVITES#{user}"),
@@ -42,6 +44,8 @@ pub struct Traces {
     pub helped: Vec<(BargainId, Helper)>,
     /// Their lucky draws (抽奖) and what each gave.
     pub draws: Vec<crate::lottery::DrawRecord>,
+    /// What they redeemed in the points mall (their own partition).
+    pub redemptions: Vec<crate::points_mall::Redemption>,
 }
 
 /// What an erasure removed or blanked, for its log line.
@@ -167,6 +171,17 @@ impl ShopperRecords {
         traces.bargains.sort_by_key(|b| b.created_at);
         traces.helped.sort_by_key(|(_, h)| h.at);
         traces.draws.sort_by_key(|d| d.at);
+        traces.redemptions = super::query_prefix(
+            &self.client,
+            &self.table,
+            &format!("MALL#SHOPPER#{user}"),
+            "REDEEM#",
+            "Query own redemptions",
+        )
+        .await?
+        .iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
         Ok(traces)
     }
 

@@ -390,6 +390,10 @@ impl OrderStore {
                         .entry_writes(&order.user_id, &PointsLedger::return_entry(order, now))?,
                 );
             }
+            items.extend(super::points_mall::release_writes(
+                self.points.table(),
+                order,
+            )?);
         }
         Ok(Prepared::Writes { items, next })
     }

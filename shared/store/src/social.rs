@@ -14,7 +14,7 @@
 //!   `BARGAIN#<id>` / `HELPER#<userId>`: one friend's cut
 
 use super::points::{LedgerEntry, PointsLedger};
-use super::{Item, StoreError, from_item, get_i64, n, put, s, to_item};
+use super::{Item, StoreError, build_err, from_item, get_i64, key, n, put, s, to_item};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use domain::ids::OrderId;
@@ -29,10 +29,6 @@ use domain::social::{
 };
 use serde::{Deserialize, Serialize};
 
-fn key(pk: String, sk: impl Into<String>) -> Item {
-    [("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))].into()
-}
-
 pub(crate) fn group_key(id: &GroupId) -> Item {
     key(format!("GROUP#{id}"), "GROUP")
 }
@@ -43,10 +39,6 @@ pub(crate) fn member_key(id: &GroupId, user: &UserId) -> Item {
 
 pub(crate) fn bargain_key(id: &BargainId) -> Item {
     key(format!("BARGAIN#{id}"), "BARGAIN")
-}
-
-fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::dynamo("build transaction", e)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

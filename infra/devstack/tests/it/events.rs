@@ -205,10 +205,25 @@ async fn staff_for_samples(shop: &TestShop) -> SampleStaff {
         )
         .await;
     assert_eq!(lottery.status, 201, "{}", lottery.text);
+    // A coupon in the points mall for the redeem sample (the create sample lists a gift).
+    let mall = shop
+        .post_as(
+            &owner_token,
+            "/admin/v1/points-mall",
+            &json!({
+                "id": "events-mall", "title": "样例兑换券",
+                "reward": {"kind": "coupon", "template": "new-user"},
+                "points": 10, "stock": 10, "perShopperLimit": 5,
+                "startsAt": "2026-01-01T00:00:00+08:00", "endsAt": "2036-01-01T00:00:00+08:00"
+            }),
+        )
+        .await;
+    assert_eq!(mall.status, 201, "{}", mall.text);
     SampleStaff {
         // Longest first: some placeholders begin with others.
         fills: vec![
             ("REPLACE_WITH_A_LOTTERY_ID", "events-wheel".into()),
+            ("REPLACE_WITH_A_MALL_ITEM_ID", "events-mall".into()),
             ("REPLACE_WITH_AN_EXPORT_ID", export_id),
             ("REPLACE_WITH_A_STAFF_TOKEN_TO_SIGN_OUT", staff[1].2.clone()),
             (
@@ -372,6 +387,23 @@ async fn every_sample_event_succeeds_through_its_handler() {
         awaiting.push(refund_awaiting_approval(&shop, &token, key).await);
     }
     let staff = staff_for_samples(&shop).await;
+    // Points for the redeem sample.
+    store::points::PointsLedger::new(
+        shop.stack.dynamodb.clone(),
+        shop.stack.resources.tables["MarketingTable"].clone(),
+    )
+    .post(
+        &domain::ids::UserId::parse(&user_id).unwrap(),
+        &store::points::LedgerEntry {
+            key: "events#points".into(),
+            delta: 100,
+            reason: "样例积分".into(),
+            order_id: None,
+            at: domain::clock::now_epoch_seconds(),
+        },
+    )
+    .await
+    .unwrap();
     let files = event_files();
     assert!(!files.is_empty());
 

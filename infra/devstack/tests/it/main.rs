@@ -18,6 +18,7 @@ mod openapi;
 mod payments;
 mod personal_data;
 mod points;
+mod points_mall;
 mod privacy;
 mod promotions;
 mod provisioning;

@@ -27,7 +27,7 @@ async fn deliver(shop: &TestShop, n: &SignedNotification) -> u16 {
 }
 
 /// Runs the order's payment deadline now, as the deadlines queue would deliver it.
-async fn run_deadline(shop: &TestShop, order_id: &str) {
+pub(crate) async fn run_deadline(shop: &TestShop, order_id: &str) {
     let body = json!({"type": "order.deadline", "orderId": order_id, "dueAt": 0}).to_string();
     let event: SqsEvent = serde_json::from_value(json!({"Records": [{"messageId": format!("m-{}", domain::ids::random_token(8)), "body": body}]})).unwrap();
     let consumer: &dyn QueueFunction = shop.stack.deadlines.as_ref();
