@@ -177,6 +177,11 @@ pub const ROUTES: &[(&str, Option<Permission>)] = &[
         "GET /admin/v1/points-mall/redemptions",
         Some(Permission::PromotionsWrite),
     ),
+    ("GET /admin/v1/tasks", Some(Permission::PromotionsWrite)),
+    (
+        "POST /admin/v1/tasks/{id}",
+        Some(Permission::PromotionsWrite),
+    ),
     (
         "POST /admin/v1/skus/{id}/member-prices/{level}",
         Some(Permission::CatalogWrite),
@@ -252,6 +257,8 @@ pub struct Admin {
     lotteries: app::lottery_desk::LotteryDesk,
     /// The points mall (积分商城): items listed, and every redemption.
     mall: app::points_mall::PointsMall,
+    /// Points tasks (积分任务): each task's points, daily cap and window.
+    tasks: app::task_desk::TaskDesk,
 }
 
 /// The one place staff errors become HTTP answers.
@@ -434,6 +441,11 @@ impl Admin {
             catalog.clone(),
         )
         .with_audit(audit.clone());
+        let tasks = app::task_desk::TaskDesk::new(
+            store::tasks::TaskStore::new(clients.dynamodb.clone(), &marketing_table),
+            store::social::SocialStore::new(clients.dynamodb.clone(), &marketing_table),
+        )
+        .with_audit(audit.clone());
         let promotions = app::promotion_desk::PromotionDesk::new(
             store::marketing::MarketingStore::new(
                 clients.dynamodb.clone(),
@@ -450,6 +462,7 @@ impl Admin {
             promotions,
             lotteries,
             mall,
+            tasks,
             metrics: clients.metrics("admin"),
             sessions: StaffSessions::new(&secret, store.clone())?,
             desk: StaffDesk::new(store, audit.clone()),
@@ -933,6 +946,8 @@ impl HttpFunction for Admin {
                 "GET /admin/v1/points-mall" => self.mall_items().await,
                 "POST /admin/v1/points-mall" => self.create_mall_item(&req, &caller, now).await,
                 "GET /admin/v1/points-mall/redemptions" => self.mall_redemptions().await,
+                "GET /admin/v1/tasks" => self.task_settings().await,
+                "POST /admin/v1/tasks/{id}" => self.set_task(&req, &caller, now).await,
                 "GET /admin/v1/promotions" => self.promotion_rules().await,
                 "POST /admin/v1/promotions/reductions/{id}" => {
                     self.set_reduction(&req, &caller, now).await

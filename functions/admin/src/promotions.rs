@@ -151,6 +151,38 @@ impl Admin {
         Ok(api::json(200, &json!({ "items": items })))
     }
 
+    /// `GET /admin/v1/tasks`: each task the shop has (set or not) and how the merchant set it.
+    pub(crate) async fn task_settings(&self) -> Result<ApiResponse, ApiError> {
+        let set = self.tasks.tasks().await?;
+        let items: Vec<serde_json::Value> = domain::tasks::TaskKind::ALL
+            .into_iter()
+            .map(|kind| {
+                json!({
+                    "id": kind,
+                    "defaultTitle": kind.default_title(),
+                    "task": set.iter().find(|t| t.kind == kind),
+                })
+            })
+            .collect();
+        Ok(api::json(200, &json!({ "items": items })))
+    }
+
+    /// `POST /admin/v1/tasks/{id} {title?, points, dailyCap, seconds?, startsAt, endsAt}`: sets
+    /// one task (audited as `task.set`); its id is its kind (`view-product`, ...).
+    pub(crate) async fn set_task(
+        &self,
+        req: &ApiRequest,
+        caller: &StaffCaller,
+        now: i64,
+    ) -> Result<ApiResponse, ApiError> {
+        let draft: domain::tasks::TaskDraft = req.json_body()?;
+        let task = self
+            .tasks
+            .configure(req.path_param("id")?, &draft, &actor(req, caller), now)
+            .await?;
+        Ok(api::json(200, &json!({ "task": task })))
+    }
+
     /// `GET /admin/v1/promotions`: the 满减 rules and the points, invite and check-in policies.
     pub(crate) async fn promotion_rules(&self) -> Result<ApiResponse, ApiError> {
         let rules = self

@@ -33,6 +33,11 @@ fn funnel_view(report: &FunnelReport) -> Value {
         "refunded": report.funnel.refunded,
         "sharesOpened": of(ShareOpened),
         "invitesRewarded": of(InviteRewarded),
+        "tasksCompleted": of(TaskCompleted),
+        "mallRedemptions": of(MallRedeemed),
+        "lotteryDraws": of(LotteryDrawn),
+        "pointsIssued": report.funnel.points_issued,
+        "pointsSpent": report.funnel.points_spent,
     })
 }
 
@@ -90,6 +95,7 @@ impl Admin {
                 "to": range.to,
                 "hours": report.hours,
                 "byHourOfDay": report.by_hour_of_day,
+                "byDay": report.by_day,
             }),
         ))
     }

@@ -224,12 +224,22 @@ impl Browse {
                 ..Default::default()
             },
         );
+        let now = now_epoch_seconds();
+        // A signed-in viewer's proof of when this page opened, claimed for the view task.
+        let view_ticket = viewer.as_ref().map(|viewer| {
+            self.cursors.seal(
+                &edge::cursor::view_ticket_scope(viewer),
+                &domain::tasks::ViewTicket {
+                    product_id: product.id.clone(),
+                    opened_at: now,
+                },
+            )
+        });
         if let Some(viewer) = viewer {
             // Best effort and off the answer's path: a lost view only dulls recommendations.
             let (users, shopping) = (self.users.clone(), self.shopping.clone());
             let (category, product_id) = (product.category_id.clone(), product.id.clone());
             self.background.spawn(async move {
-                let now = now_epoch_seconds();
                 let (counted, footprint) =
                     futures::join!(users.record_view(&viewer, &category), async {
                         let over = shopping
@@ -253,13 +263,20 @@ impl Browse {
             detail: catalog::ProductDetail,
             on_shelf: bool,
             rating: serde_json::Value,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            view_ticket: Option<String>,
         }
+        let caching = match view_ticket {
+            Some(_) => Caching::Private,
+            None => Caching::Public { max_age: 30 },
+        };
         let answer = Answer {
-            detail: catalog::detail(&product, &skus, now_epoch_seconds()),
+            detail: catalog::detail(&product, &skus, now),
             on_shelf: product.on_shelf,
             rating: rating.to_json(),
+            view_ticket,
         };
-        Ok(cached_json(req, Caching::Public { max_age: 30 }, &answer))
+        Ok(cached_json(req, caching, &answer))
     }
 
     async fn recommendations(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {

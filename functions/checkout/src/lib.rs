@@ -657,6 +657,7 @@ impl Checkout {
                             channel: order.channel.as_deref(),
                             category: snapshot.skus.first().map(|s| &s.category_id),
                             amount: Some(order.total),
+                            points_spent: order.points_used,
                             ..Default::default()
                         },
                     );

@@ -43,6 +43,16 @@ impl Checkout {
             (Some(order), Some(payer)) => self.payment_for(order, payer, now).await?,
             _ => None,
         };
+        if !redeemed.repeated {
+            self.metrics.event(
+                telemetry::metrics::BusinessEvent::MallRedeemed,
+                &telemetry::metrics::Facts {
+                    channel: Some(edge::channel::channel_of(req)),
+                    points_spent: redeemed.redemption.points,
+                    ..Default::default()
+                },
+            );
+        }
         tracing::info!(
             redemption_id = %redeemed.redemption.id,
             item_id = %redeemed.redemption.item_id,

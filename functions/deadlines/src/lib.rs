@@ -268,6 +268,12 @@ impl Deadlines {
             .award_delivered_order(order, rules.points_earned_per_yuan, now)
             .await
             .map_err(|e| e.to_string())?;
+        if let store::points::Posted::Posted { .. } = posted {
+            self.payments.metrics.points(
+                domain::promotions::points_earned(order.total, rules.points_earned_per_yuan),
+                0,
+            );
+        }
         tracing::info!(order_id = %order_id, ?posted, "delivered order's points");
         // The courier's word reaches WeChat through the fulfillment consumer; an order the
         // shopper confirmed on WeChat needs no notice.

@@ -190,6 +190,7 @@ impl Rewards {
                 &telemetry::metrics::Facts {
                     channel: Some("share"),
                     amount: None,
+                    points_issued: *points,
                     ..Default::default()
                 },
             );

@@ -41,6 +41,8 @@ pub struct ShareReward {
     sessions: Sessions,
     cursors: CursorSealer,
     lotteries: app::lottery_desk::LotteryDesk,
+    /// Points tasks (积分任务): today's, claims, and the share task a friend's open completes.
+    tasks: app::task_desk::TaskDesk,
 }
 
 /// Why a share-reward request did not succeed.
@@ -174,6 +176,20 @@ impl ShareReward {
                 store::lottery::LotteryStore::new(dynamodb.clone(), &marketing),
                 MarketingStore::new(dynamodb.clone(), &marketing),
                 PointsLedger::new(dynamodb, &marketing),
+            ),
+            tasks: app::task_desk::TaskDesk::new(
+                store::tasks::TaskStore::new(clients.dynamodb.clone(), &marketing),
+                SocialStore::new(clients.dynamodb.clone(), &marketing),
+            )
+            .checking_claims_in(
+                store::users::UserStore::new(
+                    clients.dynamodb.clone(),
+                    settings.required("USERS_TABLE")?,
+                ),
+                store::reviews::ReviewStore::new(
+                    clients.dynamodb.clone(),
+                    settings.required("REVIEWS_TABLE")?,
+                ),
             ),
             deadlines: Queue::new(
                 clients.sqs.clone(),
@@ -317,6 +333,18 @@ impl ShareReward {
             }
             _ => false,
         };
+        // A signed-in friend's open completes the sharer's share task (once per friend a day).
+        let task_points = match &viewer {
+            Some(friend) if !own => {
+                self.tasks
+                    .share_opened(&share.sharer_id, friend, now_epoch_seconds())
+                    .await?
+            }
+            _ => None,
+        };
+        if let Some(points) = task_points {
+            self.task_completed(req, points);
+        }
         if counted {
             self.metrics.event(
                 telemetry::metrics::BusinessEvent::ShareOpened,
@@ -326,7 +354,13 @@ impl ShareReward {
                 },
             );
         }
-        tracing::info!(share_code = %code, counted, chance_given, "share opened");
+        tracing::info!(
+            share_code = %code,
+            counted,
+            chance_given,
+            task_done = task_points.is_some(),
+            "share opened"
+        );
         Ok(api::json(
             200,
             &json!({
@@ -416,11 +450,14 @@ impl ShareReward {
                 streak,
                 points,
                 balance,
-            } => Ok(api::json(
-                201,
-                &json!({"day": domain::social::shanghai_day(now).1, "streak": streak,
+            } => Ok({
+                self.task_completed(req, points);
+                api::json(
+                    201,
+                    &json!({"day": domain::social::shanghai_day(now).1, "streak": streak,
                         "points": points, "balance": balance}),
-            )),
+                )
+            }),
             CheckedIn::AlreadyToday => Err(ApiError::new(
                 409,
                 "already_checked_in",
@@ -631,6 +668,21 @@ impl ShareReward {
             .await?
         {
             store::lottery::Drawn::Won(record) => {
+                self.metrics.event(
+                    telemetry::metrics::BusinessEvent::LotteryDrawn,
+                    &telemetry::metrics::Facts {
+                        channel: Some(edge::channel::channel_of(req)),
+                        points_issued: match record.reward {
+                            domain::lottery::Reward::Points { points } => points,
+                            _ => 0,
+                        },
+                        points_spent: match record.chance {
+                            domain::lottery::Chance::Points { points } => points,
+                            _ => 0,
+                        },
+                        ..Default::default()
+                    },
+                );
                 tracing::info!(
                     lottery = %record.lottery_id,
                     prize = record.prize_id.as_str(),
@@ -640,6 +692,71 @@ impl ShareReward {
             }
             store::lottery::Drawn::Refused(refusal) => Err(refusal.into()),
         }
+    }
+}
+
+impl ShareReward {
+    /// A task completion (check-ins included) counted with the points it gave.
+    fn task_completed(&self, req: &ApiRequest, points: u64) {
+        self.metrics.event(
+            telemetry::metrics::BusinessEvent::TaskCompleted,
+            &telemetry::metrics::Facts {
+                channel: Some(edge::channel::channel_of(req)),
+                points_issued: points,
+                ..Default::default()
+            },
+        );
+    }
+
+    /// `GET /v1/tasks`: the tasks on today, with what the shopper did of each.
+    async fn today_tasks(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.sessions.require_user(req).await?;
+        let now = now_epoch_seconds();
+        let (tasks, balance) =
+            futures::join!(self.tasks.today(&user, now), self.points.balance(&user));
+        Ok(api::json(
+            200,
+            &json!({"tasks": tasks?, "balance": balance.map_err(SocialError::from)?}),
+        ))
+    }
+
+    /// `POST /v1/tasks/{id}/claim` (`{ticket}` for a product view): 201 with the points it
+    /// earned and the balance; 409 when it earns nothing (too early, twice, over the cap, not
+    /// done yet).
+    async fn claim_task(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let user = self.sessions.require_user(req).await?;
+        let body = optional_body(req)?;
+        let proof = match body.get("ticket") {
+            None | Some(Value::Null) => app::task_desk::Proof::Nothing,
+            Some(Value::String(ticket)) => app::task_desk::Proof::View(
+                self.cursors
+                    .open(&edge::cursor::view_ticket_scope(&user), ticket)
+                    .map_err(|_| {
+                        ApiError::invalid_field("ticket", "is not a view ticket given to you")
+                    })?,
+            ),
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    "ticket",
+                    "must be the viewTicket text",
+                ));
+            }
+        };
+        let now = now_epoch_seconds();
+        let points = self
+            .tasks
+            .claim(&user, req.path_param("id")?, proof, now)
+            .await?;
+        self.task_completed(req, points);
+        let balance = self
+            .points
+            .balance(&user)
+            .await
+            .map_err(SocialError::from)?;
+        Ok(api::json(
+            201,
+            &json!({"points": points, "balance": balance}),
+        ))
     }
 }
 
@@ -658,6 +775,8 @@ impl HttpFunction for ShareReward {
                 "GET /v1/bargains/{id}" => self.bargain(&req).await,
                 "GET /v1/lotteries/{id}" => self.lottery(&req).await,
                 "POST /v1/lotteries/{id}/draw" => self.draw(&req).await,
+                "GET /v1/tasks" => self.today_tasks(&req).await,
+                "POST /v1/tasks/{id}/claim" => self.claim_task(&req).await,
                 other => Err(ApiError::route_not_found(other)),
             }
         })

@@ -52,6 +52,10 @@ shopctl: set up the shop's promotions
   shopctl bargain end <skuId>
   shopctl invite policy --points <n> --daily-cap <n> [--coupon <templateId>|none]
   shopctl checkin policy --points <n> --streak-bonus <n> --streak-cap <days>
+  shopctl task set <check-in|view-product|share-opened|first-review|bind-phone>
+          [--title <text>] [--points <n>] [--daily-cap <n>] [--seconds <n>] --starts <time> --ends <time>
+          a points task (积分任务); --seconds for view-product, --daily-cap for the daily ones
+  shopctl task list
   shopctl funnel [--log <file>] [--since <2h|30m|7d> | --from <time> --to <time>]
           view -> quote -> order -> paid -> shipped -> delivered from the metric lines
           (default: .local/dev-metrics.jsonl, the last 24 hours)
@@ -136,6 +140,18 @@ impl From<PromotionError> for CliError {
             PromotionError::Invalid { field, problem } => {
                 CliError::invalid(option_of(field), problem)
             }
+        }
+    }
+}
+
+impl From<app::task_desk::TaskError> for CliError {
+    fn from(e: app::task_desk::TaskError) -> Self {
+        use app::task_desk::TaskError;
+        match e {
+            TaskError::Invalid(field) => CliError::invalid(option_of(&field.field), field.problem),
+            e @ TaskError::NoSuchTask => CliError::invalid("task", e),
+            TaskError::Store(err) => CliError::Store(err),
+            other => CliError::Failed(other.to_string()),
         }
     }
 }
@@ -242,6 +258,8 @@ pub struct Admin {
     pub promotions: app::promotion_desk::PromotionDesk,
     /// Only the orders table: for keeping the merchant's order list whole.
     pub orders: store::orders::OrderStore,
+    /// Points tasks, as the merchant API sets them (audited).
+    pub tasks: app::task_desk::TaskDesk,
 }
 
 /// The shop's tables, by what they hold.
@@ -274,6 +292,11 @@ impl Admin {
                 UserStore::new(client.clone(), tables.users),
                 store::audit::AuditLog::new(client.clone(), tables.audit),
             ),
+            tasks: app::task_desk::TaskDesk::new(
+                store::tasks::TaskStore::new(client.clone(), tables.marketing),
+                store::social::SocialStore::new(client.clone(), tables.marketing),
+            )
+            .with_audit(store::audit::AuditLog::new(client.clone(), tables.audit)),
             staff: app::staff::StaffDesk::new(
                 store::staff::StaffStore::new(client.clone(), tables.staff),
                 store::audit::AuditLog::new(client, tables.audit),
@@ -337,6 +360,8 @@ pub async fn run<S: AsRef<str>>(admin: &Admin, words: &[S], now: i64) -> Result<
         }
         ["invite", "policy", rest @ ..] => invite_policy(admin, Args::parse(rest)?, now).await,
         ["checkin", "policy", rest @ ..] => checkin_policy(admin, Args::parse(rest)?, now).await,
+        ["task", "set", rest @ ..] => task_set(admin, Args::parse(rest)?, now).await,
+        ["task", "list"] => task_list(admin).await,
         ["warehouse", "set", rest @ ..] => warehouse_set(admin, Args::parse(rest)?, now).await,
         ["warehouse", "list"] => warehouse_list(admin).await,
         ["shipments", "exceptions"] => shipment_exceptions(admin).await,
@@ -874,6 +899,77 @@ async fn checkin_policy(admin: &Admin, args: Args, now: i64) -> Result<String, C
     Ok(describe_rules(&rules))
 }
 
+async fn task_set(admin: &Admin, args: Args, now: i64) -> Result<String, CliError> {
+    args.only(&["title", "points", "daily-cap", "seconds", "starts", "ends"])?;
+    let kind = args.single_positional("task")?;
+    let number = |option: &str| {
+        args.optional(option)
+            .map(|raw| {
+                raw.parse::<i64>()
+                    .map_err(|_| CliError::invalid(option, "must be a whole number"))
+            })
+            .transpose()
+    };
+    // The draft takes RFC 3339, as the merchant API does; shopctl reads its friendlier times.
+    let moment = |option: &str| -> Result<Option<String>, CliError> {
+        time_option(&args, option, now)?
+            .map(|t| {
+                time::OffsetDateTime::from_unix_timestamp(t)
+                    .ok()
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .ok_or_else(|| CliError::invalid(option, "is out of range"))
+            })
+            .transpose()
+    };
+    let draft = domain::tasks::TaskDraft {
+        title: args.optional("title").map(str::to_string),
+        points: number("points")?,
+        daily_cap: number("daily-cap")?,
+        seconds: number("seconds")?,
+        starts_at: moment("starts")?,
+        ends_at: moment("ends")?,
+    };
+    let task = admin
+        .tasks
+        .configure(kind, &draft, &Actor::shopctl(), now)
+        .await?;
+    Ok(describe_task(&task))
+}
+
+async fn task_list(admin: &Admin) -> Result<String, CliError> {
+    let tasks = admin.tasks.tasks().await?;
+    if tasks.is_empty() {
+        return Ok("no points tasks set".into());
+    }
+    Ok(tasks
+        .iter()
+        .map(describe_task)
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+fn describe_task(task: &domain::tasks::Task) -> String {
+    let points = match task.kind {
+        domain::tasks::TaskKind::CheckIn => "points by the check-in policy".to_string(),
+        _ => format!("{} points", task.points),
+    };
+    let seconds = task
+        .seconds
+        .map(|s| format!(", after {s} s on the page"))
+        .unwrap_or_default();
+    format!(
+        "task {} ({}): {points}, {} a day{seconds}, {} to {}",
+        task.kind.as_str(),
+        task.title,
+        task.daily_cap,
+        domain::clock::china_day(task.starts_at),
+        domain::clock::china_day(task.ends_at),
+    )
+}
+
 /// The metric log `make dev` writes.
 pub const DEV_METRICS_LOG: &str = ".local/dev-metrics.jsonl";
 
@@ -929,6 +1025,9 @@ fn event_label(event: BusinessEvent) -> &'static str {
         BusinessEvent::Refunded => "refunded",
         BusinessEvent::ShareOpened => "share opened",
         BusinessEvent::InviteRewarded => "invite rewarded",
+        BusinessEvent::TaskCompleted => "task completed",
+        BusinessEvent::MallRedeemed => "mall redeemed",
+        BusinessEvent::LotteryDrawn => "lottery drawn",
     }
 }
 
@@ -959,6 +1058,15 @@ pub fn describe_funnel(funnel: &Funnel, from: i64, to: i64) -> String {
         Fen::new(funnel.refunded).yuan_text(),
         funnel.of(BusinessEvent::ShareOpened),
         funnel.of(BusinessEvent::InviteRewarded)
+    );
+    let _ = writeln!(
+        out,
+        "  points issued {}, spent {}; tasks completed {}; mall redemptions {}; lottery draws {}",
+        funnel.points_issued,
+        funnel.points_spent,
+        funnel.of(BusinessEvent::TaskCompleted),
+        funnel.of(BusinessEvent::MallRedeemed),
+        funnel.of(BusinessEvent::LotteryDrawn)
     );
     for (channel, counts) in &funnel.by_channel {
         let get = |e| counts.get(&e).copied().unwrap_or(0);

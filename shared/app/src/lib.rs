@@ -24,4 +24,5 @@ pub mod receipt;
 pub mod reports;
 pub mod reviews;
 pub mod staff;
+pub mod task_desk;
 pub mod wechat;

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use store::StoreError;
 use store::catalog::CatalogStore;
 use store::reports::{Counts, ReportStore, VISITORS, channel_series, shop_series};
-use telemetry::metrics::{BusinessEvent, CHANNELS, Funnel, SALES, UNITS_SOLD};
+use telemetry::metrics::{
+    BusinessEvent, CHANNELS, Funnel, POINTS_ISSUED, POINTS_SPENT, SALES, UNITS_SOLD,
+};
 
 /// China days, `from` to `to` inclusive, as `domain::clock::days_back` gives them.
 pub struct DayRange {
@@ -49,6 +51,13 @@ pub struct HourRow {
     pub paid_orders: u64,
     /// Paid, in fen.
     pub revenue: u64,
+    /// Points tasks completed (check-ins included), points-mall redemptions, lucky draws.
+    pub tasks_completed: u64,
+    pub mall_redemptions: u64,
+    pub lottery_draws: u64,
+    /// Points given to shoppers, and points they spent.
+    pub points_issued: u64,
+    pub points_spent: u64,
 }
 
 impl HourRow {
@@ -59,15 +68,22 @@ impl HourRow {
         self.orders += of(BusinessEvent::OrderCreated.metric());
         self.paid_orders += of(BusinessEvent::OrderPaid.metric());
         self.revenue += of("Revenue");
+        self.tasks_completed += of(BusinessEvent::TaskCompleted.metric());
+        self.mall_redemptions += of(BusinessEvent::MallRedeemed.metric());
+        self.lottery_draws += of(BusinessEvent::LotteryDrawn.metric());
+        self.points_issued += of(POINTS_ISSUED);
+        self.points_spent += of(POINTS_SPENT);
     }
 }
 
 /// The shop's hours, every hour of the range in order (quiet ones as zeros, so a chart has no
-/// gaps), and the same summed by hour of the day: the evening peak at a glance.
+/// gaps), the same summed by hour of the day (the evening peak at a glance), and by day (the
+/// points issued and spent a day among them; `hour` is then the day).
 #[derive(Debug, PartialEq)]
 pub struct HourlyReport {
     pub hours: Vec<HourRow>,
     pub by_hour_of_day: Vec<HourRow>,
+    pub by_day: Vec<HourRow>,
 }
 
 /// A product's range.
@@ -141,8 +157,13 @@ impl Reports {
             })
             .collect();
         let mut hours = Vec::with_capacity(range.days.len() * 24);
+        let mut by_day = Vec::with_capacity(range.days.len());
         // `days` run newest first.
         for day in range.days.iter().rev() {
+            let mut whole_day = HourRow {
+                hour: day.clone(),
+                ..HourRow::default()
+            };
             for (h, of_day) in by_hour_of_day.iter_mut().enumerate() {
                 let hour = format!("{day}T{h:02}");
                 let mut row = HourRow {
@@ -152,13 +173,16 @@ impl Reports {
                 if let Some(counts) = counted.get(&row.hour) {
                     row.add(counts);
                     of_day.add(counts);
+                    whole_day.add(counts);
                 }
                 hours.push(row);
             }
+            by_day.push(whole_day);
         }
         Ok(HourlyReport {
             hours,
             by_hour_of_day,
+            by_day,
         })
     }
 

@@ -31,3 +31,4 @@ pub mod search;
 pub mod shipping_info;
 pub mod social;
 pub mod staff;
+pub mod tasks;

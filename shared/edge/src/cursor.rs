@@ -100,6 +100,12 @@ impl CursorSealer {
     }
 }
 
+/// What a product view ticket is sealed for: the shopper it was given to, so no one else
+/// claims it.
+pub fn view_ticket_scope(user: &domain::ids::UserId) -> String {
+    format!("view-ticket:{user}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ use app::lottery_desk::LotteryDeskError;
 use app::order_desk::OrderDeskError;
 use app::points_mall::MallError;
 use app::promotion_desk::PromotionDeskError;
+use app::task_desk::TaskError;
 use domain::points_mall::RedeemRefusal;
 use domain::refund::RefundRefusal;
 use serde_json::json;
@@ -256,6 +257,25 @@ impl From<RedeemRefusal> for ApiError {
             )
             .with_detail("needed", serde_json::json!(needed))
             .with_detail("balance", serde_json::json!(balance)),
+        }
+    }
+}
+
+impl From<TaskError> for ApiError {
+    fn from(err: TaskError) -> Self {
+        let message = err.to_string();
+        match err {
+            TaskError::Invalid(field) => ApiError::invalid_field(field.field, field.problem),
+            TaskError::NoSuchTask => ApiError::new(404, "task_not_found", message),
+            TaskError::NotDone(what) => ApiError::new(409, "task_not_done", what),
+            TaskError::ViewTooEarly(wait) => ApiError::new(409, "view_too_short", message)
+                .with_detail("waitSeconds", serde_json::json!(wait)),
+            TaskError::ViewExpired => ApiError::new(409, "view_ticket_expired", message),
+            TaskError::AlreadyDone => ApiError::new(409, "task_already_done", message),
+            TaskError::CapReached => ApiError::new(409, "task_cap_reached", message),
+            TaskError::Automatic => ApiError::new(409, "task_counts_itself", message),
+            TaskError::Unaudited | TaskError::CannotCheck => ApiError::unexpected(&err),
+            TaskError::Store(e) => ApiError::unexpected(&e),
         }
     }
 }

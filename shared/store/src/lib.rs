@@ -29,6 +29,7 @@ pub mod shopping;
 mod signing;
 pub mod social;
 pub mod staff;
+pub mod tasks;
 pub mod topic;
 pub mod users;
 

@@ -1,7 +1,7 @@
 //! What the marketing table holds about one shopper, found for the export of their data and
 //! erased with their account (个人信息保护法).
 //!
-//! A shopper's own partitions (`POINTS#`, `MALL#SHOPPER#`, `WALLET#`, `CHECKIN#`,
+//! A shopper's own partitions (`POINTS#`, `TASKS#`, `MALL#SHOPPER#`, `WALLET#`, `CHECKIN#`,
 //! `INVITES#<userId>`) are read by
 //! key. Their records in other partitions carry `shopper = <userId>`, and the sparse
 //! `ByShopper` index (keys only) finds them without a scan: their share links
@@ -25,9 +25,10 @@ pub(crate) fn tag(item: &mut Item, user: &UserId) {
 }
 
 /// The partitions that belong to one shopper alone.
-fn own_partitions(user: &UserId) -> [String; 5] {
+fn own_partitions(user: &UserId) -> [String; 6] {
     [
         format!("POINTS#{user}"),
+        format!("TASKS#{user}"),
         format!("MALL#SHOPPER#{user}"),
         format!("WALLET#{user}"),
         format!("CHECKIN#{user}"),

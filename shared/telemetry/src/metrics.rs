@@ -38,10 +38,16 @@ pub enum BusinessEvent {
     Refunded,
     ShareOpened,
     InviteRewarded,
+    /// A points task (积分任务) completed and paid, the daily check-in included.
+    TaskCompleted,
+    /// A points-mall item redeemed (积分商城).
+    MallRedeemed,
+    /// A lucky draw (抽奖) drawn.
+    LotteryDrawn,
 }
 
 impl BusinessEvent {
-    pub const ALL: [BusinessEvent; 11] = [
+    pub const ALL: [BusinessEvent; 14] = [
         BusinessEvent::Visit,
         BusinessEvent::ProductViewed,
         BusinessEvent::CartAdd,
@@ -53,6 +59,9 @@ impl BusinessEvent {
         BusinessEvent::Refunded,
         BusinessEvent::ShareOpened,
         BusinessEvent::InviteRewarded,
+        BusinessEvent::TaskCompleted,
+        BusinessEvent::MallRedeemed,
+        BusinessEvent::LotteryDrawn,
     ];
 
     /// The metric's name in CloudWatch (and on the dashboard).
@@ -69,6 +78,9 @@ impl BusinessEvent {
             BusinessEvent::Refunded => "Refunded",
             BusinessEvent::ShareOpened => "ShareOpened",
             BusinessEvent::InviteRewarded => "InviteRewarded",
+            BusinessEvent::TaskCompleted => "TaskCompleted",
+            BusinessEvent::MallRedeemed => "MallRedeemed",
+            BusinessEvent::LotteryDrawn => "LotteryDrawn",
         }
     }
 
@@ -217,6 +229,9 @@ pub struct Facts<'a> {
     pub product: Option<&'a ProductId>,
     /// Who visited, so an hour counts each visitor once.
     pub visitor: Option<&'a str>,
+    /// Points the event gave the shopper, and points it took (a draw can do both).
+    pub points_issued: u64,
+    pub points_spent: u64,
 }
 
 /// The channels [`scene_channel`] and a share code sort arrivals into, and `direct`.
@@ -233,6 +248,10 @@ pub const CHANNELS: [&str; 9] = [
 ];
 
 pub use domain::report::Tallied;
+
+/// The points an event gave and took, riding along its line (the dashboard's points a day).
+pub const POINTS_ISSUED: &str = "PointsIssued";
+pub const POINTS_SPENT: &str = "PointsSpent";
 
 /// The metric a product's paid units are counted under, and its paid fen.
 pub const UNITS_SOLD: &str = "UnitsSold";
@@ -255,7 +274,7 @@ fn report_metric(name: &str) -> Option<&'static str> {
         .into_iter()
         .flat_map(|e| [Some(e.metric()), e.amount_metric()])
         .flatten()
-        .chain([UNITS_SOLD, SALES])
+        .chain([UNITS_SOLD, SALES, POINTS_ISSUED, POINTS_SPENT])
         .find(|known| *known == name)
 }
 
@@ -288,7 +307,8 @@ pub fn tallied_from_line(line: &str) -> Option<Tallied> {
         product: text("Product"),
         visitor: text("Visitor"),
         // A product's sales are counted on the product only: the order was counted once.
-        hourly: BusinessEvent::ALL.iter().any(|e| e.metric() == first),
+        hourly: BusinessEvent::ALL.iter().any(|e| e.metric() == first)
+            || [POINTS_ISSUED, POINTS_SPENT].contains(&first),
         counts,
     })
 }
@@ -324,6 +344,15 @@ impl Metrics {
         if let (Some(name), Some(amount)) = (event.amount_metric(), facts.amount) {
             metrics.push(json!({"Name": name, "Unit": "None"}));
             values.insert(name.into(), json!(amount.get()));
+        }
+        for (name, points) in [
+            (POINTS_ISSUED, facts.points_issued),
+            (POINTS_SPENT, facts.points_spent),
+        ] {
+            if points > 0 {
+                metrics.push(json!({"Name": name, "Unit": "None"}));
+                values.insert(name.into(), json!(points));
+            }
         }
         if let Some(product) = facts.product {
             values.insert("Product".into(), json!(product.as_str()));
@@ -362,6 +391,28 @@ impl Metrics {
             json!({"Name": SALES, "Unit": "None"}),
         ];
         report_line(timestamp_ms, vec![json!([])], metrics, values)
+    }
+
+    /// The line of points given (or taken) by no event of their own, such as a delivered
+    /// order's: counted in the shop's hours.
+    pub fn points_line(issued: u64, spent: u64, timestamp_ms: i64) -> String {
+        let mut values = Map::new();
+        values.insert("Channel".into(), json!("direct"));
+        let mut metrics = Vec::new();
+        for (name, points) in [(POINTS_ISSUED, issued), (POINTS_SPENT, spent)] {
+            if points > 0 {
+                metrics.push(json!({"Name": name, "Unit": "None"}));
+                values.insert(name.into(), json!(points));
+            }
+        }
+        report_line(timestamp_ms, vec![json!([])], metrics, values)
+    }
+
+    pub fn points(&self, issued: u64, spent: u64) {
+        if issued > 0 || spent > 0 {
+            self.sink
+                .write_line(&Self::points_line(issued, spent, now_ms()));
+        }
     }
 
     pub fn sold(&self, product: &ProductId, channel: Option<&str>, units: u64, paid: Fen) {
@@ -445,6 +496,9 @@ pub struct Funnel {
     /// Fen paid, and fen refunded, in the window.
     pub revenue: u64,
     pub refunded: u64,
+    /// Points given to shoppers, and points they spent, in the window.
+    pub points_issued: u64,
+    pub points_spent: u64,
 }
 
 /// The steps a shopper goes through, in order: each is shown as a share of the one before.
@@ -509,6 +563,10 @@ impl Funnel {
             self.revenue += n;
         } else if name == "RefundedAmount" {
             self.refunded += n;
+        } else if name == POINTS_ISSUED {
+            self.points_issued += n;
+        } else if name == POINTS_SPENT {
+            self.points_spent += n;
         }
     }
 
@@ -571,11 +629,22 @@ mod tests {
                 channel: Some("share"),
                 category: Some(&category),
                 amount: Some(Fen::new(12_800)),
+                points_issued: 10,
+                points_spent: 30,
                 ..Facts::default()
             };
             let line = Metrics::event_line(event, &facts, 1_795_536_000_000);
             let doc = assert_valid_emf(&line);
             assert_eq!(doc[event.metric()], 1);
+            assert_eq!(
+                (&doc["PointsIssued"], &doc["PointsSpent"]),
+                (&json!(10), &json!(30))
+            );
+            let read = tallied_from_line(&line).unwrap();
+            assert!(
+                read.counts.contains(&(POINTS_ISSUED, 10))
+                    && read.counts.contains(&(POINTS_SPENT, 30))
+            );
             assert_eq!(doc["Channel"], "share");
             let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
             for key in keys {

@@ -188,3 +188,63 @@ export function lotteryPrizesFrom(rows: PrizeRow[]): LotteryPrize[] | string {
   if (!prizes.some((p) => p.quantity === undefined)) return '至少一个奖品不限数量（如 谢谢参与），其他奖品抽完后按它发放'
   return prizes
 }
+
+/** What a points-mall item gives: a coupon into the wallet, or a SKU sent as an order. */
+export type MallReward = { kind: 'coupon'; template: string } | { kind: 'gift'; skuId: string }
+
+export interface MallItem {
+  id: string
+  title: string
+  reward: MallReward
+  points: number
+  /** The cash top-up in fen (积分 + 钱), 0 for points alone. */
+  cash: number
+  stock: number
+  perShopperLimit: number
+  startsAt: number
+  endsAt: number
+}
+
+export interface Redemption {
+  id: string
+  itemId: string
+  title: string
+  shopperId: string
+  at: number
+  points: number
+  cash: number
+  reward: MallReward
+  couponId?: string
+  orderId?: string
+}
+
+export type TaskKind = 'check-in' | 'view-product' | 'share-opened' | 'first-review' | 'bind-phone'
+
+export interface PointsTask {
+  kind: TaskKind
+  title: string
+  points: number
+  dailyCap: number
+  seconds?: number
+  startsAt: number
+  endsAt: number
+}
+
+/** Which of a task's numbers the merchant sets: the check-in's points follow its policy, the
+ * once-only tasks complete once, and only a product view lasts seconds. */
+export function taskFields(kind: TaskKind): { points: boolean; dailyCap: boolean; seconds: boolean } {
+  return {
+    points: kind !== 'check-in',
+    dailyCap: kind === 'view-product' || kind === 'share-opened',
+    seconds: kind === 'view-product',
+  }
+}
+
+/** 5 积分 · 每天 3 次 · 浏览 15 秒 */
+export function taskText(task: PointsTask): string {
+  const fields = taskFields(task.kind)
+  const parts = [fields.points ? `${task.points} 积分` : '积分按签到规则']
+  parts.push(task.kind === 'first-review' || task.kind === 'bind-phone' ? '每人一次' : `每天 ${task.dailyCap} 次`)
+  if (task.seconds) parts.push(`浏览 ${task.seconds} 秒`)
+  return parts.join(' · ')
+}

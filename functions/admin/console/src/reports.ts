@@ -25,6 +25,11 @@ export interface Funnel {
   revenue: number
   refunds?: number
   refunded?: number
+  tasksCompleted?: number
+  mallRedemptions?: number
+  lotteryDraws?: number
+  pointsIssued?: number
+  pointsSpent?: number
 }
 
 export interface Hour {
@@ -34,6 +39,11 @@ export interface Hour {
   orders: number
   paidOrders: number
   revenue: number
+  tasksCompleted: number
+  mallRedemptions: number
+  lotteryDraws: number
+  pointsIssued: number
+  pointsSpent: number
 }
 
 export interface Hourly {
@@ -41,6 +51,8 @@ export interface Hourly {
   to: string
   hours: Hour[]
   byHourOfDay: Hour[]
+  /** The range day by day (`hour` is then the day). */
+  byDay: Hour[]
 }
 
 export interface TopProduct {

@@ -8,6 +8,8 @@ import {
   type PrizeRow,
   pointsPerYuan,
   scopeText,
+  taskFields,
+  taskText,
   tiersText,
 } from '../src/promotions'
 
@@ -78,5 +80,27 @@ describe('a lucky draw as the merchant sets it up', () => {
     expect(chanceText('free')).toBe('免费')
     expect(chanceText('friend')).toBe('好友助力')
     expect(chanceText({ points: { points: 50 } })).toBe('50 积分')
+  })
+})
+
+describe('points tasks as the merchant sets and reads them', () => {
+  it('asks only for the numbers a task has', () => {
+    expect(taskFields('check-in')).toEqual({ points: false, dailyCap: false, seconds: false })
+    expect(taskFields('view-product')).toEqual({ points: true, dailyCap: true, seconds: true })
+    expect(taskFields('share-opened')).toEqual({ points: true, dailyCap: true, seconds: false })
+    expect(taskFields('bind-phone')).toEqual({ points: true, dailyCap: false, seconds: false })
+  })
+
+  it('says what a task gives and how often', () => {
+    const window = { startsAt: 0, endsAt: 1 }
+    expect(taskText({ kind: 'view-product', title: '浏览商品', points: 5, dailyCap: 3, seconds: 15, ...window })).toBe(
+      '5 积分 · 每天 3 次 · 浏览 15 秒',
+    )
+    expect(taskText({ kind: 'first-review', title: '首次晒单评价', points: 50, dailyCap: 1, ...window })).toBe(
+      '50 积分 · 每人一次',
+    )
+    expect(taskText({ kind: 'check-in', title: '每日签到', points: 0, dailyCap: 1, ...window })).toBe(
+      '积分按签到规则 · 每天 1 次',
+    )
   })
 })

@@ -219,6 +219,22 @@ async fn staff_for_samples(shop: &TestShop) -> SampleStaff {
         )
         .await;
     assert_eq!(mall.status, 201, "{}", mall.text);
+    // The points tasks the shoppers' samples list and claim (binding a phone, once).
+    for (task, body) in [
+        ("bind-phone", json!({"points": 20})),
+        (
+            "view-product",
+            json!({"points": 5, "dailyCap": 3, "seconds": 15}),
+        ),
+    ] {
+        let mut body = body;
+        body["startsAt"] = json!("2026-01-01T00:00:00+08:00");
+        body["endsAt"] = json!("2036-01-01T00:00:00+08:00");
+        let set = shop
+            .post_as(&owner_token, &format!("/admin/v1/tasks/{task}"), &body)
+            .await;
+        assert_eq!(set.status, 200, "{}", set.text);
+    }
     SampleStaff {
         // Longest first: some placeholders begin with others.
         fills: vec![
@@ -358,6 +374,16 @@ async fn every_sample_event_succeeds_through_its_handler() {
     }
     // Deleting an account needs one with nothing on its way.
     let (leaving, _) = shop.login("events-leaving.1").await;
+    // The bind-phone task's claim needs a shopper whose phone is bound.
+    let (phone_bound, _) = shop.login("events-phone.1").await;
+    let bound = shop
+        .post_as(
+            &phone_bound,
+            "/v1/auth/phone",
+            &json!({"code": "phone-13912345678"}),
+        )
+        .await;
+    assert_eq!(bound.status, 200, "{}", bound.text);
     // The shopper confirms the shipped order's receipt in WeChat's component (the
     // confirm-receipt sample then finds WeChat's confirmation).
     let tracked_payment = shop
@@ -416,6 +442,10 @@ async fn every_sample_event_succeeds_through_its_handler() {
                 .replace(
                     "REPLACE_WITH_A_TOKEN_OF_A_SHOPPER_WITH_NO_ORDER_IN_FLIGHT",
                     &leaving,
+                )
+                .replace(
+                    "REPLACE_WITH_A_TOKEN_OF_A_SHOPPER_WITH_A_BOUND_PHONE",
+                    &phone_bound,
                 )
                 .replace("REPLACE_WITH_AN_UNPAID_ORDER_ID", &to_expire)
                 .replace("REPLACE_WITH_AN_UNPAID_ORDER_TO_CANCEL", &to_cancel)

@@ -137,8 +137,8 @@ async fn a_scripted_purchase_run_is_counted_step_by_step_with_its_channels() {
     );
     assert_eq!(
         BusinessEvent::ALL.map(|e| counted.of(e)),
-        [3, 3, 2, 2, 2, 2, 1, 1, 1, 0, 0],
-        "visits, viewed, cart, quote, created, paid, shipped, delivered, refunded, shares, invites"
+        [3, 3, 2, 2, 2, 2, 1, 1, 1, 0, 0, 0, 0, 0],
+        "visits, viewed, cart, quote, created, paid, shipped, delivered, refunded, shares, invites, tasks, redemptions, draws"
     );
     assert_eq!(counted.revenue, total + direct_total);
     assert_eq!(counted.refunded, direct_total);

@@ -359,13 +359,13 @@ async fn a_shoppers_draws_are_in_their_data_export_and_go_with_their_account() {
 #[tokio::test]
 async fn a_draw_set_up_by_the_owner_is_drawn_by_shoppers_and_audited_by_the_merchant() {
     // given the owner setting up a draw of 100 points (2 of them) or a thank-you, one free
-    // draw a day and more at 30 points
+    // draw a day and more at 300 points (more than a win gives, so a second draw never pays)
     let shop = TestShop::with_settings(Default::default()).await;
     let (owner, _, _) = crate::admin::owner(&shop, "lottery-owner").await;
     let body = json!({
         "id": "d12-wheel", "title": "双十二大转盘",
         "startsAt": "2026-01-01T00:00:00+08:00", "endsAt": "2036-01-01T00:00:00+08:00",
-        "dailyLimit": 2, "chances": {"freePerDay": 1, "pointsPerDraw": 30},
+        "dailyLimit": 2, "chances": {"freePerDay": 1, "pointsPerDraw": 300},
         "prizes": [
             {"id": "hundred", "name": "100积分", "reward": {"kind": "points", "points": 100}, "quantity": 2, "weight": 1},
             {"id": "thanks", "name": "谢谢参与", "reward": {"kind": "nothing"}, "weight": 3}

@@ -31,5 +31,6 @@ mod staff_catalog;
 mod staff_orders;
 mod staff_promotions;
 mod support;
+mod tasks;
 mod template_shape;
 mod wechat_push;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use store::reviews::{ReviewKey, ReviewStore};
 
 /// A shopper `name` with a delivered order of `skus`: (token, order id).
-async fn delivered(shop: &TestShop, name: &str, skus: &[&str]) -> (String, String) {
+pub(crate) async fn delivered(shop: &TestShop, name: &str, skus: &[&str]) -> (String, String) {
     let (token, _) = shop.login(&format!("{name}.1")).await;
     let items: Vec<Value> = skus
         .iter()
@@ -32,7 +32,7 @@ async fn delivered(shop: &TestShop, name: &str, skus: &[&str]) -> (String, Strin
 }
 
 /// A photo uploaded the way the mini-program does it: its key.
-async fn photo(shop: &TestShop, token: &str, bytes: &[u8]) -> String {
+pub(crate) async fn photo(shop: &TestShop, token: &str, bytes: &[u8]) -> String {
     let form = shop
         .post_as(
             token,
@@ -55,7 +55,7 @@ async fn photo(shop: &TestShop, token: &str, bytes: &[u8]) -> String {
     key
 }
 
-async fn review(shop: &TestShop, token: &str, order: &str, body: &Value) -> Answer {
+pub(crate) async fn review(shop: &TestShop, token: &str, order: &str, body: &Value) -> Answer {
     shop.post_as(token, &format!("/v1/orders/{order}/reviews"), body)
         .await
 }
