@@ -432,6 +432,7 @@ impl Admin {
             store::lottery::LotteryStore::new(clients.dynamodb.clone(), &marketing_table),
             store::marketing::MarketingStore::new(clients.dynamodb.clone(), &marketing_table),
             store::points::PointsLedger::new(clients.dynamodb.clone(), &marketing_table),
+            catalog.clone(),
         )
         .with_audit(audit.clone());
         let mall = app::points_mall::PointsMall::new(

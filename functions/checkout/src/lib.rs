@@ -80,6 +80,8 @@ pub struct Checkout {
     order_desk: app::order_desk::OrderDesk,
     /// The points mall: coupons into the wallet, gifts as orders of their own.
     mall: app::points_mall::PointsMall,
+    /// Lucky draws' gift prizes, sent as orders once their winners give an address.
+    lotteries: app::lottery_desk::LotteryDesk,
     payment_seconds: i64,
 }
 
@@ -379,6 +381,12 @@ impl Checkout {
             clients.metrics("checkout"),
         )?
         .with_personal_data(personal.clone());
+        let gifts = app::points_mall::GiftOrders {
+            orders: payments.orders.clone(),
+            fulfillment: payments.fulfillment.clone(),
+            deadlines: payments.deadlines.clone(),
+            payment_seconds: payment_minutes * 60,
+        };
         Ok(Self {
             metrics: clients.metrics("checkout"),
             cart: CartReader::new(
@@ -442,14 +450,16 @@ impl Checkout {
                 store::points_mall::MallStore::new(dynamodb.clone(), &marketing_table),
                 MarketingStore::new(dynamodb.clone(), &marketing_table),
                 store::points::PointsLedger::new(dynamodb.clone(), &marketing_table),
+                store::catalog::CatalogStore::new(dynamodb.clone(), &catalog_table),
+            )
+            .with_gift_orders(gifts.clone()),
+            lotteries: app::lottery_desk::LotteryDesk::new(
+                store::lottery::LotteryStore::new(dynamodb.clone(), &marketing_table),
+                MarketingStore::new(dynamodb.clone(), &marketing_table),
+                store::points::PointsLedger::new(dynamodb.clone(), &marketing_table),
                 store::catalog::CatalogStore::new(dynamodb, &catalog_table),
             )
-            .with_gift_orders(app::points_mall::GiftOrders {
-                orders: payments.orders.clone(),
-                fulfillment: payments.fulfillment.clone(),
-                deadlines: payments.deadlines.clone(),
-                payment_seconds: payment_minutes * 60,
-            }),
+            .with_gift_orders(gifts),
             payments,
             payment_seconds: payment_minutes * 60,
         })
@@ -1191,6 +1201,9 @@ impl HttpFunction for Checkout {
                 "DELETE /v1/cart/items/{skuId}" => self.remove_from_cart(&req).await,
                 "GET /v1/points-mall" => self.points_mall(&req).await,
                 "GET /v1/points-mall/redemptions" => self.my_redemptions(&req).await,
+                "POST /v1/lotteries/{id}/draws/{drawId}/claim" => {
+                    self.claim_lottery_gift(&req).await
+                }
                 "POST /v1/points-mall/{id}/redeem" => self.redeem(&req).await,
                 other => Err(ApiError::route_not_found(other)),
             }

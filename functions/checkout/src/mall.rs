@@ -69,6 +69,41 @@ impl Checkout {
         ))
     }
 
+    /// `POST /v1/lotteries/{id}/draws/{drawId}/claim {address | addressId}`: the winner of a
+    /// gift prize says where it goes; 201 with the draw and its order (paid, on its way to
+    /// fulfillment), 200 with the same for a claim made before.
+    pub(crate) async fn claim_lottery_gift(
+        &self,
+        req: &ApiRequest,
+    ) -> Result<ApiResponse, ApiError> {
+        let user = self.sessions.require_user(req).await?;
+        let body: Value = req.json_body_or_default()?;
+        let delivery = self.delivery(&user, &body).await?;
+        let sent = self
+            .lotteries
+            .claim_gift(
+                req.path_param("id")?,
+                req.path_param("drawId")?,
+                &user,
+                delivery,
+                now_epoch_seconds(),
+            )
+            .await?;
+        tracing::info!(
+            draw_id = sent.draw.id.as_str(),
+            order_id = %sent.order.id,
+            repeated = sent.repeated,
+            "lucky draw gift claimed"
+        );
+        Ok(api::json(
+            if sent.repeated { 200 } else { 201 },
+            &json!({
+                "draw": sent.draw,
+                "order": OrderAnswer { order: &sent.order, payment: None },
+            }),
+        ))
+    }
+
     /// Where a gift goes, and the shopper's WeChat account that pays a top-up; `None` when the
     /// body names no address (a coupon needs none; a gift is refused without one).
     async fn delivery(&self, user: &UserId, body: &Value) -> Result<Option<Delivery>, ApiError> {

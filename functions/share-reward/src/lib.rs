@@ -175,7 +175,8 @@ impl ShareReward {
             lotteries: app::lottery_desk::LotteryDesk::new(
                 store::lottery::LotteryStore::new(dynamodb.clone(), &marketing),
                 MarketingStore::new(dynamodb.clone(), &marketing),
-                PointsLedger::new(dynamodb, &marketing),
+                PointsLedger::new(dynamodb.clone(), &marketing),
+                CatalogStore::new(dynamodb, &catalog),
             ),
             tasks: app::task_desk::TaskDesk::new(
                 store::tasks::TaskStore::new(clients.dynamodb.clone(), &marketing),

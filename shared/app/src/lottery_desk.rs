@@ -3,18 +3,23 @@
 //! templates its prizes name must exist; a draw uses a CSPRNG (ChaCha12 seeded by the OS) and is
 //! taken in one conditional transaction by the store.
 
+use crate::points_mall::{Delivery, Gift, GiftOrders, gift_image, gift_order};
 use crate::staff::Actor;
 use domain::field::FieldError;
 use domain::ids::UserId;
 use domain::lottery::{ChancesLeft, Lottery, LotteryDraft, LotteryId, Reward};
+use domain::order::Order;
 use rand::SeedableRng;
 use serde::Serialize;
 use serde_json::json;
 use store::StoreError;
 use store::audit::{AuditLog, Committed};
+use store::catalog::CatalogStore;
 use store::lottery::{DrawRecord, Drawn, LotteryStore};
 use store::marketing::MarketingStore;
+use store::orders::Created;
 use store::points::PointsLedger;
+use store::queue::{FulfillmentMessage, QueueError};
 
 /// The draws a shopper sees of their own.
 pub const MY_DRAWS: usize = 20;
@@ -30,8 +35,22 @@ pub enum LotteryDeskError {
     /// Set up without an audit log (a shoppers' function): staff changes go through the admin.
     #[error("this lottery desk keeps no audit log, so it changes no draw")]
     Unaudited,
+    #[error("no such draw of yours")]
+    NoSuchDraw,
+    #[error("this draw won no gift to send")]
+    NotAGift,
+    #[error("a gift ships: give an address")]
+    AddressNeeded,
+    #[error("the gift is out of stock; the shop will contact you")]
+    GiftOutOfStock,
+    /// A shoppers' function without the order store (the share-reward function draws; the
+    /// checkout function sends gifts).
+    #[error("this lottery desk sends no gifts")]
+    NoGiftOrders,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 impl From<FieldError> for LotteryDeskError {
@@ -59,16 +78,41 @@ pub struct LotteryDesk {
     points: PointsLedger,
     /// Staff changes are audited; a shoppers' function has no audit log to write.
     audit: Option<AuditLog>,
+    /// The SKUs gift prizes are.
+    catalog: CatalogStore,
+    /// Where gift prizes become orders.
+    gifts: Option<GiftOrders>,
+}
+
+/// A gift prize's order, and whether an earlier claim had made it.
+#[derive(Debug)]
+pub struct GiftSent {
+    pub draw: DrawRecord,
+    pub order: Order,
+    pub repeated: bool,
 }
 
 impl LotteryDesk {
-    pub fn new(lotteries: LotteryStore, marketing: MarketingStore, points: PointsLedger) -> Self {
+    pub fn new(
+        lotteries: LotteryStore,
+        marketing: MarketingStore,
+        points: PointsLedger,
+        catalog: CatalogStore,
+    ) -> Self {
         Self {
             lotteries,
             marketing,
             points,
+            catalog,
             audit: None,
+            gifts: None,
         }
+    }
+
+    /// The desk that sends gift prizes as orders.
+    pub fn with_gift_orders(mut self, gifts: GiftOrders) -> Self {
+        self.gifts = Some(gifts);
+        self
     }
 
     /// The staff's desk: what it changes is audited.
@@ -91,14 +135,21 @@ impl LotteryDesk {
         let lottery = draft.parse(id)?;
         let templates = self.marketing.templates().await?;
         for (i, prize) in lottery.prizes.iter().enumerate() {
-            if let Reward::Coupon { template } = &prize.reward
-                && !templates.iter().any(|t| t.id.as_str() == template)
-            {
-                return Err(FieldError::new(
-                    format!("prizes[{i}].reward.template"),
-                    "names no coupon template of the shop",
-                )
-                .into());
+            let missing = match &prize.reward {
+                Reward::Coupon { template } => {
+                    (!templates.iter().any(|t| t.id.as_str() == template))
+                        .then_some(("reward.template", "names no coupon template of the shop"))
+                }
+                Reward::Gift { sku_id } => self
+                    .catalog
+                    .sku(sku_id)
+                    .await?
+                    .is_none()
+                    .then_some(("reward.skuId", "names no SKU of the catalog")),
+                Reward::Points { .. } | Reward::Nothing => None,
+            };
+            if let Some((field, problem)) = missing {
+                return Err(FieldError::new(format!("prizes[{i}].{field}"), problem).into());
             }
         }
         let audit = self.audit.as_ref().ok_or(LotteryDeskError::Unaudited)?;
@@ -191,6 +242,121 @@ impl LotteryDesk {
             .lotteries
             .draw(&lottery, user, &templates, now, &mut rng)
             .await?)
+    }
+
+    /// The winner of a gift prize says where it goes: one order of the prize's SKU at no cost,
+    /// created paid and shipped like any other. Once per draw: a second claim finds the first
+    /// order.
+    pub async fn claim_gift(
+        &self,
+        id: &str,
+        draw_id: &str,
+        user: &UserId,
+        delivery: Option<Delivery>,
+        now: i64,
+    ) -> Result<GiftSent, LotteryDeskError> {
+        let gifts = self.gifts.as_ref().ok_or(LotteryDeskError::NoGiftOrders)?;
+        let catalog = &self.catalog;
+        let lottery = self.lottery(id).await?;
+        let draw = self
+            .lotteries
+            .draw_of(&lottery.id, user, draw_id)
+            .await?
+            .ok_or(LotteryDeskError::NoSuchDraw)?;
+        let Reward::Gift { sku_id } = &draw.reward else {
+            return Err(LotteryDeskError::NotAGift);
+        };
+        let key = format!("lottery-gift:{}", draw.id);
+        if let Some(order_id) = &draw.order_id {
+            return self.sent_before(gifts, draw.clone(), order_id).await;
+        }
+        let delivery = delivery.ok_or(LotteryDeskError::AddressNeeded)?;
+        let sku = catalog
+            .sku(sku_id)
+            .await?
+            .ok_or(LotteryDeskError::GiftOutOfStock)?;
+        let order = gift_order(Gift {
+            user,
+            sku: &sku,
+            image: gift_image(catalog, &sku).await?,
+            title: &format!("{}：{}", lottery.title, draw.prize_name),
+            cash: domain::money::Fen::ZERO,
+            points: 0,
+            mall_item: None,
+            channel: "lottery",
+            reason: format!("抽奖奖品：{}", draw.prize_name),
+            address: delivery.address,
+            now,
+            pay_deadline: now + gifts.payment_seconds,
+        });
+        let writes = self.lotteries.gift_sent_writes(&draw, &order.id)?;
+        match gifts
+            .orders
+            .create(&order, &delivery.payer, &key, &key, &[], writes)
+            .await?
+        {
+            Created::Created => {}
+            Created::KeyTaken { order_id, .. } => {
+                return self.sent_before(gifts, draw, &order_id).await;
+            }
+            Created::OutOfStock(_) => return Err(LotteryDeskError::GiftOutOfStock),
+            // The draw's record took an order meanwhile: a racing claim made it.
+            Created::OfferTaken => {
+                let raced = self
+                    .lotteries
+                    .draw_of(&lottery.id, user, draw_id)
+                    .await?
+                    .ok_or(LotteryDeskError::NoSuchDraw)?;
+                let order_id = raced.order_id.clone().ok_or(LotteryDeskError::NoSuchDraw)?;
+                return self.sent_before(gifts, raced, &order_id).await;
+            }
+            Created::PointsShort | Created::CouponTaken => {
+                return Err(StoreError::Corrupt {
+                    key,
+                    problem: "a gift order took no points and no coupon".into(),
+                }
+                .into());
+            }
+        }
+        gifts
+            .fulfillment
+            .send(&FulfillmentMessage::order_paid(&order.id, ""), 0)
+            .await?;
+        let mut draw = draw;
+        draw.order_id = Some(order.id.clone());
+        Ok(GiftSent {
+            draw,
+            order,
+            repeated: false,
+        })
+    }
+
+    /// A gift claimed before: its order, sent to fulfillment again in case the first claim
+    /// stopped before it did (fulfillment ships an order once).
+    async fn sent_before(
+        &self,
+        gifts: &GiftOrders,
+        mut draw: DrawRecord,
+        order_id: &domain::ids::OrderId,
+    ) -> Result<GiftSent, LotteryDeskError> {
+        let order = gifts
+            .orders
+            .get(order_id)
+            .await?
+            .ok_or(LotteryDeskError::NoSuchDraw)?
+            .order;
+        if order.status == domain::order::OrderStatus::Paid {
+            gifts
+                .fulfillment
+                .send(&FulfillmentMessage::order_paid(&order.id, ""), 0)
+                .await?;
+        }
+        draw.order_id = Some(order.id.clone());
+        Ok(GiftSent {
+            draw,
+            order,
+            repeated: true,
+        })
     }
 
     /// Every draw of the lottery, oldest first, for the merchant to audit.

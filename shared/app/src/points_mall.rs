@@ -99,6 +99,96 @@ pub struct GiftOrders {
     pub payment_seconds: i64,
 }
 
+/// One unit of a SKU sent to a shopper: a points-mall gift or a lucky draw's prize.
+pub(crate) struct Gift<'a> {
+    pub user: &'a UserId,
+    pub sku: &'a domain::catalog::Sku,
+    pub image: Option<String>,
+    pub title: &'a str,
+    /// The cash top-up: zero makes the order paid at once.
+    pub cash: Fen,
+    pub points: u64,
+    pub mall_item: Option<MallItemId>,
+    pub channel: &'static str,
+    /// Why the order exists, in its history.
+    pub reason: String,
+    pub address: Address,
+    pub now: i64,
+    pub pay_deadline: i64,
+}
+
+/// The order a gift ships with: created paid when it costs no cash, else awaiting payment.
+pub(crate) fn gift_order(gift: Gift<'_>) -> Order {
+    let free = gift.cash == Fen::ZERO;
+    let status = if free {
+        OrderStatus::Paid
+    } else {
+        OrderStatus::PendingPayment
+    };
+    Order {
+        id: OrderId::generate(gift.now),
+        user_id: gift.user.clone(),
+        status,
+        lines: vec![OrderLine {
+            sku_id: gift.sku.id.clone(),
+            product_id: gift.sku.product_id.clone(),
+            title: gift.title.to_string(),
+            specs: gift.sku.specs.clone(),
+            image: gift.image,
+            unit_price: gift.cash,
+            quantity: Quantity::new(1).expect("one is a quantity"),
+            flash_quantity: 0,
+            flash_price: None,
+            line_total: gift.cash,
+        }],
+        subtotal: gift.cash,
+        discounts: Vec::new(),
+        shipping: Fen::ZERO,
+        total: gift.cash,
+        coupon_id: None,
+        points_used: gift.points,
+        group_id: None,
+        group_leader: false,
+        bargain_id: None,
+        mall_item: gift.mall_item,
+        provider: domain::payment::Provider::Wechat,
+        channel: Some(gift.channel.into()),
+        invited_by: None,
+        address: gift.address,
+        created_at: gift.now,
+        pay_deadline: gift.pay_deadline,
+        paid_at: free.then(|| domain::clock::rfc3339(gift.now)),
+        transaction_id: None,
+        shipment: None,
+        delivered_at: None,
+        confirmed_received_at: None,
+        settled_at: None,
+        estimated_settlement_at: None,
+        shipping_upload: None,
+        return_shipment: None,
+        refunded_skus: Vec::new(),
+        refunded_amount: Fen::ZERO,
+        refund_count: 0,
+        from_cart: false,
+        history: vec![StatusChange {
+            status,
+            at: gift.now,
+            reason: Some(gift.reason),
+        }],
+    }
+}
+
+/// The product image a gift's order line shows.
+pub(crate) async fn gift_image(
+    catalog: &CatalogStore,
+    sku: &domain::catalog::Sku,
+) -> Result<Option<String>, StoreError> {
+    Ok(catalog
+        .product(&sku.product_id)
+        .await?
+        .and_then(|(p, _)| p.images.first().cloned()))
+}
+
 pub struct PointsMall {
     mall: MallStore,
     marketing: MarketingStore,
@@ -329,68 +419,22 @@ impl PointsMall {
             .sku(sku_id)
             .await?
             .ok_or(MallError::Refused(RedeemRefusal::SoldOut))?;
-        let image = self
-            .catalog
-            .product(&sku.product_id)
-            .await?
-            .and_then(|(p, _)| p.images.first().cloned());
+        let image = gift_image(&self.catalog, &sku).await?;
         let free = item.cash == Fen::ZERO;
-        let status = if free {
-            OrderStatus::Paid
-        } else {
-            OrderStatus::PendingPayment
-        };
-        let order = Order {
-            id: OrderId::generate(now),
-            user_id: record.shopper.clone(),
-            status,
-            lines: vec![OrderLine {
-                sku_id: sku.id.clone(),
-                product_id: sku.product_id.clone(),
-                title: item.title.clone(),
-                specs: sku.specs.clone(),
-                image,
-                unit_price: item.cash,
-                quantity: Quantity::new(1).expect("one is a quantity"),
-                flash_quantity: 0,
-                flash_price: None,
-                line_total: item.cash,
-            }],
-            subtotal: item.cash,
-            discounts: Vec::new(),
-            shipping: Fen::ZERO,
-            total: item.cash,
-            coupon_id: None,
-            points_used: item.points,
-            group_id: None,
-            group_leader: false,
-            bargain_id: None,
+        let order = gift_order(Gift {
+            user: &record.shopper,
+            sku: &sku,
+            image,
+            title: &item.title,
+            cash: item.cash,
+            points: item.points,
             mall_item: Some(item.id.clone()),
-            provider: domain::payment::Provider::Wechat,
-            channel: Some("points_mall".into()),
-            invited_by: None,
+            channel: "points_mall",
+            reason: format!("积分兑换：{} 积分", item.points),
             address: delivery.address,
-            created_at: now,
+            now,
             pay_deadline: now + gifts.payment_seconds,
-            paid_at: free.then(|| domain::clock::rfc3339(now)),
-            transaction_id: None,
-            shipment: None,
-            delivered_at: None,
-            confirmed_received_at: None,
-            settled_at: None,
-            estimated_settlement_at: None,
-            shipping_upload: None,
-            return_shipment: None,
-            refunded_skus: Vec::new(),
-            refunded_amount: Fen::ZERO,
-            refund_count: 0,
-            from_cart: false,
-            history: vec![StatusChange {
-                status,
-                at: now,
-                reason: Some(format!("积分兑换：{} 积分", item.points)),
-            }],
-        };
+        });
         record.order_id = Some(order.id.clone());
         let request_hash = format!("mall:{}", item.id);
         if !free {

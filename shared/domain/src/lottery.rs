@@ -331,14 +331,6 @@ impl LotteryDraft {
                         "must name a coupon template",
                     ));
                 }
-                // A gift ships as an order to an address the winner gives; that comes with
-                // the points mall's redemptions, which ship the same way.
-                Reward::Gift { .. } => {
-                    return Err(FieldError::new(
-                        field("reward"),
-                        "gift prizes are not offered yet: give points, a coupon or nothing",
-                    ));
-                }
                 _ => {}
             }
             let quantity = match draft.quantity {
@@ -599,13 +591,16 @@ mod tests {
             refused(&|d| d.prizes.as_mut().unwrap()[2].weight = Some(0)),
             "prizes[2].weight"
         );
+        // a gift is counted: the shop sends each one
         assert_eq!(
             refused(&|d| {
-                d.prizes.as_mut().unwrap()[0].reward = Some(Reward::Gift {
+                let prize = &mut d.prizes.as_mut().unwrap()[2];
+                prize.reward = Some(Reward::Gift {
                     sku_id: SkuId::parse("longjing-1").unwrap(),
-                })
+                });
+                prize.quantity = None;
             }),
-            "prizes[0].reward"
+            "prizes[2].quantity"
         );
         // without a prize of no quantity, a draw could run out of prizes to give
         assert_eq!(

@@ -197,8 +197,17 @@ impl From<LotteryDeskError> for ApiError {
             LotteryDeskError::NoSuchLottery => {
                 ApiError::new(404, "lottery_not_found", err.to_string())
             }
-            LotteryDeskError::Unaudited => ApiError::unexpected(&err),
+            LotteryDeskError::NoSuchDraw => ApiError::new(404, "draw_not_found", err.to_string()),
+            LotteryDeskError::NotAGift => ApiError::new(409, "not_a_gift", err.to_string()),
+            LotteryDeskError::AddressNeeded => ApiError::invalid_field("address", err.to_string()),
+            LotteryDeskError::GiftOutOfStock => {
+                ApiError::new(409, "gift_out_of_stock", err.to_string())
+            }
+            LotteryDeskError::Unaudited | LotteryDeskError::NoGiftOrders => {
+                ApiError::unexpected(&err)
+            }
             LotteryDeskError::Store(e) => ApiError::unexpected(&e),
+            LotteryDeskError::Queue(e) => ApiError::unexpected(&e),
         }
     }
 }

@@ -44,11 +44,14 @@ pub struct DrawRecord {
     /// The wallet coupon a coupon prize became.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon_id: Option<String>,
+    /// The order a gift prize ships with, once the winner gave an address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<domain::ids::OrderId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Drawn {
-    Won(DrawRecord),
+    Won(Box<DrawRecord>),
     Refused(DrawRefusal),
 }
 
@@ -294,13 +297,14 @@ impl LotteryStore {
                     prize_name: lottery.prizes[prize].name.clone(),
                     reward: lottery.prizes[prize].reward.clone(),
                     coupon_id: None,
+                    order_id: None,
                 };
                 let (writes, record, at) =
                     self.draw_writes(lottery, record, prize, templates, coupon_number, now)?;
                 match super::transact(&self.client, writes, "TransactWriteItems lottery draw")
                     .await?
                 {
-                    None => return Ok(Drawn::Won(record)),
+                    None => return Ok(Drawn::Won(Box::new(record))),
                     Some(failed) => {
                         let failed_at = |i: Option<usize>| {
                             i.is_some_and(|i| failed.get(i).copied().unwrap_or(false))
@@ -438,6 +442,61 @@ impl LotteryStore {
             )?);
         }
         Ok((writes, record, places))
+    }
+
+    /// One of the shopper's draws, by its id.
+    pub async fn draw_of(
+        &self,
+        id: &LotteryId,
+        user: &UserId,
+        draw_id: &str,
+    ) -> Result<Option<DrawRecord>, StoreError> {
+        Ok(self
+            .draws(id, user, usize::MAX)
+            .await?
+            .into_iter()
+            .find(|d| d.id == draw_id))
+    }
+
+    /// The writes that mark a gift prize as sent with `order`, for the order's own
+    /// transaction: the shopper's record only if no order was made for it yet (so a prize
+    /// ships once), the merchant's copy with it.
+    pub fn gift_sent_writes(
+        &self,
+        record: &DrawRecord,
+        order: &domain::ids::OrderId,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mine = key(
+            shopper_pk(&record.lottery_id, &record.shopper),
+            format!("DRAW#{:012}#{}", record.at, record.id),
+        );
+        let audit = key(
+            format!("LOTTERY#{}#DRAWS", record.lottery_id),
+            format!("{:012}#{}", record.at, record.id),
+        );
+        [
+            (
+                mine,
+                "attribute_exists(pk) AND attribute_not_exists(orderId)",
+            ),
+            (audit, "attribute_exists(pk)"),
+        ]
+        .into_iter()
+        .map(|(item_key, condition)| {
+            Ok(TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(item_key))
+                        .update_expression("SET orderId = :order")
+                        .condition_expression(condition)
+                        .expression_attribute_values(":order", s(order.as_str()))
+                        .build()
+                        .map_err(build_err)?,
+                )
+                .build())
+        })
+        .collect()
     }
 
     /// The shopper's draws, newest first (at most `limit`).

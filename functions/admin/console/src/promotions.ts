@@ -106,7 +106,11 @@ export function chinaRfc3339(text: string): string | null {
 }
 
 /** What winning a lucky draw's prize gives. */
-export type Reward = { kind: 'points'; points: number } | { kind: 'coupon'; template: string } | { kind: 'nothing' }
+export type Reward =
+  | { kind: 'points'; points: number }
+  | { kind: 'coupon'; template: string }
+  | { kind: 'gift'; skuId: string }
+  | { kind: 'nothing' }
 
 export interface LotteryPrize {
   id: string
@@ -137,6 +141,8 @@ export interface LotteryDraw {
   prizeName: string
   reward: Reward
   couponId?: string
+  /** The order a gift prize ships with, once its winner gave an address. */
+  orderId?: string
 }
 
 /** 免费, 好友助力, or 50 积分 for the chance a draw used. */
@@ -163,6 +169,7 @@ export interface PrizeRow {
   kind: Reward['kind']
   points: number
   template: string
+  skuId: string
   quantity: string
   weight: number
 }
@@ -177,12 +184,16 @@ export function lotteryPrizesFrom(rows: PrizeRow[]): LotteryPrize[] | string {
       return `第 ${i + 1} 个奖品：数量是正整数，或留空表示不限`
     }
     if (row.kind === 'coupon' && !row.template) return `第 ${i + 1} 个奖品：请选择优惠券`
+    if (row.kind === 'gift' && !row.skuId.trim()) return `第 ${i + 1} 个奖品：请填写实物的 SKU`
+    if (row.kind === 'gift' && quantity === undefined) return `第 ${i + 1} 个奖品：实物要填数量`
     const reward: Reward =
       row.kind === 'points'
         ? { kind: 'points', points: row.points }
         : row.kind === 'coupon'
           ? { kind: 'coupon', template: row.template }
-          : { kind: 'nothing' }
+          : row.kind === 'gift'
+            ? { kind: 'gift', skuId: row.skuId.trim() }
+            : { kind: 'nothing' }
     prizes.push({ id: row.id.trim(), name: row.name.trim(), reward, quantity, weight: row.weight })
   }
   if (!prizes.some((p) => p.quantity === undefined)) return '至少一个奖品不限数量（如 谢谢参与），其他奖品抽完后按它发放'

@@ -52,6 +52,7 @@ describe('a lucky draw as the merchant sets it up', () => {
     kind: 'points',
     points: 10,
     template: '',
+    skuId: '',
     quantity: '',
     weight: 1,
     ...over,
@@ -61,11 +62,13 @@ describe('a lucky draw as the merchant sets it up', () => {
     const prizes = lotteryPrizesFrom([
       row({ id: 'big', kind: 'points', points: 1000, quantity: '3' }),
       row({ id: 'coupon', kind: 'coupon', template: 'new-user', quantity: '20', weight: 5 }),
+      row({ id: 'cup', kind: 'gift', skuId: ' teacup-1 ', quantity: '2' }),
       row({ id: 'thanks', kind: 'nothing', weight: 94 }),
     ])
     expect(prizes).toEqual([
       { id: 'big', name: '奖品', reward: { kind: 'points', points: 1000 }, quantity: 3, weight: 1 },
       { id: 'coupon', name: '奖品', reward: { kind: 'coupon', template: 'new-user' }, quantity: 20, weight: 5 },
+      { id: 'cup', name: '奖品', reward: { kind: 'gift', skuId: 'teacup-1' }, quantity: 2, weight: 1 },
       { id: 'thanks', name: '奖品', reward: { kind: 'nothing' }, quantity: undefined, weight: 94 },
     ])
   })
@@ -73,6 +76,8 @@ describe('a lucky draw as the merchant sets it up', () => {
   it('refuses rows the API would refuse, saying which one', () => {
     expect(lotteryPrizesFrom([row({ quantity: '2.5' }), row({ kind: 'nothing' })])).toMatch(/^第 1 个奖品/)
     expect(lotteryPrizesFrom([row({ kind: 'coupon' }), row({ kind: 'nothing' })])).toMatch(/请选择优惠券/)
+    expect(lotteryPrizesFrom([row({ kind: 'gift', quantity: '1' }), row({ kind: 'nothing' })])).toMatch(/SKU/)
+    expect(lotteryPrizesFrom([row({ kind: 'gift', skuId: 'teacup-1' }), row({ kind: 'nothing' })])).toMatch(/数量/)
     expect(lotteryPrizesFrom([row({ quantity: '1' }), row({ quantity: '5' })])).toMatch(/不限数量/)
   })
 

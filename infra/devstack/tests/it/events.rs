@@ -263,6 +263,51 @@ async fn staff_for_samples(shop: &TestShop) -> SampleStaff {
     }
 }
 
+/// A teacup won in the `events-gift-wheel` draw by `user` (the claim sample sends it): the
+/// draw's id. Drawn through the store with a seeded generator, so the gift always comes up.
+async fn won_gift(shop: &TestShop, user: &str) -> String {
+    use rand::SeedableRng;
+    let marketing = shop.stack.resources.tables["MarketingTable"].clone();
+    let dynamodb = shop.stack.dynamodb.clone();
+    let lotteries = store::lottery::LotteryStore::new(dynamodb.clone(), &marketing);
+    let draft: domain::lottery::LotteryDraft = serde_json::from_value(json!({
+        "title": "样例实物转盘",
+        "startsAt": "2026-01-01T00:00:00+08:00", "endsAt": "2036-01-01T00:00:00+08:00",
+        "dailyLimit": 1, "chances": {"freePerDay": 1},
+        "prizes": [
+            {"id": "cup", "name": "青花茶杯", "reward": {"kind": "gift", "skuId": "teacup-1"}, "quantity": 5, "weight": 1_000_000},
+            {"id": "thanks", "name": "谢谢参与", "reward": {"kind": "nothing"}, "weight": 1}
+        ]
+    }))
+    .unwrap();
+    let now = domain::clock::now_epoch_seconds();
+    let lottery = app::lottery_desk::LotteryDesk::new(
+        lotteries.clone(),
+        store::marketing::MarketingStore::new(dynamodb.clone(), &marketing),
+        store::points::PointsLedger::new(dynamodb.clone(), &marketing),
+        shop.stack.catalog_store(),
+    )
+    .with_audit(audit_log(shop))
+    .create(
+        Some("events-gift-wheel"),
+        &draft,
+        &app::staff::Actor::shopctl(),
+        now,
+    )
+    .await
+    .unwrap();
+    let user = domain::ids::UserId::parse(user).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    match lotteries
+        .draw(&lottery, &user, &[], now, &mut rng)
+        .await
+        .unwrap()
+    {
+        store::lottery::Drawn::Won(record) if record.prize_id == "cup" => record.id,
+        other => panic!("the seeded draw gave {other:?}"),
+    }
+}
+
 /// Ships a paid order through the fulfillment consumer: its waybill number.
 async fn ship(shop: &TestShop, token: &str, order: &str) -> String {
     let paid = json!({"Records": [{"messageId": format!("setup-{order}"), "body": json!({"type": "order.paid", "orderId": order, "transactionId": "t", "dedupeKey": format!("order.paid:{order}")}).to_string()}]});
@@ -430,6 +475,7 @@ async fn every_sample_event_succeeds_through_its_handler() {
     )
     .await
     .unwrap();
+    let gift_draw = won_gift(&shop, &user_id).await;
     let files = event_files();
     assert!(!files.is_empty());
 
@@ -438,6 +484,7 @@ async fn every_sample_event_succeeds_through_its_handler() {
             staff
                 .fill(text)
                 .replace("REPLACE_WITH_A_TOKEN_FROM_LOGIN", &token)
+                .replace("REPLACE_WITH_A_GIFT_DRAW_ID", &gift_draw)
                 .replace("REPLACE_WITH_A_USER_ID", &user_id)
                 .replace(
                     "REPLACE_WITH_A_TOKEN_OF_A_SHOPPER_WITH_NO_ORDER_IN_FLIGHT",

@@ -5,6 +5,7 @@
 use crate::support::TestShop;
 use domain::ids::{PromotionId, UserId};
 use domain::lottery::{Chance, DrawRefusal, Lottery, LotteryDraft, LotteryId, Reward};
+use edge::runtime::QueueFunction;
 use rand::SeedableRng;
 use serde_json::json;
 use store::lottery::{Drawn, LotteryStore};
@@ -46,6 +47,10 @@ async fn lottery(
         store(shop),
         MarketingStore::new(shop.stack.dynamodb.clone(), table(shop)),
         ledger(shop),
+        store::catalog::CatalogStore::new(
+            shop.stack.dynamodb.clone(),
+            shop.stack.resources.tables["CatalogTable"].clone(),
+        ),
     )
     .with_audit(crate::support::audit_log(shop));
     let created = desk
@@ -543,4 +548,117 @@ async fn friends_opening_a_shared_draw_give_the_sharer_chances_through_the_api()
         .post_as(&sharer, "/v1/lotteries/friends-wheel/draw", &json!({}))
         .await;
     assert_eq!(third.body["error"]["code"], "no_draw_chance");
+}
+
+#[tokio::test]
+async fn a_gift_prize_ships_once_to_the_address_its_winner_gives() {
+    // given a draw whose teacup (2 of them) comes up almost always, set up by the owner (a
+    // gift of a SKU the catalog lacks is refused by its field)
+    let shop = TestShop::shipping().await;
+    let (owner, _, _) = crate::admin::owner(&shop, "gift-owner").await;
+    let mut body = json!({
+        "id": "cup-wheel", "title": "茶杯转盘",
+        "startsAt": "2026-01-01T00:00:00+08:00", "endsAt": "2036-01-01T00:00:00+08:00",
+        "dailyLimit": 3, "chances": {"freePerDay": 3},
+        "prizes": [
+            {"id": "cup", "name": "青花茶杯", "reward": {"kind": "gift", "skuId": "no-such-sku"}, "quantity": 2, "weight": 1_000_000},
+            {"id": "thanks", "name": "谢谢参与", "reward": {"kind": "nothing"}, "weight": 1}
+        ]
+    });
+    let refused = shop.post_as(&owner, "/admin/v1/lotteries", &body).await;
+    assert_eq!(
+        (refused.status, refused.error_field()),
+        (400, "prizes[0].reward.skuId")
+    );
+    body["prizes"][0]["reward"]["skuId"] = json!("teacup-1");
+    let created = shop.post_as(&owner, "/admin/v1/lotteries", &body).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let wheel = store(&shop)
+        .lottery(&LotteryId::parse("cup-wheel").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let (token, user) = shop.login("gift-winner.1").await;
+    let user = UserId::parse(&user).unwrap();
+    // drawn with a seeded generator, so the cup comes up (what the API draws with the OS's)
+    let Drawn::Won(won) = draw_once(&store(&shop), &wheel, &user, 11).await else {
+        panic!("no draw")
+    };
+    assert_eq!(won.prize_id, "cup");
+    let claim = format!("/v1/lotteries/cup-wheel/draws/{}/claim", won.id);
+
+    // when the winner claims it without an address, then with one, five times at once
+    let bare = shop.post_as(&token, &claim, &json!({})).await;
+    let body = json!({"address": crate::support::address()});
+    let answers =
+        futures::future::join_all((0..5).map(|_| shop.post_as(&token, &claim, &body))).await;
+
+    // then the bare claim names the address, and one order exists: paid at zero, the same
+    // answer to every claim
+    assert_eq!((bare.status, bare.error_field()), (400, "address"));
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 201],
+        "{:?}",
+        answers.iter().map(|a| &a.text).collect::<Vec<_>>()
+    );
+    let order = &answers.iter().find(|a| a.status == 201).unwrap().body["order"]["order"];
+    let order_id = order["id"].as_str().unwrap().to_string();
+    for answer in &answers {
+        assert_eq!(answer.body["order"]["order"]["id"], order_id.as_str());
+        assert_eq!(answer.body["draw"]["orderId"], order_id.as_str());
+    }
+    assert_eq!(
+        (&order["status"], &order["total"]),
+        (&json!("PAID"), &json!(0))
+    );
+    assert_eq!(order["lines"][0]["skuId"], "teacup-1");
+    let mine = shop.get_as(&token, "/v1/orders").await;
+    assert_eq!(
+        mine.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        mine.text
+    );
+
+    // and fulfillment ships it, the merchant's record shows its order, and nobody else (nor a
+    // draw that won no gift) can claim
+    let paid = json!({"Records": [{"messageId": "gift-ship", "body": json!({"type": "order.paid", "orderId": order_id, "transactionId": "", "dedupeKey": format!("order.paid:{order_id}")}).to_string()}]});
+    let shipped = shop
+        .stack
+        .fulfillment
+        .handle(serde_json::from_value(paid).unwrap())
+        .await;
+    assert!(shipped.batch_item_failures.is_empty());
+    let after = shop.get_as(&token, &format!("/v1/orders/{order_id}")).await;
+    assert_eq!(after.body["status"], "SHIPPED", "{}", after.text);
+    let record = shop
+        .get_as(&owner, "/admin/v1/lotteries/cup-wheel/draws")
+        .await;
+    assert_eq!(record.body["items"][0]["orderId"], order_id.as_str());
+    let (other, _) = shop.login("gift-other.1").await;
+    let stolen = shop.post_as(&other, &claim, &body).await;
+    assert_eq!(
+        (stolen.status, stolen.error_code()),
+        (404, "draw_not_found")
+    );
+    // two more draws: the cups are two, so one of the three won none
+    let mut thanks = None;
+    for seed in [3, 5] {
+        if let Drawn::Won(d) = draw_once(&store(&shop), &wheel, &user, seed).await
+            && d.prize_id == "thanks"
+        {
+            thanks = Some(d.id);
+        }
+    }
+    let claimed = shop
+        .post_as(
+            &token,
+            &format!("/v1/lotteries/cup-wheel/draws/{}/claim", thanks.unwrap()),
+            &body,
+        )
+        .await;
+    assert_eq!((claimed.status, claimed.error_code()), (409, "not_a_gift"));
 }
