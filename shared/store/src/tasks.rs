@@ -123,18 +123,26 @@ impl TaskStore {
             at: now,
         };
         let mut writes = self.points.entry_writes(user, &entry)?.to_vec();
-        let mut count = Update::builder()
+        // A daily count goes two days on; a once-only one stays, as the task was done.
+        let (update, purge_at) = if task.kind.once() {
+            ("ADD done :one", None)
+        } else {
+            (
+                "ADD done :one SET purgeAt = :purge",
+                Some(n(now + 2 * 24 * 60 * 60)),
+            )
+        };
+        let count = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(format!("TASKS#{user}"), count_sk(task, &day))))
-            .update_expression("ADD done :one")
+            .update_expression(update)
             .condition_expression("attribute_not_exists(done) OR done < :cap")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":cap", n(task.daily_cap));
-        if !task.kind.once() {
-            count = count
-                .update_expression("ADD done :one SET purgeAt = :purge")
-                .expression_attribute_values(":purge", n(now + 2 * 24 * 60 * 60));
-        }
+        let count = match purge_at {
+            Some(at) => count.expression_attribute_values(":purge", at),
+            None => count,
+        };
         writes.push(
             TransactWriteItem::builder()
                 .update(count.build().map_err(build_err)?)

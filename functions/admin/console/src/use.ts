@@ -26,7 +26,20 @@ export function useRefusal(placed?: string[]) {
   function clear() {
     failure.value = null
   }
-  return { failure, message, fieldError, refused, clear }
+  /** A form's save: `work` with `saving` meanwhile, its refusal kept for the form. */
+  const saving = ref(false)
+  async function submit(work: () => Promise<void>) {
+    saving.value = true
+    clear()
+    try {
+      await work()
+    } catch (err) {
+      refused(err)
+    } finally {
+      saving.value = false
+    }
+  }
+  return { failure, message, fieldError, refused, clear, saving, submit }
 }
 
 /** Why a page could not load, unless the session ended (the sign-in page says so then). */
