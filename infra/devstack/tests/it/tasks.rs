@@ -118,6 +118,13 @@ async fn a_view_ticket_claimed_early_twice_or_by_someone_else_earns_nothing() {
     assert_eq!((stolen.status, stolen.error_field()), (400, "ticket"));
     let missing = claim(&shop, &token, "view-product", json!({})).await;
     assert_eq!((missing.status, missing.error_field()), (400, "ticket"));
+    let not_text = claim(&shop, &token, "view-product", json!({"ticket": 42})).await;
+    assert_eq!((not_text.status, not_text.error_field()), (400, "ticket"));
+    let unknown = claim(&shop, &token, "nap", json!({})).await;
+    assert_eq!(
+        (unknown.status, unknown.error_code()),
+        (404, "task_not_found")
+    );
     assert!(
         shop.get("/v1/products/longjing")
             .await
@@ -408,4 +415,80 @@ async fn task_completions_draws_and_redemptions_are_counted_with_the_points_they
         "2026-12-04".len(),
         "a day row is named by its day"
     );
+}
+
+#[tokio::test]
+async fn shopctl_sets_a_task_through_the_same_checks_and_lists_it() {
+    // given the demo shop's tasks
+    let shop = shop().await;
+
+    // when the merchant sets the view task from the command line, once wrongly
+    let short = shop
+        .stack
+        .shopctl(&[
+            "task",
+            "set",
+            "view-product",
+            "--points",
+            "8",
+            "--daily-cap",
+            "2",
+            "--seconds",
+            "1",
+            "--starts",
+            "now",
+            "--ends",
+            "now+7d",
+        ])
+        .await
+        .unwrap_err();
+    let nap = shop
+        .stack
+        .shopctl(&["task", "set", "nap", "--starts", "now", "--ends", "now+7d"])
+        .await
+        .unwrap_err();
+    let set = shop
+        .stack
+        .shopctl(&[
+            "task",
+            "set",
+            "view-product",
+            "--points",
+            "8",
+            "--daily-cap",
+            "2",
+            "--seconds",
+            "20",
+            "--starts",
+            "now",
+            "--ends",
+            "now+7d",
+        ])
+        .await
+        .unwrap();
+
+    // then the wrong ones name their option, and the list says what shoppers now earn
+    assert!(short.to_string().starts_with("--seconds:"), "{short}");
+    assert_eq!(short.exit_code(), 2);
+    assert!(nap.to_string().starts_with("--task:"), "{nap}");
+    assert!(
+        set.contains("8 points, 2 a day, after 20 s on the page"),
+        "{set}"
+    );
+    let listed = shop.stack.shopctl(&["task", "list"]).await.unwrap();
+    assert_eq!(listed.lines().count(), 5, "{listed}");
+    assert!(
+        listed.contains("task view-product (浏览商品): 8 points"),
+        "{listed}"
+    );
+    let (token, _) = shop.login("shopctl-task.1").await;
+    let today = shop.get_as(&token, "/v1/tasks").await;
+    let view = today.body["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "view-product")
+        .unwrap()
+        .clone();
+    assert_eq!((&view["points"], &view["seconds"]), (&json!(8), &json!(20)));
 }
